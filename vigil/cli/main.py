@@ -1,0 +1,184 @@
+"""The ``vigil`` command line: a thin layer over ``vigil.compare`` and the config loader.
+
+Exit codes: 0 success (``check``: every gate passed), 1 a ``check`` gate failed, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vigil import __version__
+from vigil.compare import compare
+from vigil.drift.methods import METHODS
+from vigil.errors import VigilError
+from vigil.reports.model import Report
+from vigil.reports.text import summary
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns Vigil's own errors into one readable line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VigilError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="vigil")
+def main() -> None:
+    """Vigil watches ML models: drift, data quality, performance, alerts."""
+
+
+def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--reference", "-r", required=True, help="Baseline data: Parquet, CSV or Feather file."),
+        click.option("--current", "-c", required=True, help="Data to check against the baseline."),
+        click.option("--config", type=click.Path(dir_okay=False), help="vigil.yaml with column types and rules."),
+        click.option("--method", type=click.Choice(sorted(METHODS)), help="Force this drift method where it applies."),
+        click.option("--ignore", default="", help="Comma-separated columns to leave out."),
+        click.option("--exact", is_flag=True, help="Numeric tests on raw values (slower) instead of sketches."),
+        click.option("--correction", type=click.Choice(["none", "bonferroni", "bh"]), help="Multiple-testing control."),
+        click.option("--calibrate", is_flag=True, default=None, help="Thresholds from the reference's own variability."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _run(options: dict[str, Any]) -> Report:
+    ignore = [c.strip() for c in (options.get("ignore") or "").split(",") if c.strip()]
+    with _progress() as tick:
+        return compare(
+            options["reference"],
+            options["current"],
+            config=options.get("config"),
+            method=options.get("method"),
+            ignore=ignore,
+            exact=bool(options.get("exact")),
+            correction=options.get("correction"),
+            calibrate=options.get("calibrate"),
+            progress=tick,
+        )
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr, one step per profiled column; silent when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda column: None
+        return
+    with click.progressbar(length=0, label="profiling", file=sys.stderr, show_pos=True) as bar:
+        bar.length = None  # unknown until the tables are read
+
+        def tick(column: str) -> None:
+            bar.label = f"profiling {column[:30]:<30}"
+            bar.update(1)
+
+        yield tick
+
+
+@main.command()
+@_comparison_options
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report here.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+def report(html_out: str | None, json_out: str | None, **options: Any) -> None:
+    """Compare CURRENT with REFERENCE: drift per column, dataset drift, data quality."""
+    result = _run(options)
+    if json_out:
+        result.save_json(json_out)
+    if html_out:
+        result.save_html(html_out)
+    click.echo(summary(result))
+    for path in (json_out, html_out):
+        if path:
+            click.echo(f"wrote {path}")
+
+
+@main.command()
+@_comparison_options
+@click.option(
+    "--max-drift-share",
+    type=click.FloatRange(0, 1),
+    help="Fail when more than this share of columns drifted (default: fail on dataset drift).",
+)
+@click.option("--fail-on-column-drift", is_flag=True, help="Fail when any column drifted.")
+@click.option(
+    "--quality",
+    "quality_level",
+    type=click.Choice(["fail", "warn", "off"]),
+    default="fail",
+    show_default=True,
+    help="Fail on quality checks at this level or worse.",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
+def check(
+    max_drift_share: float | None,
+    fail_on_column_drift: bool,
+    quality_level: str,
+    json_out: str | None,
+    **options: Any,
+) -> None:
+    """Like ``report``, but exit 1 when a gate fails: for CI pipelines."""
+    result = _run(options)
+    if json_out:
+        result.save_json(json_out)
+    failures: list[str] = []
+    if max_drift_share is not None:
+        if result.drift_share > max_drift_share:
+            failures.append(f"drift share {result.drift_share:.0%} is above the allowed {max_drift_share:.0%}")
+    elif result.dataset_drift:
+        failures.append(
+            f"dataset drift: {len(result.drifted)} of {result.n_tested} columns drifted "
+            f"(threshold {result.settings['drift_share']:.0%})"
+        )
+    if fail_on_column_drift and result.drifted:
+        failures.append(f"columns drifted: {', '.join(result.drifted)}")
+    levels = {"fail": ("fail",), "warn": ("fail", "warn"), "off": ()}[quality_level]
+    bad = [c for c in result.quality if c.status in levels]
+    if bad:
+        failures.append(f"{len(bad)} data-quality checks at '{quality_level}' or worse")
+    click.echo(summary(result))
+    if failures:
+        click.echo("\nCHECK FAILED", err=False)
+        for f in failures:
+            click.echo(f"  ✗ {f}")
+        sys.exit(1)
+    click.echo("\nCHECK PASSED")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False), default="vigil.yaml")
+def validate(path: str) -> None:
+    """Check a vigil.yaml: every problem with its file, line and what to fix."""
+    from vigil.config import load_config
+
+    cfg = load_config(path)
+    click.echo(f"{path}: valid ({len(cfg.columns)} columns declared)")
+
+
+@main.command()
+@click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--rows", default=200_000, show_default=True, help="Rows in each of the two tables.")
+def demo(out: str, rows: int) -> None:
+    """Generate a reference and a drifted current table, then report on them."""
+    from vigil.examples.loans import write_example
+
+    folder = Path(out)
+    ref, cur, story = write_example(folder, rows)
+    click.echo(f"generated {ref} and {cur} ({rows} rows each)\n{story}\n")
+    result = _run({"reference": str(ref), "current": str(cur), "config": str(folder / "vigil.yaml")})
+    result.save_json(folder / "report.json")
+    result.save_html(folder / "report.html")
+    click.echo(summary(result))
+    click.echo(f"\nopen {folder / 'report.html'} in a browser; the JSON is in {folder / 'report.json'}")

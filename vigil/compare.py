@@ -1,0 +1,350 @@
+"""Compare a current table with a reference: profile both, test every column for drift, run the
+data-quality checks. This is what ``vigil report`` and ``vigil check`` run.
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> ref = pd.DataFrame({"x": rng.normal(size=5000)})
+>>> cur = pd.DataFrame({"x": rng.normal(1.0, 1.0, size=5000)})
+>>> compare(ref, cur).columns["x"].drift
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast, get_args
+
+import numpy as np
+import pyarrow as pa
+
+from vigil.config import VigilConfig, load_config
+from vigil.drift import align
+from vigil.drift.decide import Correction, DriftRule, adjust_p_values, choose_method
+from vigil.drift.methods import METHODS, Method, Pair
+from vigil.drift.methods import finite as finite_values
+from vigil.errors import InputError
+from vigil.quality import Bounds, Check, QualityRule
+from vigil.quality.categories import unseen_categories
+from vigil.quality.constant import constant
+from vigil.quality.duplicates import duplicate_rows
+from vigil.quality.nulls import null_rate
+from vigil.quality.ranges import out_of_range
+from vigil.quality.schema import schema, type_mismatches
+from vigil.reports.model import ColumnDrift, Report
+from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float
+from vigil.stats.profile import Profile, profile
+from vigil.tables import ColumnKind, describe_source, read_table
+
+__all__ = ["compare"]
+
+_SKIP_ROLES = {
+    "id": "an identifier (role: id)",
+    "timestamp": "a timestamp (role: timestamp)",
+    "pii": "personal data (role: pii): not profiled, its values stay out of the report",
+}
+_PLOT_BINS = 20
+_CALIBRATION_CHUNKS = 20
+
+
+def compare(
+    reference: Any,
+    current: Any,
+    *,
+    config: VigilConfig | str | os.PathLike[str] | None = None,
+    method: str | None = None,
+    ignore: Iterable[str] = (),
+    exact: bool = False,
+    correction: str | None = None,
+    calibrate: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Compare ``current`` with ``reference`` (DataFrames, Arrow tables, or file paths).
+
+    ``method`` forces one drift method on every column it applies to (others keep their default).
+    ``exact`` computes numeric tests on the raw values (scipy) instead of the sketches.
+    ``correction`` (none, bonferroni, bh) and ``calibrate`` override the config's ``drift:`` section.
+    """
+    cfg = _config(config)
+    if method is not None and method not in METHODS:
+        raise InputError(f"unknown drift method {method!r}; choose one of {', '.join(METHODS)}")
+    rule = _drift_rule(cfg, correction, calibrate)
+    qrule = _quality_rule(cfg)
+    ref_table = read_table(reference, what="reference")
+    cur_table = read_table(current, what="current")
+    skipped = _excluded(cfg, ignore, ref_table.column_names)
+    common = [n for n in ref_table.column_names if n in cur_table.column_names and n not in skipped]
+    if not common:
+        raise InputError(
+            "reference and current share no columns to compare: reference has "
+            f"{_names(ref_table.column_names)}, current has {_names(cur_table.column_names)}"
+        )
+    kinds = _declared_kinds(cfg)
+    keep_ref = [n for n in ref_table.column_names if n not in skipped]
+    keep_cur = [n for n in cur_table.column_names if n not in skipped]
+    ref_p = profile(ref_table.select(keep_ref), kinds=kinds, progress=progress)
+    cur_p = profile(cur_table.select(keep_cur), like=ref_p, kinds=kinds, progress=progress)
+    skipped.update({n: why for n, why in ref_p.skipped.items() if n in common})
+
+    pairs: dict[str, tuple[Pair, Method]] = {}
+    for name in common:
+        r, c = ref_p.columns.get(name), cur_p.columns.get(name)
+        if r is None or c is None:
+            continue
+        why = _untestable(r, c)
+        if why:
+            skipped[name] = why
+            continue
+        values = _raw(ref_table, cur_table, name, r) if exact and not _discrete(r, c) else None
+        pair = Pair(r, c, values, rule.bins)
+        spec = cfg.columns.get(name)
+        forced = spec.drift.method if spec is not None and spec.drift is not None else None
+        chosen = choose_method(pair, rule, forced if forced not in (None, "auto") else method)
+        if chosen is None:
+            chosen = choose_method(pair, rule)
+        assert chosen is not None
+        pairs[name] = (pair, chosen)
+
+    thresholds = _thresholds(cfg, rule, pairs, method)
+    if rule.calibrate:
+        for name, value in _calibrate(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds).items():
+            if thresholds[name][1] == "default":
+                thresholds[name] = (value, "calibrated")
+    columns = _decide(pairs, thresholds, rule, cfg)
+    checks = _quality(ref_p, cur_p, common, skipped, qrule)
+    return Report(
+        reference={"source": describe_source(reference), "rows": ref_table.num_rows},
+        current={"source": describe_source(current), "rows": cur_table.num_rows},
+        settings={
+            "alpha": rule.alpha,
+            "correction": rule.correction,
+            "drift_share": rule.drift_share,
+            "exact": exact,
+            "bins": rule.bins,
+            "method": method or "auto",
+            "calibrate": rule.calibrate,
+        },
+        columns=columns,
+        skipped=skipped,
+        quality=checks,
+    )
+
+
+def _config(config: VigilConfig | str | os.PathLike[str] | None) -> VigilConfig:
+    if config is None:
+        return VigilConfig()
+    if isinstance(config, VigilConfig):
+        return config
+    return load_config(config)
+
+
+def _drift_rule(cfg: VigilConfig, correction: str | None, calibrate: bool | None) -> DriftRule:
+    d = cfg.drift
+    corr: Correction = d.correction
+    if correction is not None:
+        if correction not in get_args(Correction):
+            raise InputError(f"unknown correction {correction!r}; choose none, bonferroni or bh")
+        corr = cast(Correction, correction)
+    return DriftRule(
+        alpha=d.alpha,
+        correction=corr,
+        drift_share=d.drift_share,
+        numeric_method=d.numeric_method,
+        categorical_method=d.categorical_method,
+        thresholds={str(k): v for k, v in d.thresholds.items()},
+        calibrate=d.calibrate if calibrate is None else calibrate,
+    )
+
+
+def _quality_rule(cfg: VigilConfig) -> QualityRule:
+    q = cfg.quality
+    declared = {
+        name: Bounds(spec.min, spec.max, None if spec.allowed is None else [str(a) for a in spec.allowed])
+        for name, spec in cfg.columns.items()
+        if spec.min is not None or spec.max is not None or spec.allowed is not None
+    }
+    return QualityRule(q.null_rate_warn, q.null_rate_fail, q.range_tolerance, q.unseen_tolerance, declared)
+
+
+def _excluded(cfg: VigilConfig, ignore: Iterable[str], names: list[str]) -> dict[str, str]:
+    out = {name: "ignored (--ignore)" for name in ignore}
+    for name, spec in cfg.columns.items():
+        if spec.ignore:
+            out[name] = "ignored (config)"
+        elif spec.role in _SKIP_ROLES:
+            out[name] = _SKIP_ROLES[spec.role]
+        elif spec.type == "text":
+            out[name] = "free text (type: text): text drift is not tested"
+    return out
+
+
+def _declared_kinds(cfg: VigilConfig) -> dict[str, ColumnKind]:
+    kinds: dict[str, ColumnKind] = {}
+    for name, spec in cfg.columns.items():
+        if spec.type == "numeric" or spec.type == "categorical" or spec.type == "datetime":
+            kinds[name] = spec.type
+    return kinds
+
+
+def _untestable(r: ColumnProfile, c: ColumnProfile) -> str | None:
+    if r.kind == "datetime":
+        return "a date/time column: timestamps move by nature (declare type: numeric to test it)"
+    if r.count == 0:
+        return "entirely null in the reference: nothing to compare with"
+    if c.count == 0:
+        return "entirely null in current: nothing to test (see the null-rate check)"
+    if isinstance(r, CategoricalProfile) and not r.top.exact and r.distinct_estimate > 0.5 * r.count:
+        return f"looks like an identifier ({r.distinct_estimate / r.count:.0%} distinct values)"
+    return None
+
+
+def _discrete(r: ColumnProfile, c: ColumnProfile) -> bool:
+    return isinstance(r, CategoricalProfile) or (
+        isinstance(r, NumericProfile) and isinstance(c, NumericProfile) and r.is_discrete and c.is_discrete
+    )
+
+
+def _raw(ref: pa.Table, cur: pa.Table, name: str, r: ColumnProfile) -> tuple[np.ndarray, np.ndarray]:
+    kind = r.kind
+    return (
+        finite_values(as_float(ref.column(name), kind)[0]),
+        finite_values(as_float(cur.column(name), kind)[0]),
+    )
+
+
+def _thresholds(
+    cfg: VigilConfig, rule: DriftRule, pairs: Mapping[str, tuple[Pair, Method]], forced: str | None
+) -> dict[str, tuple[float, str]]:
+    out: dict[str, tuple[float, str]] = {}
+    for name, (_, m) in pairs.items():
+        spec = cfg.columns.get(name)
+        if spec is not None and spec.drift is not None and spec.drift.threshold is not None:
+            out[name] = (spec.drift.threshold, "config")
+        elif m.name in cfg.drift.thresholds:
+            out[name] = (rule.threshold(m), "config")
+        else:
+            out[name] = (m.threshold, "default")
+    return out
+
+
+def _calibrate(
+    ref_table: pa.Table,
+    ref_p: Profile,
+    pairs: Mapping[str, tuple[Pair, Method]],
+    n_current: int,
+    kinds: Mapping[str, ColumnKind],
+) -> dict[str, float]:
+    """Mean + 3 sd of each column's effect between random reference chunks and the whole reference."""
+    size = min(n_current, ref_table.num_rows // 5)
+    if size < 20:
+        return {}
+    rng = np.random.default_rng(0)
+    effects: dict[str, list[float]] = {name: [] for name in pairs}
+    for _ in range(_CALIBRATION_CHUNKS):
+        rows = np.sort(rng.choice(ref_table.num_rows, size=size, replace=False))
+        chunk = profile(ref_table.take(pa.array(rows)), like=ref_p, kinds=kinds, columns=list(pairs))
+        for name, (pair, m) in pairs.items():
+            effects[name].append(m.run(Pair(pair.reference, chunk.columns[name], None, pair.bins)).effect)
+    return {name: float(np.mean(e) + 3 * np.std(e, ddof=1)) for name, e in effects.items()}
+
+
+def _decide(
+    pairs: Mapping[str, tuple[Pair, Method]],
+    thresholds: Mapping[str, tuple[float, str]],
+    rule: DriftRule,
+    cfg: VigilConfig,
+) -> dict[str, ColumnDrift]:
+    outcomes = {name: m.run(pair) for name, (pair, m) in pairs.items()}
+    names = list(outcomes)
+    raw_p = [1.0 if outcomes[n].p_value is None else float(outcomes[n].p_value or 0.0) for n in names]
+    adjusted = dict(zip(names, adjust_p_values(raw_p, rule.correction), strict=True))
+    columns: dict[str, ColumnDrift] = {}
+    for name in names:
+        pair, m = pairs[name]
+        o = outcomes[name]
+        threshold, source = thresholds[name]
+        p = adjusted[name]
+        spec = cfg.columns.get(name)
+        role = spec.role if spec is not None else "feature"
+        note = {"target": "target drift", "prediction": "prediction drift"}.get(role)
+        columns[name] = ColumnDrift(
+            column=name,
+            type="categorical" if isinstance(pair.reference, CategoricalProfile) else "numeric",
+            method=m.name,
+            method_title=m.title,
+            statistic=o.statistic,
+            p_value=o.p_value,
+            p_value_adjusted=p if rule.correction != "none" else None,
+            alpha=rule.alpha,
+            effect=o.effect,
+            threshold=threshold,
+            threshold_source=source,
+            drift=bool(p < rule.alpha and o.effect >= threshold),
+            error_bound=o.error_bound,
+            note=note,
+            reference=_summary(pair.reference),
+            current=_summary(pair.current),
+            distribution=_distribution(pair),
+        )
+    return columns
+
+
+def _quality(
+    ref: Profile, cur: Profile, common: list[str], skipped: Mapping[str, str], rule: QualityRule
+) -> list[Check]:
+    checks = schema(ref, cur, skipped)
+    for name in common:
+        r, c = ref.columns.get(name), cur.columns.get(name)
+        if r is None or c is None:
+            continue
+        checks.append(null_rate(name, r, c, rule))
+        for check in (type_mismatches(name, c), constant(name, r, c)):
+            if check is not None:
+                checks.append(check)
+        if isinstance(r, NumericProfile) and isinstance(c, NumericProfile) and r.kind == "numeric":
+            found = out_of_range(name, r, c, rule)
+            if found is not None:
+                checks.append(found)
+        if isinstance(r, CategoricalProfile) and isinstance(c, CategoricalProfile):
+            found = unseen_categories(name, r, c, rule)
+            if found is not None:
+                checks.append(found)
+    checks.append(duplicate_rows(ref, cur))
+    order = {"fail": 0, "warn": 1, "pass": 2}
+    return sorted(checks, key=lambda ch: order[ch.status])
+
+
+def _summary(p: ColumnProfile) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": p.rows, "nulls": p.nulls, "distinct": round(p.distinct_estimate)}
+    if isinstance(p, NumericProfile):
+        q = [p.sketch.quantile(x) for x in (0.05, 0.5, 0.95)] if p.count else [None, None, None]
+        out |= {
+            "mean": p.moments.mean if p.count else None,
+            "std": p.moments.std,
+            "min": p.moments.min,
+            "p05": q[0],
+            "p50": q[1],
+            "p95": q[2],
+            "max": p.moments.max,
+        }
+    else:
+        top = p.top.most_common(1)
+        out |= {
+            "mode": top[0][0] if top else None,
+            "mode_share": top[0][1] / p.count if top and p.count else None,
+        }
+    return out
+
+
+def _distribution(pair: Pair) -> dict[str, Any]:
+    if pair.discrete:
+        counts, kind = align.categories(pair.reference, pair.current), "categories"
+    else:
+        counts, kind = Pair(pair.reference, pair.current, None, _PLOT_BINS).counts(), "bins"
+    r, c = counts.shares()
+    return {"kind": kind, "labels": counts.labels, "reference": r.tolist(), "current": c.tolist()}
+
+
+def _names(names: list[str], shown: int = 8) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return "[" + ", ".join(names[:shown]) + "]" + more

@@ -1,0 +1,1 @@
+"""Human-readable renderings of Vigil reports (HTML)."""

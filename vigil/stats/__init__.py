@@ -1,0 +1,1 @@
+"""Mergeable summaries of columns and tables."""

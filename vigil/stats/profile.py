@@ -1,0 +1,145 @@
+"""The profile of a table: one column profile per column, row count, duplicate rows. Mergeable.
+
+``merge(profile(A), profile(B))`` equals ``profile(A + B)`` exactly for counts, nulls, moments (to float
+rounding), sketches and category counts (within the bounds stated by each sketch), provided B was profiled
+``like=`` A's profile (or both like a common baseline) so that their quantile buckets line up.
+``duplicate_rows`` counts duplicates within each profiled batch, so after a merge it is a lower bound.
+
+>>> import pandas as pd
+>>> p = profile(pd.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}))
+>>> p.rows, p.columns["x"].nulls, p.columns["c"].top.counts
+(3, 1, {'a': 2, 'b': 1})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from vigil.sketches.hashing import U64, combine, count_duplicates, finish
+from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float, sketch_for
+from vigil.tables import ColumnKind, kind_of, read_table
+
+__all__ = ["Profile", "profile"]
+
+
+@dataclass
+class Profile:
+    """Per-column profiles of a table, plus what is known about whole rows."""
+
+    rows: int = 0
+    columns: dict[str, ColumnProfile] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    """The Arrow type each column arrived with, as text (for schema checks)."""
+    duplicate_rows: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Columns not profiled, with the reason."""
+
+    def update(self, table: pa.Table, *, progress: Callable[[str], None] | None = None) -> Profile:
+        """Add a table's rows. Columns unknown to this profile get a new column profile."""
+        row_hash: U64 | None = None
+        for name in table.column_names:
+            column = table.column(name)
+            self.types.setdefault(name, str(column.type))
+            col = self.columns.get(name)
+            if col is None and name not in self.skipped:
+                col = _new_column(name, column, self.skipped)
+                if col is not None:
+                    if self.rows:  # rows seen before this column existed count as nulls
+                        col.rows = col.nulls = self.rows
+                    self.columns[name] = col
+            if col is not None:
+                row_hash = combine(row_hash, col.update(column))
+            if progress is not None:
+                progress(name)
+        for name, col in self.columns.items():
+            if name not in table.column_names:  # a column missing from this batch: all null here
+                col.rows += table.num_rows
+                col.nulls += table.num_rows
+        self.rows += table.num_rows
+        if row_hash is not None:
+            self.duplicate_rows += count_duplicates(finish(row_hash))
+        return self
+
+    def merge(self, other: Profile) -> Profile:
+        for name, col in other.columns.items():
+            mine = self.columns.get(name)
+            if mine is None:
+                mine = col.empty_like()
+                mine.rows = mine.nulls = self.rows
+                self.columns[name] = mine
+            if type(mine) is not type(col):
+                raise ValueError(f"column {name!r} is {mine.kind} in one profile and {col.kind} in the other")
+            mine.merge(col)  # type: ignore[arg-type]
+        for name, col in self.columns.items():
+            if name not in other.columns:
+                col.rows += other.rows
+                col.nulls += other.rows
+        for name, dtype in other.types.items():
+            self.types.setdefault(name, dtype)
+        for name, why in other.skipped.items():
+            self.skipped.setdefault(name, why)
+        self.rows += other.rows
+        self.duplicate_rows += other.duplicate_rows
+        return self
+
+    def empty_like(self, names: Iterable[str] | None = None) -> Profile:
+        """An empty profile whose columns line up with this one's (kinds and sketch buckets)."""
+        wanted = self.columns if names is None else {n: self.columns[n] for n in names if n in self.columns}
+        return Profile(columns={n: c.empty_like() for n, c in wanted.items()})
+
+    def to_bytes(self) -> bytes:
+        """A compact, versioned binary form; its size does not grow with the row count."""
+        from vigil.stats import codec
+
+        return codec.dump_profile(self)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Profile:
+        from vigil.stats import codec
+
+        return codec.load_profile(data)
+
+
+def profile(
+    data: Any,
+    *,
+    like: Profile | None = None,
+    kinds: Mapping[str, ColumnKind] | None = None,
+    columns: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Profile:
+    """Profile a table (pandas, polars, Arrow, or a Parquet/CSV/Feather path).
+
+    ``like``: a baseline profile; columns it knows are profiled its way (same kind, aligned sketch buckets),
+    which is what comparing with it requires. ``kinds``: force a column's kind (from the config).
+    ``columns``: profile only these.
+    """
+    table = read_table(data) if not isinstance(data, pa.Table) else data
+    if columns is not None:
+        keep = [c for c in columns if c in table.column_names]
+        table = table.select(keep)
+    result = like.empty_like(table.column_names) if like is not None else Profile()
+    for name, kind in (kinds or {}).items():
+        if name in table.column_names and name not in result.columns:
+            result.columns[name] = _empty(kind, table.column(name))
+    return result.update(table, progress=progress)
+
+
+def _new_column(name: str, column: pa.ChunkedArray, skipped: dict[str, str]) -> ColumnProfile | None:
+    kind = kind_of(column.type)
+    if kind is None:
+        skipped[name] = f"type {column.type} is not profiled (only numbers, text, booleans and dates are)"
+        return None
+    return _empty(kind, column)
+
+
+def _empty(kind: ColumnKind, column: pa.ChunkedArray) -> ColumnProfile:
+    if kind == "categorical":
+        return CategoricalProfile()
+    # the bucket mapping comes from the first rows: any centre works, a central one gives finer buckets
+    values, _ = as_float(column.slice(0, 100_000), kind)
+    return NumericProfile(sketch=sketch_for(values), kind=kind)

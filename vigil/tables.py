@@ -1,0 +1,108 @@
+"""Turn whatever the caller has into an Arrow table: pandas, polars, Arrow, or a Parquet/CSV/Feather path.
+
+Every failure is an ``InputError`` that names the source and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+
+from vigil.errors import InputError
+
+__all__ = ["ColumnKind", "describe_source", "kind_of", "read_table"]
+
+ColumnKind = Literal["numeric", "categorical", "datetime"]
+
+_CSV = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
+_PARQUET = (".parquet", ".pq", ".parq")
+_FEATHER = (".feather", ".arrow", ".ipc")
+
+
+def describe_source(data: Any) -> str:
+    """A short human name for a data source: its path, or its type."""
+    if isinstance(data, str | os.PathLike):
+        return str(data)
+    return type(data).__module__.split(".")[0] + "." + type(data).__name__
+
+
+def read_table(data: Any, *, what: str = "input") -> pa.Table:
+    """Read ``data`` into a ``pyarrow.Table``; ``what`` ("reference", "current") goes into error messages."""
+    table = _to_arrow(data, what)
+    if table.num_columns == 0:
+        raise InputError(f"{what} ({describe_source(data)}) has no columns")
+    if table.num_rows == 0:
+        raise InputError(f"{what} ({describe_source(data)}) has no rows: nothing to compare")
+    dupes = {n for n in table.column_names if table.column_names.count(n) > 1}
+    if dupes:
+        raise InputError(f"{what} ({describe_source(data)}) has duplicate column names: {sorted(dupes)}")
+    return table
+
+
+def _to_arrow(data: Any, what: str) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, str | os.PathLike):
+        return _read_path(Path(data), what)
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            try:
+                return pa.Table.from_pandas(data, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise InputError(f"{what}: a pandas column could not be converted to Arrow: {exc}") from exc
+    if module.startswith("polars") and hasattr(data, "to_arrow"):
+        table = data.to_arrow()
+        if isinstance(table, pa.Table):
+            return table
+    raise InputError(
+        f"{what}: cannot read a {type(data).__name__}; pass a pandas or polars DataFrame, a pyarrow Table, "
+        "or the path of a Parquet, CSV or Feather file"
+    )
+
+
+def _read_path(path: Path, what: str) -> pa.Table:
+    if not path.exists():
+        raise InputError(f"{what}: file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"{what}: {path} is a directory; pass a Parquet, CSV or Feather file")
+    name = path.name.lower()
+    try:
+        if name.endswith(_PARQUET):
+            return pq.read_table(path)
+        if name.endswith(_FEATHER):
+            return feather.read_table(path)
+        if name.endswith(_CSV):
+            delimiter = "\t" if ".tsv" in name else ","
+            return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{what}: cannot read {path}: {exc}") from exc
+    raise InputError(
+        f"{what}: unknown file type {path.suffix or '(none)'} for {path}; "
+        "use .parquet, .csv, .tsv (optionally .gz) or .feather"
+    )
+
+
+def kind_of(dtype: pa.DataType) -> ColumnKind | None:
+    """The kind of analysis an Arrow type gets; None for types Vigil does not profile (lists, structs)."""
+    if pa.types.is_boolean(dtype):
+        return "categorical"
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "numeric"
+    if pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
+        return "datetime"
+    if pa.types.is_dictionary(dtype):
+        return kind_of(dtype.value_type)
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+        return "categorical"
+    return None
