@@ -32,10 +32,10 @@ DRIFTED = ["normal", "normal_wide", "gamma", "color", "segment"]
 TOOLS: dict[str, list[str] | None] = {
     "vigil": None,
     "scipy": ["scipy"],
-    "evidently": ["evidently==0.7.23"],
-    "nannyml": ["nannyml==0.13.1"],
-    "alibi-detect": ["alibi-detect==0.13.0"],
-    "whylogs": ["whylogs==1.6.4"],
+    "evidently": ["evidently==0.7.23", "pandas<3"],  # 0.7.23 imports a helper pandas 3 removed
+    "nannyml": ["nannyml==0.13.1", "statsmodels"],  # statsmodels: imported but not declared
+    "alibi-detect": ["alibi-detect==0.13.0", "pyarrow<21"],  # it pins numpy<2; newest pyarrow needs numpy 2
+    "whylogs": ["whylogs[viz]==1.6.4", "numpy<2", "pandas<3", "pyarrow<21"],  # [viz]: the drift scores
 }
 RUN_TIMEOUT_S = 900
 INSTALL_TIMEOUT_S = 1800
@@ -235,6 +235,9 @@ def table(n: int, recs: list[dict[str, Any]]) -> str:
         )
         if r.get("note"):
             notes.append(f"{r['tool']}: {r['note']}")
+        for key in sorted(k for k in r if k.startswith("flagged_")):
+            fps = ",".join(sorted(set(r[key]) - set(DRIFTED))) or "-"
+            notes.append(f"{r['tool']}: {key}: {score(r[key])} (false pos.: {fps})")
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = [f"\n== {n:,} rows x 20 columns (drifted: {', '.join(DRIFTED)})"]
     for i, row in enumerate(rows):

@@ -57,6 +57,10 @@ def _to_arrow(data: Any, what: str) -> pa.Table:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
+            names = [str(n) for n in data.columns]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise InputError(f"{what} ({describe_source(data)}) has duplicate column names: {dupes}")
             try:
                 return pa.Table.from_pandas(data, preserve_index=False)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -81,11 +85,17 @@ def _read_path(path: Path, what: str) -> pa.Table:
         if name.endswith(_PARQUET):
             return pq.read_table(path)
         if name.endswith(_FEATHER):
-            return feather.read_table(path)
+            table = feather.read_table(path)
+            table.validate(full=True)  # IPC buffers are used as stored: a corrupt file could crash later
+            return table
         if name.endswith(_CSV):
             delimiter = "\t" if ".tsv" in name else ","
-            return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
-    except (pa.ArrowInvalid, OSError) as exc:
+            return pacsv.read_csv(
+                path,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),  # "" is a null, as in pandas
+            )
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{what}: cannot read {path}: {exc}") from exc
     raise InputError(
         f"{what}: unknown file type {path.suffix or '(none)'} for {path}; "

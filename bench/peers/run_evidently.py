@@ -10,7 +10,9 @@ from evidently.presets import DataDriftPreset
 def work(ref, cur):  # type: ignore[no-untyped-def]
     dd = DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
     report = Report([DataDriftPreset()], include_tests=True)
-    snap = report.run(Dataset.from_pandas(cur, data_definition=dd), Dataset.from_pandas(ref, data_definition=dd))
+    snap = report.run(
+        Dataset.from_pandas(cur, data_definition=dd), Dataset.from_pandas(ref, data_definition=dd)
+    )
     snap.json()
     return snap
 

@@ -14,7 +14,9 @@ def work(ref, cur):  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     ref_view, cur_view = log(ref).view(), log(cur).view()
     profile_s = time.perf_counter() - t0
-    return calculate_drift_scores(target_view=cur_view, reference_view=ref_view), profile_s
+    return calculate_drift_scores(
+        target_view=cur_view, reference_view=ref_view, with_thresholds=True
+    ), profile_s
 
 
 ref, cur = load()
@@ -24,4 +26,6 @@ possible = sorted(c for c, s in scores.items() if s and s.get("drift_category") 
 algos = sorted({s["algorithm"] for s in scores.values() if s})
 note = f"flagged = DRIFT category ({'/'.join(algos)}); POSSIBLE_DRIFT: {', '.join(possible) or 'none'}"
 rate = (len(ref) + len(cur)) / profile_s
-emit("whylogs", len(cur), m, flagged, note, profile_seconds=round(profile_s, 4), profile_rows_per_s=round(rate))
+emit(
+    "whylogs", len(cur), m, flagged, note, profile_seconds=round(profile_s, 4), profile_rows_per_s=round(rate)
+)

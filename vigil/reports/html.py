@@ -28,15 +28,15 @@ __all__ = ["render_html"]
 MAX_CATEGORIES = 20
 
 # Chart geometry, in SVG user units (the SVG scales down with the window).
-_CHART_WIDTH = 640
-_LABEL_WIDTH = 160
-_VALUE_ROOM = 52  # room right of the longest bar for its percentage
+_CHART_WIDTH = 540
+_LABEL_WIDTH = 132
+_VALUE_ROOM = 46  # room right of the longest bar for its percentage
 _LEGEND_HEIGHT = 26
 _AXIS_HEIGHT = 22
 _BAR_HEIGHT = 9
 _BAR_GAP = 1
 _GROUP_GAP = 7
-_LABEL_CHARS = 24  # labels longer than this are shortened (full text in a tooltip)
+_LABEL_CHARS = 18  # labels longer than this are shortened (full text in a tooltip)
 
 _DASH = "—"
 _STATUS_ORDER = {"fail": 0, "error": 0, "warn": 1, "pass": 2}
@@ -442,7 +442,6 @@ def _build_context(report: Mapping[str, Any]) -> dict[str, Any]:
         "current": {"source": _text(current.get("source")), "rows": fmt_number(current.get("rows"))},
         "detected": detected,
         "verdict": verdict,
-        "n_drifted": sum(1 for c in columns if c.drift),
         "columns": columns,
         "skipped": skipped,
         "quality": quality,

@@ -10,7 +10,8 @@ Guarantees (for sketches that share ``centre``, ``scale`` and ``alpha``):
 * a quantile is returned within ``alpha * |q - centre|`` of the exact value ``q`` (1% of the distance from
   the centre by default), for ``|q - centre| / scale`` in ``[1e-9, 1e9]``; nearer the centre the error is at
   most ``1e-9 * scale``; it is also clamped to the exact ``[min, max]`` seen;
-* the empirical CDF is exact at every bucket edge, so a statistic computed on the edges (the KS distance,
+* the empirical CDF is exact at every bucket edge (below the centre, where buckets are ``[lo, hi)``, as
+  the share strictly below the edge; above it, the share at or below), so a statistic computed on the edges (the KS distance,
   say) is off by at most the largest bucket's share of either sample (``max_bucket_share``).
 
 Centring on the baseline's mean keeps buckets fine where the data is, which plain DDSketch (centre 0)
@@ -73,8 +74,9 @@ class QuantileSketch:
 
     # -- the streaming verbs -------------------------------------------------------------------------------
 
-    def update(self, values: npt.ArrayLike) -> QuantileSketch:
-        """Add a batch of finite values (the caller drops nulls and infinities). Returns ``self``."""
+    def update(self, values: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> QuantileSketch:
+        """Add a batch of finite values (the caller drops nulls and infinities), each counted once or
+        ``weights[i]`` times. Returns ``self``."""
         x = np.asarray(values, dtype=np.float64)
         if x.size == 0:
             return self
@@ -92,7 +94,7 @@ class QuantileSketch:
         np.minimum(k, n, out=k)
         np.copysign(k, z, out=k)
         k += n
-        counts = np.bincount(k.astype(np.intp), minlength=2 * n + 1)
+        counts = np.bincount(k.astype(np.intp), weights=weights, minlength=2 * n + 1).astype(np.int64)
         self.positive += counts[n + 1 :]
         self.negative += counts[n - 1 :: -1]
         self.zero += int(counts[n])
@@ -101,8 +103,20 @@ class QuantileSketch:
         return self
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
-        """Add ``other``'s counts into this sketch. Both must share alpha, centre and scale."""
-        self._check_compatible(other)
+        """Add ``other``'s counts into this sketch.
+
+        Exact when both share alpha, centre and scale (build one with ``empty_like``). Otherwise each of
+        ``other``'s buckets is re-counted at its representative value, and the quantile bound of the
+        result becomes the sum of both alphas (relative to this sketch's centre).
+        """
+        if not self.aligned_with(other):
+            edges, counts = other.buckets()
+            keep = counts > 0
+            reps = np.clip(other._representatives(edges[:-1][keep], edges[1:][keep]), other.min, other.max)
+            saved_min, saved_max = self.min, self.max
+            self.update(reps, counts[keep])
+            self.min, self.max = min(saved_min, other.min), max(saved_max, other.max)
+            return self
         self.positive += other.positive
         self.negative += other.negative
         self.zero += other.zero
@@ -130,13 +144,16 @@ class QuantileSketch:
     def count(self) -> int:
         return int(self.positive.sum() + self.negative.sum()) + self.zero
 
-    def _check_compatible(self, other: QuantileSketch) -> None:
-        if (self.alpha, self.centre, self.scale) != (other.alpha, other.centre, other.scale):
-            raise ValueError(
-                "cannot combine quantile sketches with different mappings: "
-                f"(alpha, centre, scale) {(self.alpha, self.centre, self.scale)} vs "
-                f"{(other.alpha, other.centre, other.scale)}; build the second with empty_like()"
-            )
+    def aligned_with(self, other: QuantileSketch) -> bool:
+        """True when both sketches share their buckets (same alpha, centre and scale)."""
+        return (self.alpha, self.centre, self.scale) == (other.alpha, other.centre, other.scale)
+
+    def _representatives(self, lo: FloatArray, hi: FloatArray) -> FloatArray:
+        """The value of each bucket ``(lo, hi]`` with the least worst-case relative error (0 at the centre)."""
+        zlo, zhi = (lo - self.centre) / self.scale, (hi - self.centre) / self.scale
+        same_side = zlo * zhi > 0
+        rep_z = np.where(same_side, 2.0 * zlo * zhi / np.where(same_side, zlo + zhi, 1.0), 0.0)
+        return self.centre + self.scale * rep_z
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -161,7 +178,7 @@ class QuantileSketch:
         return edges, counts
 
     def cdf_at_edges(self) -> tuple[FloatArray, FloatArray]:
-        """(edges, F(edges)) with F the share of values <= each edge; exact at every edge."""
+        """(edges, F(edges)): the share of values <= each edge (< for edges below the centre); exact."""
         edges, counts = self.buckets()
         total = counts.sum()
         cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.float64)
@@ -180,12 +197,7 @@ class QuantileSketch:
             cum = np.cumsum(counts)
             rank = np.clip(np.floor(qs * (n - 1)), 0, n - 1)
             b = np.searchsorted(cum, rank, side="right")
-            lo, hi = edges[b], edges[b + 1]
-            # the value that minimises the worst relative error within a log bucket
-            zlo, zhi = (lo - self.centre) / self.scale, (hi - self.centre) / self.scale
-            same_side = zlo * zhi > 0
-            rep_z = np.where(same_side, 2.0 * zlo * zhi / np.where(same_side, zlo + zhi, 1.0), 0.0)
-            out = np.clip(self.centre + self.scale * rep_z, self.min, self.max)
+            out = np.clip(self._representatives(edges[b], edges[b + 1]), self.min, self.max)
         return float(out[0]) if np.ndim(q) == 0 else out
 
     def rank(self, x: float) -> float:
