@@ -106,11 +106,15 @@ def _counts(seed: int, k: int, n: int, m: int, skew: float) -> Counts:
     g = np.random.default_rng(seed)
     p = g.dirichlet(np.ones(k))
     q = (1 - skew) * p + skew * g.dirichlet(np.ones(k))
-    return Counts([str(i) for i in range(k)], g.multinomial(n, p).astype(float), g.multinomial(m, q).astype(float))
+    return Counts(
+        [str(i) for i in range(k)], g.multinomial(n, p).astype(float), g.multinomial(m, q).astype(float)
+    )
 
 
-@pytest.mark.parametrize("k,n,m,skew", [(2, 30, 40, 0.0), (2, 5_000, 5_000, 0.3), (12, 1_000, 9_000, 0.1),
-                                        (50, 100_000, 80_000, 0.05)])
+@pytest.mark.parametrize(
+    "k,n,m,skew",
+    [(2, 30, 40, 0.0), (2, 5_000, 5_000, 0.3), (12, 1_000, 9_000, 0.1), (50, 100_000, 80_000, 0.05)],
+)
 def test_chi2_equals_scipy(k: int, n: int, m: int, skew: float) -> None:
     c = _counts(k, k, n, m, skew)
     got = chi2_counts(c)
@@ -138,7 +142,9 @@ def test_distances_on_counts_match_their_formulas(seed: int) -> None:
     kl = lambda a, b: np.sum(np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / b), 0.0))  # noqa: E731
     assert jensen_shannon_counts(c) == pytest.approx(np.sqrt((kl(p, m) + kl(q, m)) / 2), rel=1e-9)
     assert jensen_shannon_counts(c) == pytest.approx(distance.jensenshannon(p, q, base=2), rel=1e-12)
-    assert hellinger_counts(c) == pytest.approx(np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)), rel=1e-9)
+    assert hellinger_counts(c) == pytest.approx(
+        np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)), rel=1e-9
+    )
 
 
 def test_identical_distributions_give_zero_distances() -> None:
@@ -168,3 +174,14 @@ def test_p_value_corrections() -> None:
     want = np.empty(5)
     want[order] = np.minimum(bh, 1)
     assert adjust_p_values(p, "bh") == pytest.approx(want.tolist())
+
+
+@pytest.mark.parametrize("en", [20_000, 500_000])
+@pytest.mark.parametrize("d", [0.001, 0.004, 0.008])
+def test_large_sample_ks_p_value_is_the_kolmogorov_limit(en: int, d: float) -> None:
+    from vigil.drift.ks import p_value
+
+    got = p_value(d, 2 * en, 2 * en)  # en = n m / (n + m) = en
+    want = stats.kstwo.sf(d, en)
+    if want > 1e-10:
+        assert got == pytest.approx(want, rel=0.01)

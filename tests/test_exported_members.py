@@ -6,8 +6,17 @@ import vigil
 def test_public_api_is_pinned() -> None:
     assert sorted(vigil.__all__) == sorted(
         [
-            "ColumnDrift", "ConfigError", "InputError", "Profile", "Report", "VigilConfig", "VigilError",
-            "__version__", "compare", "load_config", "profile",
+            "ColumnDrift",
+            "ConfigError",
+            "InputError",
+            "Profile",
+            "Report",
+            "VigilConfig",
+            "VigilError",
+            "__version__",
+            "compare",
+            "load_config",
+            "profile",
         ]
     )
     for name in vigil.__all__:

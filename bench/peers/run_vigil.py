@@ -3,8 +3,9 @@
 Separately, vigil.profile(df) on both tables gives the profiling throughput (rows/s).
 """
 
-import vigil
 from common import emit, load, measure
+
+import vigil
 
 
 def work(ref, cur):  # type: ignore[no-untyped-def]

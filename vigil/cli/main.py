@@ -16,7 +16,7 @@ import click
 from vigil import __version__
 from vigil.compare import compare
 from vigil.drift.methods import METHODS
-from vigil.errors import VigilError
+from vigil.errors import InputError, VigilError
 from vigil.reports.model import Report
 from vigil.reports.text import summary
 
@@ -44,12 +44,22 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--reference", "-r", required=True, help="Baseline data: Parquet, CSV or Feather file."),
         click.option("--current", "-c", required=True, help="Data to check against the baseline."),
-        click.option("--config", type=click.Path(dir_okay=False), help="vigil.yaml with column types and rules."),
-        click.option("--method", type=click.Choice(sorted(METHODS)), help="Force this drift method where it applies."),
+        click.option(
+            "--config", type=click.Path(dir_okay=False), help="vigil.yaml with column types and rules."
+        ),
+        click.option(
+            "--method", type=click.Choice(sorted(METHODS)), help="Force this drift method where it applies."
+        ),
         click.option("--ignore", default="", help="Comma-separated columns to leave out."),
-        click.option("--exact", is_flag=True, help="Numeric tests on raw values (slower) instead of sketches."),
-        click.option("--correction", type=click.Choice(["none", "bonferroni", "bh"]), help="Multiple-testing control."),
-        click.option("--calibrate", is_flag=True, default=None, help="Thresholds from the reference's own variability."),
+        click.option(
+            "--exact", is_flag=True, help="Numeric tests on raw values (slower) instead of sketches."
+        ),
+        click.option(
+            "--correction", type=click.Choice(["none", "bonferroni", "bh"]), help="Multiple-testing control."
+        ),
+        click.option(
+            "--calibrate", is_flag=True, default=None, help="Thresholds from the reference's own variability."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -70,6 +80,14 @@ def _run(options: dict[str, Any]) -> Report:
             calibrate=options.get("calibrate"),
             progress=tick,
         )
+
+
+def _save(result: Report, kind: str, path: str | Path) -> None:
+    """Write the report as ``kind`` (json, html); an unwritable path is an input error, not a traceback."""
+    try:
+        result.save_json(path) if kind == "json" else result.save_html(path)
+    except OSError as exc:
+        raise InputError(f"cannot write the {kind.upper()} report to {path}: {exc.strerror or exc}") from exc
 
 
 @contextmanager
@@ -96,9 +114,9 @@ def report(html_out: str | None, json_out: str | None, **options: Any) -> None:
     """Compare CURRENT with REFERENCE: drift per column, dataset drift, data quality."""
     result = _run(options)
     if json_out:
-        result.save_json(json_out)
+        _save(result, "json", json_out)
     if html_out:
-        result.save_html(html_out)
+        _save(result, "html", html_out)
     click.echo(summary(result))
     for path in (json_out, html_out):
         if path:
@@ -132,11 +150,13 @@ def check(
     """Like ``report``, but exit 1 when a gate fails: for CI pipelines."""
     result = _run(options)
     if json_out:
-        result.save_json(json_out)
+        _save(result, "json", json_out)
     failures: list[str] = []
     if max_drift_share is not None:
         if result.drift_share > max_drift_share:
-            failures.append(f"drift share {result.drift_share:.0%} is above the allowed {max_drift_share:.0%}")
+            failures.append(
+                f"drift share {result.drift_share:.0%} is above the allowed {max_drift_share:.0%}"
+            )
     elif result.dataset_drift:
         failures.append(
             f"dataset drift: {len(result.drifted)} of {result.n_tested} columns drifted "
@@ -169,16 +189,25 @@ def validate(path: str) -> None:
 
 @main.command()
 @click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--rows", default=200_000, show_default=True, help="Rows in each of the two tables.")
+@click.option(
+    "--rows",
+    default=200_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows in each of the two tables.",
+)
 def demo(out: str, rows: int) -> None:
     """Generate a reference and a drifted current table, then report on them."""
     from vigil.examples.loans import write_example
 
     folder = Path(out)
-    ref, cur, story = write_example(folder, rows)
+    try:
+        ref, cur, story = write_example(folder, rows)
+    except OSError as exc:
+        raise InputError(f"cannot write the example into {folder}: {exc.strerror or exc}") from exc
     click.echo(f"generated {ref} and {cur} ({rows} rows each)\n{story}\n")
     result = _run({"reference": str(ref), "current": str(cur), "config": str(folder / "vigil.yaml")})
-    result.save_json(folder / "report.json")
-    result.save_html(folder / "report.html")
+    _save(result, "json", folder / "report.json")
+    _save(result, "html", folder / "report.html")
     click.echo(summary(result))
     click.echo(f"\nopen {folder / 'report.html'} in a browser; the JSON is in {folder / 'report.json'}")

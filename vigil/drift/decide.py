@@ -20,9 +20,10 @@ The defaults, per column:
 * dataset drift when at least half the tested columns drifted (``drift_share`` 0.5).
 
 Thresholds can instead be **calibrated** on the reference's own variability: the mean plus three standard
-deviations of the effect between random reference chunks (the size of the current sample, at most a fifth
-of the reference) and the whole reference. A column whose statistic wanders on its own then needs a
-larger change to be flagged.
+deviations of the effect between chunks of consecutive reference rows (the size of the current sample, at
+most a fifth of the reference) and the whole reference: a reference kept in time order shows its natural
+swings (daily cycles, slow trends), a shuffled one only its sampling noise. A column whose statistic
+wanders on its own then needs a larger change to be flagged.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Effect size: the statistic D itself, in [0, 1] ("the CDFs differ by at most D").
 On raw values it is ``scipy.stats.ks_2samp``. On sketches D is read at the shared bucket edges, where both
-CDFs are exact, so ``D_edges <= D <= D_edges + max bucket share``; the p-value uses scipy's asymptotic
-distribution ``kstwo`` at ``round(n m / (n + m))``, as ``ks_2samp(method="asymp")`` does.
+CDFs are exact, so ``D_edges <= D <= D_edges + max bucket share``; the p-value uses scipy's distribution
+``kstwo`` at ``en = round(n m / (n + m))``, as ``ks_2samp(method="asymp")`` does, up to ``en`` = 10,000.
+Beyond, it uses the Kolmogorov limit ``kstwobign`` at ``D sqrt(en)``: ``kstwo`` then takes up to a second
+per column, and the two differ by under 1% (relative) wherever p > 1e-10.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from scipy import stats
 from vigil.drift.base import Buckets, FloatArray, Outcome
 
 __all__ = ["ks_buckets", "ks_values", "p_value"]
+
+_EXACT_UP_TO = 10_000
 
 
 def ks_values(reference: FloatArray, current: FloatArray) -> Outcome:
@@ -34,4 +38,5 @@ def p_value(d: float, n: int, m: int) -> float:
     if n == 0 or m == 0:
         return 1.0
     en = round(n * m / (n + m))
-    return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
+    p = stats.kstwo.sf(d, en) if en <= _EXACT_UP_TO else stats.kstwobign.sf(d * np.sqrt(en))
+    return float(np.clip(p, 0.0, 1.0))

@@ -55,7 +55,8 @@ def generate(rows: int, *, drifted: bool, seed: int) -> pd.DataFrame:
     df = pd.DataFrame(
         {
             "application_id": np.arange(rows) + (10_000_000 if drifted else 0),
-            "submitted_at": pd.Timestamp("2026-10-01") + pd.to_timedelta(rng.integers(0, 86_400 * 30, rows), "s"),
+            "submitted_at": pd.Timestamp("2026-10-01")
+            + pd.to_timedelta(rng.integers(0, 86_400 * 30, rows), "s"),
             "email": [f"user{i}@example.com" for i in rng.integers(0, 10**9, rows)],
             "age": age,
             "income": income.round(2),

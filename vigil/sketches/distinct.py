@@ -45,8 +45,10 @@ class HyperLogLog:
         q = 64 - self.p
         idx = (hashes >> np.uint64(q)).astype(np.intp)
         rest = hashes & np.uint64((1 << q) - 1)
-        # bit length of `rest` (< 2**52, so exact in float64) from frexp's exponent
-        rho = (q + 1 - np.frexp(rest.astype(np.float64))[1]).astype(np.uint8)
+        # bit length of `rest` (< 2**52, so exact in float64) from the float's biased exponent field
+        exponent = (rest.astype(np.float64).view(np.uint64) >> np.uint64(52)).astype(np.int16)
+        bit_length = np.maximum(exponent - 1022, 0)  # a zero has exponent field 0
+        rho = (q + 1 - bit_length).astype(np.uint8)
         np.maximum.at(self.registers, idx, rho)
         return self
 

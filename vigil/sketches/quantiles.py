@@ -11,8 +11,9 @@ Guarantees (for sketches that share ``centre``, ``scale`` and ``alpha``):
   the centre by default), for ``|q - centre| / scale`` in ``[1e-9, 1e9]``; nearer the centre the error is at
   most ``1e-9 * scale``; it is also clamped to the exact ``[min, max]`` seen;
 * the empirical CDF is exact at every bucket edge (below the centre, where buckets are ``[lo, hi)``, as
-  the share strictly below the edge; above it, the share at or below), so a statistic computed on the edges (the KS distance,
-  say) is off by at most the largest bucket's share of either sample (``max_bucket_share``).
+  the share strictly below the edge; above it, the share at or below), so a statistic computed on the
+  edges (the KS distance, say) is off by at most the largest bucket's share of either sample
+  (``max_bucket_share``).
 
 Centring on the baseline's mean keeps buckets fine where the data is, which plain DDSketch (centre 0)
 cannot do for values like ``N(1000, 1)``. With ``centre=0`` and ``scale=1`` it is plain DDSketch, the right
@@ -149,7 +150,7 @@ class QuantileSketch:
         return (self.alpha, self.centre, self.scale) == (other.alpha, other.centre, other.scale)
 
     def _representatives(self, lo: FloatArray, hi: FloatArray) -> FloatArray:
-        """The value of each bucket ``(lo, hi]`` with the least worst-case relative error (0 at the centre)."""
+        """Each bucket's value of least worst-case relative error (the centre for the zero bucket)."""
         zlo, zhi = (lo - self.centre) / self.scale, (hi - self.centre) / self.scale
         same_side = zlo * zhi > 0
         rep_z = np.where(same_side, 2.0 * zlo * zhi / np.where(same_side, zlo + zhi, 1.0), 0.0)
