@@ -40,12 +40,12 @@ def test_small_samples_need_significance_and_large_ones_need_effect() -> None:
     # 40 rows: a visible shift of 0.6 sd gives D ~ 0.25 > 0.1, yet p > 0.05 is plausible; check the rule
     ref, cur = rng.normal(size=40), rng.normal(0.6, 1, 40)
     col = vigil.compare(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur})).columns["x"]
-    assert col.drift == (col.p_value is not None and col.p_value < 0.05 and col.effect >= 0.1)
-    # 400k rows: a shift of 0.02 sd is highly significant but far below the effect threshold
-    big_ref, big_cur = rng.normal(size=400_000), rng.normal(0.02, 1, 400_000)
+    assert col.drift == (col.p_value is not None and col.p_value < 0.05 and col.effect >= col.threshold)
+    # 400k rows: a shift of 0.03 sd is highly significant but far below the effect threshold
+    big_ref, big_cur = rng.normal(size=400_000), rng.normal(0.03, 1, 400_000)
     col = vigil.compare(pd.DataFrame({"x": big_ref}), pd.DataFrame({"x": big_cur})).columns["x"]
     assert col.p_value is not None and col.p_value < 1e-6
-    assert col.effect < 0.1 and not col.drift
+    assert col.effect < col.threshold and not col.drift
 
 
 def test_calibrated_thresholds_follow_the_references_own_variability() -> None:

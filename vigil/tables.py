@@ -64,7 +64,9 @@ def _to_arrow(data: Any, what: str) -> pa.Table:
             try:
                 return pa.Table.from_pandas(data, preserve_index=False)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise InputError(f"{what}: a pandas column could not be converted to Arrow: {exc}") from exc
+                raise InputError(
+                    f"{what}: a pandas column could not be converted to Arrow: {_one_line(str(exc))}"
+                ) from exc
     if module.startswith("polars") and hasattr(data, "to_arrow"):
         table = data.to_arrow()
         if isinstance(table, pa.Table):
@@ -96,11 +98,18 @@ def _read_path(path: Path, what: str) -> pa.Table:
                 convert_options=pacsv.ConvertOptions(strings_can_be_null=True),  # "" is a null, as in pandas
             )
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{what}: cannot read {path}: {exc}") from exc
+        raise InputError(f"{what}: cannot read {path}: {_one_line(str(exc))}") from exc
     raise InputError(
         f"{what}: unknown file type {path.suffix or '(none)'} for {path}; "
         "use .parquet, .csv, .tsv (optionally .gz) or .feather"
     )
+
+
+def _one_line(text: str) -> str:
+    """A library's message fit for one line of a terminal: whitespace runs as one space, control characters
+    (a corrupt file's bytes echoed back) escaped."""
+    text = " ".join(text.split())
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def kind_of(dtype: pa.DataType) -> ColumnKind | None:

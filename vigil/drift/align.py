@@ -9,7 +9,7 @@ import numpy as np
 from vigil.drift.base import Buckets, Counts
 from vigil.stats.column import CategoricalProfile, NumericProfile
 
-__all__ = ["OTHER", "bins_from_buckets", "bins_from_values", "buckets", "categories"]
+__all__ = ["OTHER", "bins_from_buckets", "bins_from_values", "buckets", "categories", "short_number"]
 
 OTHER = "(other)"
 """The label of values folded out of the top categories."""
@@ -85,4 +85,16 @@ def _label(k: object) -> str:
 
 
 def _labels(edges: np.ndarray) -> list[str]:
-    return [f"{a:.4g} – {b:.4g}" for a, b in itertools.pairwise(edges)]
+    return [f"{short_number(a)} – {short_number(b)}" for a, b in itertools.pairwise(edges)]
+
+
+def short_number(x: float) -> str:
+    """A bin edge for a label: three significant digits, thousands as k/M/G.
+
+    >>> short_number(21690.5), short_number(-0.000123), short_number(2.5e9), short_number(42.0)
+    ('21.7k', '-0.000123', '2.5G', '42')
+    """
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{suffix}"
+    return f"{x:.3g}"

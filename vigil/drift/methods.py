@@ -111,8 +111,8 @@ def _chi2(p: Pair) -> Outcome:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("ks", "Kolmogorov–Smirnov", True, False, 0.1, _ks),
-        Method("cvm", "Cramér–von Mises", True, False, 0.075, _cvm),
+        Method("ks", "Kolmogorov–Smirnov", True, False, 0.05, _ks),
+        Method("cvm", "Cramér–von Mises", True, False, 0.04, _cvm),
         Method("wasserstein", "Wasserstein (normed)", True, False, 0.1, _wasserstein),
         Method("chi2", "chi-square", False, True, 0.1, _chi2),
         Method("psi", "PSI", True, True, 0.2, _binned(psi_counts)),

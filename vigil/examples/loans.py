@@ -2,8 +2,9 @@
 
 The current table has known trouble, so a newcomer can see what each part of a report looks like:
 drift in ``income`` (incomes up 30%), ``credit_score`` (down 25 points) and ``channel`` (the app's share
-doubles); a feature pipeline that sends nulls in ``debt_ratio``; a new ``region`` code; a handful of
-impossible ``age`` values. Nothing else changes.
+doubles), and through them in the model's ``risk_score`` (prediction drift); a feature pipeline that
+sends nulls in ``debt_ratio``; a new ``region`` code; a handful of impossible ``age`` values.
+Nothing else changes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import pandas as pd
 
 __all__ = ["STORY", "TRUE_DRIFT", "generate", "write_example"]
 
-TRUE_DRIFT = ("income", "credit_score", "channel")
+TRUE_DRIFT = ("income", "credit_score", "channel", "risk_score")
+"""Injected drift, and the prediction drift it causes (the score is computed from income and credit)."""
 
 STORY = """injected into current:
   drift      income ×1.3, credit_score −25 points, channel: app share 20% → 45%
+             (so the model's risk_score drifts too: prediction drift)
   quality    debt_ratio 12% nulls (was 1%), region 'XX' (new code), age > 120 in 40 rows
   unchanged  age, loan_amount, debt_ratio (values), open_accounts, employment, region mix, risk_score"""
 

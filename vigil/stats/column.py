@@ -154,7 +154,7 @@ class NumericProfile:
     def distinct_estimate(self) -> float:
         if self.values is not None:
             return float(len(self.values.counts))
-        return self.distinct.estimate()
+        return min(self.distinct.estimate(), float(self.count))
 
     @property
     def is_discrete(self) -> bool:
@@ -231,7 +231,7 @@ class CategoricalProfile:
     def distinct_estimate(self) -> float:
         if self.top.exact:
             return float(len(self.top.counts))
-        return self.distinct.estimate()
+        return min(self.distinct.estimate(), float(self.count))
 
 
 ColumnProfile = NumericProfile | CategoricalProfile
