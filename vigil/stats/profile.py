@@ -13,7 +13,10 @@ rounding), sketches and category counts (within the bounds stated by each sketch
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,9 @@ from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile
 from vigil.tables import ColumnKind, kind_of, read_table
 
 __all__ = ["Profile", "profile"]
+
+_WORKERS = min(4, os.cpu_count() or 1)
+_PARALLEL_FROM_ROWS = 50_000
 
 
 @dataclass
@@ -39,8 +45,12 @@ class Profile:
     """Columns not profiled, with the reason."""
 
     def update(self, table: pa.Table, *, progress: Callable[[str], None] | None = None) -> Profile:
-        """Add a table's rows. Columns unknown to this profile get a new column profile."""
-        row_hash: U64 | None = None
+        """Add a table's rows. Columns unknown to this profile get a new column profile.
+
+        Columns are profiled on a small thread pool: numpy and Arrow release the GIL over whole arrays,
+        and each column profile is touched by one thread only.
+        """
+        work: list[tuple[str, ColumnProfile]] = []
         for name in table.column_names:
             column = table.column(name)
             self.types.setdefault(name, str(column.type))
@@ -52,9 +62,26 @@ class Profile:
                         col.rows = col.nulls = self.rows
                     self.columns[name] = col
             if col is not None:
-                row_hash = combine(row_hash, col.update(column))
+                work.append((name, col))
+
+        lock = threading.Lock()
+
+        def run(item: tuple[str, ColumnProfile]) -> U64:
+            name, col = item
+            hashes = col.update(table.column(name))
             if progress is not None:
-                progress(name)
+                with lock:  # the callback (a terminal progress bar) need not be thread-safe
+                    progress(name)
+            return hashes
+
+        row_hash: U64 | None = None
+        if len(work) > 1 and table.num_rows >= _PARALLEL_FROM_ROWS:
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                for hashes in pool.map(run, work):  # in column order, so row hashes are deterministic
+                    row_hash = combine(row_hash, hashes)
+        else:
+            for item in work:
+                row_hash = combine(row_hash, run(item))
         for name, col in self.columns.items():
             if name not in table.column_names:  # a column missing from this batch: all null here
                 col.rows += table.num_rows
