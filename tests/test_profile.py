@@ -139,3 +139,17 @@ def test_non_finite_values_are_counted_apart_from_nulls() -> None:
     assert isinstance(col, NumericProfile)
     assert (col.nulls, col.non_finite, col.count) == (1, 2, 2)
     assert col.moments.mean == 1.5
+
+
+def test_integers_beyond_float_precision_stay_distinct() -> None:
+    ids = np.arange(1_400_000_000_000_000_001, 1_400_000_000_000_000_001 + 5_000, dtype=np.int64)
+    p = profile(pd.DataFrame({"id": ids}))
+    assert p.duplicate_rows == 0  # as floats these 5,000 ids collapse onto ~20 values
+    assert abs(p.columns["id"].distinct_estimate - 5_000) < 5_000 * 4 * 1.04 / 64
+
+
+def test_duplicate_rows_compare_hash_only_columns() -> None:
+    df = pd.DataFrame({"id": [1, 2, 3, 3], "email": ["a@x", "b@x", "c@x", "c@x"], "x": [0.5, 0.5, 0.5, 0.5]})
+    assert profile(df, columns=["x"]).duplicate_rows == 3
+    p = profile(df, hash_only=["id", "email"])
+    assert p.duplicate_rows == 1 and set(p.columns) == {"x"}  # only the true repeat; no profile of id/email

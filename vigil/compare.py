@@ -28,7 +28,7 @@ from vigil.quality import Bounds, Check, QualityRule
 from vigil.quality.categories import unseen_categories
 from vigil.quality.constant import constant
 from vigil.quality.duplicates import duplicate_rows
-from vigil.quality.nulls import null_rate
+from vigil.quality.nulls import infinite_values, null_rate
 from vigil.quality.ranges import out_of_range
 from vigil.quality.schema import schema, type_mismatches
 from vigil.reports.model import ColumnDrift, Report
@@ -80,10 +80,10 @@ def compare(
             f"{_names(ref_table.column_names)}, current has {_names(cur_table.column_names)}"
         )
     kinds = _declared_kinds(cfg)
+    # skipped columns are not profiled, but still tell rows apart when counting duplicate rows
+    ref_p = profile(ref_table, kinds=kinds, progress=progress, hash_only=list(skipped))
+    cur_p = profile(cur_table, like=ref_p, kinds=kinds, progress=progress, hash_only=list(skipped))
     keep_ref = [n for n in ref_table.column_names if n not in skipped]
-    keep_cur = [n for n in cur_table.column_names if n not in skipped]
-    ref_p = profile(ref_table.select(keep_ref), kinds=kinds, progress=progress)
-    cur_p = profile(cur_table.select(keep_cur), like=ref_p, kinds=kinds, progress=progress)
     skipped.update({n: why for n, why in ref_p.skipped.items() if n in common})
 
     pairs: dict[str, tuple[Pair, Method]] = {}
@@ -192,6 +192,8 @@ def _untestable(r: ColumnProfile, c: ColumnProfile) -> str | None:
     if r.count == 0:
         return "entirely null in the reference: nothing to compare with"
     if c.count == 0:
+        if isinstance(c, NumericProfile) and c.non_finite:
+            return "no finite values in current: nothing to test (see the infinite-values check)"
         return "entirely null in current: nothing to test (see the null-rate check)"
     if isinstance(r, CategoricalProfile) and not r.top.exact and r.distinct_estimate > 0.5 * r.count:
         return f"looks like an identifier ({r.distinct_estimate / r.count:.0%} distinct values)"
@@ -301,6 +303,10 @@ def _quality(
         if r is None or c is None:
             continue
         checks.append(null_rate(name, r, c, rule))
+        if isinstance(r, NumericProfile) and isinstance(c, NumericProfile):
+            found = infinite_values(name, r, c)
+            if found is not None:
+                checks.append(found)
         for check in (type_mismatches(name, c), constant(name, r, c)):
             if check is not None:
                 checks.append(check)

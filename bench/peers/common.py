@@ -19,22 +19,9 @@ for _var in ("DO_NOT_TRACK", "NML_DISABLE_USAGE_LOGGING", "WHYLOGS_NO_ANALYTICS"
 
 # Column roles are fixed by bench/drift_bench.py's generator.
 NUMERIC = [
-    "normal",
-    "normal_wide",
-    "gamma",
-    "uniform",
-    "lognormal",
-    "exponential",
-    "bimodal",
-    "student_t",
-    "poisson",
-    "beta",
-    "offset_normal",
-    "zero_inflated",
-    "binary",
-    "negbinom",
-    "pareto",
-]
+    "normal", "normal_wide", "gamma", "uniform", "lognormal", "exponential", "bimodal", "student_t",
+    "poisson", "beta", "offset_normal", "zero_inflated", "binary", "negbinom", "pareto",
+]  # fmt: skip
 CATEGORICAL = ["color", "segment", "country", "browser", "tier"]
 
 

@@ -40,6 +40,7 @@ def wasserstein_buckets(b: Buckets, reference_std: float) -> Outcome:
 
 
 def _normalise(w: float, sd: float) -> float:
+    """W / sd; a constant reference (sd 0) has no spread to measure by, so W is left in the data's units."""
     if not math.isfinite(sd) or sd <= 0:
-        return 0.0 if w == 0 else math.inf
+        return w
     return w / sd

@@ -67,8 +67,9 @@ def generate(rows: int, *, drifted: bool, seed: int) -> pd.DataFrame:
             "credit_score": credit.round(),
             "debt_ratio": debt,
             "open_accounts": rng.poisson(3.0, size=rows),
-            "employment": rng.choice(["salaried", "self-employed", "contract", "retired"], size=rows,
-                                     p=[0.6, 0.2, 0.15, 0.05]),
+            "employment": rng.choice(
+                ["salaried", "self-employed", "contract", "retired"], size=rows, p=[0.6, 0.2, 0.15, 0.05]
+            ),
             "region": region,
             "channel": rng.choice(["web", "app", "branch", "partner"], size=rows, p=channel_p),
             "risk_score": 1 / (1 + np.exp(-logit)),

@@ -1,13 +1,13 @@
-"""Null rate: a column filling with nulls (a broken feature pipeline), or entirely null."""
+"""Missing values: nulls (a broken feature pipeline), entirely null columns, and infinities."""
 
 from __future__ import annotations
 
 from scipy import stats
 
 from vigil.quality.base import Check, QualityRule, Status, pct
-from vigil.stats.column import ColumnProfile
+from vigil.stats.column import ColumnProfile, NumericProfile
 
-__all__ = ["null_rate"]
+__all__ = ["infinite_values", "null_rate"]
 
 
 def null_rate(name: str, ref: ColumnProfile, cur: ColumnProfile, rule: QualityRule) -> Check:
@@ -42,3 +42,20 @@ def _rise_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
     if n1 == 0 or n2 == 0:
         return 1.0
     return float(stats.hypergeom.sf(x2 - 1, n1 + n2, x1 + x2, n2))
+
+
+def infinite_values(name: str, ref: NumericProfile, cur: NumericProfile) -> Check | None:
+    """Infinities (a division by zero upstream): warn when their share rose significantly (the same
+    exact test as nulls), fail when every non-null current value is infinite. They are kept out of the
+    statistics, so without this check they would go unnoticed."""
+    if cur.non_finite == 0 and ref.non_finite == 0:
+        return None
+    r, c = ref.non_finite / max(ref.rows, 1), cur.non_finite / max(cur.rows, 1)
+    values = {"reference": r, "current": c, "current_count": cur.non_finite}
+    if cur.non_finite and cur.count == 0:
+        return Check(
+            "infinite_values", name, "fail", f"every value in current is infinite ({cur.non_finite})", values
+        )
+    rose = c > r and _rise_p_value(ref.non_finite, ref.rows, cur.non_finite, cur.rows) < 0.01
+    status: Status = "warn" if rose else "pass"
+    return Check("infinite_values", name, status, f"infinite values {pct(r)} → {pct(c)}", values)

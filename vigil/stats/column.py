@@ -29,6 +29,7 @@ __all__ = [
     "ColumnProfile",
     "NumericProfile",
     "as_float",
+    "column_hashes",
     "sketch_for",
 ]
 
@@ -78,10 +79,19 @@ class NumericProfile:
         """Add a column of values; returns one 64-bit hash per row (for duplicate-row detection)."""
         x, mismatches = as_float(column, self.kind)
         self.type_mismatches += mismatches
-        return self.update_values(x)
+        exact = None
+        if (
+            pa.types.is_integer(column.type)
+            and x.size
+            and max(abs(self.moments.min), abs(self.moments.max), float(np.nanmax(np.abs(x)))) >= 2**53
+        ):
+            exact = column_hashes(column)  # integers past 2**53 share floats: hash their exact bits
+            self.values = None  # ... and exact value counts keyed by float would merge them
+        return self.update_values(x, exact)
 
-    def update_values(self, x: npt.NDArray[np.float64]) -> U64:
-        """Add float64 values, NaN meaning null; returns one hash per row."""
+    def update_values(self, x: npt.NDArray[np.float64], hashes: U64 | None = None) -> U64:
+        """Add float64 values, NaN meaning null; returns one hash per row (``hashes`` if given: exact
+        per-row hashes of values that float64 cannot tell apart)."""
         self.rows += x.size
         finite_mask = np.isfinite(x)
         finite = x if finite_mask.all() else x[finite_mask]
@@ -90,7 +100,7 @@ class NumericProfile:
         self.non_finite += x.size - finite.size - nan_count
         self.moments.update(finite)
         self.sketch.update(finite)
-        hashes = hash_floats(x)
+        hashes = hash_floats(x) if hashes is None else hashes
         self.distinct.update(hashes if finite.size == x.size else hashes[finite_mask])
         if finite.size != x.size:
             hashes[np.isnan(x)] = NULL_HASH
@@ -241,15 +251,45 @@ def as_float(column: Arrayish, kind: str) -> tuple[npt.NDArray[np.float64], int]
     """Values as float64 with NaN for nulls, and how many non-null values could not be read as numbers."""
     dtype = column.type
     if kind == "datetime" and (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
-        seconds = pc.cast(pc.cast(column, pa.timestamp("us")), pa.int64())
-        return pc.cast(seconds, pa.float64()).to_numpy(zero_copy_only=False) / 1e6, 0
-    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
-        arr = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        micros = pc.cast(pc.cast(column, pa.timestamp("us"), safe=False), pa.int64())
+        return pc.cast(micros, pa.float64(), safe=False).to_numpy(zero_copy_only=False) / 1e6, 0
+    if (
+        pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_decimal(dtype)
+        or pa.types.is_boolean(dtype)
+    ):
+        # unsafe: integers beyond 2**53 (snowflake ids) round to the nearest float instead of failing
+        arr = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         return np.asarray(arr, dtype=np.float64), 0
-    if pa.types.is_boolean(dtype):
-        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), np.float64), 0
     # text where numbers were expected (a CSV column with a stray word): read what parses, count the rest
     text = pd.Series(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     mismatches = int((text.notna() & np.isnan(values)).sum())
     return values, mismatches
+
+
+def column_hashes(column: Arrayish) -> U64:
+    """One 64-bit hash per row of any column, nulls as ``NULL_HASH``: for duplicate rows over columns that
+    are not profiled (identifiers, timestamps, personal data). Only the hashes are kept."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    dtype = column.type
+    if pa.types.is_integer(dtype) or pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
+        ints = pc.cast(column, pa.int64(), safe=False) if not pa.types.is_integer(dtype) else column
+        ints = pc.cast(ints, pa.int64(), safe=False)
+        values = np.asarray(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        hashes = hash_floats(values.view(np.float64))  # the integer's bits, exactly
+    elif pa.types.is_floating(dtype) or pa.types.is_boolean(dtype) or pa.types.is_decimal(dtype):
+        hashes = hash_floats(as_float(column, "numeric")[0])
+    else:
+        encoded = pc.dictionary_encode(
+            pc.cast(column, pa.string()) if not pa.types.is_dictionary(dtype) else column
+        )
+        dictionary = pc.cast(encoded.dictionary, pa.string())
+        indices = np.asarray(pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False), dtype=np.intp)
+        dict_hashes = hash_strings(dictionary.to_numpy(zero_copy_only=False))
+        hashes = dict_hashes[indices] if len(dictionary) else np.full(len(column), NULL_HASH)
+    if column.null_count:
+        hashes[~np.asarray(column.is_valid())] = NULL_HASH
+    return hashes

@@ -23,7 +23,14 @@ from typing import Any
 import pyarrow as pa
 
 from vigil.sketches.hashing import U64, combine, count_duplicates, finish
-from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float, sketch_for
+from vigil.stats.column import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    as_float,
+    column_hashes,
+    sketch_for,
+)
 from vigil.tables import ColumnKind, kind_of, read_table
 
 __all__ = ["Profile", "profile"]
@@ -44,14 +51,24 @@ class Profile:
     skipped: dict[str, str] = field(default_factory=dict)
     """Columns not profiled, with the reason."""
 
-    def update(self, table: pa.Table, *, progress: Callable[[str], None] | None = None) -> Profile:
+    def update(
+        self,
+        table: pa.Table,
+        *,
+        progress: Callable[[str], None] | None = None,
+        hash_only: Iterable[str] = (),
+    ) -> Profile:
         """Add a table's rows. Columns unknown to this profile get a new column profile.
 
         Columns are profiled on a small thread pool: numpy and Arrow release the GIL over whole arrays,
-        and each column profile is touched by one thread only.
+        and each column profile is touched by one thread only. ``hash_only`` columns (identifiers,
+        personal data) are not profiled; they only take part in telling duplicate rows apart.
         """
+        extra = [n for n in hash_only if n in table.column_names]
         work: list[tuple[str, ColumnProfile]] = []
         for name in table.column_names:
+            if name in extra:
+                continue
             column = table.column(name)
             self.types.setdefault(name, str(column.type))
             col = self.columns.get(name)
@@ -87,6 +104,8 @@ class Profile:
                 col.rows += table.num_rows
                 col.nulls += table.num_rows
         self.rows += table.num_rows
+        for name in extra:
+            row_hash = combine(row_hash, column_hashes(table.column(name)))
         if row_hash is not None:
             self.duplicate_rows += count_duplicates(finish(row_hash))
         return self
@@ -138,22 +157,26 @@ def profile(
     kinds: Mapping[str, ColumnKind] | None = None,
     columns: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    hash_only: Iterable[str] = (),
 ) -> Profile:
     """Profile a table (pandas, polars, Arrow, or a Parquet/CSV/Feather path).
 
     ``like``: a baseline profile; columns it knows are profiled its way (same kind, aligned sketch buckets),
     which is what comparing with it requires. ``kinds``: force a column's kind (from the config).
-    ``columns``: profile only these.
+    ``columns``: profile only these. ``hash_only``: columns not profiled but compared when telling
+    duplicate rows apart (identifiers, timestamps, personal data: only 64-bit hashes are computed).
     """
     table = read_table(data) if not isinstance(data, pa.Table) else data
+    hash_only = [c for c in hash_only if c in table.column_names]
     if columns is not None:
-        keep = [c for c in columns if c in table.column_names]
-        table = table.select(keep)
-    result = like.empty_like(table.column_names) if like is not None else Profile()
+        keep = [c for c in columns if c in table.column_names and c not in hash_only]
+        table = table.select(keep + hash_only)
+    profiled = [c for c in table.column_names if c not in hash_only]
+    result = like.empty_like(profiled) if like is not None else Profile()
     for name, kind in (kinds or {}).items():
-        if name in table.column_names and name not in result.columns:
+        if name in profiled and name not in result.columns:
             result.columns[name] = _empty(kind, table.column(name))
-    return result.update(table, progress=progress)
+    return result.update(table, progress=progress, hash_only=hash_only)
 
 
 def _new_column(name: str, column: pa.ChunkedArray, skipped: dict[str, str]) -> ColumnProfile | None:
