@@ -80,11 +80,7 @@ class NumericProfile:
         x, mismatches = as_float(column, self.kind)
         self.type_mismatches += mismatches
         exact = None
-        if (
-            pa.types.is_integer(column.type)
-            and x.size
-            and max(abs(self.moments.min), abs(self.moments.max), float(np.nanmax(np.abs(x)))) >= 2**53
-        ):
+        if pa.types.is_integer(column.type) and np.nanmax(np.abs(x), initial=0.0) >= 2**53:
             exact = column_hashes(column)  # integers past 2**53 share floats: hash their exact bits
             self.values = None  # ... and exact value counts keyed by float would merge them
         return self.update_values(x, exact)
