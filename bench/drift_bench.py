@@ -133,8 +133,8 @@ def ensure_env(tool: str) -> tuple[Path | None, str]:
     wanted = " ".join([*reqs, "pandas", "pyarrow"])
     if py.exists() and stamp.exists() and stamp.read_text() == wanted:
         return py, ""
-    log(f"installing {wanted} into {env.relative_to(ROOT)} (log: bench/envs/{tool}.log)")
     logfile = ENVS / f"{tool}.log"
+    log(f"installing {wanted} into {env} (log: {logfile})")
     try:
         if not py.exists():
             subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, capture_output=True)
