@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/vigil demo --out out/demo
 
 test: $(STAMP)
+	scripts/ensure-services.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest vigil tests

@@ -111,8 +111,8 @@ def test_full_config() -> None:
 
 
 def test_unknown_top_level_sections_are_kept() -> None:
-    config = parse_config("models:\n  churn: {path: m.pkl}\nalerts: []\n")
-    assert config.model_extra == {"models": {"churn": {"path": "m.pkl"}}, "alerts": []}
+    config = parse_config("rules:\n  churn: {path: m.pkl}\nalerts: []\n")
+    assert config.model_extra == {"rules": {"churn": {"path": "m.pkl"}}, "alerts": []}
 
 
 def test_example_file_validates() -> None:

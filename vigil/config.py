@@ -13,11 +13,21 @@ import re
 import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -31,6 +41,9 @@ __all__ = [
     "DRIFT_METHODS",
     "METHODS_BY_TYPE",
     "NUMERIC_METHODS",
+    "TASKS",
+    "ApiKeys",
+    "Baseline",
     "CategoricalMethod",
     "ColumnDrift",
     "ColumnRole",
@@ -39,11 +52,17 @@ __all__ = [
     "Correction",
     "DriftMethod",
     "DriftSettings",
+    "ModelSpec",
     "NumericMethod",
+    "Owner",
     "QualitySettings",
+    "Retention",
+    "SecuritySettings",
+    "Task",
     "VigilConfig",
     "load_config",
     "parse_config",
+    "parse_duration",
 ]
 
 ColumnType = Literal["numeric", "categorical", "datetime", "text"]
@@ -187,6 +206,10 @@ class ColumnSpec(BaseModel):
     allowed: tuple[str | int, ...] | None = None
     drift: ColumnDrift | None = None
     ignore: bool = False
+    redact: Literal["hmac", "drop"] = "hmac"
+    """For ``role: pii`` at ingest: replace the value by a keyed HMAC (a stable pseudonym), or drop it."""
+    scrub: bool = False
+    """For free text at ingest: replace e-mail addresses, phone and card numbers and IP addresses."""
 
     @field_validator("allowed", mode="before")
     @classmethod
@@ -267,6 +290,204 @@ class ColumnSpec(BaseModel):
         return self
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"30s"``, ``"1m"``, ``"2h"``, ``"7d"``, ``"1w"`` (or a number of seconds) as a timedelta.
+
+    >>> parse_duration("90s"), parse_duration("1.5h")
+    (datetime.timedelta(seconds=90), datetime.timedelta(seconds=5400))
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=float(value))
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise _Issues([_Issue((), f"not a duration: {_fmt(value)}", "write it like 30s, 1m, 2h, 7d or 1w")])
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: object) -> object:
+    """``${NAME}`` in a string becomes the environment variable NAME (so secrets stay out of files)."""
+    if not isinstance(value, str):
+        return value
+    missing = [m.group(1) for m in _ENV.finditer(value) if m.group(1) not in os.environ]
+    if missing:
+        raise _Issues(
+            [_Issue((), f"environment variable {missing[0]} is not set", f"export {missing[0]}=... first")]
+        )
+    return _ENV.sub(lambda m: os.environ[m.group(1)], value)
+
+
+Secret = Annotated[str, BeforeValidator(_expand_env), StringConstraints(min_length=1)]
+Task = Literal["binary", "multiclass", "regression", "llm"]
+TASKS: tuple[str, ...] = get_args(Task)
+
+
+class Owner(BaseModel):
+    """Who answers for a model (``models.NAME.owner:``)."""
+
+    model_config = _SECTION
+
+    team: Annotated[str, StringConstraints(min_length=1)]
+    contact: str | None = None
+    """Where to reach them: an e-mail address, a chat channel, a pager handle."""
+
+
+class Baseline(BaseModel):
+    """What a model's present is compared with: a file (training or validation data) or a production time
+    range (``from``/``to``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    file: str | None = None
+    start: datetime | None = Field(default=None, alias="from")
+    end: datetime | None = Field(default=None, alias="to")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse_time(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise _Issues(  # noqa: B904 -- reported as a config problem, not chained
+                    [_Issue((), f"not a time: {_fmt(value)}", "write it like 2026-10-01T00:00:00Z")]
+                )
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Baseline:
+        has_range = self.start is not None or self.end is not None
+        if (self.file is None) == (not has_range):
+            raise _Issues([_Issue((), "give either file: or from: and to:", "choose one kind of baseline")])
+        if has_range and (self.start is None or self.end is None or self.start >= self.end):
+            raise _Issues([_Issue((), "from: must come before to:", "give both, from earlier than to")])
+        return self
+
+
+class Retention(BaseModel):
+    """How long each kind of data is kept (``models.NAME.retention:``)."""
+
+    model_config = _SECTION
+
+    events: Duration = timedelta(days=7)
+    """The raw-event sample and the ingest log."""
+    minutes: Duration = timedelta(days=2)
+    hours: Duration = timedelta(days=30)
+    days: Duration = timedelta(days=400)
+    predictions: Duration = timedelta(days=30)
+    """Predictions kept for joining late labels."""
+
+
+class ModelSpec(BaseModel):
+    """One monitored model (``models.NAME:``): an inference point declared as code."""
+
+    model_config = _SECTION
+
+    task: Task
+    owner: Owner
+    environment: str = "production"
+    versions: tuple[Annotated[str, StringConstraints(min_length=1)], ...] = ()
+    """Known versions, oldest first; the one before ``live`` is the rollback target."""
+    live: str | None = None
+    description: str | None = None
+    features: dict[str, ColumnSpec] = Field(default_factory=dict)
+    segments: tuple[str, ...] = ()
+    """Event ``segments`` keys (or features) to slice by."""
+    baseline: Baseline | None = None
+    window: Duration = timedelta(minutes=1)
+    sampling_rate: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Share of events profiled (the rest are counted in service metrics only)."""
+    sample_size: Annotated[int, Field(ge=0, le=10_000)] = 100
+    """Raw events kept per window for drill-down."""
+    retention: Retention = Field(default_factory=Retention)
+
+    @field_validator("versions", "segments", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _empty_features(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {name: {} if spec is None else spec for name, spec in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        issues: list[_Issue] = []
+        if self.live is not None and self.versions and self.live not in self.versions:
+            issues.append(
+                _Issue(
+                    ("live",),
+                    f"live version {_fmt(self.live)} is not among versions {list(self.versions)}",
+                    "add it to versions, or fix the name",
+                )
+            )
+        if len(set(self.versions)) != len(self.versions):
+            issues.append(_Issue(("versions",), "lists a version twice", "remove the repeat"))
+        if self.window < timedelta(seconds=1) or timedelta(days=1) % self.window:
+            issues.append(
+                _Issue(("window",), "must divide a day evenly (at least 1s)", "use 10s, 1m, 5m, 15m or 1h")
+            )
+        if issues:
+            raise _Issues(issues)
+        return self
+
+    @property
+    def live_version(self) -> str:
+        """The live version, else the newest declared, else ``"default"``."""
+        return self.live or (self.versions[-1] if self.versions else "default")
+
+    @property
+    def previous_version(self) -> str | None:
+        """The version before the live one: what a rollback goes to."""
+        if not self.versions or self.live_version not in self.versions:
+            return None
+        i = self.versions.index(self.live_version)
+        return self.versions[i - 1] if i > 0 else None
+
+
+class ApiKeys(BaseModel):
+    """Keys accepted at the door (``security.api_keys:``); none configured means the API is open."""
+
+    model_config = _SECTION
+
+    ingest: tuple[Secret, ...] = ()
+    """May only send events, labels and host metrics."""
+    admin: tuple[Secret, ...] = ()
+    """May do everything, reads and registrations included."""
+
+    @field_validator("ingest", "admin", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+
+class SecuritySettings(BaseModel):
+    """Access and privacy at ingest (``security:``)."""
+
+    model_config = _SECTION
+
+    api_keys: ApiKeys = Field(default_factory=ApiKeys)
+    pii_key: Secret | None = None
+    """The HMAC key for PII pseudonyms; write it as ${VIGIL_PII_KEY}. Without it PII fields are dropped."""
+    auto_register: bool = False
+    """Accept events of undeclared models (registered on first sight) instead of answering 404."""
+
+
 class VigilConfig(BaseModel):
     """A whole vigil.yaml; sections not defined here are kept, unchecked, in ``model_extra``."""
 
@@ -276,6 +497,8 @@ class VigilConfig(BaseModel):
     drift: DriftSettings = Field(default_factory=DriftSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -292,7 +515,7 @@ class VigilConfig(BaseModel):
             )
         return value
 
-    @field_validator("drift", "quality", mode="before")
+    @field_validator("drift", "quality", "security", "models", mode="before")
     @classmethod
     def _empty_section(cls, value: object) -> object:
         return {} if value is None else value

@@ -1,0 +1,117 @@
+"""The store conformance suite: what every backend must do, run against each (see conftest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.store.base import HostRow, LabelRow, ModelRecord, PredictionRow, Store, WindowRow
+
+
+def _window(start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60) -> WindowRow:
+    return WindowRow("m", version, res, start, writer, events, f"{writer}:{start}:{events}".encode())
+
+
+def test_registry_upserts_and_deletes(store: Store) -> None:
+    store.put_model(ModelRecord("b", '{"task": "binary"}', "config", 1.0))
+    store.put_model(ModelRecord("a", "{}", "api", 2.0))
+    store.put_model(ModelRecord("b", '{"task": "regression"}', "config", 3.0))
+    assert [(m.name, m.spec, m.source) for m in store.models()] == [
+        ("a", "{}", "api"),
+        ("b", '{"task": "regression"}', "config"),
+    ]
+    store.delete_model("a")
+    assert [m.name for m in store.models()] == ["b"]
+
+
+def test_log_appends_in_order_per_writer(store: Store) -> None:
+    seqs = [store.append("w1", "m", 10, b"one", 100.0), store.append("w2", "m", 5, b"x", 101.0),
+            store.append("w1", "m", 20, bytes(range(256)), 102.0)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    w1 = store.read_log("w1", 0)
+    assert [(e.seq, e.rows, e.payload) for e in w1] == [(seqs[0], 10, b"one"), (seqs[2], 20, bytes(range(256)))]
+    assert [e.seq for e in store.read_log("w1", seqs[0])] == [seqs[2]]
+    assert len(store.read_log("w1", 0, limit=1)) == 1
+    assert store.read_log("nobody", 0) == []
+
+
+def test_windows_and_checkpoint_are_saved_together(store: Store) -> None:
+    assert store.checkpoint("w1") == 0
+    store.save_windows("w1", [_window(0), _window(60)], checkpoint=7)
+    assert store.checkpoint("w1") == 7 and store.checkpoint("w2") == 0
+    store.save_windows("w1", [_window(60, events=5)], checkpoint=9)  # upsert: same key, new state
+    store.save_windows("w2", [_window(60, writer="w2", events=3)], checkpoint=4)
+    rows = store.windows("m", 60, 0, 120)
+    assert [(r.start, r.writer, r.events) for r in rows] == [(0, "w1", 1), (60, "w1", 5), (60, "w2", 3)]
+    assert rows[1].state == b"w1:60:5"
+    assert store.checkpoint("w1") == 9
+    assert store.windows("m", 60, 60, 61) == rows[1:]
+    assert store.windows("m", 3600, 0, 1e12) == []
+    assert store.windows("other", 60, 0, 1e12) == []
+
+
+def test_window_versions_filter(store: Store) -> None:
+    store.save_windows("w", [_window(0, version="v1"), _window(0, version="v2")], checkpoint=1)
+    assert [r.version for r in store.windows("m", 60, 0, 60, version="v2")] == ["v2"]
+    assert len(store.windows("m", 60, 0, 60)) == 2
+
+
+def test_failed_save_changes_nothing(store: Store) -> None:
+    store.save_windows("w1", [_window(0)], checkpoint=1)
+    bad = WindowRow("m", "v1", 60, 60, "w1", 1, None)  # type: ignore[arg-type]  # state NOT NULL
+    with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
+        store.save_windows("w1", [_window(120), bad], checkpoint=2)
+    assert store.checkpoint("w1") == 1
+    assert [r.start for r in store.windows("m", 60, 0, 1e9)] == [0]
+
+
+def test_prune_log_and_windows(store: Store) -> None:
+    a = store.append("w", "m", 1, b"a", 10.0)
+    b = store.append("w", "m", 1, b"b", 20.0)
+    store.append("w", "m", 1, b"c", 30.0)
+    assert store.prune_log("w", upto=b, before=25.0) == 2
+    assert [e.payload for e in store.read_log("w", 0)] == [b"c"]
+    assert a < b
+    store.save_windows("w", [_window(0), _window(60), _window(120)], checkpoint=3)
+    assert store.delete_windows("m", 60, before=100) == 2
+    assert [r.start for r in store.windows("m", 60, 0, 1e9)] == [120]
+
+
+def test_labels_join_predictions_whenever_they_arrive(store: Store) -> None:
+    store.put_labels([LabelRow("m", "early", "1", 5.0)])  # a label may even come first
+    store.put_predictions(
+        [PredictionRow("m", f"r{i}", "v1", float(i), str(i % 2), i / 10, '{"region": "eu"}') for i in range(5)]
+        + [PredictionRow("m", "early", "v2", 3.5, "1", 0.9)]
+    )
+    store.put_predictions([PredictionRow("m", "r1", "v9", 99.0, "x", None)])  # replay: first one stays
+    store.put_labels([LabelRow("m", "r1", "0", 10.0), LabelRow("m", "r3", "1", 11.0)])
+    store.put_labels([LabelRow("m", "r3", "0", 12.0)])  # a corrected label replaces the first
+    rows = {r.request_id: r for r in store.joined("m", 0, 10)}
+    assert set(rows) == {"r0", "r1", "r2", "r3", "r4", "early"}
+    assert (rows["r1"].version, rows["r1"].prediction, rows["r1"].label, rows["r1"].label_ts) == ("v1", "1", "0", 10.0)
+    assert (rows["r3"].label, rows["r3"].label_ts) == ("0", 12.0)
+    assert rows["r0"].label is None and rows["early"].label == "1"
+    assert rows["r2"].segment == '{"region": "eu"}' and rows["r2"].score == pytest.approx(0.2)
+    assert [r.request_id for r in store.joined("m", 0, 10, version="v2")] == ["early"]
+    assert [r.request_id for r in store.joined("m", 2, 4)] == ["r2", "r3", "early"]
+    assert store.delete_predictions("m", before=2.0) == 2
+    assert {r.request_id for r in store.joined("m", 0, 10)} == {"r2", "r3", "r4", "early"}
+
+
+def test_host_metrics(store: Store) -> None:
+    rows = [HostRow("m", "h1", 1.0, cpu_percent=50.0, memory_bytes=2**40), HostRow("m", "h2", 2.0, gpu_percent=80.0)]
+    store.put_host_metrics(rows)
+    assert store.host_metrics("m", 0, 10) == rows
+    assert store.host_metrics("m", 1.5, 10) == rows[1:]
+
+
+def test_baselines(store: Store) -> None:
+    assert store.baseline("m", "file:a") is None
+    store.put_baseline("m", "file:a", b"\x00profile")
+    store.put_baseline("m", "file:a", b"\x01profile")
+    assert store.baseline("m", "file:a") == b"\x01profile"
+
+
+def test_large_payloads_round_trip(store: Store) -> None:
+    blob = bytes(range(256)) * 40_000  # 10 MiB
+    seq = store.append("w", "m", 1, blob, 1.0)
+    assert store.read_log("w", seq - 1)[0].payload == blob

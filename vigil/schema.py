@@ -1,0 +1,110 @@
+"""The wire records: one inference (``Event``), one late ground truth (``Label``), one host reading
+(``HostMetrics``). The HTTP API, the SDK and file ingest all speak these; pydantic checks them (in Rust,
+over a whole batch at once), and every problem is reported with the record's index and the field.
+
+Times are RFC 3339 strings or seconds since the epoch (UTC). Strings are capped at ``MAX_STRING``
+characters, feature maps at ``MAX_FEATURES`` entries; NaN and infinities are refused (JSON has none, and
+a NaN feature is a null: send ``null``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "MAX_FEATURES",
+    "MAX_STRING",
+    "Event",
+    "HostMetrics",
+    "Label",
+    "Scalar",
+]
+
+MAX_STRING = 65_536
+"""Longest accepted string (a prompt, a completion, an error message), in characters."""
+MAX_FEATURES = 2_000
+"""Most entries in one event's ``features`` (or ``segments``) map."""
+
+_RECORD = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, str_max_length=MAX_STRING)
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=MAX_STRING)]
+Scalar = bool | int | float | Text | None
+"""A feature value: a number, a boolean, a string, or null."""
+
+
+def _to_datetime(value: Any) -> Any:
+    """Seconds since the epoch become an aware UTC datetime; strings are left to pydantic (RFC 3339)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_to_datetime)]
+
+
+class Event(BaseModel):
+    """One prediction as the model served it."""
+
+    model_config = _RECORD
+
+    model: Name
+    version: Name | None = None
+    """Defaults to the model's live version from the registry."""
+    request_id: Name | None = None
+    """Needed to join a label later."""
+    timestamp: Timestamp | None = None
+    """When the prediction was made; the server's clock when absent."""
+    features: dict[Name, Scalar] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    prediction: Scalar = None
+    """The class (binary/multiclass), the value (regression) or the text (LLM)."""
+    score: float | None = None
+    """The positive-class probability (binary) or the confidence of ``prediction``."""
+    probabilities: dict[Name, float] | None = Field(default=None, max_length=1_000)
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    error: Text | None = None
+    """What went wrong, when the request failed (the prediction is then usually null)."""
+    tokens_in: Annotated[int, Field(ge=0)] | None = None
+    tokens_out: Annotated[int, Field(ge=0)] | None = None
+    cost: Annotated[float, Field(ge=0)] | None = None
+    """In US dollars."""
+    segments: dict[Name, Scalar] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    """Tags to slice by (region, customer tier, ...)."""
+
+    def when(self, now: datetime) -> datetime:
+        return _aware(self.timestamp) if self.timestamp is not None else now
+
+
+class Label(BaseModel):
+    """The ground truth for an earlier prediction, joined by ``request_id`` whenever it arrives."""
+
+    model_config = _RECORD
+
+    model: Name
+    request_id: Name
+    label: Scalar
+    timestamp: Timestamp | None = None
+    """When the truth became known; the server's clock when absent."""
+
+
+class HostMetrics(BaseModel):
+    """A reading of the machine that serves a model (sent by the SDK every few seconds)."""
+
+    model_config = _RECORD
+
+    model: Name
+    host: Name
+    timestamp: Timestamp | None = None
+    cpu_percent: Annotated[float, Field(ge=0)] | None = None
+    memory_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    memory_bytes: Annotated[int, Field(ge=0)] | None = None
+    gpu_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    gpu_memory_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    gpu_memory_bytes: Annotated[int, Field(ge=0)] | None = None

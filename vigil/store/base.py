@@ -1,0 +1,187 @@
+"""The storage protocol: everything Vigil keeps, behind one narrow interface with two backends (an
+embedded SQLite file and PostgreSQL) and one conformance suite (``tests/store/``).
+
+What is kept:
+
+* the **registry** of models (declared in the config or registered through the API);
+* the **ingest log**: every accepted batch of events, appended durably *before* it is acknowledged, so an
+  acknowledged event survives a crash; each writer (a server process) replays its own log after its
+  last **checkpoint** when it restarts;
+* **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
+  query time (so several server processes can share one PostgreSQL); saved together with the writer's
+  checkpoint in one transaction;
+* **predictions** and **labels**, joined by request id whenever the label arrives;
+* **host metrics** (CPU, memory, GPU of the machines serving a model);
+* **baselines**: profiles a model's present is compared with.
+
+Times are seconds since the epoch (UTC) as floats; window starts are whole seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "HostRow",
+    "JoinedRow",
+    "LabelRow",
+    "LogEntry",
+    "ModelRecord",
+    "PredictionRow",
+    "Store",
+    "WindowRow",
+]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A monitored model as the registry knows it. ``spec`` is its declaration as JSON text."""
+
+    name: str
+    spec: str
+    source: str
+    """``config`` or ``api``: where it was declared (the config wins when both exist)."""
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One acknowledged batch in the ingest log."""
+
+    seq: int
+    writer: str
+    model: str
+    rows: int
+    payload: bytes
+    received_at: float
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    """The serialised state of one window, as one writer saw it."""
+
+    model: str
+    version: str
+    resolution: int
+    """Window length in seconds (60, 3600, 86400, or the model's own window)."""
+    start: int
+    writer: str
+    events: int
+    state: bytes
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    model: str
+    request_id: str
+    version: str
+    ts: float
+    prediction: str | None
+    score: float | None
+    segment: str | None = None
+    """The event's segment tags as compact JSON, for per-segment performance."""
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    model: str
+    request_id: str
+    label: str
+    ts: float
+
+
+@dataclass(frozen=True)
+class JoinedRow:
+    """A prediction with its label (label fields are None while the label has not arrived)."""
+
+    request_id: str
+    version: str
+    ts: float
+    prediction: str | None
+    score: float | None
+    segment: str | None
+    label: str | None
+    label_ts: float | None
+
+
+@dataclass(frozen=True)
+class HostRow:
+    model: str
+    host: str
+    ts: float
+    cpu_percent: float | None = None
+    memory_percent: float | None = None
+    memory_bytes: int | None = None
+    gpu_percent: float | None = None
+    gpu_memory_percent: float | None = None
+    gpu_memory_bytes: int | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What a backend provides. Every write is durable when the call returns."""
+
+    url: str
+
+    def close(self) -> None: ...
+
+    # registry
+    def put_model(self, record: ModelRecord) -> None: ...
+    def models(self) -> list[ModelRecord]: ...
+    def delete_model(self, name: str) -> None: ...
+
+    # ingest log
+    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
+        """Append one batch; returns its sequence number, increasing per store."""
+        ...
+
+    def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
+        """This writer's entries with ``seq > after``, oldest first."""
+        ...
+
+    def checkpoint(self, writer: str) -> int:
+        """The last log sequence folded into this writer's saved windows (0 when none)."""
+        ...
+
+    def prune_log(self, writer: str, upto: int, before: float) -> int:
+        """Delete this writer's entries with ``seq <= upto`` received before ``before``; returns the count."""
+        ...
+
+    # windows
+    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
+        """Upsert ``rows`` (key: model, version, resolution, start, writer) and set the writer's checkpoint,
+        all in one transaction."""
+        ...
+
+    def windows(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowRow]:
+        """Rows of every writer with ``start <= row.start < end``, ordered by start."""
+        ...
+
+    def delete_windows(self, model: str, resolution: int, before: float) -> int: ...
+
+    # predictions and labels
+    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
+        """Insert; a request id already stored for the model is left as it is (replays are idempotent)."""
+        ...
+
+    def put_labels(self, rows: Sequence[LabelRow]) -> None:
+        """Insert or replace (the latest label for a request id wins)."""
+        ...
+
+    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
+        """Predictions made in ``[start, end)`` with their labels, where any."""
+        ...
+
+    def delete_predictions(self, model: str, before: float) -> int: ...
+
+    # host metrics
+    def put_host_metrics(self, rows: Sequence[HostRow]) -> None: ...
+    def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]: ...
+
+    # baselines
+    def put_baseline(self, model: str, key: str, profile: bytes) -> None: ...
+    def baseline(self, model: str, key: str) -> bytes | None: ...

@@ -1,0 +1,247 @@
+"""The embedded store: one SQLite file, created on first use, no server to install.
+
+Write-ahead logging lets the CLI (or a second reader) read while the server writes. Commits use
+``synchronous=NORMAL`` by default: a committed write survives the process being killed (``kill -9``), not
+a power cut; ``?synchronous=full`` in the store path makes every commit wait for the disk as well.
+One connection serves the process behind a lock: SQLite has one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from vigil.store.base import HostRow, JoinedRow, LabelRow, LogEntry, ModelRecord, PredictionRow, WindowRow
+
+__all__ = ["SQLiteStore"]
+
+_MIGRATIONS: list[str] = [
+    # 1: everything
+    """
+    CREATE TABLE models (
+        name TEXT PRIMARY KEY, spec TEXT NOT NULL, source TEXT NOT NULL, updated_at REAL NOT NULL);
+    CREATE TABLE ingest_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, writer TEXT NOT NULL, model TEXT NOT NULL,
+        rows INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL);
+    CREATE INDEX ingest_log_writer ON ingest_log (writer, seq);
+    CREATE TABLE checkpoints (writer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    CREATE TABLE windows (
+        model TEXT NOT NULL, version TEXT NOT NULL, resolution INTEGER NOT NULL, start INTEGER NOT NULL,
+        writer TEXT NOT NULL, events INTEGER NOT NULL, state BLOB NOT NULL,
+        PRIMARY KEY (model, resolution, start, version, writer)) WITHOUT ROWID;
+    CREATE TABLE predictions (
+        model TEXT NOT NULL, request_id TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,
+        prediction TEXT, score REAL, segment TEXT, PRIMARY KEY (model, request_id)) WITHOUT ROWID;
+    CREATE INDEX predictions_ts ON predictions (model, ts);
+    CREATE TABLE labels (
+        model TEXT NOT NULL, request_id TEXT NOT NULL, label TEXT NOT NULL, ts REAL NOT NULL,
+        PRIMARY KEY (model, request_id)) WITHOUT ROWID;
+    CREATE TABLE host_metrics (
+        model TEXT NOT NULL, host TEXT NOT NULL, ts REAL NOT NULL, cpu_percent REAL, memory_percent REAL,
+        memory_bytes INTEGER, gpu_percent REAL, gpu_memory_percent REAL, gpu_memory_bytes INTEGER);
+    CREATE INDEX host_metrics_ts ON host_metrics (model, ts);
+    CREATE TABLE baselines (
+        model TEXT NOT NULL, key TEXT NOT NULL, profile BLOB NOT NULL, PRIMARY KEY (model, key));
+    """,
+]
+
+
+class SQLiteStore:
+    """The embedded store (see the module docstring). ``path`` may end in ``?synchronous=full``."""
+
+    def __init__(self, path: str | Path) -> None:
+        text = str(path)
+        synchronous = "NORMAL"
+        if "?" in text:
+            text, _, query = text.partition("?")
+            if query.lower() == "synchronous=full":
+                synchronous = "FULL"
+        self.path = Path(text)
+        self.url = text
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file has not seen yet, each in its own transaction (the schema
+        version lives in SQLite's ``user_version``)."""
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            for number, sql in enumerate(_MIGRATIONS[version:], start=version + 1):
+                self._db.executescript(f"BEGIN IMMEDIATE; {sql}; PRAGMA user_version={number}; COMMIT;")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # registry ----------------------------------------------------------------------------------------------
+
+    def put_model(self, record: ModelRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
+                (record.name, record.spec, record.source, record.updated_at),
+            )
+
+    def models(self) -> list[ModelRecord]:
+        rows = self._read("SELECT name, spec, source, updated_at FROM models ORDER BY name")
+        return [ModelRecord(str(n), str(s), str(src), float(u)) for n, s, src, u in rows]  # type: ignore[arg-type]
+
+    def delete_model(self, name: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM models WHERE name = ?", (name,))
+
+    # ingest log --------------------------------------------------------------------------------------------
+
+    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (?, ?, ?, ?, ?)",
+                (writer, model, rows, payload, received_at),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
+        rows = self._read(
+            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
+            "WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (writer, after, limit),
+        )
+        return [LogEntry(*r) for r in rows]  # type: ignore[arg-type]
+
+    def checkpoint(self, writer: str) -> int:
+        rows = self._read("SELECT seq FROM checkpoints WHERE writer = ?", (writer,))
+        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
+    def prune_log(self, writer: str, upto: int, before: float) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM ingest_log WHERE writer = ? AND seq <= ? AND received_at < ?", (writer, upto, before)
+            ).rowcount
+
+    # windows -----------------------------------------------------------------------------------------------
+
+    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET "
+                "events = excluded.events, state = excluded.state",
+                [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows],
+            )
+            db.execute(
+                "INSERT INTO checkpoints VALUES (?, ?) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq",
+                (writer, checkpoint),
+            )
+
+    def windows(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowRow]:
+        sql = (
+            "SELECT model, version, resolution, start, writer, events, state FROM windows "
+            "WHERE model = ? AND resolution = ? AND start >= ? AND start < ?"
+        )
+        params: list[object] = [model, resolution, start, end]
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(version)
+        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]  # type: ignore[arg-type]
+
+    def delete_windows(self, model: str, resolution: int, before: float) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM windows WHERE model = ? AND resolution = ? AND start < ?", (model, resolution, before)
+            ).rowcount
+
+    # predictions and labels --------------------------------------------------------------------------------
+
+    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(r.model, r.request_id, r.version, r.ts, r.prediction, r.score, r.segment) for r in rows],
+            )
+
+    def put_labels(self, rows: Sequence[LabelRow]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO labels VALUES (?, ?, ?, ?) ON CONFLICT (model, request_id) DO UPDATE SET "
+                "label = excluded.label, ts = excluded.ts",
+                [(r.model, r.request_id, r.label, r.ts) for r in rows],
+            )
+
+    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
+        sql = (
+            "SELECT p.request_id, p.version, p.ts, p.prediction, p.score, p.segment, l.label, l.ts "
+            "FROM predictions p LEFT JOIN labels l ON l.model = p.model AND l.request_id = p.request_id "
+            "WHERE p.model = ? AND p.ts >= ? AND p.ts < ?"
+        )
+        params: list[object] = [model, start, end]
+        if version is not None:
+            sql += " AND p.version = ?"
+            params.append(version)
+        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts", params)]  # type: ignore[arg-type]
+
+    def delete_predictions(self, model: str, before: float) -> int:
+        with self._tx() as db:
+            n = db.execute("DELETE FROM predictions WHERE model = ? AND ts < ?", (model, before)).rowcount
+            db.execute("DELETE FROM labels WHERE model = ? AND ts < ?", (model, before))
+            return n
+
+    # host metrics ------------------------------------------------------------------------------------------
+
+    def put_host_metrics(self, rows: Sequence[HostRow]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO host_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.model, r.host, r.ts, r.cpu_percent, r.memory_percent, r.memory_bytes, r.gpu_percent,
+                     r.gpu_memory_percent, r.gpu_memory_bytes)
+                    for r in rows
+                ],
+            )
+
+    def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]:
+        rows = self._read(
+            "SELECT * FROM host_metrics WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts", (model, start, end)
+        )
+        return [HostRow(*r) for r in rows]  # type: ignore[arg-type]
+
+    # baselines ---------------------------------------------------------------------------------------------
+
+    def put_baseline(self, model: str, key: str, profile: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO baselines VALUES (?, ?, ?) ON CONFLICT (model, key) DO UPDATE SET "
+                "profile = excluded.profile",
+                (model, key, profile),
+            )
+
+    def baseline(self, model: str, key: str) -> bytes | None:
+        rows = self._read("SELECT profile FROM baselines WHERE model = ? AND key = ?", (model, key))
+        return bytes(rows[0][0]) if rows else None  # type: ignore[arg-type]
+
