@@ -36,7 +36,7 @@ from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile
 from vigil.stats.profile import Profile, profile
 from vigil.tables import ColumnKind, describe_source, read_table
 
-__all__ = ["compare"]
+__all__ = ["compare", "compare_profiles"]
 
 _SKIP_ROLES = {
     "id": "an identifier (role: id)",
@@ -84,8 +84,79 @@ def compare(
     ref_p = profile(ref_table, kinds=kinds, progress=progress, hash_only=list(skipped))
     cur_p = profile(cur_table, like=ref_p, kinds=kinds, progress=progress, hash_only=list(skipped))
     keep_ref = [n for n in ref_table.column_names if n not in skipped]
-    skipped.update({n: why for n, why in ref_p.skipped.items() if n in common})
 
+    def raw(name: str, r: ColumnProfile) -> tuple[np.ndarray, np.ndarray]:
+        return _raw(ref_table, cur_table, name, r)
+
+    def calibrator(pairs: Mapping[str, tuple[Pair, Method]]) -> dict[str, float]:
+        return _calibrate(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds)
+
+    return _compare(
+        ref_p,
+        cur_p,
+        cfg,
+        rule,
+        qrule,
+        common,
+        skipped,
+        method,
+        raw if exact else None,
+        calibrator if rule.calibrate else None,
+        reference={"source": describe_source(reference), "rows": ref_table.num_rows},
+        current={"source": describe_source(current), "rows": cur_table.num_rows},
+        exact=exact,
+    )
+
+
+def compare_profiles(
+    reference: Profile,
+    current: Profile,
+    *,
+    config: VigilConfig | None = None,
+    method: str | None = None,
+    ignore: Iterable[str] = (),
+    labels: tuple[str, str] = ("reference", "current"),
+) -> Report:
+    """Compare two profiles (``current`` built ``like=reference``, e.g. merged live windows) with the same
+    tests and checks as ``compare``; what needs raw values (``exact``, calibration) is not available."""
+    cfg = config or VigilConfig()
+    rule = _drift_rule(cfg, None, False)
+    skipped = _excluded(cfg, ignore, list(reference.columns))
+    common = [n for n in reference.columns if n in current.columns and n not in skipped]
+    return _compare(
+        reference,
+        current,
+        cfg,
+        rule,
+        _quality_rule(cfg),
+        common,
+        skipped,
+        method,
+        None,
+        None,
+        reference={"source": labels[0], "rows": reference.rows},
+        current={"source": labels[1], "rows": current.rows},
+        exact=False,
+    )
+
+
+def _compare(
+    ref_p: Profile,
+    cur_p: Profile,
+    cfg: VigilConfig,
+    rule: DriftRule,
+    qrule: QualityRule,
+    common: list[str],
+    skipped: dict[str, str],
+    method: str | None,
+    raw: Callable[[str, ColumnProfile], tuple[np.ndarray, np.ndarray]] | None,
+    calibrator: Callable[[Mapping[str, tuple[Pair, Method]]], dict[str, float]] | None,
+    *,
+    reference: dict[str, Any],
+    current: dict[str, Any],
+    exact: bool,
+) -> Report:
+    skipped.update({n: why for n, why in ref_p.skipped.items() if n in common})
     pairs: dict[str, tuple[Pair, Method]] = {}
     for name in common:
         r, c = ref_p.columns.get(name), cur_p.columns.get(name)
@@ -95,7 +166,7 @@ def compare(
         if why:
             skipped[name] = why
             continue
-        values = _raw(ref_table, cur_table, name, r) if exact and not _discrete(r, c) else None
+        values = raw(name, r) if raw is not None and not _discrete(r, c) else None
         pair = Pair(r, c, values, rule.bins)
         spec = cfg.columns.get(name)
         forced = spec.drift.method if spec is not None and spec.drift is not None else None
@@ -106,15 +177,15 @@ def compare(
         pairs[name] = (pair, chosen)
 
     thresholds = _thresholds(cfg, rule, pairs, method)
-    if rule.calibrate:
-        for name, value in _calibrate(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds).items():
+    if calibrator is not None:
+        for name, value in calibrator(pairs).items():
             if thresholds[name][1] == "default":
                 thresholds[name] = (value, "calibrated")
     columns = _decide(pairs, thresholds, rule, cfg)
     checks = _quality(ref_p, cur_p, common, skipped, qrule)
     return Report(
-        reference={"source": describe_source(reference), "rows": ref_table.num_rows},
-        current={"source": describe_source(current), "rows": cur_table.num_rows},
+        reference=reference,
+        current=current,
         settings={
             "alpha": rule.alpha,
             "correction": rule.correction,

@@ -52,3 +52,10 @@ class ConfigError(VigilError):
 
     def __reduce__(self) -> tuple[type[ConfigError], tuple[list[ConfigProblem]]]:
         return (type(self), (self.problems,))
+
+
+__all__ += ["StoreError"]
+
+
+class StoreError(VigilError):
+    """The store cannot be used: its database cannot be reached, or its schema is not one this Vigil knows."""

@@ -23,7 +23,7 @@ from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile
 from vigil.stats.moments import Moments
 from vigil.stats.profile import Profile
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "dump_profile", "load_profile"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "dump_profile", "load_profile", "pack", "unpack"]
 
 MAGIC = b"VGLP"
 FORMAT_VERSION = 1
@@ -160,3 +160,29 @@ def _load_items(d: dict[str, Any]) -> FrequentItems[Any]:
     return FrequentItems(
         capacity=d["capacity"], counts=dict(zip(d["keys"], d["counts"], strict=True)), other=d["other"]
     )
+
+
+def pack(magic: bytes, version: int, header: dict[str, Any], arrays: list[np.ndarray[Any, Any]]) -> bytes:
+    """The same layout for any object: ``magic``, a version byte, zlib(header JSON + raw arrays)."""
+    parts = _Arrays()
+    refs = [parts.put(a) for a in arrays]
+    head = json.dumps({"header": header, "arrays": refs}, separators=(",", ":"), allow_nan=True).encode()
+    body = struct.pack("<I", len(head)) + head + b"".join(parts.parts)
+    return magic + bytes([version]) + zlib.compress(body, 1)
+
+
+def unpack(
+    magic: bytes, version: int, data: bytes, what: str
+) -> tuple[dict[str, Any], list[np.ndarray[Any, Any]]]:
+    """Read what ``pack`` wrote; a wrong magic or version raises ``InputError`` naming ``what``."""
+    if data[: len(magic)] != magic:
+        raise InputError(f"not a Vigil {what}")
+    if data[len(magic)] != version:
+        raise InputError(
+            f"{what} format version {data[len(magic)]} is not readable (reads version {version})"
+        )
+    body = zlib.decompress(data[len(magic) + 1 :])
+    (n,) = struct.unpack_from("<I", body)
+    doc = json.loads(body[4 : 4 + n])
+    blob = _Arrays(body[4 + n :])
+    return doc["header"], [blob.get(ref) for ref in doc["arrays"]]

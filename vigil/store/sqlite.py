@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from vigil.store.base import HostRow, JoinedRow, LabelRow, LogEntry, ModelRecord, PredictionRow, WindowRow
 
@@ -88,7 +89,7 @@ class SQLiteStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
@@ -108,7 +109,7 @@ class SQLiteStore:
 
     def models(self) -> list[ModelRecord]:
         rows = self._read("SELECT name, spec, source, updated_at FROM models ORDER BY name")
-        return [ModelRecord(str(n), str(s), str(src), float(u)) for n, s, src, u in rows]  # type: ignore[arg-type]
+        return [ModelRecord(str(n), str(s), str(src), float(u)) for n, s, src, u in rows]
 
     def delete_model(self, name: str) -> None:
         with self._tx() as db:
@@ -131,16 +132,17 @@ class SQLiteStore:
             "WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?",
             (writer, after, limit),
         )
-        return [LogEntry(*r) for r in rows]  # type: ignore[arg-type]
+        return [LogEntry(*r) for r in rows]
 
     def checkpoint(self, writer: str) -> int:
         rows = self._read("SELECT seq FROM checkpoints WHERE writer = ?", (writer,))
-        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+        return int(rows[0][0]) if rows else 0
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
         with self._tx() as db:
             return db.execute(
-                "DELETE FROM ingest_log WHERE writer = ? AND seq <= ? AND received_at < ?", (writer, upto, before)
+                "DELETE FROM ingest_log WHERE writer = ? AND seq <= ? AND received_at < ?",
+                (writer, upto, before),
             ).rowcount
 
     # windows -----------------------------------------------------------------------------------------------
@@ -169,12 +171,13 @@ class SQLiteStore:
         if version is not None:
             sql += " AND version = ?"
             params.append(version)
-        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]  # type: ignore[arg-type]
+        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
         with self._tx() as db:
             return db.execute(
-                "DELETE FROM windows WHERE model = ? AND resolution = ? AND start < ?", (model, resolution, before)
+                "DELETE FROM windows WHERE model = ? AND resolution = ? AND start < ?",
+                (model, resolution, before),
             ).rowcount
 
     # predictions and labels --------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class SQLiteStore:
         if version is not None:
             sql += " AND p.version = ?"
             params.append(version)
-        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts", params)]  # type: ignore[arg-type]
+        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts", params)]
 
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
@@ -219,17 +222,27 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO host_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (r.model, r.host, r.ts, r.cpu_percent, r.memory_percent, r.memory_bytes, r.gpu_percent,
-                     r.gpu_memory_percent, r.gpu_memory_bytes)
+                    (
+                        r.model,
+                        r.host,
+                        r.ts,
+                        r.cpu_percent,
+                        r.memory_percent,
+                        r.memory_bytes,
+                        r.gpu_percent,
+                        r.gpu_memory_percent,
+                        r.gpu_memory_bytes,
+                    )
                     for r in rows
                 ],
             )
 
     def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]:
         rows = self._read(
-            "SELECT * FROM host_metrics WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts", (model, start, end)
+            "SELECT * FROM host_metrics WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (model, start, end),
         )
-        return [HostRow(*r) for r in rows]  # type: ignore[arg-type]
+        return [HostRow(*r) for r in rows]
 
     # baselines ---------------------------------------------------------------------------------------------
 
@@ -243,5 +256,4 @@ class SQLiteStore:
 
     def baseline(self, model: str, key: str) -> bytes | None:
         rows = self._read("SELECT profile FROM baselines WHERE model = ? AND key = ?", (model, key))
-        return bytes(rows[0][0]) if rows else None  # type: ignore[arg-type]
-
+        return bytes(rows[0][0]) if rows else None

@@ -1,0 +1,155 @@
+"""Turn a request body into checked records: every rejected record says which one, which field and why.
+
+The body is JSON (an array, or one object) or NDJSON, optionally gzip-compressed. Decoding tolerates the
+``NaN``/``Infinity`` tokens some JSON writers emit, so that they can be rejected record by record instead of
+failing the whole batch. Records are checked by pydantic in one pass over the batch; when some fail, the
+rest are checked again on their own and accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from vigil.errors import VigilError
+
+__all__ = ["BadRequest", "Checked", "Limits", "Rejection", "check_records", "decode_body"]
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class BadRequest(VigilError):
+    """The request as a whole cannot be used; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 32 * 1024 * 1024
+    """Largest body accepted, compressed or not (decompressed bodies are held to the same limit)."""
+    max_records: int = 50_000
+    """Most records in one request."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class Checked(Generic[R]):
+    """Accepted records with their positions in the request, and the rejections."""
+
+    records: list[R] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def reject(self, position: int, field_name: str, reason: str) -> None:
+        self.rejected.append(Rejection(position, field_name, reason))
+
+
+def decode_body(
+    body: bytes, content_type: str | None, content_encoding: str | None, limits: Limits
+) -> list[Any]:
+    """The records in a body. Raises ``BadRequest`` (413 too large, 400 unreadable)."""
+    if len(body) > limits.max_body_bytes:
+        raise BadRequest(413, f"body of {len(body)} bytes is over the limit", limit=limits.max_body_bytes)
+    if (content_encoding or "").strip().lower() in ("gzip", "x-gzip"):
+        body = _gunzip(body, limits.max_body_bytes)
+    elif content_encoding and content_encoding.strip().lower() not in ("identity", ""):
+        raise BadRequest(415, f"unsupported Content-Encoding {content_encoding!r}; send gzip or nothing")
+    if not body.strip():
+        raise BadRequest(400, "empty body; send a JSON array of records or NDJSON")
+    ndjson = "ndjson" in (content_type or "") or "jsonl" in (content_type or "")
+    if ndjson:
+        records = [_loads(line, i + 1) for i, line in enumerate(body.splitlines()) if line.strip()]
+    else:
+        data = _loads(body, None)
+        records = data if isinstance(data, list) else [data]
+    if len(records) > limits.max_records:
+        raise BadRequest(
+            413, f"{len(records)} records in one request is over the limit", limit=limits.max_records
+        )
+    return records
+
+
+def check_records(records: Sequence[Any], adapter: TypeAdapter[list[R]]) -> Checked[R]:
+    """Validate ``records``: one pass for the whole batch; when some fail, the others are kept."""
+    out: Checked[R] = Checked()
+    try:
+        out.records = adapter.validate_python(records)
+        out.positions = list(range(len(records)))
+        return out
+    except ValidationError as exc:
+        bad: set[int] = set()
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
+            bad.add(index)
+            out.reject(index, _field(loc[1:]), _reason(error))
+    good = [i for i in range(len(records)) if i not in bad]
+    if good:
+        out.records = adapter.validate_python([records[i] for i in good])
+        out.positions = good
+    out.rejected.sort(key=lambda r: r.index)
+    return out
+
+
+def _field(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "(record)"
+
+
+def _reason(error: Any) -> str:
+    kind, message, value = error["type"], error["msg"], error.get("input")
+    if kind == "finite_number":
+        return "NaN and infinity are not allowed; send null for a missing value"
+    if kind == "extra_forbidden":
+        return "unknown field; features go under 'features', tags under 'segments'"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_too_long":
+        return f"{message} (got {len(value) if isinstance(value, str) else '?'})"
+    if kind == "model_type" or kind == "dict_type":
+        return f"{message} (got {type(value).__name__})"
+    if kind.startswith("datetime"):
+        return f"{message}; send RFC 3339 (2026-11-21T10:00:00Z) or seconds since the epoch"
+    shown = repr(value)
+    return f"{message} (got {shown[:60] + '…' if len(shown) > 60 else shown})"
+
+
+def _loads(data: bytes, line: int | None) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # the standard library reads NaN/Infinity tokens; the records carrying them are rejected later
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f"line {line}" if line is not None else f"line {getattr(exc, 'lineno', '?')}"
+        raise BadRequest(400, f"malformed JSON at {where}: {getattr(exc, 'msg', exc)}") from None
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(400, f"body is not valid gzip: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BadRequest(413, "decompressed body is over the limit", limit=limit)
+    return out

@@ -1,0 +1,1 @@
+"""Live monitoring: windows, the aggregator, queries over time."""

@@ -1,0 +1,309 @@
+"""Live metrics for any range: merge the windows that fall in it, then read them.
+
+Windows come from the store (every writer's saved rows) and, for this process, from the aggregator's
+memory (newer than what it last saved). A range is merged window by window; the merged state gives
+service, LLM, data-quality and drift metrics; label-based metrics come from the prediction–label join.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vigil.compare import compare_profiles
+from vigil.config import ModelSpec, VigilConfig
+from vigil.errors import InputError
+from vigil.ingest.batch import baseline_table
+from vigil.monitoring.aggregator import Aggregator, WindowKey
+from vigil.monitoring.window import PREDICTION, SCORE, WindowState
+from vigil.registry import Registry
+from vigil.reports.model import Report
+from vigil.stats.column import NumericProfile
+from vigil.stats.profile import Profile, profile
+from vigil.store.base import JoinedRow, Store
+
+__all__ = ["METRICS", "Baselines", "Query"]
+
+METRICS: dict[str, str] = {
+    "events": "events in the step",
+    "throughput": "events per second",
+    "errors": "failed requests",
+    "error_rate": "share of requests that failed",
+    "latency_p50": "median latency, ms (1% relative error)",
+    "latency_p95": "95th percentile latency, ms",
+    "latency_p99": "99th percentile latency, ms",
+    "latency_mean": "mean latency, ms",
+    "score_mean": "mean score (positive-class probability)",
+    "prediction_mean": "mean prediction (regression)",
+    "tokens_in": "input tokens",
+    "tokens_out": "output tokens",
+    "cost": "cost, USD",
+    "cost_per_prediction": "mean cost of one prediction, USD",
+    "tokens_per_prediction": "mean tokens (in + out) per prediction",
+    "null_rate": "share of nulls over all features",
+    "drift_share": "share of features drifted against the baseline",
+    "accuracy": "share of labelled predictions that were right (classification)",
+    "mae": "mean absolute error of labelled predictions (regression)",
+    "label_coverage": "share of predictions with a label so far",
+    "label_lag_p50": "median delay from prediction to label, seconds",
+}
+"""Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
+
+
+class Baselines:
+    """A model's baseline profile: its baseline file profiled once (and kept in the store), or its
+    production time range merged from windows."""
+
+    def __init__(self, registry: Registry, store: Store, root: Path | None = None) -> None:
+        self.registry = registry
+        self.store = store
+        self.root = root or Path.cwd()
+        self._cache: dict[str, Profile] = {}
+
+    def file_profile(self, model: str) -> Profile | None:
+        """The profile of the model's baseline file, or None when it has none (or a time range)."""
+        spec = self.registry.get(model)
+        if spec is None or spec.baseline is None or spec.baseline.file is None:
+            return None
+        path = Path(spec.baseline.file)
+        path = path if path.is_absolute() else self.root / path
+        key = f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+        if key in self._cache:
+            return self._cache[key]
+        saved = self.store.baseline(model, key)
+        if saved is not None:
+            self._cache[key] = Profile.from_bytes(saved)
+            return self._cache[key]
+        if not path.exists():
+            raise InputError(f"baseline file of model {model!r} not found: {path}")
+        result = profile(baseline_table(path, spec), kinds=_kinds(spec))
+        self.store.put_baseline(model, key, result.to_bytes())
+        self._cache[key] = result
+        return result
+
+
+@dataclass
+class Query:
+    store: Store
+    registry: Registry
+    aggregator: Aggregator | None
+    baselines: Baselines
+    clock: Callable[[], float]
+
+    # -- merging -------------------------------------------------------------------------------------------
+
+    def windows(
+        self, model: str, start: float, end: float, version: str | None = None
+    ) -> dict[WindowKey, WindowState]:
+        """Every window of ``model`` starting in ``[start, end)``, each merged over writers."""
+        spec = self._spec(model)
+        res = int(spec.window.total_seconds())
+        lo = math.floor(start / res) * res
+        merged: dict[WindowKey, WindowState] = {}
+        live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
+        mine = self.aggregator.writer if self.aggregator is not None else None
+        for row in self.store.windows(model, res, lo, end, version):
+            key = WindowKey(model, row.version, row.start, row.resolution)
+            if row.writer == mine and key in live:
+                continue  # memory is newer than the saved copy
+            state = WindowState.from_bytes(row.state)
+            merged[key] = merged[key].merge(state) if key in merged else state
+        for key, state in live.items():
+            if version is None or key.version == version:
+                merged[key] = merged[key].merge(state) if key in merged else state
+        return merged
+
+    def merged(self, model: str, start: float, end: float, version: str | None = None) -> WindowState:
+        total = WindowState()
+        for _, state in sorted(self.windows(model, start, end, version).items()):
+            total.merge(state)
+        return total
+
+    # -- metrics -------------------------------------------------------------------------------------------
+
+    def series(
+        self,
+        model: str,
+        names: Sequence[str],
+        start: float,
+        end: float,
+        step: float | None = None,
+        version: str | None = None,
+    ) -> dict[str, list[tuple[float, float | None]]]:
+        """``{name: [(step start, value), ...]}``; None where a step has no data for that metric."""
+        spec = self._spec(model)
+        res = spec.window.total_seconds()
+        step = max(res, math.ceil((step or res) / res) * res)
+        for name in names:
+            base = name.split(":", 1)[0]
+            if base not in METRICS and base not in ("drift", "null_rate"):
+                raise InputError(
+                    f"unknown metric {name!r}; known: {', '.join(METRICS)}, drift:<feature>, "
+                    "null_rate:<feature>"
+                )
+        windows = self.windows(model, start, end, version)
+        first = math.floor(start / step) * step
+        buckets: dict[float, WindowState] = {}
+        for key, state in sorted(windows.items()):
+            b = math.floor(key.start / step) * step
+            buckets[b] = buckets[b].merge(state) if b in buckets else state
+        joined = self.store.joined(model, first, end, version) if _needs_labels(names) else []
+        out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
+        t = first
+        baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
+        while t < end:
+            found = buckets.get(t)
+            labelled = [r for r in joined if t <= r.ts < t + step]
+            for name in names:
+                out[name].append((t, _value(name, found, step, labelled, spec, baseline, model)))
+            t += step
+        return out
+
+    def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
+        """The core's drift report: the baseline against the merged windows of ``[start, end)``."""
+        spec = self._spec(model)
+        baseline = self._baseline_profile(model, spec)
+        if baseline is None:
+            raise InputError(
+                f"model {model!r} has no baseline: declare baseline: {{file: ...}} or {{from:, to:}}"
+            )
+        current = self.merged(model, start, end, version).profile
+        if not current.columns:
+            raise InputError(f"no events of {model!r} between the given times")
+        return compare_profiles(baseline, current, config=_model_config(spec), labels=("baseline", "current"))
+
+    def events(
+        self, model: str, start: float, end: float, limit: int = 100, version: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A uniform sample of raw events of the range (redacted as stored), newest first."""
+        sample: list[tuple[float, str]] = []
+        for state in self.windows(model, start, end, version).values():
+            sample.extend(state.sample)
+        sample.sort()
+        rows = [WindowState(sample=[s]).sampled_events()[0] for s in sample[:limit]]
+        return sorted(rows, key=lambda r: r.get("ts", 0), reverse=True)
+
+    def _spec(self, model: str) -> ModelSpec:
+        spec = self.registry.get(model)
+        if spec is None:
+            raise KeyError(model)
+        return spec
+
+    def _baseline_profile(self, model: str, spec: ModelSpec) -> Profile | None:
+        if spec.baseline is None:
+            return None
+        if spec.baseline.file is not None:
+            return self.baselines.file_profile(model)
+        assert spec.baseline.start is not None and spec.baseline.end is not None
+        merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
+        return merged.profile if merged.profile.columns else None
+
+
+def _needs_labels(names: Sequence[str]) -> bool:
+    return any(n in ("accuracy", "mae", "label_coverage", "label_lag_p50") for n in names)
+
+
+def _value(
+    name: str,
+    w: WindowState | None,
+    step: float,
+    joined: list[JoinedRow],
+    spec: ModelSpec,
+    baseline: Profile | None,
+    model: str,
+) -> float | None:
+    if name in ("accuracy", "mae", "label_coverage", "label_lag_p50"):
+        return _label_metric(name, joined, spec)
+    if w is None or w.events == 0:
+        return 0.0 if name in ("events", "throughput", "errors", "tokens_in", "tokens_out", "cost") else None
+    simple: dict[str, Callable[[WindowState], float]] = {
+        "events": lambda s: float(s.events),
+        "throughput": lambda s: s.events / step,
+        "errors": lambda s: float(s.errors),
+        "error_rate": lambda s: s.error_rate,
+        "latency_p50": lambda s: s.latency_quantile(0.5),
+        "latency_p95": lambda s: s.latency_quantile(0.95),
+        "latency_p99": lambda s: s.latency_quantile(0.99),
+        "latency_mean": lambda s: s.latency_moments.mean if s.latency_moments.count else math.nan,
+        "tokens_in": lambda s: float(s.tokens_in),
+        "tokens_out": lambda s: float(s.tokens_out),
+        "cost": lambda s: s.cost.mean * s.cost.count if s.cost.count else 0.0,
+        "cost_per_prediction": lambda s: s.cost.mean if s.cost.count else math.nan,
+        "tokens_per_prediction": lambda s: (s.tokens_in + s.tokens_out) / s.events,
+        "score_mean": lambda s: _mean(s.profile, SCORE),
+        "prediction_mean": lambda s: _mean(s.profile, PREDICTION),
+        "null_rate": lambda s: _null_rate(s.profile, None),
+    }
+    if name in simple:
+        value = simple[name](w)
+    elif name.startswith("null_rate:"):
+        value = _null_rate(w.profile, name.split(":", 1)[1])
+    elif name == "drift_share" or name.startswith("drift:"):
+        if baseline is None or not w.profile.columns:
+            return None
+        report = compare_profiles(baseline, w.profile, config=_model_config(spec))
+        if name == "drift_share":
+            value = report.drift_share
+        else:
+            column = report.columns.get(name.split(":", 1)[1])
+            value = column.effect if column is not None else math.nan
+    else:
+        return None
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _mean(p: Profile, column: str) -> float:
+    col = p.columns.get(column)
+    return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
+
+
+def _null_rate(p: Profile, column: str | None) -> float:
+    cols = [
+        c for n, c in p.columns.items() if not n.startswith(("@", "#")) and (column is None or n == column)
+    ]
+    rows = sum(c.rows for c in cols)
+    return sum(c.nulls for c in cols) / rows if rows else math.nan
+
+
+def _label_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | None:
+    if not rows:
+        return None
+    labelled = [r for r in rows if r.label is not None]
+    if name == "label_coverage":
+        return len(labelled) / len(rows)
+    if not labelled:
+        return None
+    if name == "label_lag_p50":
+        return float(np.median([r.label_ts - r.ts for r in labelled if r.label_ts is not None]))
+    if name == "accuracy" and spec.task in ("binary", "multiclass"):
+        return float(np.mean([r.prediction == r.label for r in labelled]))
+    if name == "mae" and spec.task == "regression":
+        pairs = [
+            (float(r.prediction), float(r.label))
+            for r in labelled
+            if r.prediction is not None and r.label is not None and _num(r.label)
+        ]
+        return float(np.mean([abs(p - y) for p, y in pairs])) if pairs else None
+    return None
+
+
+def _num(text: str | None) -> bool:
+    try:
+        float(text or "")
+    except ValueError:
+        return False
+    return True
+
+
+def _kinds(spec: ModelSpec) -> dict[str, Any]:
+    return {n: s.type for n, s in spec.features.items() if s.type in ("numeric", "categorical")}
+
+
+def _model_config(spec: ModelSpec) -> VigilConfig:
+    """The core's config for one model: its features as columns (prediction and score are columns too)."""
+    return VigilConfig(columns=dict(spec.features))

@@ -1,0 +1,491 @@
+"""The PostgreSQL store: several server processes share one database.
+
+Each server process is a different ``writer``: it appends to the shared ingest log (one identity sequence,
+so appends from every process get distinct sequence numbers, increasing in the order they were made) and
+saves its own rows of each window together with its checkpoint in one transaction; queries merge the
+writers' rows.
+
+One connection per store object serves every thread behind a lock; autocommit is off and every call ends
+its transaction before returning (a write is committed, hence durable, when the call returns). When the
+server closed the connection (a PostgreSQL restart, an idle timeout), the call reconnects once and runs
+again; a write is retried only when it cannot have been committed already, or when running it twice does
+no harm. Connection failures raise ``StoreError`` naming host:port and the driver's reason.
+
+The schema is versioned in ``vigil_schema_migrations``; each migration runs in its own transaction under an
+advisory lock, so processes starting together migrate once. Text keys use the "C" collation, so ordering is
+by code point whatever the database's locale, as in SQLite. Vigil's tables have plain names (``models``,
+``windows``…): give Vigil its own database, or its own schema (``?options=-csearch_path%3Dvigil`` in the
+URL), when the database is shared with other applications.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import conninfo
+
+from vigil.errors import StoreError
+from vigil.store.base import HostRow, JoinedRow, LabelRow, LogEntry, ModelRecord, PredictionRow, WindowRow
+
+__all__ = ["PostgresStore"]
+
+_T = TypeVar("_T")
+_Conn = psycopg.Connection[tuple[Any, ...]]
+
+# pg_advisory_xact_lock key of schema migrations: "VIGL" + 1.
+_MIGRATION_LOCK = 0x5649_474C_0000_0001
+
+_MIGRATIONS: list[list[str]] = [
+    # 1: everything (the same keys and indexes as the SQLite store)
+    [
+        """CREATE TABLE models (
+            name TEXT COLLATE "C" PRIMARY KEY, spec TEXT NOT NULL, source TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE ingest_log (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, writer TEXT COLLATE "C" NOT NULL,
+            model TEXT NOT NULL, rows BIGINT NOT NULL, payload BYTEA NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX ingest_log_writer ON ingest_log (writer, seq)",
+        """CREATE TABLE checkpoints (writer TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL)""",
+        """CREATE TABLE windows (
+            model TEXT COLLATE "C" NOT NULL, version TEXT COLLATE "C" NOT NULL, resolution INTEGER NOT NULL,
+            start BIGINT NOT NULL, writer TEXT COLLATE "C" NOT NULL, events BIGINT NOT NULL,
+            state BYTEA NOT NULL, PRIMARY KEY (model, resolution, start, version, writer))""",
+        """CREATE TABLE predictions (
+            model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL,
+            version TEXT COLLATE "C" NOT NULL, ts DOUBLE PRECISION NOT NULL, prediction TEXT,
+            score DOUBLE PRECISION, segment TEXT, PRIMARY KEY (model, request_id))""",
+        "CREATE INDEX predictions_ts ON predictions (model, ts)",
+        """CREATE TABLE labels (
+            model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL, label TEXT NOT NULL,
+            ts DOUBLE PRECISION NOT NULL, PRIMARY KEY (model, request_id))""",
+        # ``id`` plays SQLite's rowid: rows with the same ts come back in the order they were stored
+        """CREATE TABLE host_metrics (
+            id BIGINT GENERATED ALWAYS AS IDENTITY, model TEXT COLLATE "C" NOT NULL,
+            host TEXT COLLATE "C" NOT NULL, ts DOUBLE PRECISION NOT NULL, cpu_percent DOUBLE PRECISION,
+            memory_percent DOUBLE PRECISION, memory_bytes BIGINT, gpu_percent DOUBLE PRECISION,
+            gpu_memory_percent DOUBLE PRECISION, gpu_memory_bytes BIGINT)""",
+        "CREATE INDEX host_metrics_ts ON host_metrics (model, ts)",
+        """CREATE TABLE baselines (
+            model TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, profile BYTEA NOT NULL,
+            PRIMARY KEY (model, key))""",
+    ],
+]
+
+# From this many rows on, predictions and labels are loaded with COPY (see _bulk_insert).
+_COPY_MIN_ROWS = 32
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (in the user info, a ``password=`` query parameter,
+    or a key=value connection string)."""
+    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    masked = re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
+    return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1\2***", masked, flags=re.IGNORECASE)
+
+
+def _where(url: str) -> str:
+    """host:port (and database) of a connection URL, for messages."""
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "an unparseable address"
+    host = str(params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or "")
+    return f"{host}:{port}" + (f" (database {dbname!r})" if dbname else "")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text.removeprefix("connection failed: ") or type(exc).__name__
+
+
+def _int_bound(x: float) -> int | None:
+    """The smallest integer ≥ ``x``, clamped to BIGINT (None for NaN, which matches nothing): an integer
+    column compares with ``x`` as with this bound, and the column's index stays usable."""
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return _BIGINT_MAX if x > 0 else _BIGINT_MIN
+    return min(max(math.ceil(x), _BIGINT_MIN), _BIGINT_MAX)
+
+
+class PostgresStore:
+    """The PostgreSQL store (see the module docstring). ``url`` is a ``postgresql://`` URL (libpq syntax;
+    any libpq parameter may go in its query string)."""
+
+    def __init__(self, url: str) -> None:
+        self._conninfo = url
+        self.url = mask_password(url)
+        self._lock = threading.RLock()
+        self._conn: _Conn | None = None
+        self._closed = False
+        with self._lock:
+            self._conn = self._connect()
+            self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    # connection and transactions --------------------------------------------------------------------------
+
+    def _connect(self) -> _Conn:
+        params: dict[str, Any] = {}
+        try:
+            given = conninfo.conninfo_to_dict(self._conninfo)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot use the PostgreSQL URL {self.url}: {_one_line(exc)}") from None
+        if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
+            params["connect_timeout"] = 10
+        if "application_name" not in given and "PGAPPNAME" not in os.environ:
+            params["application_name"] = "vigil"
+        try:
+            return psycopg.connect(self._conninfo, autocommit=False, **params)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {_where(self._conninfo)}: {_one_line(exc)} "
+                f"— check the store URL ({self.url}) and that the server is running and reachable"
+            ) from None
+
+    def _run(self, work: Callable[[_Conn], _T], *, idempotent: bool = True) -> _T:
+        """Run ``work`` in one transaction and commit it. A connection the server closed is replaced once;
+        the work runs again unless it may already have been committed and running it twice would not be
+        the same (``idempotent=False``)."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store {self.url} is closed")
+            for attempt in (1, 2):
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                conn = self._conn
+                committing = False
+                try:
+                    result = work(conn)
+                    committing = True
+                    conn.commit()
+                    return result
+                except psycopg.OperationalError as exc:
+                    if not (conn.broken or conn.closed):
+                        _rollback(conn)
+                        raise
+                    conn.close()
+                    self._conn = None
+                    if committing and not idempotent:
+                        raise StoreError(
+                            f"lost the connection to PostgreSQL at {_where(self._conninfo)} while committing "
+                            f"({_one_line(exc)}); the write may or may not have been stored"
+                        ) from None
+                    if attempt == 2:
+                        raise StoreError(
+                            f"lost the connection to PostgreSQL at {_where(self._conninfo)} "
+                            f"and reconnecting did not help: {_one_line(exc)}"
+                        ) from None
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            raise AssertionError("unreachable")
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        def work(conn: _Conn) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params, binary=True).fetchall()
+
+        return self._run(work)
+
+    def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+
+        def work(conn: _Conn) -> int:
+            return conn.execute(sql, params).rowcount
+
+        return self._run(work)
+
+    def _migrate(self) -> None:
+        """Apply the migrations this database has not seen yet, each in its own transaction, under an
+        advisory lock so that processes starting together apply each one once."""
+
+        def step(conn: _Conn) -> bool:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            exists = conn.execute("SELECT to_regclass('vigil_schema_migrations') IS NOT NULL").fetchone()
+            if not (exists and exists[0]):
+                conn.execute(
+                    "CREATE TABLE vigil_schema_migrations ("
+                    "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+                )
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM vigil_schema_migrations").fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(_MIGRATIONS):
+                raise StoreError(
+                    f"the database at {_where(self._conninfo)} has Vigil schema version {version}, "
+                    f"newer than this Vigil knows ({len(_MIGRATIONS)}): upgrade Vigil"
+                )
+            if version == len(_MIGRATIONS):
+                return False
+            try:
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+            except psycopg.errors.DuplicateTable as exc:
+                raise StoreError(
+                    f"cannot create Vigil's tables in the database at {_where(self._conninfo)}: "
+                    f"{_one_line(exc)} — give Vigil its own database or schema"
+                ) from None
+            conn.execute("INSERT INTO vigil_schema_migrations VALUES (%s, %s)", (version + 1, time.time()))
+            return True
+
+        while self._run(step):
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # registry ----------------------------------------------------------------------------------------------
+
+    def put_model(self, record: ModelRecord) -> None:
+        self._write(
+            "INSERT INTO models VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+            "spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
+            (record.name, record.spec, record.source, float(record.updated_at)),
+        )
+
+    def models(self) -> list[ModelRecord]:
+        rows = self._read("SELECT name, spec, source, updated_at FROM models ORDER BY name")
+        return [ModelRecord(*r) for r in rows]
+
+    def delete_model(self, name: str) -> None:
+        self._write("DELETE FROM models WHERE name = %s", (name,))
+
+    # ingest log --------------------------------------------------------------------------------------------
+
+    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
+        def work(conn: _Conn) -> int:
+            row = conn.execute(
+                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) "
+                "VALUES (%s, %s, %s, %b, %s) RETURNING seq",
+                (writer, model, rows, payload, float(received_at)),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return self._run(work, idempotent=False)
+
+    def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
+        rows = self._read(
+            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
+            "WHERE writer = %s AND seq > %s ORDER BY seq LIMIT %s",
+            (writer, after, limit),
+        )
+        return [LogEntry(*r) for r in rows]
+
+    def checkpoint(self, writer: str) -> int:
+        rows = self._read("SELECT seq FROM checkpoints WHERE writer = %s", (writer,))
+        return int(rows[0][0]) if rows else 0
+
+    def prune_log(self, writer: str, upto: int, before: float) -> int:
+        return self._write(
+            "DELETE FROM ingest_log WHERE writer = %s AND seq <= %s AND received_at < %s",
+            (writer, upto, float(before)),
+        )
+
+    # windows -----------------------------------------------------------------------------------------------
+
+    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
+        params = [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows]
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                if params:
+                    cur.executemany(
+                        "INSERT INTO windows VALUES (%s, %s, %s, %s, %s, %s, %b) "
+                        "ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET "
+                        "events = excluded.events, state = excluded.state",
+                        params,
+                    )
+                cur.execute(
+                    "INSERT INTO checkpoints VALUES (%s, %s) "
+                    "ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq",
+                    (writer, checkpoint),
+                )
+
+        self._run(work)
+
+    def windows(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowRow]:
+        sql = (
+            "SELECT model, version, resolution, start, writer, events, state FROM windows "
+            "WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"
+        )
+        params: list[object] = [model, resolution, _int_bound(start), _int_bound(end)]
+        if version is not None:
+            sql += " AND version = %s"
+            params.append(version)
+        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
+
+    def delete_windows(self, model: str, resolution: int, before: float) -> int:
+        return self._write(
+            "DELETE FROM windows WHERE model = %s AND resolution = %s AND start < %s",
+            (model, resolution, _int_bound(before)),
+        )
+
+    # predictions and labels --------------------------------------------------------------------------------
+
+    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
+        # the first row of a request id wins, as it would row by row; key order avoids deadlocks between
+        # processes storing overlapping batches
+        first: dict[tuple[str, str], PredictionRow] = {}
+        for r in rows:
+            first.setdefault((r.model, r.request_id), r)
+        params = [
+            (r.model, r.request_id, r.version, float(r.ts), r.prediction, _float(r.score), r.segment)
+            for _, r in sorted(first.items())
+        ]
+        _bulk_insert(
+            self,
+            "predictions",
+            ("model", "request_id", "version", "ts", "prediction", "score", "segment"),
+            ("text", "text", "text", "float8", "text", "float8", "text"),
+            params,
+            "ON CONFLICT DO NOTHING",
+        )
+
+    def put_labels(self, rows: Sequence[LabelRow]) -> None:
+        last = {(r.model, r.request_id): r for r in rows}  # the latest label of a request id wins
+        params = [(r.model, r.request_id, r.label, float(r.ts)) for _, r in sorted(last.items())]
+        _bulk_insert(
+            self,
+            "labels",
+            ("model", "request_id", "label", "ts"),
+            ("text", "text", "text", "float8"),
+            params,
+            "ON CONFLICT (model, request_id) DO UPDATE SET label = excluded.label, ts = excluded.ts",
+        )
+
+    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
+        sql = (
+            "SELECT p.request_id, p.version, p.ts, p.prediction, p.score, p.segment, l.label, l.ts "
+            "FROM predictions p LEFT JOIN labels l ON l.model = p.model AND l.request_id = p.request_id "
+            "WHERE p.model = %s AND p.ts >= %s AND p.ts < %s"
+        )
+        params: list[object] = [model, float(start), float(end)]
+        if version is not None:
+            sql += " AND p.version = %s"
+            params.append(version)
+        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts, p.request_id", params)]
+
+    def delete_predictions(self, model: str, before: float) -> int:
+        def work(conn: _Conn) -> int:
+            n = conn.execute(
+                "DELETE FROM predictions WHERE model = %s AND ts < %s", (model, float(before))
+            ).rowcount
+            conn.execute("DELETE FROM labels WHERE model = %s AND ts < %s", (model, float(before)))
+            return n
+
+        return self._run(work)
+
+    # host metrics ------------------------------------------------------------------------------------------
+
+    def put_host_metrics(self, rows: Sequence[HostRow]) -> None:
+        params = [
+            (r.model, r.host, float(r.ts), _float(r.cpu_percent), _float(r.memory_percent), r.memory_bytes,
+             _float(r.gpu_percent), _float(r.gpu_memory_percent), r.gpu_memory_bytes)
+            for r in rows
+        ]  # fmt: skip
+        if not params:
+            return
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO host_metrics (model, host, ts, cpu_percent, memory_percent, memory_bytes, "
+                    "gpu_percent, gpu_memory_percent, gpu_memory_bytes) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    params,
+                )
+
+        self._run(work, idempotent=False)
+
+    def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]:
+        rows = self._read(
+            "SELECT model, host, ts, cpu_percent, memory_percent, memory_bytes, gpu_percent, "
+            "gpu_memory_percent, gpu_memory_bytes FROM host_metrics "
+            "WHERE model = %s AND ts >= %s AND ts < %s ORDER BY ts, id",
+            (model, float(start), float(end)),
+        )
+        return [HostRow(*r) for r in rows]
+
+    # baselines ---------------------------------------------------------------------------------------------
+
+    def put_baseline(self, model: str, key: str, profile: bytes) -> None:
+        self._write(
+            "INSERT INTO baselines VALUES (%s, %s, %b) ON CONFLICT (model, key) DO UPDATE SET "
+            "profile = excluded.profile",
+            (model, key, profile),
+        )
+
+    def baseline(self, model: str, key: str) -> bytes | None:
+        rows = self._read("SELECT profile FROM baselines WHERE model = %s AND key = %s", (model, key))
+        return bytes(rows[0][0]) if rows else None
+
+
+def _float(x: float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def _rollback(conn: _Conn) -> None:
+    with contextlib.suppress(psycopg.Error):  # when the connection is gone, the server has rolled back
+        conn.rollback()
+
+
+def _bulk_insert(
+    store: PostgresStore,
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    params: list[tuple[Any, ...]],
+    conflict: str,
+) -> None:
+    """Insert ``params`` (no two rows with the same key) into ``table`` in one transaction. Small batches use
+    ``executemany`` (pipelined); from ``_COPY_MIN_ROWS`` rows on, a binary ``COPY`` into a session-local
+    temporary table (emptied at each commit) and one ``INSERT … SELECT … ON CONFLICT``, about twice as fast
+    (about 90,000 new rows/s against 60,000 for 10,000-row batches of predictions on a local server)."""
+    if not params:
+        return
+    names = ", ".join(columns)
+    if len(params) < _COPY_MIN_ROWS:
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {conflict}"
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(sql, params)
+
+    else:
+        temp = f"vigil_load_{table}"
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY {temp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(list(types))
+                    for row in params:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp} {conflict}")
+
+    store._run(work)
