@@ -29,9 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vigil.sdk import Client  # noqa: E402
+from vigil.sdk import Client
 
 TARGET_P99_US = 20.0
 
@@ -111,7 +109,9 @@ def _timer_cost(n: int = 100_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -151,7 +151,9 @@ def main() -> None:
     print(f"timer overhead included: {_timer_cost():.3f} µs\n")
     print(f"{'situation':<17}{'p50':>8}{'p99':>8}{'p99.9':>9}{'max':>10}{'mean':>8}")
     for name, r in results.items():
-        print(f"{name:<17}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['p99.9']:>9.2f}{r['max']:>10.1f}{r['mean']:>8.2f}")
+        print(
+            f"{name:<17}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['p99.9']:>9.2f}{r['max']:>10.1f}{r['mean']:>8.2f}"
+        )
     print(f"\nserver up: sent={up_stats['sent']} dropped={up_stats['dropped']} queued={up_stats['queued']}")
     print(f"server down: queued={down_stats['queued']} dropped={down_stats['dropped']}")
     print(f"queue saturated: queued={sat_stats['queued']} dropped={sat_stats['dropped']}")

@@ -10,17 +10,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from vigil.compare import compare_profiles
 from vigil.config import ModelSpec, VigilConfig
 from vigil.errors import InputError
-from vigil.ingest.batch import baseline_table
+from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table
 from vigil.monitoring.aggregator import Aggregator, WindowKey
-from vigil.monitoring.window import PREDICTION, SCORE, WindowState
+from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
 from vigil.stats.column import NumericProfile
@@ -185,8 +187,8 @@ class Query:
         for state in self.windows(model, start, end, version).values():
             sample.extend(state.sample)
         sample.sort()
-        rows = [WindowState(sample=[s]).sampled_events()[0] for s in sample[:limit]]
-        return sorted(rows, key=lambda r: r.get("ts", 0), reverse=True)
+        rows = [_wire(orjson.loads(raw)) for _, raw in sample[:limit]]
+        return sorted(rows, key=lambda r: r.get("timestamp", 0), reverse=True)
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)
@@ -307,3 +309,24 @@ def _kinds(spec: ModelSpec) -> dict[str, Any]:
 def _model_config(spec: ModelSpec) -> VigilConfig:
     """The core's config for one model: its features as columns (prediction and score are columns too)."""
     return VigilConfig(columns=dict(spec.features))
+
+
+def _wire(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row back in the shape it was sent in (features and segments as maps)."""
+    out: dict[str, Any] = {"features": {}, "segments": {}}
+    for name, value in row.items():
+        if name == "ts":
+            out["timestamp"] = datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
+        elif name == PREDICTION:
+            out["prediction"] = value
+        elif name == SCORE:
+            out["score"] = value
+        elif name == "probabilities":
+            out["probabilities"] = orjson.loads(value)
+        elif name.startswith(SEGMENT_PREFIX):
+            out["segments"][name[len(SEGMENT_PREFIX) :]] = value
+        elif name in SERVICE_COLUMNS:
+            out[name] = value
+        else:
+            out["features"][name] = value
+    return out

@@ -39,7 +39,7 @@ def schema(ref: Profile, cur: Profile, ignored: Mapping[str, object] | None = No
             )
         )
     for name in ref_names:
-        if name in cur.types and ref.types[name] != cur.types[name]:
+        if name in cur.types and _family(ref.types[name]) != _family(cur.types[name]):
             a, b = ref.columns.get(name), cur.columns.get(name)
             kind_changed = a is not None and b is not None and a.kind != b.kind
             mismatched = isinstance(b, NumericProfile) and b.type_mismatches > 0
@@ -70,3 +70,17 @@ def type_mismatches(name: str, cur: ColumnProfile) -> Check | None:
         f"{cur.type_mismatches} values ({pct(share)}) are not numbers; they were counted as nulls",
         {"count": cur.type_mismatches, "share": share},
     )
+
+
+def _family(arrow_type: str) -> str:
+    """What a type means for monitoring: int64 vs double or string vs large_string is no schema change."""
+    t = arrow_type.lower()
+    if t == "bool":
+        return "bool"
+    if any(t.startswith(p) for p in ("int", "uint", "float", "double", "halffloat", "decimal")):
+        return "number"
+    if "string" in t or (t.startswith("dictionary") and "string" in t):
+        return "text"
+    if t.startswith(("timestamp", "date")):
+        return "time"
+    return t

@@ -840,30 +840,34 @@ class Client:
         self._send_queued(everything=True)
 
     def _send_queued(self, *, everything: bool) -> None:
-        """Sends full event batches, and when ``everything`` also the remainder, labels, host metrics."""
+        """Sends full event batches, and when ``everything`` also the remainder, labels, host metrics.
+        Stops early when closing runs out of time."""
         q = self._events
-        while q and (everything or len(q) >= self._send_size) and not self._out_of_time():
-            self._send_batch("events", q)
+        while q and (everything or len(q) >= self._send_size):
+            if not self._send_batch("events", q):
+                return
         if everything:
             for kind, queue in (("labels", self._labels), ("host", self._host)):
-                while queue and not self._out_of_time():
-                    self._send_batch(kind, queue)
+                while queue:
+                    if not self._send_batch(kind, queue):
+                        return
 
     def _out_of_time(self) -> bool:
         return self._closing and _monotonic() >= self._deadline
 
-    def _send_batch(self, kind: str, q: deque[bytes]) -> None:
+    def _send_batch(self, kind: str, q: deque[bytes]) -> bool:
+        """Sends one batch from ``q``; False when closing ran out of time (the batch goes back)."""
+        if self._out_of_time():
+            return False
         self._inflight = min(len(q), self._send_size)
         batch = _take(q, self._send_size)
         self._inflight = len(batch)
         try:
-            if kind == "events":
-                models = self._models
-                if len(models) < 100:
-                    models.update(r["model"] for r in batch if type(r.get("model")) is str)
             left = self._deliver(kind, batch)
-            if left:  # closing ran out of time: keep them visible as queued
+            if left:  # keep them visible as queued
                 q.extendleft(reversed(left))
+                return False
+            return True
         finally:
             self._inflight = 0
 
@@ -874,29 +878,15 @@ class Client:
             reading = self._sampler.sample()
             now = _time()
             for model in sorted(self._models):
-                self._host.append({"model": model, "timestamp": now, **reading})
+                self._host.append(_dump({"model": model, "timestamp": now, **reading}))
         except Exception:
             _log.debug("vigil: host metrics sample failed", exc_info=True)
 
     # -- HTTP -----------------------------------------------------------------------------------------
-    def _encode(self, records: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
-        """gzip'd JSON array of ``records``; unserialisable records are dropped (counted ``invalid``)."""
-        try:
-            body = orjson.dumps(records, default=_json_default, option=_JSON_OPTS)
-        except (TypeError, orjson.JSONEncodeError):
-            parts: list[bytes] = []
-            good: list[dict[str, Any]] = []
-            for record in records:
-                try:
-                    parts.append(orjson.dumps(record, default=_json_default, option=_JSON_OPTS))
-                    good.append(record)
-                except (TypeError, orjson.JSONEncodeError) as exc:
-                    with self._drop_lock:
-                        self._invalid += 1
-                    _log.debug("vigil: record of model %r not serialisable: %s", record.get("model"), exc)
-            body = b"[" + b",".join(parts) + b"]"
-            records = good
-        return zlib.compress(body, 1, 31), records
+    @staticmethod
+    def _encode(records: list[bytes]) -> bytes:
+        """The gzip-compressed (level 1) JSON array of ``records`` (each already JSON)."""
+        return zlib.compress(b"[" + b",".join(records) + b"]", 1, 31)
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._warned or len(self._warned) >= _MAX_WARNED:
@@ -904,17 +894,17 @@ class Client:
         self._warned.add(key)
         _log.warning(message, *args)
 
-    def _give_up(self, kind: str, records: list[dict[str, Any]], why: str) -> None:
+    def _give_up(self, kind: str, records: list[bytes], why: str) -> None:
         self._failed_batches += 1
         self._failed_records += len(records)
         _log.debug("vigil: gave up a batch of %d %s: %s", len(records), kind, why)
 
-    def _deliver(self, kind: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _deliver(self, kind: str, records: list[bytes]) -> list[bytes]:
         """Sends one batch with retries; returns the records left unsent because close() ran out of time."""
         path = {"events": "/v1/events", "labels": "/v1/labels", "host": "/v1/host-metrics"}[kind]
-        body, records = self._encode(records)
         if not records:
             return []
+        body = self._encode(records)
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
@@ -987,7 +977,7 @@ class Client:
             else:
                 self._cut.wait(delay)
 
-    def _count_accepted(self, kind: str, records: list[dict[str, Any]], resp: httpx.Response) -> None:
+    def _count_accepted(self, kind: str, records: list[bytes], resp: httpx.Response) -> None:
         accepted = len(records)
         rejected: list[Any] = []
         with contextlib.suppress(Exception):
@@ -1017,9 +1007,7 @@ class Client:
                 reason,
             )
 
-    def _client_error(
-        self, kind: str, records: list[dict[str, Any]], resp: httpx.Response
-    ) -> list[dict[str, Any]]:
+    def _client_error(self, kind: str, records: list[bytes], resp: httpx.Response) -> list[bytes]:
         status = resp.status_code
         answer: Any = None
         with contextlib.suppress(Exception):
@@ -1036,14 +1024,16 @@ class Client:
             return self._deliver(kind, records[:half]) + self._deliver(kind, records[half:])
         if status == 404 and kind in ("events", "host") and isinstance(info.get("known_models"), list):
             known = {str(m) for m in info["known_models"]}
-            keep = [r for r in records if r.get("model") in known]
-            unknown = sorted({str(r.get("model")) for r in records if r.get("model") not in known})
+            models = [_model_of(r) for r in records]
+            keep = [r for r, m in zip(records, models, strict=True) if m in known]
+            lost = [r for r, m in zip(records, models, strict=True) if m not in known]
+            unknown = sorted({str(m) for m in models if m not in known})
             self._warn_once(
                 f"404:{','.join(unknown)[:200]}",
                 "vigil: the server does not know model(s) %s; their records are dropped",
                 ", ".join(unknown),
             )
-            self._give_up(kind, [r for r in records if r.get("model") not in known], "unknown model")
+            self._give_up(kind, lost, "unknown model")
             if keep and len(keep) < len(records):
                 return self._deliver(kind, keep)
             if keep:  # a 404 that is not about these models: give them up too
@@ -1069,6 +1059,14 @@ class Client:
             self._closed = True
             return
         self._thread.start()
+
+
+def _model_of(record: bytes) -> Any:
+    """The ``model`` of one serialised record (None when unreadable)."""
+    try:
+        return orjson.loads(record).get("model")
+    except Exception:
+        return None
 
 
 def _rows_of(data: Any) -> list[dict[str, Any]]:

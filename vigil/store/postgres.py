@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import re
 import threading
@@ -85,6 +86,8 @@ _COPY_MIN_ROWS = 32
 
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
+_KEY = operator.itemgetter(0, 1)  # (model, request_id) of a row's parameters
+
 
 def mask_password(url: str) -> str:
     """``url`` with any password replaced by ``***`` (in the user info, a ``password=`` query parameter,
@@ -131,9 +134,12 @@ class PostgresStore:
         self._lock = threading.RLock()
         self._conn: _Conn | None = None
         self._closed = False
-        with self._lock:
-            self._conn = self._connect()
+        self._conn = self._connect()
+        try:
             self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -351,8 +357,9 @@ class PostgresStore:
             first.setdefault((r.model, r.request_id), r)
         params = [
             (r.model, r.request_id, r.version, float(r.ts), r.prediction, _float(r.score), r.segment)
-            for _, r in sorted(first.items())
+            for r in first.values()
         ]
+        params.sort(key=_KEY)
         _bulk_insert(
             self,
             "predictions",
@@ -364,7 +371,8 @@ class PostgresStore:
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
         last = {(r.model, r.request_id): r for r in rows}  # the latest label of a request id wins
-        params = [(r.model, r.request_id, r.label, float(r.ts)) for _, r in sorted(last.items())]
+        params = [(r.model, r.request_id, r.label, float(r.ts)) for r in last.values()]
+        params.sort(key=_KEY)
         _bulk_insert(
             self,
             "labels",

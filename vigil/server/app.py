@@ -1,0 +1,380 @@
+"""The HTTP service. ``create_app`` is the composition root: the one place that picks concrete parts
+(config, store, clock) and wires them together.
+
+Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics`` (ingest keys); ``GET /v1/models``,
+``/v1/models/{model}``, ``/v1/models/{model}/metrics``, ``/drift``, ``/events``, ``POST /v1/models``
+(admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/openapi.json`` (open).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from vigil import __version__
+from vigil.config import ModelSpec, VigilConfig
+from vigil.errors import InputError
+from vigil.ingest.pipeline import Ingestor
+from vigil.ingest.validate import BadRequest, Limits
+from vigil.monitoring.aggregator import Aggregator
+from vigil.monitoring.query import METRICS, Baselines
+from vigil.monitoring.query import Query as MetricsQuery
+from vigil.registry import Conflict, Registry
+from vigil.schema import Event, HostMetrics, Label
+from vigil.store.base import Store
+
+__all__ = ["Vigil", "create_app"]
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/{name}"}}
+            },
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON record per line"}},
+        },
+        "description": "A JSON array (or NDJSON) of records; Content-Encoding: gzip accepted.",
+    }
+}
+
+
+def _body_doc(name: str) -> dict[str, Any]:
+    text = orjson.dumps(_BODY_DOC).decode().replace("{name}", name)
+    return dict(orjson.loads(text))
+
+
+class Vigil:
+    """The running parts of one server process (what routes use)."""
+
+    def __init__(
+        self,
+        config: VigilConfig,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        writer: str = "main",
+        limits: Limits | None = None,
+        root: Path | None = None,
+        flush_every: float = 2.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.registry = Registry(config, store)
+        self.baselines = Baselines(self.registry, store, root)
+        self.aggregator = Aggregator(
+            store,
+            self.registry,
+            writer=writer,
+            clock=clock,
+            flush_every=flush_every,
+            baselines=self._template_baseline,
+        )
+        self.ingestor = Ingestor(
+            self.registry, store, self.aggregator, config.security, limits=limits, writer=writer, clock=clock
+        )
+        self.query = MetricsQuery(store, self.registry, self.aggregator, self.baselines, clock)
+        self.started_at = clock()
+
+    def _template_baseline(self, model: str) -> Any:
+        try:
+            return self.baselines.file_profile(model)
+        except InputError:
+            return None
+
+
+def create_app(
+    config: VigilConfig,
+    store: Store,
+    *,
+    clock: Callable[[], float] = time.time,
+    writer: str = "main",
+    limits: Limits | None = None,
+    root: Path | None = None,
+    flush_every: float = 2.0,
+) -> FastAPI:
+    """The ASGI app. The aggregator starts (replaying the log) when the app starts, and saves on stop."""
+    vigil = Vigil(
+        config, store, clock=clock, writer=writer, limits=limits, root=root, flush_every=flush_every
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(vigil.aggregator.start)
+        yield
+        await run_in_threadpool(vigil.aggregator.stop)
+
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        lifespan=lifespan,
+        description="Watches ML and AI models in production.",
+    )
+    app.state.vigil = vigil
+    keys = config.security.api_keys
+
+    def authorise(level: str) -> Callable[..., None]:
+        allowed = set(keys.admin) | (set(keys.ingest) if level == "ingest" else set())
+
+        def check(
+            authorization: Annotated[str | None, Header()] = None,
+            x_api_key: Annotated[str | None, Header()] = None,
+        ) -> None:
+            if not keys.admin and not keys.ingest:
+                return
+            given = x_api_key or (
+                authorization[7:] if authorization and authorization[:7].lower() == "bearer " else None
+            )
+            if given is None:
+                raise HTTPException(401, "send an API key: Authorization: Bearer <key> (or X-API-Key)")
+            if given not in allowed:
+                raise HTTPException(403, f"this key may not do this (needs an {level} key)")
+
+        return check
+
+    ingest_key = Depends(authorise("ingest"))
+    admin_key = Depends(authorise("admin"))
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(_: Request, exc: BadRequest) -> JSONResponse:
+        headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+        return JSONResponse({"error": str(exc), **exc.details}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(InputError)
+    async def input_error(_: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @app.exception_handler(KeyError)
+    async def unknown_model(_: Request, exc: KeyError) -> JSONResponse:
+        return JSONResponse(
+            {"error": f"unknown model {exc.args[0]!r}", "known_models": vigil.registry.names()},
+            status_code=404,
+        )
+
+    async def _ingest(
+        request: Request, handler: Callable[[bytes, str | None, str | None], Any]
+    ) -> JSONResponse:
+        body = await request.body()
+        result = await run_in_threadpool(
+            handler, body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        )
+        return JSONResponse(result.to_dict(), status_code=result.status)
+
+    @app.post(
+        "/v1/events",
+        dependencies=[ingest_key],
+        openapi_extra=_body_doc("Event"),
+        summary="Log predictions",
+        responses={413: {}, 422: {}, 404: {}, 503: {}},
+    )
+    async def post_events(request: Request) -> JSONResponse:
+        """Accepts the good records of a batch and names each rejected one (index, field, reason).
+        Answered only once the accepted events are stored durably."""
+        return await _ingest(request, vigil.ingestor.events)
+
+    @app.post(
+        "/v1/labels", dependencies=[ingest_key], openapi_extra=_body_doc("Label"), summary="Log ground truth"
+    )
+    async def post_labels(request: Request) -> JSONResponse:
+        """Labels join their prediction by request id, whenever they arrive."""
+        return await _ingest(request, vigil.ingestor.labels)
+
+    @app.post(
+        "/v1/host-metrics",
+        dependencies=[ingest_key],
+        openapi_extra=_body_doc("HostMetrics"),
+        summary="Log host CPU/memory/GPU readings",
+    )
+    async def post_host_metrics(request: Request) -> JSONResponse:
+        return await _ingest(request, vigil.ingestor.host_metrics)
+
+    @app.get("/v1/models", dependencies=[admin_key], summary="Monitored models")
+    async def list_models() -> dict[str, Any]:
+        return {"models": [_model_view(vigil, name, spec) for name, spec in vigil.registry.items()]}
+
+    @app.post("/v1/models", dependencies=[admin_key], summary="Register a model (the config wins)")
+    async def register_model(request: Request) -> JSONResponse:
+        body = orjson.loads(await request.body() or b"{}")
+        name = body.pop("name", None) if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return JSONResponse({"error": "give the model's name in 'name'"}, status_code=422)
+        try:
+            spec = ModelSpec.model_validate(body, strict=False)
+            vigil.registry.register(name, spec)
+        except ValidationError as exc:
+            errors = [{"field": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+            return JSONResponse({"error": "invalid model", "problems": errors}, status_code=422)
+        except Conflict as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse(_model_view(vigil, name, spec), status_code=201)
+
+    @app.get("/v1/models/{model}", dependencies=[admin_key], summary="One model")
+    async def get_model(model: str) -> dict[str, Any]:
+        spec = vigil.registry.get(model)
+        if spec is None:
+            raise KeyError(model)
+        return _model_view(vigil, model, spec)
+
+    @app.get("/v1/models/{model}/metrics", dependencies=[admin_key], summary="Metric series over a range")
+    async def metrics(
+        model: str,
+        names: Annotated[
+            str, Query(description="comma-separated: " + ", ".join(METRICS))
+        ] = "throughput,error_rate,latency_p95",
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        step: Annotated[str | None, Query(description="seconds, or 1m / 1h / 1d")] = None,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        a, b = _range(start, end, vigil.clock())
+        series = await run_in_threadpool(
+            vigil.query.series,
+            model,
+            [n.strip() for n in names.split(",") if n.strip()],
+            a,
+            b,
+            _seconds(step) if step else None,
+            version,
+        )
+        return {
+            "model": model,
+            "from": _iso(a),
+            "to": _iso(b),
+            "series": {n: [[_iso(t), v] for t, v in points] for n, points in series.items()},
+        }
+
+    @app.get("/v1/models/{model}/drift", dependencies=[admin_key], summary="Drift against the baseline")
+    async def drift(
+        model: str,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        a, b = _range(start, end, vigil.clock())
+        report = await run_in_threadpool(vigil.query.drift, model, a, b, version)
+        return {"model": model, "from": _iso(a), "to": _iso(b), **report.to_dict()}
+
+    @app.get("/v1/models/{model}/events", dependencies=[admin_key], summary="A sample of raw events")
+    async def sample_events(
+        model: str,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        a, b = _range(start, end, vigil.clock())
+        events = await run_in_threadpool(vigil.query.events, model, a, b, limit, version)
+        return {"model": model, "from": _iso(a), "to": _iso(b), "events": events}
+
+    @app.get("/healthz", summary="Liveness and readiness")
+    async def healthz() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "store": _mask(store.url),
+            "models": len(vigil.registry.names()),
+            "pending_rows": vigil.aggregator.pending_rows,
+        }
+
+    @app.get("/metrics", summary="Prometheus exposition", response_class=Response)
+    async def prometheus(request: Request) -> Response:
+        from vigil.server.prometheus import exposition
+
+        body, content_type = await run_in_threadpool(exposition, vigil, request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    # the schemas of the records, for the request bodies documented above
+    app.openapi_schema = None
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model_type in (Event, Label, HostMetrics):
+            components[model_type.__name__] = model_type.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "name": name,
+        "task": spec.task,
+        "owner": spec.owner.model_dump(),
+        "environment": spec.environment,
+        "versions": list(spec.versions),
+        "live": spec.live_version,
+        "previous": spec.previous_version,
+        "window_seconds": spec.window.total_seconds(),
+        "features": {n: f.model_dump(exclude_defaults=True) for n, f in spec.features.items()},
+        "segments": list(spec.segments),
+        "source": vigil.registry.source(name),
+    }
+
+
+def _time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"not a time: {text!r}; use RFC 3339 (2026-11-21T10:00:00Z) or epoch seconds"
+        ) from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _range(start: str | None, end: str | None, now: float) -> tuple[float, float]:
+    b = _time(end) if end else now
+    a = _time(start) if start else b - 3600
+    if not a < b:
+        raise InputError("'from' must be before 'to'")
+    return a, b
+
+
+def _seconds(step: str) -> float:
+    from vigil.config import parse_duration
+
+    try:
+        return float(step)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(step).total_seconds()
+    except Exception:
+        raise InputError(f"not a step: {step!r}; use seconds or 1m, 1h, 1d") from None
+
+
+def _iso(t: float) -> str:
+    if not math.isfinite(t):
+        return ""
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _mask(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+    return url
