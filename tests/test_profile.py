@@ -153,3 +153,11 @@ def test_duplicate_rows_compare_hash_only_columns() -> None:
     assert profile(df, columns=["x"]).duplicate_rows == 3
     p = profile(df, hash_only=["id", "email"])
     assert p.duplicate_rows == 1 and set(p.columns) == {"x"}  # only the true repeat; no profile of id/email
+
+
+def test_entirely_null_text_column() -> None:
+    table = pa.table({"c": pa.array([None, None, None], pa.string()), "x": [1.0, 2.0, 3.0]})
+    p = profile(table)
+    assert (p.columns["c"].rows, p.columns["c"].nulls, p.columns["c"].count) == (3, 3, 0)
+    p.update(pa.table({"c": pa.array(["a", None], pa.string()), "x": [1.0, 1.0]}))
+    assert p.columns["c"].top.counts == {"a": 1}  # type: ignore[union-attr]

@@ -24,11 +24,17 @@ def test_registry_upserts_and_deletes(store: Store) -> None:
 
 
 def test_log_appends_in_order_per_writer(store: Store) -> None:
-    seqs = [store.append("w1", "m", 10, b"one", 100.0), store.append("w2", "m", 5, b"x", 101.0),
-            store.append("w1", "m", 20, bytes(range(256)), 102.0)]
+    seqs = [
+        store.append("w1", "m", 10, b"one", 100.0),
+        store.append("w2", "m", 5, b"x", 101.0),
+        store.append("w1", "m", 20, bytes(range(256)), 102.0),
+    ]
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
     w1 = store.read_log("w1", 0)
-    assert [(e.seq, e.rows, e.payload) for e in w1] == [(seqs[0], 10, b"one"), (seqs[2], 20, bytes(range(256)))]
+    assert [(e.seq, e.rows, e.payload) for e in w1] == [
+        (seqs[0], 10, b"one"),
+        (seqs[2], 20, bytes(range(256))),
+    ]
     assert [e.seq for e in store.read_log("w1", seqs[0])] == [seqs[2]]
     assert len(store.read_log("w1", 0, limit=1)) == 1
     assert store.read_log("nobody", 0) == []
@@ -79,7 +85,10 @@ def test_prune_log_and_windows(store: Store) -> None:
 def test_labels_join_predictions_whenever_they_arrive(store: Store) -> None:
     store.put_labels([LabelRow("m", "early", "1", 5.0)])  # a label may even come first
     store.put_predictions(
-        [PredictionRow("m", f"r{i}", "v1", float(i), str(i % 2), i / 10, '{"region": "eu"}') for i in range(5)]
+        [
+            PredictionRow("m", f"r{i}", "v1", float(i), str(i % 2), i / 10, '{"region": "eu"}')
+            for i in range(5)
+        ]
         + [PredictionRow("m", "early", "v2", 3.5, "1", 0.9)]
     )
     store.put_predictions([PredictionRow("m", "r1", "v9", 99.0, "x", None)])  # replay: first one stays
@@ -87,7 +96,12 @@ def test_labels_join_predictions_whenever_they_arrive(store: Store) -> None:
     store.put_labels([LabelRow("m", "r3", "0", 12.0)])  # a corrected label replaces the first
     rows = {r.request_id: r for r in store.joined("m", 0, 10)}
     assert set(rows) == {"r0", "r1", "r2", "r3", "r4", "early"}
-    assert (rows["r1"].version, rows["r1"].prediction, rows["r1"].label, rows["r1"].label_ts) == ("v1", "1", "0", 10.0)
+    assert (rows["r1"].version, rows["r1"].prediction, rows["r1"].label, rows["r1"].label_ts) == (
+        "v1",
+        "1",
+        "0",
+        10.0,
+    )
     assert (rows["r3"].label, rows["r3"].label_ts) == ("0", 12.0)
     assert rows["r0"].label is None and rows["early"].label == "1"
     assert rows["r2"].segment == '{"region": "eu"}' and rows["r2"].score == pytest.approx(0.2)
@@ -98,7 +112,10 @@ def test_labels_join_predictions_whenever_they_arrive(store: Store) -> None:
 
 
 def test_host_metrics(store: Store) -> None:
-    rows = [HostRow("m", "h1", 1.0, cpu_percent=50.0, memory_bytes=2**40), HostRow("m", "h2", 2.0, gpu_percent=80.0)]
+    rows = [
+        HostRow("m", "h1", 1.0, cpu_percent=50.0, memory_bytes=2**40),
+        HostRow("m", "h2", 2.0, gpu_percent=80.0),
+    ]
     store.put_host_metrics(rows)
     assert store.host_metrics("m", 0, 10) == rows
     assert store.host_metrics("m", 1.5, 10) == rows[1:]

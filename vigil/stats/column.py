@@ -196,8 +196,10 @@ class CategoricalProfile:
             indices = np.where(null_mask, 0, indices).astype(np.intp)
         self.rows += len(column)
         self.nulls += column.null_count
+        if len(dictionary) == 0:  # nothing but nulls
+            return np.full(len(column), NULL_HASH)
         counts = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)
-        if null_mask is not None and len(dictionary):
+        if null_mask is not None:
             counts[0] -= int(null_mask.sum())
         seen = np.flatnonzero(counts)
         capacity = self.top.capacity

@@ -92,7 +92,7 @@ _KEY = operator.itemgetter(0, 1)  # (model, request_id) of a row's parameters
 def mask_password(url: str) -> str:
     """``url`` with any password replaced by ``***`` (in the user info, a ``password=`` query parameter,
     or a key=value connection string)."""
-    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^/]*@", r"\1:***@", url, flags=re.IGNORECASE)
     masked = re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
     return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1\2***", masked, flags=re.IGNORECASE)
 

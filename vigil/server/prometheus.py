@@ -1,0 +1,342 @@
+"""The ``/metrics`` endpoint: Vigil's state in the Prometheus exposition formats.
+
+``exposition(vigil, accept)`` builds a fresh ``CollectorRegistry`` per scrape with one custom collector,
+and encodes it as the ``Accept`` header asks (``prometheus_client.exposition.choose_encoder``):
+OpenMetrics 1.0 when asked for, else the Prometheus text format. Everything is read at scrape time from
+what the server already keeps; nothing here is updated on the ingest path.
+
+Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_client``). Labels are only
+``model``, ``model_version``, ``outcome``/``token_type`` (two values each), ``feature`` (the first
+``MAX_FEATURES`` per model) and ``method``: never request ids, users or prompts.
+
+====================================================  =========  ==============================================
+``vigil_build_info{version}``                         gauge 1    the running Vigil
+``vigil_start_time_seconds``                          gauge      process start: the counters below start at 0
+``vigil_model_info{model,task,team,live_version}``    gauge 1    one per registered model
+``vigil_predictions_total{model,model_version,        counter    events since start; ``error`` = events that
+outcome="success"|"error"}``                                     carry an ``error``
+``vigil_inference_duration_seconds{model,             summary    ``_sum``/``_count``: since start (from the
+model_version[,quantile]}``                                      running totals); ``quantile`` 0.5/0.95/0.99:
+                                                                 over the last 5 minutes (see below)
+``vigil_error_ratio{model}``                          gauge      errors / events over the last 5 minutes
+``vigil_llm_tokens_total{model,model_version,         counter    LLM tokens since start
+token_type="input"|"output"}``
+``vigil_llm_cost_dollars_total{model,model_version}`` counter    LLM cost in US dollars since start
+``vigil_feature_drift_score{model,feature,method}``   gauge      the drift method's effect size, last hour vs
+                                                                 the baseline
+``vigil_feature_drifted{model,feature}``              gauge 0/1  the feature's drift verdict
+``vigil_dataset_drift_share{model}``                  gauge      share (0–1) of tested features that drifted
+``vigil_dataset_drifted{model}``                      gauge 0/1  the dataset-drift verdict
+``vigil_last_evaluation_timestamp_seconds{model}``    gauge      when the drift metrics above were computed
+``vigil_aggregator_pending_events``                   gauge      events accepted but not folded yet
+``vigil_metrics_collection_errors_total``             counter    model computations that failed in a scrape
+====================================================  =========  ==============================================
+
+Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.
+
+**Latency: a summary, not a classic histogram.** A histogram's ``_bucket`` series must be cumulative
+counts since the process started, and Vigil keeps no such buckets: the running totals hold only the sum
+and count of latencies, and the latency sketches live in time windows (kept in memory for a few
+minutes, then in the store). Buckets rebuilt from windows would either not be cumulative or would not
+agree with ``_count`` (``le="+Inf"`` must equal it). So the latency is exposed the way a Prometheus
+summary is defined (and the way the Go client's summaries behave): ``_sum`` and ``_count`` are exact
+counters since start, and the ``quantile`` series are estimates (DDSketch, 1% relative error) over a
+sliding window, here the windows of this process that overlap the last 5 minutes (by event time).
+Query them as ``vigil_inference_duration_seconds{quantile="0.95"}`` and the mean as
+``rate(…_sum[5m]) / rate(…_count[5m])``; like every summary they cannot be aggregated across Vigil
+processes, and ``histogram_quantile`` does not apply. With no events in the last 5 minutes a version's
+quantile series are absent (not NaN).
+
+**Per process.** Counters, the summary and the error ratio count what this process ingested (the
+totals reset when it restarts, as Prometheus expects of counters); with several Vigil processes sum the
+counters across instances. Drift metrics read the store, so every process reports the same values.
+
+**Drift** (models with a baseline only): the drift report of the last hour against the baseline,
+cached for ``DRIFT_TTL`` seconds. A scrape spends at most about ``DRIFT_BUDGET`` seconds refreshing
+stale drift reports (the oldest first); models not refreshed in time keep their previous values until a
+later scrape, so a scrape stays fast however many models there are. A model without events in the last
+hour has no drift series.
+
+**Failures.** An error computing one model's metrics is logged and counted; that model's series are left
+out of the scrape (its service metrics and its drift metrics fail separately) and the rest is served.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.samples import Sample
+
+from vigil import __version__
+from vigil.errors import InputError
+from vigil.monitoring.window import WindowState
+
+if TYPE_CHECKING:
+    from vigil.config import ModelSpec
+    from vigil.server.app import Vigil
+
+__all__ = ["DRIFT_BUDGET", "DRIFT_RANGE", "DRIFT_TTL", "MAX_FEATURES", "QUANTILES", "RECENT", "exposition"]
+
+log = logging.getLogger("vigil.prometheus")
+
+QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
+"""The latency quantiles exposed."""
+RECENT = 300.0
+"""Seconds of recent windows behind the latency quantiles and the error ratio."""
+DRIFT_RANGE = 3600.0
+"""Seconds of events compared with the baseline."""
+DRIFT_TTL = 30.0
+"""Seconds a model's drift report is reused before it is computed again."""
+DRIFT_BUDGET = 0.5
+"""Seconds a scrape may spend refreshing drift reports (at least one model is refreshed per scrape)."""
+MAX_FEATURES = 50
+"""Drift series per model at most: declared features first (in declaration order), then the rest."""
+
+
+def exposition(vigil: Vigil, accept: str | None) -> tuple[bytes, str]:
+    """The body of a ``/metrics`` answer and its Content-Type, negotiated from the ``Accept`` header."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_VigilCollector(vigil))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
+
+
+# -- state kept between scrapes (per Vigil instance) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FeatureDrift:
+    feature: str
+    method: str
+    effect: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """A digest of one drift report (or None when the model has no baseline or no recent events)."""
+
+    computed: float  # time.monotonic()
+    evaluated_at: float  # the Vigil clock
+    features: tuple[_FeatureDrift, ...] | None = None
+    share: float = math.nan
+    dataset_drifted: bool = False
+
+
+@dataclass
+class _State:
+    drift: dict[str, _Drift] = field(default_factory=dict)
+    refreshing: threading.Lock = field(default_factory=threading.Lock)
+    errors: int = 0
+    errors_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def failed(self) -> None:
+        with self.errors_lock:
+            self.errors += 1
+
+
+_STATES: weakref.WeakKeyDictionary[Vigil, _State] = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+
+
+def _state(vigil: Vigil) -> _State:
+    with _STATES_LOCK:
+        state = _STATES.get(vigil)
+        if state is None:
+            state = _STATES[vigil] = _State()
+        return state
+
+
+# -- the collector -------------------------------------------------------------------------------------------
+
+
+class _VigilCollector:
+    def __init__(self, vigil: Vigil) -> None:
+        self.vigil = vigil
+        self.state = _state(vigil)
+
+    def collect(self) -> Iterator[Metric]:
+        vigil = self.vigil
+        now = vigil.clock()
+        f = _Families()
+        f.build.add_metric([], {"version": __version__})
+        f.start.add_metric([], vigil.started_at)
+        f.pending.add_metric([], float(vigil.aggregator.pending_rows))
+
+        models = dict(vigil.registry.items())
+        totals = _totals_snapshot(vigil)
+        by_model: dict[str, dict[str, dict[str, float]]] = {}
+        for (model, version), values in totals.items():
+            by_model.setdefault(model, {})[version] = values
+        for model in sorted(set(models) | set(by_model)):
+            spec = models.get(model)
+            try:
+                samples = _service_samples(vigil, model, spec, by_model.get(model, {}), now)
+            except Exception:
+                log.exception("could not compute the Prometheus metrics of model %r; left out", model)
+                self.state.failed()
+                continue
+            for family, labels, value in samples:
+                family.add_metric(labels, value)
+            self._quantiles(f, samples)
+
+        self._refresh_drift(models, now)
+        for model in sorted(models):
+            digest = self.state.drift.get(model)
+            if digest is not None and digest.features is not None:
+                _add_drift(f, model, digest)
+
+        f.errors.add_metric([], float(self.state.errors))
+        yield from f.all()
+
+    @staticmethod
+    def _quantiles(f: _Families, samples: list[_Add]) -> None:
+        del f, samples  # the samples carry their families; nothing more to do (kept for clarity)
+
+    def _refresh_drift(self, models: dict[str, ModelSpec], now: float) -> None:
+        """Recompute stale drift reports, the oldest first, within ``DRIFT_BUDGET`` seconds."""
+        state = self.state
+        for name in [m for m in state.drift if m not in models or models[m].baseline is None]:
+            state.drift.pop(name, None)
+        if not state.refreshing.acquire(blocking=False):
+            return  # another scrape is refreshing: serve what is cached
+        try:
+            started = time.monotonic()
+            stale = [
+                m
+                for m, spec in models.items()
+                if spec.baseline is not None
+                and (m not in state.drift or started - state.drift[m].computed >= DRIFT_TTL)
+            ]
+            stale.sort(key=lambda m: state.drift[m].computed if m in state.drift else -math.inf)
+            for i, model in enumerate(stale):
+                if i and time.monotonic() - started > DRIFT_BUDGET:
+                    break
+                state.drift[model] = self._drift(model, models[model], now)
+        finally:
+            state.refreshing.release()
+
+    def _drift(self, model: str, spec: ModelSpec, now: float) -> _Drift:
+        try:
+            report = self.vigil.query.drift(model, now - DRIFT_RANGE, now)
+        except InputError:  # no baseline (yet) or no events in the range
+            return _Drift(time.monotonic(), now)
+        except Exception:
+            log.exception("could not compute the drift of model %r for Prometheus; left out", model)
+            self.state.failed()
+            return _Drift(time.monotonic(), now)
+        declared = [n for n in spec.features if n in report.columns]
+        rest = sorted(n for n in report.columns if n not in spec.features)
+        features = tuple(
+            _FeatureDrift(n, report.columns[n].method, float(report.columns[n].effect), report.columns[n].drift)
+            for n in (declared + rest)[:MAX_FEATURES]
+        )
+        return _Drift(time.monotonic(), now, features, float(report.drift_share), report.dataset_drift)
+
+
+# -- the metric families -------------------------------------------------------------------------------------
+
+_MV = ["model", "model_version"]
+
+
+class _Families:
+    def __init__(self) -> None:
+        self.build = InfoMetricFamily("vigil_build", "The running Vigil.", labels=[])
+        self.start = GaugeMetricFamily(
+            "vigil_start_time_seconds",
+            "When this Vigil process started (Unix time); its counters count from then.",
+            unit="seconds",
+        )
+        self.model_info = InfoMetricFamily("vigil_model", "A registered model.", labels=["model"])
+        self.predictions = CounterMetricFamily(
+            "vigil_predictions",
+            "Prediction events ingested by this process, by outcome (error: the event carries an error).",
+            labels=[*_MV, "outcome"],
+        )
+        self.latency = SummaryMetricFamily(
+            "vigil_inference_duration_seconds",
+            "Inference latency. _sum/_count: since this process started; quantiles: over the last "
+            "5 minutes (1% relative error).",
+            labels=_MV,
+            unit="seconds",
+        )
+        self.error_ratio = GaugeMetricFamily(
+            "vigil_error_ratio", "Share (0-1) of events that failed over the last 5 minutes.", labels=["model"]
+        )
+        self.tokens = CounterMetricFamily(
+            "vigil_llm_tokens", "LLM tokens ingested by this process.", labels=[*_MV, "token_type"]
+        )
+        self.cost = CounterMetricFamily(
+            "vigil_llm_cost_dollars", "LLM cost ingested by this process, US dollars.", labels=_MV
+        )
+        self.drift_score = GaugeMetricFamily(
+            "vigil_feature_drift_score",
+            "Drift effect size of a feature, last hour against the baseline (the method's scale).",
+            labels=["model", "feature", "method"],
+        )
+        self.drifted = GaugeMetricFamily(
+            "vigil_feature_drifted",
+            "1 when the feature drifted (last hour against the baseline), else 0.",
+            labels=["model", "feature"],
+        )
+        self.drift_share = GaugeMetricFamily(
+            "vigil_dataset_drift_share",
+            "Share (0-1) of tested features that drifted, last hour against the baseline.",
+            labels=["model"],
+        )
+        self.dataset_drifted = GaugeMetricFamily(
+            "vigil_dataset_drifted",
+            "1 when the share of drifted features reaches the model's dataset-drift threshold, else 0.",
+            labels=["model"],
+        )
+        self.evaluated = GaugeMetricFamily(
+            "vigil_last_evaluation_timestamp_seconds",
+            "When the drift metrics of the model were last computed (Unix time).",
+            labels=["model"],
+            unit="seconds",
+        )
+        self.pending = GaugeMetricFamily(
+            "vigil_aggregator_pending_events", "Events accepted but not yet folded into windows."
+        )
+        self.errors = CounterMetricFamily(
+            "vigil_metrics_collection_errors",
+            "Model metric computations that failed during scrapes of this process (series left out).",
+        )
+
+    def all(self) -> Iterable[Metric]:
+        return [
+            self.build,
+            self.start,
+            self.model_info,
+            self.predictions,
+            self.latency,
+            self.error_ratio,
+            self.tokens,
+            self.cost,
+            self.drift_score,
+            self.drifted,
+            self.drift_share,
+            self.dataset_drifted,
+            self.evaluated,
+            self.pending,
+            self.errors,
+        ]

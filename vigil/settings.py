@@ -1,0 +1,56 @@
+"""Server settings: one table drives the ``vigil serve`` flags, the environment variables and the docs
+(a test fails when a setting is missing from the README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SETTINGS", "Setting", "resolve"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    env: str
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def parse(self, text: str) -> Any:
+        return type(self.default)(text) if self.default is not None else text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("config", "vigil.yaml", "VIGIL_CONFIG", "The config file: models, columns, security. Optional."),
+    Setting(
+        "store", "vigil.db", "VIGIL_STORE", "Embedded store file, or a postgresql:// URL for a shared store."
+    ),
+    Setting("host", "127.0.0.1", "VIGIL_HOST", "Address to listen on."),
+    Setting("port", 8000, "VIGIL_PORT", "Port to listen on."),
+    Setting(
+        "writer",
+        "",
+        "VIGIL_WRITER",
+        "This process's name among the servers sharing a store (default: main, or host:port with "
+        "PostgreSQL). Keep it stable across restarts: the process replays its own log.",
+    ),
+    Setting("flush_every", 2.0, "VIGIL_FLUSH_EVERY", "Seconds between saves of the live windows."),
+    Setting("max_body_bytes", 32 * 1024 * 1024, "VIGIL_MAX_BODY_BYTES", "Largest request body (413 above)."),
+    Setting("max_records", 50_000, "VIGIL_MAX_RECORDS", "Most records in one request (413 above)."),
+)
+
+
+def resolve(given: dict[str, Any]) -> dict[str, Any]:
+    """Each setting from the command line if given, else its environment variable, else its default."""
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        value = given.get(s.name)
+        if value is None and s.env in os.environ:
+            value = s.parse(os.environ[s.env])
+        out[s.name] = s.default if value is None else value
+    return out
