@@ -154,7 +154,7 @@ def test_validate_reports_file_and_line_and_exits_2(vigil_exe: str, tmp_path: Pa
 
 def test_demo_flags_exactly_the_injected_drift_and_quality_trouble(vigil_exe: str, tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    done = run(vigil_exe, "demo", "--out", out, "--rows", 20_000)
+    done = run(vigil_exe, "demo-report", "--out", out, "--rows", 20_000)
     assert done.returncode == 0, done.stderr
     report = strict_json(out / "report.json")
     assert (
@@ -325,7 +325,7 @@ def test_validate_a_missing_file_exits_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rows", ["0", "-5"])
 def test_demo_rejects_a_row_count_below_one(rows: str, tmp_path: Path) -> None:
-    result = invoke("demo", "--out", tmp_path / "d", "--rows", rows)
+    result = invoke("demo-report", "--out", tmp_path / "d", "--rows", rows)
     assert result.exit_code == 2
     assert "--rows" in result.stderr
     assert not (tmp_path / "d").exists()

@@ -188,8 +188,8 @@ def validate(path: str) -> None:
     click.echo(f"{path}: valid ({len(cfg.columns)} columns declared)")
 
 
-@main.command()
-@click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False))
+@main.command("demo-report")
+@click.option("--out", default="out/demo-report", show_default=True, type=click.Path(file_okay=False))
 @click.option(
     "--rows",
     default=200_000,
@@ -197,8 +197,8 @@ def validate(path: str) -> None:
     type=click.IntRange(min=1),
     help="Rows in each of the two tables.",
 )
-def demo(out: str, rows: int) -> None:
-    """Generate a reference and a drifted current table, then report on them."""
+def demo_report(out: str, rows: int) -> None:
+    """Generate a reference and a drifted current table (loan applications), then report on them."""
     from vigil.examples.loans import write_example
 
     folder = Path(out)
@@ -212,6 +212,38 @@ def demo(out: str, rows: int) -> None:
     _save(result, "html", folder / "report.html")
     click.echo(summary(result))
     click.echo(f"\nopen {folder / 'report.html'} in a browser; the JSON is in {folder / 'report.json'}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    default="out/demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the models' baselines, the config and the store go.",
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--duration", type=click.FloatRange(min=1), help="Seconds to run (default: until Ctrl-C).")
+@click.option(
+    "--rate",
+    default=40.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Predictions per second per model.",
+)
+@click.option(
+    "--calm",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=5),
+    help="Seconds of normal traffic before the first trouble.",
+)
+@click.option("--window", default="10s", show_default=True, help="Window size of the demo's models.")
+def demo(out: str, port: int, duration: float | None, rate: float, calm: float, window: str) -> None:
+    """Run a live system: a server, three models, traffic, late labels, and injected trouble."""
+    from vigil.demo.live import run_demo
+
+    run_demo(Path(out), port=port, duration=duration, rate=rate, calm=calm, window=window, say=click.echo)
 
 
 def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,28 +9,24 @@ Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_cli
 ``model``, ``model_version``, ``outcome``/``token_type`` (two values each), ``feature`` (the first
 ``MAX_FEATURES`` per model) and ``method``: never request ids, users or prompts.
 
-====================================================  =========  ==============================================
-``vigil_build_info{version}``                         gauge 1    the running Vigil
-``vigil_start_time_seconds``                          gauge      process start: the counters below start at 0
-``vigil_model_info{model,task,team,live_version}``    gauge 1    one per registered model
-``vigil_predictions_total{model,model_version,        counter    events since start; ``error`` = events that
-outcome="success"|"error"}``                                     carry an ``error``
-``vigil_inference_duration_seconds{model,             summary    ``_sum``/``_count``: since start (from the
-model_version[,quantile]}``                                      running totals); ``quantile`` 0.5/0.95/0.99:
-                                                                 over the last 5 minutes (see below)
-``vigil_error_ratio{model}``                          gauge      errors / events over the last 5 minutes
-``vigil_llm_tokens_total{model,model_version,         counter    LLM tokens since start
-token_type="input"|"output"}``
-``vigil_llm_cost_dollars_total{model,model_version}`` counter    LLM cost in US dollars since start
-``vigil_feature_drift_score{model,feature,method}``   gauge      the drift method's effect size, last hour vs
-                                                                 the baseline
-``vigil_feature_drifted{model,feature}``              gauge 0/1  the feature's drift verdict
-``vigil_dataset_drift_share{model}``                  gauge      share (0–1) of tested features that drifted
-``vigil_dataset_drifted{model}``                      gauge 0/1  the dataset-drift verdict
-``vigil_last_evaluation_timestamp_seconds{model}``    gauge      when the drift metrics above were computed
-``vigil_aggregator_pending_events``                   gauge      events accepted but not folded yet
-``vigil_metrics_collection_errors_total``             counter    model computations that failed in a scrape
-====================================================  =========  ==============================================
+* ``vigil_build_info{version}`` (gauge, 1): the running Vigil.
+* ``vigil_start_time_seconds`` (gauge): when this process started; its counters count from then.
+* ``vigil_model_info{model, task, team, live_version}`` (gauge, 1): one per registered model.
+* ``vigil_predictions_total{model, model_version, outcome="success"|"error"}`` (counter): events since
+  start; ``error`` counts events that carry an ``error``. Live versions start at 0.
+* ``vigil_inference_duration_seconds{model, model_version}`` (summary): ``_sum`` and ``_count`` since
+  start; ``{quantile="0.5"|"0.95"|"0.99"}`` over the last 5 minutes (see below).
+* ``vigil_error_ratio{model}`` (gauge, 0–1): errors / events over the last 5 minutes, all versions.
+* ``vigil_llm_tokens_total{model, model_version, token_type="input"|"output"}`` (counter) and
+  ``vigil_llm_cost_dollars_total{model, model_version}`` (counter, US dollars): since start; for LLM
+  models (and any model that reports tokens or cost).
+* ``vigil_feature_drift_score{model, feature, method}`` (gauge): the drift method's effect size, last
+  hour against the baseline; ``vigil_feature_drifted{model, feature}`` (gauge, 0/1): its verdict.
+* ``vigil_dataset_drift_share{model}`` (gauge, 0–1): share of tested features that drifted;
+  ``vigil_dataset_drifted{model}`` (gauge, 0/1): the model's dataset-drift verdict.
+* ``vigil_last_evaluation_timestamp_seconds{model}`` (gauge): when those drift metrics were computed.
+* ``vigil_aggregator_pending_events`` (gauge): events accepted but not folded into windows yet.
+* ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
 Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.
 
@@ -68,8 +64,9 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -183,21 +180,18 @@ class _VigilCollector:
         f.pending.add_metric([], float(vigil.aggregator.pending_rows))
 
         models = dict(vigil.registry.items())
-        totals = _totals_snapshot(vigil)
         by_model: dict[str, dict[str, dict[str, float]]] = {}
-        for (model, version), values in totals.items():
+        for (model, version), values in _totals_snapshot(vigil).items():
             by_model.setdefault(model, {})[version] = values
         for model in sorted(set(models) | set(by_model)):
-            spec = models.get(model)
-            try:
-                samples = _service_samples(vigil, model, spec, by_model.get(model, {}), now)
+            try:  # compute everything first, then add: a failure leaves no partial series
+                adds = _service(vigil, f, model, models.get(model), by_model.get(model, {}), now)
             except Exception:
                 log.exception("could not compute the Prometheus metrics of model %r; left out", model)
                 self.state.failed()
                 continue
-            for family, labels, value in samples:
-                family.add_metric(labels, value)
-            self._quantiles(f, samples)
+            for add in adds:
+                add()
 
         self._refresh_drift(models, now)
         for model in sorted(models):
@@ -207,10 +201,6 @@ class _VigilCollector:
 
         f.errors.add_metric([], float(self.state.errors))
         yield from f.all()
-
-    @staticmethod
-    def _quantiles(f: _Families, samples: list[_Add]) -> None:
-        del f, samples  # the samples carry their families; nothing more to do (kept for clarity)
 
     def _refresh_drift(self, models: dict[str, ModelSpec], now: float) -> None:
         """Recompute stale drift reports, the oldest first, within ``DRIFT_BUDGET`` seconds."""
@@ -247,7 +237,9 @@ class _VigilCollector:
         declared = [n for n in spec.features if n in report.columns]
         rest = sorted(n for n in report.columns if n not in spec.features)
         features = tuple(
-            _FeatureDrift(n, report.columns[n].method, float(report.columns[n].effect), report.columns[n].drift)
+            _FeatureDrift(
+                n, report.columns[n].method, float(report.columns[n].effect), report.columns[n].drift
+            )
             for n in (declared + rest)[:MAX_FEATURES]
         )
         return _Drift(time.monotonic(), now, features, float(report.drift_share), report.dataset_drift)
@@ -280,7 +272,9 @@ class _Families:
             unit="seconds",
         )
         self.error_ratio = GaugeMetricFamily(
-            "vigil_error_ratio", "Share (0-1) of events that failed over the last 5 minutes.", labels=["model"]
+            "vigil_error_ratio",
+            "Share (0-1) of events that failed over the last 5 minutes.",
+            labels=["model"],
         )
         self.tokens = CounterMetricFamily(
             "vigil_llm_tokens", "LLM tokens ingested by this process.", labels=[*_MV, "token_type"]
@@ -340,3 +334,113 @@ class _Families:
             self.pending,
             self.errors,
         ]
+
+
+# -- computing -----------------------------------------------------------------------------------------------
+
+_Add = Callable[[], None]
+
+
+def _totals_snapshot(vigil: Vigil) -> dict[tuple[str, str], dict[str, float]]:
+    """A consistent copy of the aggregator's running totals (per model and version, since start)."""
+    aggregator = vigil.aggregator
+    # the folding thread updates a batch's totals under this lock: copying under it keeps events and
+    # errors of one batch together, so success = events - errors never goes down between scrapes
+    with aggregator._state_lock:
+        return {key: dict(values) for key, values in aggregator.totals.items()}
+
+
+def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, WindowState]:
+    """This process's windows of ``model`` that overlap the last ``RECENT`` seconds, merged per version
+    (events, errors and the latency sketch only)."""
+    if spec is None:
+        return {}
+    res = int(spec.window.total_seconds())
+    lo = math.floor((now - RECENT) / res) * res
+    merged: dict[str, WindowState] = {}
+    for key, window in sorted(vigil.aggregator.live_windows(model, lo, now + 1).items()):
+        acc = merged.get(key.version)
+        if acc is None:
+            merged[key.version] = window  # a copy: ours to change
+        else:
+            acc.events += window.events
+            acc.errors += window.errors
+            acc.latency.merge(window.latency)
+    return merged
+
+
+def _service(
+    vigil: Vigil,
+    f: _Families,
+    model: str,
+    spec: ModelSpec | None,
+    totals: dict[str, dict[str, float]],
+    now: float,
+) -> list[_Add]:
+    """The service and LLM series of one model, as additions to make once all of them are computed."""
+    adds: list[_Add] = []
+    versions = dict(totals)
+    if spec is not None:
+        adds.append(
+            partial(
+                f.model_info.add_metric,
+                [model],
+                {"task": spec.task, "team": spec.owner.team, "live_version": spec.live_version},
+            )
+        )
+        versions.setdefault(spec.live_version, {})  # initialise the live version's series to 0
+    llm = spec is not None and spec.task == "llm"
+    recent = _recent(vigil, model, spec, now)
+    for version, t in sorted(versions.items()):
+        labels = [model, version]
+        events, errors = t.get("events", 0.0), t.get("errors", 0.0)
+        adds.append(partial(f.predictions.add_metric, [*labels, "success"], events - errors))
+        adds.append(partial(f.predictions.add_metric, [*labels, "error"], errors))
+        window = recent.get(version)
+        quantiles: list[tuple[float, float]] = []
+        if window is not None and window.latency.count:
+            quantiles = [(q, window.latency_quantile(q) / 1000.0) for q in QUANTILES]
+        adds.append(
+            partial(
+                _add_summary,
+                f.latency,
+                labels,
+                int(t.get("latency_count", 0)),
+                t.get("latency_sum_ms", 0.0) / 1000.0,
+                quantiles,
+            )
+        )
+        if llm or any(t.get(k) for k in ("tokens_in", "tokens_out", "cost")):
+            adds.append(partial(f.tokens.add_metric, [*labels, "input"], t.get("tokens_in", 0.0)))
+            adds.append(partial(f.tokens.add_metric, [*labels, "output"], t.get("tokens_out", 0.0)))
+            adds.append(partial(f.cost.add_metric, labels, t.get("cost", 0.0)))
+    events = sum(w.events for w in recent.values())
+    if events:
+        errors = sum(w.errors for w in recent.values())
+        adds.append(partial(f.error_ratio.add_metric, [model], errors / events))
+    return adds
+
+
+def _add_summary(
+    family: SummaryMetricFamily,
+    labels: list[str],
+    count: int,
+    total: float,
+    quantiles: list[tuple[float, float]],
+) -> None:
+    named = dict(zip(_MV, labels, strict=True))
+    for q, value in quantiles:
+        if math.isfinite(value):
+            family.samples.append(Sample(family.name, {**named, "quantile": str(q)}, value))
+    family.add_metric(labels, count, total)
+
+
+def _add_drift(f: _Families, model: str, digest: _Drift) -> None:
+    for d in digest.features or ():
+        if math.isfinite(d.effect):
+            f.drift_score.add_metric([model, d.feature, d.method], d.effect)
+        f.drifted.add_metric([model, d.feature], 1.0 if d.drifted else 0.0)
+    if math.isfinite(digest.share):
+        f.drift_share.add_metric([model], digest.share)
+    f.dataset_drifted.add_metric([model], 1.0 if digest.dataset_drifted else 0.0)
+    f.evaluated.add_metric([model], digest.evaluated_at)

@@ -1,0 +1,1 @@
+"""The demos: a live system with injected trouble (`vigil demo`)."""
