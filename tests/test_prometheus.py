@@ -272,19 +272,19 @@ def test_a_scrape_is_fast(posted: Posted) -> None:
 def test_one_failing_model_does_not_fail_the_scrape(posted: Posted, monkeypatch: pytest.MonkeyPatch) -> None:
     vigil = posted.vigil
     prometheus._STATES.pop(vigil, None)
-    live_windows, drift = vigil.aggregator.live_windows, vigil.query.drift
+    recent, drift = prometheus._recent, vigil.query.drift
 
-    def broken_windows(model: str, start: float, end: float) -> Any:
+    def broken_recent(vigil: Vigil, model: str, *args: Any) -> Any:
         if model == "chat":
             raise RuntimeError("boom")
-        return live_windows(model, start, end)
+        return recent(vigil, model, *args)
 
     def broken_drift(model: str, start: float, end: float, version: str | None = None) -> Any:
         if model == "credit":
             raise RuntimeError("boom")
         return drift(model, start, end, version)
 
-    monkeypatch.setattr(vigil.aggregator, "live_windows", broken_windows)
+    monkeypatch.setattr(prometheus, "_recent", broken_recent)
     monkeypatch.setattr(vigil.query, "drift", broken_drift)
     try:
         s = _samples(_scrape(posted)[0])

@@ -9,10 +9,11 @@ a NaN feature is a null: send ``null``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "MAX_FEATURES",
@@ -32,14 +33,23 @@ _RECORD = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, str_max_l
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=MAX_STRING)]
-Scalar = bool | int | float | Text | None
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""An integer that fits 64 bits (what is stored); a larger one in a feature is read as a float."""
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Scalar = bool | Int64 | float | Text | None
 """A feature value: a number, a boolean, a string, or null."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LAST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 
 
 def _to_datetime(value: Any) -> Any:
     """Seconds since the epoch become an aware UTC datetime; strings are left to pydantic (RFC 3339)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        if not (math.isfinite(value) and _FIRST <= value <= _LAST):
+            raise ValueError("seconds since the epoch out of range (years 1 to 9999)")
+        return _EPOCH + timedelta(seconds=value)
     return value
 
 
@@ -47,7 +57,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_to_datetime)]
+def _in_range(value: datetime) -> datetime:
+    """An aware datetime whose epoch seconds exist (not past year 9999 or before year 1 once in UTC)."""
+    value = _aware(value)
+    if not _FIRST <= value.timestamp() <= _LAST:
+        raise ValueError("time out of range (years 1 to 9999)")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_to_datetime), AfterValidator(_in_range)]
 
 
 class Event(BaseModel):
@@ -71,8 +89,8 @@ class Event(BaseModel):
     latency_ms: Annotated[float, Field(ge=0)] | None = None
     error: Text | None = None
     """What went wrong, when the request failed (the prediction is then usually null)."""
-    tokens_in: Annotated[int, Field(ge=0)] | None = None
-    tokens_out: Annotated[int, Field(ge=0)] | None = None
+    tokens_in: Count | None = None
+    tokens_out: Count | None = None
     cost: Annotated[float, Field(ge=0)] | None = None
     """In US dollars."""
     segments: dict[Name, Scalar] = Field(default_factory=dict, max_length=MAX_FEATURES)
@@ -89,7 +107,8 @@ class Label(BaseModel):
 
     model: Name
     request_id: Name
-    label: Scalar
+    label: bool | Int64 | float | Text
+    """The true class (or value); required, and not null."""
     timestamp: Timestamp | None = None
     """When the truth became known; the server's clock when absent."""
 
@@ -104,7 +123,7 @@ class HostMetrics(BaseModel):
     timestamp: Timestamp | None = None
     cpu_percent: Annotated[float, Field(ge=0)] | None = None
     memory_percent: Annotated[float, Field(ge=0, le=100)] | None = None
-    memory_bytes: Annotated[int, Field(ge=0)] | None = None
+    memory_bytes: Count | None = None
     gpu_percent: Annotated[float, Field(ge=0, le=100)] | None = None
     gpu_memory_percent: Annotated[float, Field(ge=0, le=100)] | None = None
-    gpu_memory_bytes: Annotated[int, Field(ge=0)] | None = None
+    gpu_memory_bytes: Count | None = None

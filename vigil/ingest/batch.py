@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
 from vigil.ingest.redact import Redactor
@@ -20,7 +21,15 @@ from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.schema import Event
 from vigil.tables import read_table
 
-__all__ = ["SERVICE_COLUMNS", "baseline_table", "from_ipc", "profiled_columns", "to_ipc", "to_table"]
+__all__ = [
+    "SERVICE_COLUMNS",
+    "baseline_table",
+    "events_table",
+    "from_ipc",
+    "profiled_columns",
+    "to_ipc",
+    "to_table",
+]
 
 SERVICE_COLUMNS = (
     "ts",
@@ -37,59 +46,101 @@ _NUMERIC_PREDICTION = ("regression",)
 
 
 def to_table(events: Sequence[Event], spec: ModelSpec, now: datetime, redactor: Redactor) -> pa.Table:
-    """One column per field; feature types follow the model's declared schema where there is one."""
-    live = spec.live_version
-    cols: dict[str, list[object]] = {name: [] for name in SERVICE_COLUMNS}
-    cols[PREDICTION], cols[SCORE] = [], []
-    features: dict[str, list[object]] = {}
-    segments: dict[str, list[object]] = {}
-    for i, e in enumerate(events):
-        cols["ts"].append(e.when(now).timestamp())
-        cols["version"].append(e.version or live)
-        cols["request_id"].append(e.request_id)
-        cols["latency_ms"].append(e.latency_ms)
-        cols["error"].append(redactor.text("error", e.error))
-        cols["tokens_in"].append(e.tokens_in)
-        cols["tokens_out"].append(e.tokens_out)
-        cols["cost"].append(e.cost)
-        cols["probabilities"].append(orjson.dumps(e.probabilities).decode() if e.probabilities else None)
-        prediction = e.prediction
-        cols[PREDICTION].append(
-            redactor.text("prediction", prediction) if isinstance(prediction, str) else prediction
-        )
-        cols[SCORE].append(e.score)
-        for source, target in (
-            (redactor.apply(e.features), features),
-            (redactor.apply(e.segments), segments),
-        ):
-            for name, value in source.items():
-                column = target.get(name)
-                if column is None:
-                    column = target[name] = [None] * i
-                column.append(value)
-        for target in (features, segments):
-            for column in target.values():
-                if len(column) < i + 1:
-                    column.append(None)
-    arrays: dict[str, pa.Array] = {
-        "ts": pa.array(cols["ts"], pa.float64()),
-        "version": pa.array(cols["version"], pa.string()),
-        "request_id": pa.array(cols["request_id"], pa.string()),
-        "latency_ms": pa.array(cols["latency_ms"], pa.float64()),
-        "error": pa.array(cols["error"], pa.string()),
-        "tokens_in": pa.array(cols["tokens_in"], pa.int64()),
-        "tokens_out": pa.array(cols["tokens_out"], pa.int64()),
-        "cost": pa.array(cols["cost"], pa.float64()),
-        "probabilities": pa.array(cols["probabilities"], pa.string()),
-        SCORE: pa.array(cols[SCORE], pa.float64()),
-        PREDICTION: _prediction(cols[PREDICTION], spec.task),
+    """Validated events (one model) as the event table."""
+    from vigil.ingest.columnar import from_events
+
+    return events_table(from_events(events), spec, now.timestamp(), redactor)
+
+
+def events_table(table: pa.Table, spec: ModelSpec, now: float, redactor: Redactor) -> pa.Table:
+    """A checked wire table (``columnar.fast_table`` / ``from_events``) of one model as the event table:
+    defaults filled in (time, live version), redaction applied, types following the model's schema."""
+    n = table.num_rows
+
+    def col(name: str, kind: pa.DataType) -> pa.ChunkedArray | pa.Array:
+        if name in table.column_names and not pa.types.is_null(table.column(name).type):
+            return pc.cast(table.column(name), kind)
+        return pa.nulls(n, kind)
+
+    ts = pc.fill_null(col("timestamp", pa.float64()), now)
+    version = pc.fill_null(col("version", pa.string()), spec.live_version)
+    error = col("error", pa.string())
+    if redactor.scrubs("error"):
+        error = pa.array([redactor.text("error", v) for v in error.to_pylist()], pa.string())
+    arrays: dict[str, pa.ChunkedArray | pa.Array] = {
+        "ts": ts,
+        "version": version,
+        "request_id": col("request_id", pa.string()),
+        "latency_ms": col("latency_ms", pa.float64()),
+        "error": error,
+        "tokens_in": col("tokens_in", pa.int64()),
+        "tokens_out": col("tokens_out", pa.int64()),
+        "cost": col("cost", pa.float64()),
+        "probabilities": _probabilities(table),
+        SCORE: col("score", pa.float64()),
+        PREDICTION: _prediction(table, spec.task, redactor),
     }
-    for name, values in features.items():
-        declared = spec.features.get(name)
-        arrays[name] = _column(values, declared.type if declared is not None else None)
-    for name, values in segments.items():
-        arrays[SEGMENT_PREFIX + name] = _column(values, "categorical")
+    for source, prefix in (("features", ""), ("segments", SEGMENT_PREFIX)):
+        if source not in table.column_names or not pa.types.is_struct(table.column(source).type):
+            continue
+        struct = table.column(source)
+        for i, f in enumerate(struct.type):
+            values = pc.struct_field(struct, [i])
+            declared = spec.features.get(f.name) if not prefix else None
+            kind = "categorical" if prefix else (declared.type if declared is not None else None)
+            redacted = redactor.column(f.name, values) if not prefix else values
+            if redacted is not None:
+                arrays[prefix + f.name] = _typed(redacted, kind)
     return pa.table(arrays)
+
+
+def _probabilities(table: pa.Table) -> pa.Array:
+    if "probabilities" not in table.column_names or not pa.types.is_struct(
+        table.column("probabilities").type
+    ):
+        return pa.nulls(table.num_rows, pa.string())
+    return pa.array(
+        [
+            None if p is None else orjson.dumps({k: v for k, v in p.items() if v is not None}).decode()
+            for p in table.column("probabilities").to_pylist()
+        ],
+        pa.string(),
+    )
+
+
+def _prediction(table: pa.Table, task: str, redactor: Redactor) -> pa.ChunkedArray | pa.Array:
+    n = table.num_rows
+    if "prediction" not in table.column_names or pa.types.is_null(table.column("prediction").type):
+        return pa.nulls(n, pa.float64() if task in _NUMERIC_PREDICTION else pa.string())
+    p = table.column("prediction")
+    if task in _NUMERIC_PREDICTION:
+        return pc.cast(p, pa.float64())
+    if task == "llm":
+        text = pc.cast(p, pa.string())
+        if redactor.scrubs("prediction"):
+            return pa.array([redactor.text("prediction", v) for v in text.to_pylist()], pa.string())
+        return text
+    return _labels(p)
+
+
+def _labels(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Class labels as text: True -> "1", 3 and 3.0 -> "3", "cat" -> "cat"."""
+    t = values.type
+    if pa.types.is_boolean(t):
+        return pc.cast(pc.cast(values, pa.int8()), pa.string())
+    if pa.types.is_floating(t):
+        integral = pc.equal(values, pc.floor(values))
+        as_int = pc.cast(pc.cast(pc.if_else(integral, values, 0.0), pa.int64(), safe=False), pa.string())
+        return pc.if_else(integral, as_int, pc.cast(values, pa.string()))
+    return pc.cast(values, pa.string())
+
+
+def _typed(values: pa.ChunkedArray | pa.Array, declared: str | None) -> pa.ChunkedArray | pa.Array:
+    if declared == "numeric":
+        return pc.cast(values, pa.float64())
+    if declared in ("categorical", "text") or pa.types.is_null(values.type):
+        return _labels(values) if not pa.types.is_null(values.type) else pa.nulls(len(values), pa.string())
+    return values
 
 
 def profiled_columns(table: pa.Table, spec: ModelSpec) -> list[str]:
@@ -116,33 +167,6 @@ def from_ipc(payload: bytes) -> pa.Table:
         return reader.read_all()
 
 
-def _prediction(values: list[object], task: str) -> pa.Array:
-    if task in _NUMERIC_PREDICTION:
-        return pa.array([None if v is None or isinstance(v, str) else float(v) for v in values], pa.float64())  # type: ignore[arg-type]
-    if task == "llm":
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
-    return pa.array([None if v is None else _label(v) for v in values], pa.string())
-
-
-def _label(v: object) -> str:
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _column(values: list[object], declared: str | None) -> pa.Array:
-    if declared == "numeric":
-        return pa.array([None if v is None else float(v) for v in values], pa.float64())  # type: ignore[arg-type]
-    if declared in ("categorical", "text"):
-        return pa.array([None if v is None else _label(v) for v in values], pa.string())
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep them all, as text
-        return pa.array([None if v is None else _label(v) for v in values], pa.string())
-
-
 def baseline_table(path: Path, spec: ModelSpec) -> pa.Table:
     """A baseline file (training or validation data) with the live tables' column names: features as they
     are, ``prediction`` and ``score`` as ``@prediction`` and ``@score``; PII, ids and timestamps left out."""
@@ -154,13 +178,12 @@ def baseline_table(path: Path, spec: ModelSpec) -> pa.Table:
             continue
         column = table.column(name)
         if name == "prediction":
-            values = column.to_pylist()
-            columns[PREDICTION] = _prediction(values, spec.task)
+            columns[PREDICTION] = _prediction(
+                pa.table({"prediction": column}), spec.task, Redactor(None, {}, set())
+            )
         elif name == "score":
             columns[SCORE] = column.cast(pa.float64())
         else:
             declared = spec.features.get(name)
-            columns[name] = (
-                _column(column.to_pylist(), declared.type) if declared and declared.type else column
-            )
+            columns[name] = _typed(column, declared.type) if declared and declared.type else column
     return pa.table(columns)

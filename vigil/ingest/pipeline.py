@@ -8,17 +8,20 @@ accepted anyway.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from vigil.config import ModelSpec, SecuritySettings
-from vigil.ingest.batch import to_ipc, to_table
+from vigil.ingest.batch import events_table, to_ipc
+from vigil.ingest.columnar import fast_table, from_events
 from vigil.ingest.redact import Redactor
 from vigil.ingest.validate import BadRequest, Checked, Limits, Rejection, check_records, decode_body
 from vigil.monitoring.aggregator import Aggregator
@@ -73,31 +76,50 @@ class Ingestor:
 
     def events(self, body: bytes, content_type: str | None, content_encoding: str | None) -> IngestResult:
         records = decode_body(body, content_type, content_encoding, self.limits)
-        checked = check_records(records, _EVENTS)
-        now = datetime.fromtimestamp(self.clock(), tz=UTC)
-        by_model: dict[str, list[Event]] = {}
+        rejected: list[Rejection] = []
+        wire = fast_table(records)  # the vectorised path: every record valid
+        if wire is not None:
+            positions = np.arange(len(records))
+        else:  # some record is not: check them one by one, keep the good ones
+            checked = check_records(records, _EVENTS)
+            rejected.extend(checked.rejected)
+            positions = np.asarray(checked.positions, dtype=np.int64)
+            wire = from_events(checked.records) if checked.records else None
+        if wire is None:
+            return IngestResult(rejected=sorted(rejected, key=lambda r: r.index))
+        now = self.clock()
+        by_model: dict[str, pa.Table] = {}
         unknown: set[str] = set()
-        for event, position in zip(checked.records, checked.positions, strict=True):
-            spec = self._spec(event)
+        models = wire.column("model")
+        names = pc.unique(models).to_pylist()
+        for name in names:
+            mask = pc.equal(models, name)
+            rows = np.flatnonzero(np.asarray(mask))
+            spec = self._spec(name, wire.filter(mask))
             if spec is None:
-                unknown.add(event.model)
-                checked.reject(position, "model", f"unknown model {event.model!r}; known: {self._known()}")
+                unknown.add(name)
+                reason = f"unknown model {name!r}; known: {self._known()}"
+                rejected.extend(Rejection(int(positions[r]), "model", reason) for r in rows)
                 continue
-            problem = _problem(event, spec, now)
-            if problem is not None:
-                checked.reject(position, *problem)
-                continue
-            by_model.setdefault(event.model, []).append(event)
-        if unknown and not by_model and len(checked.rejected) == len(records):
+            part = wire.filter(mask) if len(names) > 1 else wire
+            bad = _problems(part, spec, now)
+            if bad:
+                for i, (field_name, reason) in bad.items():
+                    rejected.append(Rejection(int(positions[rows[i]]), field_name, reason))
+                keep = np.setdiff1d(np.arange(part.num_rows), np.fromiter(bad, dtype=np.int64))
+                part = part.take(pa.array(keep))
+            if part.num_rows:
+                by_model[name] = part
+        if unknown and not by_model and len(rejected) == len(records):
             raise BadRequest(404, f"unknown model {sorted(unknown)[0]!r}", known_models=self.registry.names())
-        result = IngestResult(rejected=sorted(checked.rejected, key=lambda r: r.index))
-        total = sum(len(v) for v in by_model.values())
+        result = IngestResult(rejected=sorted(rejected, key=lambda r: r.index))
+        total = sum(t.num_rows for t in by_model.values())
         if total and not self.aggregator.admit(total):
             raise BadRequest(503, "the server is catching up; retry shortly", retry_after=1)
         try:
-            for model, events in by_model.items():
+            for model, part in by_model.items():
                 spec, redactor = self._redactor(model)
-                table = to_table(events, spec, now, redactor)
+                table = events_table(part, spec, now, redactor)
                 seq = self.store.append(self.writer, model, table.num_rows, to_ipc(table), self.clock())
                 self.aggregator.submit(model, seq, table)
                 result.accepted += table.num_rows
@@ -107,10 +129,10 @@ class Ingestor:
                 self.aggregator.release(total)  # what was admitted but never logged
         return result
 
-    def _spec(self, event: Event) -> ModelSpec | None:
-        spec = self.registry.get(event.model)
+    def _spec(self, model: str, rows: pa.Table) -> ModelSpec | None:
+        spec = self.registry.get(model)
         if spec is None and self.registry.auto_register:
-            spec = self.registry.register_on_first_sight(event.model, _guess_task(event))
+            spec = self.registry.register_on_first_sight(model, _guess_task(rows))
         return spec
 
     def _known(self) -> str:
@@ -186,33 +208,72 @@ class Ingestor:
         return self.registry.get(model)
 
 
-def _problem(event: Event, spec: ModelSpec, now: datetime) -> tuple[str, str] | None:
-    """What is wrong with an otherwise well-formed event for this model, as (field, reason)."""
-    if event.version is not None and spec.versions and event.version not in spec.versions:
-        return "version", f"unknown version {event.version!r}; declared: {', '.join(spec.versions)}"
-    if event.timestamp is not None:
-        when = event.when(now)
-        if when > now + _FUTURE:
-            return "timestamp", f"{when.isoformat()} is more than an hour ahead of the server's clock"
-        if when < now - spec.retention.minutes:
-            return "timestamp", f"{when.isoformat()} is older than the model's retention of minute windows"
-    for name, value in event.features.items():
-        declared = spec.features.get(name)
-        if declared is None or value is None:
-            continue
-        if declared.type == "numeric" and (isinstance(value, str) or not math.isfinite(float(value))):
-            return f"features.{name}", f"expected a number (declared numeric), got {value!r:.60}"
-    if spec.task == "regression" and isinstance(event.prediction, str):
-        return "prediction", f"a regression model predicts numbers, got {event.prediction!r:.60}"
-    return None
+def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[str, str]]:
+    """Rows of one model's batch that break its declaration: {row: (field, reason)}, first problem only."""
+    out: dict[int, tuple[str, str]] = {}
+
+    def flag(mask: Any, field_name: str, reason: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(np.asarray(pc.fill_null(mask, False))):
+            out.setdefault(int(i), (field_name, reason(int(i))))
+
+    if spec.versions and "version" in part.column_names and not pa.types.is_null(part.column("version").type):
+        versions = part.column("version")
+        declared = ", ".join(spec.versions)
+        flag(
+            pc.invert(pc.is_in(versions, pa.array(list(spec.versions)))),
+            "version",
+            lambda i: f"unknown version {versions[i].as_py()!r}; declared: {declared}",
+        )
+    if "timestamp" in part.column_names and not pa.types.is_null(part.column("timestamp").type):
+        ts = part.column("timestamp")
+        oldest = now - spec.retention.minutes.total_seconds()
+        flag(
+            pc.greater(ts, now + _FUTURE.total_seconds()),
+            "timestamp",
+            lambda i: f"{_iso(ts[i].as_py())} is more than an hour ahead of the server's clock",
+        )
+        flag(
+            pc.less(ts, oldest),
+            "timestamp",
+            lambda i: f"{_iso(ts[i].as_py())} is older than the model's retention of minute windows",
+        )
+    if "features" in part.column_names and pa.types.is_struct(part.column("features").type):
+        struct = part.column("features")
+        for k, f in enumerate(struct.type):
+            declared_spec = spec.features.get(f.name)
+            if declared_spec is None or declared_spec.type != "numeric":
+                continue
+            if pa.types.is_string(f.type) or pa.types.is_boolean(f.type):
+                values = pc.struct_field(struct, [k])
+                flag(pc.is_valid(values), f"features.{f.name}", _not_a_number(values))
+    if spec.task == "regression" and "prediction" in part.column_names:
+        p = part.column("prediction")
+        if pa.types.is_string(p.type):
+            flag(
+                pc.is_valid(p),
+                "prediction",
+                lambda i: f"a regression model predicts numbers, got {p[i].as_py()!r:.60}",
+            )
+    return out
 
 
-def _guess_task(event: Event) -> str:
-    if event.tokens_in is not None or event.tokens_out is not None:
+def _not_a_number(values: Any) -> Callable[[int], str]:
+    return lambda i: f"expected a number (declared numeric), got {values[i].as_py()!r:.60}"
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _guess_task(rows: pa.Table) -> str:
+    def present(name: str) -> bool:
+        return name in rows.column_names and rows.column(name).null_count < rows.num_rows
+
+    if present("tokens_in") or present("tokens_out"):
         return "llm"
-    if event.score is not None:
+    if present("score"):
         return "binary"
-    if isinstance(event.prediction, float):
+    if present("prediction") and pa.types.is_floating(rows.column("prediction").type):
         return "regression"
     return "multiclass"
 

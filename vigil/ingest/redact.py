@@ -21,6 +21,8 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
+import pyarrow as pa
+
 __all__ = ["Redactor", "luhn_ok", "pseudonym", "scrub"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -107,6 +109,22 @@ class Redactor:
             else:
                 out[name] = value
         return out
+
+    def scrubs(self, name: str) -> bool:
+        return name in self._scrub
+
+    def column(self, name: str, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+        """One field's values across a batch, redacted: None when the field is dropped."""
+        if name in self._drop:
+            return None
+        if name in self._hash and self._key is not None:
+            key = self._key
+            return pa.array(
+                [None if v is None else pseudonym(key, v) for v in values.to_pylist()], pa.string()
+            )
+        if name in self._scrub and pa.types.is_string(values.type):
+            return pa.array([None if v is None else scrub(v) for v in values.to_pylist()], pa.string())
+        return values
 
     def text(self, name: str, value: str | None) -> str | None:
         """Scrub a top-level text field (``prediction`` of an LLM, ``error``) when it is marked."""

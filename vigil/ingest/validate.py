@@ -97,17 +97,50 @@ def check_records(records: Sequence[Any], adapter: TypeAdapter[list[R]]) -> Chec
         return out
     except ValidationError as exc:
         bad: set[int] = set()
-        for error in exc.errors(include_url=False):
-            loc = error["loc"]
-            index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
+        for index, loc, reason in _problems(exc.errors(include_url=False)):
             bad.add(index)
-            out.reject(index, _field(loc[1:]), _reason(error))
+            out.reject(index, _field(loc), reason)
     good = [i for i in range(len(records)) if i not in bad]
     if good:
         out.records = adapter.validate_python([records[i] for i in good])
         out.positions = good
     out.rejected.sort(key=lambda r: r.index)
     return out
+
+
+_UNION_MEMBERS = frozenset({"bool", "int", "float", "str", "constrained-int", "constrained-str"})
+"""How pydantic names the members of a scalar union (``Scalar``) at the end of an error's location."""
+
+
+def _problems(errors: Sequence[Any]) -> list[tuple[int, tuple[Any, ...], str]]:
+    """(record index, location in the record, reason) for each problem. A value that fits no member of a
+    union (a feature given a list, say) is one problem, not one per member."""
+    out: list[tuple[int, tuple[Any, ...], str]] = []
+    unions: dict[tuple[int, tuple[Any, ...]], list[Any]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
+        where = loc[1:] if loc and isinstance(loc[0], int) else loc
+        if len(where) > 1 and where[-1] in _UNION_MEMBERS:
+            key = (index, where[:-1])
+            if key not in unions:
+                unions[key] = []
+                out.append((index, where[:-1], ""))
+            unions[key].append(error)
+        else:
+            out.append((index, where, _reason(error)))
+    return [(i, loc, reason or _union_reason(unions[(i, loc)])) for i, loc, reason in out]
+
+
+def _union_reason(errors: list[Any]) -> str:
+    for kind in ("string_too_long", "finite_number", "less_than_equal", "greater_than_equal"):
+        for error in errors:
+            if error["type"] == kind:
+                return _reason(error)
+    value = errors[0].get("input")
+    if value is None:
+        return "required: a number, a boolean or a string (got null)"
+    return f"expected a number, a boolean, a string or null (got {_shown(value)})"
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -128,8 +161,12 @@ def _reason(error: Any) -> str:
         return f"{message} (got {type(value).__name__})"
     if kind.startswith("datetime"):
         return f"{message}; send RFC 3339 (2026-11-21T10:00:00Z) or seconds since the epoch"
+    return f"{message} (got {_shown(value)})"
+
+
+def _shown(value: Any) -> str:
     shown = repr(value)
-    return f"{message} (got {shown[:60] + '…' if len(shown) > 60 else shown})"
+    return shown[:60] + "…" if len(shown) > 60 else shown
 
 
 def _loads(data: bytes, line: int | None) -> Any:
@@ -142,6 +179,10 @@ def _loads(data: bytes, line: int | None) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f"line {line}" if line is not None else f"line {getattr(exc, 'lineno', '?')}"
         raise BadRequest(400, f"malformed JSON at {where}: {getattr(exc, 'msg', exc)}") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep; an integer of thousands of digits
+        where = f" at line {line}" if line is not None else ""
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise BadRequest(400, f"unreadable JSON{where}: {problem}") from None
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
@@ -152,4 +193,6 @@ def _gunzip(body: bytes, limit: int) -> bytes:
         raise BadRequest(400, f"body is not valid gzip: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise BadRequest(413, "decompressed body is over the limit", limit=limit)
+    if not inflater.eof:  # a cut-off stream inflates without complaint: say so rather than use part of it
+        raise BadRequest(400, "body is not valid gzip: the stream is truncated")
     return out

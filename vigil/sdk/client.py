@@ -853,7 +853,7 @@ class Client:
             if not self._send_batch("events", q):
                 return
         if everything:
-            for kind, queue in (("labels", self._labels), ("host", self._host)):
+            for kind, queue in (("labels", self._labels), ("host metrics", self._host)):
                 while queue:
                     if not self._send_batch(kind, queue):
                         return
@@ -907,7 +907,7 @@ class Client:
 
     def _deliver(self, kind: str, records: list[bytes]) -> list[bytes]:
         """Sends one batch with retries; returns the records left unsent because close() ran out of time."""
-        path = {"events": "/v1/events", "labels": "/v1/labels", "host": "/v1/host-metrics"}[kind]
+        path = {"events": "/v1/events", "labels": "/v1/labels", "host metrics": "/v1/host-metrics"}[kind]
         if not records:
             return []
         body = self._encode(records)
@@ -1028,7 +1028,11 @@ class Client:
                 self._send_size = max(1, min(self._send_size, half))
             self._warn_once(f"413:{kind}", "vigil: the server refused a batch as too large; sending smaller")
             return self._deliver(kind, records[:half]) + self._deliver(kind, records[half:])
-        if status == 404 and kind in ("events", "host") and isinstance(info.get("known_models"), list):
+        if (
+            status == 404
+            and kind in ("events", "host metrics")
+            and isinstance(info.get("known_models"), list)
+        ):
             known = {str(m) for m in info["known_models"]}
             models = [_model_of(r) for r in records]
             keep = [r for r, m in zip(records, models, strict=True) if m in known]

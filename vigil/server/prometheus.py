@@ -82,7 +82,7 @@ from prometheus_client.samples import Sample
 
 from vigil import __version__
 from vigil.errors import InputError
-from vigil.monitoring.window import WindowState
+from vigil.sketches import QuantileSketch
 
 if TYPE_CHECKING:
     from vigil.config import ModelSpec
@@ -130,7 +130,8 @@ class _FeatureDrift:
 
 @dataclass(frozen=True)
 class _Drift:
-    """A digest of one drift report (or None when the model has no baseline or no recent events)."""
+    """A digest of one drift report; ``features`` is None when there is none (no baseline, no recent
+    events, or the computation failed)."""
 
     computed: float  # time.monotonic()
     evaluated_at: float  # the Vigil clock
@@ -205,11 +206,11 @@ class _VigilCollector:
     def _refresh_drift(self, models: dict[str, ModelSpec], now: float) -> None:
         """Recompute stale drift reports, the oldest first, within ``DRIFT_BUDGET`` seconds."""
         state = self.state
-        for name in [m for m in state.drift if m not in models or models[m].baseline is None]:
-            state.drift.pop(name, None)
         if not state.refreshing.acquire(blocking=False):
             return  # another scrape is refreshing: serve what is cached
         try:
+            for name in [m for m in state.drift if m not in models or models[m].baseline is None]:
+                del state.drift[name]
             started = time.monotonic()
             stale = [
                 m
@@ -350,23 +351,39 @@ def _totals_snapshot(vigil: Vigil) -> dict[tuple[str, str], dict[str, float]]:
         return {key: dict(values) for key, values in aggregator.totals.items()}
 
 
-def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, WindowState]:
-    """This process's windows of ``model`` that overlap the last ``RECENT`` seconds, merged per version
-    (events, errors and the latency sketch only)."""
+def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, _Recent]:
+    """Events, errors and latencies of this process's windows of ``model`` that overlap the last
+    ``RECENT`` seconds, per version.
+
+    Read straight from the aggregator's in-memory windows (which hold at least the last ``keep_open``
+    seconds) under its lock: ``Aggregator.live_windows`` would copy each whole window (profile and
+    raw-event sample, ~10 ms each), too slow for a scrape of many models.
+    """
     if spec is None:
         return {}
     res = int(spec.window.total_seconds())
-    lo = math.floor((now - RECENT) / res) * res
-    merged: dict[str, WindowState] = {}
-    for key, window in sorted(vigil.aggregator.live_windows(model, lo, now + 1).items()):
-        acc = merged.get(key.version)
-        if acc is None:
-            merged[key.version] = window  # a copy: ours to change
-        else:
-            acc.events += window.events
-            acc.errors += window.errors
-            acc.latency.merge(window.latency)
-    return merged
+    lo, hi = math.floor((now - RECENT) / res) * res, now + 1
+    out: dict[str, _Recent] = {}
+    aggregator = vigil.aggregator
+    with aggregator._state_lock:
+        for key, window in aggregator._windows.items():
+            if key.model != model or not lo <= key.start < hi:
+                continue
+            acc = out.get(key.version)
+            if acc is None:
+                out[key.version] = _Recent(window.events, window.errors, window.latency.copy())
+            else:
+                acc.events += window.events
+                acc.errors += window.errors
+                acc.latency.merge(window.latency)
+    return out
+
+
+@dataclass
+class _Recent:
+    events: int
+    errors: int
+    latency: QuantileSketch
 
 
 def _service(
@@ -399,7 +416,7 @@ def _service(
         window = recent.get(version)
         quantiles: list[tuple[float, float]] = []
         if window is not None and window.latency.count:
-            quantiles = [(q, window.latency_quantile(q) / 1000.0) for q in QUANTILES]
+            quantiles = [(q, float(window.latency.quantile(q)) / 1000.0) for q in QUANTILES]
         adds.append(
             partial(
                 _add_summary,

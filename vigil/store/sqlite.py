@@ -118,13 +118,14 @@ class SQLiteStore:
     # ingest log --------------------------------------------------------------------------------------------
 
     def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
-        with self._tx() as db:
-            cur = db.execute(
+        # one statement in autocommit mode is its own transaction: one round trip, durable on return
+        with self._lock:
+            cur = self._db.execute(
                 "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (?, ?, ?, ?, ?)",
                 (writer, model, rows, payload, received_at),
             )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
         rows = self._read(

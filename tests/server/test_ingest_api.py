@@ -1,0 +1,825 @@
+"""POST /v1/events, /v1/labels, /v1/host-metrics through the real HTTP app (in process) on a real SQLite
+store: every kind of bad input gets a clear answer (never a 500), the good records of a batch are kept,
+API keys guard the routes, and personal data never reaches the store in the clear."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import logging
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vigil.config import parse_config
+from vigil.ingest import validate
+from vigil.ingest.batch import from_ipc
+from vigil.ingest.validate import Limits
+from vigil.schema import MAX_STRING
+from vigil.server.app import create_app
+from vigil.store.sqlite import SQLiteStore
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole hour
+JSON = {"content-type": "application/json"}
+NDJSON = {"content-type": "application/x-ndjson"}
+
+CONFIG = """
+models:
+  credit:
+    task: binary
+    owner: {team: risk}
+    versions: [v1, v2]
+    live: v2
+    features:
+      income: {type: numeric}
+      region: {type: categorical}
+      note: {type: text}
+"""
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Server:
+    client: TestClient
+    app: FastAPI
+    store: SQLiteStore
+    clock: Clock
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        return self.client.post(path, content=content, headers={**JSON, **(headers or {})})
+
+    def events(self, body: Any, headers: dict[str, str] | None = None) -> Any:
+        return self.post("/v1/events", body, headers)
+
+    def settle(self) -> None:
+        assert self.app.state.vigil.aggregator.wait_idle(10)
+
+    def count(self, model: str = "credit") -> int:
+        """Events of ``model`` counted in its windows (the last day)."""
+        self.settle()
+        r = self.client.get(
+            f"/v1/models/{model}/metrics",
+            params={"names": "events", "step": "1d", "from": NOW - 86_400, "to": NOW + 3600},
+        )
+        assert r.status_code == 200, r.text
+        return int(sum(v or 0 for _, v in r.json()["series"]["events"]))
+
+    def logged_rows(self) -> list[dict[str, Any]]:
+        """Every row in the store's ingest log, decoded."""
+        rows: list[dict[str, Any]] = []
+        for entry in self.store.read_log("main", 0, limit=100_000):
+            rows.extend(from_ipc(entry.payload).to_pylist())
+        return rows
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    with ExitStack() as stack:
+        count = 0
+
+        def start(config: str = CONFIG, *, limits: Limits | None = None) -> Server:
+            nonlocal count
+            count += 1
+            store = SQLiteStore(tmp_path / f"vigil{count}.db")
+            stack.callback(store.close)
+            clock = Clock(NOW)
+            app = create_app(parse_config(config), store, clock=clock, limits=limits, flush_every=3600)
+            client = stack.enter_context(TestClient(app))
+            return Server(client, app, store, clock)
+
+        yield start
+
+
+@pytest.fixture
+def server(serve: Callable[..., Server]) -> Server:
+    return serve()
+
+
+def event(i: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "credit",
+        "request_id": f"r{i}",
+        "timestamp": NOW - 60 + i,
+        "features": {"income": 1000.0 + i, "region": "eu"},
+        "prediction": i % 2,
+        "score": 0.5,
+        "latency_ms": 10.0,
+        **extra,
+    }
+
+
+def rejected(response: Any) -> dict[int, list[tuple[str, str]]]:
+    out: dict[int, list[tuple[str, str]]] = {}
+    for r in response.json()["rejected"]:
+        out.setdefault(r["index"], []).append((r["field"], r["reason"]))
+    return out
+
+
+# -- a batch with bad records: the good ones are kept, each bad one is named ---------------------------------
+
+
+def test_partial_batch_keeps_the_good_records_and_names_each_bad_one(server: Server) -> None:
+    batch = [
+        event(0),
+        event(1, latency_ms=-1),
+        event(2),
+        event(3, features={"income": "abc"}),
+        event(4, colour="red"),
+        event(5),
+    ]
+    r = server.events(batch)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 3
+    bad = rejected(r)
+    assert sorted(bad) == [1, 3, 4]
+    assert bad[1] == [("latency_ms", bad[1][0][1])] and "greater than or equal to 0" in bad[1][0][1]
+    assert bad[3] == [("features.income", bad[3][0][1])] and "number" in bad[3][0][1]
+    assert bad[4] == [("colour", bad[4][0][1])] and "unknown field" in bad[4][0][1]
+    assert server.count() == 3
+    assert sorted(row["request_id"] for row in server.logged_rows()) == ["r0", "r2", "r5"]
+
+
+def test_every_record_bad_is_422_and_nothing_is_stored(server: Server) -> None:
+    r = server.events([event(0, score="high"), event(1, latency_ms="fast")])
+    assert r.status_code == 422
+    assert r.json()["accepted"] == 0
+    assert rejected(r).keys() == {0, 1}
+    assert server.logged_rows() == []
+
+
+def test_nan_and_infinity_tokens_are_rejected_record_by_record(server: Server) -> None:
+    body = (
+        b"["
+        + orjson.dumps(event(0))
+        + b',{"model":"credit","request_id":"r1","features":{"income":NaN}}'
+        + b',{"model":"credit","request_id":"r2","score":Infinity}'
+        + b',{"model":"credit","request_id":"r3","latency_ms":-Infinity}'
+        + b","
+        + orjson.dumps(event(4))
+        + b"]"
+    )
+    r = server.events(body)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    bad = rejected(r)
+    assert sorted(bad) == [1, 2, 3]
+    # one rejection per bad value, on the field that holds it, saying what to send instead
+    assert [f for f, _ in bad[1]] == ["features.income"]
+    assert [f for f, _ in bad[2]] == ["score"]
+    assert [f for f, _ in bad[3]] == ["latency_ms"]
+    assert all("NaN" in reason for problems in bad.values() for _, reason in problems)
+    assert sorted(row["request_id"] for row in server.logged_rows()) == ["r0", "r4"]
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"model": 5}, "model"),
+        ({"model": "credit", "features": [1, 2]}, "features"),
+        ({"model": "credit", "features": {"extra": [1, 2]}}, "features.extra"),
+        ({"model": "credit", "features": {"extra": {"a": 1}}}, "features.extra"),
+        ({"model": "credit", "segments": {"tier": ["gold"]}}, "segments.tier"),
+        ({"model": "credit", "latency_ms": "fast"}, "latency_ms"),
+        ({"model": "credit", "tokens_in": 1.5}, "tokens_in"),
+        ({"model": "credit", "tokens_in": -3}, "tokens_in"),
+        ({"model": "credit", "tokens_in": 2**64}, "tokens_in"),
+        ({"model": "credit", "prediction": [1]}, "prediction"),
+        ({"model": "credit", "probabilities": {"a": "x"}}, "probabilities.a"),
+        ({"model": "credit", "request_id": ""}, "request_id"),
+        ({"model": "credit", "features": {"": 1}}, "features"),
+        ({}, "model"),
+        ({"features": {"income": 1.0}}, "model"),
+    ],
+)
+def test_wrong_types_and_missing_fields_are_named(server: Server, record: dict[str, Any], field: str) -> None:
+    r = server.events([event(0), record])
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    bad = rejected(r)
+    assert list(bad) == [1]
+    assert [f for f, _ in bad[1]] == [field], bad  # one rejection, on the field at fault
+    assert all(reason for _, reason in bad[1])
+
+
+def test_a_record_that_is_not_an_object_is_rejected(server: Server) -> None:
+    r = server.events([event(0), 42, "text", None, [event(1)]])
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert sorted(rejected(r)) == [1, 2, 3, 4]
+
+
+def test_integers_past_64_bits_are_not_a_crash(server: Server) -> None:
+    big = str(2**70).encode()
+    body = b"[%s,%s,%s,%s]" % (
+        orjson.dumps(event(0)),
+        b'{"model":"credit","features":{"income":%s}}' % big,
+        b'{"model":"credit","features":{"count":%s}}' % big,
+        b'{"model":"credit","tokens_out":%s}' % big,
+    )
+    r = server.events(body)
+    assert r.status_code == 200, r.text
+    bad = rejected(r)
+    assert 0 not in bad
+    assert [f for f, _ in bad[3]] == ["tokens_out"]
+    for i, field in ((1, "features.income"), (2, "features.count")):  # a float, or a named rejection
+        assert i not in bad or [f for f, _ in bad[i]] == [field]
+    assert server.count() == r.json()["accepted"] == len(server.logged_rows())
+
+
+def test_label_without_request_id_or_model_is_named(server: Server) -> None:
+    r = server.post(
+        "/v1/labels",
+        [
+            {"model": "credit", "request_id": "r0", "label": 1},
+            {"model": "credit", "label": 1},
+            {"request_id": "r2", "label": 0},
+            {"model": "credit", "request_id": "r3"},
+        ],
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    bad = rejected(r)
+    assert [f for f, _ in bad[1]] == ["request_id"]
+    assert [f for f, _ in bad[2]] == ["model"]
+    assert [f for f, _ in bad[3]] == ["label"]
+    assert all("missing" in reason for problems in bad.values() for _, reason in problems)
+
+
+def test_a_null_label_is_rejected_not_stored_as_text(server: Server) -> None:
+    r = server.post("/v1/labels", [{"model": "credit", "request_id": "r0", "label": None}])
+    assert r.status_code == 422, r.text
+    assert [r["field"] for r in r.json()["rejected"]] == ["label"]
+
+
+# -- timestamps ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "accepted"),
+    [
+        ("2027-01-15T07:59:00Z", True),
+        ("2027-01-15T07:59:00", True),  # no offset: UTC
+        (NOW - 10, True),
+        (NOW + 1800, True),  # clock skew within the hour is fine
+        ("garbage", False),
+        ("2027-13-01T00:00:00Z", False),
+        (NOW + 2 * 3600, False),  # over an hour ahead
+        ("2027-01-15T10:00:01Z", False),
+        (NOW - 3 * 86_400, False),  # older than the 2-day retention of minute windows
+        (1e20, False),
+        (-1e15, False),
+        (1e12, False),  # milliseconds sent as seconds: year 33658
+        (True, False),
+        ([NOW], False),
+    ],
+)
+def test_timestamps(server: Server, timestamp: Any, accepted: bool) -> None:
+    r = server.events([event(0), {"model": "credit", "request_id": "t", "timestamp": timestamp}])
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == (2 if accepted else 1)
+    if not accepted:
+        assert [f for f, _ in rejected(r)[1]] == ["timestamp"]
+
+
+def test_non_finite_timestamps_are_rejected(server: Server) -> None:
+    body = b'[{"model":"credit","timestamp":Infinity},{"model":"credit","timestamp":NaN}]'
+    r = server.events(body)
+    assert r.status_code == 422, r.text
+    assert [(x["index"], x["field"]) for x in r.json()["rejected"]] == [(0, "timestamp"), (1, "timestamp")]
+    r = server.post("/v1/host-metrics", b'[{"model":"credit","host":"h","timestamp":-Infinity}]')
+    assert r.status_code == 422, r.text
+    r = server.post("/v1/labels", b'[{"model":"credit","request_id":"r","label":1,"timestamp":1e300}]')
+    assert r.status_code == 422, r.text
+
+
+# -- sizes ---------------------------------------------------------------------------------------------------
+
+
+def test_strings_over_max_string_are_rejected(server: Server) -> None:
+    long = "x" * (MAX_STRING + 1)
+    r = server.events(
+        [
+            event(0, error="e" * MAX_STRING),  # exactly the limit: fine
+            event(1, error=long),
+            event(2, features={"note": long}),
+            event(3, prediction=long),
+        ]
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    bad = rejected(r)
+    assert {i: [f for f, _ in p] for i, p in bad.items()} == {
+        1: ["error"],
+        2: ["features.note"],
+        3: ["prediction"],
+    }
+    assert all(str(MAX_STRING) in reason for problems in bad.values() for _, reason in problems)
+
+
+def test_body_over_the_limit_is_413_with_the_limit(serve: Callable[..., Server]) -> None:
+    server = serve(limits=Limits(max_body_bytes=10_000, max_records=1_000))
+    body = orjson.dumps([event(i) for i in range(200)])
+    assert len(body) > 10_000
+    r = server.events(body)
+    assert r.status_code == 413
+    assert r.json()["limit"] == 10_000
+    assert server.logged_rows() == []
+
+
+def test_too_many_records_is_413_with_the_limit(serve: Callable[..., Server]) -> None:
+    server = serve(limits=Limits(max_body_bytes=1_000_000, max_records=50))
+    assert server.events([event(i) for i in range(50)]).status_code == 200
+    r = server.events([event(i) for i in range(51)])
+    assert r.status_code == 413
+    assert r.json()["limit"] == 50
+    r = server.events(b"\n".join(orjson.dumps(event(i)) for i in range(51)), NDJSON)
+    assert r.status_code == 413
+    assert server.count() == 50
+
+
+# -- encodings -----------------------------------------------------------------------------------------------
+
+
+def test_gzip_body_is_accepted(server: Server) -> None:
+    body = gzip.compress(orjson.dumps([event(i) for i in range(20)]))
+    r = server.events(body, {"content-encoding": "gzip"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 20, "rejected": []}
+    ndjson = gzip.compress(b"\n".join(orjson.dumps(event(i)) for i in range(20, 30)))
+    r = server.events(ndjson, {"content-encoding": "gzip", **NDJSON})
+    assert r.json() == {"accepted": 10, "rejected": []}
+    assert server.count() == 30
+
+
+def test_corrupt_or_truncated_gzip_is_400(server: Server) -> None:
+    rng = np.random.default_rng(0)
+    r = server.events(rng.bytes(500), {"content-encoding": "gzip"})
+    assert r.status_code == 400
+    assert "gzip" in r.json()["error"]
+    whole = gzip.compress(b"\n".join(orjson.dumps(event(i)) for i in range(200)))
+    for cut in (len(whole) // 2, len(whole) - 4):  # part of the stream / no trailer (size, CRC)
+        r = server.events(whole[:cut], {"content-encoding": "gzip", **NDJSON})
+        assert r.status_code == 400, (cut, r.text)
+        assert "gzip" in r.json()["error"]
+    assert server.logged_rows() == []
+
+
+def test_gzip_bomb_is_413_without_inflating_it_all(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = 1_000_000
+    server = serve(limits=Limits(max_body_bytes=limit))
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b"[" + b" " * (1 << 20)
+    bomb = b"".join(packer.compress(chunk) for _ in range(64)) + packer.flush()  # 64 MiB inflated
+    assert len(bomb) < 100_000
+
+    inflated = 0
+    real = zlib.decompressobj
+
+    class Spy:
+        def __init__(self, *args: Any) -> None:
+            self.inner = real(*args)
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            nonlocal inflated
+            out = self.inner.decompress(data, max_length)
+            inflated += len(out)
+            return out
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(validate.zlib, "decompressobj", Spy)
+    r = server.events(bomb, {"content-encoding": "gzip"})
+    assert r.status_code == 413
+    assert r.json()["limit"] == limit
+    assert inflated <= 2 * limit
+
+
+def test_unsupported_content_encoding_is_415(server: Server) -> None:
+    r = server.events(orjson.dumps([event(0)]), {"content-encoding": "br"})
+    assert r.status_code == 415
+    assert "gzip" in r.json()["error"]
+
+
+# -- unreadable bodies ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"", b"   \n\t "])
+def test_empty_body_is_400(server: Server, body: bytes) -> None:
+    r = server.events(body)
+    assert r.status_code == 400
+    assert "empty" in r.json()["error"]
+
+
+def test_malformed_json_is_400_naming_the_line(server: Server) -> None:
+    body = b'[\n  {"model": "credit"},\n  {"model": },\n  {"model": "credit"}\n]'
+    r = server.events(body)
+    assert r.status_code == 400
+    assert "line 3" in r.json()["error"]
+    assert server.logged_rows() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b"[" + b"1" * 5000 + b"]", b"\xff\xfe\x00", b'[{"model": "\\ud800"}]'],
+    ids=["deep", "huge-int", "not-utf8", "lone-surrogate"],
+)
+def test_pathological_json_is_a_client_error(server: Server, body: bytes) -> None:
+    r = server.events(body)
+    assert 400 <= r.status_code < 500, r.text
+
+
+def test_ndjson_with_one_malformed_line_names_that_line(server: Server) -> None:
+    lines = [orjson.dumps(event(i)) for i in range(5)]
+    lines[3] = b'{"model": "credit", "request_id": '
+    r = server.events(b"\n".join(lines), NDJSON)
+    assert r.status_code == 400
+    assert "line 4" in r.json()["error"]
+    assert server.logged_rows() == []
+
+
+def test_ndjson_with_one_invalid_record_keeps_the_others(server: Server) -> None:
+    lines = [orjson.dumps(event(i)) for i in range(5)]
+    lines[2] = orjson.dumps(event(2, latency_ms="slow"))
+    r = server.events(b"\n".join(lines) + b"\n", NDJSON)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 4
+    assert [(x["index"], x["field"]) for x in r.json()["rejected"]] == [(2, "latency_ms")]
+
+
+def test_a_single_object_body_is_one_record(server: Server) -> None:
+    r = server.events(event(0))
+    assert r.json() == {"accepted": 1, "rejected": []}
+
+
+# -- models, versions, declared types ------------------------------------------------------------------------
+
+
+def test_unknown_model_is_404_naming_the_known_ones(server: Server) -> None:
+    r = server.events([{"model": "nope"}, {"model": "nope", "request_id": "x"}])
+    assert r.status_code == 404
+    assert r.json()["known_models"] == ["credit"]
+    assert "nope" in r.json()["error"]
+    r = server.post("/v1/labels", [{"model": "nope", "request_id": "x", "label": 1}])
+    assert r.status_code == 404
+    assert r.json()["known_models"] == ["credit"]
+    # mixed with a known model's events: a per-record rejection naming the known models
+    r = server.events([event(0), {"model": "nope"}])
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 1
+    [(field, reason)] = rejected(r)[1]
+    assert field == "model" and "credit" in reason
+
+
+def test_auto_register_accepts_and_lists_a_new_model(serve: Callable[..., Server]) -> None:
+    server = serve(CONFIG + "security: {auto_register: true}\n")
+    r = server.events([{"model": "fresh", "request_id": "a", "score": 0.3, "prediction": 1}])
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    models = {m["name"]: m for m in server.client.get("/v1/models").json()["models"]}
+    assert set(models) == {"credit", "fresh"}
+    assert models["fresh"]["source"] == "auto"
+    assert models["credit"]["source"] == "config"
+    assert server.count("fresh") == 1
+
+
+def test_unknown_version_is_rejected_when_versions_are_declared(server: Server) -> None:
+    r = server.events([event(0, version="v1"), event(1, version="v9"), event(2)])
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 2
+    [(field, reason)] = rejected(r)[1]
+    assert field == "version" and "v9" in reason and "v1, v2" in reason
+    versions = sorted(row["version"] for row in server.logged_rows())
+    assert versions == ["v1", "v2"]  # no version given: the live one
+
+
+def test_numeric_feature_given_a_string_or_boolean_is_rejected(server: Server) -> None:
+    r = server.events(
+        [
+            event(0, features={"income": "12k"}),
+            event(1, features={"income": True}),
+            event(2, features={"income": 12}),  # an integer is a number
+            event(3, features={"income": None}),  # a null is a missing value
+        ]
+    )
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 2
+    bad = rejected(r)
+    assert {i: [f for f, _ in p] for i, p in bad.items()} == {0: ["features.income"], 1: ["features.income"]}
+
+
+@pytest.mark.parametrize("name", ["ts", "version", "error", "cost", "@prediction", "@score", "#region"])
+def test_a_feature_named_like_an_internal_column_cannot_corrupt_the_metrics(
+    server: Server, name: str
+) -> None:
+    r = server.events([event(0), event(1, features={name: "oops"}), event(2, error="boom")])
+    assert r.status_code == 200, r.text
+    accepted = r.json()["accepted"]
+    if accepted == 2:
+        assert [f for f, _ in rejected(r)[1]] == [f"features.{name}"]
+    assert server.count() == accepted
+    series = server.client.get(
+        "/v1/models/credit/metrics", params={"names": "errors", "step": "1d", "to": NOW + 60}
+    ).json()["series"]
+    assert sum(v or 0 for _, v in series["errors"]) == 1
+
+
+def test_features_of_mixed_types_across_records_are_kept(server: Server) -> None:
+    r = server.events(
+        [
+            event(0, features={"extra": 1}),
+            event(1, features={"extra": "one"}),
+            event(2, features={"extra": 1.5}),
+            event(3, features={"extra": True}),
+            event(4, latency_ms=-5),  # forces the record-by-record path
+        ]
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 4
+    r = server.events([event(5, features={"extra": "two"})])
+    assert r.json()["accepted"] == 1
+    assert server.count() == 5
+
+
+# -- property: random bodies never get a server error --------------------------------------------------------
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    [
+        "model",
+        "version",
+        "request_id",
+        "timestamp",
+        "features",
+        "prediction",
+        "score",
+        "probabilities",
+        "latency_ms",
+        "error",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "segments",
+        "label",
+        "host",
+        "other",
+    ]
+)
+_names = st.sampled_from(["income", "region", "note", "x", "ts", "@score", "#region", "", "a" * 201])
+_maps = st.dictionaries(_names, _scalars, max_size=4)
+_records = st.fixed_dictionaries(
+    {"model": st.sampled_from(["credit", "credit", "credit", "nope", 3, None])},
+    optional={
+        "version": st.sampled_from(["v1", "v2", "v3", None, 2]),
+        "request_id": st.one_of(st.text(max_size=5), st.integers()),
+        "timestamp": st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.floats(min_value=NOW - 7200, max_value=NOW + 7200),
+            st.text(max_size=25),
+            st.sampled_from(["2027-01-15T07:30:00Z", "2027-01-15T07:30:00", "2027-01-15"]),
+        ),
+        "features": st.one_of(_maps, _json),
+        "segments": st.one_of(_maps, _json),
+        "prediction": _json,
+        "score": _scalars,
+        "probabilities": st.one_of(st.dictionaries(st.text(max_size=3), _scalars, max_size=3), _json),
+        "latency_ms": _scalars,
+        "error": _scalars,
+        "tokens_in": _scalars,
+        "tokens_out": _scalars,
+        "cost": _scalars,
+    },
+)
+_bodies = st.one_of(
+    st.lists(_records, max_size=6),
+    st.lists(st.dictionaries(_fields, _json, max_size=5), max_size=4),
+    _json,
+)
+
+
+def _dump(value: Any) -> bytes:
+    """JSON as the standard library writes it: NaN/Infinity tokens, integers of any size."""
+    return json.dumps(value).encode()
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies, path=st.sampled_from(["/v1/events", "/v1/events", "/v1/labels", "/v1/host-metrics"]))
+def test_random_bodies_never_get_a_server_error(
+    server: Server, caplog: pytest.LogCaptureFixture, body: Any, path: str
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="vigil"):
+        before = len(server.logged_rows())
+        r = server.post(path, _dump(body))
+        assert r.status_code < 500, r.text
+        assert r.status_code in (200, 400, 404, 413, 422), r.text
+        if path == "/v1/events" and r.status_code == 200:
+            assert len(server.logged_rows()) == before + r.json()["accepted"]
+        server.settle()
+        assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text
+    assert server.count() == len(server.logged_rows())  # every accepted event is counted, once
+
+
+# -- API keys ------------------------------------------------------------------------------------------------
+
+
+def test_api_keys_guard_the_routes(serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_INGEST_KEY", "ingest-secret")
+    monkeypatch.setenv("TEST_ADMIN_KEY", "admin-secret")
+    server = serve(
+        CONFIG + "security:\n  api_keys: {ingest: ['${TEST_INGEST_KEY}'], admin: ['${TEST_ADMIN_KEY}']}\n"
+    )
+    c = server.client
+    body = orjson.dumps([event(0)])
+    bearer = {
+        "ingest": {"authorization": "Bearer ingest-secret"},
+        "admin": {"authorization": "Bearer admin-secret"},
+    }
+
+    # no key: 401 everywhere but the open routes
+    assert c.post("/v1/events", content=body, headers=JSON).status_code == 401
+    assert c.post("/v1/labels", content=b"[]", headers=JSON).status_code == 401
+    assert c.get("/v1/models").status_code == 401
+    assert c.get("/v1/models/credit/metrics").status_code == 401
+    assert c.get("/healthz").status_code == 200
+    assert c.get("/openapi.json").status_code == 200
+    # a key nobody issued, or the name of the variable instead of its value
+    for wrong in ("Bearer nope", "Bearer ${TEST_ADMIN_KEY}", "Basic admin-secret"):
+        assert c.get("/v1/models", headers={"authorization": wrong}).status_code == 401, wrong
+    assert c.get("/v1/models", headers={"x-api-key": "nope"}).status_code == 401
+    # an ingest key sends data but reads nothing
+    r = c.post("/v1/events", content=body, headers={**JSON, **bearer["ingest"]})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    assert (
+        c.post("/v1/events", content=body, headers={**JSON, "x-api-key": "ingest-secret"}).status_code == 200
+    )
+    assert c.get("/v1/models", headers=bearer["ingest"]).status_code == 403
+    assert c.get("/v1/models/credit/events", headers=bearer["ingest"]).status_code == 403
+    assert c.post("/v1/models", json={"name": "x"}, headers=bearer["ingest"]).status_code == 403
+    # an admin key does both
+    assert c.post("/v1/events", content=body, headers={**JSON, **bearer["admin"]}).status_code == 200
+    assert c.get("/v1/models", headers=bearer["admin"]).status_code == 200
+    assert c.get("/v1/models", headers={"x-api-key": "admin-secret"}).status_code == 200
+    assert c.get("/v1/models", headers={"authorization": "bearer admin-secret"}).status_code == 200
+    server.settle()
+    r = c.get("/v1/models/credit/metrics", params={"names": "events", "step": "1d"}, headers=bearer["admin"])
+    assert sum(v or 0 for _, v in r.json()["series"]["events"]) == 3
+
+
+def test_without_keys_everything_is_open(server: Server) -> None:
+    c = server.client
+    assert server.events([event(0)]).status_code == 200
+    assert c.get("/v1/models").status_code == 200
+    assert c.get("/v1/models/credit").status_code == 200
+    assert c.get("/v1/models/credit/events").status_code == 200
+
+
+# -- personal data -------------------------------------------------------------------------------------------
+
+PII_CONFIG = """
+security: {pii_key: "${TEST_PII_KEY}"}
+models:
+  credit:
+    task: binary
+    owner: {team: risk}
+    features:
+      income: {type: numeric}
+      email: {role: pii}
+      account: {role: pii, type: numeric}
+      phone: {role: pii, redact: drop}
+      note: {type: text, scrub: true}
+"""
+
+
+def _pii_event(i: int, email: str, **features: Any) -> dict[str, Any]:
+    return {
+        "model": "credit",
+        "request_id": f"r{i}",
+        "timestamp": NOW - 30,
+        "features": {"income": 10.0 * i, "email": email, "phone": "+44 20 7946 0958", **features},
+        "prediction": 1,
+    }
+
+
+def _all_text(server: Server) -> str:
+    sample = server.client.get("/v1/models/credit/events", params={"limit": 1000, "to": NOW + 60}).text
+    return sample + repr(server.logged_rows())
+
+
+def test_pii_is_pseudonymised_with_the_key(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "k3y-for-tests"
+    monkeypatch.setenv("TEST_PII_KEY", key)
+    server = serve(PII_CONFIG)
+    emails = ["ann@example.com", "bob@example.org", "ann@example.com"]
+    for i, email in enumerate(emails):  # one request each: the pseudonym is stable across requests
+        r = server.events([_pii_event(i, email, account=12345678 + i % 2)])
+        assert r.json() == {"accepted": 1, "rejected": []}, r.text
+    server.settle()
+
+    def expected(value: object) -> str:
+        return "pii:" + hmac.new(key.encode(), str(value).encode(), hashlib.sha256).hexdigest()[:32]
+
+    sample = server.client.get("/v1/models/credit/events", params={"limit": 100, "to": NOW + 60}).json()
+    by_id = {e["request_id"]: e["features"] for e in sample["events"]}
+    assert {rid: f["email"] for rid, f in by_id.items()} == {
+        f"r{i}": expected(email) for i, email in enumerate(emails)
+    }
+    assert by_id["r0"]["email"] == by_id["r2"]["email"] != by_id["r1"]["email"]
+    assert by_id["r0"]["account"] == expected(12345678) != by_id["r1"]["account"]
+    assert all("phone" not in f for f in by_id.values())  # redact: drop
+    assert {row["email"] for row in server.logged_rows()} == {expected(e) for e in emails}
+    text = _all_text(server)
+    for raw in (*emails, "7946", "12345678"):
+        assert raw not in text
+
+
+def test_pii_is_dropped_without_a_key(serve: Callable[..., Server]) -> None:
+    server = serve(PII_CONFIG.replace('security: {pii_key: "${TEST_PII_KEY}"}\n', ""))
+    r = server.events([_pii_event(0, "ann@example.com", account=99887766)])
+    assert r.json() == {"accepted": 1, "rejected": []}
+    server.settle()
+    [row] = server.logged_rows()
+    assert "email" not in row and "phone" not in row and "account" not in row
+    assert row["income"] == 0.0
+    text = _all_text(server)
+    assert "ann@example.com" not in text and "99887766" not in text
+
+
+def test_scrubbed_text_loses_emails_phones_cards_and_ips(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_PII_KEY", "k")
+    server = serve(PII_CONFIG)
+    notes = {
+        "mail jo.smith+x@mail.example.co.uk now": "mail [EMAIL] now",
+        "call +44 20 7946 0958 or (555) 123-4567": "call [PHONE] or [PHONE]",
+        "card 4111 1111 1111 1111 and 5500-0000-0000-0004": "card [CARD] and [CARD]",
+        "from 192.168.10.20 via 2001:db8::8a2e:370:7334": "from [IP] via [IP]",
+        "order 1234 5678 9012 3456 shipped": "order 1234 5678 9012 3456 shipped",  # fails Luhn
+        "nothing to hide": "nothing to hide",
+    }
+    r = server.events([_pii_event(i, "x@y.zz", note=note) for i, note in enumerate(notes)])
+    assert r.json()["accepted"] == len(notes), r.text
+    server.settle()
+    stored = {row["request_id"]: row["note"] for row in server.logged_rows()}
+    assert stored == {f"r{i}": want for i, want in enumerate(notes.values())}
+    text = _all_text(server)
+    for secret in ("jo.smith", "7946", "123-4567", "4111 1111", "5500-0000", "192.168", "2001:db8"):
+        assert secret not in text
+
+
+def test_env_reference_for_a_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_PII_KEY", raising=False)
+    with pytest.raises(Exception, match="TEST_PII_KEY"):
+        parse_config(PII_CONFIG)
+
+
+def test_admin_model_registration_with_a_bad_body_is_a_client_error(server: Server) -> None:
+    for body in (b"{", b"[1]", b'{"name": "m2", "task": "poetry", "owner": {"team": "t"}}'):
+        r = server.client.post("/v1/models", content=body, headers=JSON)
+        assert 400 <= r.status_code < 500, (body, r.text)
+    r = server.client.post("/v1/models", json={"name": "m2", "task": "binary", "owner": {"team": "t"}})
+    assert r.status_code == 201, r.text
+    assert server.events([{"model": "m2", "score": 0.1}]).json()["accepted"] == 1
+    r = server.client.post("/v1/models", json={"name": "credit", "task": "binary", "owner": {"team": "t"}})
+    assert r.status_code == 409
