@@ -49,9 +49,16 @@ def events(rng: np.random.Generator, n: int, start: float) -> list[dict[str, obj
     for i in range(n):
         feats: dict[str, object] = {f"x{j}": float(x[i, j]) for j in range(FEATURES - 4)}
         feats.update({f"c{j}": str(cats[i, j]) for j in range(4)})
-        out.append({"model": "bench", "request_id": f"{start:.0f}-{i}-{rng.integers(1 << 40)}", "features": feats,
-                    "prediction": int(x[i, 0] > 0), "score": float(1 / (1 + np.exp(-x[i, 0]))),
-                    "latency_ms": float(rng.gamma(2.0, 5.0))})
+        out.append(
+            {
+                "model": "bench",
+                "request_id": f"{start:.0f}-{i}-{rng.integers(1 << 40)}",
+                "features": feats,
+                "prediction": int(x[i, 0] > 0),
+                "score": float(1 / (1 + np.exp(-x[i, 0]))),
+                "latency_ms": float(rng.gamma(2.0, 5.0)),
+            }
+        )
     return out
 
 
@@ -99,7 +106,9 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _load(url: str, bodies: list[bytes], seconds: float, concurrency: int) -> tuple[list[float], int, int]:
+async def _load(
+    url: str, bodies: list[bytes], seconds: float, concurrency: int
+) -> tuple[list[float], int, int]:
     latencies: list[float] = []
     acked = failed = 0
     stop = time.monotonic() + seconds
@@ -130,9 +139,18 @@ def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, objec
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "vigil"), "serve", "--config", str(tmp / "vigil.yaml"),
-         "--store", str(tmp / "v.db"), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "vigil"),
+            "serve",
+            "--config",
+            str(tmp / "vigil.yaml"),
+            "--store",
+            str(tmp / "v.db"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(300):
@@ -160,19 +178,28 @@ def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, objec
         done.set()
         counted = 0.0
         for _ in range(100):  # the server folds what it acknowledged; wait until it has
-            body = httpx.get(url + "/v1/models/bench/metrics", params={"names": "events", "step": "1d",
-                                                                       "from": str(time.time() - 86400 * 2)}).json()
+            body = httpx.get(
+                url + "/v1/models/bench/metrics",
+                params={"names": "events", "step": "1d", "from": str(time.time() - 86400 * 2)},
+            ).json()
             counted = sum(v or 0 for _, v in body["series"]["events"])
             if counted >= acked:
                 break
             time.sleep(0.5)
         lat = np.array(latencies) * 1000
         return {
-            "seconds": round(wall, 1), "concurrency": concurrency, "batch": batch,
-            "events_per_s": round(acked / wall), "acked": acked, "counted_by_server": int(counted),
+            "seconds": round(wall, 1),
+            "concurrency": concurrency,
+            "batch": batch,
+            "events_per_s": round(acked / wall),
+            "acked": acked,
+            "counted_by_server": int(counted),
             "non_2xx": failed,
-            "ack_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p99": round(float(np.percentile(lat, 99)), 1),
-                       "max": round(float(lat.max()), 1)},
+            "ack_ms": {
+                "p50": round(float(np.percentile(lat, 50)), 1),
+                "p99": round(float(np.percentile(lat, 99)), 1),
+                "max": round(float(lat.max()), 1),
+            },
             "rss_mb": [(round(a), round(b)) for a, b in rss],
         }
     finally:
@@ -198,7 +225,9 @@ def main() -> None:
     print(json.dumps(result, indent=1))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"ingest_{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps({"updates": updates, "http": result}))
+    (out / f"ingest_{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps({"updates": updates, "http": result})
+    )
 
 
 if __name__ == "__main__":

@@ -106,7 +106,11 @@ class Aggregator:
             if not entries:
                 break
             for entry in entries:
-                self._fold(_Batch(entry.model, entry.seq, from_ipc(entry.payload)))
+                try:
+                    self._fold(_Batch(entry.model, entry.seq, from_ipc(entry.payload)))
+                except Exception:  # one bad entry must not keep the server from starting
+                    log.exception("could not replay batch %d of %s; skipped", entry.seq, entry.model)
+                    self._folded = max(self._folded, entry.seq)
                 replayed += entry.rows
         if replayed:
             log.info("replayed %d events logged after checkpoint %d", replayed, self._flushed)
@@ -187,16 +191,17 @@ class Aggregator:
                     batches.append(more)
             for model, group in _group(batches).items():
                 try:
-                    self._fold(
-                        _Batch(
-                            model,
-                            max(b.seq for b in group),
-                            pa.concat_tables([b.table for b in group], promote_options="permissive"),
-                        )
-                    )
-                except Exception:  # a bad batch must not stop monitoring; it stays in the log for a replay
-                    log.exception("could not fold a batch of %s", model)
-                    self._folded = max(self._folded, max(b.seq for b in group))
+                    table = pa.concat_tables([b.table for b in group], promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    parts = group  # a column of different types in different batches: one at a time
+                else:
+                    parts = [_Batch(model, max(b.seq for b in group), table)]
+                for part in parts:
+                    try:
+                        self._fold(part)
+                    except Exception:  # a bad batch must not stop monitoring; it stays in the log
+                        log.exception("could not fold a batch of %s", model)
+                        self._folded = max(self._folded, part.seq)
                 rows = sum(b.table.num_rows for b in group)
                 with self._pending_lock:
                     self._pending -= rows
@@ -219,8 +224,11 @@ class Aggregator:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
         starts = (np.floor(ts / res) * res).astype(np.int64)
         versions = table.column("version").to_numpy(zero_copy_only=False)
-        template = self._template_for(batch.model, table, spec)
-        data_columns = profiled_columns(table, spec)
+        # a column that is null throughout this batch has no type yet: it counts as missing (all null)
+        data_columns = [
+            c for c in profiled_columns(table, spec) if not pa.types.is_null(table.schema.field(c).type)
+        ]
+        template = self._template_for(batch.model, table.select(data_columns), spec)
         predictions = self._predictions(batch.model, table, spec)
         names, version_codes = np.unique(versions.astype(str), return_inverse=True)
         slot = (starts - starts.min()) // res
@@ -256,17 +264,32 @@ class Aggregator:
             self._windows[key] = window
         return window
 
-    def _template_for(self, model: str, table: pa.Table, spec: ModelSpec) -> Profile:
+    def _template_for(self, model: str, data: pa.Table, spec: ModelSpec) -> Profile:
+        """The profile every window of ``model`` is built like, covering every column of ``data``.
+
+        A column's kind and bucket mapping are fixed the first time it is seen (by the baseline, else the
+        first batch that has it) and kept in the store, so that all windows, of every writer, merge."""
         template = self._templates.get(model) or self._load_template(model)
         if template is None:
             template = self._baselines(model)
             if template is None:  # no baseline: the first batch fixes the bucket mapping for good
-                template = profile(
-                    table.select(profiled_columns(table, spec)), kinds=_kinds(spec)
-                ).empty_like()
-            self.store.put_baseline(model, TEMPLATE_KEY, template.empty_like().to_bytes())
-            self._templates[model] = template.empty_like()
-        return self._templates[model]
+                template = profile(data, kinds=_kinds(spec))
+            template = template.empty_like()
+            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
+            self._templates[model] = template
+        if not set(data.column_names) <= template.columns.keys() | template.skipped.keys():
+            saved = self._load_template(model)  # another writer may have fixed the new columns already
+            if saved is not None:
+                saved.columns = {**saved.columns, **template.columns}
+                template = saved
+            new = [c for c in data.column_names if c not in template.columns and c not in template.skipped]
+            if new:
+                fresh = profile(data.select(new), kinds=_kinds(spec))
+                template.columns.update(fresh.empty_like().columns)
+                template.skipped.update(fresh.skipped)
+            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
+            self._templates[model] = template
+        return template
 
     def _load_template(self, model: str) -> Profile | None:
         saved = self.store.baseline(model, TEMPLATE_KEY)

@@ -55,6 +55,8 @@ METRICS: dict[str, str] = {
     "label_lag_p50": "median delay from prediction to label, seconds",
 }
 """Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
+MAX_POINTS = 20_000
+"""Most steps one series may have."""
 
 
 class Baselines:
@@ -148,22 +150,29 @@ class Query:
                     f"unknown metric {name!r}; known: {', '.join(METRICS)}, drift:<feature>, "
                     "null_rate:<feature>"
                 )
-        windows = self.windows(model, start, end, version)
         first = math.floor(start / step) * step
+        points = math.ceil((end - first) / step)
+        if points > MAX_POINTS:
+            raise InputError(
+                f"{points} steps of {step:g} s is over the limit of {MAX_POINTS}; give a larger step "
+                "or a shorter range"
+            )
+        windows = self.windows(model, start, end, version)
         buckets: dict[float, WindowState] = {}
         for key, state in sorted(windows.items()):
             b = math.floor(key.start / step) * step
             buckets[b] = buckets[b].merge(state) if b in buckets else state
-        joined = self.store.joined(model, first, end, version) if _needs_labels(names) else []
+        labelled: dict[float, list[JoinedRow]] = {}
+        for row in self.store.joined(model, first, end, version) if _needs_labels(names) else []:
+            labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
-        t = first
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
-        while t < end:
+        for k in range(points):
+            t = first + k * step
             found = buckets.get(t)
-            labelled = [r for r in joined if t <= r.ts < t + step]
+            rows = labelled.get(t, [])
             for name in names:
-                out[name].append((t, _value(name, found, step, labelled, spec, baseline, model)))
-            t += step
+                out[name].append((t, _value(name, found, step, rows, spec, baseline, model)))
         return out
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
@@ -187,8 +196,8 @@ class Query:
         for state in self.windows(model, start, end, version).values():
             sample.extend(state.sample)
         sample.sort()
-        rows = [_wire(orjson.loads(raw)) for _, raw in sample[:limit]]
-        return sorted(rows, key=lambda r: r.get("timestamp", 0), reverse=True)
+        rows = sorted((orjson.loads(raw) for _, raw in sample[:limit]), key=lambda r: -r.get("ts", 0.0))
+        return [_wire(row) for row in rows]
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)

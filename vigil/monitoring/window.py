@@ -80,8 +80,8 @@ class WindowState:
             cost = events.column("cost").to_numpy(zero_copy_only=False).astype(np.float64)
             self.cost.update(cost[np.isfinite(cost)])
         if data.num_rows:
-            if not self.profile.columns and template is not None:
-                self.profile = template.empty_like()
+            if template is not None:
+                self._align(template)
             self.profile.update(data)
         if self.sample_size:
             self._sample(events, rng)
@@ -117,6 +117,15 @@ class WindowState:
         return [json.loads(raw) for _, raw in self.sample]
 
     # -- internals ---------------------------------------------------------------------------------------
+
+    def _align(self, template: Profile) -> None:
+        """Give the profile every column of the template it lacks (built like the template's, so windows
+        merge), with the rows seen so far counted as nulls."""
+        for name, column in template.columns.items():
+            if name not in self.profile.columns:
+                fresh = column.empty_like()
+                fresh.rows = fresh.nulls = self.profile.rows
+                self.profile.columns[name] = fresh
 
     def _count_error_kinds(self, err: pa.ChunkedArray) -> None:
         # "TimeoutError: upstream took 3 s" -> "TimeoutError"
