@@ -66,7 +66,7 @@ class Server:
     clock: Clock
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
-        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.client.post(path, content=content, headers={**JSON, **(headers or {})})
 
     def events(self, body: Any, headers: dict[str, str] | None = None) -> Any:

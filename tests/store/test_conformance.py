@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.store.base import HostRow, LabelRow, ModelRecord, PredictionRow, Store, WindowRow
+from vigil.store.base import HostRow, LabelRow, ModelRecord, PredictionBatch, Store, WindowRow
 
 
 def _window(start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60) -> WindowRow:
@@ -82,33 +82,28 @@ def test_prune_log_and_windows(store: Store) -> None:
     assert [r.start for r in store.windows("m", 60, 0, 1e9)] == [120]
 
 
-def test_labels_join_predictions_whenever_they_arrive(store: Store) -> None:
-    store.put_labels([LabelRow("m", "early", "1", 5.0)])  # a label may even come first
-    store.put_predictions(
-        [
-            PredictionRow("m", f"r{i}", "v1", float(i), str(i % 2), i / 10, '{"region": "eu"}')
-            for i in range(5)
-        ]
-        + [PredictionRow("m", "early", "v2", 3.5, "1", 0.9)]
-    )
-    store.put_predictions([PredictionRow("m", "r1", "v9", 99.0, "x", None)])  # replay: first one stays
-    store.put_labels([LabelRow("m", "r1", "0", 10.0), LabelRow("m", "r3", "1", 11.0)])
-    store.put_labels([LabelRow("m", "r3", "0", 12.0)])  # a corrected label replaces the first
-    rows = {r.request_id: r for r in store.joined("m", 0, 10)}
-    assert set(rows) == {"r0", "r1", "r2", "r3", "r4", "early"}
-    assert (rows["r1"].version, rows["r1"].prediction, rows["r1"].label, rows["r1"].label_ts) == (
-        "v1",
-        "1",
-        "0",
-        10.0,
-    )
-    assert (rows["r3"].label, rows["r3"].label_ts) == ("0", 12.0)
-    assert rows["r0"].label is None and rows["early"].label == "1"
-    assert rows["r2"].segment == '{"region": "eu"}' and rows["r2"].score == pytest.approx(0.2)
-    assert [r.request_id for r in store.joined("m", 0, 10, version="v2")] == ["early"]
-    assert [r.request_id for r in store.joined("m", 2, 4)] == ["r2", "r3", "early"]
-    assert store.delete_predictions("m", before=2.0) == 2
-    assert {r.request_id for r in store.joined("m", 0, 10)} == {"r2", "r3", "r4", "early"}
+def test_prediction_batches_and_labels(store: Store) -> None:
+    a = PredictionBatch("m", "w1", 1, 10.0, 20.0, 3, b"batch-1")
+    b = PredictionBatch("m", "w1", 2, 30.0, 40.0, 2, b"batch-2")
+    c = PredictionBatch("m", "w2", 2, 15.0, 16.0, 1, b"other writer")
+    for batch in (a, b, c, a):  # storing a batch again (a replay) changes nothing
+        store.put_predictions(batch)
+    store.put_predictions(PredictionBatch("other", "w1", 3, 0.0, 100.0, 1, b"x"))
+    assert store.predictions("m", 0, 100) == [a, b, c] or store.predictions("m", 0, 100) == [a, c, b]
+    assert {p.payload for p in store.predictions("m", 18, 25)} == {b"batch-1"}  # overlaps [10, 20]
+    assert {p.payload for p in store.predictions("m", 0, 15.5)} == {b"batch-1", b"other writer"}
+    assert store.predictions("m", 41, 50) == []
+    store.put_labels([LabelRow("m", "r1", "1", 10.0), LabelRow("m", "r2", "0", 11.0)])
+    store.put_labels([LabelRow("m", "r1", "0", 12.0)])  # a corrected label replaces the first
+    store.put_labels([LabelRow("other", "r1", "9", 12.0)])
+    assert [(r.request_id, r.label, r.ts) for r in store.labels("m", 0)] == [
+        ("r2", "0", 11.0),
+        ("r1", "0", 12.0),
+    ]
+    assert [r.request_id for r in store.labels("m", 11.5)] == ["r1"]
+    assert store.delete_predictions("m", before=25.0) == 2  # a and c end before 25; b does not
+    assert [p.payload for p in store.predictions("m", 0, 100)] == [b"batch-2"]
+    assert store.labels("m", 0) == []  # labels older than 25 went too
 
 
 def test_host_metrics(store: Store) -> None:

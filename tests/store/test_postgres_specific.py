@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from vigil.errors import StoreError, VigilError
-from vigil.store.base import LabelRow, ModelRecord, PredictionRow, WindowRow
+from vigil.store.base import LabelRow, ModelRecord, WindowRow
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -244,23 +244,15 @@ def test_reconnects_once_after_the_server_closed_the_connection(pg_url: str) -> 
 # data -------------------------------------------------------------------------------------------------------
 
 
-def test_bulk_predictions_and_labels(pg_url: str) -> None:
+def test_bulk_labels(pg_url: str) -> None:
     store = PostgresStore(pg_url)
     n = 12_000
-    store.put_predictions([PredictionRow("m", f"r{i}", "v1", float(i), "1", 0.5) for i in range(0, n, 2)])
-    batch = [PredictionRow("m", f"r{i}", "v2", float(i), "0", None, '{"a": 1}') for i in range(n)]
-    batch.append(PredictionRow("m", "r1", "v3", 1.0, "x", None))  # a duplicate in the batch: the first wins
-    store.put_predictions(batch)
-    labels = [LabelRow("m", f"r{i}", "a", 1.0) for i in range(n)] + [LabelRow("m", "r5", "b", 2.0)]
+    labels = [LabelRow("m", f"r{i}", "a", float(i)) for i in range(n)] + [LabelRow("m", "r5", "b", 2.0)]
     store.put_labels(labels)  # a duplicate in the batch: the last wins
     store.put_labels([LabelRow("m", "r6", "c", 3.0)])  # a small batch takes the other path
-    rows = store.joined("m", 0, n)
-    assert len(rows) == n
-    assert [r.ts for r in rows] == [float(i) for i in range(n)]
-    by_id = {r.request_id: r for r in rows}
-    assert (by_id["r0"].version, by_id["r0"].score, by_id["r0"].segment) == ("v1", 0.5, None)
-    assert (by_id["r1"].version, by_id["r1"].prediction, by_id["r1"].segment) == ("v2", "0", '{"a": 1}')
-    assert (by_id["r5"].label, by_id["r5"].label_ts) == ("b", 2.0)
+    by_id = {r.request_id: r for r in store.labels("m", 0)}
+    assert len(by_id) == n
+    assert (by_id["r5"].label, by_id["r5"].ts) == ("b", 2.0)
     assert (by_id["r6"].label, by_id["r7"].label) == ("c", "a")
     store.close()
 

@@ -8,6 +8,7 @@ accepted anyway.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,9 +244,11 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
             declared_spec = spec.features.get(f.name)
             if declared_spec is None or declared_spec.type != "numeric":
                 continue
-            if pa.types.is_string(f.type) or pa.types.is_boolean(f.type):
+            if pa.types.is_string(f.type):
+                # text here means some record sent text; the numbers among them were kept as text too
                 values = pc.struct_field(struct, [k])
-                flag(pc.is_valid(values), f"features.{f.name}", _not_a_number(values))
+                flag(pa.array([v is not None and not _number(v) for v in values.to_pylist()]),
+                     f"features.{f.name}", _not_a_number(values))
     if spec.task == "regression" and "prediction" in part.column_names:
         p = part.column("prediction")
         if pa.types.is_string(p.type):
@@ -255,6 +258,13 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
                 lambda i: f"a regression model predicts numbers, got {p[i].as_py()!r:.60}",
             )
     return out
+
+
+def _number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _not_a_number(values: Any) -> Callable[[int], str]:

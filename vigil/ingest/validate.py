@@ -127,6 +127,8 @@ def _problems(errors: Sequence[Any]) -> list[tuple[int, tuple[Any, ...], str]]:
                 unions[key] = []
                 out.append((index, where[:-1], ""))
             unions[key].append(error)
+        elif len(where) > 1 and where[-1] == "[key]":  # ("features", "", "[key]"): the name is at fault
+            out.append((index, where[:-2], f"bad name {_shown(where[-2])}: {error['msg']}"))
         else:
             out.append((index, where, _reason(error)))
     return [(i, loc, reason or _union_reason(unions[(i, loc)])) for i, loc, reason in out]

@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
-from vigil.ingest.batch import from_ipc, profiled_columns
+from vigil.ingest.batch import from_ipc, profiled_columns, to_ipc
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.stats.profile import Profile, profile
-from vigil.store.base import PredictionRow, Store, WindowRow
+from vigil.store.base import PredictionBatch, Store, WindowRow
 from vigil.tables import ColumnKind
 
 __all__ = ["TEMPLATE_KEY", "Aggregator", "WindowKey"]
@@ -229,7 +229,7 @@ class Aggregator:
             c for c in profiled_columns(table, spec) if not pa.types.is_null(table.schema.field(c).type)
         ]
         template = self._template_for(batch.model, table.select(data_columns), spec)
-        predictions = self._predictions(batch.model, table, spec)
+        predictions = self._predictions(batch.model, batch.seq, table, spec)
         names, version_codes = np.unique(versions.astype(str), return_inverse=True)
         slot = (starts - starts.min()) // res
         keys, inverse = np.unique(
@@ -250,7 +250,7 @@ class Aggregator:
                 totals = self.totals.setdefault((key.model, key.version), {})
                 _add_totals(totals, part)
             self._folded = max(self._folded, batch.seq)
-        if predictions:
+        if predictions is not None:
             self.store.put_predictions(predictions)
 
     def _window(self, key: WindowKey, spec: ModelSpec) -> WindowState:
@@ -298,33 +298,46 @@ class Aggregator:
         self._templates[model] = Profile.from_bytes(saved)
         return self._templates[model]
 
-    def _predictions(self, model: str, table: pa.Table, spec: ModelSpec) -> list[PredictionRow]:
+    def _predictions(self, model: str, seq: int, table: pa.Table, spec: ModelSpec) -> PredictionBatch | None:
+        """The batch's predictions with a request id (those a label can join), as one Arrow table."""
         ids = table.column("request_id")
         if ids.null_count == len(ids):
-            return []
-        mask = pc.is_valid(ids)
-        sub = table.filter(mask)
+            return None
+        sub = table.filter(pc.is_valid(ids))
         segment_names = [n for n in sub.column_names if n.startswith(SEGMENT_PREFIX)]
-        segments: list[str | None] = [None] * sub.num_rows
+        segments: pa.Array = pa.nulls(sub.num_rows, pa.string())
         if segment_names:
             cols = {n[1:]: sub.column(n).to_pylist() for n in segment_names}
-            segments = [
-                orjson.dumps({k: v[i] for k, v in cols.items() if v[i] is not None}).decode()
-                for i in range(sub.num_rows)
-            ]
-        prediction = sub.column(PREDICTION).to_pylist() if spec.task != "llm" else [None] * sub.num_rows
-        return [
-            PredictionRow(model, rid, ver, ts, None if p is None else str(p), s, seg)
-            for rid, ver, ts, p, s, seg in zip(
-                sub.column("request_id").to_pylist(),
-                sub.column("version").to_pylist(),
-                sub.column("ts").to_pylist(),
-                prediction,
-                sub.column(SCORE).to_pylist(),
-                segments,
-                strict=True,
+            segments = pa.array(
+                [
+                    orjson.dumps({k: v[i] for k, v in cols.items() if v[i] is not None}).decode()
+                    for i in range(sub.num_rows)
+                ],
+                pa.string(),
             )
-        ]
+        prediction = sub.column(PREDICTION)
+        if spec.task == "llm":
+            prediction = pa.nulls(sub.num_rows, pa.string())
+        predictions = pa.table(
+            {
+                "request_id": sub.column("request_id"),
+                "version": sub.column("version"),
+                "ts": sub.column("ts"),
+                "prediction": pc.cast(prediction, pa.string()),
+                "score": sub.column(SCORE),
+                "segment": segments,
+            }
+        )
+        ts = sub.column("ts")
+        return PredictionBatch(
+            model,
+            self.writer,
+            seq,
+            float(pc.min(ts).as_py()),
+            float(pc.max(ts).as_py()),
+            sub.num_rows,
+            to_ipc(predictions),
+        )
 
     # -- saving --------------------------------------------------------------------------------------------
 

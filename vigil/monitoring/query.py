@@ -16,20 +16,22 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigil.compare import compare_profiles
 from vigil.config import ModelSpec, VigilConfig
 from vigil.errors import InputError
-from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table
+from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
 from vigil.stats.column import NumericProfile
 from vigil.stats.profile import Profile, profile
-from vigil.store.base import JoinedRow, Store
+from vigil.store.base import Store
 
-__all__ = ["METRICS", "Baselines", "Query"]
+__all__ = ["METRICS", "Baselines", "JoinedRow", "Query"]
 
 METRICS: dict[str, str] = {
     "events": "events in the step",
@@ -57,6 +59,24 @@ METRICS: dict[str, str] = {
 """Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
 MAX_POINTS = 20_000
 """Most steps one series may have."""
+
+
+LABELS_BEFORE = 86_400.0
+"""How long before its prediction a label may arrive and still join (a label sent first, by a clock ahead)."""
+
+
+@dataclass(frozen=True)
+class JoinedRow:
+    """A prediction with its label (label fields are None while the label has not arrived)."""
+
+    request_id: str
+    version: str
+    ts: float
+    prediction: str | None
+    score: float | None
+    segment: str | None
+    label: str | None
+    label_ts: float | None
 
 
 class Baselines:
@@ -163,7 +183,7 @@ class Query:
             b = math.floor(key.start / step) * step
             buckets[b] = buckets[b].merge(state) if b in buckets else state
         labelled: dict[float, list[JoinedRow]] = {}
-        for row in self.store.joined(model, first, end, version) if _needs_labels(names) else []:
+        for row in self.joined(model, first, end, version) if _needs_labels(names) else []:
             labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
@@ -174,6 +194,39 @@ class Query:
             for name in names:
                 out[name].append((t, _value(name, found, step, rows, spec, baseline, model)))
         return out
+
+    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
+        """Predictions made in ``[start, end)`` with their labels (None until they arrive), joined by request
+        id in Arrow: the first prediction of a request id counts (a replay may store a batch twice)."""
+        batches = self.store.predictions(model, start, end)
+        if not batches:
+            return []
+        table = pa.concat_tables([from_ipc(b.payload) for b in batches])
+        keep = pc.and_(pc.greater_equal(table.column("ts"), start), pc.less(table.column("ts"), end))
+        if version is not None:
+            keep = pc.and_(keep, pc.equal(table.column("version"), version))
+        table = table.filter(keep)
+        ids = table.column("request_id").to_pylist()
+        first = {rid: i for i, rid in reversed(list(enumerate(ids)))}
+        labels = {r.request_id: r for r in self.store.labels(model, start - LABELS_BEFORE)}
+        rows = []
+        cols = {n: table.column(n).to_pylist() for n in ("version", "ts", "prediction", "score", "segment")}
+        for rid, i in first.items():
+            label = labels.get(rid)
+            rows.append(
+                JoinedRow(
+                    rid,
+                    cols["version"][i],
+                    cols["ts"][i],
+                    cols["prediction"][i],
+                    cols["score"][i],
+                    cols["segment"][i],
+                    None if label is None else label.label,
+                    None if label is None else label.ts,
+                )
+            )
+        rows.sort(key=lambda r: (r.ts, r.request_id))
+        return rows
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
         """The core's drift report: the baseline against the merged windows of ``[start, end)``."""

@@ -10,7 +10,9 @@ What is kept:
 * **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
   query time (so several server processes can share one PostgreSQL); saved together with the writer's
   checkpoint in one transaction;
-* **predictions** and **labels**, joined by request id whenever the label arrives;
+* **predictions**, one row per ingested batch (an Arrow table of request id, version, time, prediction,
+  score and segments): a batch costs one insert however many events it holds; and **labels**, one row per
+  request id. The join by request id happens at query time, in Arrow;
 * **host metrics** (CPU, memory, GPU of the machines serving a model);
 * **baselines**: profiles a model's present is compared with.
 
@@ -25,11 +27,10 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "HostRow",
-    "JoinedRow",
     "LabelRow",
     "LogEntry",
     "ModelRecord",
-    "PredictionRow",
+    "PredictionBatch",
     "Store",
     "WindowRow",
 ]
@@ -73,15 +74,20 @@ class WindowRow:
 
 
 @dataclass(frozen=True)
-class PredictionRow:
+class PredictionBatch:
+    """The predictions of one logged batch, for joining labels later; keyed by (model, writer, seq), so
+    storing it again after a replay changes nothing."""
+
     model: str
-    request_id: str
-    version: str
-    ts: float
-    prediction: str | None
-    score: float | None
-    segment: str | None = None
-    """The event's segment tags as compact JSON, for per-segment performance."""
+    writer: str
+    seq: int
+    start: float
+    """Earliest prediction time in the batch."""
+    end: float
+    """Latest prediction time in the batch."""
+    rows: int
+    payload: bytes
+    """Arrow IPC: request_id, version, ts, prediction (text), score, segment (JSON text)."""
 
 
 @dataclass(frozen=True)
@@ -90,20 +96,6 @@ class LabelRow:
     request_id: str
     label: str
     ts: float
-
-
-@dataclass(frozen=True)
-class JoinedRow:
-    """A prediction with its label (label fields are None while the label has not arrived)."""
-
-    request_id: str
-    version: str
-    ts: float
-    prediction: str | None
-    score: float | None
-    segment: str | None
-    label: str | None
-    label_ts: float | None
 
 
 @dataclass(frozen=True)
@@ -164,19 +156,25 @@ class Store(Protocol):
     def delete_windows(self, model: str, resolution: int, before: float) -> int: ...
 
     # predictions and labels
-    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
-        """Insert; a request id already stored for the model is left as it is (replays are idempotent)."""
+    def put_predictions(self, batch: PredictionBatch) -> None:
+        """Insert; a batch already stored (same model, writer and seq) is left as it is."""
+        ...
+
+    def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
+        """Batches with a prediction possibly in ``[start, end)`` (``batch.start < end <= ...``), by seq."""
         ...
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
         """Insert or replace (the latest label for a request id wins)."""
         ...
 
-    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
-        """Predictions made in ``[start, end)`` with their labels, where any."""
+    def labels(self, model: str, since: float) -> list[LabelRow]:
+        """Labels that became known at or after ``since``."""
         ...
 
-    def delete_predictions(self, model: str, before: float) -> int: ...
+    def delete_predictions(self, model: str, before: float) -> int:
+        """Delete batches whose every prediction is older than ``before``, and labels older than it."""
+        ...
 
     # host metrics
     def put_host_metrics(self, rows: Sequence[HostRow]) -> None: ...

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import conninfo
 
 from vigil.errors import StoreError
-from vigil.store.base import HostRow, JoinedRow, LabelRow, LogEntry, ModelRecord, PredictionRow, WindowRow
+from vigil.store.base import HostRow, LabelRow, LogEntry, ModelRecord, PredictionBatch, WindowRow
 
 __all__ = ["PostgresStore"]
 
@@ -61,13 +61,14 @@ _MIGRATIONS: list[list[str]] = [
             start BIGINT NOT NULL, writer TEXT COLLATE "C" NOT NULL, events BIGINT NOT NULL,
             state BYTEA NOT NULL, PRIMARY KEY (model, resolution, start, version, writer))""",
         """CREATE TABLE predictions (
-            model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL,
-            version TEXT COLLATE "C" NOT NULL, ts DOUBLE PRECISION NOT NULL, prediction TEXT,
-            score DOUBLE PRECISION, segment TEXT, PRIMARY KEY (model, request_id))""",
-        "CREATE INDEX predictions_ts ON predictions (model, ts)",
+            model TEXT COLLATE "C" NOT NULL, writer TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
+            start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION NOT NULL, rows BIGINT NOT NULL,
+            payload BYTEA NOT NULL, PRIMARY KEY (model, writer, seq))""",
+        'CREATE INDEX predictions_end ON predictions (model, "end")',
         """CREATE TABLE labels (
             model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL, label TEXT NOT NULL,
             ts DOUBLE PRECISION NOT NULL, PRIMARY KEY (model, request_id))""",
+        "CREATE INDEX labels_ts ON labels (model, ts)",
         # ``id`` plays SQLite's rowid: rows with the same ts come back in the order they were stored
         """CREATE TABLE host_metrics (
             id BIGINT GENERATED ALWAYS AS IDENTITY, model TEXT COLLATE "C" NOT NULL,
@@ -349,25 +350,27 @@ class PostgresStore:
 
     # predictions and labels --------------------------------------------------------------------------------
 
-    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
-        # the first row of a request id wins, as it would row by row; key order avoids deadlocks between
-        # processes storing overlapping batches
-        first: dict[tuple[str, str], PredictionRow] = {}
-        for r in rows:
-            first.setdefault((r.model, r.request_id), r)
-        params = [
-            (r.model, r.request_id, r.version, float(r.ts), r.prediction, _float(r.score), r.segment)
-            for r in first.values()
-        ]
-        params.sort(key=_KEY)
-        _bulk_insert(
-            self,
-            "predictions",
-            ("model", "request_id", "version", "ts", "prediction", "score", "segment"),
-            ("text", "text", "text", "float8", "text", "float8", "text"),
-            params,
-            "ON CONFLICT DO NOTHING",
+    def put_predictions(self, batch: PredictionBatch) -> None:
+        self._write(
+            "INSERT INTO predictions VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                batch.model,
+                batch.writer,
+                batch.seq,
+                float(batch.start),
+                float(batch.end),
+                batch.rows,
+                batch.payload,
+            ),
         )
+
+    def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
+        rows = self._read(
+            'SELECT model, writer, seq, start, "end", rows, payload FROM predictions '
+            'WHERE model = %s AND "end" >= %s AND start < %s ORDER BY seq, writer',
+            [model, float(start), float(end)],
+        )
+        return [PredictionBatch(m, w, q, a, b, n, bytes(p)) for m, w, q, a, b, n, p in rows]
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
         last = {(r.model, r.request_id): r for r in rows}  # the latest label of a request id wins
@@ -382,22 +385,18 @@ class PostgresStore:
             "ON CONFLICT (model, request_id) DO UPDATE SET label = excluded.label, ts = excluded.ts",
         )
 
-    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
-        sql = (
-            "SELECT p.request_id, p.version, p.ts, p.prediction, p.score, p.segment, l.label, l.ts "
-            "FROM predictions p LEFT JOIN labels l ON l.model = p.model AND l.request_id = p.request_id "
-            "WHERE p.model = %s AND p.ts >= %s AND p.ts < %s"
+    def labels(self, model: str, since: float) -> list[LabelRow]:
+        rows = self._read(
+            "SELECT model, request_id, label, ts FROM labels WHERE model = %s AND ts >= %s "
+            "ORDER BY ts, request_id",
+            [model, float(since)],
         )
-        params: list[object] = [model, float(start), float(end)]
-        if version is not None:
-            sql += " AND p.version = %s"
-            params.append(version)
-        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts, p.request_id", params)]
+        return [LabelRow(*r) for r in rows]
 
     def delete_predictions(self, model: str, before: float) -> int:
         def work(conn: _Conn) -> int:
             n = conn.execute(
-                "DELETE FROM predictions WHERE model = %s AND ts < %s", (model, float(before))
+                'DELETE FROM predictions WHERE model = %s AND "end" < %s', (model, float(before))
             ).rowcount
             conn.execute("DELETE FROM labels WHERE model = %s AND ts < %s", (model, float(before)))
             return n

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vigil.store.base import HostRow, JoinedRow, LabelRow, LogEntry, ModelRecord, PredictionRow, WindowRow
+from vigil.store.base import HostRow, LabelRow, LogEntry, ModelRecord, PredictionBatch, WindowRow
 
 __all__ = ["SQLiteStore"]
 
@@ -34,12 +34,13 @@ _MIGRATIONS: list[str] = [
         writer TEXT NOT NULL, events INTEGER NOT NULL, state BLOB NOT NULL,
         PRIMARY KEY (model, resolution, start, version, writer)) WITHOUT ROWID;
     CREATE TABLE predictions (
-        model TEXT NOT NULL, request_id TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,
-        prediction TEXT, score REAL, segment TEXT, PRIMARY KEY (model, request_id)) WITHOUT ROWID;
-    CREATE INDEX predictions_ts ON predictions (model, ts);
+        model TEXT NOT NULL, writer TEXT NOT NULL, seq INTEGER NOT NULL, start REAL NOT NULL,
+        "end" REAL NOT NULL, rows INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (model, writer, seq));
+    CREATE INDEX predictions_end ON predictions (model, "end");
     CREATE TABLE labels (
         model TEXT NOT NULL, request_id TEXT NOT NULL, label TEXT NOT NULL, ts REAL NOT NULL,
         PRIMARY KEY (model, request_id)) WITHOUT ROWID;
+    CREATE INDEX labels_ts ON labels (model, ts);
     CREATE TABLE host_metrics (
         model TEXT NOT NULL, host TEXT NOT NULL, ts REAL NOT NULL, cpu_percent REAL, memory_percent REAL,
         memory_bytes INTEGER, gpu_percent REAL, gpu_memory_percent REAL, gpu_memory_bytes INTEGER);
@@ -183,12 +184,20 @@ class SQLiteStore:
 
     # predictions and labels --------------------------------------------------------------------------------
 
-    def put_predictions(self, rows: Sequence[PredictionRow]) -> None:
-        with self._tx() as db:
-            db.executemany(
+    def put_predictions(self, batch: PredictionBatch) -> None:
+        with self._lock:
+            self._db.execute(
                 "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(r.model, r.request_id, r.version, r.ts, r.prediction, r.score, r.segment) for r in rows],
+                (batch.model, batch.writer, batch.seq, batch.start, batch.end, batch.rows, batch.payload),
             )
+
+    def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
+        rows = self._read(
+            'SELECT model, writer, seq, start, "end", rows, payload FROM predictions '
+            'WHERE model = ? AND "end" >= ? AND start < ? ORDER BY seq, writer',
+            (model, start, end),
+        )
+        return [PredictionBatch(*r) for r in rows]
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
         with self._tx() as db:
@@ -198,21 +207,17 @@ class SQLiteStore:
                 [(r.model, r.request_id, r.label, r.ts) for r in rows],
             )
 
-    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
-        sql = (
-            "SELECT p.request_id, p.version, p.ts, p.prediction, p.score, p.segment, l.label, l.ts "
-            "FROM predictions p LEFT JOIN labels l ON l.model = p.model AND l.request_id = p.request_id "
-            "WHERE p.model = ? AND p.ts >= ? AND p.ts < ?"
+    def labels(self, model: str, since: float) -> list[LabelRow]:
+        rows = self._read(
+            "SELECT model, request_id, label, ts FROM labels WHERE model = ? AND ts >= ? "
+            "ORDER BY ts, request_id",
+            (model, since),
         )
-        params: list[object] = [model, start, end]
-        if version is not None:
-            sql += " AND p.version = ?"
-            params.append(version)
-        return [JoinedRow(*r) for r in self._read(sql + " ORDER BY p.ts", params)]
+        return [LabelRow(*r) for r in rows]
 
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
-            n = db.execute("DELETE FROM predictions WHERE model = ? AND ts < ?", (model, before)).rowcount
+            n = db.execute('DELETE FROM predictions WHERE model = ? AND "end" < ?', (model, before)).rowcount
             db.execute("DELETE FROM labels WHERE model = ? AND ts < ?", (model, before))
             return n
 
