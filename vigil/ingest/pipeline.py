@@ -247,8 +247,11 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
             if pa.types.is_string(f.type):
                 # text here means some record sent text; the numbers among them were kept as text too
                 values = pc.struct_field(struct, [k])
-                flag(pa.array([v is not None and not _number(v) for v in values.to_pylist()]),
-                     f"features.{f.name}", _not_a_number(values))
+                flag(
+                    pa.array([v is not None and not _number(v) for v in values.to_pylist()]),
+                    f"features.{f.name}",
+                    _not_a_number(values),
+                )
     if spec.task == "regression" and "prediction" in part.column_names:
         p = part.column("prediction")
         if pa.types.is_string(p.type):

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
 from vigil.ingest.batch import from_ipc, profiled_columns, to_ipc
+from vigil.monitoring.retention import maintain
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.stats.profile import Profile, profile
@@ -69,6 +70,7 @@ class Aggregator:
         flush_every: float = 2.0,
         max_pending_rows: int = 2_000_000,
         keep_open: float = 300.0,
+        maintain_every: float = 60.0,
         baselines: Callable[[str], Profile | None] | None = None,
     ) -> None:
         self.store = store
@@ -78,6 +80,7 @@ class Aggregator:
         self.flush_every = flush_every
         self.max_pending_rows = max_pending_rows
         self.keep_open = keep_open
+        self.maintain_every = maintain_every
         self._baselines = baselines or (lambda model: None)
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._pending = 0
@@ -176,6 +179,7 @@ class Aggregator:
 
     def _run(self) -> None:
         next_flush = time.monotonic() + self.flush_every
+        next_maintenance = time.monotonic() + self.maintain_every
         while not self._stop.is_set():
             try:
                 item = self._queue.get(timeout=max(0.05, next_flush - time.monotonic()))
@@ -213,6 +217,9 @@ class Aggregator:
                 except Exception:
                     log.exception("could not save windows; will retry")
                 next_flush = time.monotonic() + self.flush_every
+            if time.monotonic() >= next_maintenance:
+                self.maintain()
+                next_maintenance = time.monotonic() + self.maintain_every
 
     def _fold(self, batch: _Batch) -> None:
         spec = self.registry.get(batch.model)
@@ -338,6 +345,14 @@ class Aggregator:
             sub.num_rows,
             to_ipc(predictions),
         )
+
+    def maintain(self) -> None:
+        """Roll up complete periods and delete what is past retention, for every model."""
+        for name, spec in self.registry.items():
+            try:
+                maintain(self.store, name, spec, self.writer, self._flushed, self.clock())
+            except Exception:  # a failed clean-up is retried next time; monitoring goes on
+                log.exception("maintenance of %s failed", name)
 
     # -- saving --------------------------------------------------------------------------------------------
 

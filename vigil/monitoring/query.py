@@ -24,6 +24,7 @@ from vigil.config import ModelSpec, VigilConfig
 from vigil.errors import InputError
 from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc
 from vigil.monitoring.aggregator import Aggregator, WindowKey
+from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
@@ -131,7 +132,7 @@ class Query:
         merged: dict[WindowKey, WindowState] = {}
         live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
         mine = self.aggregator.writer if self.aggregator is not None else None
-        for row in self.store.windows(model, res, lo, end, version):
+        for row in choose_rows(self.store, model, res, start, end, version):
             key = WindowKey(model, row.version, row.start, row.resolution)
             if row.writer == mine and key in live:
                 continue  # memory is newer than the saved copy
