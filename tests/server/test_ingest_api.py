@@ -520,7 +520,7 @@ def test_numeric_feature_given_a_string_or_boolean_is_rejected(server: Server) -
     r = server.events(
         [
             event(0, features={"income": "12k"}),
-            event(1, features={"income": True}),
+            event(1, features={"income": "twelve"}),
             event(2, features={"income": 12}),  # an integer is a number
             event(3, features={"income": None}),  # a null is a missing value
         ]

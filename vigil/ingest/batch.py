@@ -27,6 +27,7 @@ __all__ = [
     "events_table",
     "from_ipc",
     "profiled_columns",
+    "reserved",
     "to_ipc",
     "to_table",
 ]
@@ -85,13 +86,22 @@ def events_table(table: pa.Table, spec: ModelSpec, now: float, redactor: Redacto
             continue
         struct = table.column(source)
         for i, f in enumerate(struct.type):
+            if not prefix and reserved(f.name):  # its values were rejected; never let it replace a column
+                continue
             values = pc.struct_field(struct, [i])
             declared = spec.features.get(f.name) if not prefix else None
             kind = "categorical" if prefix else (declared.type if declared is not None else None)
+            if not prefix and redactor.hashes(f.name):
+                kind = "text"  # a pseudonym, even of a number
             redacted = redactor.column(f.name, values) if not prefix else values
             if redacted is not None:
                 arrays[prefix + f.name] = _typed(redacted, kind)
     return pa.table(arrays)
+
+
+def reserved(feature: str) -> bool:
+    """Whether a feature's name is taken by a column of the event table (``ts``, ``@score``, ``#tier``)."""
+    return feature in SERVICE_COLUMNS or feature in (PREDICTION, SCORE) or feature.startswith(SEGMENT_PREFIX)
 
 
 def _probabilities(table: pa.Table) -> pa.Array:

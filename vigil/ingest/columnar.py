@@ -10,6 +10,7 @@ the caller takes the per-record path (pydantic), which names each bad record. Bo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +24,8 @@ _FIELDS = frozenset(Event.model_fields)
 _NAME_MAX = 200
 _NON_NEGATIVE = ("latency_ms", "cost")
 _COUNTS = ("tokens_in", "tokens_out")
+_FIRST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LAST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 
 
 def from_events(events: Sequence[Event]) -> pa.Table:
@@ -33,7 +36,7 @@ def from_events(events: Sequence[Event]) -> pa.Table:
         if "timestamp" in row:
             row["timestamp"] = row["timestamp"].timestamp()
     try:
-        return pa.Table.from_pylist(rows)
+        return _from_rows(rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     columns: dict[str, pa.Array] = {}
@@ -65,12 +68,18 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def _from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Rows as a table with a column for every key of any row (``Table.from_pylist`` takes the keys of
+    the first row only, and silently drops the others)."""
+    return pa.Table.from_struct_array(pa.array(rows))
+
+
 def fast_table(records: Sequence[Any]) -> pa.Table | None:
     """The records as a table when every one of them is valid, else None."""
     if not records or not all(type(r) is dict for r in records):
         return None
     try:
-        table = pa.Table.from_pylist(records)
+        table = _from_rows(records)
     except (
         pa.ArrowInvalid,
         pa.ArrowTypeError,
@@ -164,8 +173,12 @@ def _timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
             parsed = pc.cast(column, pa.timestamp("us", tz="UTC"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _Invalid from None
-        return pc.divide(pc.cast(pc.cast(parsed, pa.int64()), pa.float64()), 1e6)
-    return _floats(column)
+        seconds = pc.divide(pc.cast(pc.cast(parsed, pa.int64()), pa.float64()), 1e6)
+    else:
+        seconds = _floats(column)
+    if pc.any(pc.or_(pc.less(seconds, _FIRST), pc.greater(seconds, _LAST))).as_py():
+        raise _Invalid  # past the years datetimes hold: the per-record path says so
+    return seconds
 
 
 def _scalar(column: pa.ChunkedArray | pa.Array) -> None:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from vigil.config import ModelSpec, SecuritySettings
-from vigil.ingest.batch import events_table, to_ipc
+from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events
 from vigil.ingest.redact import Redactor
 from vigil.ingest.validate import BadRequest, Checked, Limits, Rejection, check_records, decode_body
@@ -241,6 +241,9 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
     if "features" in part.column_names and pa.types.is_struct(part.column("features").type):
         struct = part.column("features")
         for k, f in enumerate(struct.type):
+            if reserved(f.name):
+                flag(pc.is_valid(pc.struct_field(struct, [k])), f"features.{f.name}", _reserved(f.name))
+                continue
             declared_spec = spec.features.get(f.name)
             if declared_spec is None or declared_spec.type != "numeric":
                 continue
@@ -270,12 +273,19 @@ def _number(text: str) -> bool:
         return False
 
 
+def _reserved(name: str) -> Callable[[int], str]:
+    return lambda i: f"the name {name!r} is reserved (a column of every event); rename the feature"
+
+
 def _not_a_number(values: Any) -> Callable[[int], str]:
     return lambda i: f"expected a number (declared numeric), got {values[i].as_py()!r:.60}"
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return f"{t:g} s since the epoch"
 
 
 def _guess_task(rows: pa.Table) -> str:

@@ -113,6 +113,10 @@ class Redactor:
     def scrubs(self, name: str) -> bool:
         return name in self._scrub
 
+    def hashes(self, name: str) -> bool:
+        """Whether ``name``'s values become pseudonyms (text, whatever type they were sent as)."""
+        return name in self._hash and self._key is not None
+
     def column(self, name: str, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
         """One field's values across a batch, redacted: None when the field is dropped."""
         if name in self._drop:
