@@ -6,6 +6,7 @@ import vigil
 def test_public_api_is_pinned() -> None:
     assert sorted(vigil.__all__) == sorted(
         [
+            "Client",
             "ColumnDrift",
             "ConfigError",
             "InputError",

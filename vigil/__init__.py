@@ -1,28 +1,53 @@
 """Vigil: watch ML and AI models in production.
 
+Names load on first use, so ``import vigil`` (and the SDK, ``vigil.Client``) stay cheap in a serving
+process: the statistics stack (scipy, pandas) is imported only by what needs it.
+
 >>> import vigil
 >>> sorted(vigil.__all__)[:3]
-['ColumnDrift', 'ConfigError', 'InputError']
+['Client', 'ColumnDrift', 'ConfigError']
 """
 
-from vigil.compare import compare
-from vigil.config import VigilConfig, load_config
-from vigil.errors import ConfigError, InputError, VigilError
-from vigil.reports.model import ColumnDrift, Report
-from vigil.stats.profile import Profile, profile
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ColumnDrift",
-    "ConfigError",
-    "InputError",
-    "Profile",
-    "Report",
-    "VigilConfig",
-    "VigilError",
-    "__version__",
-    "compare",
-    "load_config",
-    "profile",
-]
+_WHERE = {
+    "Client": "vigil.sdk",
+    "ColumnDrift": "vigil.reports.model",
+    "ConfigError": "vigil.errors",
+    "InputError": "vigil.errors",
+    "Profile": "vigil.stats.profile",
+    "Report": "vigil.reports.model",
+    "VigilConfig": "vigil.config",
+    "VigilError": "vigil.errors",
+    "compare": "vigil.compare",
+    "load_config": "vigil.config",
+    "profile": "vigil.stats.profile",
+}
+
+__all__ = ["__version__", *_WHERE]
+
+if TYPE_CHECKING:
+    from vigil.compare import compare
+    from vigil.config import VigilConfig, load_config
+    from vigil.errors import ConfigError, InputError, VigilError
+    from vigil.reports.model import ColumnDrift, Report
+    from vigil.sdk import Client
+    from vigil.stats.profile import Profile, profile
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vigil' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

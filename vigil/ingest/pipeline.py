@@ -221,7 +221,7 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
         versions = part.column("version")
         declared = ", ".join(spec.versions)
         flag(
-            pc.invert(pc.is_in(versions, pa.array(list(spec.versions)))),
+            pc.and_(pc.is_valid(versions), pc.invert(pc.is_in(versions, pa.array(list(spec.versions))))),
             "version",
             lambda i: f"unknown version {versions[i].as_py()!r}; declared: {declared}",
         )
