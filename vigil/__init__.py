@@ -29,7 +29,20 @@ _WHERE = {
     "profile": "vigil.stats.profile",
 }
 
-__all__ = ["__version__", *_WHERE]
+__all__ = [
+    "Client",
+    "ColumnDrift",
+    "ConfigError",
+    "InputError",
+    "Profile",
+    "Report",
+    "VigilConfig",
+    "VigilError",
+    "__version__",
+    "compare",
+    "load_config",
+    "profile",
+]
 
 if TYPE_CHECKING:
     from vigil.compare import compare

@@ -381,8 +381,9 @@ class Retention(BaseModel):
 
     model_config = _SECTION
 
-    events: Duration = timedelta(days=7)
-    """The raw-event sample and the ingest log."""
+    events: Duration = timedelta(minutes=5)
+    """How long the ingest log keeps a batch after it was folded into windows (a margin for replays).
+    Raw events live on as each window's sample, under the window retentions."""
     minutes: Duration = timedelta(days=2)
     hours: Duration = timedelta(days=30)
     days: Duration = timedelta(days=400)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from vigil.schema import MAX_FEATURES, MAX_STRING, Event
 
-__all__ = ["fast_table", "from_events"]
+__all__ = ["SchemaCache", "fast_table", "from_events"]
 
 _FIELDS = frozenset(Event.model_fields)
 _NAME_MAX = 200
@@ -74,21 +74,61 @@ def _from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_struct_array(pa.array(rows))
 
 
-def fast_table(records: Sequence[Any]) -> pa.Table | None:
+class SchemaCache:
+    """The last batch's Arrow type: converting with it skips type inference (half the cost). It is used
+    only when every record's keys are known to it, since Arrow would silently drop unknown ones."""
+
+    def __init__(self) -> None:
+        self.type: pa.StructType | None = None
+        self._keys: tuple[frozenset[str], frozenset[str], frozenset[str]] = (frozenset(),) * 3
+
+    def remember(self, schema: pa.Schema) -> None:
+        def names(field: str) -> frozenset[str]:
+            i = schema.get_field_index(field)
+            t = schema.field(i).type if i >= 0 else None
+            return frozenset(f.name for f in t) if t is not None and pa.types.is_struct(t) else frozenset()
+
+        self.type = pa.struct(list(schema))
+        self._keys = (frozenset(schema.names), names("features"), names("segments"))
+
+    def fits(self, records: Sequence[dict[str, Any]]) -> bool:
+        top, features, segments = self._keys
+        for r in records:
+            if not r.keys() <= top:
+                return False
+            for value, known in ((r.get("features"), features), (r.get("segments"), segments)):
+                if value and not (isinstance(value, dict) and value.keys() <= known):
+                    return False  # new names, or not a map at all (the checks will say so)
+        return True
+
+
+_CONVERSION_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
+
+
+def fast_table(records: Sequence[Any], cache: SchemaCache | None = None) -> pa.Table | None:
     """The records as a table when every one of them is valid, else None."""
     if not records or not all(type(r) is dict for r in records):
         return None
-    try:
-        table = _from_rows(records)
-    except (
-        pa.ArrowInvalid,
-        pa.ArrowTypeError,
-        pa.ArrowNotImplementedError,
-        OverflowError,
-        TypeError,
-        ValueError,
-    ):
-        return None  # mixed types in a column, nested values where scalars belong, ...
+    table = None
+    if cache is not None and cache.type is not None and cache.fits(records):
+        try:
+            table = pa.Table.from_struct_array(pa.array(records, type=cache.type))
+        except _CONVERSION_ERRORS:
+            table = None  # a value of another type than last time: infer again
+    if table is None:
+        try:
+            table = _from_rows(records)
+        except _CONVERSION_ERRORS:
+            return None  # mixed types in a column, nested values where scalars belong, ...
+        if cache is not None:
+            cache.remember(table.schema)
     if not set(table.column_names) <= _FIELDS or "model" not in table.column_names:
         return None
     try:

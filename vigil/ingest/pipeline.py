@@ -9,6 +9,7 @@ accepted anyway.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pydantic import TypeAdapter
 
 from vigil.config import ModelSpec, SecuritySettings
 from vigil.ingest.batch import events_table, reserved, to_ipc
-from vigil.ingest.columnar import fast_table, from_events
+from vigil.ingest.columnar import SchemaCache, fast_table, from_events
 from vigil.ingest.redact import Redactor
 from vigil.ingest.validate import BadRequest, Checked, Limits, Rejection, check_records, decode_body
 from vigil.monitoring.aggregator import Aggregator
@@ -72,13 +73,17 @@ class Ingestor:
         self.writer = writer
         self.clock = clock
         self._redactors: dict[str, tuple[ModelSpec, Redactor]] = {}
+        self._in_log_order = threading.Lock()
+        """Held from a batch's log append to its hand-over, so the aggregator folds this writer's batches
+        in log order and its checkpoint (the last sequence folded) never passes a batch not yet folded."""
+        self._schemas = SchemaCache()
 
     # -- events --------------------------------------------------------------------------------------------
 
     def events(self, body: bytes, content_type: str | None, content_encoding: str | None) -> IngestResult:
         records = decode_body(body, content_type, content_encoding, self.limits)
         rejected: list[Rejection] = []
-        wire = fast_table(records)  # the vectorised path: every record valid
+        wire = fast_table(records, self._schemas)  # the vectorised path: every record valid
         if wire is not None:
             positions = np.arange(len(records))
         else:  # some record is not: check them one by one, keep the good ones
@@ -121,8 +126,10 @@ class Ingestor:
             for model, part in by_model.items():
                 spec, redactor = self._redactor(model)
                 table = events_table(part, spec, now, redactor)
-                seq = self.store.append(self.writer, model, table.num_rows, to_ipc(table), self.clock())
-                self.aggregator.submit(model, seq, table)
+                payload = to_ipc(table)
+                with self._in_log_order:
+                    seq = self.store.append(self.writer, model, table.num_rows, payload, self.clock())
+                    self.aggregator.submit(model, seq, table)
                 result.accepted += table.num_rows
                 total -= table.num_rows
         finally:
