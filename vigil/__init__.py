@@ -24,7 +24,7 @@ _WHERE = {
     "Report": "vigil.reports.model",
     "VigilConfig": "vigil.config",
     "VigilError": "vigil.errors",
-    "compare": "vigil.compare",
+    "compare": "vigil.comparison",
     "load_config": "vigil.config",
     "profile": "vigil.stats.profile",
 }
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from vigil.compare import compare
+    from vigil.comparison import compare
     from vigil.config import VigilConfig, load_config
     from vigil.errors import ConfigError, InputError, VigilError
     from vigil.reports.model import ColumnDrift, Report

@@ -300,6 +300,32 @@ def test_bad_query_parameters_are_client_errors(loaded: Server) -> None:
     assert c.get("/v1/models/credit/events", params={"limit": 0}).status_code == 422
 
 
+def test_a_feature_first_seen_null_is_still_profiled(serve: Callable[..., Server]) -> None:
+    server = serve()
+    at = T0 + 30
+    server.post("/v1/events", [{"model": "credit", "timestamp": at, "features": {"age": None}}])
+    server.settle()  # folded on its own: "age" has no type yet in this window
+    server.post(
+        "/v1/events", [{"model": "credit", "timestamp": at, "features": {"age": a}} for a in (30, 40, 50)]
+    )
+    series = server.series("credit", "events,null_rate:age", step=60, **{"from": T0, "to": T0 + 60})
+    assert series["events"] == [(T0, 4.0)]
+    assert series["null_rate:age"] == [(T0, 0.25)]
+
+
+def test_an_undeclared_feature_that_changes_type_does_not_break_queries(serve: Callable[..., Server]) -> None:
+    server = serve()
+    server.post("/v1/events", [{"model": "credit", "timestamp": T0 + 10, "features": {"code": 1.5}}])
+    server.settle()
+    server.post("/v1/events", [{"model": "credit", "timestamp": T0 + 70, "features": {"code": "A7"}}])
+    server.settle()
+    server.post("/v1/events", [{"model": "credit", "timestamp": T0 + 20, "features": {"code": "B2"}}])
+    series = server.series("credit", "events,null_rate", step=300, **{"from": T0, "to": T0 + 300})
+    assert series["events"] == [(T0, 3.0)]  # the windows merged (a number in one, text in the other)
+    r = server.client.get("/v1/models/credit/events", params={"from": T0, "to": T0 + 300})
+    assert sorted(str(e["features"]["code"]) for e in r.json()["events"]) == ["1.5", "A7", "B2"]
+
+
 # -- labels --------------------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from vigil import __version__
-from vigil.compare import compare
+from vigil.comparison import compare
 from vigil.drift.methods import METHODS
 from vigil.errors import InputError, VigilError
 from vigil.reports.model import Report

@@ -91,9 +91,9 @@ def events_table(table: pa.Table, spec: ModelSpec, now: float, redactor: Redacto
             values = pc.struct_field(struct, [i])
             declared = spec.features.get(f.name) if not prefix else None
             kind = "categorical" if prefix else (declared.type if declared is not None else None)
-            if not prefix and redactor.hashes(f.name):
+            if redactor.hashes(f.name):
                 kind = "text"  # a pseudonym, even of a number
-            redacted = redactor.column(f.name, values) if not prefix else values
+            redacted = redactor.column(f.name, values)  # segment tags too: PII is PII wherever it is sent
             if redacted is not None:
                 arrays[prefix + f.name] = _typed(redacted, kind)
     return pa.table(arrays)

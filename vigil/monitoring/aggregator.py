@@ -231,9 +231,10 @@ class Aggregator:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
         starts = (np.floor(ts / res) * res).astype(np.int64)
         versions = table.column("version").to_numpy(zero_copy_only=False)
-        # a column that is null throughout this batch has no type yet: it counts as missing (all null)
+        # a column that is null throughout this batch says nothing of its kind (numbers or categories):
+        # it counts as missing here (all null), and is profiled from the first batch that has a value
         data_columns = [
-            c for c in profiled_columns(table, spec) if not pa.types.is_null(table.schema.field(c).type)
+            c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
         ]
         template = self._template_for(batch.model, table.select(data_columns), spec)
         predictions = self._predictions(batch.model, batch.seq, table, spec)

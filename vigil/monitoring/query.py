@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.compare import compare_profiles
+from vigil.comparison import compare_profiles
 from vigil.config import ModelSpec, VigilConfig
 from vigil.errors import InputError
 from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc

@@ -170,7 +170,7 @@ def create_app(
     async def _ingest(
         request: Request, handler: Callable[[bytes, str | None, str | None], Any]
     ) -> JSONResponse:
-        body = await request.body()
+        body = await _read_body(request, vigil.ingestor.limits.max_body_bytes)
         result = await run_in_threadpool(
             handler, body, request.headers.get("content-type"), request.headers.get("content-encoding")
         )
@@ -336,6 +336,20 @@ def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
         "segments": list(spec.segments),
         "source": vigil.registry.source(name),
     }
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to be over ``limit``, before it is all read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, f"body of {declared} bytes is over the limit", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, "body is over the limit", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _one_of(given: str, keys: list[str]) -> bool:

@@ -1,0 +1,27 @@
+"""The one interface of silences and inhibition: does something mute this label set now?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from vigil.alerting.fingerprint import Labels
+
+__all__ = ["AnyMuter", "Muter"]
+
+
+@runtime_checkable
+class Muter(Protocol):
+    def mutes(self, labels: Labels, now: float) -> bool:
+        """True when an alert with ``labels`` must not be notified at ``now`` (seconds)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AnyMuter:
+    """Mutes what any of ``muters`` mutes (e.g. the inhibitor and the silences together)."""
+
+    muters: tuple[Muter, ...]
+
+    def mutes(self, labels: Labels, now: float) -> bool:
+        return any(m.mutes(labels, now) for m in self.muters)
