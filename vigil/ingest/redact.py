@@ -11,6 +11,8 @@
 'mail [EMAIL] or [PHONE], card [CARD], host [IP]'
 >>> scrub("order 1234 5678 9012 3456")  # fails the Luhn check: not a card
 'order 1234 5678 9012 3456'
+>>> scrub("shipped 2026-11-21, order 123456789, call 020 7946 0958")
+'shipped 2026-11-21, order 123456789, call [PHONE]'
 """
 
 from __future__ import annotations
@@ -62,9 +64,18 @@ def _ipv6(match: re.Match[str]) -> str:
     return "[IP]"
 
 
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+
+
 def _phone(match: re.Match[str]) -> str:
-    digits = sum(ch.isdigit() for ch in match.group())
-    return "[PHONE]" if 7 <= digits <= 15 else match.group()
+    """A phone number has 7-15 digits and is written like one: a leading + or a (area code), or digit
+    groups split by spaces, dots or dashes. Bare digit runs (order numbers) and dates are left alone."""
+    text = match.group()
+    digits = sum(ch.isdigit() for ch in text)
+    written_like_one = text.startswith("+") or "(" in text or bool(re.search(r"\d[ .-]\d", text))
+    if not 7 <= digits <= 15 or not written_like_one or _DATE.fullmatch(text.strip()):
+        return text
+    return "[PHONE]"
 
 
 def scrub(text: str) -> str:
