@@ -551,3 +551,38 @@ def test_openapi_documents_the_event_schema(serve: Callable[..., Server]) -> Non
     assert event["additionalProperties"] is False
     for ref in ("Label", "HostMetrics"):
         assert ref in doc["components"]["schemas"]
+
+
+def test_host_metrics_are_served_as_step_means(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from vigil.config import parse_config
+    from vigil.server.app import create_app
+    from vigil.store.sqlite import SQLiteStore
+
+    config = parse_config("models:\n  m: {task: binary, owner: {team: t}}\n")
+    app = create_app(config, SQLiteStore(tmp_path / "h.db"), clock=lambda: 1_800_000_600.0)
+    readings = [
+        {
+            "model": "m",
+            "host": "a",
+            "timestamp": 1_800_000_000 + 10 * i,
+            "cpu_percent": cpu,
+            "memory_percent": 40.0,
+        }
+        for i, cpu in enumerate([10.0, 30.0, 50.0, 70.0])
+    ]
+    with TestClient(app) as client:
+        assert client.post("/v1/host-metrics", json=readings).json()["accepted"] == 4
+        body = client.get(
+            "/v1/models/m/metrics",
+            params={
+                "names": "host_cpu_percent,host_memory_percent,host_gpu_percent",
+                "from": 1_800_000_000,
+                "to": 1_800_000_060,
+                "step": 60,
+            },
+        ).json()["series"]
+    assert body["host_cpu_percent"][0][1] == 40.0  # the mean of the four readings in the step
+    assert body["host_memory_percent"][0][1] == 40.0
+    assert body["host_gpu_percent"][0][1] is None  # no GPU readings: nothing, rather than a made-up zero

@@ -56,6 +56,10 @@ METRICS: dict[str, str] = {
     "mae": "mean absolute error of labelled predictions (regression)",
     "label_coverage": "share of predictions with a label so far",
     "label_lag_p50": "median delay from prediction to label, seconds",
+    "host_cpu_percent": "mean CPU use of the hosts serving the model (SDK readings), percent",
+    "host_memory_percent": "mean memory use of those hosts, percent",
+    "host_gpu_percent": "mean GPU utilisation of those hosts, percent (NVIDIA only)",
+    "host_gpu_memory_percent": "mean GPU memory use of those hosts, percent (NVIDIA only)",
 }
 """Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
 MAX_POINTS = 20_000
@@ -188,12 +192,16 @@ class Query:
             labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
+        hosts = _host_means(self.store, model, [n for n in names if n.startswith("host_")], first, end, step)
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
             rows = labelled.get(t, [])
             for name in names:
-                out[name].append((t, _value(name, found, step, rows, spec, baseline, model)))
+                if name.startswith("host_"):
+                    out[name].append((t, hosts.get((name, t))))
+                else:
+                    out[name].append((t, _value(name, found, step, rows, spec, baseline, model)))
         return out
 
     def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
@@ -267,6 +275,22 @@ class Query:
         assert spec.baseline.start is not None and spec.baseline.end is not None
         merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
         return merged.profile if merged.profile.columns else None
+
+
+def _host_means(
+    store: Store, model: str, names: list[str], first: float, end: float, step: float
+) -> dict[tuple[str, float], float]:
+    """Mean host readings per step: {(metric name, step start): mean}, for the steps that have readings."""
+    if not names:
+        return {}
+    sums: dict[tuple[str, float], list[float]] = {}
+    for row in store.host_metrics(model, first, end):
+        t = math.floor(row.ts / step) * step
+        for name in names:
+            value = getattr(row, name[len("host_") :], None)
+            if value is not None:
+                sums.setdefault((name, t), []).append(float(value))
+    return {key: sum(v) / len(v) for key, v in sums.items()}
 
 
 def _needs_labels(names: Sequence[str]) -> bool:
