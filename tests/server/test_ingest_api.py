@@ -844,3 +844,24 @@ def test_admin_model_registration_with_a_bad_body_is_a_client_error(server: Serv
     assert server.events([{"model": "m2", "score": 0.1}]).json()["accepted"] == 1
     r = server.client.post("/v1/models", json={"name": "credit", "task": "binary", "owner": {"team": "t"}})
     assert r.status_code == 409
+
+
+def test_a_retried_request_with_the_same_idempotency_key_is_stored_once(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from vigil.config import parse_config
+    from vigil.server.app import create_app
+    from vigil.store.sqlite import SQLiteStore
+
+    config = parse_config("models:\n  m: {task: binary, owner: {team: t}}\n")
+    app = create_app(config, SQLiteStore(tmp_path / "i.db"), flush_every=0.05)
+    events = [{"model": "m", "request_id": f"r{i}", "features": {"x": float(i)}} for i in range(50)]
+    with TestClient(app) as client:
+        first = client.post("/v1/events", json=events, headers={"Idempotency-Key": "batch-7"})
+        again = client.post("/v1/events", json=events, headers={"Idempotency-Key": "batch-7"})  # answer lost
+        other = client.post("/v1/events", json=events[:5], headers={"Idempotency-Key": "batch-8"})
+        assert first.json() == again.json() == {"accepted": 50, "rejected": []}
+        assert other.json()["accepted"] == 5
+        assert app.state.vigil.aggregator.wait_idle()
+        series = client.get("/v1/models/m/metrics", params={"names": "events", "step": "1d"}).json()["series"]
+    assert sum(v or 0 for _, v in series["events"]) == 55  # the retry counted once

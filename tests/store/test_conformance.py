@@ -127,3 +127,15 @@ def test_large_payloads_round_trip(store: Store) -> None:
     blob = bytes(range(256)) * 40_000  # 10 MiB
     seq = store.append("w", "m", 1, blob, 1.0)
     assert store.read_log("w", seq - 1)[0].payload == blob
+
+
+def test_idempotency_keys_are_unique_per_model(store: Store) -> None:
+    seq = store.append("w", "m", 10, b"a", 1.0, key="k1")
+    assert store.find_batch("m", "k1") == (seq, 10)
+    assert store.find_batch("other", "k1") is None
+    store.append("w", "other", 3, b"b", 1.0, key="k1")  # the same key for another model is another batch
+    store.append("w", "m", 1, b"c", 1.0)  # no key: never a duplicate
+    store.append("w", "m", 1, b"d", 1.0)
+    with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
+        store.append("w", "m", 10, b"a again", 1.0, key="k1")
+    assert [e.payload for e in store.read_log("w", 0)] == [b"a", b"b", b"c", b"d"]

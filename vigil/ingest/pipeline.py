@@ -80,7 +80,12 @@ class Ingestor:
 
     # -- events --------------------------------------------------------------------------------------------
 
-    def events(self, body: bytes, content_type: str | None, content_encoding: str | None) -> IngestResult:
+    def events(
+        self, body: bytes, content_type: str | None, content_encoding: str | None, key: str | None = None
+    ) -> IngestResult:
+        """Check, redact and log one request's events. ``key``: the client's Idempotency-Key; a request
+        repeated with the same key (a retry after a lost answer) is answered as the first one was and
+        stored once, while the log still holds the first (``retention.events`` after it was folded)."""
         records = decode_body(body, content_type, content_encoding, self.limits)
         rejected: list[Rejection] = []
         wire = fast_table(records, self._schemas)  # the vectorised path: every record valid
@@ -128,8 +133,14 @@ class Ingestor:
                 table = events_table(part, spec, now, redactor)
                 payload = to_ipc(table)
                 with self._in_log_order:
-                    seq = self.store.append(self.writer, model, table.num_rows, payload, self.clock())
-                    self.aggregator.submit(model, seq, table)
+                    seen = self.store.find_batch(model, key) if key else None
+                    if seen is None:
+                        seq = self.store.append(
+                            self.writer, model, table.num_rows, payload, self.clock(), key
+                        )
+                        self.aggregator.submit(model, seq, table)
+                    else:
+                        self.aggregator.release(table.num_rows)  # a retry: stored already, not again
                 result.accepted += table.num_rows
                 total -= table.num_rows
         finally:

@@ -185,8 +185,14 @@ def create_app(
     )
     async def post_events(request: Request) -> JSONResponse:
         """Accepts the good records of a batch and names each rejected one (index, field, reason).
-        Answered only once the accepted events are stored durably."""
-        return await _ingest(request, vigil.ingestor.events)
+        Answered only once the accepted events are stored durably. A retry carrying the same
+        ``Idempotency-Key`` header as a stored request is answered alike and stored once."""
+        key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
+
+        def handler(body: bytes, ctype: str | None, cenc: str | None) -> Any:
+            return vigil.ingestor.events(body, ctype, cenc, key)
+
+        return await _ingest(request, handler)
 
     @app.post(
         "/v1/labels", dependencies=[ingest_key], openapi_extra=_body_doc("Label"), summary="Log ground truth"

@@ -125,8 +125,15 @@ class Store(Protocol):
     def delete_model(self, name: str) -> None: ...
 
     # ingest log
-    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
-        """Append one batch; returns its sequence number, increasing per store."""
+    def append(
+        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+    ) -> int:
+        """Append one batch; returns its sequence number, increasing per store. ``key`` (the client's
+        idempotency key) is unique per model: a second append with it fails."""
+        ...
+
+    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
+        """(seq, rows) of the batch appended with this idempotency key, while the log still holds it."""
         ...
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:

@@ -53,8 +53,9 @@ _MIGRATIONS: list[list[str]] = [
         """CREATE TABLE ingest_log (
             seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, writer TEXT COLLATE "C" NOT NULL,
             model TEXT NOT NULL, rows BIGINT NOT NULL, payload BYTEA NOT NULL,
-            received_at DOUBLE PRECISION NOT NULL)""",
+            received_at DOUBLE PRECISION NOT NULL, key TEXT)""",
         "CREATE INDEX ingest_log_writer ON ingest_log (writer, seq)",
+        "CREATE UNIQUE INDEX ingest_log_key ON ingest_log (model, key)",
         """CREATE TABLE checkpoints (writer TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL)""",
         """CREATE TABLE windows (
             model TEXT COLLATE "C" NOT NULL, version TEXT COLLATE "C" NOT NULL, resolution INTEGER NOT NULL,
@@ -277,17 +278,23 @@ class PostgresStore:
 
     # ingest log --------------------------------------------------------------------------------------------
 
-    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
+    def append(
+        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+    ) -> int:
         def work(conn: _Conn) -> int:
             row = conn.execute(
-                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) "
-                "VALUES (%s, %s, %s, %b, %s) RETURNING seq",
-                (writer, model, rows, payload, float(received_at)),
+                "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
+                "VALUES (%s, %s, %s, %b, %s, %s) RETURNING seq",
+                (writer, model, rows, payload, float(received_at), key),
             ).fetchone()
             assert row is not None
             return int(row[0])
 
         return self._run(work, idempotent=False)
+
+    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
+        rows = self._read("SELECT seq, rows FROM ingest_log WHERE model = %s AND key = %s", [model, key])
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
         rows = self._read(

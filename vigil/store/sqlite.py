@@ -26,8 +26,9 @@ _MIGRATIONS: list[str] = [
         name TEXT PRIMARY KEY, spec TEXT NOT NULL, source TEXT NOT NULL, updated_at REAL NOT NULL);
     CREATE TABLE ingest_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, writer TEXT NOT NULL, model TEXT NOT NULL,
-        rows INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL);
+        rows INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL, key TEXT);
     CREATE INDEX ingest_log_writer ON ingest_log (writer, seq);
+    CREATE UNIQUE INDEX ingest_log_key ON ingest_log (model, key);
     CREATE TABLE checkpoints (writer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
     CREATE TABLE windows (
         model TEXT NOT NULL, version TEXT NOT NULL, resolution INTEGER NOT NULL, start INTEGER NOT NULL,
@@ -118,15 +119,22 @@ class SQLiteStore:
 
     # ingest log --------------------------------------------------------------------------------------------
 
-    def append(self, writer: str, model: str, rows: int, payload: bytes, received_at: float) -> int:
+    def append(
+        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+    ) -> int:
         # one statement in autocommit mode is its own transaction: one round trip, durable on return
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-                (writer, model, rows, payload, received_at),
+                "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (writer, model, rows, payload, received_at, key),
             )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
+        rows = self._read("SELECT seq, rows FROM ingest_log WHERE model = ? AND key = ?", (model, key))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
         rows = self._read(
