@@ -1,0 +1,256 @@
+"""Rule evaluation on a real app and SQLite store with a fake clock: events are posted minute by minute,
+then rules are evaluated at chosen times, checking pending → firing after ``for``, severity changes and
+resolution, for threshold, relative and no-data rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vigil.alerting.alert import Alert, AlertStatus
+from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
+from vigil.alerting.rules import Rule
+from vigil.alerting.state import AlertState, Phase, Severity
+from vigil.config import parse_config
+from vigil.server.app import Vigil, create_app
+from vigil.store.sqlite import SQLiteStore
+
+T0 = 1_800_000_000.0  # on the hour
+CONFIG = """
+models:
+  credit:
+    task: binary
+    owner: {team: risk, contact: risk@example.com}
+    versions: [v1, v2]
+    features: {income: {type: numeric}}
+  other:
+    task: regression
+    owner: {team: pricing}
+"""
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class App:
+    def __init__(self, client: TestClient, vigil: Vigil, clock: Clock) -> None:
+        self.client, self.vigil, self.clock = client, vigil, clock
+
+    def minute(
+        self, k: int, n: int = 10, errors: int = 0, latency: float = 10.0, model: str = "credit"
+    ) -> None:
+        """Post ``n`` events in minute ``k`` (``errors`` of them failed), with the clock just after it."""
+        self.clock.now = T0 + 60 * (k + 1) + 1
+        records = [
+            {
+                "model": model,
+                "request_id": f"{model}-{k}-{i}",
+                "version": "v2",
+                "timestamp": T0 + 60 * k + i * 60 / (n + 1),
+                "latency_ms": latency * (1 + 0.01 * i),
+                "error": "Boom: failed" if i < errors else None,
+                "prediction": 1,
+                "score": 0.7,
+                "features": {"income": 1000.0 + i},
+            }
+            for i in range(n)
+        ]
+        if records:
+            r = self.client.post(
+                "/v1/events", content=json.dumps(records), headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+        assert self.vigil.aggregator.wait_idle(10)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    with ExitStack() as stack:
+        store = SQLiteStore(tmp_path / "vigil.db")
+        stack.callback(store.close)
+        clock = Clock(T0)
+        fastapi_app = create_app(parse_config(CONFIG), store, clock=clock, flush_every=3600, root=tmp_path)
+        client = stack.enter_context(TestClient(fastapi_app))
+        yield App(client, fastapi_app.state.vigil, clock)
+
+
+def at(k: int) -> float:
+    """The evaluation time just after minute ``k``: its window is the last complete one."""
+    return T0 + 60 * (k + 1) + 1
+
+
+def run(app: App, rules: list[Rule], k: int, states: dict[StateKey, AlertState]) -> list[Alert]:
+    app.clock.now = at(k)
+    new, alerts = evaluate(rules, app.vigil.query, states, at(k))
+    states.clear()
+    states.update(new)
+    return alerts
+
+
+def test_threshold_goes_pending_then_fires_after_for_changes_severity_and_resolves(app: App) -> None:
+    rule = Rule(
+        name="ErrorRateHigh",
+        model="credit",
+        metric="error_rate",
+        warning=0.2,
+        critical=0.5,
+        window="1m",
+        for_="2m",
+        owner="oncall@example.com",
+        runbook="https://runbooks.example.com/errors",
+        route="pager",
+        labels={"service": "scoring"},
+    )
+    errors = [0, 0, 6, 6, 6, 3, 0, 0]
+    states: dict[StateKey, AlertState] = {}
+    seen: list[tuple[Phase, Severity | None, list[tuple[AlertStatus, str]]]] = []
+    for k, bad in enumerate(errors):
+        app.minute(k, errors=bad)
+        alerts = run(app, [rule], k, states)
+        state = states[("ErrorRateHigh", "credit")]
+        seen.append((state.phase, state.severity, [(a.status, a.labels["severity"]) for a in alerts]))
+        if k == 4:
+            (alert,) = alerts
+            assert dict(alert.labels) == {
+                "alertname": "ErrorRateHigh",
+                "model": "credit",
+                "metric": "error_rate",
+                "kind": "threshold",
+                "team": "risk",
+                "route": "pager",
+                "service": "scoring",
+                "severity": "critical",
+            }
+            notes = alert.annotations
+            assert notes["value"] == "0.6" and notes["threshold"] == "0.5"
+            assert notes["owner"] == "oncall@example.com" and notes["runbook"].startswith("https://")
+            assert notes["dashboard_url"].startswith("/v1/models/credit/metrics?names=error_rate&")
+            assert f"to={T0 + 300:.0f}" in notes["dashboard_url"] and "step=60" in notes["dashboard_url"]
+            assert "error_rate of credit is 0.6" in notes["summary"]
+            assert alert.starts_at == at(4)
+    assert seen == [
+        (Phase.INACTIVE, None, []),
+        (Phase.INACTIVE, None, []),
+        (Phase.PENDING, Severity.CRITICAL, []),
+        (Phase.PENDING, Severity.CRITICAL, []),  # 60 s held: not yet `for`
+        (Phase.FIRING, Severity.CRITICAL, [(AlertStatus.FIRING, "critical")]),
+        (
+            Phase.FIRING,
+            Severity.WARNING,
+            [(AlertStatus.RESOLVED, "critical"), (AlertStatus.FIRING, "warning")],
+        ),
+        (Phase.RESOLVED, Severity.WARNING, [(AlertStatus.RESOLVED, "warning")]),
+        (Phase.INACTIVE, None, []),
+    ]
+
+
+def test_keep_firing_for_and_a_short_blip_that_never_fires(app: App) -> None:
+    blip = Rule(name="Blip", model="credit", metric="error_rate", critical=0.5, window="1m", for_="2m")
+    sticky = Rule(
+        name="Sticky", model="credit", metric="error_rate", critical=0.5, window="1m", keep_firing_for="2m"
+    )
+    states: dict[StateKey, AlertState] = {}
+    phases = []
+    for k, bad in enumerate([6, 0, 0, 0, 0]):
+        app.minute(k, errors=bad)
+        run(app, [blip, sticky], k, states)
+        phases.append((states[("Blip", "credit")].phase, states[("Sticky", "credit")].phase))
+    assert phases == [
+        (Phase.PENDING, Phase.FIRING),
+        (Phase.INACTIVE, Phase.FIRING),  # cleared at minute 1, kept for 2 min
+        (Phase.INACTIVE, Phase.FIRING),
+        (Phase.INACTIVE, Phase.RESOLVED),
+        (Phase.INACTIVE, Phase.INACTIVE),
+    ]
+
+
+def test_relative_rule_compares_with_the_trailing_median(app: App) -> None:
+    rule = Rule(
+        name="LatencySpike",
+        model="credit",
+        metric="latency_p95",
+        kind="relative",
+        factor=3,
+        window="1m",
+        baseline_window="10m",
+        min_baseline_points=5,
+        severity="critical",
+    )
+    states: dict[StateKey, AlertState] = {}
+    for k in range(4):
+        app.minute(k)
+        assert run(app, [rule], k, states) == []  # too little baseline yet, whatever the value
+    app.minute(4, latency=100.0)
+    assert run(app, [rule], 4, states) == []  # 4 baseline points < 5
+    for k in range(5, 10):
+        app.minute(k)
+        assert run(app, [rule], k, states) == []
+    ev = evaluate_one(rule, "credit", app.vigil.registry.get("credit"), app.vigil.query, at(9))  # type: ignore[arg-type]
+    assert ev.baseline == pytest.approx(10.8, rel=0.02)  # p95 of 10 events at 10..10.9 ms: the median window
+    assert ev.threshold == pytest.approx(3 * ev.baseline) and ev.start == T0 + 540 and ev.end == T0 + 600
+    app.minute(10, latency=40.0)
+    (alert,) = run(app, [rule], 10, states)
+    assert alert.status is AlertStatus.FIRING and alert.labels["severity"] == "critical"
+    assert float(alert.annotations["baseline"]) == pytest.approx(10.8, rel=0.02)
+    assert float(alert.annotations["value"]) == pytest.approx(43.6, rel=0.02)
+    app.minute(11, latency=20.0)  # 2x: under the bound
+    (resolved,) = run(app, [rule], 11, states)
+    assert resolved.status is AlertStatus.RESOLVED and resolved.ends_at == at(11)
+
+
+def test_no_data_fires_after_for_and_resolves_when_events_return(app: App) -> None:
+    rule = Rule(name="NoData", model="*", kind="no_data", window="1m", for_="3m")
+    states: dict[StateKey, AlertState] = {}
+    app.minute(0)
+    app.minute(0, model="other")
+    app.minute(1)
+    app.minute(1, model="other")
+    phases = []
+    for k in range(1, 7):
+        if k == 6:
+            app.minute(6)
+        alerts = run(app, [rule], k, states)
+        phases.append((states[("NoData", "credit")].phase, [a.labels["model"] for a in alerts]))
+    assert phases == [
+        (Phase.INACTIVE, []),
+        (Phase.PENDING, []),
+        (Phase.PENDING, []),
+        (Phase.PENDING, []),
+        (Phase.FIRING, ["credit", "other"]),  # held 3 min
+        (Phase.RESOLVED, ["credit", "other"]),  # credit resolved; other still firing
+    ]
+    assert states[("NoData", "other")].phase is Phase.FIRING
+
+
+def test_version_selector_labels_and_unknown_models(app: App) -> None:
+    v1 = Rule(name="V1Errors", model="credit", version="v1", metric="error_rate", critical=0.1, window="1m")
+    v2 = Rule(name="V2Errors", model="credit", version="v2", metric="error_rate", critical=0.1, window="1m")
+    ghost = Rule(name="Ghost", model="nope", metric="error_rate", critical=0.1)
+    app.minute(0, errors=5)
+    states: dict[StateKey, AlertState] = {}
+    alerts = run(app, [v1, v2, ghost], 0, states)
+    (alert,) = alerts  # all events are v2
+    assert alert.labels["model_version"] == "v2" and "version=v2" in alert.annotations["dashboard_url"]
+    assert set(states) == {("V1Errors", "credit"), ("V2Errors", "credit")}
+    assert states[("V1Errors", "credit")].phase is Phase.INACTIVE
+
+
+def test_evaluation_is_pure_given_the_store(app: App) -> None:
+    rule = Rule(name="E", model="credit", metric="error_rate", critical=0.1, window="1m")
+    app.minute(0, errors=5)
+    start: dict[StateKey, AlertState] = {}
+    a = evaluate([rule], app.vigil.query, start, at(0))
+    b = evaluate([rule], app.vigil.query, start, at(0))
+    assert a == b and start == {}
+    unrelated = {("Other", "x"): AlertState()}
+    assert evaluate([rule], app.vigil.query, unrelated, at(0))[0][("Other", "x")] is unrelated[("Other", "x")]

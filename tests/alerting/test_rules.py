@@ -1,0 +1,178 @@
+"""Rule parsing (good rules, each bad case naming the rule), the breach decision, and the default rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
+from vigil.alerting.state import Severity
+from vigil.config import parse_config
+from vigil.errors import ConfigError
+
+GOOD = """
+rules:
+  - name: LatencySpike
+    model: credit
+    version: v2
+    metric: latency_p95
+    kind: relative
+    factor: 3
+    baseline_window: 7d
+    for: 10m
+    keep_firing_for: 5m
+    severity: critical
+    labels: {team: risk, service: scoring}
+    owner: oncall@example.com
+    runbook: |
+      # Latency
+      Check the upstream.
+    route: pager
+  - name: IncomeDrift
+    metric: drift
+    feature: income
+    warning: 0.1
+    critical: 0.25
+    window: 1h
+  - name: LowAccuracy
+    model: credit
+    metric: accuracy
+    op: "<"
+    warning: 0.9
+    critical: 0.8
+  - name: Silent
+    kind: no_data
+    for: 15m
+"""
+
+
+def test_good_rules_parse() -> None:
+    text = GOOD
+    rules = rules_from_config(parse_config(text), "vigil.yaml", text)
+    spike, drift, acc, silent = rules
+    assert spike.model == "credit" and spike.version == "v2" and spike.severity is Severity.CRITICAL
+    assert spike.timing.for_warning == 600 and spike.timing.keep_firing_for == 300
+    assert spike.baseline_window == timedelta(days=7) and spike.runbook is not None
+    assert spike.runbook.startswith("# Latency")
+    assert spike.labels == {"team": "risk", "service": "scoring"} and spike.route == "pager"
+    assert drift.metric == "drift:income" and drift.model == "*" and drift.window == timedelta(hours=1)
+    assert acc.op == "<" and acc.levels() == {Severity.WARNING: 0.9, Severity.CRITICAL: 0.8}
+    assert silent.metric == "events" and silent.timing.for_warning == 900
+
+
+def test_no_section_gives_no_rules() -> None:
+    assert rules_from_config(parse_config("")) == ()
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "words"),
+    [
+        ("{name: R, metric: latency_p96, critical: 1}", "metric", "unknown metric 'latency_p96'"),
+        ("{name: R, metric: 'drift:', critical: 1}", "metric", "unknown metric"),
+        ("{name: R, metric: error_rate, warning: 0.5, critical: 0.2}", "warning", "must be below critical"),
+        ("{name: R, metric: accuracy, op: '<', warning: 0.8, critical: 0.9}", "warning", "must be above"),
+        ("{name: R, metric: error_rate}", "", "needs warning and/or critical"),
+        ("{name: R, metric: error_rate, kind: relative}", "", "needs factor and/or percent"),
+        ("{name: R, metric: error_rate, kind: relative, factor: 0.5}", "factor", "factor must be > 1"),
+        ("{name: R, metric: error_rate, kind: relative, factor: 2, critical: 1}", "critical", "threshold"),
+        (
+            "{name: R, metric: error_rate, kind: relative, factor: 2, baseline_window: 1m}",
+            "baseline_window",
+            "longer",
+        ),
+        ("{name: R, metric: error_rate, factor: 2, critical: 1}", "factor", "relative rules"),
+        ("{name: R, kind: no_data, metric: error_rate}", "metric", "watches events"),
+        ("{name: R, kind: no_data, critical: 1}", "critical", "does not apply"),
+        ("{name: R, metric: error_rate, critical: 1, for: soon}", "for", "not a duration"),
+        ("{name: R, metric: error_rate, critical: 1, colour: red}", "colour", "unknown key 'colour'"),
+        ("{name: R, metric: error_rate, critical: 1, kind: ratio}", "kind", "kind"),
+        ("{name: R, metric: latency_p95, feature: age, critical: 1}", "feature", "does not apply"),
+        ("{name: R, metric: error_rate, critical: 1, segment: eu}", "segment", "not supported"),
+        ("{name: R, critical: 1}", "", "metric is missing"),
+    ],
+)
+def test_a_bad_rule_is_named_with_its_problem(rule: str, key: str, words: str) -> None:
+    text = f"rules:\n  - {{name: Fine, metric: errors, critical: 1}}\n  - {rule}\n"
+    with pytest.raises(ConfigError) as info:
+        rules_from_config(parse_config(text), "vigil.yaml", text)
+    (problem,) = info.value.problems
+    assert "rule 'R'" in problem.message and words in problem.message, problem
+    assert problem.line == 3 and problem.file == "vigil.yaml"
+    assert problem.path.startswith("rules[1]") and key in problem.path
+    assert problem.hint
+
+
+def test_every_problem_is_listed_and_names_repeat_and_nameless_rules() -> None:
+    data = [
+        {"name": "A", "metric": "errors", "critical": 1},
+        {"name": "A", "metric": "errors", "critical": 1},
+        {"metric": "errors", "critical": 1},
+        "oops",
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_rules(data)
+    messages = [p.message for p in info.value.problems]
+    assert any("rule 'A'" in m and "used twice" in m for m in messages)
+    assert any("rule 3 (no name)" in m and "'name' is missing" in m for m in messages)
+    assert any("rule 4 (no name)" in m and "mapping" in m for m in messages)
+    with pytest.raises(ConfigError, match="must be a list"):
+        parse_rules({"name": "A"})
+
+
+def test_breach_decisions() -> None:
+    up = Rule(name="R", metric="error_rate", warning=0.1, critical=0.2)
+    assert [up.breached(v) for v in (None, 0.05, 0.1, 0.15, 0.25)] == [
+        None,
+        None,
+        None,
+        Severity.WARNING,
+        Severity.CRITICAL,
+    ]
+    down = Rule(name="R", metric="accuracy", op="<", warning=0.9)
+    assert down.breached(0.85) is Severity.WARNING and down.breached(0.95) is None
+    rel = Rule(name="R", metric="latency_p95", kind="relative", factor=3, percent=250)
+    assert rel.relative_bound(10.0) == 35.0  # both must hold: the larger bound
+    assert rel.breached(36.0, 10.0) is Severity.WARNING and rel.breached(34.0, 10.0) is None
+    assert rel.breached(100.0, None) is None
+    drop = Rule(name="R", metric="accuracy", kind="relative", op="<", percent=10, severity="critical")
+    assert drop.relative_bound(0.9) == pytest.approx(0.81)
+    assert drop.breached(0.8, 0.9) is Severity.CRITICAL
+    silent = Rule(name="R", kind="no_data", for_="5m")
+    assert silent.breached(0.0) is Severity.WARNING and silent.breached(3.0) is None
+
+
+CONFIG = """
+models:
+  clf: {task: binary, owner: {team: risk, contact: risk@example.com}}
+  multi: {task: multiclass, owner: {team: risk}}
+  reg: {task: regression, owner: {team: pricing}}
+  chat: {task: llm, owner: {team: assistants}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "extra"),
+    [
+        ("clf", {"AccuracyDrop"}),
+        ("multi", {"AccuracyDrop"}),
+        ("reg", {"MaeRise"}),
+        ("chat", {"CostPerPredictionSpike"}),
+    ],
+)
+def test_default_rules_per_task(model: str, extra: set[str]) -> None:
+    spec = parse_config(CONFIG).models[model]
+    rules = {r.name: r for r in default_rules(model, spec)}
+    common = {"ErrorRateHigh", "LatencyP95Spike", "DriftShareHigh", "NullRateHigh", "NoData"}
+    assert set(rules) == common | extra
+    assert all(r.model == model and r.labels["team"] == spec.owner.team for r in rules.values())
+    assert rules["LatencyP95Spike"].kind == "relative" and rules["LatencyP95Spike"].factor == 3
+    assert rules["NoData"].kind == "no_data" and rules["NoData"].timing.for_warning == 900
+    if "AccuracyDrop" in rules:
+        acc = rules["AccuracyDrop"]
+        assert acc.metric == "accuracy" and acc.op == "<" and acc.kind == "relative"
+    if "CostPerPredictionSpike" in rules:
+        assert rules["CostPerPredictionSpike"].baseline == "mean"
+    if model == "clf":
+        assert rules["ErrorRateHigh"].owner == "risk@example.com"
+    parse_rules([r.model_dump(by_alias=True) for r in rules.values()])  # they round-trip
