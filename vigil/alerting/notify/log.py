@@ -1,0 +1,134 @@
+"""The notification log: what was sent where, so a restart neither loses nor repeats a notification.
+
+:func:`deliver` sends one notification to each receiver unless the log already holds a ``sent`` row for
+(receiver name, group key, :func:`~vigil.alerting.notify.content.content_hash`), and records every
+attempt's outcome. Failed deliveries leave no ``sent`` row, so calling :func:`deliver` again with the same
+notification retries exactly those receivers. Delivery is at least once: a crash between a receiver's
+success and its log write re-sends that one message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from os import PathLike
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from vigil.alerting.dispatch import Notification
+from vigil.alerting.notify.content import content_hash
+from vigil.alerting.notify.receivers import Receiver
+from vigil.alerting.notify.retry import Delivery, DeliveryStatus
+
+__all__ = ["LogEntry", "NotificationLog", "SQLiteNotificationLog", "deliver"]
+
+LogEntry = tuple[str, str, str, float, str, int, str | None]
+"""(receiver, group_key, content_hash, sent_at, status, attempts, error)."""
+
+
+@runtime_checkable
+class NotificationLog(Protocol):
+    def was_sent(self, receiver: str, group_key: str, content_hash: str) -> bool: ...
+
+    def record(
+        self, receiver: str, group_key: str, content_hash: str, sent_at: float, delivery: Delivery
+    ) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notification_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS notification_log_key
+    ON notification_log (receiver, group_key, content_hash, status);
+"""
+
+
+class SQLiteNotificationLog:
+    """A :class:`NotificationLog` in one SQLite file (a row per delivery outcome; each write commits)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self._db = sqlite3.connect(path, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        with self._db:
+            self._db.executescript(_SCHEMA)
+
+    def was_sent(self, receiver: str, group_key: str, content_hash: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM notification_log WHERE receiver = ? AND group_key = ? AND content_hash = ?"
+            " AND status = ? LIMIT 1",
+            (receiver, group_key, content_hash, DeliveryStatus.SENT.value),
+        ).fetchone()
+        return row is not None
+
+    def record(
+        self, receiver: str, group_key: str, content_hash: str, sent_at: float, delivery: Delivery
+    ) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO notification_log"
+                " (receiver, group_key, content_hash, sent_at, status, attempts, error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    receiver,
+                    group_key,
+                    content_hash,
+                    sent_at,
+                    delivery.status.value,
+                    delivery.attempts,
+                    delivery.error,
+                ),
+            )
+
+    def entries(self) -> list[LogEntry]:
+        """Every row, oldest first."""
+        rows = self._db.execute(
+            "SELECT receiver, group_key, content_hash, sent_at, status, attempts, error"
+            " FROM notification_log ORDER BY id"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4]), int(r[5]), r[6]) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SQLiteNotificationLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def deliver(
+    notification: Notification, receivers: Iterable[Receiver], log: NotificationLog, now: float
+) -> dict[str, Delivery]:
+    """Send ``notification`` to each receiver not yet logged as having it; by receiver name.
+
+    Already-sent ones come back ``SKIPPED`` (0 attempts) and are not re-logged. ``now`` (seconds) is the
+    time recorded and handed to the receivers. Receiver names must be distinct.
+    """
+    targets = list(receivers)
+    names = [r.name for r in targets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"receiver names must be distinct, got {names!r}")
+    digest = content_hash(notification)
+    out: dict[str, Delivery] = {}
+    for receiver in targets:
+        if log.was_sent(receiver.name, notification.group_key, digest):
+            out[receiver.name] = Delivery(DeliveryStatus.SKIPPED, 0)
+            continue
+        try:
+            result = receiver.send(notification, now=now)
+        except Exception as exc:  # a receiver bug must not stop the others or go unlogged
+            result = Delivery(DeliveryStatus.FAILED, 1, f"{type(exc).__name__}: {exc}")
+        log.record(receiver.name, notification.group_key, digest, now, result)
+        out[receiver.name] = result
+    return out
