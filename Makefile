@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-services.sh
+	scripts/install-prometheus.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest vigil tests

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install Prometheus (promtool and the server) and Alertmanager from Debian when promtool is missing.
+# Install Prometheus (promtool and the server) and Alertmanager from Debian when either is missing.
 # The Prometheus tests use promtool to lint /metrics and a real server to scrape it. Safe to run again:
 # does nothing when promtool is already there. Exits 0 either way; says so when it could not install.
 set -u
-if command -v promtool >/dev/null 2>&1; then
+if command -v promtool >/dev/null 2>&1 && [ -x /usr/bin/prometheus-alertmanager ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
