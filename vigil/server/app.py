@@ -111,10 +111,20 @@ def create_app(
         config, store, clock=clock, writer=writer, limits=limits, root=root, flush_every=flush_every
     )
 
+    engine = None
+    if "alerting" in (config.model_extra or {}):
+        from vigil.alerting.engine import AlertEngine
+
+        engine = AlertEngine.from_config(config, vigil.query, root=root or Path.cwd(), clock=clock)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(vigil.aggregator.start)
+        if engine is not None:
+            engine.start()
         yield
+        if engine is not None:
+            await run_in_threadpool(engine.stop)
         await run_in_threadpool(vigil.aggregator.stop)
 
     app = FastAPI(
@@ -123,6 +133,7 @@ def create_app(
         lifespan=lifespan,
         description="Watches ML and AI models in production.",
     )
+    app.state.alerting = engine
     app.state.vigil = vigil
     keys = config.security.api_keys
 
@@ -290,6 +301,26 @@ def create_app(
         a, b = _range(start, end, vigil.clock())
         events = await run_in_threadpool(vigil.query.events, model, a, b, limit, version)
         return {"model": model, "from": _iso(a), "to": _iso(b), "events": events}
+
+    @app.get(
+        "/v1/alerts", dependencies=[admin_key], summary="Current alerts (firing, and resolved not yet sent)"
+    )
+    async def list_alerts() -> dict[str, Any]:
+        if engine is None:
+            return {"alerts": [], "note": "alerting is off: add an alerting: section to vigil.yaml"}
+        return {
+            "alerts": [
+                {
+                    "labels": dict(a.labels),
+                    "annotations": dict(a.annotations),
+                    "status": str(a.status.value),
+                    "startsAt": _iso(a.starts_at),
+                    "endsAt": _iso(a.ends_at) if a.ends_at else None,
+                    "fingerprint": a.fingerprint,
+                }
+                for a in engine.alerts()
+            ]
+        }
 
     @app.get("/healthz", summary="Liveness and readiness")
     async def healthz() -> dict[str, Any]:

@@ -55,7 +55,8 @@ class SQLiteNotificationLog:
     """A :class:`NotificationLog` in one SQLite file (a row per delivery outcome; each write commits)."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
-        self._db = sqlite3.connect(path, timeout=30.0)
+        # callers serialise their use (the alert engine holds its lock); any thread may use or close it
+        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         with self._db:
             self._db.executescript(_SCHEMA)
