@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fakes import FakeClock
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule
@@ -34,16 +35,8 @@ models:
 """
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class App:
-    def __init__(self, client: TestClient, vigil: Vigil, clock: Clock) -> None:
+    def __init__(self, client: TestClient, vigil: Vigil, clock: FakeClock) -> None:
         self.client, self.vigil, self.clock = client, vigil, clock
 
     def minute(
@@ -78,7 +71,7 @@ def app(tmp_path: Path) -> Iterator[App]:
     with ExitStack() as stack:
         store = SQLiteStore(tmp_path / "vigil.db")
         stack.callback(store.close)
-        clock = Clock(T0)
+        clock = FakeClock(T0)
         fastapi_app = create_app(parse_config(CONFIG), store, clock=clock, flush_every=3600, root=tmp_path)
         client = stack.enter_context(TestClient(fastapi_app))
         yield App(client, fastapi_app.state.vigil, clock)

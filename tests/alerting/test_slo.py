@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fakes import FakeClock
 from vigil.alerting.slo import (
     DEFAULT_BURN_WINDOWS,
     HOUR,
@@ -97,17 +98,9 @@ models:
 """
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_counts_read_from_the_query(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "vigil.db")
-    clock = Clock(T0 + 600)
+    clock = FakeClock(T0 + 600)
     app = create_app(parse_config(CONFIG), store, clock=clock, flush_every=3600, root=tmp_path)
     try:
         with TestClient(app) as client:

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import FakeClock
 from vigil.config import parse_config
 from vigil.ingest import validate
 from vigil.ingest.batch import from_ipc
@@ -50,20 +51,12 @@ models:
 """
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Server:
     client: TestClient
     app: FastAPI
     store: SQLiteStore
-    clock: Clock
+    clock: FakeClock
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -103,7 +96,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             count += 1
             store = SQLiteStore(tmp_path / f"vigil{count}.db")
             stack.callback(store.close)
-            clock = Clock(NOW)
+            clock = FakeClock(NOW)
             app = create_app(parse_config(config), store, clock=clock, limits=limits, flush_every=3600)
             client = stack.enter_context(TestClient(app))
             return Server(client, app, store, clock)

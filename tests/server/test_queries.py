@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.fakes import FakeClock
 from vigil.config import parse_config
 from vigil.server.app import create_app
 from vigil.store.sqlite import SQLiteStore
@@ -45,19 +46,11 @@ models:
 """
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Server:
     client: TestClient
     app: FastAPI
-    clock: Clock
+    clock: FakeClock
     stop: Callable[[], None]
 
     def post(self, path: str, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,7 +87,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             stack.callback(own.close)
             store = SQLiteStore(tmp_path / "vigil.db")
             own.callback(store.close)
-            clock = Clock(now)
+            clock = FakeClock(now)
             app = create_app(parse_config(config), store, clock=clock, flush_every=3600, root=tmp_path)
             return Server(own.enter_context(TestClient(app)), app, clock, own.close)
 
