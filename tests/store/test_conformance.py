@@ -139,3 +139,42 @@ def test_idempotency_keys_are_unique_per_model(store: Store) -> None:
     with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
         store.append("w", "m", 10, b"a again", 1.0, key="k1")
     assert [e.payload for e in store.read_log("w", 0)] == [b"a", b"b", b"c", b"d"]
+
+
+def test_records_upsert_list_and_delete(store: Store) -> None:
+    store.put_record("silence", "b", '{"n": 1}', 20.0)
+    store.put_record("silence", "a", '{"n": 2}', 10.0)
+    store.put_record("incident", "a", '{"n": 3}', 5.0)
+    assert [(r.id, r.body) for r in store.records("silence")] == [("a", '{"n": 2}'), ("b", '{"n": 1}')]
+    store.put_record("silence", "a", '{"n": 4}', 30.0)  # replaced, and now the newest
+    assert [r.id for r in store.records("silence")] == ["b", "a"]
+    assert [r.id for r in store.records("silence", since=25.0)] == ["a"]
+    got = store.record("silence", "a")
+    assert got is not None and (got.kind, got.body, got.updated_at) == ("silence", '{"n": 4}', 30.0)
+    assert store.record("silence", "zzz") is None
+    assert store.delete_record("silence", "a") is True
+    assert store.delete_record("silence", "a") is False
+    assert [r.id for r in store.records("silence")] == ["b"]
+    assert [r.body for r in store.records("incident")] == ['{"n": 3}']
+
+
+def test_audit_log_appends_and_filters(store: Store) -> None:
+    seqs = [
+        store.append_audit(1.0, "ana", "silence.create", "silence/1", None, '{"a": 1}'),
+        store.append_audit(2.0, "bo", "rule.update", "rule/ErrorRateHigh", '{"w": 1}', '{"w": 2}'),
+        store.append_audit(3.0, "ana", "silence.expire", "silence/1", '{"a": 1}', None),
+        store.append_audit(4.0, "cy", "silence.create", "silence/10", None, "{}"),
+    ]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    everything = store.audit_log()
+    assert [e.action for e in everything] == [
+        "silence.create",
+        "rule.update",
+        "silence.expire",
+        "silence.create",
+    ]
+    assert (everything[1].actor, everything[1].before, everything[1].after) == ("bo", '{"w": 1}', '{"w": 2}')
+    assert [e.at for e in store.audit_log(target="silence/1")] == [1.0, 3.0]
+    assert [e.target for e in store.audit_log(target="silence/")] == ["silence/1", "silence/1", "silence/10"]
+    assert [e.at for e in store.audit_log(since=2.5)] == [3.0, 4.0]
+    assert [e.at for e in store.audit_log(limit=2)] == [3.0, 4.0]  # the newest two, oldest first

@@ -14,7 +14,11 @@ What is kept:
   score and segments): a batch costs one insert however many events it holds; and **labels**, one row per
   request id. The join by request id happens at query time, in Arrow;
 * **host metrics** (CPU, memory, GPU of the machines serving a model);
-* **baselines**: profiles a model's present is compared with.
+* **baselines**: profiles a model's present is compared with;
+* **records**: the documents of the response side (silences, incidents with their timelines, alert
+  episodes, remediation actions, deploy annotations, maintenance windows, rules added through the API,
+  the notification log), each a JSON text under ``(kind, id)``; and the **audit log**, append-only: who
+  did what, when, with the state before and after.
 
 Times are seconds since the epoch (UTC) as floats; window starts are whole seconds.
 """
@@ -26,11 +30,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "AuditEntry",
     "HostRow",
     "LabelRow",
     "LogEntry",
     "ModelRecord",
     "PredictionBatch",
+    "Record",
     "Store",
     "WindowRow",
 ]
@@ -109,6 +115,31 @@ class HostRow:
     gpu_percent: float | None = None
     gpu_memory_percent: float | None = None
     gpu_memory_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One document of the response side: ``body`` is JSON text; ``updated_at`` is when it was last put."""
+
+    kind: str
+    id: str
+    body: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log. ``before`` and ``after`` are JSON texts (None: did not exist)."""
+
+    seq: int
+    at: float
+    actor: str
+    action: str
+    """What was done, e.g. ``silence.create``, ``rule.update``, ``action.execute``."""
+    target: str
+    """What it was done to, e.g. ``silence/3f2a…``, ``rule/ErrorRateHigh``, ``model/credit``."""
+    before: str | None
+    after: str | None
 
 
 @runtime_checkable
@@ -191,3 +222,31 @@ class Store(Protocol):
     # baselines
     def put_baseline(self, model: str, key: str, profile: bytes) -> None: ...
     def baseline(self, model: str, key: str) -> bytes | None: ...
+
+    # records and the audit log
+    def put_record(self, kind: str, id: str, body: str, at: float) -> None:
+        """Insert or replace the record ``(kind, id)``."""
+        ...
+
+    def record(self, kind: str, id: str) -> Record | None: ...
+
+    def records(self, kind: str, since: float | None = None) -> list[Record]:
+        """Records of ``kind`` (updated at or after ``since``), oldest update first, then by id."""
+        ...
+
+    def delete_record(self, kind: str, id: str) -> bool:
+        """Delete one record; False when there was none."""
+        ...
+
+    def append_audit(
+        self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
+    ) -> int:
+        """Append one audit entry; returns its sequence number (increasing)."""
+        ...
+
+    def audit_log(
+        self, since: float = 0.0, target: str | None = None, limit: int = 1_000
+    ) -> list[AuditEntry]:
+        """Entries at or after ``since`` (only ``target``'s, or those under ``target/`` when it ends in
+        ``/``), oldest first, at most ``limit`` (the newest ``limit`` when there are more)."""
+        ...

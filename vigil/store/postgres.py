@@ -34,7 +34,17 @@ import psycopg
 from psycopg import conninfo
 
 from vigil.errors import StoreError
-from vigil.store.base import HostRow, LabelRow, LogEntry, ModelRecord, PredictionBatch, WindowRow
+from vigil.store.base import (
+    AuditEntry,
+    HostRow,
+    LabelRow,
+    LogEntry,
+    ModelRecord,
+    PredictionBatch,
+    Record,
+    WindowRow,
+)
+from vigil.store.sqlite import _audit_filter
 
 __all__ = ["PostgresStore"]
 
@@ -80,6 +90,18 @@ _MIGRATIONS: list[list[str]] = [
         """CREATE TABLE baselines (
             model TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, profile BYTEA NOT NULL,
             PRIMARY KEY (model, key))""",
+    ],
+    # 2: records and the audit log
+    [
+        """CREATE TABLE records (
+            kind TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, body TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (kind, id))""",
+        "CREATE INDEX records_updated ON records (kind, updated_at)",
+        """CREATE TABLE audit (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT COLLATE "C" NOT NULL, before TEXT,
+            after TEXT)""",
+        "CREATE INDEX audit_at ON audit (at)",
     ],
 ]
 
@@ -453,6 +475,57 @@ class PostgresStore:
     def baseline(self, model: str, key: str) -> bytes | None:
         rows = self._read("SELECT profile FROM baselines WHERE model = %s AND key = %s", (model, key))
         return bytes(rows[0][0]) if rows else None
+
+    # records and the audit log ------------------------------------------------------------------------------
+
+    def put_record(self, kind: str, id: str, body: str, at: float) -> None:
+        self._write(
+            "INSERT INTO records VALUES (%s, %s, %s, %s) ON CONFLICT (kind, id) DO UPDATE SET "
+            "body = excluded.body, updated_at = excluded.updated_at",
+            (kind, id, body, at),
+        )
+
+    def record(self, kind: str, id: str) -> Record | None:
+        rows = self._read(
+            "SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND id = %s", (kind, id)
+        )
+        return Record(*rows[0]) if rows else None
+
+    def records(self, kind: str, since: float | None = None) -> list[Record]:
+        rows = self._read(
+            "SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND updated_at >= %s "
+            "ORDER BY updated_at, id",
+            (kind, float("-inf") if since is None else since),
+        )
+        return [Record(*row) for row in rows]
+
+    def delete_record(self, kind: str, id: str) -> bool:
+        return self._write("DELETE FROM records WHERE kind = %s AND id = %s", (kind, id)) > 0
+
+    def append_audit(
+        self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
+    ) -> int:
+        def work(conn: _Conn) -> int:
+            row = conn.execute(
+                "INSERT INTO audit (at, actor, action, target, before, after) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING seq",
+                (at, actor, action, target, before, after),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return self._run(work, idempotent=False)
+
+    def audit_log(
+        self, since: float = 0.0, target: str | None = None, limit: int = 1_000
+    ) -> list[AuditEntry]:
+        where, params = _audit_filter(since, target, "%s")
+        rows = self._read(
+            f"SELECT * FROM (SELECT seq, at, actor, action, target, before, after FROM audit WHERE {where} "
+            "ORDER BY seq DESC LIMIT %s) AS newest ORDER BY seq",
+            (*params, limit),
+        )
+        return [AuditEntry(*row) for row in rows]
 
 
 def _float(x: float | None) -> float | None:

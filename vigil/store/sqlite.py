@@ -15,7 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vigil.store.base import HostRow, LabelRow, LogEntry, ModelRecord, PredictionBatch, WindowRow
+from vigil.store.base import (
+    AuditEntry,
+    HostRow,
+    LabelRow,
+    LogEntry,
+    ModelRecord,
+    PredictionBatch,
+    Record,
+    WindowRow,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -48,6 +57,17 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX host_metrics_ts ON host_metrics (model, ts);
     CREATE TABLE baselines (
         model TEXT NOT NULL, key TEXT NOT NULL, profile BLOB NOT NULL, PRIMARY KEY (model, key));
+    """,
+    # 2: records and the audit log
+    """
+    CREATE TABLE records (
+        kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (kind, id)) WITHOUT ROWID;
+    CREATE INDEX records_updated ON records (kind, updated_at);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        target TEXT NOT NULL, before TEXT, after TEXT);
+    CREATE INDEX audit_at ON audit (at);
     """,
 ]
 
@@ -271,3 +291,57 @@ class SQLiteStore:
     def baseline(self, model: str, key: str) -> bytes | None:
         rows = self._read("SELECT profile FROM baselines WHERE model = ? AND key = ?", (model, key))
         return bytes(rows[0][0]) if rows else None
+
+    # records and the audit log
+
+    def put_record(self, kind: str, id: str, body: str, at: float) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", (kind, id, body, at))
+
+    def record(self, kind: str, id: str) -> Record | None:
+        rows = self._read(
+            "SELECT kind, id, body, updated_at FROM records WHERE kind = ? AND id = ?", (kind, id)
+        )
+        return Record(*rows[0]) if rows else None
+
+    def records(self, kind: str, since: float | None = None) -> list[Record]:
+        rows = self._read(
+            "SELECT kind, id, body, updated_at FROM records WHERE kind = ? AND updated_at >= ? "
+            "ORDER BY updated_at, id",
+            (kind, float("-inf") if since is None else since),
+        )
+        return [Record(*row) for row in rows]
+
+    def delete_record(self, kind: str, id: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, id)).rowcount > 0
+
+    def append_audit(
+        self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
+    ) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                (at, actor, action, target, before, after),
+            )
+            return int(cur.lastrowid or 0)
+
+    def audit_log(
+        self, since: float = 0.0, target: str | None = None, limit: int = 1_000
+    ) -> list[AuditEntry]:
+        where, params = _audit_filter(since, target, "?")
+        rows = self._read(
+            f"SELECT * FROM (SELECT seq, at, actor, action, target, before, after FROM audit WHERE {where} "
+            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (*params, limit),
+        )
+        return [AuditEntry(*row) for row in rows]
+
+
+def _audit_filter(since: float, target: str | None, mark: str) -> tuple[str, tuple[object, ...]]:
+    """The WHERE clause of ``audit_log`` (shared with the PostgreSQL store) and its parameters."""
+    if target is None:
+        return f"at >= {mark}", (since,)
+    if target.endswith("/"):
+        return f"at >= {mark} AND substr(target, 1, {mark}) = {mark}", (since, len(target), target)
+    return f"at >= {mark} AND target = {mark}", (since, target)
