@@ -413,6 +413,8 @@ class ModelSpec(BaseModel):
     sample_size: Annotated[int, Field(ge=0, le=10_000)] = 100
     """Raw events kept per window for drill-down."""
     retention: Retention = Field(default_factory=Retention)
+    high_impact: bool = False
+    """Remediation actions on this model wait for a person's approval."""
 
     @field_validator("versions", "segments", mode="before")
     @classmethod
