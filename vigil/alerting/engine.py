@@ -19,15 +19,20 @@ Configured in ``vigil.yaml``::
 
 Built-in inhibition: a critical alert mutes the warning of the same rule and model, and a model's
 ``NoData`` alert mutes its drift alerts.
+
+What the engine keeps is in the store, so a restart (or another server on the same PostgreSQL) carries on
+where it stopped: each rule's alert state (a restarted engine does not start ``for`` over or announce a
+firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
+(:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,9 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.dispatch import Dispatcher, Notification, Route
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
+from vigil.alerting.history import History
+from vigil.alerting.incidents import Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.matchers import parse_matcher
-from vigil.alerting.notify.log import SQLiteNotificationLog, deliver
+from vigil.alerting.mute import AnyMuter, Muter
+from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
 from vigil.alerting.notify.receivers import (
     AlertmanagerReceiver,
     EmailReceiver,
@@ -46,10 +54,13 @@ from vigil.alerting.notify.receivers import (
     SlackReceiver,
     WebhookReceiver,
 )
+from vigil.alerting.notify.retry import DeliveryStatus
 from vigil.alerting.rules import Rule, default_rules, rules_from_config
-from vigil.alerting.state import AlertState
+from vigil.alerting.silences import SilenceStore
+from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
+from vigil.store.base import Store
 
 __all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "AlertingSettings", "load_alerting"]
 
@@ -113,7 +124,6 @@ class AlertingSettings(BaseModel):
     external_url: str = ""
     route: _Route = Field(default_factory=_Route)
     receivers: list[_Receiver] = Field(default_factory=list)
-    notification_log: str = "vigil-notifications.db"
 
     def seconds(self, value: str | float) -> float:
         return parse_duration(value).total_seconds()
@@ -193,6 +203,37 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+STATE_KIND = "alert_state"
+
+
+def _state_to_json(state: AlertState) -> str:
+    return json.dumps(
+        {
+            "phase": state.phase.value,
+            "severity": state.severity.value if state.severity else None,
+            "active_since": state.active_since,
+            "fired_at": state.fired_at,
+            "resolved_at": state.resolved_at,
+            "last_value": state.last_value,
+            "evaluated_at": state.evaluated_at,
+            "warning_since": state.warning_since,
+            "critical_since": state.critical_since,
+            "cleared_at": state.cleared_at,
+        }
+    )
+
+
+def _state_from_json(text: str, timing: Timing) -> AlertState:
+    data = json.loads(text)
+    severity = data.pop("severity")
+    return AlertState(
+        timing=timing,
+        phase=Phase(data.pop("phase")),
+        severity=Severity(severity) if severity else None,
+        **data,
+    )
+
+
 class AlertEngine:
     """Evaluates, groups, mutes and notifies; ``tick(now)`` does one round (the thread calls it)."""
 
@@ -201,21 +242,28 @@ class AlertEngine:
         rules: Sequence[Rule],
         query: MetricSource,
         settings: AlertingSettings,
+        store: Store,
         *,
         receivers: Sequence[Receiver] | None = None,
-        log_path: Path | None = None,
+        notification_log: NotificationLog | None = None,
         clock: Callable[[], float] = time.time,
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
+        muters: Sequence[Muter] = (),
     ) -> None:
         self.rules = tuple(rules)
         self.query = query
         self.settings = settings
+        self.store = store
         self.receivers = list(receivers if receivers is not None else settings.build_receivers())
-        self.log = SQLiteNotificationLog(log_path or Path(settings.notification_log))
+        self.log: NotificationLog = notification_log or StoreNotificationLog(store)
         self.clock = clock
         self.inhibitions = tuple(inhibitions)
+        self.muters = tuple(muters)
         self.dispatcher = Dispatcher(settings.dispatch_route())
-        self.states: dict[StateKey, AlertState] = {}
+        self.history = History(store)
+        self.incidents = Incidents(store, self.history)
+        self.silences = SilenceStore(store)
+        self.states: dict[StateKey, AlertState] = self._load_states()
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
         self._lock = threading.Lock()
@@ -224,7 +272,7 @@ class AlertEngine:
 
     @classmethod
     def from_config(
-        cls, config: VigilConfig, query: MetricSource, *, root: Path, clock: Callable[[], float]
+        cls, config: VigilConfig, query: MetricSource, store: Store, *, clock: Callable[[], float]
     ) -> AlertEngine:
         settings = load_alerting(config)
         rules = list(rules_from_config(config))
@@ -234,19 +282,44 @@ class AlertEngine:
                 spec = query.registry.get(name)
                 if spec is not None:
                     rules.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
-        path = Path(settings.notification_log)
-        return cls(rules, query, settings, log_path=path if path.is_absolute() else root / path, clock=clock)
+        return cls(rules, query, settings, store, clock=clock)
+
+    def _load_states(self) -> dict[StateKey, AlertState]:
+        timings = {r.name: r.timing for r in self.rules}
+        states: dict[StateKey, AlertState] = {}
+        for record in self.store.records(STATE_KIND):
+            rule, _, model = record.id.partition("\x1f")
+            if rule in timings:
+                states[(rule, model)] = _state_from_json(record.body, timings[rule])
+        return states
+
+    def _save_states(self, old: Mapping[StateKey, AlertState], now: float) -> None:
+        for key, state in self.states.items():
+            if old.get(key) != state and not (state.phase is Phase.INACTIVE and key not in old):
+                self.store.put_record(STATE_KIND, "\x1f".join(key), _state_to_json(state), now)
+
+    def muter(self, now: float) -> Muter:
+        """What mutes notifications this round: inhibitions, the store's silences, and any extra muters."""
+        firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
+        return AnyMuter((Inhibitor(self.inhibitions, firing), self.silences.muter(), *self.muters))
 
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
         now = self.clock() if now is None else now
         with self._lock:
+            old = self.states
             self.states, alerts = evaluate(self.rules, self.query, self.states, now)
+            self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
-            firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
-            due = self.dispatcher.flush(now, Inhibitor(self.inhibitions, firing))
+            ops = {r.name: r.op for r in self.rules}
+            self.incidents.observe(self.history.observe(alerts, now, ops), now)
+            due = self.dispatcher.flush(now, self.muter(now))
             for notification in due:
                 results = deliver(notification, self.receivers, self.log, now) if self.receivers else {}
+                delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
+                if delivered:
+                    self.history.mark_notified(notification.firing, now)
+                    self.incidents.notified(notification, delivered, now)
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
         return due
@@ -273,4 +346,5 @@ class AlertEngine:
         if self._thread is not None:
             self._thread.join(10)
         with self._lock:
-            self.log.close()
+            if isinstance(self.log, SQLiteNotificationLog):
+                self.log.close()

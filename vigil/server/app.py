@@ -115,7 +115,7 @@ def create_app(
     if "alerting" in (config.model_extra or {}):
         from vigil.alerting.engine import AlertEngine
 
-        engine = AlertEngine.from_config(config, vigil.query, root=root or Path.cwd(), clock=clock)
+        engine = AlertEngine.from_config(config, vigil.query, store, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -321,6 +321,10 @@ def create_app(
                 for a in engine.alerts()
             ]
         }
+
+    from vigil.server.ops import ops_router
+
+    app.include_router(ops_router(vigil, engine, authorise("admin"), iso=_iso, parse_time=_time))
 
     @app.get("/healthz", summary="Liveness and readiness")
     async def healthz() -> dict[str, Any]:

@@ -9,6 +9,8 @@ success and its log write re-sends that one message.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from os import PathLike
@@ -19,8 +21,9 @@ from vigil.alerting.dispatch import Notification
 from vigil.alerting.notify.content import content_hash
 from vigil.alerting.notify.receivers import Receiver
 from vigil.alerting.notify.retry import Delivery, DeliveryStatus
+from vigil.store.base import Store
 
-__all__ = ["LogEntry", "NotificationLog", "SQLiteNotificationLog", "deliver"]
+__all__ = ["LogEntry", "NotificationLog", "SQLiteNotificationLog", "StoreNotificationLog", "deliver"]
 
 LogEntry = tuple[str, str, str, float, str, int, str | None]
 """(receiver, group_key, content_hash, sent_at, status, attempts, error)."""
@@ -106,6 +109,68 @@ class SQLiteNotificationLog:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class StoreNotificationLog:
+    """A :class:`NotificationLog` in the store's records (kind ``notification``), shared by every server
+    using the store. One record per (receiver, group key, content hash) holds the latest outcome; a
+    ``sent`` outcome is never overwritten."""
+
+    KIND = "notification"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def _id(receiver: str, group_key: str, content_hash: str) -> str:
+        return hashlib.sha256(f"{receiver}\x1f{group_key}\x1f{content_hash}".encode()).hexdigest()[:32]
+
+    def was_sent(self, receiver: str, group_key: str, content_hash: str) -> bool:
+        record = self.store.record(self.KIND, self._id(receiver, group_key, content_hash))
+        return record is not None and json.loads(record.body)["status"] == DeliveryStatus.SENT.value
+
+    def record(
+        self, receiver: str, group_key: str, content_hash: str, sent_at: float, delivery: Delivery
+    ) -> None:
+        if delivery.status is DeliveryStatus.SKIPPED or self.was_sent(receiver, group_key, content_hash):
+            return
+        body = {
+            "receiver": receiver,
+            "group_key": group_key,
+            "content_hash": content_hash,
+            "sent_at": sent_at,
+            "status": delivery.status.value,
+            "attempts": delivery.attempts,
+            "error": delivery.error,
+        }
+        self.store.put_record(
+            self.KIND, self._id(receiver, group_key, content_hash), json.dumps(body), sent_at
+        )
+
+    def entries(self) -> list[LogEntry]:
+        """The latest outcome per (receiver, group key, content), oldest first."""
+        out: list[LogEntry] = []
+        for r in self.store.records(self.KIND):
+            b = json.loads(r.body)
+            out.append(
+                (
+                    b["receiver"],
+                    b["group_key"],
+                    b["content_hash"],
+                    b["sent_at"],
+                    b["status"],
+                    b["attempts"],
+                    b["error"],
+                )
+            )
+        return out
+
+    def prune(self, before: float) -> int:
+        """Forget outcomes older than ``before`` (longer ago than any repeat interval)."""
+        old = [r.id for r in self.store.records(self.KIND) if r.updated_at < before]
+        for id in old:
+            self.store.delete_record(self.KIND, id)
+        return len(old)
 
 
 def deliver(

@@ -1,0 +1,274 @@
+"""The response side of the API: alerts, silences, incidents, the audit log (and, as they are enabled,
+rule replay, the review, remediation actions, deploys and maintenance windows).
+
+Who did something: the ``by`` field of a request body, else the ``X-Vigil-User`` header, else ``api``.
+Every change made here is in the audit log (``GET /v1/audit``) with the state before and after.
+All routes need an admin key when keys are configured.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from vigil.alerting.silence import Silence
+from vigil.alerting.silences import silence_from_dict, silence_to_dict
+from vigil.config import parse_duration
+from vigil.errors import InputError
+
+if TYPE_CHECKING:
+    from vigil.alerting.engine import AlertEngine
+    from vigil.alerting.incidents import Incident
+    from vigil.server.app import Vigil
+
+__all__ = ["ops_router"]
+
+
+def _actor(body: dict[str, Any], request: Request) -> str:
+    by = body.get("by") or request.headers.get("x-vigil-user") or "api"
+    if not isinstance(by, str) or not by.strip():
+        raise InputError("'by' must name a person")
+    return by.strip()
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if not (await request.body()).strip():
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise InputError("the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise InputError("the body must be a JSON object")
+    return data
+
+
+def ops_router(
+    vigil: Vigil,
+    engine: AlertEngine | None,
+    admin: Callable[..., None],
+    *,
+    iso: Callable[[float], str],
+    parse_time: Callable[[str], float],
+) -> APIRouter:
+    router = APIRouter(dependencies=[Depends(admin)])
+
+    def need() -> AlertEngine:
+        if engine is None:
+            raise HTTPException(409, "alerting is off: add an alerting: section to vigil.yaml")
+        return engine
+
+    def when(value: Any, name: str) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return parse_time(str(value))
+        if isinstance(value, str):
+            return parse_time(value)
+        raise InputError(f"{name!r} must be a time (RFC 3339 or epoch seconds)")
+
+    def incident_view(incident: Incident) -> dict[str, Any]:
+        out = incident.to_dict()
+        for key in ("opened_at", "acked_at", "resolved_at"):
+            out[key] = iso(out[key]) if out[key] is not None else None
+        for entry in out["timeline"]:
+            entry["at"] = iso(entry["at"])
+        return out
+
+    # alerts ------------------------------------------------------------------------------------------------
+
+    @router.post("/v1/alerts/{fingerprint}/ack", summary="Acknowledge the incident of a firing alert")
+    async def ack_alert(fingerprint: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        alert = next((a for a in eng.alerts() if a.fingerprint == fingerprint), None)
+        if alert is None:
+            raise HTTPException(404, f"no current alert with fingerprint {fingerprint!r}")
+        try:
+            incident = await run_in_threadpool(
+                eng.incidents.ack_alert, alert.labels, alert.starts_at, actor, vigil.clock()
+            )
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        return incident_view(incident)
+
+    @router.post(
+        "/v1/alerts/{fingerprint}/verdict", summary="Mark an alert as a real problem or a false alarm"
+    )
+    async def verdict(fingerprint: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        value = body.get("verdict")
+        if value not in ("true", "false", True, False):
+            raise InputError("'verdict' must be true (a real problem) or false (should not have fired)")
+        text = "true" if value in ("true", True) else "false"
+        alert = next((a for a in eng.alerts() if a.fingerprint == fingerprint), None)
+        episode_id = body.get("episode")
+        if alert is not None:
+            from vigil.alerting.history import episode_id as make_id
+
+            episode_id = make_id(
+                alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at
+            )
+        if not isinstance(episode_id, str):
+            raise HTTPException(404, f"no current alert {fingerprint!r}; give 'episode' for a past one")
+        now = vigil.clock()
+        ep = eng.history.get(episode_id)
+        if ep is None:
+            raise HTTPException(404, f"no alert episode {episode_id!r}")
+        marked = replace(ep, verdict=text, verdict_by=actor)  # type: ignore[arg-type]
+        eng.history.put(marked, now)
+        vigil.store.append_audit(
+            now, actor, "alert.verdict", f"episode/{episode_id}", ep.to_json(), marked.to_json()
+        )
+        return {"episode": episode_id, "verdict": text, "by": actor}
+
+    @router.get("/v1/episodes", summary="Alert episodes (one per firing period of a rule on a model)")
+    async def episodes(since: str | None = None) -> dict[str, Any]:
+        eng = need()
+        start = parse_time(since) if since else vigil.clock() - 7 * 86_400
+        found = await run_in_threadpool(eng.history.episodes, start)
+        return {"episodes": [{"id": e.id, **json.loads(e.to_json())} for e in found]}
+
+    # silences ----------------------------------------------------------------------------------------------
+
+    @router.get("/v1/silences", summary="Silences (pending, active and expired)")
+    async def list_silences() -> dict[str, Any]:
+        eng = need()
+        now = vigil.clock()
+        found = await run_in_threadpool(eng.silences.all)
+        return {"silences": [_silence_view(s, now, iso) for s in sorted(found, key=lambda s: -s.starts_at)]}
+
+    @router.post("/v1/silences", status_code=201, summary="Create a silence")
+    async def create_silence(request: Request) -> dict[str, Any]:
+        """Body: ``matchers`` (a list like ``["model=\\"credit\\"", "alertname=~\\"Drift.*\\""]``),
+        ``starts_at`` (default now), ``ends_at`` or ``duration`` (e.g. ``2h``), ``comment``, ``by``."""
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        now = vigil.clock()
+        starts = when(body["starts_at"], "starts_at") if "starts_at" in body else now
+        if "ends_at" in body:
+            ends = when(body["ends_at"], "ends_at")
+        elif "duration" in body:
+            try:
+                ends = starts + parse_duration(body["duration"]).total_seconds()
+            except Exception:
+                raise InputError(
+                    f"'duration' must be like 30m, 2h or 1d (got {body['duration']!r})"
+                ) from None
+        else:
+            raise InputError("give 'ends_at' or 'duration' (a silence must end)")
+        if not str(body.get("comment", "")).strip():
+            raise InputError("give a 'comment': why is this silenced?")
+        silence: Silence = silence_from_dict(
+            {
+                "matchers": body.get("matchers", []),
+                "starts_at": starts,
+                "ends_at": ends,
+                "created_by": actor,
+                "comment": body["comment"],
+            }
+        )
+        made = await run_in_threadpool(eng.silences.create, silence, now)
+        return _silence_view(made, now, iso)
+
+    @router.delete("/v1/silences/{id}", summary="Expire a silence now")
+    async def expire_silence(id: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        actor = _actor({}, request)
+        try:
+            ended = await run_in_threadpool(eng.silences.expire, id, actor, vigil.clock())
+        except KeyError:
+            raise HTTPException(404, f"no silence {id!r}") from None
+        return _silence_view(ended, vigil.clock(), iso)
+
+    # incidents ---------------------------------------------------------------------------------------------
+
+    @router.get("/v1/incidents", summary="Incidents, newest first, with MTTA and MTTR")
+    async def list_incidents(status: str | None = None, since: str | None = None) -> dict[str, Any]:
+        from vigil.alerting.incidents import response_times
+
+        eng = need()
+        start = parse_time(since) if since else None
+        found = await run_in_threadpool(eng.incidents.all, start)
+        if status is not None:
+            wanted = {s.strip() for s in status.split(",")}
+            found = [i for i in found if i.status in wanted]
+        return {"incidents": [incident_view(i) for i in found], "response_times": response_times(found)}
+
+    @router.get("/v1/incidents/{id}", summary="One incident with its timeline")
+    async def show_incident(id: str) -> dict[str, Any]:
+        eng = need()
+        incident = await run_in_threadpool(eng.incidents.get, id)
+        if incident is None:
+            raise HTTPException(404, f"no incident {id!r}")
+        view = incident_view(incident)
+        eps = [eng.history.get(e) for e in incident.episodes]
+        view["alerts"] = [json.loads(e.to_json()) for e in eps if e is not None]
+        return view
+
+    async def _incident_change(id: str, request: Request, what: str) -> dict[str, Any]:
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        note = str(body.get("note", body.get("text", "")))
+        now = vigil.clock()
+        try:
+            if what == "ack":
+                incident = await run_in_threadpool(eng.incidents.ack, id, actor, now, note)
+            elif what == "resolve":
+                incident = await run_in_threadpool(eng.incidents.resolve, id, actor, now, note)
+            else:
+                if not note.strip():
+                    raise InputError("give the note's 'text'")
+                incident = await run_in_threadpool(eng.incidents.note, id, actor, note, now)
+        except KeyError:
+            raise HTTPException(404, f"no incident {id!r}") from None
+        return incident_view(incident)
+
+    @router.post("/v1/incidents/{id}/ack", summary="Acknowledge an incident")
+    async def ack_incident(id: str, request: Request) -> dict[str, Any]:
+        return await _incident_change(id, request, "ack")
+
+    @router.post("/v1/incidents/{id}/notes", summary="Add a note to an incident's timeline")
+    async def note_incident(id: str, request: Request) -> dict[str, Any]:
+        return await _incident_change(id, request, "note")
+
+    @router.post("/v1/incidents/{id}/resolve", summary="Resolve an incident")
+    async def resolve_incident(id: str, request: Request) -> dict[str, Any]:
+        return await _incident_change(id, request, "resolve")
+
+    # audit -------------------------------------------------------------------------------------------------
+
+    @router.get("/v1/audit", summary="The audit log: who did what, when, before and after")
+    async def audit(since: str | None = None, target: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        start = parse_time(since) if since else 0.0
+        rows = await run_in_threadpool(vigil.store.audit_log, start, target, max(1, min(limit, 10_000)))
+        return {
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "at": iso(e.at),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "before": json.loads(e.before) if e.before else None,
+                    "after": json.loads(e.after) if e.after else None,
+                }
+                for e in rows
+            ]
+        }
+
+    return router
+
+
+def _silence_view(s: Silence, now: float, iso: Callable[[float], str]) -> dict[str, Any]:
+    out = silence_to_dict(s, now)
+    out["starts_at"], out["ends_at"] = iso(s.starts_at), iso(s.ends_at)
+    return out
