@@ -190,3 +190,34 @@ def test_restart_neither_repeats_nor_restarts_for(
     with TestClient(third) as client:
         Timeline(third, client, now).run(range(6, 8), lambda m: (0.3, 5.0))
     assert [p["status"] for p in received] == ["firing"]  # the same notification is not sent again
+
+
+def test_rules_through_the_api_fire_and_are_audited(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    now = [T0]
+    app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        sources = {r["name"]: r["source"] for r in client.get("/v1/rules").json()["rules"]}
+        assert sources == {"ErrorRateHigh": "config", "LatencyHigh": "config"}
+        bad = client.put("/v1/rules/Slow", json={"model": "m", "metric": "latency_p95", "warning": "x"})
+        assert bad.status_code == 422 and "rule 'Slow'" in bad.json()["error"]
+        taken = client.put(
+            "/v1/rules/LatencyHigh", json={"model": "m", "metric": "latency_p95", "warning": 1}
+        )
+        assert taken.status_code == 409 and "config" in taken.json()["detail"]
+        rule = {"model": "m", "metric": "latency_p95", "warning": 500, "window": "1m", "by": "ana"}
+        assert client.put("/v1/rules/Slow", json=rule).status_code == 200
+        assert client.put("/v1/rules/Slow", json={**rule, "warning": 50, "by": "bo"}).status_code == 200
+        views = {r["name"]: r for r in client.get("/v1/rules").json()["rules"]}
+        assert views["Slow"]["source"] == "api" and views["Slow"]["warning"] == 50
+        Timeline(app, client, now).run(range(0, 3), lambda m: (0.0, 80.0 if m >= 1 else 5.0))
+        names = {p["alerts"][0]["labels"]["alertname"] for p in received}
+        assert names == {"Slow"}  # 80 ms passes the API rule's 50, not the config's 100
+        audit = client.get("/v1/audit", params={"target": "rule/Slow"}).json()["entries"]
+        assert [(e["action"], e["actor"]) for e in audit] == [("rule.create", "ana"), ("rule.update", "bo")]
+        assert (audit[1]["before"]["warning"], audit[1]["after"]["warning"]) == (500, 50)
+        assert client.delete("/v1/rules/Slow").json() == {"deleted": "Slow"}
+        assert client.delete("/v1/rules/Slow").status_code == 404
+        assert "Slow" not in {r["name"] for r in client.get("/v1/rules").json()["rules"]}

@@ -55,7 +55,7 @@ from vigil.alerting.notify.receivers import (
     WebhookReceiver,
 )
 from vigil.alerting.notify.retry import DeliveryStatus
-from vigil.alerting.rules import Rule, default_rules, rules_from_config
+from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
 from vigil.alerting.silences import SilenceStore
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
@@ -204,6 +204,7 @@ def _first_line(exc: Exception) -> str:
 
 
 STATE_KIND = "alert_state"
+RULE_KIND = "rule"
 
 
 def _state_to_json(state: AlertState) -> str:
@@ -250,7 +251,11 @@ class AlertEngine:
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
         muters: Sequence[Muter] = (),
     ) -> None:
-        self.rules = tuple(rules)
+        self.static_rules = tuple(rules)
+        self.defaults: frozenset[int] = frozenset()
+        """``id()`` of the static rules that are default rules rather than the config's."""
+        """The config's rules and the default rules; rules added through the API are in the store."""
+        self.rules = self.static_rules
         self.query = query
         self.settings = settings
         self.store = store
@@ -263,6 +268,7 @@ class AlertEngine:
         self.history = History(store)
         self.incidents = Incidents(store, self.history)
         self.silences = SilenceStore(store)
+        self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
@@ -276,13 +282,69 @@ class AlertEngine:
     ) -> AlertEngine:
         settings = load_alerting(config)
         rules = list(rules_from_config(config))
+        configured = len(rules)
         if settings.default_rules:
             named = {(r.name, r.model) for r in rules}
             for name in query.registry.names():
                 spec = query.registry.get(name)
                 if spec is not None:
                     rules.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
-        return cls(rules, query, settings, store, clock=clock)
+        engine = cls(rules, query, settings, store, clock=clock)
+        engine.defaults = frozenset(id(r) for r in rules[configured:])
+        return engine
+
+    # rules added through the API ----------------------------------------------------------------------------
+
+    def api_rules(self) -> list[tuple[Rule, dict[str, Any]]]:
+        """Rules added through the API (records of kind ``rule``): each with the mapping it was given as."""
+        out = []
+        for record in self.store.records(RULE_KIND):
+            given = json.loads(record.body)
+            try:
+                out.append((Rule.model_validate(given), given))
+            except ValidationError:
+                log.warning("rule %r in the store is no longer valid; skipped", record.id)
+        return out
+
+    def rule_views(self) -> list[dict[str, Any]]:
+        """Every rule in force, with its ``source`` (``config``, ``default`` or ``api``)."""
+        self._refresh_rules()
+        api = {r.name for r, _ in self.api_rules()}
+        out = []
+        for rule in self.rules:
+            source = "api" if rule.name in api else "default" if id(rule) in self.defaults else "config"
+            view = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+            out.append({**view, "source": source})
+        return out
+
+    def _refresh_rules(self) -> None:
+        static = {r.name for r in self.static_rules}
+        self.rules = self.static_rules + tuple(r for r, _ in self.api_rules() if r.name not in static)
+
+    def put_rule(self, given: Mapping[str, Any], actor: str, now: float) -> Rule:
+        """Add or replace a rule through the API (validated as a ``rules:`` entry; audited with the rule
+        before and after). A rule of the config or a default rule cannot be replaced: edit the config."""
+        rule = parse_rules([dict(given)], "the request")[0]
+        if any(r.name == rule.name for r in self.static_rules):
+            raise ValueError(f"rule {rule.name!r} comes from the config (or the defaults); change it there")
+        old = self.store.record(RULE_KIND, rule.name)
+        body = json.dumps(dict(given), sort_keys=True)
+        with self._lock:
+            self.store.put_record(RULE_KIND, rule.name, body, now)
+            action = "rule.update" if old else "rule.create"
+            self.store.append_audit(now, actor, action, f"rule/{rule.name}", old.body if old else None, body)
+            self._refresh_rules()
+        return rule
+
+    def delete_rule(self, name: str, actor: str, now: float) -> bool:
+        old = self.store.record(RULE_KIND, name)
+        if old is None:
+            return False
+        with self._lock:
+            self.store.delete_record(RULE_KIND, name)
+            self.store.append_audit(now, actor, "rule.delete", f"rule/{name}", old.body, None)
+            self._refresh_rules()
+        return True
 
     def _load_states(self) -> dict[StateKey, AlertState]:
         timings = {r.name: r.timing for r in self.rules}
@@ -307,6 +369,7 @@ class AlertEngine:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
         now = self.clock() if now is None else now
         with self._lock:
+            self._refresh_rules()
             old = self.states
             self.states, alerts = evaluate(self.rules, self.query, self.states, now)
             self._save_states(old, now)

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from vigil.alerting.silence import Silence
 from vigil.alerting.silences import silence_from_dict, silence_to_dict
 from vigil.config import parse_duration
-from vigil.errors import InputError
+from vigil.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from vigil.alerting.engine import AlertEngine
@@ -243,6 +243,37 @@ def ops_router(
     @router.post("/v1/incidents/{id}/resolve", summary="Resolve an incident")
     async def resolve_incident(id: str, request: Request) -> dict[str, Any]:
         return await _incident_change(id, request, "resolve")
+
+    # rules -------------------------------------------------------------------------------------------------
+
+    @router.get("/v1/rules", summary="Rules in force: from the config, the defaults and the API")
+    async def list_rules() -> dict[str, Any]:
+        eng = need()
+        return {"rules": await run_in_threadpool(eng.rule_views)}
+
+    @router.put("/v1/rules/{name}", summary="Add or replace a rule (not one of the config's)")
+    async def put_rule(name: str, request: Request) -> dict[str, Any]:
+        """The body is one rule as in the ``rules:`` section (``name`` may be left out). Audited."""
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        given = {k: v for k, v in body.items() if k != "by"}
+        if given.setdefault("name", name) != name:
+            raise InputError(f"the body names rule {given['name']!r} but the URL names {name!r}")
+        try:
+            rule = await run_in_threadpool(eng.put_rule, given, actor, vigil.clock())
+        except ConfigError as exc:
+            raise InputError(str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"rule": rule.model_dump(mode="json", by_alias=True, exclude_none=True), "source": "api"}
+
+    @router.delete("/v1/rules/{name}", summary="Remove a rule added through the API")
+    async def delete_rule(name: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        if not await run_in_threadpool(eng.delete_rule, name, _actor({}, request), vigil.clock()):
+            raise HTTPException(404, f"no rule {name!r} added through the API")
+        return {"deleted": name}
 
     # audit -------------------------------------------------------------------------------------------------
 
