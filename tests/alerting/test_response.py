@@ -154,6 +154,8 @@ def test_silence_from_the_api_mutes_and_is_audited(
         t = Timeline(app, client, now)
         t.run(range(0, 6), lambda m: (0.0, 250.0 if m >= 2 else 5.0))
         assert received == []  # latency fired at 3m but is silenced until 8m
+        shown = client.get("/v1/alerts").json()["alerts"]
+        assert [(a["state"], a["silencedBy"]) for a in shown] == [("suppressed", [sid])]
         assert client.get("/v1/incidents").json()["incidents"][0]["status"] == "open"  # still tracked
         expired = client.delete(f"/v1/silences/{sid}", headers={"X-Vigil-User": "cy"})
         assert expired.json()["state"] == "expired"

@@ -360,10 +360,14 @@ class AlertEngine:
             if old.get(key) != state and not (state.phase is Phase.INACTIVE and key not in old):
                 self.store.put_record(STATE_KIND, "\x1f".join(key), _state_to_json(state), now)
 
+    def inhibitor(self) -> Inhibitor:
+        """The inhibitions as they stand: sources are the alerts firing now."""
+        firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
+        return Inhibitor(self.inhibitions, firing)
+
     def muter(self, now: float) -> Muter:
         """What mutes notifications this round: inhibitions, the store's silences, and any extra muters."""
-        firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
-        return AnyMuter((Inhibitor(self.inhibitions, firing), self.silences.muter(), *self.muters))
+        return AnyMuter((self.inhibitor(), self.silences.muter(), *self.muters))
 
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""

@@ -306,10 +306,19 @@ def create_app(
         "/v1/alerts", dependencies=[admin_key], summary="Current alerts (firing, and resolved not yet sent)"
     )
     async def list_alerts() -> dict[str, Any]:
+        """Alertmanager's shape, with ``status.state`` ``active`` or ``suppressed`` and the ids of the
+        silences that mute each alert (``silencedBy``) and whether an inhibition does (``inhibited``)."""
         if engine is None:
             return {"alerts": [], "note": "alerting is off: add an alerting: section to vigil.yaml"}
-        return {
-            "alerts": [
+        now = vigil.clock()
+        alerts = engine.alerts()
+        silences = await run_in_threadpool(engine.silences.all)
+        inhibitor = engine.inhibitor()
+        out = []
+        for a in alerts:
+            silenced = [s.id for s in silences if s.mutes(a.labels, now)]
+            inhibited = inhibitor.mutes(a.labels, now)
+            out.append(
                 {
                     "labels": dict(a.labels),
                     "annotations": dict(a.annotations),
@@ -317,10 +326,12 @@ def create_app(
                     "startsAt": _iso(a.starts_at),
                     "endsAt": _iso(a.ends_at) if a.ends_at else None,
                     "fingerprint": a.fingerprint,
+                    "silencedBy": silenced,
+                    "inhibited": inhibited,
+                    "state": "suppressed" if silenced or inhibited else "active",
                 }
-                for a in engine.alerts()
-            ]
-        }
+            )
+        return {"alerts": out}
 
     from vigil.server.ops import ops_router
 
