@@ -125,6 +125,17 @@ def test_alert_resolved_within_group_wait_is_never_sent() -> None:
     assert d.next_flush_at() is None
 
 
+def test_resolution_of_an_alert_announced_before_this_dispatcher_is_sent() -> None:
+    # a new dispatcher (a restart, or a server taking over) sees only the resolution of an alert that an
+    # earlier one announced as firing: told so, it sends "all alerts resolved"; not told, it stays quiet
+    announced = {alert("fraud").fingerprint}
+    for notified, expected in ((lambda a: a.fingerprint in announced, [Reason.ALL_RESOLVED]), (None, [])):
+        d = Dispatcher()
+        d.receive([alert("fraud", RESOLVED, at=20)], 0)
+        assert [n.reason for n in d.flush(30, None, notified)] == expected
+        assert d.next_flush_at() is None
+
+
 def test_fired_and_resolved_between_flushes_after_all_resolved_is_not_sent() -> None:
     d = Dispatcher()
     events = {

@@ -58,9 +58,9 @@ alerting:
 class Timeline:
     """Minutes of traffic: ``trouble(minute)`` gives (error share, latency ms) for that minute."""
 
-    def __init__(self, app: Any, client: TestClient, now: list[float]) -> None:
+    def __init__(self, app: Any, client: TestClient, now: list[float], engine: Any = None) -> None:
         self.app, self.client, self.now = app, client, now
-        self.engine = app.state.alerting
+        self.engine = engine or app.state.alerting
 
     def run(self, minutes: range, trouble: Callable[[int], tuple[float, float]]) -> None:
         for minute in minutes:
@@ -85,7 +85,7 @@ class Timeline:
 def test_incident_timeline_ack_and_response_times(
     tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, received = hook
+    url, _received = hook
     now = [T0]
     app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
     with TestClient(app) as client:
@@ -223,3 +223,29 @@ def test_rules_through_the_api_fire_and_are_audited(
         assert client.delete("/v1/rules/Slow").json() == {"deleted": "Slow"}
         assert client.delete("/v1/rules/Slow").status_code == 404
         assert "Slow" not in {r["name"] for r in client.get("/v1/rules").json()["rules"]}
+
+
+def test_servers_sharing_a_store_notify_once_and_take_over(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    now = [T0]
+    db = tmp_path / "v.db"
+    a = create_app(_config(url), SQLiteStore(db), clock=lambda: now[0], flush_every=0.05, writer="a")
+    b = create_app(_config(url), SQLiteStore(db), clock=lambda: now[0], flush_every=0.05, writer="b")
+    with TestClient(a) as client, TestClient(b) as client_b:
+        Timeline(a, client, now).run(range(0, 7), lambda m: (0.3 if m >= 3 else 0.0, 5.0))
+        b.state.alerting.tick(now[0])  # b follows: a holds the lease
+        assert a.state.alerting.leading and not b.state.alerting.leading
+        assert [p["status"] for p in received] == ["firing"]
+        # a stops evaluating (as if it crashed); b's rounds do nothing until a's lease (3 rounds) runs out
+        follower = Timeline(b, client_b, now)  # a is gone: traffic goes to b
+        follower.run(range(7, 9), lambda m: (0.3, 5.0))
+        assert not b.state.alerting.leading
+        now[0] = T0 + 7 * 60 + 90 + 3 * 3600  # a's last renewal + 3 h (evaluate_every: 1h)
+        follower.run(range(190, 191), lambda m: (0.3, 5.0))
+        assert b.state.alerting.leading  # took over with a's saved states: the alert is still firing
+        assert [p["status"] for p in received] == ["firing"]  # and it was not announced again
+        follower.run(range(191, 193), lambda m: (0.0, 5.0))
+        assert [p["status"] for p in received] == ["firing", "resolved"]
+        assert len(b.state.alerting.incidents.all()) == 1

@@ -178,3 +178,13 @@ def test_audit_log_appends_and_filters(store: Store) -> None:
     assert [e.target for e in store.audit_log(target="silence/")] == ["silence/1", "silence/1", "silence/10"]
     assert [e.at for e in store.audit_log(since=2.5)] == [3.0, 4.0]
     assert [e.at for e in store.audit_log(limit=2)] == [3.0, 4.0]  # the newest two, oldest first
+
+
+def test_leases_go_to_one_holder_until_they_expire(store: Store) -> None:
+    assert store.lease("alerting", "a", now=100.0, ttl=30.0) is True
+    assert store.lease("alerting", "b", now=110.0, ttl=30.0) is False  # a holds it until 130
+    assert store.lease("alerting", "a", now=120.0, ttl=30.0) is True  # renewed until 150
+    assert store.lease("alerting", "b", now=140.0, ttl=30.0) is False
+    assert store.lease("alerting", "b", now=150.0, ttl=30.0) is True  # expired: b takes over
+    assert store.lease("alerting", "a", now=151.0, ttl=30.0) is False
+    assert store.lease("other", "a", now=151.0, ttl=30.0) is True  # leases are independent

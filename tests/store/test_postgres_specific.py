@@ -155,6 +155,26 @@ def test_processes_starting_together_migrate_once(pg_url: str) -> None:
     assert _migrations(pg_url) == list(range(1, len(_MIGRATIONS) + 1))
 
 
+def test_servers_racing_for_a_lease_one_wins(pg_url: str) -> None:
+    stores = [PostgresStore(pg_url) for _ in range(6)]
+    start = threading.Barrier(6)
+    won: list[str] = []
+
+    def race(i: int) -> None:
+        start.wait()
+        if stores[i].lease("alerting", f"server-{i}", now=1000.0, ttl=30.0):
+            won.append(f"server-{i}")
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert len(won) == 1
+
+
 def test_a_newer_schema_is_refused(pg_url: str) -> None:
     PostgresStore(pg_url).close()
     with psycopg.connect(pg_url) as conn:

@@ -13,7 +13,9 @@ all labels; a missing label is left out of the group labels):
   compared with the last notification sent for the group (Alertmanager's ``needsUpdate``):
 
   - nothing sent before: send if F is non-empty (``first notification``); alerts that fired and resolved
-    within ``group_wait`` are never sent;
+    within ``group_wait`` are never sent, unless ``flush``'s ``notified`` says an alert of R was notified
+    as firing before this dispatcher existed (another server's, or this one's before a restart): then
+    ``all alerts resolved``;
   - F has an alert not in the last F: ``new alerts added``;
   - F empty: ``all alerts resolved`` if the last notification had firing alerts, else nothing;
   - R has an alert not in the last R: ``some alerts resolved``;
@@ -27,7 +29,7 @@ all labels; a missing label is left out of the group labels):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -110,10 +112,15 @@ def _group_key(receiver: str, labels: Mapping[str, str]) -> str:
 
 
 def _reason(
-    last: _Sent | None, firing: frozenset[str], resolved: frozenset[str], now: float, repeat: float
+    last: _Sent | None,
+    firing: frozenset[str],
+    resolved: frozenset[str],
+    now: float,
+    repeat: float,
+    announced: bool = False,
 ) -> Reason | None:
     if last is None:
-        return Reason.FIRST if firing else None
+        return Reason.FIRST if firing else Reason.ALL_RESOLVED if announced else None
     if not firing <= last.firing:
         return Reason.NEW_ALERTS
     if not firing:
@@ -152,8 +159,11 @@ class Dispatcher:
             (a for g in self._groups.values() for a in g.alerts.values()), key=lambda a: a.fingerprint
         )
 
-    def flush(self, now: float, muter: Muter | None = None) -> list[Notification]:
-        """The notifications due at ``now``, sorted by group key; updates the notification log."""
+    def flush(
+        self, now: float, muter: Muter | None = None, notified: Callable[[Alert], bool] | None = None
+    ) -> list[Notification]:
+        """The notifications due at ``now``, sorted by group key; updates the notification log.
+        ``notified(alert)``: was this alert announced as firing before (see the module docstring)?"""
         out: list[Notification] = []
         for key in sorted(self._groups):
             group = self._groups[key]
@@ -170,9 +180,9 @@ class Dispatcher:
                 )
                 firing_fps = frozenset(a.fingerprint for a in firing)
                 resolved_fps = frozenset(a.fingerprint for a in resolved)
-                reason = _reason(
-                    self._sent.get(key), firing_fps, resolved_fps, now, self.route.repeat_interval
-                )
+                last = self._sent.get(key)
+                announced = last is None and notified is not None and any(notified(a) for a in resolved)
+                reason = _reason(last, firing_fps, resolved_fps, now, self.route.repeat_interval, announced)
                 if reason is not None:
                     out.append(
                         Notification(

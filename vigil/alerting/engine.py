@@ -24,6 +24,8 @@ What the engine keeps is in the store, so a restart (or another server on the sa
 where it stopped: each rule's alert state (a restarted engine does not start ``for`` over or announce a
 firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
 (:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
+Servers sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round,
+taken over when it has not been renewed for three rounds); the others' rounds do nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.dispatch import Dispatcher, Notification, Route
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
-from vigil.alerting.history import History
+from vigil.alerting.history import History, episode_id
 from vigil.alerting.incidents import Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.matchers import parse_matcher
@@ -250,6 +252,7 @@ class AlertEngine:
         clock: Callable[[], float] = time.time,
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
         muters: Sequence[Muter] = (),
+        holder: str = "main",
     ) -> None:
         self.static_rules = tuple(rules)
         self.defaults: frozenset[int] = frozenset()
@@ -270,6 +273,10 @@ class AlertEngine:
         self.silences = SilenceStore(store)
         self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
+        self.holder = holder
+        """This engine's name in the ``alerting`` lease (the server's writer name, so a restarted server
+        takes its lease back at once): one engine per store evaluates at a time."""
+        self.leading = False
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
         self._lock = threading.Lock()
@@ -278,7 +285,13 @@ class AlertEngine:
 
     @classmethod
     def from_config(
-        cls, config: VigilConfig, query: MetricSource, store: Store, *, clock: Callable[[], float]
+        cls,
+        config: VigilConfig,
+        query: MetricSource,
+        store: Store,
+        *,
+        clock: Callable[[], float],
+        holder: str = "main",
     ) -> AlertEngine:
         settings = load_alerting(config)
         rules = list(rules_from_config(config))
@@ -289,7 +302,7 @@ class AlertEngine:
                 spec = query.registry.get(name)
                 if spec is not None:
                     rules.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
-        engine = cls(rules, query, settings, store, clock=clock)
+        engine = cls(rules, query, settings, store, clock=clock, holder=holder)
         engine.defaults = frozenset(id(r) for r in rules[configured:])
         return engine
 
@@ -372,7 +385,15 @@ class AlertEngine:
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
         now = self.clock() if now is None else now
+        ttl = 3 * self.settings.seconds(self.settings.evaluate_every)
         with self._lock:
+            if not self.store.lease("alerting", self.holder, now, ttl):
+                self.leading = False
+                return []  # another server evaluates; its states and notifications are in the store
+            if not self.leading:  # taking over: carry on from the states the last leader saved
+                self.leading = True
+                self._refresh_rules()
+                self.states = self._load_states()
             self._refresh_rules()
             old = self.states
             self.states, alerts = evaluate(self.rules, self.query, self.states, now)
@@ -380,7 +401,7 @@ class AlertEngine:
             self.dispatcher.receive(alerts, now)
             ops = {r.name: r.op for r in self.rules}
             self.incidents.observe(self.history.observe(alerts, now, ops), now)
-            due = self.dispatcher.flush(now, self.muter(now))
+            due = self.dispatcher.flush(now, self.muter(now), self._was_notified)
             for notification in due:
                 results = deliver(notification, self.receivers, self.log, now) if self.receivers else {}
                 delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
@@ -390,6 +411,12 @@ class AlertEngine:
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
         return due
+
+    def _was_notified(self, alert: Alert) -> bool:
+        ep = self.history.get(
+            episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
+        )
+        return ep is not None and ep.notified_at is not None
 
     def alerts(self) -> list[Alert]:
         with self._lock:

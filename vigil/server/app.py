@@ -115,7 +115,7 @@ def create_app(
     if "alerting" in (config.model_extra or {}):
         from vigil.alerting.engine import AlertEngine
 
-        engine = AlertEngine.from_config(config, vigil.query, store, clock=clock)
+        engine = AlertEngine.from_config(config, vigil.query, store, clock=clock, holder=writer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

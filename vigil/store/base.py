@@ -250,3 +250,8 @@ class Store(Protocol):
         """Entries at or after ``since`` (only ``target``'s, or those under ``target/`` when it ends in
         ``/``), oldest first, at most ``limit`` (the newest ``limit`` when there are more)."""
         ...
+
+    def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holder's
+        lease has not expired. Atomic: of servers racing for a free lease, exactly one gets it."""
+        ...

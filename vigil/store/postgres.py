@@ -44,7 +44,7 @@ from vigil.store.base import (
     Record,
     WindowRow,
 )
-from vigil.store.sqlite import _audit_filter
+from vigil.store.sqlite import _LEASE, _audit_filter
 
 __all__ = ["PostgresStore"]
 
@@ -526,6 +526,12 @@ class PostgresStore:
             (*params, limit),
         )
         return [AuditEntry(*row) for row in rows]
+
+    def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        def work(conn: _Conn) -> bool:
+            return conn.execute(_LEASE, (name, holder, now + ttl, now)).fetchone() is not None
+
+        return self._run(work)
 
 
 def _float(x: float | None) -> float | None:

@@ -337,6 +337,18 @@ class SQLiteStore:
         )
         return [AuditEntry(*row) for row in rows]
 
+    def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        with self._tx() as db:
+            row = db.execute(_LEASE.replace("%s", "?"), (name, holder, now + ttl, now)).fetchone()
+            return row is not None
+
+
+_LEASE = """INSERT INTO records (kind, id, body, updated_at) VALUES ('lease', %s, %s, %s)
+    ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+    WHERE records.body = excluded.body OR records.updated_at <= %s RETURNING 1"""
+"""Take a lease (``updated_at`` holds its expiry) unless another holder's has not expired; shared with the
+PostgreSQL store."""
+
 
 def _audit_filter(since: float, target: str | None, mark: str) -> tuple[str, tuple[object, ...]]:
     """The WHERE clause of ``audit_log`` (shared with the PostgreSQL store) and its parameters."""
