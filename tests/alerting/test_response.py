@@ -249,3 +249,109 @@ def test_servers_sharing_a_store_notify_once_and_take_over(
         follower.run(range(191, 193), lambda m: (0.0, 5.0))
         assert [p["status"] for p in received] == ["firing", "resolved"]
         assert len(b.state.alerting.incidents.all()) == 1
+
+
+def test_two_signals_roll_back_through_the_webhook_and_the_incident_shows_it(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    config = parse_config(
+        f"""
+models:
+  m: {{task: binary, owner: {{team: risk}}, window: 1m, versions: [v1, v2], live: v2}}
+  h: {{task: binary, owner: {{team: risk}}, window: 1m, versions: [v1, v2], live: v2, high_impact: true}}
+rules:
+  - {{name: ErrorRateHigh, model: "*", metric: error_rate, warning: 0.05, window: 1m}}
+  - {{name: LatencyHigh, model: "*", metric: latency_p95, warning: 100, window: 1m}}
+actions:
+  - {{name: rollback, model: "*", kind: rollback, when: {{alerts: [ErrorRateHigh, LatencyHigh]}},
+     webhook: "{url}", cooldown: 1h}}
+alerting:
+  evaluate_every: 1h
+  default_rules: false
+  route: {{group_wait: 30s, group_interval: 1m}}
+  receivers: [{{name: hook, webhook: "{url}"}}]
+"""
+    )
+    now = [T0]
+    app = create_app(config, SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        t = Timeline(app, client, now)
+        t.run(range(0, 3), lambda m: (0.3 if m >= 1 else 0.0, 5.0))  # one signal: no action
+        assert [p for p in received if "action" in p] == []
+        t.run(range(3, 5), lambda m: (0.3, 250.0 if m >= 3 else 5.0))  # two signals
+        # (h gets no traffic: only m is in trouble)
+        calls = [p for p in received if "action" in p]
+        assert [(c["action"], c["model"], c["from_version"], c["to_version"]) for c in calls] == [
+            ("rollback", "m", "v2", "v1")
+        ]
+        runs = client.get("/v1/actions").json()["runs"]
+        assert [(r["model"], r["state"], r["requested_by"]) for r in runs] == [("m", "succeeded", "vigil")]
+        incident = client.get("/v1/incidents").json()["incidents"][0]
+        assert any(e["kind"] == "action" and "rollback" in e["text"] for e in incident["timeline"])
+        t.run(range(5, 6), lambda m: (0.3, 250.0))
+        assert len([p for p in received if "action" in p]) == 1  # the cooldown holds
+
+        # a person asks on the high-impact model: it waits for a second person
+        asked = client.post(
+            "/v1/actions/rollback/run", json={"model": "h", "reason": "bad deploy", "by": "ana"}
+        )
+        assert asked.json()["state"] == "awaiting_approval"
+        own = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", json={"by": "ana"})
+        assert own.status_code == 409
+        done = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", json={"by": "bo"})
+        assert (done.json()["state"], done.json()["approved_by"]) == ("succeeded", "bo")
+        assert client.post("/v1/actions/nope/run", json={"model": "h", "reason": "x"}).status_code == 404
+        trail = [
+            e["action"] for e in client.get("/v1/audit", params={"target": "model/h/"}).json()["entries"]
+        ]
+        assert trail[:2] == ["action.request", "action.approve_denied"] and "deployment.rollback" in trail
+
+
+def test_deploys_and_maintenance_windows_mute_and_are_audited(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    now = [T0]
+    app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        put = client.put(
+            "/v1/maintenance/vacuum",
+            json={
+                "matchers": ['model="m"'],
+                "starts_at": T0 + 60,
+                "ends_at": T0 + 4 * 60,
+                "comment": "db",
+                "by": "ana",
+            },
+        )
+        assert put.status_code == 200
+        t = Timeline(app, client, now)
+        t.run(range(0, 3), lambda m: (0.0, 250.0))  # latency fires at 1m..3m30: inside the window
+        assert received == []
+        t.run(range(3, 4), lambda m: (0.0, 250.0))  # the window ended at 4m
+        assert [p["status"] for p in received] == ["firing"]
+        assert client.delete("/v1/maintenance/vacuum").json() == {"deleted": "vacuum"}
+        actions = [
+            e["action"]
+            for e in client.get("/v1/audit", params={"target": "maintenance/vacuum"}).json()["entries"]
+        ]
+        assert actions == ["maintenance.create", "maintenance.delete"]
+
+        deployed = client.post(
+            "/v1/models/m/deploys", json={"version": "v3", "by": "cy", "grace": "5m", "at": T0 + 600}
+        )
+        assert deployed.status_code == 201
+        assert client.post("/v1/models/nope/deploys", json={"version": "v3"}).status_code == 404
+        notes = [
+            a["version"]
+            for a in client.get("/v1/annotations", params={"model": "m", "to": str(T0 + 3600)}).json()[
+                "annotations"
+            ]
+        ]
+        assert notes == ["v3"]
+        before = len(received)
+        t.run(range(10, 14), lambda m: (0.3, 5.0))  # errors fire at 13m: inside the grace (10m-15m)
+        assert len(received) == before  # muted, as is the end of the latency alert (as a silence would)
+        t.run(range(14, 15), lambda m: (0.3, 5.0))
+        assert [p["groupKey"] for p in received[before:]] == ['all:{alertname="ErrorRateHigh",model="m"}']

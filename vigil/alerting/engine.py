@@ -8,14 +8,26 @@ Configured in ``vigil.yaml``::
       evaluate_every: 30s
       default_rules: true          # the rules of vigil.alerting.rules.default_rules for every model
       external_url: http://vigil.example.com
-      route: {group_by: [alertname, model], group_wait: 30s, group_interval: 5m, repeat_interval: 4h}
+      route:                       # a tree as in Alertmanager (vigil.alerting.routing); severity decides
+        receiver: ops              # page or ticket, e.g.:
+        group_by: [alertname, model]
+        group_wait: 30s
+        group_interval: 5m
+        repeat_interval: 4h
+        routes:
+          - {matchers: ['severity="critical"'], receiver: pager, continue: true}
+          - {matchers: ['severity="warning"'], receiver: chat}
       receivers:
         - {name: ops, webhook: http://alerts.example.com/hook}      # Alertmanager v4 JSON
-        - {name: chat, slack: ${SLACK_WEBHOOK_URL}}
-        - {name: pager, pagerduty: ${PAGERDUTY_ROUTING_KEY}}
+        - {name: chat, slack: "${SLACK_WEBHOOK_URL}"}
+        - {name: pager, pagerduty: "${PAGERDUTY_ROUTING_KEY}"}
         - {name: am, alertmanager: http://127.0.0.1:9093}
         - name: mail
           email: {host: smtp.example.com, port: 25, from: vigil@example.com, to: [oncall@example.com]}
+      maintenance:                 # mute matching alerts at these times (vigil.alerting.maintenance)
+        - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
+           timezone: Europe/Berlin}}
+      deploy_grace: 15m            # a deploy annotation mutes its model's alerts (bar NoData) this long
 
 Built-in inhibition: a critical alert mutes the warning of the same rule and model, and a model's
 ``NoData`` alert mutes its drift alerts.
@@ -39,12 +51,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Dispatcher, Notification, Route
+from vigil.alerting.dispatch import Notification
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
 from vigil.alerting.history import History, episode_id
 from vigil.alerting.incidents import Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.maintenance import (
+    DEPLOY_KIND,
+    MAINTENANCE_KIND,
+    DeployAnnotation,
+    DeployGrace,
+    MaintenanceWindow,
+    MaintenanceWindows,
+)
 from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
 from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
@@ -57,6 +78,7 @@ from vigil.alerting.notify.receivers import (
     WebhookReceiver,
 )
 from vigil.alerting.notify.retry import DeliveryStatus
+from vigil.alerting.routing import MultiDispatcher, RouteConfig, RouteTree, receivers_for
 from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
 from vigil.alerting.silences import SilenceStore
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
@@ -109,14 +131,6 @@ class _Receiver(BaseModel):
         return _expand_env(value)
 
 
-class _Route(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    group_by: list[str] = ["alertname", "model"]
-    group_wait: str | float = "30s"
-    group_interval: str | float = "5m"
-    repeat_interval: str | float = "4h"
-
-
 class AlertingSettings(BaseModel):
     """The ``alerting:`` section of vigil.yaml (see the module docstring)."""
 
@@ -124,21 +138,21 @@ class AlertingSettings(BaseModel):
     evaluate_every: str | float = "30s"
     default_rules: bool = True
     external_url: str = ""
-    route: _Route = Field(default_factory=_Route)
+    route: RouteConfig = Field(default_factory=RouteConfig)
     receivers: list[_Receiver] = Field(default_factory=list)
+    maintenance: list[dict[str, Any]] = Field(default_factory=list)
+    deploy_grace: str | float = "15m"
 
     def seconds(self, value: str | float) -> float:
+        if value in (0, "0", "0s"):
+            return 0.0
         return parse_duration(value).total_seconds()
 
-    def dispatch_route(self) -> Route:
-        r = self.route
-        return Route(
-            "all",
-            tuple(r.group_by),
-            self.seconds(r.group_wait),
-            self.seconds(r.group_interval),
-            self.seconds(r.repeat_interval),
-        )
+    def route_tree(self, filename: str = "vigil.yaml") -> RouteTree:
+        return RouteTree.from_config(self.route, [r.name for r in self.receivers], filename=filename)
+
+    def maintenance_windows(self, filename: str = "vigil.yaml") -> MaintenanceWindows:
+        return MaintenanceWindows.from_config(self.maintenance or None, filename=filename)
 
     def build_receivers(self) -> list[Receiver]:
         out: list[Receiver] = []
@@ -161,12 +175,7 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
     raw = (config.model_extra or {}).get("alerting") or {}
     try:
         settings = AlertingSettings.model_validate(raw)
-        for value in (
-            settings.evaluate_every,
-            settings.route.group_wait,
-            settings.route.group_interval,
-            settings.route.repeat_interval,
-        ):
+        for value in (settings.evaluate_every, settings.deploy_grace):
             settings.seconds(value)
     except (ValidationError, Exception) as exc:
         problems = [
@@ -198,6 +207,8 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
                 )
             ]
         )
+    settings.route_tree(filename)  # raise now: unknown receivers, bad matchers or durations
+    settings.maintenance_windows(filename)
     return settings
 
 
@@ -253,6 +264,7 @@ class AlertEngine:
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
         muters: Sequence[Muter] = (),
         holder: str = "main",
+        actions: Sequence[ActionSpec] = (),
     ) -> None:
         self.static_rules = tuple(rules)
         self.defaults: frozenset[int] = frozenset()
@@ -267,10 +279,13 @@ class AlertEngine:
         self.clock = clock
         self.inhibitions = tuple(inhibitions)
         self.muters = tuple(muters)
-        self.dispatcher = Dispatcher(settings.dispatch_route())
+        self.dispatcher = MultiDispatcher(settings.route_tree())
+        self.config_maintenance = settings.maintenance_windows()
+        self.deploy_grace = settings.seconds(settings.deploy_grace)
         self.history = History(store)
         self.incidents = Incidents(store, self.history)
         self.silences = SilenceStore(store)
+        self.remediator = Remediator(actions, query.registry.get, store, on_event=self.incidents.on_action)
         self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
         self.holder = holder
@@ -302,7 +317,8 @@ class AlertEngine:
                 spec = query.registry.get(name)
                 if spec is not None:
                     rules.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
-        engine = cls(rules, query, settings, store, clock=clock, holder=holder)
+        actions = actions_from_config(config, rules=[r.name for r in rules])
+        engine = cls(rules, query, settings, store, clock=clock, holder=holder, actions=actions)
         engine.defaults = frozenset(id(r) for r in rules[configured:])
         return engine
 
@@ -378,9 +394,25 @@ class AlertEngine:
         firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
         return Inhibitor(self.inhibitions, firing)
 
+    def maintenance(self) -> MaintenanceWindows:
+        """The config's maintenance windows and those added through the API (the config's win by name)."""
+        windows = MaintenanceWindows()
+        for record in self.store.records(MAINTENANCE_KIND):
+            windows.add(MaintenanceWindow.from_json(record.body))
+        for window in self.config_maintenance:
+            windows.add(window)
+        return windows
+
+    def deploys(self, since: float | None = None) -> DeployGrace:
+        """Deploy annotations (records of kind ``deploy``) updated at or after ``since``."""
+        found = (DeployAnnotation.from_json(r.body) for r in self.store.records(DEPLOY_KIND, since))
+        return DeployGrace(found, default_grace=self.deploy_grace)
+
     def muter(self, now: float) -> Muter:
-        """What mutes notifications this round: inhibitions, the store's silences, and any extra muters."""
-        return AnyMuter((self.inhibitor(), self.silences.muter(), *self.muters))
+        """What mutes notifications this round: inhibitions, the store's silences, maintenance windows,
+        deploy grace periods, and any extra muters."""
+        recent = self.deploys(since=now - 7 * 86_400)  # a grace period never lasts a week
+        return AnyMuter((self.inhibitor(), self.silences.muter(), self.maintenance(), recent, *self.muters))
 
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
@@ -403,14 +435,33 @@ class AlertEngine:
             self.incidents.observe(self.history.observe(alerts, now, ops), now)
             due = self.dispatcher.flush(now, self.muter(now), self._was_notified)
             for notification in due:
-                results = deliver(notification, self.receivers, self.log, now) if self.receivers else {}
+                targets = receivers_for(notification.receiver, self.receivers)
+                results = deliver(notification, targets, self.log, now) if targets else {}
                 delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
                 if delivered:
                     self.history.mark_notified(notification.firing, now)
                     self.incidents.notified(notification, delivered, now)
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
+            self._remediate(now)
         return due
+
+    def _remediate(self, now: float) -> None:
+        """Offer the firing alerts to the remediation actions (not those a person silenced, nor during
+        maintenance or a deploy's grace period: people are at work there), and close stale runs."""
+        if not self.remediator.specs:
+            return
+        quiet = AnyMuter((self.silences.muter(), self.maintenance(), self.deploys(since=now - 7 * 86_400)))
+        firing = [
+            a
+            for a in self.dispatcher.alerts()
+            if a.status is AlertStatus.FIRING and not quiet.mutes(a.labels, now)
+        ]
+        try:
+            self.remediator.expire(now)
+            self.remediator.on_alerts(firing, now)
+        except Exception:  # a broken action must not stop alerting
+            log.exception("remediation failed")
 
     def _was_notified(self, alert: Alert) -> bool:
         ep = self.history.get(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from vigil.alerting.silence import Silence
@@ -273,6 +273,187 @@ def ops_router(
         eng = need()
         if not await run_in_threadpool(eng.delete_rule, name, _actor({}, request), vigil.clock()):
             raise HTTPException(404, f"no rule {name!r} added through the API")
+        return {"deleted": name}
+
+    # remediation actions ------------------------------------------------------------------------------------
+
+    def run_view(run: Any) -> dict[str, Any]:
+        out: dict[str, Any] = run.to_dict()
+        for key, value in list(out.items()):
+            if key.endswith("_at") and isinstance(value, int | float):
+                out[key] = iso(value)
+        return out
+
+    async def acting(work: Callable[[], Any]) -> dict[str, Any]:
+        from vigil.actions import ActionDenied, UnknownAction
+
+        try:
+            return run_view(await run_in_threadpool(work))
+        except UnknownAction as exc:
+            raise HTTPException(404, str(exc)) from None
+        except ActionDenied as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @router.get("/v1/actions", summary="Remediation actions and their runs")
+    async def list_actions(model: str | None = None, since: str | None = None) -> dict[str, Any]:
+        eng = need()
+        start = parse_time(since) if since else None
+        runs = await run_in_threadpool(lambda: eng.remediator.runs(model=model, since=start))
+        specs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in eng.remediator.specs]
+        return {"actions": specs, "runs": [run_view(r) for r in reversed(runs)]}
+
+    @router.post("/v1/actions/{name}/run", summary="Ask for an action on a model (guards and approval apply)")
+    async def run_action(name: str, request: Request) -> dict[str, Any]:
+        """Body: ``model``, ``reason``, ``by``, optional ``force`` (override the cooldown; audited) and
+        ``to_version`` (a rollback's target). The run comes back executed, awaiting approval, or refused
+        with why."""
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        model, reason = body.get("model"), str(body.get("reason", "")).strip()
+        if not isinstance(model, str) or not reason:
+            raise InputError("give the 'model' and a 'reason'")
+        to_version = body.get("to_version")
+        return await acting(
+            lambda: eng.remediator.request(
+                name,
+                model,
+                actor,
+                reason,
+                vigil.clock(),
+                force=bool(body.get("force")),
+                to_version=to_version,
+            )
+        )
+
+    @router.post("/v1/actions/runs/{id}/approve", summary="Approve a run awaiting approval (four eyes)")
+    async def approve_run(id: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        actor = _actor(await _body(request), request)
+        return await acting(lambda: eng.remediator.approve(id, actor, vigil.clock()))
+
+    @router.post("/v1/actions/runs/{id}/reject", summary="Reject a run awaiting approval")
+    async def reject_run(id: str, request: Request) -> dict[str, Any]:
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        reason = str(body.get("reason", "")).strip() or "rejected"
+        return await acting(lambda: eng.remediator.reject(id, actor, reason, vigil.clock()))
+
+    # deploys and maintenance -----------------------------------------------------------------------------
+
+    @router.post(
+        "/v1/models/{model}/deploys", status_code=201, summary="Annotate a deploy (opens a grace period)"
+    )
+    async def deploy(model: str, request: Request) -> dict[str, Any]:
+        """Body: ``version``, ``by``, optional ``note``, ``at`` (default now) and ``grace`` (e.g. ``30m``;
+        default ``alerting.deploy_grace``). Records the version as live (the rollback target moves) and
+        mutes the model's alerts, bar NoData, for the grace period. Audited."""
+        from vigil.actions import record_deploy
+        from vigil.alerting.maintenance import DEPLOY_KIND, DeployAnnotation
+
+        eng = need()
+        if vigil.registry.get(model) is None:
+            raise KeyError(model)
+        body = await _body(request)
+        actor = _actor(body, request)
+        now = vigil.clock()
+        annotation = DeployAnnotation.from_dict(
+            {"at": now, **{k: v for k, v in body.items() if k != "by"}, "model": model, "by": actor}
+        )
+
+        def record() -> None:
+            vigil.store.put_record(DEPLOY_KIND, annotation.id, annotation.to_json(), now)
+            record_deploy(
+                vigil.store,
+                model,
+                annotation.version,
+                annotation.at,
+                actor,
+                annotation.note,
+                vigil.registry.get,
+            )
+            incident = eng.incidents.open_for(model)
+            if incident is not None:
+                eng.incidents.note(
+                    incident.id,
+                    actor,
+                    f"deployed {annotation.version}",
+                    now,
+                    kind="deploy",
+                    data=annotation.to_dict(),
+                )
+
+        await run_in_threadpool(record)
+        grace = eng.deploys().grace_of(annotation)
+        return {**annotation.to_dict(), "at": iso(annotation.at), "grace_until": iso(annotation.at + grace)}
+
+    @router.get("/v1/annotations", summary="Deploy annotations over a range (for dashboards)")
+    async def annotations(
+        model: str | None = None,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        eng = need()
+        b = parse_time(end) if end else vigil.clock()
+        a = parse_time(start) if start else b - 7 * 86_400
+        found = (await run_in_threadpool(eng.deploys)).annotations(model, a, b)
+        return {"annotations": [{**x.to_dict(), "at": iso(x.at)} for x in found]}
+
+    @router.get("/v1/maintenance", summary="Maintenance windows (the config's and the API's)")
+    async def list_maintenance() -> dict[str, Any]:
+        eng = need()
+        now = vigil.clock()
+        windows = await run_in_threadpool(eng.maintenance)
+        config = {w.name for w in eng.config_maintenance}
+        return {
+            "maintenance": [
+                {**w.to_dict(), "active": w.active(now), "source": "config" if w.name in config else "api"}
+                for w in windows
+            ]
+        }
+
+    @router.put("/v1/maintenance/{name}", summary="Add or replace a maintenance window (audited)")
+    async def put_maintenance(name: str, request: Request) -> dict[str, Any]:
+        """Body as an ``alerting.maintenance`` entry: ``matchers`` and ``starts_at``/``ends_at`` or
+        ``weekly: {days, start, end|duration, timezone}``, with ``comment`` and ``by``."""
+        from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow
+
+        eng = need()
+        body = await _body(request)
+        actor = _actor(body, request)
+        if any(w.name == name for w in eng.config_maintenance):
+            raise HTTPException(409, f"maintenance window {name!r} comes from the config; change it there")
+        window = MaintenanceWindow.from_dict(
+            {**{k: v for k, v in body.items() if k != "by"}, "name": name, "created_by": actor}
+        )
+        now = vigil.clock()
+
+        def save() -> None:
+            old = vigil.store.record(MAINTENANCE_KIND, name)
+            vigil.store.put_record(MAINTENANCE_KIND, name, window.to_json(), now)
+            action = "maintenance.update" if old else "maintenance.create"
+            vigil.store.append_audit(
+                now, actor, action, f"maintenance/{name}", old.body if old else None, window.to_json()
+            )
+
+        await run_in_threadpool(save)
+        return {**window.to_dict(), "active": window.active(now)}
+
+    @router.delete("/v1/maintenance/{name}", summary="Remove a maintenance window added through the API")
+    async def delete_maintenance(name: str, request: Request) -> dict[str, Any]:
+        from vigil.alerting.maintenance import MAINTENANCE_KIND
+
+        need()
+        actor = _actor({}, request)
+        old = await run_in_threadpool(vigil.store.record, MAINTENANCE_KIND, name)
+        if old is None:
+            raise HTTPException(404, f"no maintenance window {name!r} added through the API")
+        now = vigil.clock()
+        await run_in_threadpool(vigil.store.delete_record, MAINTENANCE_KIND, name)
+        await run_in_threadpool(
+            vigil.store.append_audit, now, actor, "maintenance.delete", f"maintenance/{name}", old.body, None
+        )
         return {"deleted": name}
 
     # audit -------------------------------------------------------------------------------------------------
