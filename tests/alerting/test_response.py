@@ -355,3 +355,43 @@ def test_deploys_and_maintenance_windows_mute_and_are_audited(
         assert len(received) == before  # muted, as is the end of the latency alert (as a silence would)
         t.run(range(14, 15), lambda m: (0.3, 5.0))
         assert [p["groupKey"] for p in received[before:]] == ['all:{alertname="ErrorRateHigh",model="m"}']
+
+
+def test_replay_and_review_over_what_happened(tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]) -> None:
+    url, _ = hook
+    now = [T0]
+    app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        Timeline(app, client, now).run(range(0, 12), lambda m: (0.3 if 3 <= m < 8 else 0.0, 5.0))
+        live = [e for e in client.get("/v1/episodes", params={"since": str(T0)}).json()["episodes"]]
+        assert [(e["rule"], e["fired_at"], e["resolved_at"]) for e in live] == [
+            ("ErrorRateHigh", T0 + 6 * 60, T0 + 9 * 60)
+        ]
+        span = {"model": "m", "from": T0, "to": T0 + 12 * 60}
+        replayed = client.post("/v1/rules/test", json={"name": "ErrorRateHigh", **span}).json()
+        assert [(f["fired_at"], f["resolved_at"]) for f in replayed["firings"]] == [
+            (T0 + 6 * 60, T0 + 9 * 60)
+        ]
+        # the same rule with a looser `for` would have fired a minute earlier
+        looser = {
+            "name": "T",
+            "model": "m",
+            "metric": "error_rate",
+            "warning": 0.05,
+            "window": "1m",
+            "for": "1m",
+        }
+        trial = client.post("/v1/rules/test", json={"rule": looser, **span}).json()
+        assert [f["fired_at"] for f in trial["firings"]] == [T0 + 5 * 60] and "fired" in trial["text"]
+        bad = client.post("/v1/rules/test", json={"rule": {**looser, "metric": "nope"}, **span})
+        assert bad.status_code == 422 and "unknown metric" in bad.json()["error"]
+        assert client.post("/v1/rules/test", json={"name": "Nope", **span}).status_code == 404
+
+        now[0] = T0 + 3600
+        report = client.get("/v1/review", params={"from": str(T0), "to": str(T0 + 3600)}).json()
+        by_rule = {r["rule"]: r for r in report["rules"]}
+        assert by_rule["ErrorRateHigh"]["overall"]["episodes"] == 1
+        assert by_rule["LatencyHigh"]["verdict"] == "quiet"
+        assert "ErrorRateHigh" in report["text"]
+        page = client.get("/v1/review", params={"from": str(T0), "format": "html"})
+        assert page.headers["content-type"].startswith("text/html") and "ErrorRateHigh" in page.text

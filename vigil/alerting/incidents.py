@@ -282,13 +282,13 @@ class Incidents:
             self.note(incident.id, actor, text, at, kind="action", data=data)
 
     def ack_alert(
-        self, fingerprint_labels: Mapping[str, str], starts_at: float, actor: str, now: float
+        self, fingerprint_labels: Mapping[str, str], starts_at: float, actor: str, now: float, note: str = ""
     ) -> Incident:
         """Acknowledge the incident an alert (its labels and start) belongs to."""
         ep = self.history.get(_episode_of(fingerprint_labels, starts_at))
         if ep is None or ep.incident is None:
             raise KeyError("that alert belongs to no incident")
-        return self.ack(ep.incident, actor, now)
+        return self.ack(ep.incident, actor, now, note)
 
 
 def _episode_of(labels: Mapping[str, str], starts_at: float) -> str:

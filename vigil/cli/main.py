@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from vigil import __version__
+from vigil.cli import ops
 from vigil.comparison import compare
 from vigil.drift.methods import METHODS
 from vigil.errors import InputError, VigilError
@@ -368,3 +369,12 @@ def serve(**given: Any) -> None:
         err=True,
     )
     uvicorn.run(app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False)
+
+
+main.add_command(ops.alerts)
+main.add_command(ops.silences)
+main.add_command(ops.incidents)
+main.add_command(ops.audit)
+main.add_command(ops.rules)
+main.add_command(ops.review)
+main.add_command(ops.actions)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from vigil.alerting.rules import parse_rules
 from vigil.alerting.silence import Silence
 from vigil.alerting.silences import silence_from_dict, silence_to_dict
 from vigil.config import parse_duration
@@ -90,7 +91,12 @@ def ops_router(
             raise HTTPException(404, f"no current alert with fingerprint {fingerprint!r}")
         try:
             incident = await run_in_threadpool(
-                eng.incidents.ack_alert, alert.labels, alert.starts_at, actor, vigil.clock()
+                eng.incidents.ack_alert,
+                alert.labels,
+                alert.starts_at,
+                actor,
+                vigil.clock(),
+                str(body.get("note", "")),
             )
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
@@ -274,6 +280,103 @@ def ops_router(
         if not await run_in_threadpool(eng.delete_rule, name, _actor({}, request), vigil.clock()):
             raise HTTPException(404, f"no rule {name!r} added through the API")
         return {"deleted": name}
+
+    @router.post("/v1/rules/test", summary="Replay a rule over stored history: when would it have fired?")
+    async def test_rule(request: Request) -> dict[str, Any]:
+        """Body: ``name`` (a rule in force) or ``rule`` (a mapping as in ``rules:``), ``model``, ``from``,
+        ``to`` (default: the last 24 hours), ``every`` (seconds or a duration; default: the rule's window,
+        at most a minute). The replay uses the data as stored now (late data counts as if on time)."""
+        from vigil.alerting.replay import format_replay, replay
+
+        eng = need()
+        body = await _body(request)
+        model = body.get("model")
+        if not isinstance(model, str):
+            raise InputError("give the 'model' to replay the rule on")
+        if "rule" in body:
+            if not isinstance(body["rule"], dict):
+                raise InputError("'rule' must be a mapping as in the rules: section")
+            try:
+                rule = parse_rules([body["rule"]], "the request")[0]
+            except ConfigError as exc:
+                raise InputError(str(exc)) from None
+        else:
+            found = next((r for r in eng.rules if r.name == body.get("name") and r.applies_to(model)), None)
+            if found is None:
+                raise HTTPException(404, f"no rule {body.get('name')!r} applies to model {model!r}")
+            rule = found
+        end = when(body["to"], "to") if "to" in body else vigil.clock()
+        start = when(body["from"], "from") if "from" in body else end - 86_400
+        every = None
+        if "every" in body:
+            try:
+                every = float(body["every"])
+            except (TypeError, ValueError):
+                try:
+                    every = parse_duration(body["every"]).total_seconds()
+                except Exception:
+                    raise InputError(
+                        f"'every' must be seconds or a duration like 1m (got {body['every']!r})"
+                    ) from None
+        try:
+            result = await run_in_threadpool(replay, rule, vigil.query, model, start, end, every)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return {
+            "model": model,
+            "rule": rule.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "text": format_replay(result),
+            **result.to_dict(),
+        }
+
+    @router.get("/v1/review", summary="Alert-quality review per rule, with threshold suggestions")
+    async def alert_review(
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        format: str = "json",
+        suggest: bool = True,
+    ) -> Any:
+        """How often each rule fired and for how long, acknowledged or ignored, flapping, marked false, time
+        to acknowledge, a verdict per rule; and levels suggested from each noisy rule's history
+        (``vigil.alerting.review``). ``format=html`` gives a self-contained report."""
+        from fastapi.responses import HTMLResponse
+
+        from vigil.alerting.review import FLAP_WINDOW, review, review_html, review_json, review_text
+
+        eng = need()
+        now = vigil.clock()
+        b = parse_time(end) if end else now
+        a = parse_time(start) if start else b - 7 * 86_400
+
+        def work() -> tuple[Any, list[Any]]:
+            episodes = eng.history.episodes(since=a - FLAP_WINDOW)
+            result = review(episodes, a, b, now, rules=sorted({r.name for r in eng.rules}))
+            suggestions = []
+            if suggest:
+                for item in result.rules:
+                    if item.verdict in ("ok", "quiet"):
+                        continue
+                    for rule in (r for r in eng.rules if r.name == item.rule):
+                        for model in sorted(
+                            {m.model for m in item.models if m.model} & set(vigil.registry.names())
+                        ):
+                            if not rule.applies_to(model):
+                                continue
+                            try:
+                                suggestions.append(eng_suggest(rule, model, a, b))
+                            except ValueError:
+                                continue  # no_data and slo rules have no levels to suggest
+            return result, suggestions
+
+        def eng_suggest(rule: Any, model: str, a: float, b: float) -> Any:
+            from vigil.alerting.review import suggest_thresholds
+
+            return suggest_thresholds(rule, vigil.query, model, a, b)
+
+        result, suggestions = await run_in_threadpool(work)
+        if format == "html":
+            return HTMLResponse(review_html(result, suggestions))
+        return {**review_json(result, suggestions), "text": review_text(result, suggestions)}
 
     # remediation actions ------------------------------------------------------------------------------------
 

@@ -1,0 +1,674 @@
+"""The alert-quality review: which rules cry wolf, and where their thresholds should be.
+
+:func:`review` reads alert episodes (``vigil.alerting.history.Episode``) and judges each rule, over all
+models and per model. Exact semantics:
+
+* An episode **counts** when it fired in ``[start, end)``. Its **firing time** is ``resolved_at - fired_at``
+  (``now - fired_at`` while still firing; never negative), counted whole even past ``end``.
+* **notified**: ``notified_at`` is set; **unnotified** (muted, or never due): it is not. **acked**:
+  ``acked_at`` is set. **ignored**: notified and never acked. ``ack_share`` and ``ignored_share`` are shares
+  of the notified episodes (they add up to 1; None when none was notified).
+* **time to acknowledge**: ``acked_at - notified_at`` (``- fired_at`` when never notified), at least 0;
+  median and p90 over the acked episodes (p90 by linear interpolation, as ``numpy.quantile``).
+* A **flap** is an episode that fired within ``flap_window`` seconds (1 h by default) after the previous
+  episode of the same rule on the same model resolved (the previous one may lie before ``start``).
+  ``flap_score`` = flaps / episodes.
+* **false**: marked ``verdict: false`` by a person; ``false_share`` = false / episodes.
+* **noise**: episodes not marked true that are false, ignored or a flap; ``noise_share`` = noise / episodes.
+* **open**: still firing (no ``resolved_at``).
+
+Each rule gets one verdict, the first that applies: ``false alarms`` (at least 2 marked false and 30% of
+its episodes), ``noisy`` (at least 3 episodes and half of them noise), ``flapping`` (at least 2 flaps and a
+flap score of 0.25), ``stuck`` (an episode open for more than a day), ``slow`` (p90 time to acknowledge
+over 1 h), ``muted`` (no episode notified), ``ok``; ``quiet`` for a rule named in ``rules`` without
+episodes. Each verdict comes with a line of facts and advice, e.g. ``noisy: 14 episodes, 71% never
+acknowledged, 9 flaps — raise the threshold or lengthen `for```. Rules are sorted worst first: by verdict
+in that order, then most noise, then most episodes, then name.
+
+:func:`suggest_thresholds` proposes levels for one rule on one model from the metric's own history; see
+there. :func:`review_json`, :func:`review_text` and :func:`review_html` present a review with its
+suggestions (the HTML is one self-contained page: inline CSS, no scripts or external resources, every
+value from the data escaped by Jinja's autoescaping).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from vigil.alerting.evaluate import MetricSource
+from vigil.alerting.history import Episode
+from vigil.alerting.replay import CachedSource, format_duration, format_time, replay, window_width
+from vigil.alerting.rules import Rule, known_metric
+
+__all__ = [
+    "Candidate",
+    "Review",
+    "RuleReview",
+    "RuleStats",
+    "Suggestion",
+    "quantile",
+    "review",
+    "review_html",
+    "review_json",
+    "review_text",
+    "suggest_thresholds",
+]
+
+FLAP_WINDOW = 3600.0
+"""Default seconds after a resolution within which a new episode counts as a flap."""
+
+_VERDICTS = ("false alarms", "noisy", "flapping", "stuck", "slow", "muted", "ok", "quiet")
+_RANK = {v: i for i, v in enumerate(_VERDICTS)}
+_STUCK_AFTER = 86_400.0
+_SLOW_ACK = 3_600.0
+_MAD_TO_SIGMA = 1.482602218505602
+"""1 / Φ⁻¹(3/4): the MAD of a normal distribution times this is its standard deviation."""
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ascending ``ordered`` values by linear interpolation between closest ranks
+    (Hyndman & Fan type 7, numpy's default). Raises ValueError when empty or ``q`` is outside [0, 1].
+
+    >>> quantile([1.0, 2.0, 3.0, 4.0], 0.5), quantile([1.0, 2.0, 3.0, 4.0], 0.9)
+    (2.5, 3.7)
+    """
+    if not ordered or not 0 <= q <= 1:
+        raise ValueError(f"quantile needs values and 0 <= q <= 1 (got {len(ordered)} values, q={q})")
+    h = (len(ordered) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
+
+
+# -- review ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """One rule's episodes on one model (``model`` None: all models together); see the module docstring."""
+
+    rule: str
+    model: str | None
+    episodes: int
+    firing_seconds: float
+    median_firing_seconds: float | None
+    notified: int
+    unnotified: int
+    acked: int
+    ignored: int
+    ack_share: float | None
+    ignored_share: float | None
+    median_ack_seconds: float | None
+    p90_ack_seconds: float | None
+    flaps: int
+    flap_score: float | None
+    false: int
+    false_share: float | None
+    noise: int
+    noise_share: float | None
+    open: int
+    longest_open_seconds: float | None
+    critical: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RuleReview:
+    """One rule's verdict (see the module docstring), its stats over all models, and per model."""
+
+    rule: str
+    verdict: str
+    line: str
+    overall: RuleStats
+    models: tuple[RuleStats, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "line": self.line,
+            "overall": self.overall.to_dict(),
+            "models": [m.to_dict() for m in self.models],
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    """Every rule with episodes fired in ``[start, end)`` (and the ``rules`` asked for), worst first."""
+
+    start: float
+    end: float
+    now: float
+    flap_window: float
+    episodes: int
+    rules: tuple[RuleReview, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "now": self.now,
+            "flap_window": self.flap_window,
+            "episodes": self.episodes,
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+
+def review(
+    episodes: Iterable[Episode],
+    start: float,
+    end: float,
+    now: float,
+    *,
+    flap_window: float = FLAP_WINDOW,
+    rules: Iterable[str] = (),
+) -> Review:
+    """Judge every rule from its episodes fired in ``[start, end)``; ``now`` (seconds) ends open episodes.
+    ``rules``: names to list as ``quiet`` when they have no episodes. See the module docstring."""
+    every = sorted(episodes, key=lambda e: (e.rule, e.model, e.fired_at))
+    flap: dict[str, bool] = {}
+    last: dict[tuple[str, str], Episode] = {}
+    for ep in every:
+        prev = last.get((ep.rule, ep.model))
+        flap[ep.id] = (
+            prev is not None
+            and prev.resolved_at is not None
+            and 0 <= ep.fired_at - prev.resolved_at <= flap_window
+        )
+        last[(ep.rule, ep.model)] = ep
+    counted = [ep for ep in every if start <= ep.fired_at < end]
+    by_rule: dict[str, list[Episode]] = {name: [] for name in rules}
+    for ep in counted:
+        by_rule.setdefault(ep.rule, []).append(ep)
+    out = []
+    for name, eps in by_rule.items():
+        overall = _stats(name, None, eps, flap, now)
+        per_model: dict[str, list[Episode]] = {}
+        for ep in eps:
+            per_model.setdefault(ep.model, []).append(ep)
+        models = sorted(
+            (_stats(name, m, group, flap, now) for m, group in per_model.items()),
+            key=lambda s: (-s.noise, -s.episodes, s.model or ""),
+        )
+        verdict, line = _verdict(overall)
+        out.append(RuleReview(name, verdict, line, overall, tuple(models)))
+    out.sort(key=lambda r: (_RANK[r.verdict], -r.overall.noise, -r.overall.episodes, r.rule))
+    return Review(start, end, now, flap_window, len(counted), tuple(out))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _stats(
+    rule: str, model: str | None, eps: list[Episode], flap: Mapping[str, bool], now: float
+) -> RuleStats:
+    durations = [max(0.0, ep.duration(now)) for ep in eps]
+    notified = [ep for ep in eps if ep.notified_at is not None]
+    acked = [ep for ep in eps if ep.acked_at is not None]
+    ignored = [ep for ep in notified if ep.acked_at is None]
+    waits = sorted(
+        max(0.0, ep.acked_at - (ep.notified_at if ep.notified_at is not None else ep.fired_at))
+        for ep in acked
+        if ep.acked_at is not None
+    )
+    flaps = sum(flap[ep.id] for ep in eps)
+    false = sum(ep.verdict == "false" for ep in eps)
+    noise = sum(
+        ep.verdict != "true"
+        and (ep.verdict == "false" or flap[ep.id] or (ep.notified_at is not None and ep.acked_at is None))
+        for ep in eps
+    )
+    open_ = [max(0.0, ep.duration(now)) for ep in eps if ep.resolved_at is None]
+    n = len(eps)
+    return RuleStats(
+        rule=rule,
+        model=model,
+        episodes=n,
+        firing_seconds=sum(durations),
+        median_firing_seconds=statistics.median(durations) if durations else None,
+        notified=len(notified),
+        unnotified=n - len(notified),
+        acked=len(acked),
+        ignored=len(ignored),
+        ack_share=_share(len(notified) - len(ignored), len(notified)),
+        ignored_share=_share(len(ignored), len(notified)),
+        median_ack_seconds=statistics.median(waits) if waits else None,
+        p90_ack_seconds=quantile(waits, 0.9) if waits else None,
+        flaps=flaps,
+        flap_score=_share(flaps, n),
+        false=false,
+        false_share=_share(false, n),
+        noise=noise,
+        noise_share=_share(noise, n),
+        open=len(open_),
+        longest_open_seconds=max(open_) if open_ else None,
+        critical=sum(ep.severity == "critical" for ep in eps),
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _verdict(s: RuleStats) -> tuple[str, str]:
+    if s.episodes == 0:
+        return "quiet", "quiet: no episodes — nothing to tune"
+    facts = [_plural(s.episodes, "episode")]
+    if s.ignored_share:
+        facts.append(f"{s.ignored_share:.0%} never acknowledged")
+    if s.flaps:
+        facts.append(_plural(s.flaps, "flap"))
+    if s.false:
+        facts.append(f"{s.false} marked false")
+    if s.open:
+        facts.append(f"{s.open} still firing")
+    if s.p90_ack_seconds is not None:
+        facts.append(f"p90 time to acknowledge {format_duration(s.p90_ack_seconds)}")
+    if s.unnotified:
+        facts.append(f"{s.unnotified} never notified")
+    said = ", ".join(facts)
+    false_share, noise_share, flap_score = s.false_share or 0.0, s.noise_share or 0.0, s.flap_score or 0.0
+    if s.false >= 2 and false_share >= 0.3:
+        verdict, advice = "false alarms", "raise the threshold (see the suggestions) or lengthen `for`"
+    elif s.episodes >= 3 and noise_share >= 0.5:
+        verdict = "noisy"
+        if 2 * s.flaps >= s.noise:
+            advice = "lengthen `for` or set keep_firing_for to ride out the flaps"
+        else:
+            advice = "raise the threshold or lengthen `for`"
+    elif s.flaps >= 2 and flap_score >= 0.25:
+        verdict, advice = "flapping", "set keep_firing_for (or lengthen `for`) so one problem is one episode"
+    elif s.longest_open_seconds is not None and s.longest_open_seconds > _STUCK_AFTER:
+        verdict = "stuck"
+        advice = f"firing for {format_duration(s.longest_open_seconds)}: fix the cause, or retire the rule"
+    elif s.p90_ack_seconds is not None and s.p90_ack_seconds > _SLOW_ACK:
+        verdict, advice = "slow", "check that its route reaches someone who can act"
+    elif s.notified == 0:
+        verdict, advice = "muted", "nobody was told: check its route, silences and inhibitions"
+    else:
+        verdict, advice = "ok", "keep it"
+    return verdict, f"{verdict}: {said} — {advice}"
+
+
+# -- threshold suggestions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule with these levels (a threshold rule unless it is the current rule) and what it would have done
+    over the history: the share of windows breaching and the episodes and firing time of its replay."""
+
+    name: str
+    warning: float | None
+    critical: float | None
+    breach_share: float
+    episodes: int
+    firing_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Levels proposed for one rule on one model from its metric's history; see :func:`suggest_thresholds`."""
+
+    rule: str
+    model: str
+    metric: str
+    op: str
+    kind: str
+    start: float
+    end: float
+    step: float
+    windows: int
+    values: int
+    median: float | None
+    mad: float | None
+    sigma: float | None
+    quantiles: dict[str, float]
+    warning: float | None
+    critical: float | None
+    candidates: tuple[Candidate, ...]
+    method: str
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        body = dict(self.__dict__)
+        body["candidates"] = [c.to_dict() for c in self.candidates]
+        body["notes"] = list(self.notes)
+        return body
+
+
+def suggest_thresholds(
+    rule: Rule,
+    query: MetricSource,
+    model: str,
+    start: float,
+    end: float,
+    *,
+    warning_sigmas: float = 3.0,
+    critical_sigmas: float = 5.0,
+    tail_quantile: float = 0.99,
+) -> Suggestion:
+    """Propose warning and critical levels for ``rule`` on ``model`` from its metric's history.
+
+    Method. The history is the metric's value per window of the rule's width ``W`` (its window rounded up to
+    the model's resolution, as evaluation reads it), for every whole aligned window in ``[start, end)``;
+    ``x`` are the values (windows without one are left out). With ``m`` the median of ``x``,
+    ``σ̂ = 1.4826·median(|x - m|)`` (the MAD scaled to σ for normal data) and ``Q`` the
+    linear-interpolation quantile of ``x`` (numpy's default), the tail scale is
+
+    ``σ̃ = max(σ̂, |Q(0.99) - m| / 3)``  (``Q(0.01)`` for ``op: "<"``)
+
+    and the levels are ``warning = m ± 3·σ̃``, ``critical = m ± 5·σ̃`` (+ for ``>``, - for ``<``; the 3, 5 and
+    0.99 are the keyword arguments). So warning = max(m + 3σ̂, Q(0.99)): at most 1% of the past windows
+    cross it, and it stays clear of the bulk when the tail is thin (for normal data m + 3σ̂ is the
+    99.87th percentile). Critical extrapolates the same tail scale (5/3 as far from the median) instead of
+    reading Q(0.999), which sits inside past incidents once they fill 0.1% of the windows; both levels
+    hold while incidents fill less than 1% of the history (the breakdown of Q(0.99); σ̂'s is 50%).
+    Critical is None when it is not beyond warning (σ̃ = 0: a metric constant in most windows).
+
+    Each candidate (the current rule as it is, its current levels alone, m ± 3σ̂, m ± 5σ̂, Q(0.99) and
+    Q(0.999) alone, and the suggested pair) is replayed with :mod:`vigil.alerting.replay` every ``W`` over
+    the same windows (``for`` and ``keep_firing_for`` of the rule apply); a candidate other than the current
+    rule is a threshold rule on the same metric, version, segment, op, window and timing. ``breach_share``
+    is the share of all the windows (with or without a value) whose value breaches.
+
+    Relative and anomaly rules get levels for a threshold rule on their metric, on the side of their ``op``
+    (anomaly: ``direction`` ``down`` is "<", ``up`` and ``both`` ">"); the current rule is replayed as it
+    is. Raises ValueError for an unregistered model, a ``no_data`` or ``slo`` rule, or an unknown metric.
+    """
+    spec = query.registry.get(model)
+    if spec is None:
+        raise ValueError(f"model {model!r} is not registered; suggest thresholds for a registered model")
+    if rule.kind in ("no_data", "slo") or not known_metric(rule.metric):
+        raise ValueError(
+            f"rule {rule.name!r} ({rule.kind}) has no levels on a metric to suggest; "
+            "suggest thresholds for threshold, relative or anomaly rules"
+        )
+    width = window_width(rule, spec.window.total_seconds())
+    first = math.ceil(start / width) * width
+    last = math.floor(end / width) * width
+    source = CachedSource(query, last)
+    notes: list[str] = []
+    points: list[tuple[float, float | None]] = []
+    if last > first:
+        points = source.series(model, [rule.metric], first, last, width, rule.version, segment=rule.segment)[
+            rule.metric
+        ]
+    x = sorted(v for _, v in points if v is not None and math.isfinite(v))
+    op = _op(rule)
+    sign, pm = (-1.0, "-") if op == "<" else (1.0, "+")
+    q_tail, q_far = (1 - tail_quantile, 0.001) if op == "<" else (tail_quantile, 0.999)
+    name_tail, name_far = f"p{_pct(q_tail)}", f"p{_pct(q_far)}"
+    method = (
+        f"median {pm} k·σ̃, σ̃ = max(1.4826·MAD, |{name_tail} - median| / {warning_sigmas:g}), "
+        f"k = {warning_sigmas:g} (warning) / {critical_sigmas:g} (critical), over {width:g} s windows"
+    )
+    median = mad = sigma = warning = critical = None
+    quantiles: dict[str, float] = {}
+    levels: list[tuple[str, float | None, float | None]] = []
+    if rule.kind == "threshold":
+        levels += [("current warning", rule.warning, None), ("current critical", rule.critical, None)]
+    if not x:
+        notes.append(
+            f"no values of {rule.metric} in whole {width:g} s windows of the range: nothing to suggest"
+        )
+    else:
+        median = statistics.median(x)
+        mad = statistics.median(abs(v - median) for v in x)
+        sigma = _MAD_TO_SIGMA * mad
+        quantiles = {name_tail: quantile(x, q_tail), name_far: quantile(x, q_far)}
+        tail = max(sigma, abs(quantiles[name_tail] - median) / warning_sigmas)
+        warning = median + sign * warning_sigmas * tail
+        critical = median + sign * critical_sigmas * tail
+        if not sign * (critical - warning) > 0:
+            notes.append(f"{rule.metric} barely varies (σ̃ = 0): warning only, at {warning:.6g}")
+            critical = None
+        if len(x) * (1 - tail_quantile) < 1:
+            notes.append(f"only {len(x)} windows: {name_tail} is close to the most extreme value seen")
+        levels += [
+            (f"median{pm}{warning_sigmas:g}σ", median + sign * warning_sigmas * sigma, None),
+            (f"median{pm}{critical_sigmas:g}σ", median + sign * critical_sigmas * sigma, None),
+            (name_tail, quantiles[name_tail], None),
+            (name_far, quantiles[name_far], None),
+            ("suggested", warning, critical),
+        ]
+    if rule.kind != "threshold":
+        notes.append(f"a {rule.kind} rule: the suggested levels are for a threshold rule on {rule.metric}")
+    mine = (rule.warning, rule.critical) if rule.kind == "threshold" else (None, None)  # anomaly: z levels
+    candidates = [_candidate("current rule", rule, *mine, source, model, first, last, width)]
+    for name, w, c in levels:
+        if w is not None or c is not None:
+            candidates.append(
+                _candidate(name, _threshold(rule, op, w, c), w, c, source, model, first, last, width)
+            )
+    return Suggestion(
+        rule=rule.name,
+        model=model,
+        metric=rule.metric,
+        op=op,
+        kind=rule.kind,
+        start=first,
+        end=max(first, last),
+        step=width,
+        windows=len(points),
+        values=len(x),
+        median=median,
+        mad=mad,
+        sigma=sigma,
+        quantiles=quantiles,
+        warning=warning,
+        critical=critical,
+        candidates=tuple(candidates),
+        method=method,
+        notes=tuple(notes),
+    )
+
+
+def _pct(q: float) -> str:
+    return f"{q * 100:.6g}"
+
+
+def _op(rule: Rule) -> str:
+    """The side a level is crossed on: the rule's ``op``; an anomaly rule's ``direction`` (``down``: "<",
+    else ">": a two-sided rule gets levels for rises)."""
+    if rule.kind == "anomaly":
+        return "<" if getattr(rule, "direction", "both") == "down" else ">"
+    return rule.op
+
+
+def _threshold(rule: Rule, op: str, warning: float | None, critical: float | None) -> Rule:
+    # Only the fields a threshold rule shares with any kind: new kinds' own fields stay behind.
+    return Rule.model_validate(
+        {
+            "name": rule.name,
+            "model": rule.model,
+            "version": rule.version,
+            "segment": rule.segment,
+            "metric": rule.metric,
+            "op": op,
+            "warning": warning,
+            "critical": critical,
+            "window": rule.window,
+            "for": rule.for_,
+            "keep_firing_for": rule.keep_firing_for,
+        }
+    )
+
+
+def _candidate(
+    name: str,
+    rule: Rule,
+    warning: float | None,
+    critical: float | None,
+    source: MetricSource,
+    model: str,
+    first: float,
+    last: float,
+    width: float,
+) -> Candidate:
+    if last - first < width:
+        return Candidate(name, warning, critical, 0.0, 0, 0.0)
+    # evaluating at first + W, …, last reads exactly the windows [first, last), one per evaluation
+    run = replay(rule, source, model, first + width, last, width)
+    return Candidate(
+        name, warning, critical, run.breaching / run.evaluations, len(run.firings), run.firing_seconds
+    )
+
+
+# -- presentation ------------------------------------------------------------------------------------------
+
+
+def review_json(review: Review, suggestions: Sequence[Suggestion] = ()) -> dict[str, Any]:
+    """The review and suggestions as one JSON-ready dict (seconds since the epoch; None for no value)."""
+    return {**review.to_dict(), "suggestions": [s.to_dict() for s in suggestions]}
+
+
+def _n(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _p(share: float | None) -> str:
+    return "—" if share is None else f"{share:.0%}"
+
+
+def _d(seconds: float | None) -> str:
+    return "—" if seconds is None else format_duration(seconds)
+
+
+_STAT_HEAD: tuple[str, ...] = (
+    "model",
+    "episodes",
+    "firing",
+    "median",
+    "acked",
+    "ignored",
+    "ack p50",
+    "ack p90",
+)
+_STAT_HEAD += ("flaps", "false", "open", "unnotified")
+_CAND_HEAD = ("candidate", "warning", "critical", "breaching", "episodes", "firing")
+
+
+def _stat_row(s: RuleStats) -> tuple[str, ...]:
+    return (
+        s.model if s.model is not None else "all",
+        str(s.episodes),
+        _d(s.firing_seconds),
+        _d(s.median_firing_seconds),
+        _p(s.ack_share),
+        _p(s.ignored_share),
+        _d(s.median_ack_seconds),
+        _d(s.p90_ack_seconds),
+        str(s.flaps),
+        str(s.false),
+        str(s.open),
+        str(s.unnotified),
+    )
+
+
+def _cand_row(c: Candidate) -> tuple[str, ...]:
+    return (
+        c.name,
+        _n(c.warning),
+        _n(c.critical),
+        f"{c.breach_share:.2%}",
+        str(c.episodes),
+        _d(c.firing_seconds),
+    )
+
+
+def _suggestion_head(s: Suggestion) -> str:
+    return (
+        f"{s.rule} on {s.model} ({s.metric} {s.op}, {s.values} of {s.windows} windows of "
+        f"{format_duration(s.step)}): median {_n(s.median)}, σ̂ {_n(s.sigma)}, "
+        + ", ".join(f"{k} {_n(v)}" for k, v in s.quantiles.items())
+    )
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def review_text(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
+    """The review for a terminal: one verdict line per rule (worst first) with a table of its models, then
+    each suggestion with its candidates."""
+    lines = [
+        f"Alert review {format_time(review.start)} to {format_time(review.end)}: "
+        f"{_plural(review.episodes, 'episode')} of {_plural(len(review.rules), 'rule')}",
+    ]
+    for r in review.rules:
+        lines += ["", f"{r.rule}  {r.line}"]
+        if r.overall.episodes:
+            lines += _table([_STAT_HEAD, _stat_row(r.overall), *(_stat_row(m) for m in r.models)])
+    if suggestions:
+        lines += ["", "Threshold suggestions"]
+    for s in suggestions:
+        lines += ["", _suggestion_head(s)]
+        lines.append(f"  suggested: warning {_n(s.warning)}, critical {_n(s.critical)}  ({s.method})")
+        lines += [f"  note: {note}" for note in s.notes]
+        lines += _table([_CAND_HEAD, *(_cand_row(c) for c in s.candidates)])
+    return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("vigil.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def review_html(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
+    """The review as one self-contained HTML page (``vigil/reports/templates/review.html.j2``)."""
+    context = {
+        "title": f"Vigil alert review {format_time(review.start)} to {format_time(review.end)}",
+        "summary": f"{_plural(review.episodes, 'episode')} of {_plural(len(review.rules), 'rule')}, "
+        f"flaps within {format_duration(review.flap_window)} of a resolution",
+        "generated": format_time(review.now),
+        "stat_head": _STAT_HEAD,
+        "rules": [
+            {
+                "name": r.rule,
+                "verdict": r.verdict,
+                "tone": "good"
+                if r.verdict in ("ok", "quiet")
+                else "warn"
+                if r.verdict in ("slow", "muted")
+                else "bad",
+                "line": r.line,
+                "rows": [_stat_row(r.overall), *(_stat_row(m) for m in r.models)]
+                if r.overall.episodes
+                else [],
+            }
+            for r in review.rules
+        ],
+        "cand_head": _CAND_HEAD,
+        "suggestions": [
+            {
+                "head": _suggestion_head(s),
+                "levels": f"warning {_n(s.warning)}, critical {_n(s.critical)}",
+                "method": s.method,
+                "notes": list(s.notes),
+                "rows": [_cand_row(c) for c in s.candidates],
+            }
+            for s in suggestions
+        ],
+    }
+    return _environment().get_template("review.html.j2").render(**context)
