@@ -15,7 +15,10 @@ from typing import Any
 import click
 
 from vigil import __version__
-from vigil.cli import ops
+from vigil.cli.actions import actions
+from vigil.cli.alerts import alerts, silences
+from vigil.cli.incidents import audit, incidents
+from vigil.cli.rules import review, rules
 from vigil.comparison import compare
 from vigil.drift.methods import METHODS
 from vigil.errors import InputError, VigilError
@@ -371,10 +374,10 @@ def serve(**given: Any) -> None:
     uvicorn.run(app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False)
 
 
-main.add_command(ops.alerts)
-main.add_command(ops.silences)
-main.add_command(ops.incidents)
-main.add_command(ops.audit)
-main.add_command(ops.rules)
-main.add_command(ops.review)
-main.add_command(ops.actions)
+main.add_command(alerts)
+main.add_command(silences)
+main.add_command(incidents)
+main.add_command(audit)
+main.add_command(rules)
+main.add_command(review)
+main.add_command(actions)
