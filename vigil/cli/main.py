@@ -185,11 +185,36 @@ def check(
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False), default="vigil.yaml")
 def validate(path: str) -> None:
-    """Check a vigil.yaml: every problem with its file, line and what to fix."""
+    """Check a vigil.yaml: every problem with its file, line and what to fix (models, columns, rules, SLOs,
+    actions and the alerting section)."""
+    from vigil.actions import actions_from_config
+    from vigil.alerting.engine import load_alerting
+    from vigil.alerting.rules import rules_from_config
     from vigil.config import load_config
+    from vigil.errors import ConfigError
 
     cfg = load_config(path)
-    click.echo(f"{path}: valid ({len(cfg.columns)} columns declared)")
+    text = Path(path).read_text(encoding="utf-8")
+    problems = []
+    rules: tuple[Any, ...] = ()
+    counts = [f"{len(cfg.models)} models", f"{len(cfg.columns)} columns declared"]
+    try:
+        rules = rules_from_config(cfg, path, text)
+        counts.append(f"{len(rules)} rules")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        counts.append(f"{len(actions_from_config(cfg, path, text, rules=[r.name for r in rules]))} actions")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if "alerting" in (cfg.model_extra or {}):
+        try:
+            counts.append(f"{len(load_alerting(cfg, path).receivers)} receivers")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    click.echo(f"{path}: valid ({', '.join(counts)})")
 
 
 @main.command("demo-report")
