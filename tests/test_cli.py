@@ -314,7 +314,10 @@ def test_validate_accepts_the_shipped_example() -> None:
     declared = len(vigil.load_config(example).columns)
     result = invoke("validate", example)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{example}: valid (0 models, {declared} columns declared, 0 rules, 0 actions)\n"
+    assert (
+        result.stdout
+        == f"{example}: valid (0 models, {declared} columns declared, 0 rules, 0 SLOs, 0 actions)\n"
+    )
 
 
 def test_validate_reports_rule_action_and_alerting_problems_together(tmp_path: Path) -> None:
@@ -339,12 +342,14 @@ alerting:
     assert f"{path}:{action_line}:" in result.stderr and "action 'rb'" in result.stderr
     assert "pager" in result.stderr  # the route names a receiver that does not exist
     good = text.replace("warning: fast", "warning: 500").replace(
-        "kind: rollback}", "kind: rollback, webhook: \"http://127.0.0.1:1/rb\"}"
+        "kind: rollback}", 'kind: rollback, webhook: "http://127.0.0.1:1/rb"}'
     )
     path.write_text(good.replace("receiver: pager", "receiver: ops"), encoding="utf-8")
     ok = invoke("validate", path)
     assert ok.exit_code == 0, ok.stderr
-    assert ok.stdout.endswith("valid (1 models, 0 columns declared, 1 rules, 1 actions, 1 receivers)\n")
+    assert ok.stdout.endswith(
+        "valid (1 models, 0 columns declared, 1 rules, 0 SLOs, 1 actions, 1 receivers)\n"
+    )
 
 
 def test_validate_a_missing_file_exits_2(tmp_path: Path) -> None:

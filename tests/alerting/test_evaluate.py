@@ -1,6 +1,7 @@
 """Rule evaluation on a real app and SQLite store with a fake clock: events are posted minute by minute,
 then rules are evaluated at chosen times, checking pending → firing after ``for``, severity changes and
-resolution, for threshold, relative and no-data rules."""
+resolution, for threshold, relative, anomaly and no-data rules, segment selectors (against numpy on the
+posted rows), host CPU, "error rate over 5% or 3x its baseline" and a daily cost rule."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +21,7 @@ from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule
 from vigil.alerting.state import AlertState, Phase, Severity
 from vigil.config import parse_config
+from vigil.errors import InputError
 from vigil.server.app import Vigil, create_app
 from vigil.store.sqlite import SQLiteStore
 
@@ -247,3 +251,218 @@ def test_evaluation_is_pure_given_the_store(app: App) -> None:
     assert a == b and start == {}
     unrelated = {("Other", "x"): AlertState()}
     assert evaluate([rule], app.vigil.query, unrelated, at(0))[0][("Other", "x")] is unrelated[("Other", "x")]
+
+
+def _post(app: App, path: str, records: list[dict[str, Any]]) -> None:
+    r = app.client.post(path, content=json.dumps(records), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["rejected"] == [], r.text
+    assert app.vigil.aggregator.wait_idle(10)
+
+
+def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
+    rng = np.random.default_rng(5)
+    rows = []  # (minute, region, prediction, label)
+    for k in range(3):
+        for i in range(60):
+            region = "eu" if i % 2 else "us"
+            pred = int(rng.random() < 0.5)
+            wrong = rng.random() < (0.5 if (region == "eu" and k == 2) else 0.1)  # eu degrades in minute 2
+            rows.append((k, region, pred, 1 - pred if wrong else pred))
+    app.clock.now = T0 + 180 + 1
+    _post(
+        app,
+        "/v1/events",
+        [
+            {
+                "model": "credit",
+                "request_id": f"s{j}",
+                "version": "v2",
+                "timestamp": T0 + 60 * k + j % 60,
+                "prediction": pred,
+                "score": 0.5,
+                "segments": {"region": region},
+            }
+            for j, (k, region, pred, _) in enumerate(rows)
+        ],
+    )
+    _post(
+        app,
+        "/v1/labels",
+        [{"model": "credit", "request_id": f"s{j}", "label": y} for j, (_, _, _, y) in enumerate(rows)],
+    )
+    minute, region, pred, label = (np.array(c) for c in zip(*rows, strict=True))
+    rules = [
+        Rule(
+            name=f"{r.title()}Accuracy",
+            model="credit",
+            metric="accuracy",
+            segment=f"region={r}",
+            op="<",
+            critical=0.75,
+            window="1m",
+        )
+        for r in ("eu", "us")
+    ]
+    states: dict[StateKey, AlertState] = {}
+    (alert,) = run(app, rules, 2, states)
+    assert alert.labels["alertname"] == "EuAccuracy" and alert.labels["segment"] == "region=eu"
+    assert "segment=region%3Deu" in alert.annotations["dashboard_url"]
+    assert "accuracy of credit [region=eu] is" in alert.annotations["summary"]
+    eu2 = (minute == 2) & (region == "eu")
+    # accuracy is a ratio of counts, computed the same way: equal to the last bit
+    assert float(alert.annotations["value"]) == pytest.approx(np.mean(pred[eu2] == label[eu2]), abs=5e-7)
+    assert states[("UsAccuracy", "credit")].phase is Phase.INACTIVE
+    query = app.vigil.query
+    everything = query.series("credit", ["accuracy", "f1"], T0, T0 + 180, 60)
+    for r in (None, "eu", "us"):
+        got = (
+            everything
+            if r is None
+            else query.series("credit", ["accuracy", "f1"], T0, T0 + 180, 60, segment=f"region={r}")
+        )
+        for k in range(3):
+            sel = (minute == k) & (True if r is None else region == r)
+            p, y = pred[sel], label[sel]
+            tp = np.sum((p == 1) & (y == 1))
+            assert got["accuracy"][k][1] == pytest.approx(np.mean(p == y), abs=1e-12)
+            assert got["f1"][k][1] == pytest.approx(2 * tp / (np.sum(p == 1) + np.sum(y == 1)), abs=1e-12)
+    counts = query.series("credit", ["predictions"], T0, T0 + 180, 60, segment={"region": "eu"})
+    assert [v for _, v in counts["predictions"]] == [30.0, 30.0, 30.0]
+    with pytest.raises(InputError, match=r"error_rate cannot be read per segment.*accuracy, precision"):
+        query.series("credit", ["accuracy", "error_rate"], T0, T0 + 180, 60, segment="region=eu")
+
+
+def test_an_anomaly_rule_on_the_live_metrics(app: App) -> None:
+    rule = Rule(
+        name="LatencyAnomaly",
+        model="credit",
+        metric="latency_p95",
+        kind="anomaly",
+        window="1m",
+        baseline_window="10m",
+        direction="up",
+    )
+    jitter = [10.0, 10.4, 9.8, 10.1, 10.6, 9.9, 10.2, 10.0, 10.3, 9.7]
+    states: dict[StateKey, AlertState] = {}
+    for k, latency in enumerate(jitter):
+        app.minute(k, latency=latency)
+        assert run(app, [rule], k, states) == []  # too little history first, then nothing unusual
+    app.minute(10, latency=20.0)
+    (alert,) = run(app, [rule], 10, states)
+    history = [
+        v for _, v in app.vigil.query.series("credit", ["latency_p95"], T0, T0 + 600, 60)["latency_p95"]
+    ]
+    value = app.vigil.query.series("credit", ["latency_p95"], T0 + 600, T0 + 660, 60)["latency_p95"][0][1]
+    median = np.median(history)
+    mad = np.median(np.abs(np.array(history) - median))
+    notes = alert.annotations
+    assert alert.labels["severity"] == "critical" and alert.labels["kind"] == "anomaly"
+    # annotations print 4-6 significant digits
+    assert float(notes["median"]) == pytest.approx(median, rel=1e-5)
+    assert float(notes["mad"]) == pytest.approx(mad, rel=1e-5)
+    assert float(notes["z"]) == pytest.approx((value - median) / (1.4826 * mad), rel=1e-3)
+    assert notes["baseline_points"] == "10" and "MAD" in notes["summary"]
+    app.minute(11, latency=5.0)  # far below, but the rule only watches rises
+    (resolved,) = run(app, [rule], 11, states)
+    assert resolved.status is AlertStatus.RESOLVED
+
+
+def test_host_cpu_over_80_percent_for_10_minutes(app: App) -> None:
+    rule = Rule(
+        name="CpuHot", model="credit", metric="host_cpu_percent", critical=80, window="5m", for_="10m"
+    )
+    readings = [
+        {
+            "model": "credit",
+            "host": f"h{h}",
+            "timestamp": T0 + s,
+            "cpu_percent": 82.0 + 4 * h,
+            "gpu_percent": 50.0,
+        }
+        for s in range(0, 30 * 60, 10)
+        for h in range(2)
+    ]
+    app.clock.now = T0 + 30 * 60
+    _post(app, "/v1/host-metrics", readings)
+    phases = {}
+    states: dict[StateKey, AlertState] = {}
+    for k in range(4, 30, 5):  # every 5 minutes, just after each 5-minute window ends
+        alerts = run(app, [rule], k, states)
+        phases[k + 1] = (states[("CpuHot", "credit")].phase, [a.labels["severity"] for a in alerts])
+    assert phases == {
+        5: (Phase.PENDING, []),
+        10: (Phase.PENDING, []),
+        15: (Phase.FIRING, ["critical"]),  # held 10 minutes
+        20: (Phase.FIRING, ["critical"]),
+        25: (Phase.FIRING, ["critical"]),
+        30: (Phase.FIRING, ["critical"]),
+    }
+    ev = evaluate_one(rule, "credit", app.vigil.registry.get("credit"), app.vigil.query, at(29))  # type: ignore[arg-type]
+    assert ev.value == pytest.approx(84.0)  # the mean of both hosts' readings (82 and 86)
+
+
+def test_error_rate_over_5_percent_or_3x_its_baseline(app: App) -> None:
+    high = Rule(name="ErrorRateHigh", model="credit", metric="error_rate", warning=0.05, window="1m")
+    spike = Rule(
+        name="ErrorRateSpike",
+        model="credit",
+        metric="error_rate",
+        kind="relative",
+        factor=3,
+        window="1m",
+        baseline_window="10m",
+    )
+    states: dict[StateKey, AlertState] = {}
+    fired = []
+    for k, errors in enumerate([1, 1, 1, 1, 1, 1, 4, 6]):  # of 100 events: 1% usually, then 4%, then 6%
+        app.minute(k, n=100, errors=errors)
+        fired.append(sorted(a.labels["alertname"] for a in run(app, [high, spike], k, states)))
+    assert fired[:6] == [[]] * 6
+    assert fired[6] == ["ErrorRateSpike"]  # 4% > 3 × 1%, not over 5%
+    assert fired[7] == ["ErrorRateHigh", "ErrorRateSpike"]
+
+
+def test_daily_cost_20_percent_above_its_weekly_mean(app: App) -> None:
+    rule = Rule(
+        name="DailyCostUp",
+        model="credit",
+        metric="cost",
+        kind="relative",
+        percent=20,
+        baseline="mean",
+        window="1d",
+    )
+    day = 86_400.0
+    midnight = T0 - T0 % day
+
+    def spend(d: int, each: float) -> None:
+        app.clock.now = midnight + d * day + 3600
+        _post(
+            app,
+            "/v1/events",
+            [
+                {
+                    "model": "credit",
+                    "request_id": f"c{d}-{i}",
+                    "timestamp": midnight + d * day + 60 * i,
+                    "cost": each,
+                }
+                for i in range(10)
+            ],
+        )
+
+    for d in range(7):
+        spend(d, 1.0 + 0.01 * d)  # about 10 a day
+    spend(7, 1.1)  # 11: 8% above the mean of the week
+    spec = app.vigil.registry.get("credit")
+    assert spec is not None
+    quiet = evaluate_one(rule, "credit", spec, app.vigil.query, midnight + 8 * day + 1)
+    assert quiet.baseline == pytest.approx(np.mean([10 + 0.1 * d for d in range(7)]), rel=1e-9)
+    assert quiet.value == pytest.approx(11.0) and quiet.breached is None
+    spend(8, 1.3)  # 13: 26% above
+    loud = evaluate_one(rule, "credit", spec, app.vigil.query, midnight + 9 * day + 1)
+    assert loud.breached is Severity.WARNING and loud.start == midnight + 8 * day
+    week = [10 + 0.1 * d for d in range(1, 7)] + [11.0]  # days 1..7 before day 8
+    assert loud.baseline == pytest.approx(np.mean(week), rel=1e-9)  # sums of a few floats: 1e-9 is ample
+    assert loud.threshold == pytest.approx(1.2 * np.mean(week), rel=1e-9)
+    assert loud.value == pytest.approx(13.0)

@@ -395,3 +395,40 @@ def test_replay_and_review_over_what_happened(tmp_path: Path, hook: tuple[str, l
         assert "ErrorRateHigh" in report["text"]
         page = client.get("/v1/review", params={"from": str(T0), "format": "html"})
         assert page.headers["content-type"].startswith("text/html") and "ErrorRateHigh" in page.text
+
+
+def test_an_slo_pages_through_the_pipeline_and_reports_its_budget(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook
+    config = parse_config(
+        f"""
+models:
+  m: {{task: binary, owner: {{team: risk}}, window: 1m}}
+slos:
+  - {{name: m-availability, model: m, sli: availability, target: 0.99, window: 1d}}
+alerting:
+  evaluate_every: 1h
+  default_rules: false
+  route: {{group_wait: 0s, group_interval: 1m}}
+  receivers: [{{name: hook, webhook: "{url}"}}]
+"""
+    )
+    now = [T0]
+    app = create_app(config, SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        kinds = {r["name"]: r["kind"] for r in client.get("/v1/rules").json()["rules"]}
+        assert kinds == {"m-availability": "slo"}
+        t = Timeline(app, client, now)
+        t.run(range(0, 60), lambda m: (0.0, 5.0))
+        assert received == []
+        healthy = client.get("/v1/slos").json()["slos"][0]
+        assert healthy["error_budget_remaining"] == pytest.approx(1.0)
+        t.run(range(60, 75), lambda m: (0.3, 5.0))  # 30% errors burn a 1% budget at 30x
+        pages = [p for p in received if p["status"] == "firing"]
+        assert pages and pages[0]["alerts"][0]["labels"]["severity"] == "critical"
+        assert pages[0]["alerts"][0]["labels"]["slo"] == "m-availability"
+        burning = client.get("/v1/slos").json()["slos"][0]
+        # over the window's events so far: 15 of 75 minutes at 30% errors is an error ratio of 6%, six times
+        # the 1% allowed (the SRE workbook's budget: 1 - bad / (total x (1 - target)))
+        assert burning["error_budget_remaining"] == pytest.approx(1 - (15 * 0.3 / 75) / 0.01, rel=1e-9)

@@ -88,7 +88,13 @@ def test_no_section_gives_no_rules() -> None:
         ("{name: R, metric: error_rate, critical: 1, colour: red}", "colour", "unknown key 'colour'"),
         ("{name: R, metric: error_rate, critical: 1, kind: ratio}", "kind", "kind"),
         ("{name: R, metric: latency_p95, feature: age, critical: 1}", "feature", "does not apply"),
-        ("{name: R, metric: error_rate, critical: 1, segment: eu}", "segment", "not supported"),
+        ("{name: R, metric: accuracy, critical: 1, segment: eu}", "segment", "'eu' is not key=value"),
+        ("{name: R, metric: accuracy, critical: 1, segment: {region: null}}", "segment", "plain value"),
+        (
+            "{name: R, metric: error_rate, critical: 1, segment: region=eu}",
+            "segment",
+            "error_rate is not kept per segment",
+        ),
         ("{name: R, critical: 1}", "", "metric is missing"),
     ],
 )
@@ -118,6 +124,47 @@ def test_every_problem_is_listed_and_names_repeat_and_nameless_rules() -> None:
     assert any("rule 4 (no name)" in m and "mapping" in m for m in messages)
     with pytest.raises(ConfigError, match="must be a list"):
         parse_rules({"name": "A"})
+
+
+def test_segment_selectors() -> None:
+    text = """
+rules:
+  - {name: A, model: credit, metric: accuracy, op: "<", critical: 0.8, segment: "region=eu"}
+  - {name: B, model: credit, metric: f1, op: "<", critical: 0.5, segment: {tier: 1, region: us}}
+  - {name: C, model: credit, kind: no_data, segment: region=eu, for: 15m}
+"""
+    a, b, c = rules_from_config(parse_config(text), "vigil.yaml", text)
+    assert a.segment == {"region": "eu"} and a.segment_text == "region=eu"
+    assert b.segment == {"region": "us", "tier": "1"} and b.segment_text == "region=us,tier=1"
+    assert c.metric == "predictions"  # no predictions of that segment logged in the window
+    with pytest.raises(ConfigError) as info:
+        parse_rules([{"name": "R", "metric": "latency_p95", "critical": 1, "segment": "region=eu"}])
+    message = info.value.problems[0].message
+    assert "latency_p95 is not kept per segment" in message
+    assert "segments apply to accuracy, precision, recall, f1, mae, rmse" in message
+
+
+def test_the_recipes_of_the_module_docstring_parse() -> None:
+    cpu, gpu, high, spike, cost = parse_rules(
+        [
+            {"name": "CpuHot", "metric": "host_cpu_percent", "critical": 80, "window": "5m", "for": "10m"},
+            {"name": "GpuHot", "metric": "host_gpu_percent", "critical": 80, "window": "5m", "for": "10m"},
+            {"name": "ErrorRateHigh", "metric": "error_rate", "warning": 0.05},
+            {"name": "ErrorRateSpike", "metric": "error_rate", "kind": "relative", "factor": 3},
+            {
+                "name": "DailyCostUp",
+                "metric": "cost",
+                "kind": "relative",
+                "percent": 20,
+                "baseline": "mean",
+                "window": "1d",
+            },
+        ]
+    )
+    assert cpu.breached(80.5) is Severity.CRITICAL and cpu.breached(80.0) is None
+    assert cpu.timing.for_critical == 600 and gpu.metric == "host_gpu_percent"
+    assert high.breached(0.06) is Severity.WARNING and spike.breached(0.04, 0.01) is Severity.WARNING
+    assert cost.relative_bound(100.0) == pytest.approx(120.0) and cost.window == timedelta(days=1)
 
 
 def test_breach_decisions() -> None:

@@ -79,7 +79,7 @@ from vigil.alerting.notify.receivers import (
 )
 from vigil.alerting.notify.retry import DeliveryStatus
 from vigil.alerting.routing import MultiDispatcher, RouteConfig, RouteTree, receivers_for
-from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
+from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config, slos_from_config
 from vigil.alerting.silences import SilenceStore
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
@@ -310,6 +310,7 @@ class AlertEngine:
     ) -> AlertEngine:
         settings = load_alerting(config)
         rules = list(rules_from_config(config))
+        rules.extend(slos_from_config(config))  # each SLO: a burn-rate rule through the same pipeline
         configured = len(rules)
         if settings.default_rules:
             named = {(r.name, r.model) for r in rules}

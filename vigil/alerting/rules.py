@@ -1,4 +1,5 @@
-"""Alert rules: what to watch on which model, when it is bad, and who to tell (the ``rules:`` section).
+"""Alert rules and SLOs: what to watch on which model, when it is bad, and who to tell (the ``rules:`` and
+``slos:`` sections of vigil.yaml).
 
 A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>`` or
 ``null_rate:<feature>``) over its evaluation ``window`` and decides a severity. Kinds:
@@ -11,12 +12,38 @@ A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<fea
   (with both given, both must hold). ``op: "<"``: value < baseline / ``factor`` and/or
   value < baseline × (1 - ``percent``/100). It breaches at ``severity`` (warning unless set), and never
   before ``min_baseline_points`` windows of the baseline have a value.
+* ``anomaly``: the robust z-score of the value against the same metric's per-window values
+  (``vigil.alerting.anomaly``): z = (value - median) / (1.4826 × MAD), with the mean-absolute-deviation
+  fallback when the MAD is 0 and ±inf off a constant history. The history is every window of the trailing
+  ``baseline_window`` (7d by default); with ``seasonality`` (e.g. ``1d`` or ``1w``) only the windows at the
+  same phase of each of the last ``baseline_window / seasonality`` seasons, and one window either side
+  (3 per season). ``warning`` and ``critical`` are z levels (3.5 and 5 when neither is given; give one to
+  alert at that level only); ``direction: up`` breaches when z > level, ``down`` when z < -level, ``both``
+  (the default) when |z| > level. No breach before ``min_baseline_points`` history windows have a value.
 * ``no_data``: the model sent no events in the evaluation window; with ``for`` this is "no events for
-  ``for``". Its metric is ``events`` (leave ``metric`` out).
+  ``for``". Its metric is ``events`` (leave ``metric`` out); with a ``segment`` it is ``predictions`` (none
+  of that segment's predictions were logged).
 
 Every rule has ``for`` and ``keep_firing_for`` (see ``vigil.alerting.state``), ``labels`` (added to its
 alerts: team, service, a severity route...), ``owner``, ``runbook`` (a URL or inline Markdown), ``route``
 (the receiver's name, added as the ``route`` label), and an optional ``summary``.
+
+**Segments.** ``segment: "region=eu"`` (or ``{region: eu}``, several tags all having to match) restricts a
+rule to the predictions of one segment. Metric windows are not kept per segment, so only the metrics
+computed from the prediction log accept one (``vigil.monitoring.query.SEGMENT_METRICS``: accuracy,
+precision, recall, f1, mae, rmse, label_coverage, label_lag_p50, predictions, score_mean,
+prediction_mean); alerts carry a ``segment`` label (``region=eu``).
+
+Recipes::
+
+    rules:
+      - {name: CpuHot, metric: host_cpu_percent, critical: 80, window: 5m, for: 10m}   # also host_gpu_percent
+      # "error rate over 5% or over 3x its usual level": two rules, each alerting on its own; the threshold
+      # also covers a usual level of 0, which nothing can be 3x above
+      - {name: ErrorRateHigh, metric: error_rate, warning: 0.05}
+      - {name: ErrorRateSpike, metric: error_rate, kind: relative, factor: 3, baseline: median}
+      # daily cost more than 20% above its mean of the previous week (days are UTC days)
+      - {name: DailyCostUp, metric: cost, kind: relative, percent: 20, baseline: mean, window: 1d}
 
 Example::
 
@@ -44,30 +71,96 @@ Example::
         warning: 0.1
         critical: 0.25
         window: 1h
+      - name: TrafficAnomaly
+        model: credit
+        metric: throughput
+        kind: anomaly
+        window: 1h
+        seasonality: 1d           # against the same hour of the last 7 days
+        direction: down           # only drops
+      - name: EuAccuracy
+        model: credit
+        metric: accuracy
+        segment: region=eu
+        op: "<"
+        critical: 0.8
+        window: 1h
 
-:func:`parse_rules` checks a ``rules:`` list and raises one ``ConfigError`` naming every bad rule and what
-to fix; :func:`default_rules` gives the rules every new model gets (documented there).
+**SLOs** (``slos:``; see ``vigil.alerting.slo`` for the math): each becomes a rule of kind ``slo``,
+evaluated like the others (state machine, grouping, inhibition, notifications). It fires **critical** (a
+page) while a page tier of the multi-window burn-rate alerts holds (> 14.4 over 1h and 5m, or > 6 over 6h
+and 30m, for a 30-day window) and **warning** (a ticket) while only a ticket tier holds (> 3 over 24h and
+2h, or > 1 over 3d and 6h). Its alerts are labelled ``alertname`` = the SLO's name, ``slo``, ``sli``,
+``kind: slo``. ::
+
+    slos:
+      - name: credit-availability
+        model: credit
+        sli: availability          # bad = failed requests
+        target: 0.999
+        window: 30d                # the default; at least 1h
+        owner: risk-oncall@example.com
+        runbook: https://wiki.example.com/runbooks/credit-slo
+      - name: credit-latency
+        model: credit
+        sli: latency               # bad = requests slower than threshold_ms
+        threshold_ms: 300
+        target: 0.99
+      - name: credit-accuracy
+        model: credit
+        sli: accuracy              # any metric: good = model windows where accuracy >= 0.9
+        threshold: 0.9
+        op: ">="                   # the default for accuracy, precision, recall, f1, label_coverage,
+        target: 0.95               # throughput, events and predictions; "<=" for every other metric
+        min_events: 10             # optional: judge a tier only with this many events (windows) in it
+
+They also take ``version``, ``labels``, ``route``, ``summary``, ``for`` and ``keep_firing_for``.
+
+:func:`parse_rules` / :func:`parse_slos` check a section and raise one ``ConfigError`` naming every bad
+rule or SLO and what to fix (with file:line when given the text); :func:`default_rules` gives the rules
+every new model gets (documented there).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from vigil.alerting.slo import Sli, Slo
 from vigil.alerting.state import Severity, Timing
 from vigil.config import ModelSpec, VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
-from vigil.monitoring.query import METRICS
+from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segment_text
 
-__all__ = ["DEFAULT_RULES_DOC", "Rule", "default_rules", "known_metric", "parse_rules", "rules_from_config"]
+__all__ = [
+    "ANOMALY_LEVELS",
+    "DEFAULT_RULES_DOC",
+    "Rule",
+    "default_rules",
+    "known_metric",
+    "parse_rules",
+    "parse_slos",
+    "rules_from_config",
+    "slos_from_config",
+]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Kind = Literal["threshold", "relative", "no_data"]
+Kind = Literal["threshold", "relative", "no_data", "anomaly", "slo"]
 _PER_FEATURE = ("drift", "null_rate")
+ANOMALY_LEVELS = {Severity.WARNING: 3.5, Severity.CRITICAL: 5.0}
+"""The z levels of an anomaly rule that gives neither ``warning`` nor ``critical``."""
 
 
 def known_metric(name: str) -> bool:
@@ -88,9 +181,20 @@ class _Bad(ValueError):
         self.hint = hint
 
 
+def _zeros_to_none(data: Any) -> Any:
+    # parse_duration refuses 0; "for: 0" means "at once" here, as in Prometheus.
+    if isinstance(data, dict):
+        data = dict(data)
+        for key in ("for", "for_", "keep_firing_for"):
+            if data.get(key) in (0, "0", "0s", 0.0):
+                data[key] = None
+    return data
+
+
 class Rule(BaseModel):
     """One alert rule. Build it from YAML with :func:`parse_rules`, or in code with ``Rule(name=..., ...)``
-    (``for`` is ``for_`` in code). Durations are timedeltas (written 30s, 5m, 2h, 7d in YAML)."""
+    (``for`` is ``for_`` in code). Durations are timedeltas (written 30s, 5m, 2h, 7d in YAML). Rules of
+    kind ``slo`` carry their :class:`~vigil.alerting.slo.Slo` and come from :func:`parse_slos`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -98,7 +202,7 @@ class Rule(BaseModel):
     model: Annotated[str, Field(min_length=1)] = "*"
     version: str | None = None
     feature: str | None = None
-    segment: str | None = None
+    segment: dict[str, str] | None = None
     metric: str = ""
     kind: Kind = "threshold"
     op: Literal[">", "<"] = ">"
@@ -109,6 +213,8 @@ class Rule(BaseModel):
     baseline: Literal["median", "mean"] = "median"
     baseline_window: Duration = timedelta(days=7)
     min_baseline_points: Annotated[int, Field(ge=1)] = 5
+    seasonality: Duration | None = None
+    direction: Literal["up", "down", "both"] = "both"
     severity: Severity = Severity.WARNING
     window: Duration = timedelta(minutes=5)
     for_: Duration | None = Field(default=None, alias="for")
@@ -118,28 +224,35 @@ class Rule(BaseModel):
     runbook: str | None = None
     route: str | None = None
     summary: str | None = None
+    slo: Slo | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _zero_durations(cls, data: Any) -> Any:
-        # parse_duration refuses 0; "for: 0" means "at once" here, as in Prometheus.
-        if isinstance(data, dict):
-            data = dict(data)
-            for key in ("for", "for_", "keep_firing_for"):
-                if data.get(key) in (0, "0", "0s", 0.0):
-                    data[key] = None
-        return data
+        return _zeros_to_none(data)
+
+    @field_validator("segment", mode="before")
+    @classmethod
+    def _segment(cls, value: object) -> object:
+        if value is None:
+            return None
+        try:
+            return parse_segment(value)
+        except ValueError as exc:
+            raise _Bad("segment", str(exc), "write it like region=eu, or as a mapping {region: eu}") from None
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
+        if self.kind == "slo" or self.slo is not None:
+            return self._check_slo()
         metric = self.metric
         if self.kind == "no_data":
-            if metric not in ("", "events"):
+            if metric not in ("", "events", "predictions"):
                 raise _Bad("metric", f"a no_data rule watches events, not {metric!r}", "remove metric")
             for key in ("warning", "critical", "factor", "percent"):
                 if getattr(self, key) is not None:
                     raise _Bad(key, f"{key} does not apply to no_data rules", f"remove {key}")
-            object.__setattr__(self, "metric", "events")
+            object.__setattr__(self, "metric", "predictions" if self.segment is not None else "events")
         else:
             if not metric:
                 raise _Bad("metric", "metric is missing", "add metric: e.g. error_rate or latency_p95")
@@ -158,19 +271,43 @@ class Rule(BaseModel):
                     f"unknown metric {metric!r}",
                     f"use one of {', '.join(METRICS)}, drift:<feature>, null_rate:<feature>",
                 )
+            if self.segment is not None and metric not in SEGMENT_METRICS:
+                raise _Bad(
+                    "segment",
+                    f"{metric} is not kept per segment (metric windows are per model and version); "
+                    f"segments apply to {', '.join(SEGMENT_METRICS)}",
+                    "remove segment, or watch one of those metrics",
+                )
             object.__setattr__(self, "metric", metric)
-        if self.segment is not None:
-            raise _Bad(
-                "segment",
-                "segment selectors are not supported yet (metric series are per model and version)",
-                "remove segment",
-            )
+        if self.kind != "anomaly":
+            if self.seasonality is not None:
+                raise _Bad(
+                    "seasonality", "seasonality applies to anomaly rules", "set kind: anomaly, or remove it"
+                )
+            if self.direction != "both":
+                raise _Bad("direction", "direction applies to anomaly rules", "set kind: anomaly, or use op")
         if self.kind == "threshold":
             self._check_levels()
         elif self.kind == "relative":
             self._check_relative()
+        elif self.kind == "anomaly":
+            self._check_anomaly()
         if self.window <= timedelta(0):
             raise _Bad("window", "window must be positive", "write it like 5m")
+        return self
+
+    def _check_slo(self) -> Rule:
+        if self.slo is None:
+            raise _Bad("kind", "SLO rules are declared in the slos: section", "move it under slos:")
+        if self.kind != "slo":
+            raise _Bad("slo", "only rules of kind slo carry an SLO", "declare it under slos:")
+        if (self.slo.name, self.slo.model, self.slo.version) != (self.name, self.model, self.version):
+            raise _Bad(
+                "slo", "an SLO rule's name, model and version are its SLO's", "build it with parse_slos"
+            )
+        if self.segment is not None:
+            raise _Bad("segment", "SLOs do not take a segment", "remove segment")
+        object.__setattr__(self, "metric", self.slo.sli.label)
         return self
 
     def _check_levels(self) -> None:
@@ -207,12 +344,82 @@ class Rule(BaseModel):
         if self.percent is not None and not (self.percent > 0 and (self.op == ">" or self.percent < 100)):
             limit = "0 < percent < 100" if self.op == "<" else "percent > 0"
             raise _Bad("percent", f"percent must satisfy {limit} (got {self.percent:g})", "use e.g. 50")
+        self._check_baseline_window()
+
+    def _check_baseline_window(self) -> None:
         if self.baseline_window <= self.window:
             raise _Bad(
                 "baseline_window",
                 "baseline_window must be longer than window",
                 "use e.g. baseline_window: 7d",
             )
+
+    def _check_anomaly(self) -> None:
+        for key in ("factor", "percent"):
+            if getattr(self, key) is not None:
+                raise _Bad(
+                    key, f"{key} applies to relative rules", "anomaly rules take z levels: warning, critical"
+                )
+        if self.op != ">":
+            raise _Bad("op", "anomaly rules have no op", "use direction: up, down or both")
+        if self.baseline != "median":
+            raise _Bad(
+                "baseline", "anomaly rules compare with the median (a robust z-score)", "remove baseline"
+            )
+        if self.warning is None and self.critical is None:
+            object.__setattr__(self, "warning", ANOMALY_LEVELS[Severity.WARNING])
+            object.__setattr__(self, "critical", ANOMALY_LEVELS[Severity.CRITICAL])
+        for key in ("warning", "critical"):
+            level = getattr(self, key)
+            if level is not None and not level > 0:
+                raise _Bad(key, f"{key} is a z level and must be > 0 (got {level:g})", "use e.g. 3.5")
+        if self.warning is not None and self.critical is not None and not self.warning < self.critical:
+            raise _Bad(
+                "warning",
+                f"warning ({self.warning:g}) must be below critical ({self.critical:g})",
+                "lower warning or raise critical",
+            )
+        self._check_baseline_window()
+        season = self.seasonality
+        if season is None:
+            points = int(self.baseline_window / self.window)
+            where = (
+                f"baseline_window {_span(self.baseline_window)} holds {points} windows of "
+                f"{_span(self.window)}"
+            )
+        else:
+            if season < 3 * self.window:
+                raise _Bad(
+                    "seasonality",
+                    f"seasonality ({_span(season)}) must be at least 3 windows ({_span(3 * self.window)})",
+                    "use e.g. seasonality: 1d",
+                )
+            if self.baseline_window < season:
+                raise _Bad(
+                    "baseline_window",
+                    f"baseline_window ({_span(self.baseline_window)}) must hold at least one season "
+                    f"({_span(season)})",
+                    f"use e.g. baseline_window: {_span(4 * season)}",
+                )
+            points = 3 * self.seasons
+            where = f"{self.seasons} season(s) of {_span(season)} give {points} windows"
+        if points < self.min_baseline_points:
+            raise _Bad(
+                "baseline_window",
+                f"{where}, fewer than min_baseline_points ({self.min_baseline_points}): it could never alert",
+                "lengthen baseline_window or lower min_baseline_points",
+            )
+
+    @property
+    def seasons(self) -> int:
+        """How many past seasons a seasonal anomaly rule compares with: floor(baseline_window / seasonality)
+        (0 without seasonality)."""
+        return int(self.baseline_window // self.seasonality) if self.seasonality else 0
+
+    @property
+    def segment_text(self) -> str | None:
+        """The segment selector as text (``region=eu``), or None."""
+        return None if self.segment is None else segment_text(self.segment)
 
     @property
     def timing(self) -> Timing:
@@ -224,7 +431,7 @@ class Rule(BaseModel):
         return self.model in ("*", model)
 
     def levels(self) -> dict[Severity, float]:
-        """The threshold levels given, by severity."""
+        """The threshold levels given (z levels for anomaly rules), by severity."""
         out = {}
         if self.warning is not None:
             out[Severity.WARNING] = self.warning
@@ -247,10 +454,28 @@ class Rule(BaseModel):
             bounds.append(baseline * (1 - self.percent / 100))
         return min(bounds)
 
+    def breached_z(self, z: float | None) -> Severity | None:
+        """The severity an anomaly rule gives a z-score: the highest level passed (strictly) in the rule's
+        direction; None for no z (NaN included)."""
+        if z is None or math.isnan(z):
+            return None
+        signed = z if self.direction == "up" else -z if self.direction == "down" else abs(z)
+        for level in (Severity.CRITICAL, Severity.WARNING):
+            limit = self.levels().get(level)
+            if limit is not None and signed > limit:
+                return level
+        return None
+
     def breached(self, value: float | None, baseline: float | None = None) -> Severity | None:
-        """The severity this rule's condition gives ``value`` (None: no breach, or no value)."""
+        """The severity this rule's condition gives ``value`` (None: no breach, or no value). For anomaly
+        rules ``value`` is the z-score (see :meth:`breached_z`); slo rules are judged from their SLO's
+        status by ``vigil.alerting.evaluate``, and give None here."""
         if value is None or math.isnan(value):
             return None
+        if self.kind == "slo":
+            return None
+        if self.kind == "anomaly":
+            return self.breached_z(value)
         if self.kind == "no_data":
             return self.severity if value == 0 else None
         if self.kind == "relative":
@@ -266,45 +491,244 @@ class Rule(BaseModel):
         return None
 
 
+def _span(d: timedelta) -> str:
+    seconds = d.total_seconds()
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+_HIGHER_IS_BETTER = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "label_coverage",
+    "throughput",
+    "events",
+    "predictions",
+)
+_SHORTEST_BURN_WINDOW = timedelta(hours=1)
+
+
+class _SloSpec(BaseModel):
+    """One entry of the ``slos:`` section (see the module docstring); :meth:`rule` builds its rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+    name: Annotated[str, Field(min_length=1)]
+    model: Annotated[str, Field(min_length=1)]
+    version: str | None = None
+    sli: Annotated[str, Field(min_length=1)] = "availability"
+    threshold_ms: float | None = None
+    threshold: float | None = None
+    op: Literal[">=", "<="] | None = None
+    target: float
+    window: Duration = timedelta(days=30)
+    min_events: Annotated[float, Field(ge=0)] = 0.0
+    for_: Duration | None = Field(default=None, alias="for")
+    keep_firing_for: Duration | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    owner: str | None = None
+    runbook: str | None = None
+    route: str | None = None
+    summary: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zero_durations(cls, data: Any) -> Any:
+        return _zeros_to_none(data)
+
+    @model_validator(mode="after")
+    def _check(self) -> _SloSpec:
+        if self.model == "*":
+            raise _Bad("model", "an SLO is for one model, not '*'", "name the model; write one SLO per model")
+        if not 0 < self.target < 1:
+            raise _Bad(
+                "target",
+                f"target must be a share strictly between 0 and 1 (got {self.target:g})",
+                "write 99.9% as target: 0.999",
+            )
+        if self.window < _SHORTEST_BURN_WINDOW:
+            raise _Bad("window", "window must be at least 1h (the shortest burn-rate window)", "use e.g. 30d")
+        sli = self.sli
+        unused = {
+            "availability": ("threshold_ms", "threshold", "op"),
+            "latency": ("threshold", "op"),
+        }.get(sli, ("threshold_ms",))
+        for key in unused:
+            if getattr(self, key) is not None:
+                raise _Bad(key, f"{key} does not apply to a {sli} SLI", f"remove {key}")
+        if sli == "latency":
+            if self.threshold_ms is None or not self.threshold_ms > 0:
+                raise _Bad(
+                    "threshold_ms",
+                    "a latency SLI needs threshold_ms > 0 (requests at most this slow are good)",
+                    "add e.g. threshold_ms: 300",
+                )
+        elif sli != "availability":
+            if not known_metric(sli):
+                raise _Bad(
+                    "sli",
+                    f"unknown SLI {sli!r}",
+                    "use availability, latency (with threshold_ms) or a metric such as accuracy "
+                    "(with threshold)",
+                )
+            if self.threshold is None:
+                raise _Bad(
+                    "threshold",
+                    f"a {sli} SLI needs threshold (windows with {sli} {self.good_op} threshold are good)",
+                    "add e.g. threshold: 0.9",
+                )
+        return self
+
+    @property
+    def good_op(self) -> str:
+        return self.op or (">=" if self.sli in _HIGHER_IS_BETTER else "<=")
+
+    def rule(self) -> Rule:
+        if self.sli == "availability":
+            sli = Sli()
+        elif self.sli == "latency":
+            sli = Sli("latency", threshold_ms=self.threshold_ms)
+        else:
+            bad_op: Literal[">", "<"] = "<" if self.good_op == ">=" else ">"
+            sli = Sli("quality", metric=self.sli, op=bad_op, threshold=self.threshold)
+        slo = Slo(
+            self.name,
+            self.model,
+            sli,
+            self.target,
+            self.window.total_seconds(),
+            self.version,
+            min_events=self.min_events,
+        )
+        return Rule.model_validate(
+            {
+                "name": self.name,
+                "model": self.model,
+                "version": self.version,
+                "kind": "slo",
+                "slo": slo,
+                "window": timedelta(seconds=min(w.short for w in slo.burn_windows)),
+                "for": self.for_,
+                "keep_firing_for": self.keep_firing_for,
+                "labels": self.labels,
+                "owner": self.owner,
+                "runbook": self.runbook,
+                "route": self.route,
+                "summary": self.summary,
+            }
+        )
+
+
 def parse_rules(data: object, filename: str = "vigil.yaml", text: str | None = None) -> tuple[Rule, ...]:
     """The rules of a ``rules:`` section (a list of mappings; None or missing gives no rules).
 
     Raises one ``ConfigError`` listing every problem, each naming the rule (``rules[2] 'HighLatency'``)
     and what to fix; with the file's ``text`` the problems carry line and column.
     """
+
+    def build(item: dict[str, Any]) -> Rule:
+        if item.get("kind") == "slo" or item.get("slo") is not None:
+            raise _Bad("kind", "SLOs are declared in the slos: section", "move it under slos:")
+        return Rule.model_validate(item)
+
+    return _parse_section("rules", "rule", data, build, Rule.model_fields, filename, text)
+
+
+def parse_slos(
+    data: object,
+    filename: str = "vigil.yaml",
+    text: str | None = None,
+    rule_names: Collection[str] = (),
+) -> tuple[Rule, ...]:
+    """The SLOs of a ``slos:`` section as rules of kind ``slo`` (each with its ``Slo`` in ``rule.slo``);
+    None or missing gives none. Problems are reported as by :func:`parse_rules`, naming the SLO
+    (``SLO 'credit-availability'``); an SLO may not take the name of a rule in ``rule_names`` (an alert's
+    state is keyed by name and model)."""
+    taken = set(rule_names)
+
+    def build(item: dict[str, Any]) -> Rule:
+        spec = _SloSpec.model_validate(item)
+        if spec.name in taken:
+            raise _Bad("name", "a rule has the same name", "give the SLO a name no rule uses")
+        return spec.rule()
+
+    return _parse_section("slos", "SLO", data, build, _SloSpec.model_fields, filename, text)
+
+
+def rules_from_config(
+    config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
+) -> tuple[Rule, ...]:
+    """The rules of ``config``'s ``rules:`` section (kept in ``model_extra``); see :func:`parse_rules`."""
+    return parse_rules((config.model_extra or {}).get("rules"), filename, text)
+
+
+def slos_from_config(
+    config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
+) -> tuple[Rule, ...]:
+    """The SLOs of ``config``'s ``slos:`` section as rules of kind ``slo`` (see :func:`parse_slos`); their
+    names must differ from those in the ``rules:`` section. Evaluate them with the other rules; their
+    ``Slo`` objects (``rule.slo``) give ``vigil.alerting.slo.slo_statuses``."""
+    extra = config.model_extra or {}
+    raw_rules = extra.get("rules")
+    names = {
+        item["name"]
+        for item in (raw_rules if isinstance(raw_rules, list) else [])
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
+    return parse_slos(extra.get("slos"), filename, text, names)
+
+
+def _parse_section(
+    section: str,
+    noun: str,
+    data: object,
+    build: Callable[[dict[str, Any]], Rule],
+    fields: Mapping[str, Any],
+    filename: str,
+    text: str | None,
+) -> tuple[Rule, ...]:
     if data is None:
         return ()
     locate = _locator(text, filename)
     if not isinstance(data, list):
-        raise ConfigError([locate(("rules",), "must be a list of rules", "write each rule as - name: ...")])
+        raise ConfigError(
+            [locate((section,), f"must be a list of {noun}s", f"write each {noun} as - name: ...")]
+        )
     problems: list[ConfigProblem] = []
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(data):
         name = item.get("name") if isinstance(item, dict) else None
-        who = f"rule {name!r}" if isinstance(name, str) and name else f"rule {i + 1} (no name)"
+        who = f"{noun} {name!r}" if isinstance(name, str) and name else f"{noun} {i + 1} (no name)"
         if not isinstance(item, dict):
-            problems.append(locate(("rules", i), f"{who}: must be a mapping", "write it as - name: ..."))
+            problems.append(locate((section, i), f"{who}: must be a mapping", "write it as - name: ..."))
             continue
         try:
-            rule = Rule.model_validate(item)
+            rule = build(item)
+        except _Bad as bad:
+            problems.append(locate((section, i, bad.key), f"{who}: {bad.message}", bad.hint))
+            continue
         except ValidationError as exc:
             for error in exc.errors():
                 loc = tuple(error["loc"])
                 cause = error.get("ctx", {}).get("error")
                 if isinstance(cause, _Bad):
-                    problems.append(locate(("rules", i, cause.key), f"{who}: {cause.message}", cause.hint))
+                    problems.append(locate((section, i, cause.key), f"{who}: {cause.message}", cause.hint))
                     continue
                 key = str(loc[0]) if loc else ""
-                message, hint = _explain(error, key)
-                problems.append(locate(("rules", i, *loc), f"{who}: {message}", hint))
+                message, hint = _explain(error, key, fields, section)
+                problems.append(locate((section, i, *loc), f"{who}: {message}", hint))
             continue
         if rule.name in seen:
             problems.append(
                 locate(
-                    ("rules", i, "name"),
-                    f"{who}: the name is used twice (first by rule {seen[rule.name] + 1})",
-                    "give each rule its own name",
+                    (section, i, "name"),
+                    f"{who}: the name is used twice (first by {noun} {seen[rule.name] + 1})",
+                    f"give each {noun} its own name",
                 )
             )
             continue
@@ -315,17 +739,11 @@ def parse_rules(data: object, filename: str = "vigil.yaml", text: str | None = N
     return tuple(rules)
 
 
-def rules_from_config(
-    config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
-) -> tuple[Rule, ...]:
-    """The rules of ``config``'s ``rules:`` section (kept in ``model_extra``); see :func:`parse_rules`."""
-    return parse_rules((config.model_extra or {}).get("rules"), filename, text)
-
-
-def _explain(error: Mapping[str, Any], key: str) -> tuple[str, str]:
+def _explain(error: Mapping[str, Any], key: str, fields: Mapping[str, Any], section: str) -> tuple[str, str]:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"unknown key {key!r}", f"allowed keys: {', '.join(f.alias or n for n, f in _FIELDS.items())}"
+        allowed = ", ".join(f.alias or n for n, f in fields.items() if n != "slo")
+        return f"unknown key {key!r}", f"allowed keys: {allowed}"
     if kind == "missing":
         return f"required key {key!r} is missing", f"add {key}:"
     cause = error.get("ctx", {}).get("error")
@@ -334,11 +752,8 @@ def _explain(error: Mapping[str, Any], key: str) -> tuple[str, str]:
         return f"{key}: {issues[0].message}", issues[0].hint
     return (
         f"{key}: {error['msg']} (got {error.get('input')!r})",
-        "see the rule format in vigil.alerting.rules",
+        f"see the {section} format in vigil.alerting.rules",
     )
-
-
-_FIELDS = Rule.model_fields
 
 
 def _locator(text: str | None, filename: str) -> Any:

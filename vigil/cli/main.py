@@ -189,7 +189,7 @@ def validate(path: str) -> None:
     actions and the alerting section)."""
     from vigil.actions import actions_from_config
     from vigil.alerting.engine import load_alerting
-    from vigil.alerting.rules import rules_from_config
+    from vigil.alerting.rules import rules_from_config, slos_from_config
     from vigil.config import load_config
     from vigil.errors import ConfigError
 
@@ -201,6 +201,12 @@ def validate(path: str) -> None:
     try:
         rules = rules_from_config(cfg, path, text)
         counts.append(f"{len(rules)} rules")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        slos = slos_from_config(cfg, path, text)
+        counts.append(f"{len(slos)} SLOs")
+        rules = (*rules, *slos)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:

@@ -76,10 +76,17 @@ def _from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 class SchemaCache:
     """The last batch's Arrow type: converting with it skips type inference (half the cost). It is used
-    only when every record's keys are known to it, since Arrow would silently drop unknown ones."""
+    only when every record's keys are known to it, since Arrow would silently drop unknown ones.
+
+    Arrow converts a Python float into an integer type by truncating it (9.87 -> 9) without a word, so
+    records are converted with every integer widened to float64 and narrowed back afterwards where every
+    value is integral (as inference would have typed them), or left float64 where one is not. Integers
+    beyond 2**53, which float64 cannot hold exactly, send the batch back to inference.
+    """
 
     def __init__(self) -> None:
         self.type: pa.StructType | None = None
+        self.wide: pa.StructType | None = None
         self._keys: tuple[frozenset[str], frozenset[str], frozenset[str]] = (frozenset(),) * 3
 
     def remember(self, schema: pa.Schema) -> None:
@@ -89,6 +96,7 @@ class SchemaCache:
             return frozenset(f.name for f in t) if t is not None and pa.types.is_struct(t) else frozenset()
 
         self.type = pa.struct(list(schema))
+        self.wide = _widen(self.type)
         self._keys = (frozenset(schema.names), names("features"), names("segments"))
 
     def fits(self, records: Sequence[dict[str, Any]]) -> bool:
@@ -100,6 +108,37 @@ class SchemaCache:
                 if value and not (isinstance(value, dict) and value.keys() <= known):
                     return False  # new names, or not a map at all (the checks will say so)
         return True
+
+
+def _widen(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_integer(t):
+        return pa.float64()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _widen(f.type)) for f in t])
+    return t
+
+
+_EXACT = float(2**53)
+
+
+class _Inexact(Exception):
+    """An integer too large for float64: the cached conversion cannot be trusted."""
+
+
+def _narrow(values: pa.Array, like: pa.DataType) -> pa.Array:
+    """``values`` converted with :func:`_widen` (``like``) back to ``like`` where that loses nothing."""
+    if pa.types.is_integer(like):
+        if values.null_count == len(values):
+            return values.cast(like)
+        if pc.max(pc.abs(values)).as_py() >= _EXACT:
+            raise _Inexact
+        if pc.all(pc.equal(values, pc.floor(values))).as_py():
+            return values.cast(like)
+        return values  # a fraction: float64, as inference would type it
+    if pa.types.is_struct(like) and len(values):
+        children = [_narrow(values.field(i), f.type) for i, f in enumerate(like)]
+        return pa.StructArray.from_arrays(children, [f.name for f in like], mask=values.is_null())
+    return values
 
 
 _CONVERSION_ERRORS = (
@@ -117,10 +156,11 @@ def fast_table(records: Sequence[Any], cache: SchemaCache | None = None) -> pa.T
     if not records or not all(type(r) is dict for r in records):
         return None
     table = None
-    if cache is not None and cache.type is not None and cache.fits(records):
+    if cache is not None and cache.type is not None and cache.wide is not None and cache.fits(records):
         try:
-            table = pa.Table.from_struct_array(pa.array(records, type=cache.type))
-        except _CONVERSION_ERRORS:
+            converted = pa.array(records, type=cache.wide)
+            table = pa.Table.from_struct_array(_narrow(converted, cache.type))
+        except (*_CONVERSION_ERRORS, _Inexact):
             table = None  # a value of another type than last time: infer again
     if table is None:
         try:

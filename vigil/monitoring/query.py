@@ -3,12 +3,19 @@
 Windows come from the store (every writer's saved rows) and, for this process, from the aggregator's
 memory (newer than what it last saved). A range is merged window by window; the merged state gives
 service, LLM, data-quality and drift metrics; label-based metrics come from the prediction–label join.
+
+**Segments.** Windows are per model and version, not per segment, but the prediction log keeps each
+prediction's segment tags, so the metrics computed from the prediction–label join (``SEGMENT_METRICS``)
+can be read for one segment: ``series(..., segment={"region": "eu"})`` (or ``"region=eu"``) keeps the
+joined rows whose tags include every ``key=value`` given (values compared as text: ``True`` is ``"1"``,
+``3.0`` is ``"3"``). With a segment, ``score_mean`` and ``prediction_mean`` are means over those rows (the
+predictions sent with a request id), not over the windows' profiles. Other metrics refuse a segment.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +39,16 @@ from vigil.stats.column import NumericProfile
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
 
-__all__ = ["METRICS", "Baselines", "JoinedRow", "Query"]
+__all__ = [
+    "METRICS",
+    "SEGMENT_METRICS",
+    "Baselines",
+    "JoinedRow",
+    "Query",
+    "Segment",
+    "parse_segment",
+    "segment_text",
+]
 
 METRICS: dict[str, str] = {
     "events": "events in the step",
@@ -52,8 +68,13 @@ METRICS: dict[str, str] = {
     "tokens_per_prediction": "mean tokens (in + out) per prediction",
     "null_rate": "share of nulls over all features",
     "drift_share": "share of features drifted against the baseline",
+    "predictions": "predictions in the prediction log (sent with a request id; first per id)",
     "accuracy": "share of labelled predictions that were right (classification)",
+    "precision": "labelled predictions of class 1 that were right (binary)",
+    "recall": "labelled cases of class 1 that were predicted 1 (binary)",
+    "f1": "harmonic mean of precision and recall (binary)",
     "mae": "mean absolute error of labelled predictions (regression)",
+    "rmse": "root mean squared error of labelled predictions (regression)",
     "label_coverage": "share of predictions with a label so far",
     "label_lag_p50": "median delay from prediction to label, seconds",
     "host_cpu_percent": "mean CPU use of the hosts serving the model (SDK readings), percent",
@@ -62,6 +83,60 @@ METRICS: dict[str, str] = {
     "host_gpu_memory_percent": "mean GPU memory use of those hosts, percent (NVIDIA only)",
 }
 """Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
+_LABEL_METRICS = ("accuracy", "precision", "recall", "f1", "mae", "rmse", "label_coverage", "label_lag_p50")
+SEGMENT_METRICS: tuple[str, ...] = (*_LABEL_METRICS, "predictions", "score_mean", "prediction_mean")
+"""Metrics computed from the prediction–label join, so readable for one segment (see the module docstring)."""
+POSITIVE = "1"
+"""The positive class of binary precision, recall and f1 (labels and predictions as text: True is "1")."""
+
+Segment = Mapping[str, str]
+"""A segment selector: every ``tag: value`` must match (``{"region": "eu"}``)."""
+
+
+def parse_segment(value: object) -> dict[str, str]:
+    """A segment selector from ``"region=eu"`` / ``"region=eu,tier=gold"`` or a mapping ``{region: eu}``
+    (values as text, see the module docstring). Raises ValueError saying what is wrong.
+
+    >>> parse_segment("region=eu, tier=gold"), parse_segment({"tier": 1})
+    ({'region': 'eu', 'tier': 'gold'}, {'tier': '1'})
+    """
+    if isinstance(value, str):
+        pairs: list[tuple[object, object]] = []
+        for part in value.split(","):
+            key, sep, val = part.partition("=")
+            if not sep:
+                raise ValueError(f"segment {value!r}: {part.strip()!r} is not key=value")
+            pairs.append((key.strip(), val.strip()))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise ValueError(f"a segment is 'key=value' or a mapping, not {value!r}")
+    out: dict[str, str] = {}
+    for tag, given in pairs:
+        if not isinstance(tag, str) or not tag or given is None or isinstance(given, Mapping | list):
+            raise ValueError(f"segment {value!r}: each tag needs a name and a plain value")
+        text = _tag_text(given)
+        if not text:
+            raise ValueError(f"segment {value!r}: tag {tag!r} has an empty value")
+        out[tag] = text
+    if not out:
+        raise ValueError("a segment selector needs at least one key=value")
+    return dict(sorted(out.items()))
+
+
+def segment_text(segment: Segment) -> str:
+    """The canonical text of a selector: ``key=value`` pairs sorted by key, comma-separated."""
+    return ",".join(f"{k}={v}" for k, v in sorted(segment.items()))
+
+
+def _tag_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 MAX_POINTS = 20_000
 """Most steps one series may have."""
 
@@ -163,8 +238,13 @@ class Query:
         end: float,
         step: float | None = None,
         version: str | None = None,
+        segment: Segment | str | None = None,
     ) -> dict[str, list[tuple[float, float | None]]]:
-        """``{name: [(step start, value), ...]}``; None where a step has no data for that metric."""
+        """``{name: [(step start, value), ...]}``; None where a step has no data for that metric.
+
+        ``segment`` (a selector, see :func:`parse_segment`) restricts ``SEGMENT_METRICS`` to the predictions
+        of that segment; asking another metric for a segment raises ``InputError`` naming those that accept
+        one."""
         spec = self._spec(model)
         res = spec.window.total_seconds()
         step = max(res, math.ceil((step or res) / res) * res)
@@ -174,6 +254,18 @@ class Query:
                 raise InputError(
                     f"unknown metric {name!r}; known: {', '.join(METRICS)}, drift:<feature>, "
                     "null_rate:<feature>"
+                )
+        selector: dict[str, str] | None = None
+        if segment is not None:
+            try:
+                selector = parse_segment(segment)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            refused = [n for n in names if n not in SEGMENT_METRICS]
+            if refused:
+                raise InputError(
+                    f"{', '.join(refused)} cannot be read per segment (metric windows are per model and "
+                    f"version); metrics that accept a segment: {', '.join(SEGMENT_METRICS)}"
                 )
         first = math.floor(start / step) * step
         points = math.ceil((end - first) / step)
@@ -188,7 +280,9 @@ class Query:
             b = math.floor(key.start / step) * step
             buckets[b] = buckets[b].merge(state) if b in buckets else state
         labelled: dict[float, list[JoinedRow]] = {}
-        for row in self.joined(model, first, end, version) if _needs_labels(names) else []:
+        rows_needed = _needs_labels(names) or selector is not None
+        joined = self.joined(model, first, end, version) if rows_needed else []
+        for row in _in_segment(joined, selector) if selector is not None else joined:
             labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
@@ -201,7 +295,12 @@ class Query:
                 if name.startswith("host_"):
                     out[name].append((t, hosts.get((name, t))))
                 else:
-                    out[name].append((t, _value(name, found, step, rows, spec, baseline, model)))
+                    value = (
+                        _row_metric(name, rows, spec)
+                        if selector is not None
+                        else _value(name, found, step, rows, spec, baseline, model)
+                    )
+                    out[name].append((t, value))
         return out
 
     def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
@@ -294,7 +393,38 @@ def _host_means(
 
 
 def _needs_labels(names: Sequence[str]) -> bool:
-    return any(n in ("accuracy", "mae", "label_coverage", "label_lag_p50") for n in names)
+    return any(n in _LABEL_METRICS or n == "predictions" for n in names)
+
+
+def _in_segment(rows: list[JoinedRow], selector: Segment) -> list[JoinedRow]:
+    """The rows whose segment tags include every ``key=value`` of ``selector`` (each distinct tag JSON is
+    parsed once)."""
+    verdict: dict[str | None, bool] = {}
+    out = []
+    for row in rows:
+        ok = verdict.get(row.segment)
+        if ok is None:
+            tags = orjson.loads(row.segment) if row.segment else {}
+            ok = isinstance(tags, dict) and all(
+                k in tags and tags[k] is not None and _tag_text(tags[k]) == v for k, v in selector.items()
+            )
+            verdict[row.segment] = ok
+        if ok:
+            out.append(row)
+    return out
+
+
+def _row_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | None:
+    """A metric of ``SEGMENT_METRICS`` from joined rows alone (the per-segment path)."""
+    if name == "predictions":
+        return float(len(rows))
+    if name in ("score_mean", "prediction_mean"):
+        if name == "score_mean":
+            values = [r.score for r in rows if r.score is not None]
+        else:
+            values = [float(r.prediction) for r in rows if r.prediction is not None and _num(r.prediction)]
+        return float(np.mean(values)) if values else None
+    return _label_metric(name, rows, spec)
 
 
 def _value(
@@ -306,8 +436,10 @@ def _value(
     baseline: Profile | None,
     model: str,
 ) -> float | None:
-    if name in ("accuracy", "mae", "label_coverage", "label_lag_p50"):
+    if name in _LABEL_METRICS:
         return _label_metric(name, joined, spec)
+    if name == "predictions":
+        return float(len(joined))
     if w is None or w.events == 0:
         return 0.0 if name in ("events", "throughput", "errors", "tokens_in", "tokens_out", "cost") else None
     simple: dict[str, Callable[[WindowState], float]] = {
@@ -371,13 +503,29 @@ def _label_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | 
         return float(np.median([r.label_ts - r.ts for r in labelled if r.label_ts is not None]))
     if name == "accuracy" and spec.task in ("binary", "multiclass"):
         return float(np.mean([r.prediction == r.label for r in labelled]))
-    if name == "mae" and spec.task == "regression":
-        pairs = [
-            (float(r.prediction), float(r.label))
-            for r in labelled
-            if r.prediction is not None and r.label is not None and _num(r.label)
-        ]
-        return float(np.mean([abs(p - y) for p, y in pairs])) if pairs else None
+    if name in ("precision", "recall", "f1") and spec.task == "binary":
+        predicted = np.array([r.prediction == POSITIVE for r in labelled])
+        actual = np.array([r.label == POSITIVE for r in labelled])
+        tp = float(np.sum(predicted & actual))
+        denominator = {
+            "precision": float(np.sum(predicted)),
+            "recall": float(np.sum(actual)),
+            "f1": float(np.sum(predicted) + np.sum(actual)),
+        }[name]
+        return (2 * tp if name == "f1" else tp) / denominator if denominator else None
+    if name in ("mae", "rmse") and spec.task == "regression":
+        pairs = np.array(
+            [
+                (float(r.prediction), float(r.label))
+                for r in labelled
+                if r.prediction is not None and r.label is not None and _num(r.prediction) and _num(r.label)
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 2)
+        if not len(pairs):
+            return None
+        err = pairs[:, 0] - pairs[:, 1]
+        return float(np.mean(np.abs(err))) if name == "mae" else float(np.sqrt(np.mean(err**2)))
     return None
 
 

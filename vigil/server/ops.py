@@ -378,6 +378,15 @@ def ops_router(
             return HTMLResponse(review_html(result, suggestions))
         return {**review_json(result, suggestions), "text": review_text(result, suggestions)}
 
+    @router.get("/v1/slos", summary="SLOs: error budget remaining and burn rates")
+    async def slos() -> dict[str, Any]:
+        from vigil.alerting.slo import slo_statuses
+
+        eng = need()
+        defined = [r.slo for r in eng.rules if r.slo is not None]
+        found = await run_in_threadpool(slo_statuses, vigil.query, defined, vigil.clock())
+        return {"slos": [s.as_dict() for s in found]}
+
     # remediation actions ------------------------------------------------------------------------------------
 
     def run_view(run: Any) -> dict[str, Any]:
