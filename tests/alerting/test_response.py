@@ -432,3 +432,39 @@ alerting:
         # over the window's events so far: 15 of 75 minutes at 30% errors is an error ratio of 6%, six times
         # the 1% allowed (the SRE workbook's budget: 1 - bad / (total x (1 - target)))
         assert burning["error_budget_remaining"] == pytest.approx(1 - (15 * 0.3 / 75) / 0.01, rel=1e-9)
+
+
+def test_acknowledging_an_incident_acknowledges_the_pagerduty_page(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = hook  # stands in for PagerDuty's Events API (a third-party service)
+    config = parse_config(
+        f"""
+models:
+  m: {{task: binary, owner: {{team: risk}}, window: 1m}}
+rules:
+  - {{name: LatencyHigh, model: m, metric: latency_p95, critical: 100, window: 1m}}
+alerting:
+  evaluate_every: 1h
+  default_rules: false
+  external_url: https://vigil.example.com
+  route: {{group_wait: 0s, group_interval: 1m}}
+  receivers: [{{name: pager, pagerduty: "{"k" * 32}", events_url: "{url}"}}]
+"""
+    )
+    now = [T0]
+    app = create_app(config, SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        t = Timeline(app, client, now)
+        t.run(range(0, 2), lambda m: (0.0, 250.0))
+        assert [e["event_action"] for e in received] == ["trigger"]
+        trigger = received[0]
+        assert trigger["payload"]["custom_details"]["dashboard_url"].startswith(
+            "https://vigil.example.com/v1/"
+        )
+        incident = client.get("/v1/incidents").json()["incidents"][0]
+        client.post(f"/v1/incidents/{incident['id']}/ack", json={"by": "ana"})
+        assert [e["event_action"] for e in received] == ["trigger", "acknowledge"]
+        assert received[1]["dedup_key"] == trigger["dedup_key"]
+        t.run(range(2, 4), lambda m: (0.0, 5.0))
+        assert [e["event_action"] for e in received] == ["trigger", "acknowledge", "resolve"]

@@ -56,7 +56,7 @@ from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.dispatch import Notification
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
 from vigil.alerting.history import History, episode_id
-from vigil.alerting.incidents import Incidents
+from vigil.alerting.incidents import Incident, Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.maintenance import (
     DEPLOY_KIND,
@@ -70,6 +70,7 @@ from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
 from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
 from vigil.alerting.notify.receivers import (
+    PAGERDUTY_EVENTS_URL,
     AlertmanagerReceiver,
     EmailReceiver,
     PagerDutyReceiver,
@@ -122,6 +123,8 @@ class _Receiver(BaseModel):
     pagerduty: str | None = None
     alertmanager: str | None = None
     email: _Email | None = None
+    events_url: str = PAGERDUTY_EVENTS_URL
+    """PagerDuty's Events API v2 endpoint (``https://events.eu.pagerduty.com/v2/enqueue`` for the EU)."""
 
     @field_validator("webhook", "slack", "pagerduty", "alertmanager", mode="before")
     @classmethod
@@ -162,7 +165,9 @@ class AlertingSettings(BaseModel):
             elif r.slack:
                 out.append(SlackReceiver(r.slack, name=r.name))
             elif r.pagerduty:
-                out.append(PagerDutyReceiver(r.pagerduty, name=r.name))
+                out.append(
+                    PagerDutyReceiver(r.pagerduty, r.events_url, name=r.name, client_url=self.external_url)
+                )
             elif r.alertmanager:
                 out.append(AlertmanagerReceiver(r.alertmanager, name=r.name))
             elif r.email:
@@ -214,6 +219,10 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _episode_of(alert: Alert) -> str:
+    return episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
 
 
 STATE_KIND = "alert_state"
@@ -430,6 +439,7 @@ class AlertEngine:
             self._refresh_rules()
             old = self.states
             self.states, alerts = evaluate(self.rules, self.query, self.states, now)
+            alerts = [self._absolute(a) for a in alerts]
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
             ops = {r.name: r.op for r in self.rules}
@@ -446,6 +456,37 @@ class AlertEngine:
             del self.sent[:-1000]
             self._remediate(now)
         return due
+
+    def acknowledge(self, incident_id: str, actor: str, now: float, note: str = "") -> Incident:
+        """A person acknowledges an incident: its episodes are acknowledged, and every PagerDuty receiver
+        that was paged for its alerts is told (``acknowledge`` on the group's ``dedup_key``)."""
+        incident = self.incidents.ack(incident_id, actor, now, note)
+        episodes = set(incident.episodes)
+        with self._lock:
+            groups = {
+                (n.receiver, n.group_key)
+                for _, n, results in self.sent
+                if any(_episode_of(a) in episodes for a in n.firing)
+                and any(r.status is DeliveryStatus.SENT for r in results.values())
+            }
+        for receiver in self.receivers:
+            if not isinstance(receiver, PagerDutyReceiver):
+                continue
+            for route, key in sorted(groups):
+                if receiver in receivers_for(route, self.receivers):
+                    result = receiver.acknowledge(key)
+                    if result.status is not DeliveryStatus.SENT:
+                        log.warning("PagerDuty acknowledge for %s failed: %s", key, result.error)
+        return incident
+
+    def _absolute(self, alert: Alert) -> Alert:
+        """The alert with its dashboard link made absolute with ``external_url`` (when set)."""
+        url = alert.annotations.get("dashboard_url", "")
+        base = self.settings.external_url.rstrip("/")
+        if not base or not url.startswith("/"):
+            return alert
+        notes = {**alert.annotations, "dashboard_url": base + url}
+        return Alert(alert.labels, alert.status, alert.starts_at, alert.ends_at, notes)
 
     def _remediate(self, now: float) -> None:
         """Offer the firing alerts to the remediation actions (not those a person silenced, nor during

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from vigil.alerting.history import episode_id
 from vigil.alerting.rules import parse_rules
 from vigil.alerting.silence import Silence
 from vigil.alerting.silences import silence_from_dict, silence_to_dict
@@ -90,13 +91,13 @@ def ops_router(
         if alert is None:
             raise HTTPException(404, f"no current alert with fingerprint {fingerprint!r}")
         try:
+            ep = eng.history.get(
+                episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
+            )
+            if ep is None or ep.incident is None:
+                raise KeyError("that alert belongs to no incident")
             incident = await run_in_threadpool(
-                eng.incidents.ack_alert,
-                alert.labels,
-                alert.starts_at,
-                actor,
-                vigil.clock(),
-                str(body.get("note", "")),
+                eng.acknowledge, ep.incident, actor, vigil.clock(), str(body.get("note", ""))
             )
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
@@ -114,25 +115,23 @@ def ops_router(
             raise InputError("'verdict' must be true (a real problem) or false (should not have fired)")
         text = "true" if value in ("true", True) else "false"
         alert = next((a for a in eng.alerts() if a.fingerprint == fingerprint), None)
-        episode_id = body.get("episode")
+        which = body.get("episode")
         if alert is not None:
-            from vigil.alerting.history import episode_id as make_id
-
-            episode_id = make_id(
+            which = episode_id(
                 alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at
             )
-        if not isinstance(episode_id, str):
+        if not isinstance(which, str):
             raise HTTPException(404, f"no current alert {fingerprint!r}; give 'episode' for a past one")
         now = vigil.clock()
-        ep = eng.history.get(episode_id)
+        ep = eng.history.get(which)
         if ep is None:
-            raise HTTPException(404, f"no alert episode {episode_id!r}")
+            raise HTTPException(404, f"no alert episode {which!r}")
         marked = replace(ep, verdict=text, verdict_by=actor)  # type: ignore[arg-type]
         eng.history.put(marked, now)
         vigil.store.append_audit(
-            now, actor, "alert.verdict", f"episode/{episode_id}", ep.to_json(), marked.to_json()
+            now, actor, "alert.verdict", f"episode/{which}", ep.to_json(), marked.to_json()
         )
-        return {"episode": episode_id, "verdict": text, "by": actor}
+        return {"episode": which, "verdict": text, "by": actor}
 
     @router.get("/v1/episodes", summary="Alert episodes (one per firing period of a rule on a model)")
     async def episodes(since: str | None = None) -> dict[str, Any]:
@@ -227,7 +226,7 @@ def ops_router(
         now = vigil.clock()
         try:
             if what == "ack":
-                incident = await run_in_threadpool(eng.incidents.ack, id, actor, now, note)
+                incident = await run_in_threadpool(eng.acknowledge, id, actor, now, note)
             elif what == "resolve":
                 incident = await run_in_threadpool(eng.incidents.resolve, id, actor, now, note)
             else:

@@ -317,6 +317,16 @@ class PagerDutyReceiver:
         body = pagerduty_event(notification, self.routing_key, source=self.source, client_url=self.client_url)
         return post_json(self.url, body, client=self.client, timeout=self.timeout, policy=self.retry)
 
+    def acknowledge(self, group_key: str) -> Delivery:
+        """Tell PagerDuty a person has acknowledged the group's alert (``event_action: acknowledge``,
+        the same ``dedup_key`` as the trigger), so the escalation stops paging."""
+        body = {
+            "routing_key": self.routing_key,
+            "event_action": "acknowledge",
+            "dedup_key": hashlib.sha256(group_key.encode()).hexdigest(),
+        }
+        return post_json(self.url, body, client=self.client, timeout=self.timeout, policy=self.retry)
+
 
 # -------------------------------------------------------------------------------------------- email
 
