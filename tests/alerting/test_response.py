@@ -468,3 +468,31 @@ alerting:
         assert received[1]["dedup_key"] == trigger["dedup_key"]
         t.run(range(2, 4), lambda m: (0.0, 5.0))
         assert [e["event_action"] for e in received] == ["trigger", "acknowledge", "resolve"]
+
+
+def test_retention_forgets_history_but_keeps_the_audit_log(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, _ = hook
+    now = [T0]
+    app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        Timeline(app, client, now).run(range(0, 3), lambda m: (0.0, 250.0))
+        client.post("/v1/silences", json={"matchers": ['model="m"'], "duration": "1h", "comment": "x"})
+        incident = client.get("/v1/incidents").json()["incidents"][0]
+        client.post(f"/v1/incidents/{incident['id']}/ack", json={"by": "ana"})
+        engine = app.state.alerting
+        kept = engine.prune(now[0] + 6 * 86_400)  # within every retention: nothing goes
+        assert sum(kept.values()) == 0
+        gone = engine.prune(now[0] + 401 * 86_400)
+        assert gone == {
+            "episode": 1,
+            "action_run": 0,
+            "deploy": 0,
+            "incident": 1,
+            "notification": 1,
+            "silence": 1,
+        }
+        assert client.get("/v1/incidents").json()["incidents"] == []
+        actions = [e["action"] for e in client.get("/v1/audit").json()["entries"]]
+        assert actions == ["silence.create", "incident.ack"]

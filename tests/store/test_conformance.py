@@ -156,6 +156,10 @@ def test_records_upsert_list_and_delete(store: Store) -> None:
     assert store.delete_record("silence", "a") is False
     assert [r.id for r in store.records("silence")] == ["b"]
     assert [r.body for r in store.records("incident")] == ['{"n": 3}']
+    store.put_record("silence", "c", "{}", 40.0)
+    assert store.delete_records("silence", before=30.0) == 1  # b (20); c is newer
+    assert [r.id for r in store.records("silence")] == ["c"]
+    assert [r.id for r in store.records("incident")] == ["a"]  # other kinds untouched
 
 
 def test_audit_log_appends_and_filters(store: Store) -> None:

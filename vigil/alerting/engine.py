@@ -28,6 +28,7 @@ Configured in ``vigil.yaml``::
         - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
            timezone: Europe/Berlin}}
       deploy_grace: 15m            # a deploy annotation mutes its model's alerts (bar NoData) this long
+      retention: {history: 400d, notifications: 7d, silences: 30d}   # pruned hourly; the audit log is kept
 
 Built-in inhibition: a critical alert mutes the warning of the same rule and model, and a model's
 ``NoData`` alert mutes its drift alerts.
@@ -134,6 +135,16 @@ class _Receiver(BaseModel):
         return _expand_env(value)
 
 
+class _Retention(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    history: str = "400d"
+    """Alert episodes, incidents, action runs and deploy annotations."""
+    notifications: str = "7d"
+    """The notification log (longer than any repeat_interval)."""
+    silences: str = "30d"
+    """Expired silences (after they ended)."""
+
+
 class AlertingSettings(BaseModel):
     """The ``alerting:`` section of vigil.yaml (see the module docstring)."""
 
@@ -145,6 +156,7 @@ class AlertingSettings(BaseModel):
     receivers: list[_Receiver] = Field(default_factory=list)
     maintenance: list[dict[str, Any]] = Field(default_factory=list)
     deploy_grace: str | float = "15m"
+    retention: _Retention = Field(default_factory=_Retention)
 
     def seconds(self, value: str | float) -> float:
         if value in (0, "0", "0s"):
@@ -180,7 +192,8 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
     raw = (config.model_extra or {}).get("alerting") or {}
     try:
         settings = AlertingSettings.model_validate(raw)
-        for value in (settings.evaluate_every, settings.deploy_grace):
+        r = settings.retention
+        for value in (settings.evaluate_every, settings.deploy_grace, r.history, r.notifications, r.silences):
             settings.seconds(value)
     except (ValidationError, Exception) as exc:
         problems = [
@@ -301,6 +314,7 @@ class AlertEngine:
         """This engine's name in the ``alerting`` lease (the server's writer name, so a restarted server
         takes its lease back at once): one engine per store evaluates at a time."""
         self.leading = False
+        self._pruned_at = float("-inf")
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
         self._lock = threading.Lock()
@@ -455,6 +469,9 @@ class AlertEngine:
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
             self._remediate(now)
+            if now - self._pruned_at >= 3600:
+                self._pruned_at = now
+                self.prune(now)
         return due
 
     def acknowledge(self, incident_id: str, actor: str, now: float, note: str = "") -> Incident:
@@ -487,6 +504,20 @@ class AlertEngine:
             return alert
         notes = {**alert.annotations, "dashboard_url": base + url}
         return Alert(alert.labels, alert.status, alert.starts_at, alert.ends_at, notes)
+
+    def prune(self, now: float) -> dict[str, int]:
+        """Forget what retention allows (``alerting.retention``); the audit log is kept whole."""
+        r = self.settings.retention
+        history = now - self.settings.seconds(r.history)
+        gone = {
+            kind: self.store.delete_records(kind, history) for kind in ("episode", "action_run", DEPLOY_KIND)
+        }
+        gone["incident"] = self.store.delete_records("incident", history)
+        gone["notification"] = self.store.delete_records(
+            StoreNotificationLog.KIND, now - self.settings.seconds(r.notifications)
+        )
+        gone["silence"] = self.silences.prune(now - self.settings.seconds(r.silences))
+        return gone
 
     def _remediate(self, now: float) -> None:
         """Offer the firing alerts to the remediation actions (not those a person silenced, nor during

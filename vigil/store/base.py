@@ -238,6 +238,10 @@ class Store(Protocol):
         """Delete one record; False when there was none."""
         ...
 
+    def delete_records(self, kind: str, before: float) -> int:
+        """Delete the records of ``kind`` last updated before ``before``; returns how many."""
+        ...
+
     def append_audit(
         self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
     ) -> int:

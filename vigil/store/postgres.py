@@ -502,6 +502,9 @@ class PostgresStore:
     def delete_record(self, kind: str, id: str) -> bool:
         return self._write("DELETE FROM records WHERE kind = %s AND id = %s", (kind, id)) > 0
 
+    def delete_records(self, kind: str, before: float) -> int:
+        return self._write("DELETE FROM records WHERE kind = %s AND updated_at < %s", (kind, before))
+
     def append_audit(
         self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
     ) -> int:

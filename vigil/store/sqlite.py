@@ -316,6 +316,12 @@ class SQLiteStore:
         with self._tx() as db:
             return db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, id)).rowcount > 0
 
+    def delete_records(self, kind: str, before: float) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM records WHERE kind = ? AND updated_at < ?", (kind, before)
+            ).rowcount
+
     def append_audit(
         self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
     ) -> int:
