@@ -858,3 +858,37 @@ def test_a_retried_request_with_the_same_idempotency_key_is_stored_once(tmp_path
         assert app.state.vigil.aggregator.wait_idle()
         series = client.get("/v1/models/m/metrics", params={"names": "events", "step": "1d"}).json()["series"]
     assert sum(v or 0 for _, v in series["events"]) == 55  # the retry counted once
+
+
+def test_one_request_for_a_regression_and_an_llm_keeps_both(serve: Callable[..., Server]) -> None:
+    # the SDK batches every model into one request: the LLM's text answers must not make the
+    # regression's numbers text, nor get them rejected
+    s = serve(
+        """
+models:
+  reg: {task: regression, owner: {team: t}}
+  chat: {task: llm, owner: {team: t}}
+"""
+    )
+    events = [
+        {"model": "reg", "request_id": "a", "timestamp": NOW - 30, "prediction": 307.25},
+        {"model": "chat", "request_id": "b", "timestamp": NOW - 30, "prediction": "Hello, how can I help?"},
+        {"model": "reg", "request_id": "c", "timestamp": NOW - 30, "prediction": 12},
+        {"model": "reg", "request_id": "d", "timestamp": NOW - 30, "prediction": "not a number"},
+    ]
+    r = s.events(events)
+    assert r.status_code == 200, r.text
+    assert rejected(r) == {3: [("prediction", "a regression model predicts numbers, got 'not a number'")]}
+    assert s.count("reg") == 2 and s.count("chat") == 1
+    s.post(
+        "/v1/labels",
+        [
+            {"model": "reg", "request_id": "a", "label": 300.25},
+            {"model": "reg", "request_id": "c", "label": 10},
+        ],
+    )
+    s.settle()
+    got = s.client.get(
+        "/v1/models/reg/metrics", params={"names": "mae", "step": "1d", "from": NOW - 86_400, "to": NOW + 60}
+    ).json()["series"]["mae"]
+    assert [v for _, v in got if v is not None] == [pytest.approx((7.0 + 2.0) / 2)]

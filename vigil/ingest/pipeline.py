@@ -276,8 +276,10 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
     if spec.task == "regression" and "prediction" in part.column_names:
         p = part.column("prediction")
         if pa.types.is_string(p.type):
+            # text here may be numbers kept as text because another model's records in the request
+            # predict text (an LLM's answers): those are fine, anything else is not a number
             flag(
-                pc.is_valid(p),
+                pa.array([v is not None and not _number(v) for v in p.to_pylist()], pa.bool_()),
                 "prediction",
                 lambda i: f"a regression model predicts numbers, got {p[i].as_py()!r:.60}",
             )

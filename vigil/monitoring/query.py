@@ -211,13 +211,18 @@ class Query:
         merged: dict[WindowKey, WindowState] = {}
         live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
         mine = self.aggregator.writer if self.aggregator is not None else None
+        rolled: list[tuple[int, int]] = []
         for row in choose_rows(self.store, model, res, start, end, version):
             key = WindowKey(model, row.version, row.start, row.resolution)
             if row.writer == mine and key in live:
                 continue  # memory is newer than the saved copy
+            if row.resolution > res:
+                rolled.append((row.start, row.start + row.resolution))
             state = WindowState.from_bytes(row.state)
             merged[key] = merged[key].merge(state) if key in merged else state
         for key, state in live.items():
+            if any(a <= key.start < b for a, b in rolled):
+                continue  # saved, rolled up and pruned while still in memory: the rollup holds it
             if version is None or key.version == version:
                 merged[key] = merged[key].merge(state) if key in merged else state
         return merged

@@ -48,7 +48,9 @@ class WindowState:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: Moments = field(default_factory=Moments)
-    profile: Profile = field(default_factory=Profile)
+    encoded: list[bytes] = field(default_factory=list, repr=False)
+    """Encoded profiles not decoded yet (a window read from the store, or merged with one): decoded and
+    merged in on first use of ``profile``, so service metrics never pay for the features."""
     sample: list[tuple[float, str]] = field(default_factory=list)
     """(priority, event as JSON) pairs, the smallest priorities kept."""
     sample_size: int = 100
@@ -87,6 +89,24 @@ class WindowState:
             self._sample(events, rng)
         return self
 
+    @property
+    def profile(self) -> Profile:
+        """The feature profile (decoding any encoded parts now)."""
+        decoded = self.__dict__.get("_profile")
+        if decoded is None:
+            decoded = Profile()
+            self.__dict__["_profile"] = decoded
+        if self.encoded:
+            pending, self.encoded = self.encoded, []
+            for raw in pending:
+                decoded.merge(Profile.from_bytes(raw))
+        return decoded
+
+    @profile.setter
+    def profile(self, value: Profile) -> None:
+        self.__dict__["_profile"] = value
+        self.encoded = []
+
     def merge(self, other: WindowState) -> WindowState:
         self.events += other.events
         self.errors += other.errors
@@ -95,7 +115,9 @@ class WindowState:
         self.tokens_in += other.tokens_in
         self.tokens_out += other.tokens_out
         self.cost.merge(other.cost)
-        self.profile.merge(other.profile)
+        if other.__dict__.get("_profile") is not None:
+            self.profile.merge(other.profile)
+        self.encoded.extend(other.encoded)
         self.sample = sorted(self.sample + other.sample)[: max(self.sample_size, other.sample_size)]
         for kind, count in other.error_kinds.items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + count
@@ -103,6 +125,12 @@ class WindowState:
 
     def copy(self) -> WindowState:
         return WindowState.from_bytes(self.to_bytes())
+
+    def _profile_bytes(self) -> bytes:
+        """The profile encoded: as read when it was never decoded nor merged (no work at all)."""
+        if self.__dict__.get("_profile") is None and len(self.encoded) == 1:
+            return self.encoded[0]
+        return self.profile.to_bytes()
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -180,7 +208,7 @@ class WindowState:
             _MAGIC,
             _VERSION,
             header,
-            [lat.positive, lat.negative, np.frombuffer(self.profile.to_bytes(), np.uint8)],
+            [lat.positive, lat.negative, np.frombuffer(self._profile_bytes(), np.uint8)],
         )
 
     @staticmethod
@@ -204,7 +232,7 @@ class WindowState:
             tokens_in=header["tokens_in"],
             tokens_out=header["tokens_out"],
             cost=Moments(*header["cost"]),
-            profile=Profile.from_bytes(prof.tobytes()),
+            encoded=[prof.tobytes()],
             sample=[(float(p), str(r)) for p, r in header["sample"]],
             sample_size=header["sample_size"],
             error_kinds=dict(header["error_kinds"]),
