@@ -1,25 +1,41 @@
-"""``vigil demo``: a live system to look at, with trouble injected on a schedule.
+"""``vigil demo``: a live system to look at, with trouble injected on a schedule and alerts delivered.
 
 It starts the server on an embedded store, trains two models on data sets scikit-learn ships (breast
 cancer: a binary classifier; diabetes: a regression) and simulates an LLM assistant, then streams traffic
 to all three through the SDK, with ground-truth labels arriving late. After a calm start it injects:
 drift in two features, a latency spike, a burst of errors, a feature pipeline that starts sending nulls,
-and a cost spike on the LLM. It prints what it injected, when, and where to look.
+a cost spike on the LLM, and a silence (the assistant stops sending). It prints what it injected, when,
+and where to look.
+
+The server's alert engine runs the demo's rules (:mod:`vigil.demo.rules`) and notifies three receivers
+the demo starts on 127.0.0.1 (:mod:`vigil.demo.receivers`): a webhook recorder, an SMTP server and, when
+Debian's ``prometheus-alertmanager`` is installed, a real Alertmanager. Each alert a receiver gets is
+printed with its delay after the injection that explains it, and at the end a table gives, per trouble,
+the first notification per receiver and when it resolved (:mod:`vigil.demo.timeline`).
 """
 
 from __future__ import annotations
 
+import math
 import random
+import shutil
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
+
+from vigil.config import parse_duration
+from vigil.demo.receivers import ALERTMANAGER_BINARY, AlertmanagerWatch, SmtpRecorder, WebhookRecorder
+from vigil.demo.rules import DemoTimings, alerting_section, alertname_for, rules_section
+from vigil.demo.timeline import Timeline
 
 __all__ = ["Trouble", "run_demo", "schedule"]
 
@@ -60,6 +76,10 @@ models:
 
 @dataclass(frozen=True)
 class Trouble:
+    name: str
+    """Short name, as the notification lines and the table show it."""
+    kind: str
+    """``drift``, ``latency``, ``errors``, ``nulls``, ``cost`` or ``silence``: what the traffic does."""
     at: float
     """Seconds after the start."""
     lasts: float
@@ -67,46 +87,79 @@ class Trouble:
     what: str
     look: str
     """Which metric or endpoint shows it."""
+    alerts: tuple[str, ...]
+    """The alerts (rule names, on ``model``) it should fire."""
 
 
-def schedule(calm: float) -> list[Trouble]:
-    """When each trouble starts, ``calm`` seconds into the run, then every ``calm / 2`` seconds."""
+def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
+    """When each trouble starts, ``calm`` seconds into the run, then every ``calm / 2`` seconds.
+
+    The silence lasts ``calm`` (at least 6 windows: ``NoData`` needs 3 empty windows in a row, plus the
+    window the silence starts in and the one that reads it), then the assistant sends again. Every
+    trouble fires its alerts when ``calm`` is at least 6 windows (the cost spike, ``calm / 2``, must
+    cover the two windows its rule holds for, plus the window it starts in).
+    """
     step = calm / 2
     return [
         Trouble(
+            "drift",
+            "drift",
             calm,
             1e9,
             "tumor-classifier",
             "drift: 'mean radius' +1.5 sd and 'mean texture' ×1.6",
             "GET /v1/models/tumor-classifier/drift",
+            ("DriftMeanRadius", "DriftMeanTexture"),
         ),
         Trouble(
+            "latency spike",
+            "latency",
             calm + step,
             step,
             "tumor-classifier",
             "latency spike: ×6 for a while",
             "metrics latency_p95 / latency_p99",
+            ("LatencyP95Spike",),
         ),
         Trouble(
+            "error burst",
+            "errors",
             calm + 2 * step,
             step / 2,
             "diabetes-progression",
             "error burst: 30% of requests fail",
             "metrics error_rate",
+            ("ErrorRateHigh",),
         ),
         Trouble(
+            "nulls in bmi",
+            "nulls",
             calm + 3 * step,
             1e9,
             "diabetes-progression",
             "feature pipeline sends nulls in 'bmi' (40%)",
             "metrics null_rate:bmi; GET /drift quality section",
+            ("NullRateHigh",),
         ),
         Trouble(
+            "cost spike",
+            "cost",
             calm + 4 * step,
-            1e9,
+            step,
             "support-assistant",
-            "cost spike: answers 5× longer (tokens out, cost)",
-            "metrics cost_per_prediction / tokens_per_prediction",
+            "cost spike: answers 5× longer for a while (tokens out, cost, latency)",
+            "metrics cost_per_prediction / tokens_per_prediction / latency_p95",
+            ("CostPerPredictionSpike", "LatencyP95Spike"),
+        ),
+        Trouble(
+            "assistant silent",
+            "silence",
+            calm + 5 * step,
+            max(calm, 6 * window),
+            "support-assistant",
+            "silence: the assistant stops sending for a while",
+            "metrics events; GET /v1/alerts",
+            ("NoData",),
         ),
     ]
 
@@ -157,8 +210,8 @@ def _train(out: Path) -> tuple[_Model, _Model]:
     )
 
 
-def _active(troubles: list[Trouble], model: str, elapsed: float, word: str) -> bool:
-    return any(t.model == model and word in t.what and t.at <= elapsed < t.at + t.lasts for t in troubles)
+def _active(troubles: list[Trouble], model: str, elapsed: float, kind: str) -> bool:
+    return any(t.model == model and t.kind == kind and t.at <= elapsed < t.at + t.lasts for t in troubles)
 
 
 def run_demo(
@@ -170,51 +223,198 @@ def run_demo(
     calm: float,
     window: str,
     say: Callable[[str], None] = print,
+    alertmanager: Path | None = ALERTMANAGER_BINARY,
 ) -> dict[str, Any]:
-    """Run until ``duration`` seconds have passed (None: until interrupted). Returns what was injected."""
+    """Run until ``duration`` seconds of traffic have passed (None: until interrupted).
+
+    Starts the receivers (``alertmanager``: the binary to run, None for none; a missing binary is said
+    in one line and skipped), writes ``out/vigil.yaml`` (models, alerting, rules), starts the server on
+    ``port``, waits for the next window boundary (so no window is half empty), then streams traffic and
+    injects trouble on :func:`schedule`. Everything it started is stopped on the way out, whatever
+    happens. Returns what happened: ``injected``, ``notifications`` (every received alert, see
+    :meth:`Timeline.notifications`), ``alerts`` (per trouble and alert, the delays:
+    :meth:`Timeline.measurements`), ``unexpected``, ``receivers`` (where they listened), ``timings``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    w = parse_duration(window).total_seconds()
+    timings = DemoTimings(w)
+    rules = rules_section(timings)
+    troubles = schedule(calm, w)
+    tumor, diabetes = _train(out)
+    url = f"http://127.0.0.1:{port}"
+    timeline = Timeline(["webhook", "email"], say)
+    store_path = out / "vigil.db"
+    with ExitStack() as running:
+        where = _start_receivers(out, timeline, rules, alertmanager, say, running)
+        _write_config(out, window, timings, rules, url, where)
+        _start_server(out, port, running)
+        say(f"Vigil is running: {url}  (store {store_path}, config {out / 'vigil.yaml'})")
+        say(f"  models      {url}/v1/models")
+        say(
+            f"  metrics     {url}/v1/models/tumor-classifier/metrics"
+            "?names=throughput,latency_p95,error_rate&step=1m"
+        )
+        say(f"  drift       {url}/v1/models/tumor-classifier/drift")
+        say(f"  events      {url}/v1/models/diabetes-progression/events?limit=5")
+        say(f"  Prometheus  {url}/metrics      API docs {url}/docs")
+        say(
+            f"  alerts      {url}/v1/alerts   ({len(rules)} rules, evaluated every "
+            f"{timings.evaluate_every:g} s; every notification goes to every receiver)"
+        )
+        say(f"  webhook     {where['webhook']}   (records every POST)")
+        say(f"  e-mail      SMTP {where['email']}   (records every message)")
+        if where["alertmanager"] is not None:
+            say(f"  Alertmanager {where['alertmanager']}/#/alerts   (a real one; Vigil forwards to it)")
+        say(f"streaming ~{rate:.0f} predictions/s per model; labels arrive 5–20 s late. Planned trouble:")
+        for t in troubles:
+            say(f"  +{t.at:>4.0f}s  {t.model}: {t.what}   → {t.look}   (should fire {', '.join(t.alerts)})")
+        if calm < 6 * w:
+            say(
+                f"note: a calm of {calm:g} s is under 6 windows ({6 * w:g} s): the shorter troubles (calm/4, "
+                "calm/2) may end before their alerts hold"
+            )
+        start = math.ceil(time.time() / w) * w  # a window boundary: the first window is a whole one
+        injected: list[dict[str, Any]] = []
+        sent = 0
+        try:
+            time.sleep(max(0.0, start - time.time()))
+            say(f"{time.strftime('%H:%M:%S', time.localtime(start))}  traffic starts (calm for {calm:.0f} s)")
+            sent = _stream(url, start, duration, rate, troubles, (tumor, diabetes), timeline, injected, say)
+        except KeyboardInterrupt:
+            say("stopping")
+    say(f"sent {sent} predictions in {time.time() - start:.0f} s; the store stays in {store_path}")
+    say("Injection → first notification, in seconds after the injection:")
+    for line in timeline.table():
+        say(f"  {line}")
+    return {
+        "url": url,
+        "injected": injected,
+        "sent": sent,
+        "started": start,
+        "receivers": where,
+        "timings": {
+            "window": w,
+            "evaluate_every": timings.evaluate_every,
+            "group_wait": timings.group_wait,
+            "group_interval": timings.group_interval,
+        },
+        "notifications": timeline.notifications(),
+        "alerts": timeline.measurements(),
+        "unexpected": timeline.unexpected(),
+    }
+
+
+def _start_receivers(
+    out: Path,
+    timeline: Timeline,
+    rules: list[dict[str, Any]],
+    alertmanager: Path | None,
+    say: Callable[[str], None],
+    running: ExitStack,
+) -> dict[str, str | None]:
+    """Start the webhook recorder, the SMTP server and (when it can) Alertmanager, each stopped by
+    ``running``; returns where they listen (``alertmanager`` None when not started)."""
+    webhook = WebhookRecorder(timeline.receive).start()
+    running.callback(webhook.stop)
+    smtp = SmtpRecorder(timeline.receive, alertname_for(rules)).start()
+    running.callback(smtp.stop)
+    where: dict[str, str | None] = {
+        "webhook": webhook.url,
+        "email": f"{smtp.host}:{smtp.port}",
+        "alertmanager": None,
+    }
+    if alertmanager is None:
+        return where
+    if not alertmanager.exists():
+        say(
+            f"Alertmanager: {alertmanager} is not installed (scripts/install-prometheus.sh); going on without"
+        )
+        return where
+    shutil.rmtree(out / "alertmanager", ignore_errors=True)  # no alerts or silences of an earlier run
+    try:
+        watch = AlertmanagerWatch(out / "alertmanager", timeline.receive, binary=alertmanager).start()
+    except RuntimeError as exc:
+        say(f"Alertmanager: {exc}; going on without")
+        return where
+    running.callback(watch.stop)
+    timeline.receivers.append("alertmanager")
+    where["alertmanager"] = watch.url
+    return where
+
+
+def _write_config(
+    out: Path,
+    window: str,
+    timings: DemoTimings,
+    rules: list[dict[str, Any]],
+    url: str,
+    where: dict[str, str | None],
+) -> None:
+    """``out/vigil.yaml``: the models, then the alerting section and the rules."""
+    host, _, smtp_port = str(where["email"]).rpartition(":")
+    alerting = alerting_section(
+        timings,
+        external_url=url,
+        webhook=str(where["webhook"]),
+        smtp=(host, int(smtp_port)),
+        alertmanager=where["alertmanager"],
+    )
+    text = CONFIG.format(out=out.resolve(), window=window) + _ALERTING_HEADER
+    text += yaml.dump({"alerting": alerting, "rules": rules}, Dumper=_Dumper, sort_keys=False, width=110)
+    (out / "vigil.yaml").write_text(text, encoding="utf-8")
+
+
+def _start_server(out: Path, port: int, running: ExitStack) -> None:
+    """Serve ``out/vigil.yaml`` on a fresh ``out/vigil.db`` in a thread, until ``running`` closes."""
     import uvicorn
 
     from vigil.config import load_config
-    from vigil.sdk import Client
     from vigil.server.app import create_app
     from vigil.store.sqlite import SQLiteStore
 
-    out.mkdir(parents=True, exist_ok=True)
-    tumor, diabetes = _train(out)
-    (out / "vigil.yaml").write_text(CONFIG.format(out=out.resolve(), window=window), encoding="utf-8")
     config = load_config(out / "vigil.yaml")
-    store_path = out / "vigil.db"
     for stale in out.glob("vigil.db*"):
         stale.unlink()
-    app = create_app(config, SQLiteStore(store_path), flush_every=1.0, root=out)
+    app = create_app(config, SQLiteStore(out / "vigil.db"), flush_every=1.0, root=out)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     thread = threading.Thread(target=server.run, name="vigil-server", daemon=True)
     thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    running.callback(stop)
     while not server.started:
+        if not thread.is_alive():
+            raise SystemExit(f"the demo server could not start on port {port} (is it in use? try --port)")
         time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    troubles = schedule(calm)
-    say(f"Vigil is running: {url}  (store {store_path}, config {out / 'vigil.yaml'})")
-    say(f"  models      {url}/v1/models")
-    say(
-        f"  metrics     {url}/v1/models/tumor-classifier/metrics"
-        "?names=throughput,latency_p95,error_rate&step=1m"
-    )
-    say(f"  drift       {url}/v1/models/tumor-classifier/drift")
-    say(f"  events      {url}/v1/models/diabetes-progression/events?limit=5")
-    say(f"  Prometheus  {url}/metrics      API docs {url}/docs")
-    say(f"streaming ~{rate:.0f} predictions/s per model; labels arrive 5–20 s late. Planned trouble:")
-    for t in troubles:
-        say(f"  +{t.at:>4.0f}s  {t.model}: {t.what}   → {t.look}")
+
+
+def _stream(
+    url: str,
+    start: float,
+    duration: float | None,
+    rate: float,
+    troubles: list[Trouble],
+    models: tuple[_Model, _Model],
+    timeline: Timeline,
+    injected: list[dict[str, Any]],
+    say: Callable[[str], None],
+) -> int:
+    """Send traffic from ``start`` until ``duration`` has passed or Ctrl-C, injecting ``troubles`` on time
+    (each recorded in ``timeline`` and appended to ``injected``); returns the number of predictions sent."""
+    from vigil.sdk import Client
 
     client = Client(url, flush_interval=0.5, host_metrics_every=5.0)
+    # The assistant is another service: its own client, so its text answers never share a batch (and an
+    # Arrow column) with the regression's numbers.
+    assistant = Client(url, flush_interval=0.5, host_metrics_every=None)
     rng = np.random.default_rng(0)
     pending: deque[tuple[float, str, str, object]] = deque()
-    start = time.time()
     announced: set[int] = set()
-    injected: list[dict[str, Any]] = []
     sent = 0
     tick = 0.25
     try:
@@ -223,13 +423,15 @@ def run_demo(
             for i, t in enumerate(troubles):
                 if i not in announced and elapsed >= t.at:
                     announced.add(i)
-                    stamp = time.strftime("%H:%M:%S")
-                    injected.append({"at": time.time(), "model": t.model, "what": t.what})
-                    say(f"{stamp}  INJECTED  {t.model}: {t.what}   → {t.look}")
+                    now = time.time()
+                    timeline.inject(t.name, t.model, t.alerts, now, now - start)
+                    injected.append({"at": now, "name": t.name, "model": t.model, "what": t.what})
+                    say(f"{time.strftime('%H:%M:%S')}  INJECTED  {t.model}: {t.what}   → {t.look}")
             n = max(1, int(rng.poisson(rate * tick)))
-            sent += _serve(client, tumor, n, elapsed, troubles, rng, pending)
-            sent += _serve(client, diabetes, n, elapsed, troubles, rng, pending)
-            sent += _assistant(client, max(1, n // 3), elapsed, troubles, rng)
+            for m in models:
+                sent += _serve(client, m, n, elapsed, troubles, rng, pending)
+            if not _active(troubles, "support-assistant", elapsed, "silence"):
+                sent += _assistant(assistant, max(1, n // 3), elapsed, troubles, rng)
             now = time.time()
             while pending and pending[0][0] <= now:
                 _, model, rid, label = pending.popleft()
@@ -239,11 +441,26 @@ def run_demo(
         say("stopping")
     finally:
         client.close(timeout=5)
-        time.sleep(1.5)
-        server.should_exit = True
-        thread.join(10)
-    say(f"sent {sent} predictions in {time.time() - start:.0f} s; the store stays in {store_path}")
-    return {"url": url, "injected": injected, "sent": sent, "started": start}
+        assistant.close(timeout=5)
+        time.sleep(1.5)  # the last batches reach the windows before the server stops
+    return sent
+
+
+_ALERTING_HEADER = """
+# Alerting, tuned to the demo's short windows (see vigil/demo/rules.py). The route is flat: every
+# notification goes to every receiver; a routing tree would go under route: as routes: [...].
+"""
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML with multi-line strings (the runbooks) as literal blocks."""
+
+
+def _literal(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _literal)
 
 
 def _serve(
@@ -264,7 +481,7 @@ def _serve(
     nulls = _active(troubles, m.name, elapsed, "nulls")
     outputs = m.predict(rows)
     slow = 6.0 if _active(troubles, m.name, elapsed, "latency") else 1.0
-    failing = 0.3 if _active(troubles, m.name, elapsed, "error") else 0.002
+    failing = 0.3 if _active(troubles, m.name, elapsed, "errors") else 0.002
     for j, (features, out) in enumerate(zip(rows.to_dict("records"), outputs, strict=True)):
         if nulls and rng.random() < 0.4:
             features["bmi"] = None
