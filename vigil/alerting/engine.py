@@ -57,6 +57,7 @@ from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.dispatch import Notification
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
 from vigil.alerting.history import History, episode_id
+from vigil.alerting.history_cache import HistoryCache
 from vigil.alerting.incidents import Incident, Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.maintenance import (
@@ -307,6 +308,8 @@ class AlertEngine:
         self.history = History(store)
         self.incidents = Incidents(store, self.history)
         self.silences = SilenceStore(store)
+        self.history_cache = HistoryCache(query, clock)
+        """The query, remembering the history relative and anomaly rules read (see its module)."""
         self.remediator = Remediator(actions, query.registry.get, store, on_event=self.incidents.on_action)
         self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
@@ -452,7 +455,7 @@ class AlertEngine:
                 self.states = self._load_states()
             self._refresh_rules()
             old = self.states
-            self.states, alerts = evaluate(self.rules, self.query, self.states, now)
+            self.states, alerts = evaluate(self.rules, self.history_cache, self.states, now)
             alerts = [self._absolute(a) for a in alerts]
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
