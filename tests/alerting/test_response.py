@@ -496,3 +496,35 @@ def test_retention_forgets_history_but_keeps_the_audit_log(
         assert client.get("/v1/incidents").json()["incidents"] == []
         actions = [e["action"] for e in client.get("/v1/audit").json()["entries"]]
         assert actions == ["silence.create", "incident.ack"]
+
+
+def test_metrics_by_segment_through_the_api(tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]) -> None:
+    url, _ = hook
+    now = [T0 + 300]
+    app = create_app(_config(url), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
+    with TestClient(app) as client:
+        events = [
+            {
+                "model": "m",
+                "request_id": f"r{i}",
+                "timestamp": T0 + i,
+                "prediction": 1,
+                "segments": {"region": "eu" if i % 4 == 0 else "us"},
+            }
+            for i in range(40)
+        ]
+        client.post("/v1/events", json=events)
+        client.post(
+            "/v1/labels", json=[{"model": "m", "request_id": f"r{i}", "label": i % 2} for i in range(40)]
+        )
+        app.state.vigil.aggregator.wait_idle()
+        params = {"names": "accuracy", "from": str(T0), "to": str(T0 + 300), "step": "5m"}
+        eu = client.get("/v1/models/m/metrics", params={**params, "segment": "region=eu"}).json()
+        every = client.get("/v1/models/m/metrics", params=params).json()
+        # eu is every 4th request (all even: label 0, prediction 1): accuracy 0; over all: half right
+        assert [v for _, v in eu["series"]["accuracy"]] == [0.0]
+        assert [v for _, v in every["series"]["accuracy"]] == [0.5]
+        bad = client.get(
+            "/v1/models/m/metrics", params={**params, "names": "error_rate", "segment": "region=eu"}
+        )
+        assert bad.status_code == 422 and "accuracy" in bad.json()["error"]

@@ -261,8 +261,17 @@ def create_app(
         end: Annotated[str | None, Query(alias="to")] = None,
         step: Annotated[str | None, Query(description="seconds, or 1m / 1h / 1d")] = None,
         version: str | None = None,
+        segment: Annotated[
+            str | None, Query(description="e.g. region=eu (label-based and prediction metrics only)")
+        ] = None,
     ) -> dict[str, Any]:
+        from vigil.monitoring.query import parse_segment
+
         a, b = _range(start, end, vigil.clock())
+        try:
+            chosen = parse_segment(segment) if segment else None
+        except ValueError as exc:
+            raise InputError(f"segment: {exc}") from None
         series = await run_in_threadpool(
             vigil.query.series,
             model,
@@ -271,6 +280,7 @@ def create_app(
             b,
             _seconds(step) if step else None,
             version,
+            chosen,
         )
         return {
             "model": model,
