@@ -258,7 +258,7 @@ def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
     else:
         what = f"{rule.metric} of {where} is {_fmt(ev.value)} ({rule.op} {_fmt(ev.threshold)})"
     notes = {
-        "summary": rule.summary or what,
+        "summary": rule.summary or f"{rule.name}: {what}",
         "description": what,
         "value": _fmt(ev.value),
         "threshold": _fmt(ev.threshold),

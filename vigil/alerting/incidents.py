@@ -155,7 +155,7 @@ class Incidents:
                         ep.fired_at,
                         "fired",
                         "vigil",
-                        f"{ep.rule} fired ({ep.severity}): {ep.summary}",
+                        f"{ep.rule} fired ({ep.severity}): {ep.summary.removeprefix(ep.rule + ': ')}",
                         {"episode": ep.id, "labels": dict(ep.labels)},
                     )
                 )

@@ -113,7 +113,7 @@ def alerts_list(api: Api, show_all: bool, model: str | None, severity: str | Non
                 *([a.get("status")] if show_all else []),
                 _ago(a.get("startsAt"), now),
                 value,
-                notes.get("summary", ""),
+                notes.get("description") or notes.get("summary", ""),
             ]
         )
     click.echo(_table(header, rows))
