@@ -12,15 +12,9 @@ import yaml
 
 import vigil.alerting.maintenance as maintenance
 from vigil.alerting.alert import Alert
+from vigil.alerting.deploys import DEFAULT_GRACE, DeployAnnotation, DeployGrace
 from vigil.alerting.dispatch import Dispatcher, Route
-from vigil.alerting.maintenance import (
-    DEFAULT_GRACE,
-    DeployAnnotation,
-    DeployGrace,
-    MaintenanceWindow,
-    MaintenanceWindows,
-    WeeklySchedule,
-)
+from vigil.alerting.maintenance import MaintenanceWindow, MaintenanceWindows, WeeklySchedule
 from vigil.alerting.matchers import Matcher, parse_matcher
 from vigil.alerting.mute import Muter
 from vigil.errors import ConfigError, InputError

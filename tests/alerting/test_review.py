@@ -14,16 +14,9 @@ from scipy.stats import norm
 
 from tests.alerting.test_replay import SeriesSource
 from vigil.alerting.history import Episode
-from vigil.alerting.review import (
-    Suggestion,
-    quantile,
-    review,
-    review_html,
-    review_json,
-    review_text,
-    suggest_thresholds,
-)
+from vigil.alerting.review import Suggestion, quantile, review, suggest_thresholds
 from vigil.alerting.rules import Rule
+from vigil.reports.review import review_html, review_json, review_text
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 H = 3600.0
@@ -324,3 +317,16 @@ def test_json_text_and_html_carry_every_rule_and_html_escapes_hostile_names() ->
         assert f"</span>{r.rule}</h3>" in page or r.rule == HOSTILE
     assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) is None  # nothing fetched
     assert "<link" not in page and page.startswith("<!DOCTYPE html>")
+
+
+def test_presentation_is_still_importable_from_the_review_module() -> None:
+    import vigil.alerting.review as old
+    import vigil.reports.review as new
+
+    assert (old.review_json, old.review_text, old.review_html) == (
+        new.review_json,
+        new.review_text,
+        new.review_html,
+    )
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = old.nothing

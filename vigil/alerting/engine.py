@@ -54,20 +54,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
+from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
 from vigil.alerting.dispatch import Notification
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
 from vigil.alerting.history import History, episode_id
 from vigil.alerting.history_cache import HistoryCache
 from vigil.alerting.incidents import Incident, Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
-from vigil.alerting.maintenance import (
-    DEPLOY_KIND,
-    MAINTENANCE_KIND,
-    DeployAnnotation,
-    DeployGrace,
-    MaintenanceWindow,
-    MaintenanceWindows,
-)
+from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
 from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
 from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
@@ -82,8 +76,9 @@ from vigil.alerting.notify.receivers import (
 )
 from vigil.alerting.notify.retry import DeliveryStatus
 from vigil.alerting.routing import MultiDispatcher, RouteConfig, RouteTree, receivers_for
-from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config, slos_from_config
+from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
 from vigil.alerting.silences import SilenceStore
+from vigil.alerting.slo_config import slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem

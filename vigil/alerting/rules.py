@@ -1,5 +1,5 @@
-"""Alert rules and SLOs: what to watch on which model, when it is bad, and who to tell (the ``rules:`` and
-``slos:`` sections of vigil.yaml).
+"""Alert rules: what to watch on which model, when it is bad, and who to tell (the ``rules:`` section of
+vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.slo_config`).
 
 A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>`` or
 ``null_rate:<feature>``) over its evaluation ``window`` and decides a severity. Kinds:
@@ -86,45 +86,15 @@ Example::
         critical: 0.8
         window: 1h
 
-**SLOs** (``slos:``; see ``vigil.alerting.slo`` for the math): each becomes a rule of kind ``slo``,
-evaluated like the others (state machine, grouping, inhibition, notifications). It fires **critical** (a
-page) while a page tier of the multi-window burn-rate alerts holds (> 14.4 over 1h and 5m, or > 6 over 6h
-and 30m, for a 30-day window) and **warning** (a ticket) while only a ticket tier holds (> 3 over 24h and
-2h, or > 1 over 3d and 6h). Its alerts are labelled ``alertname`` = the SLO's name, ``slo``, ``sli``,
-``kind: slo``. ::
-
-    slos:
-      - name: credit-availability
-        model: credit
-        sli: availability          # bad = failed requests
-        target: 0.999
-        window: 30d                # the default; at least 1h
-        owner: risk-oncall@example.com
-        runbook: https://wiki.example.com/runbooks/credit-slo
-      - name: credit-latency
-        model: credit
-        sli: latency               # bad = requests slower than threshold_ms
-        threshold_ms: 300
-        target: 0.99
-      - name: credit-accuracy
-        model: credit
-        sli: accuracy              # any metric: good = model windows where accuracy >= 0.9
-        threshold: 0.9
-        op: ">="                   # the default for accuracy, precision, recall, f1, label_coverage,
-        target: 0.95               # throughput, events and predictions; "<=" for every other metric
-        min_events: 10             # optional: judge a tier only with this many events (windows) in it
-
-They also take ``version``, ``labels``, ``route``, ``summary``, ``for`` and ``keep_firing_for``.
-
-:func:`parse_rules` / :func:`parse_slos` check a section and raise one ``ConfigError`` naming every bad
-rule or SLO and what to fix (with file:line when given the text); :func:`default_rules` gives the rules
-every new model gets (documented there).
+:func:`parse_rules` checks the section and raises one ``ConfigError`` naming every bad rule and what to fix
+(with file:line when given the text); :func:`default_rules` gives the rules every new model gets
+(documented there).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -138,7 +108,7 @@ from pydantic import (
     model_validator,
 )
 
-from vigil.alerting.slo import Sli, Slo
+from vigil.alerting.slo import Slo
 from vigil.alerting.state import Severity, Timing
 from vigil.config import ModelSpec, VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
@@ -151,9 +121,7 @@ __all__ = [
     "default_rules",
     "known_metric",
     "parse_rules",
-    "parse_slos",
     "rules_from_config",
-    "slos_from_config",
 ]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -194,7 +162,8 @@ def _zeros_to_none(data: Any) -> Any:
 class Rule(BaseModel):
     """One alert rule. Build it from YAML with :func:`parse_rules`, or in code with ``Rule(name=..., ...)``
     (``for`` is ``for_`` in code). Durations are timedeltas (written 30s, 5m, 2h, 7d in YAML). Rules of
-    kind ``slo`` carry their :class:`~vigil.alerting.slo.Slo` and come from :func:`parse_slos`."""
+    kind ``slo`` carry their :class:`~vigil.alerting.slo.Slo` and come from
+    :func:`~vigil.alerting.slo_config.parse_slos`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -499,130 +468,6 @@ def _span(d: timedelta) -> str:
     return f"{seconds:g}s"
 
 
-_HIGHER_IS_BETTER = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "label_coverage",
-    "throughput",
-    "events",
-    "predictions",
-)
-_SHORTEST_BURN_WINDOW = timedelta(hours=1)
-
-
-class _SloSpec(BaseModel):
-    """One entry of the ``slos:`` section (see the module docstring); :meth:`rule` builds its rule."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
-
-    name: Annotated[str, Field(min_length=1)]
-    model: Annotated[str, Field(min_length=1)]
-    version: str | None = None
-    sli: Annotated[str, Field(min_length=1)] = "availability"
-    threshold_ms: float | None = None
-    threshold: float | None = None
-    op: Literal[">=", "<="] | None = None
-    target: float
-    window: Duration = timedelta(days=30)
-    min_events: Annotated[float, Field(ge=0)] = 0.0
-    for_: Duration | None = Field(default=None, alias="for")
-    keep_firing_for: Duration | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    owner: str | None = None
-    runbook: str | None = None
-    route: str | None = None
-    summary: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _zero_durations(cls, data: Any) -> Any:
-        return _zeros_to_none(data)
-
-    @model_validator(mode="after")
-    def _check(self) -> _SloSpec:
-        if self.model == "*":
-            raise _Bad("model", "an SLO is for one model, not '*'", "name the model; write one SLO per model")
-        if not 0 < self.target < 1:
-            raise _Bad(
-                "target",
-                f"target must be a share strictly between 0 and 1 (got {self.target:g})",
-                "write 99.9% as target: 0.999",
-            )
-        if self.window < _SHORTEST_BURN_WINDOW:
-            raise _Bad("window", "window must be at least 1h (the shortest burn-rate window)", "use e.g. 30d")
-        sli = self.sli
-        unused = {
-            "availability": ("threshold_ms", "threshold", "op"),
-            "latency": ("threshold", "op"),
-        }.get(sli, ("threshold_ms",))
-        for key in unused:
-            if getattr(self, key) is not None:
-                raise _Bad(key, f"{key} does not apply to a {sli} SLI", f"remove {key}")
-        if sli == "latency":
-            if self.threshold_ms is None or not self.threshold_ms > 0:
-                raise _Bad(
-                    "threshold_ms",
-                    "a latency SLI needs threshold_ms > 0 (requests at most this slow are good)",
-                    "add e.g. threshold_ms: 300",
-                )
-        elif sli != "availability":
-            if not known_metric(sli):
-                raise _Bad(
-                    "sli",
-                    f"unknown SLI {sli!r}",
-                    "use availability, latency (with threshold_ms) or a metric such as accuracy "
-                    "(with threshold)",
-                )
-            if self.threshold is None:
-                raise _Bad(
-                    "threshold",
-                    f"a {sli} SLI needs threshold (windows with {sli} {self.good_op} threshold are good)",
-                    "add e.g. threshold: 0.9",
-                )
-        return self
-
-    @property
-    def good_op(self) -> str:
-        return self.op or (">=" if self.sli in _HIGHER_IS_BETTER else "<=")
-
-    def rule(self) -> Rule:
-        if self.sli == "availability":
-            sli = Sli()
-        elif self.sli == "latency":
-            sli = Sli("latency", threshold_ms=self.threshold_ms)
-        else:
-            bad_op: Literal[">", "<"] = "<" if self.good_op == ">=" else ">"
-            sli = Sli("quality", metric=self.sli, op=bad_op, threshold=self.threshold)
-        slo = Slo(
-            self.name,
-            self.model,
-            sli,
-            self.target,
-            self.window.total_seconds(),
-            self.version,
-            min_events=self.min_events,
-        )
-        return Rule.model_validate(
-            {
-                "name": self.name,
-                "model": self.model,
-                "version": self.version,
-                "kind": "slo",
-                "slo": slo,
-                "window": timedelta(seconds=min(w.short for w in slo.burn_windows)),
-                "for": self.for_,
-                "keep_firing_for": self.keep_firing_for,
-                "labels": self.labels,
-                "owner": self.owner,
-                "runbook": self.runbook,
-                "route": self.route,
-                "summary": self.summary,
-            }
-        )
-
-
 def parse_rules(data: object, filename: str = "vigil.yaml", text: str | None = None) -> tuple[Rule, ...]:
     """The rules of a ``rules:`` section (a list of mappings; None or missing gives no rules).
 
@@ -638,48 +483,11 @@ def parse_rules(data: object, filename: str = "vigil.yaml", text: str | None = N
     return _parse_section("rules", "rule", data, build, Rule.model_fields, filename, text)
 
 
-def parse_slos(
-    data: object,
-    filename: str = "vigil.yaml",
-    text: str | None = None,
-    rule_names: Collection[str] = (),
-) -> tuple[Rule, ...]:
-    """The SLOs of a ``slos:`` section as rules of kind ``slo`` (each with its ``Slo`` in ``rule.slo``);
-    None or missing gives none. Problems are reported as by :func:`parse_rules`, naming the SLO
-    (``SLO 'credit-availability'``); an SLO may not take the name of a rule in ``rule_names`` (an alert's
-    state is keyed by name and model)."""
-    taken = set(rule_names)
-
-    def build(item: dict[str, Any]) -> Rule:
-        spec = _SloSpec.model_validate(item)
-        if spec.name in taken:
-            raise _Bad("name", "a rule has the same name", "give the SLO a name no rule uses")
-        return spec.rule()
-
-    return _parse_section("slos", "SLO", data, build, _SloSpec.model_fields, filename, text)
-
-
 def rules_from_config(
     config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
 ) -> tuple[Rule, ...]:
     """The rules of ``config``'s ``rules:`` section (kept in ``model_extra``); see :func:`parse_rules`."""
     return parse_rules((config.model_extra or {}).get("rules"), filename, text)
-
-
-def slos_from_config(
-    config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
-) -> tuple[Rule, ...]:
-    """The SLOs of ``config``'s ``slos:`` section as rules of kind ``slo`` (see :func:`parse_slos`); their
-    names must differ from those in the ``rules:`` section. Evaluate them with the other rules; their
-    ``Slo`` objects (``rule.slo``) give ``vigil.alerting.slo.slo_statuses``."""
-    extra = config.model_extra or {}
-    raw_rules = extra.get("rules")
-    names = {
-        item["name"]
-        for item in (raw_rules if isinstance(raw_rules, list) else [])
-        if isinstance(item, dict) and isinstance(item.get("name"), str)
-    }
-    return parse_slos(extra.get("slos"), filename, text, names)
 
 
 def _parse_section(
@@ -690,7 +498,9 @@ def _parse_section(
     fields: Mapping[str, Any],
     filename: str,
     text: str | None,
+    docs: str = "vigil.alerting.rules",
 ) -> tuple[Rule, ...]:
+    """The rules built from a section's entries; one ConfigError lists every problem (hints cite ``docs``)."""
     if data is None:
         return ()
     locate = _locator(text, filename)
@@ -720,7 +530,7 @@ def _parse_section(
                     problems.append(locate((section, i, cause.key), f"{who}: {cause.message}", cause.hint))
                     continue
                 key = str(loc[0]) if loc else ""
-                message, hint = _explain(error, key, fields, section)
+                message, hint = _explain(error, key, fields, section, docs)
                 problems.append(locate((section, i, *loc), f"{who}: {message}", hint))
             continue
         if rule.name in seen:
@@ -739,7 +549,9 @@ def _parse_section(
     return tuple(rules)
 
 
-def _explain(error: Mapping[str, Any], key: str, fields: Mapping[str, Any], section: str) -> tuple[str, str]:
+def _explain(
+    error: Mapping[str, Any], key: str, fields: Mapping[str, Any], section: str, docs: str
+) -> tuple[str, str]:
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = ", ".join(f.alias or n for n, f in fields.items() if n != "slo")
@@ -752,7 +564,7 @@ def _explain(error: Mapping[str, Any], key: str, fields: Mapping[str, Any], sect
         return f"{key}: {issues[0].message}", issues[0].hint
     return (
         f"{key}: {error['msg']} (got {error.get('input')!r})",
-        f"see the {section} format in vigil.alerting.rules",
+        f"see the {section} format in {docs}",
     )
 
 

@@ -26,7 +26,7 @@ from a ``Query`` (windows counted by their start, at the model's resolution).
 
 :func:`slo_status` judges one SLO at a time; :func:`slo_statuses` judges several at their last complete
 window, as rule evaluation does (``vigil.alerting.evaluate`` runs SLOs through the alert state machine:
-see ``vigil.alerting.rules`` for the ``slos:`` section).
+see ``vigil.alerting.slo_config`` for the ``slos:`` section).
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ def validate(path: str) -> None:
     actions and the alerting section)."""
     from vigil.actions import actions_from_config
     from vigil.alerting.engine import load_alerting
-    from vigil.alerting.rules import rules_from_config, slos_from_config
+    from vigil.alerting.rules import rules_from_config
+    from vigil.alerting.slo_config import slos_from_config
     from vigil.config import load_config
     from vigil.errors import ConfigError
 

@@ -340,7 +340,8 @@ def ops_router(
         (``vigil.alerting.review``). ``format=html`` gives a self-contained report."""
         from fastapi.responses import HTMLResponse
 
-        from vigil.alerting.review import FLAP_WINDOW, review, review_html, review_json, review_text
+        from vigil.alerting.review import FLAP_WINDOW, review
+        from vigil.reports.review import review_html, review_json, review_text
 
         eng = need()
         now = vigil.clock()
@@ -461,7 +462,7 @@ def ops_router(
         default ``alerting.deploy_grace``). Records the version as live (the rollback target moves) and
         mutes the model's alerts, bar NoData, for the grace period. Audited."""
         from vigil.actions import record_deploy
-        from vigil.alerting.maintenance import DEPLOY_KIND, DeployAnnotation
+        from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation
 
         eng = need()
         if vigil.registry.get(model) is None:
