@@ -57,7 +57,7 @@ from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
 from vigil.alerting.dispatch import Notification
 from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
-from vigil.alerting.history import History, episode_id
+from vigil.alerting.history import History, episode_of
 from vigil.alerting.history_cache import HistoryCache
 from vigil.alerting.incidents import Incident, Incidents
 from vigil.alerting.inhibit import Inhibitor, InhibitRule
@@ -228,10 +228,6 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _episode_of(alert: Alert) -> str:
-    return episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
 
 
 STATE_KIND = "alert_state"
@@ -430,11 +426,15 @@ class AlertEngine:
         found = (DeployAnnotation.from_json(r.body) for r in self.store.records(DEPLOY_KIND, since))
         return DeployGrace(found, default_grace=self.deploy_grace)
 
-    def muter(self, now: float) -> Muter:
-        """What mutes notifications this round: inhibitions, the store's silences, maintenance windows,
-        deploy grace periods, and any extra muters."""
+    def quiet(self, now: float) -> Muter:
+        """What people asked for quiet with: the store's silences, maintenance windows and deploy grace
+        periods (read once a round)."""
         recent = self.deploys(since=now - 7 * 86_400)  # a grace period never lasts a week
-        return AnyMuter((self.inhibitor(), self.silences.muter(), self.maintenance(), recent, *self.muters))
+        return AnyMuter((self.silences.muter(), self.maintenance(), recent))
+
+    def muter(self, now: float, quiet: Muter | None = None) -> Muter:
+        """What mutes notifications this round: inhibitions, ``quiet`` (see :meth:`quiet`), extra muters."""
+        return AnyMuter((self.inhibitor(), quiet or self.quiet(now), *self.muters))
 
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
@@ -444,11 +444,10 @@ class AlertEngine:
             if not self.store.lease("alerting", self.holder, now, ttl):
                 self.leading = False
                 return []  # another server evaluates; its states and notifications are in the store
+            self._refresh_rules()
             if not self.leading:  # taking over: carry on from the states the last leader saved
                 self.leading = True
-                self._refresh_rules()
                 self.states = self._load_states()
-            self._refresh_rules()
             old = self.states
             self.states, alerts = evaluate(self.rules, self.history_cache, self.states, now)
             alerts = [self._absolute(a) for a in alerts]
@@ -456,7 +455,8 @@ class AlertEngine:
             self.dispatcher.receive(alerts, now)
             ops = {r.name: r.op for r in self.rules}
             self.incidents.observe(self.history.observe(alerts, now, ops), now)
-            due = self.dispatcher.flush(now, self.muter(now), self._was_notified)
+            quiet = self.quiet(now)
+            due = self.dispatcher.flush(now, self.muter(now, quiet), self._was_notified)
             for notification in due:
                 targets = receivers_for(notification.receiver, self.receivers)
                 results = deliver(notification, targets, self.log, now) if targets else {}
@@ -466,7 +466,7 @@ class AlertEngine:
                     self.incidents.notified(notification, delivered, now)
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
-            self._remediate(now)
+            self._remediate(now, quiet)
             if now - self._pruned_at >= 3600:
                 self._pruned_at = now
                 self.prune(now)
@@ -481,7 +481,7 @@ class AlertEngine:
             groups = {
                 (n.receiver, n.group_key)
                 for _, n, results in self.sent
-                if any(_episode_of(a) in episodes for a in n.firing)
+                if any(episode_of(a) in episodes for a in n.firing)
                 and any(r.status is DeliveryStatus.SENT for r in results.values())
             }
         for receiver in self.receivers:
@@ -507,22 +507,19 @@ class AlertEngine:
         """Forget what retention allows (``alerting.retention``); the audit log is kept whole."""
         r = self.settings.retention
         history = now - self.settings.seconds(r.history)
-        gone = {
-            kind: self.store.delete_records(kind, history) for kind in ("episode", "action_run", DEPLOY_KIND)
-        }
-        gone["incident"] = self.store.delete_records("incident", history)
+        kinds = ("episode", "action_run", DEPLOY_KIND, "incident")
+        gone = {kind: self.store.delete_records(kind, history) for kind in kinds}
         gone["notification"] = self.store.delete_records(
             StoreNotificationLog.KIND, now - self.settings.seconds(r.notifications)
         )
         gone["silence"] = self.silences.prune(now - self.settings.seconds(r.silences))
         return gone
 
-    def _remediate(self, now: float) -> None:
+    def _remediate(self, now: float, quiet: Muter) -> None:
         """Offer the firing alerts to the remediation actions (not those a person silenced, nor during
         maintenance or a deploy's grace period: people are at work there), and close stale runs."""
         if not self.remediator.specs:
             return
-        quiet = AnyMuter((self.silences.muter(), self.maintenance(), self.deploys(since=now - 7 * 86_400)))
         firing = [
             a
             for a in self.dispatcher.alerts()
@@ -535,9 +532,7 @@ class AlertEngine:
             log.exception("remediation failed")
 
     def _was_notified(self, alert: Alert) -> bool:
-        ep = self.history.get(
-            episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
-        )
+        ep = self.history.get(episode_of(alert))
         return ep is not None and ep.notified_at is not None
 
     def alerts(self) -> list[Alert]:

@@ -18,7 +18,7 @@ from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.state import Severity
 from vigil.store.base import Store
 
-__all__ = ["KIND", "Episode", "History", "episode_id"]
+__all__ = ["KIND", "Episode", "History", "episode_id", "episode_of"]
 
 KIND = "episode"
 
@@ -27,6 +27,11 @@ Verdict = Literal["true", "false"]
 
 def episode_id(rule: str, model: str, fired_at: float) -> str:
     return f"{rule}/{model}/{round(fired_at * 1000)}"
+
+
+def episode_of(alert: Alert) -> str:
+    """The id of the episode an alert belongs to (its rule, model and start)."""
+    return episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,15 @@ class History:
         self, alerts: Iterable[Alert], now: float, ops: Mapping[str, str] | None = None
     ) -> list[Episode]:
         """Fold one evaluation's alerts in (``ops``: the rule's ``op`` by rule name, to track the peak).
-        Returns the episodes that changed."""
+        Returns (and stores) the episodes that changed."""
+        seen: dict[str, Episode | None] = {}  # as stored before this round
         changed: dict[str, Episode] = {}
         for alert in alerts:
             rule, model = alert.labels.get("alertname", ""), alert.labels.get("model", "")
             id = episode_id(rule, model, alert.starts_at)
-            ep = changed.get(id) or self.get(id)
+            if id not in seen:
+                seen[id] = self.get(id)
+            ep = changed.get(id) or seen[id]
             severity = alert.labels.get("severity", Severity.WARNING.value)
             value = _number(alert.annotations.get("value"))
             if ep is None:
@@ -127,13 +135,14 @@ class History:
                 # higher severity's alert while the episode goes on, and a later firing alert reopens)
                 ep = replace(ep, resolved_at=alert.ends_at if alert.ends_at is not None else now)
             changed[id] = ep
-        for ep in changed.values():
+        out = [ep for id, ep in changed.items() if ep != seen[id]]  # a firing alert repeats every round
+        for ep in out:
             self.put(ep, now)
-        return list(changed.values())
+        return out
 
     def mark_notified(self, alerts: Iterable[Alert], at: float) -> None:
         for alert in alerts:
-            id = episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
+            id = episode_of(alert)
             ep = self.get(id)
             if ep is not None and ep.notified_at is None:
                 self.put(replace(ep, notified_at=at), at)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from vigil.alerting.dispatch import Notification
-from vigil.alerting.history import Episode, History
+from vigil.alerting.history import Episode, History, episode_of
 from vigil.alerting.state import Severity
 from vigil.store.base import Store
 
@@ -204,7 +204,7 @@ class Incidents:
         ids = {
             ep.incident
             for a in (*notification.firing, *notification.resolved)
-            if (ep := self.history.get(_episode_of(a.labels, a.starts_at))) is not None and ep.incident
+            if (ep := self.history.get(episode_of(a))) is not None and ep.incident
         }
         for id in sorted(ids):
             incident = self.get(id)
@@ -280,21 +280,6 @@ class Incidents:
         incident = self.open_for(model)
         if incident is not None:
             self.note(incident.id, actor, text, at, kind="action", data=data)
-
-    def ack_alert(
-        self, fingerprint_labels: Mapping[str, str], starts_at: float, actor: str, now: float, note: str = ""
-    ) -> Incident:
-        """Acknowledge the incident an alert (its labels and start) belongs to."""
-        ep = self.history.get(_episode_of(fingerprint_labels, starts_at))
-        if ep is None or ep.incident is None:
-            raise KeyError("that alert belongs to no incident")
-        return self.ack(ep.incident, actor, now, note)
-
-
-def _episode_of(labels: Mapping[str, str], starts_at: float) -> str:
-    from vigil.alerting.history import episode_id
-
-    return episode_id(labels.get("alertname", ""), labels.get("model", ""), starts_at)
 
 
 def response_times(incidents: Iterable[Incident]) -> dict[str, float | int | None]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -102,7 +101,3 @@ class SilenceStore:
         for id in gone:
             self.store.delete_record(KIND, id)
         return len(gone)
-
-
-def matching(silences: Sequence[Silence], labels: dict[str, str], now: float) -> list[Silence]:
-    return [s for s in silences if s.mutes(labels, now)]

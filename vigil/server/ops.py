@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from vigil.alerting.history import episode_id
+from vigil.alerting.history import episode_of
 from vigil.alerting.rules import parse_rules
 from vigil.alerting.silence import Silence
 from vigil.alerting.silences import silence_from_dict, silence_to_dict
@@ -91,9 +91,7 @@ def ops_router(
         if alert is None:
             raise HTTPException(404, f"no current alert with fingerprint {fingerprint!r}")
         try:
-            ep = eng.history.get(
-                episode_id(alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at)
-            )
+            ep = eng.history.get(episode_of(alert))
             if ep is None or ep.incident is None:
                 raise KeyError("that alert belongs to no incident")
             incident = await run_in_threadpool(
@@ -117,9 +115,7 @@ def ops_router(
         alert = next((a for a in eng.alerts() if a.fingerprint == fingerprint), None)
         which = body.get("episode")
         if alert is not None:
-            which = episode_id(
-                alert.labels.get("alertname", ""), alert.labels.get("model", ""), alert.starts_at
-            )
+            which = episode_of(alert)
         if not isinstance(which, str):
             raise HTTPException(404, f"no current alert {fingerprint!r}; give 'episode' for a past one")
         now = vigil.clock()
@@ -340,7 +336,7 @@ def ops_router(
         (``vigil.alerting.review``). ``format=html`` gives a self-contained report."""
         from fastapi.responses import HTMLResponse
 
-        from vigil.alerting.review import FLAP_WINDOW, review
+        from vigil.alerting.review import FLAP_WINDOW, review, suggest_thresholds
         from vigil.reports.review import review_html, review_json, review_text
 
         eng = need()
@@ -352,26 +348,18 @@ def ops_router(
             episodes = eng.history.episodes(since=a - FLAP_WINDOW)
             result = review(episodes, a, b, now, rules=sorted({r.name for r in eng.rules}))
             suggestions = []
-            if suggest:
-                for item in result.rules:
-                    if item.verdict in ("ok", "quiet"):
-                        continue
-                    for rule in (r for r in eng.rules if r.name == item.rule):
-                        for model in sorted(
-                            {m.model for m in item.models if m.model} & set(vigil.registry.names())
-                        ):
-                            if not rule.applies_to(model):
-                                continue
-                            try:
-                                suggestions.append(eng_suggest(rule, model, a, b))
-                            except ValueError:
-                                continue  # no_data and slo rules have no levels to suggest
+            models = set(vigil.registry.names())
+            for item in result.rules if suggest else ():
+                if item.verdict in ("ok", "quiet"):
+                    continue
+                seen = sorted({m.model for m in item.models if m.model} & models)
+                for rule in (r for r in eng.rules if r.name == item.rule):
+                    for model in filter(rule.applies_to, seen):
+                        try:
+                            suggestions.append(suggest_thresholds(rule, vigil.query, model, a, b))
+                        except ValueError:
+                            continue  # no_data and slo rules have no levels to suggest
             return result, suggestions
-
-        def eng_suggest(rule: Any, model: str, a: float, b: float) -> Any:
-            from vigil.alerting.review import suggest_thresholds
-
-            return suggest_thresholds(rule, vigil.query, model, a, b)
 
         result, suggestions = await run_in_threadpool(work)
         if format == "html":

@@ -165,13 +165,6 @@ class StoreNotificationLog:
             )
         return out
 
-    def prune(self, before: float) -> int:
-        """Forget outcomes older than ``before`` (longer ago than any repeat interval)."""
-        old = [r.id for r in self.store.records(self.KIND) if r.updated_at < before]
-        for id in old:
-            self.store.delete_record(self.KIND, id)
-        return len(old)
-
 
 def deliver(
     notification: Notification, receivers: Iterable[Receiver], log: NotificationLog, now: float
