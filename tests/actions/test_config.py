@@ -78,6 +78,44 @@ def test_full_example_parses_with_env_expanded(monkeypatch: pytest.MonkeyPatch) 
     assert fallback.headers == {"Authorization": "Bearer s3cret"} and fallback.fallback == "rules-v1"
 
 
+def test_the_public_view_names_secrets_but_never_shows_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", "https://hooks.example.com/services/T00/B00/XyZsecret?sig=q1w2e3")
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cret-token")
+    monkeypatch.setenv("MLFLOW_TOKEN", "mlflow-t0ken")
+    webhook, mlflow = parse_actions(
+        [
+            {
+                "name": "a",
+                "model": "credit",
+                "kind": "retrain",
+                "webhook": "${HOOK_URL}",
+                "headers": {"Authorization": "Bearer ${DEPLOY_TOKEN}", "X-Key": "written-in-the-file"},
+            },
+            {
+                "name": "b",
+                "model": "credit",
+                "kind": "rollback",
+                "mlflow": {
+                    "tracking_uri": "https://ci:pa55word@mlflow.example.com:8443/",
+                    "registered_model": "credit",
+                    "token": "${MLFLOW_TOKEN}",
+                },
+            },
+        ]
+    )
+    assert webhook.public()["webhook"] == "https://hooks.example.com/…"
+    assert webhook.public()["headers"] == {
+        "Authorization": "(hidden, from ${DEPLOY_TOKEN})",
+        "X-Key": "(hidden)",
+    }
+    assert mlflow.public()["mlflow"]["tracking_uri"] == "https://mlflow.example.com:8443"
+    assert mlflow.public()["mlflow"]["token"] == "(hidden, from ${MLFLOW_TOKEN})"
+    shown = repr([webhook.public(), mlflow.public()])
+    for secret in ("XyZsecret", "q1w2e3", "s3cret-token", "written-in-the-file", "pa55word", "mlflow-t0ken"):
+        assert secret not in shown
+        assert any(secret in s for s in webhook.secrets | mlflow.secrets), secret
+
+
 def test_defaults() -> None:
     two = ActionSpec.model_validate(
         {
