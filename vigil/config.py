@@ -210,8 +210,10 @@ class ColumnSpec(BaseModel):
     ignore: bool = False
     redact: Literal["hmac", "drop"] = "hmac"
     """For ``role: pii`` at ingest: replace the value by a keyed HMAC (a stable pseudonym), or drop it."""
-    scrub: bool = False
-    """For free text at ingest: replace e-mail addresses, phone and card numbers and IP addresses."""
+    scrub: bool | None = None
+    """At ingest, replace e-mail addresses, phone and card numbers and IP addresses in this field's text:
+    ``true`` or ``false``; unset, the model's ``scrub`` decides (on for ``type: text``, and for an LLM's
+    features that are not declared another type)."""
 
     @field_validator("allowed", mode="before")
     @classmethod
@@ -417,6 +419,10 @@ class ModelSpec(BaseModel):
     retention: Retention = Field(default_factory=Retention)
     high_impact: bool = False
     """Remediation actions on this model wait for a person's approval."""
+    scrub: bool = True
+    """Scrub free text at ingest (e-mail addresses, phone and card numbers, IP addresses): every ``error``,
+    an LLM's completions and prompts, and features declared ``type: text``. ``false`` leaves them as sent
+    (features marked ``scrub: true`` are still scrubbed)."""
 
     @field_validator("versions", "segments", mode="before")
     @classmethod
