@@ -318,3 +318,12 @@ def test_not_a_list_and_no_text() -> None:
     [p] = info.value.problems
     assert p.line is None and p.path == "actions[0].kind" and "'undo'" in p.message
     assert parse_actions(None) == ()
+
+
+def test_a_bad_url_from_the_environment_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", "hooks.example.com/services/T00/B00/XyZsecret?sig=q1w2e3")
+    with pytest.raises(ConfigError) as info:
+        parse_actions([{"name": "a", "model": "credit", "kind": "retrain", "webhook": "${HOOK_URL}"}])
+    [problem] = info.value.problems
+    assert "must be an http:// or https:// URL (got one starting 'hooks.example.com')" in problem.message
+    assert "XyZsecret" not in str(info.value) and "q1w2e3" not in str(info.value)

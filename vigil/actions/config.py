@@ -106,7 +106,10 @@ class _Bad(ValueError):
 
 def _http_url(value: str, path: tuple[str, ...]) -> None:
     if not value.startswith(("http://", "https://")):
-        raise _Bad(path, f"must be an http:// or https:// URL (got {value!r})", "write the full URL")
+        shown = value.split("/")[0].split("?")[0][:40]  # a path or query may hold the secret: never shown
+        raise _Bad(
+            path, f"must be an http:// or https:// URL (got one starting {shown!r})", "write the full URL"
+        )
 
 
 class Trigger(BaseModel):
