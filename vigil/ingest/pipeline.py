@@ -163,9 +163,7 @@ class Ingestor:
         assert spec is not None
         cached = self._redactors.get(model)
         if cached is None or cached[0] is not spec:
-            pii = {n: s.redact for n, s in spec.features.items() if s.role == "pii"}
-            scrubbed = {n for n, s in spec.features.items() if s.scrub}
-            cached = (spec, Redactor(self.security.pii_key, pii, scrubbed))
+            cached = (spec, Redactor.for_model(spec, self.security.pii_key))
             self._redactors[model] = cached
         return cached
 
