@@ -98,6 +98,7 @@ class Remediator:
         *,
         on_event: EventCallback | None = None,
         executor_for: Callable[[ActionSpec], Executor] = executor_for,
+        on_live_change: Callable[[str], None] | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in specs}
         self._lookup = registry_lookup
@@ -105,7 +106,7 @@ class Remediator:
         self._on_event = on_event
         self._executor_for = executor_for
         self._lock = threading.RLock()
-        self.deployments = Deployments(store, registry_lookup)
+        self.deployments = Deployments(store, registry_lookup, on_live_change)
 
     # reading
 

@@ -82,6 +82,7 @@ from vigil.alerting.slo_config import slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
+from vigil.registry import Registry
 from vigil.store.base import Store
 
 __all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "AlertingSettings", "load_alerting"]
@@ -301,7 +302,17 @@ class AlertEngine:
         self.silences = SilenceStore(store)
         self.history_cache = HistoryCache(query, clock)
         """The query, remembering the history relative and anomaly rules read (see its module)."""
-        self.remediator = Remediator(actions, query.registry.get, store, on_event=self.incidents.on_action)
+        registry = query.registry
+        lookup, refresh = registry.get, None
+        if isinstance(registry, Registry):  # a rollback changes what the registry says is live
+            lookup, refresh = registry.declared, registry.refresh
+        self.remediator = Remediator(
+            actions,
+            lookup,
+            store,
+            on_event=self.incidents.on_action,
+            on_live_change=(lambda _: refresh()) if refresh is not None else None,
+        )
         self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
         self.holder = holder

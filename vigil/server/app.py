@@ -74,6 +74,7 @@ class Vigil:
         self.store = store
         self.clock = clock
         self.registry = Registry(config, store)
+        self._record_config_deploys(clock())
         self.baselines = Baselines(self.registry, store, root)
         self.aggregator = Aggregator(
             store,
@@ -88,6 +89,14 @@ class Vigil:
         )
         self.query = MetricsQuery(store, self.registry, self.aggregator, self.baselines, clock)
         self.started_at = clock()
+
+    def _record_config_deploys(self, now: float) -> None:
+        """A ``live:`` edited in the config since the store last recorded it is a deploy: record it now."""
+        from vigil.actions.deployments import Deployments
+
+        deployments = Deployments(self.store, self.registry.declared, lambda _: self.registry.refresh())
+        for name in self.registry.names():
+            deployments.get(name, now)
 
     def _template_baseline(self, model: str) -> Any:
         try:
@@ -392,7 +401,7 @@ def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
         "environment": spec.environment,
         "versions": list(spec.versions),
         "live": spec.live_version,
-        "previous": spec.previous_version,
+        "previous": vigil.registry.previous(name),
         "window_seconds": spec.window.total_seconds(),
         "features": {n: f.model_dump(exclude_defaults=True) for n, f in spec.features.items()},
         "segments": list(spec.segments),
