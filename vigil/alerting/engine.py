@@ -38,7 +38,10 @@ where it stopped: each rule's alert state (a restarted engine does not start ``f
 firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
 (:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
 Servers sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round,
-taken over when it has not been renewed for three rounds); the others' rounds do nothing.
+taken over when it has not been renewed for three rounds); the others' rounds do nothing. The evaluator
+saves the current alerts (the dispatcher's: firing, and resolved not yet sent) to the store whenever they
+change, and :meth:`AlertEngine.alerts` on any other server reads them from there, so ``GET /v1/alerts``
+and ``vigil alerts list`` answer the same on every server.
 """
 
 from __future__ import annotations
@@ -233,6 +236,31 @@ def _first_line(exc: Exception) -> str:
 
 STATE_KIND = "alert_state"
 RULE_KIND = "rule"
+CURRENT_KIND = "alerts"
+"""One record (id ``current``): the evaluator's current alerts, for the servers that do not evaluate."""
+
+
+def _alerts_to_json(alerts: Iterable[Alert]) -> str:
+    return json.dumps(
+        [
+            {
+                "labels": dict(a.labels),
+                "status": a.status.value,
+                "starts_at": a.starts_at,
+                "ends_at": a.ends_at,
+                "annotations": dict(a.annotations),
+            }
+            for a in alerts
+        ],
+        sort_keys=True,
+    )
+
+
+def _alerts_from_json(text: str) -> list[Alert]:
+    return [
+        Alert(d["labels"], AlertStatus(d["status"]), d["starts_at"], d["ends_at"], d["annotations"])
+        for d in json.loads(text)
+    ]
 
 
 def _state_to_json(state: AlertState) -> str:
@@ -319,6 +347,7 @@ class AlertEngine:
         """This engine's name in the ``alerting`` lease (the server's writer name, so a restarted server
         takes its lease back at once): one engine per store evaluates at a time."""
         self.leading = False
+        self._published: str | None = None
         self._pruned_at = float("-inf")
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
@@ -420,8 +449,26 @@ class AlertEngine:
 
     def inhibitor(self) -> Inhibitor:
         """The inhibitions as they stand: sources are the alerts firing now."""
-        firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
+        current = self.dispatcher.alerts() if self.leading else self._shared_alerts()
+        firing = [a.labels for a in current if a.status is AlertStatus.FIRING]
         return Inhibitor(self.inhibitions, firing)
+
+    def _publish(self, now: float) -> None:
+        """Save the current alerts for the servers that do not evaluate (when they changed)."""
+        body = _alerts_to_json(self.dispatcher.alerts())
+        if body != self._published:
+            self.store.put_record(CURRENT_KIND, "current", body, now)
+            self._published = body
+
+    def _shared_alerts(self) -> list[Alert]:
+        record = self.store.record(CURRENT_KIND, "current")
+        if record is None:
+            return []
+        try:
+            return _alerts_from_json(record.body)
+        except (ValueError, KeyError, TypeError):
+            log.warning("the current alerts saved in the store are unreadable; the next round rewrites them")
+            return []
 
     def maintenance(self) -> MaintenanceWindows:
         """The config's maintenance windows and those added through the API (the config's win by name)."""
@@ -454,7 +501,8 @@ class AlertEngine:
         with self._lock:
             if not self.store.lease("alerting", self.holder, now, ttl):
                 self.leading = False
-                return []  # another server evaluates; its states and notifications are in the store
+                self._published = None
+                return []  # another server evaluates; its states, alerts and notifications are in the store
             self._refresh_rules()
             if not self.leading:  # taking over: carry on from the states the last leader saved
                 self.leading = True
@@ -464,6 +512,7 @@ class AlertEngine:
             alerts = [self._absolute(a) for a in alerts]
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
+            self._publish(now)
             ops = {r.name: r.op for r in self.rules}
             self.incidents.observe(self.history.observe(alerts, now, ops), now)
             quiet = self.quiet(now)
@@ -477,6 +526,7 @@ class AlertEngine:
                     self.incidents.notified(notification, delivered, now)
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
+            self._publish(now)  # resolved alerts sent are forgotten by the dispatcher
             self._remediate(now, quiet)
             if now - self._pruned_at >= 3600:
                 self._pruned_at = now
@@ -547,8 +597,11 @@ class AlertEngine:
         return ep is not None and ep.notified_at is not None
 
     def alerts(self) -> list[Alert]:
+        """The current alerts: this engine's while it evaluates, else those the evaluator saved."""
         with self._lock:
-            return list(self.dispatcher.alerts())
+            if self.leading:
+                return list(self.dispatcher.alerts())
+        return self._shared_alerts()
 
     def start(self) -> None:
         every = self.settings.seconds(self.settings.evaluate_every)
