@@ -24,6 +24,11 @@ A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<fea
   ``for``". Its metric is ``events`` (leave ``metric`` out); with a ``segment`` it is ``predictions`` (none
   of that segment's predictions were logged).
 
+``sliding: true`` makes a rule judge the latest complete model windows spanning its ``window`` at every
+evaluation (a ``1h`` rule on a model with ``1m`` windows reads the last 60 minutes each minute), rather
+than whole ``window``-aligned buckets (the last complete hour, 18:00–19:00, judged from 19:00). Default
+rules slide; see ``vigil.alerting.evaluate`` for the exact windows.
+
 Every rule has ``for`` and ``keep_firing_for`` (see ``vigil.alerting.state``), ``labels`` (added to its
 alerts: team, service, a severity route...), ``owner``, ``runbook`` (a URL or inline Markdown), ``route``
 (the receiver's name, added as the ``route`` label), and an optional ``summary``.
@@ -186,6 +191,8 @@ class Rule(BaseModel):
     direction: Literal["up", "down", "both"] = "both"
     severity: Severity = Severity.WARNING
     window: Duration = timedelta(minutes=5)
+    sliding: bool = False
+    """Judge the latest complete model windows spanning ``window`` (see the module docstring)."""
     for_: Duration | None = Field(default=None, alias="for")
     keep_firing_for: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -590,7 +597,9 @@ def _locator(text: str | None, filename: str) -> Any:
 
 
 DEFAULT_RULES_DOC = """\
-Rules every model gets (``default_rules``), labelled with the model owner's team:
+Rules every model gets (``default_rules``), labelled with the model owner's team. Each judges the latest
+complete model windows over its range at every evaluation (``sliding: true``): drift seen at 18:42 fires
+once the 18:42 window closes, not at 19:00.
 
 * ``ErrorRateHigh``: error_rate over 5m > 5% warning, > 10% critical, for 5m.
 * ``LatencyP95Spike``: latency_p95 over 5m > 3× its trailing 7-day median, for 10m (warning).
@@ -606,7 +615,7 @@ Rules every model gets (``default_rules``), labelled with the model owner's team
 
 def default_rules(model_name: str, spec: ModelSpec) -> list[Rule]:
     """Sensible rules for a new model, so it is monitored from day one; see ``DEFAULT_RULES_DOC``."""
-    base: dict[str, Any] = {"model": model_name, "labels": {"team": spec.owner.team}}
+    base: dict[str, Any] = {"model": model_name, "labels": {"team": spec.owner.team}, "sliding": True}
     if spec.owner.contact:
         base["owner"] = spec.owner.contact
     specs: list[dict[str, Any]] = [

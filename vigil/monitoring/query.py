@@ -244,15 +244,24 @@ class Query:
         step: float | None = None,
         version: str | None = None,
         segment: Segment | str | None = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
         """``{name: [(step start, value), ...]}``; None where a step has no data for that metric.
 
+        Steps start at ``origin + k × step`` (by default at whole multiples of the step since the epoch;
+        an alert rule judging the latest windows passes the end of its range); ``origin`` should be a
+        window boundary of the model, or steps split windows between them.
         ``segment`` (a selector, see :func:`parse_segment`) restricts ``SEGMENT_METRICS`` to the predictions
         of that segment; asking another metric for a segment raises ``InputError`` naming those that accept
         one."""
         spec = self._spec(model)
         res = spec.window.total_seconds()
         step = max(res, math.ceil((step or res) / res) * res)
+        offset = origin % step
+
+        def bucket(t: float) -> float:
+            return math.floor((t - offset) / step) * step + offset
+
         for name in names:
             base = name.split(":", 1)[0]
             if base not in METRICS and base not in ("drift", "null_rate"):
@@ -272,7 +281,7 @@ class Query:
                     f"{', '.join(refused)} cannot be read per segment (metric windows are per model and "
                     f"version); metrics that accept a segment: {', '.join(SEGMENT_METRICS)}"
                 )
-        first = math.floor(start / step) * step
+        first = bucket(start)
         points = math.ceil((end - first) / step)
         if points > MAX_POINTS:
             raise InputError(
@@ -282,16 +291,18 @@ class Query:
         windows = self.windows(model, start, end, version)
         buckets: dict[float, WindowState] = {}
         for key, state in sorted(windows.items()):
-            b = math.floor(key.start / step) * step
+            b = bucket(key.start)
             buckets[b] = buckets[b].merge(state) if b in buckets else state
         labelled: dict[float, list[JoinedRow]] = {}
         rows_needed = _needs_labels(names) or selector is not None
         joined = self.joined(model, first, end, version) if rows_needed else []
         for row in _in_segment(joined, selector) if selector is not None else joined:
-            labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
+            labelled.setdefault(bucket(row.ts), []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
-        hosts = _host_means(self.store, model, [n for n in names if n.startswith("host_")], first, end, step)
+        hosts = _host_means(
+            self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
+        )
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
@@ -382,14 +393,14 @@ class Query:
 
 
 def _host_means(
-    store: Store, model: str, names: list[str], first: float, end: float, step: float
+    store: Store, model: str, names: list[str], first: float, end: float, bucket: Callable[[float], float]
 ) -> dict[tuple[str, float], float]:
     """Mean host readings per step: {(metric name, step start): mean}, for the steps that have readings."""
     if not names:
         return {}
     sums: dict[tuple[str, float], list[float]] = {}
     for row in store.host_metrics(model, first, end):
-        t = math.floor(row.ts / step) * step
+        t = bucket(row.ts)
         for name in names:
             value = getattr(row, name[len("host_") :], None)
             if value is not None:
