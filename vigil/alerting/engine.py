@@ -22,8 +22,9 @@ Configured in ``vigil.yaml``::
         - {name: chat, slack: "${SLACK_WEBHOOK_URL}"}
         - {name: pager, pagerduty: "${PAGERDUTY_ROUTING_KEY}"}
         - {name: am, alertmanager: http://127.0.0.1:9093}
-        - name: mail
-          email: {host: smtp.example.com, port: 25, from: vigil@example.com, to: [oncall@example.com]}
+        - name: mail               # tls: starttls (the default on port 587), implicit (465) or none
+          email: {host: smtp.example.com, port: 587, from: vigil@example.com, to: [oncall@example.com],
+                  username: "${SMTP_USER}", password: "${SMTP_PASSWORD}"}   # ca_file: a private CA
       maintenance:                 # mute matching alerts at these times (vigil.alerting.maintenance)
         - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
            timezone: Europe/Berlin}}
@@ -51,9 +52,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
@@ -114,6 +115,31 @@ class _Email(BaseModel):
     port: int = 25
     sender: str = Field(alias="from")
     to: list[str]
+    tls: Literal["none", "starttls", "implicit"] | None = None
+    """None: implicit on port 465, starttls on 587, else none."""
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> object:
+        from vigil.config import _expand_env
+
+        return _expand_env(value)
+
+    @model_validator(mode="after")
+    def _secure_login(self) -> _Email:
+        if self.tls is None:
+            self.tls = "implicit" if self.port == 465 else "starttls" if self.port == 587 else "none"
+        if self.password is not None and self.username is None:
+            raise ValueError("email: a password without a username; give username too")
+        if self.username is not None and self.tls == "none":
+            raise ValueError(
+                "email: logging in without TLS would send the password in clear; "
+                "set tls: starttls (port 587) or tls: implicit (port 465)"
+            )
+        return self
 
 
 class _Receiver(BaseModel):
@@ -183,7 +209,20 @@ class AlertingSettings(BaseModel):
             elif r.alertmanager:
                 out.append(AlertmanagerReceiver(r.alertmanager, name=r.name))
             elif r.email:
-                out.append(EmailReceiver(r.email.host, r.email.port, r.email.sender, r.email.to, name=r.name))
+                e = r.email
+                out.append(
+                    EmailReceiver(
+                        e.host,
+                        e.port,
+                        e.sender,
+                        e.to,
+                        name=r.name,
+                        tls=e.tls or "none",
+                        username=e.username,
+                        password=e.password,
+                        ca_file=e.ca_file,
+                    )
+                )
         return out
 
 
@@ -195,7 +234,20 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
         r = settings.retention
         for value in (settings.evaluate_every, settings.deploy_grace, r.history, r.notifications, r.silences):
             settings.seconds(value)
-    except (ValidationError, Exception) as exc:
+    except ValidationError as exc:
+        problems = [
+            ConfigProblem(
+                filename,
+                None,
+                None,
+                "alerting" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
+                str(e["msg"]).removeprefix("Value error, "),
+                "see the alerting section in vigil/alerting/engine.py",
+            )
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+    except Exception as exc:
         problems = [
             ConfigProblem(
                 filename,
