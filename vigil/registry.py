@@ -128,6 +128,14 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._models)
 
+    def unknown(self, name: str) -> str:
+        """What to tell someone who named a model that is not registered: how to add one."""
+        how = (
+            "declare it under models: in vigil.yaml, set security.auto_register: true to register models "
+            "on first sight, or register it with POST /v1/models"
+        )
+        return f"unknown model {name!r}; {how}"
+
     def items(self) -> Iterable[tuple[str, ModelSpec]]:
         out = []
         for name in sorted(self._models):

@@ -35,7 +35,7 @@ from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
-from vigil.stats.column import NumericProfile
+from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
 
@@ -60,7 +60,7 @@ METRICS: dict[str, str] = {
     "latency_p99": "99th percentile latency, ms",
     "latency_mean": "mean latency, ms",
     "score_mean": "mean score (positive-class probability)",
-    "prediction_mean": "mean prediction (regression)",
+    "prediction_mean": "mean prediction (regression); share of predictions of class 1 (binary)",
     "tokens_in": "input tokens",
     "tokens_out": "output tokens",
     "cost": "cost, USD",
@@ -374,7 +374,8 @@ class Query:
             sample.extend(state.sample)
         sample.sort()
         rows = sorted((orjson.loads(raw) for _, raw in sample[:limit]), key=lambda r: -r.get("ts", 0.0))
-        return [_wire(row) for row in rows]
+        task = self._spec(model).task
+        return [_wire(row, task) for row in rows]
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)
@@ -437,6 +438,8 @@ def _row_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | No
     if name in ("score_mean", "prediction_mean"):
         if name == "score_mean":
             values = [r.score for r in rows if r.score is not None]
+        elif spec.task == "binary":
+            values = [float(r.prediction == POSITIVE) for r in rows if r.prediction is not None]
         else:
             values = [float(r.prediction) for r in rows if r.prediction is not None and _num(r.prediction)]
         return float(np.mean(values)) if values else None
@@ -473,7 +476,7 @@ def _value(
         "cost_per_prediction": lambda s: s.cost.mean if s.cost.count else math.nan,
         "tokens_per_prediction": lambda s: (s.tokens_in + s.tokens_out) / s.events,
         "score_mean": lambda s: _mean(s.profile, SCORE),
-        "prediction_mean": lambda s: _mean(s.profile, PREDICTION),
+        "prediction_mean": lambda s: _prediction_mean(s.profile, spec.task),
         "null_rate": lambda s: _null_rate(s.profile, None),
     }
     if name in simple:
@@ -497,6 +500,18 @@ def _value(
 def _mean(p: Profile, column: str) -> float:
     col = p.columns.get(column)
     return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
+
+
+def _prediction_mean(p: Profile, task: str) -> float:
+    """The mean prediction: of the values (regression), or the share of class 1 (binary; predictions are
+    kept as class labels, ``True`` and ``1`` as ``"1"``). NaN for other tasks or no predictions."""
+    if task != "binary":
+        return _mean(p, PREDICTION)
+    col = p.columns.get(PREDICTION)
+    if not isinstance(col, CategoricalProfile) or not col.top.exact:
+        return math.nan
+    total = col.top.total
+    return col.top.counts.get(POSITIVE, 0) / total if total else math.nan
 
 
 def _null_rate(p: Profile, column: str | None) -> float:
@@ -562,14 +577,18 @@ def _model_config(spec: ModelSpec) -> VigilConfig:
     return VigilConfig(columns=dict(spec.features))
 
 
-def _wire(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row back in the shape it was sent in (features and segments as maps)."""
+_BINARY = {"0": 0, "1": 1}
+
+
+def _wire(row: dict[str, Any], task: str) -> dict[str, Any]:
+    """A stored row back in the shape it was sent in (features and segments as maps; a binary model's
+    predictions 0 and 1 as numbers: they are kept as class labels, ``True`` and ``1`` as ``"1"``)."""
     out: dict[str, Any] = {"features": {}, "segments": {}}
     for name, value in row.items():
         if name == "ts":
             out["timestamp"] = datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
         elif name == PREDICTION:
-            out["prediction"] = value
+            out["prediction"] = _BINARY.get(value, value) if task == "binary" else value
         elif name == SCORE:
             out["score"] = value
         elif name == "probabilities":

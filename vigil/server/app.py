@@ -141,7 +141,10 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Watches ML and AI models in production.",
+        docs_url=None,  # FastAPI's pages load Swagger UI and Redoc from a CDN; /docs serves its own copy
+        redoc_url=None,
     )
+    _docs(app)
     app.state.alerting = engine
     app.state.vigil = vigil
     keys = config.security.api_keys
@@ -183,7 +186,7 @@ def create_app(
     @app.exception_handler(KeyError)
     async def unknown_model(_: Request, exc: KeyError) -> JSONResponse:
         return JSONResponse(
-            {"error": f"unknown model {exc.args[0]!r}", "known_models": vigil.registry.names()},
+            {"error": vigil.registry.unknown(str(exc.args[0])), "known_models": vigil.registry.names()},
             status_code=404,
         )
 
@@ -391,6 +394,28 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    """``GET /docs``: Swagger UI for the API, its script and styles served from the swagger-ui-bundle-v2
+    package (Apache-2.0) under ``/docs/assets``, so the page works without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="Vigil API",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+        )
 
 
 def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
