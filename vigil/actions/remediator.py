@@ -479,7 +479,8 @@ class Remediator:
         self._store.append_audit(
             at, actor, action, after.target, before.to_json() if before is not None else None, after.to_json()
         )
-        log.info("%s", text)
+        fields = {"event": action, "action": after.action, "model": after.model, "run": after.id, "by": actor}
+        log.info("%s", text, extra=fields)
         self._emit(after.model, at, actor, text, after.to_dict())
 
     def _emit(self, model: str, at: float, actor: str, text: str, data: Mapping[str, Any]) -> None:

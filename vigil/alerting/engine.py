@@ -286,6 +286,56 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _log_changes(old: Mapping[StateKey, AlertState], new: Mapping[StateKey, AlertState]) -> None:
+    """One line per alert state that changed phase or severity (pending, firing, resolved, inactive)."""
+    for (rule, model), state in new.items():
+        before = old.get((rule, model))
+        was = (before.phase, before.severity) if before is not None else (Phase.INACTIVE, None)
+        if (state.phase, state.severity) == was or (state.phase is Phase.INACTIVE and before is None):
+            continue
+        severity = f" ({state.severity.value})" if state.severity is not None else ""
+        log.info(
+            "alert %s on %s: %s -> %s%s, value %s",
+            rule,
+            model,
+            was[0].value,
+            state.phase.value,
+            severity,
+            "none" if state.last_value is None else f"{state.last_value:.6g}",
+            extra={
+                "event": f"alert.{state.phase.value}",
+                "alertname": rule,
+                "model": model,
+                "severity": state.severity.value if state.severity is not None else None,
+                "value": state.last_value,
+            },
+        )
+
+
+def _log_delivery(notification: Notification, results: Mapping[str, Any]) -> None:
+    """One line per receiver a notification went to: sent, or failed and why."""
+    alerts = [a.labels.get("alertname", "") for a in (*notification.firing, *notification.resolved)]
+    for receiver, delivery in sorted(results.items()):
+        fields = {
+            "receiver": receiver,
+            "group": notification.group_key,
+            "status": str(notification.status.value),
+            "attempts": delivery.attempts,
+        }
+        what = f"{notification.status.value} notification for {', '.join(sorted(set(alerts)))}"
+        if delivery.status is DeliveryStatus.SENT:
+            log.info("sent %s to %s", what, receiver, extra={"event": "notification.sent", **fields})
+        elif delivery.status is DeliveryStatus.FAILED:
+            log.warning(
+                "could not send %s to %s after %d attempts: %s",
+                what,
+                receiver,
+                delivery.attempts,
+                delivery.error,
+                extra={"event": "notification.failed", "reason": delivery.error, **fields},
+            )
+
+
 STATE_KIND = "alert_state"
 RULE_KIND = "rule"
 CURRENT_KIND = "alerts"
@@ -552,6 +602,12 @@ class AlertEngine:
         ttl = 3 * self.settings.seconds(self.settings.evaluate_every)
         with self._lock:
             if not self.store.lease("alerting", self.holder, now, ttl):
+                if self.leading:
+                    log.warning(
+                        "alerting: %s lost the evaluator lease; another server evaluates the rules now",
+                        self.holder,
+                        extra={"event": "lease.lost", "holder": self.holder},
+                    )
                 self.leading = False
                 self._published = None
                 return []  # another server evaluates; its states, alerts and notifications are in the store
@@ -559,9 +615,17 @@ class AlertEngine:
             if not self.leading:  # taking over: carry on from the states the last leader saved
                 self.leading = True
                 self.states = self._load_states()
+                log.info(
+                    "alerting: %s took the evaluator lease; it evaluates %d rules every %s",
+                    self.holder,
+                    len(self.rules),
+                    self.settings.evaluate_every,
+                    extra={"event": "lease.taken", "holder": self.holder},
+                )
             old = self.states
             self.states, alerts = evaluate(self.rules, self.history_cache, self.states, now)
             alerts = [self._absolute(a) for a in alerts]
+            _log_changes(old, self.states)
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
             self._publish(now)
@@ -572,6 +636,7 @@ class AlertEngine:
             for notification in due:
                 targets = receivers_for(notification.receiver, self.receivers)
                 results = deliver(notification, targets, self.log, now) if targets else {}
+                _log_delivery(notification, results)
                 delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
                 if delivered:
                     self.history.mark_notified(notification.firing, now)
@@ -626,6 +691,9 @@ class AlertEngine:
             StoreNotificationLog.KIND, now - self.settings.seconds(r.notifications)
         )
         gone["silence"] = self.silences.prune(now - self.settings.seconds(r.silences))
+        if any(gone.values()):
+            counts = ", ".join(f"{n} {kind}" for kind, n in gone.items() if n)
+            log.info("alerting retention: deleted %s", counts, extra={"event": "retention.alerting", **gone})
         return gone
 
     def _remediate(self, now: float, quiet: Muter) -> None:
