@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -353,7 +353,8 @@ class Query:
         return rows
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
-        """The core's drift report: the baseline against the merged windows of ``[start, end)``."""
+        """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the
+        user's words (see :func:`_in_user_words`: what was compared and what was not, and why)."""
         spec = self._spec(model)
         baseline = self._baseline_profile(model, spec)
         if baseline is None:
@@ -363,7 +364,8 @@ class Query:
         current = self.merged(model, start, end, version).profile
         if not current.columns:
             raise InputError(f"no events of {model!r} between the given times")
-        return compare_profiles(baseline, current, config=_model_config(spec), labels=("baseline", "current"))
+        report = _compare(baseline, current, spec, labels=("baseline", "current"))
+        return _in_user_words(report, baseline, current, spec)
 
     def events(
         self, model: str, start: float, end: float, limit: int = 100, version: str | None = None
@@ -387,7 +389,20 @@ class Query:
         if spec.baseline is None:
             return None
         if spec.baseline.file is not None:
-            return self.baselines.file_profile(model)
+            found = self.baselines.file_profile(model)
+            extra = spec.baseline.predictions
+            missing = [c for c in (PREDICTION, SCORE) if found is not None and c not in found.columns]
+            if found is None or extra is None or not missing:
+                return found
+            outputs = self.merged(model, extra.start.timestamp(), extra.end.timestamp()).profile
+            taken = {c: outputs.columns[c] for c in missing if c in outputs.columns}
+            return Profile(
+                found.rows,
+                {**found.columns, **taken},
+                {**found.types, **{c: outputs.types[c] for c in taken if c in outputs.types}},
+                found.duplicate_rows,
+                dict(found.skipped),
+            )
         assert spec.baseline.start is not None and spec.baseline.end is not None
         merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
         return merged.profile if merged.profile.columns else None
@@ -486,7 +501,7 @@ def _value(
     elif name == "drift_share" or name.startswith("drift:"):
         if baseline is None or not w.profile.columns:
             return None
-        report = compare_profiles(baseline, w.profile, config=_model_config(spec))
+        report = _compare(baseline, w.profile, spec)
         if name == "drift_share":
             value = report.drift_share
         else:
@@ -495,6 +510,69 @@ def _value(
     else:
         return None
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+_OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}
+
+
+def _compare(
+    baseline: Profile, current: Profile, spec: ModelSpec, labels: tuple[str, str] = ("a", "b")
+) -> Report:
+    """Drift of the features, the prediction and the score; segment tags slice metrics and are not
+    compared."""
+    tags = [n for n in {*baseline.columns, *current.columns} if n.startswith(SEGMENT_PREFIX)]
+    return compare_profiles(baseline, current, config=_model_config(spec), ignore=tags, labels=labels)
+
+
+def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: ModelSpec) -> Report:
+    """``report`` with the prediction and score named so (not by their internal column names), segment
+    tags left out, and ``skipped`` saying what was not compared and why, with what to do."""
+    source = spec.baseline
+    names = {
+        inner: outer if outer not in spec.features else f"{outer} (model output)"
+        for inner, outer in _OUTPUTS.items()
+    }
+    skipped = {k: v for k, v in report.skipped.items() if not k.startswith(SEGMENT_PREFIX) and k not in names}
+    for inner, shown in names.items():
+        if inner in report.columns:
+            continue
+        if inner in report.skipped:  # the comparison's own reason (untestable, say)
+            skipped[shown] = report.skipped[inner]
+            continue
+        if inner not in current.columns:
+            if inner in baseline.columns:
+                skipped[shown] = f"not compared: no {_OUTPUTS[inner]}s were logged in this range"
+            continue
+        if source is not None and source.file is not None and source.predictions is None:
+            skipped[shown] = (
+                f"not compared: the baseline file has no {_OUTPUTS[inner]} column; add one to it, or set "
+                "baseline.predictions: {from: ..., to: ...} to compare with a production time range"
+            )
+        elif source is not None and source.predictions is not None:
+            skipped[shown] = (
+                f"not compared: no {_OUTPUTS[inner]}s were logged in the baseline's prediction range "
+                f"({source.predictions.start:%Y-%m-%d %H:%M} to {source.predictions.end:%Y-%m-%d %H:%M} UTC)"
+            )
+        else:
+            skipped[shown] = f"not compared: the baseline has no {_OUTPUTS[inner]}s"
+    tags = sorted({n[len(SEGMENT_PREFIX) :] for n in current.columns if n.startswith(SEGMENT_PREFIX)})
+    if tags:
+        skipped["segment tags"] = (
+            f"not compared: segment tags ({', '.join(tags)}) slice the metrics; they are not model inputs"
+        )
+    columns = {
+        names.get(n, n): replace(c, column=names.get(n, n))
+        for n, c in report.columns.items()
+        if not n.startswith(SEGMENT_PREFIX)
+    }
+    hidden = {n for n in (*names, *current.columns, *baseline.columns) if n.startswith(SEGMENT_PREFIX)}
+    hidden |= {n for n in names if n not in report.columns}  # said in skipped, once
+    quality = [
+        replace(q, column=names.get(q.column, q.column)) if q.column is not None else q
+        for q in report.quality
+        if q.column not in hidden
+    ]
+    return replace(report, columns=columns, skipped=skipped, quality=quality)
 
 
 def _mean(p: Profile, column: str) -> float:
