@@ -17,6 +17,7 @@ record was written wins. :meth:`Registry.declared` gives the declaration as writ
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from vigil.errors import VigilError
 from vigil.store.base import ModelRecord, Store
 
 __all__ = ["DEPLOYMENT_KIND", "Conflict", "Registry", "declared_live"]
+
+log = logging.getLogger("vigil.registry")
 
 DEPLOYMENT_KIND = "deployment"
 """Store records of the live version of each model (id: the model's name; see vigil.actions.deployments)."""
@@ -115,7 +118,13 @@ class Registry:
     def refresh(self) -> None:
         """Read the live versions from the store now (after a change made in this process)."""
         found: dict[str, tuple[str | None, str | None, str | None]] = {}
-        for record in self._store.records(DEPLOYMENT_KIND):
+        try:
+            records = self._store.records(DEPLOYMENT_KIND)
+        except Exception:  # the store is down: keep what was read last, try again after `refresh`
+            log.warning("could not read the live versions from the store; keeping the last ones read")
+            self._read_at = time.monotonic()
+            return
+        for record in records:
             try:
                 body = json.loads(record.body)
                 found[record.id] = (body.get("live"), body.get("declared"), body.get("previous"))

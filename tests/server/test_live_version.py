@@ -127,3 +127,32 @@ def test_rollback_and_deploy_move_the_live_version_everywhere(deploy_hook: str) 
         assert _live(d)[0] == "v1"
         e, _ = server(live="v2")  # declared v2 now (it was v1 when last recorded): a config deploy
         assert _live(e)[0] == "v2"
+
+
+def test_the_registry_keeps_the_last_live_version_read_while_the_store_fails(tmp_path: Any) -> None:
+    from vigil.actions.deployments import Deployments
+    from vigil.registry import Registry
+
+    class Flaky:
+        """The real store, whose record reads can be made to fail (a store outage)."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.down = inner, False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def records(self, *args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise OSError("connection refused")
+            return self.inner.records(*args, **kwargs)
+
+    store = Flaky(open_store(str(tmp_path / "v.db")))
+    config = parse_config(CONFIG.format(live="v2", hook="http://127.0.0.1:9/"))
+    registry = Registry(config, store, refresh=0.0)
+    Deployments(store, registry.declared).record("m", "v1", NOW, "al", "rollback")
+    assert registry.live("m") == "v1"
+    store.down = True
+    assert registry.live("m") == "v1" and registry.get("m").live_version == "v1"  # type: ignore[union-attr]
+    store.down = False
+    assert registry.previous("m") == "v2"
