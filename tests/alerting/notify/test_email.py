@@ -167,6 +167,7 @@ alerting:
 
 
 @pytest.mark.parametrize("tls", ["starttls", "implicit"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit: TLS from the start
 def test_email_logs_in_over_tls_as_configured(
     tls: str, certificates: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
