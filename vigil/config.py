@@ -345,30 +345,57 @@ class Owner(BaseModel):
     """Where to reach them: an e-mail address, a chat channel, a pager handle."""
 
 
+def _time_of(value: object) -> object:
+    """A config time: ISO 8601 text or a datetime, UTC unless it says otherwise."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Issues(  # noqa: B904 -- reported as a config problem, not chained
+                [_Issue((), f"not a time: {_fmt(value)}", "write it like 2026-10-01T00:00:00Z")]
+            )
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
+
+
+class PredictionBaseline(BaseModel):
+    """A production time range whose predictions and scores stand in for those a baseline file lacks
+    (``baseline.predictions: {from:, to:}``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+    _times = field_validator("start", "end", mode="before")(_time_of)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PredictionBaseline:
+        if self.start >= self.end:
+            raise _Issues(
+                [_Issue(("from",), "from: must come before to:", "give a range, from earlier than to")]
+            )
+        return self
+
+
 class Baseline(BaseModel):
     """What a model's present is compared with: a file (training or validation data) or a production time
-    range (``from``/``to``)."""
+    range (``from``/``to``). A file without ``prediction``/``score`` columns can take its predictions from
+    a production range (``predictions: {from:, to:}``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
     file: str | None = None
     start: datetime | None = Field(default=None, alias="from")
     end: datetime | None = Field(default=None, alias="to")
+    predictions: PredictionBaseline | None = None
 
     @field_validator("start", "end", mode="before")
     @classmethod
     def _parse_time(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                raise _Issues(  # noqa: B904 -- reported as a config problem, not chained
-                    [_Issue((), f"not a time: {_fmt(value)}", "write it like 2026-10-01T00:00:00Z")]
-                )
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-        return value
+        return _time_of(value)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Baseline:
@@ -377,6 +404,17 @@ class Baseline(BaseModel):
             raise _Issues([_Issue((), "give either file: or from: and to:", "choose one kind of baseline")])
         if has_range and (self.start is None or self.end is None or self.start >= self.end):
             raise _Issues([_Issue((), "from: must come before to:", "give both, from earlier than to")])
+        if self.predictions is not None and self.file is None:
+            raise _Issues(
+                [
+                    _Issue(
+                        ("predictions",),
+                        "predictions: applies to a baseline file; a time-range baseline already compares "
+                        "the predictions of its range",
+                        "remove predictions:, or use file: with it",
+                    )
+                ]
+            )
         return self
 
 

@@ -115,6 +115,7 @@ class Remediator:
         *,
         on_event: EventCallback | None = None,
         executor_for: Callable[[ActionSpec], Executor] = executor_for,
+        on_live_change: Callable[[str], None] | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in specs}
         self._lookup = registry_lookup
@@ -122,7 +123,7 @@ class Remediator:
         self._on_event = on_event
         self._executor_for = executor_for
         self._lock = threading.RLock()
-        self.deployments = Deployments(store, registry_lookup)
+        self.deployments = Deployments(store, registry_lookup, on_live_change)
 
     # reading
 
@@ -508,7 +509,8 @@ class Remediator:
         self._store.append_audit(
             at, actor, action, after.target, before.to_json() if before is not None else None, after.to_json()
         )
-        log.info("%s", text)
+        fields = {"event": action, "action": after.action, "model": after.model, "run": after.id, "by": actor}
+        log.info("%s", text, extra=fields)
         self._emit(after.model, at, actor, text, after.to_dict())
 
     def _emit(self, model: str, at: float, actor: str, text: str, data: Mapping[str, Any]) -> None:

@@ -75,6 +75,7 @@ class Vigil:
         self.store = store
         self.clock = clock
         self.registry = Registry(config, store)
+        self._record_config_deploys(clock())
         self.baselines = Baselines(self.registry, store, root)
         self.aggregator = Aggregator(
             store,
@@ -89,6 +90,14 @@ class Vigil:
         )
         self.query = MetricsQuery(store, self.registry, self.aggregator, self.baselines, clock)
         self.started_at = clock()
+
+    def _record_config_deploys(self, now: float) -> None:
+        """A ``live:`` edited in the config since the store last recorded it is a deploy: record it now."""
+        from vigil.actions.deployments import Deployments
+
+        deployments = Deployments(self.store, self.registry.declared, lambda _: self.registry.refresh())
+        for name in self.registry.names():
+            deployments.get(name, now)
 
     def _template_baseline(self, model: str) -> Any:
         try:
@@ -133,7 +142,10 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Watches ML and AI models in production.",
+        docs_url=None,  # FastAPI's pages load Swagger UI and Redoc from a CDN; /docs serves its own copy
+        redoc_url=None,
     )
+    _docs(app)
     app.state.alerting = engine
     app.state.vigil = vigil
     # httpx logs each request's full URL at INFO: a Slack hook's path or a token in a query is a secret
@@ -156,7 +168,7 @@ def create_app(
     @app.exception_handler(KeyError)
     async def unknown_model(_: Request, exc: KeyError) -> JSONResponse:
         return JSONResponse(
-            {"error": f"unknown model {exc.args[0]!r}", "known_models": vigil.registry.names()},
+            {"error": vigil.registry.unknown(str(exc.args[0])), "known_models": vigil.registry.names()},
             status_code=404,
         )
 
@@ -366,6 +378,28 @@ def create_app(
     return app
 
 
+def _docs(app: FastAPI) -> None:
+    """``GET /docs``: Swagger UI for the API, its script and styles served from the swagger-ui-bundle-v2
+    package (Apache-2.0) under ``/docs/assets``, so the page works without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="Vigil API",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+        )
+
+
 def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
     return {
         "name": name,
@@ -374,7 +408,7 @@ def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
         "environment": spec.environment,
         "versions": list(spec.versions),
         "live": spec.live_version,
-        "previous": spec.previous_version,
+        "previous": vigil.registry.previous(name),
         "window_seconds": spec.window.total_seconds(),
         "features": {n: f.model_dump(exclude_defaults=True) for n, f in spec.features.items()},
         "segments": list(spec.segments),

@@ -475,7 +475,8 @@ def ops_router(
                 annotation.at,
                 actor,
                 annotation.note,
-                vigil.registry.get,
+                vigil.registry.declared,
+                lambda _: vigil.registry.refresh(),
             )
             incident = eng.incidents.open_for(model)
             if incident is not None:
