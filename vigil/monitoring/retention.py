@@ -53,8 +53,8 @@ def maintain(
         cut = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
         done["deleted"] += store.delete_windows(model, HOUR, cut)
     done["deleted"] += store.delete_windows(model, DAY, now - r.days.total_seconds())
-    done["deleted"] += store.delete_predictions(model, now - r.predictions.total_seconds())
     store.forget_keys(model, now - r.predictions.total_seconds())
+    done["deleted"] += store.delete_predictions(model, now - r.predictions.total_seconds())
     store.prune_log(writer, checkpoint, now - r.events.total_seconds())
     return done
 
