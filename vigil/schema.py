@@ -2,9 +2,12 @@
 (``HostMetrics``). The HTTP API, the SDK and file ingest all speak these; pydantic checks them (in Rust,
 over a whole batch at once), and every problem is reported with the record's index and the field.
 
-Times are RFC 3339 strings or seconds since the epoch (UTC). Strings are capped at ``MAX_STRING``
-characters, feature maps at ``MAX_FEATURES`` entries; NaN and infinities are refused (JSON has none, and
-a NaN feature is a null: send ``null``).
+Times are RFC 3339 strings or seconds since the epoch (UTC), kept to the microsecond. Strings are capped
+at ``MAX_STRING`` characters, feature maps at ``MAX_FEATURES`` entries; NaN and infinities are refused
+(JSON has none, and a NaN feature is a null: send ``null``). Numbers are capped at ``MAX_NUMBER`` in size
+and token counts at ``MAX_TOKENS``, so that no window's sums and sums of squares can overflow: a larger
+value is nearly always a sentinel (``1.8e308`` for "missing"), refused with its record rather than
+turning a window's mean into nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 __all__ = [
     "MAX_FEATURES",
+    "MAX_NUMBER",
     "MAX_STRING",
+    "MAX_TOKENS",
     "Event",
     "HostMetrics",
     "Label",
@@ -28,6 +33,11 @@ MAX_STRING = 65_536
 """Longest accepted string (a prompt, a completion, an error message), in characters."""
 MAX_FEATURES = 2_000
 """Most entries in one event's ``features`` (or ``segments``) map."""
+MAX_NUMBER = 1e100
+"""Largest size of a number (a feature, score, latency, cost, probability, label): squared and summed
+over any window it stays finite."""
+MAX_TOKENS = 1_000_000_000
+"""Most tokens in one call (``tokens_in``, ``tokens_out``): a window's totals stay within 64 bits."""
 
 _RECORD = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, str_max_length=MAX_STRING)
 
@@ -36,7 +46,11 @@ Text = Annotated[str, StringConstraints(max_length=MAX_STRING)]
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 """An integer that fits 64 bits (what is stored); a larger one in a feature is read as a float."""
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
-Scalar = bool | Int64 | float | Text | None
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+Real = Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)]
+"""A finite float no larger than ``MAX_NUMBER``."""
+NonNegative = Annotated[float, Field(ge=0, le=MAX_NUMBER)]
+Scalar = bool | Int64 | Real | Text | None
 """A feature value: a number, a boolean, a string, or null."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,11 +59,13 @@ _LAST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 
 
 def _to_datetime(value: Any) -> Any:
-    """Seconds since the epoch become an aware UTC datetime; strings are left to pydantic (RFC 3339)."""
+    """Seconds since the epoch become an aware UTC datetime, rounded half to even to the microsecond
+    from the float ``value * 1e6`` (as the vectorised path rounds them); strings are left to pydantic
+    (RFC 3339)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not (math.isfinite(value) and _FIRST <= value <= _LAST):
             raise ValueError("seconds since the epoch out of range (years 1 to 9999)")
-        return _EPOCH + timedelta(seconds=value)
+        return _EPOCH + timedelta(microseconds=round(float(value) * 1e6))
     return value
 
 
@@ -68,6 +84,14 @@ def _in_range(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, BeforeValidator(_to_datetime), AfterValidator(_in_range)]
 
 
+def _no_map(value: Any) -> Any:
+    return {} if value is None else value
+
+
+Map = Annotated[dict[Name, Scalar], BeforeValidator(_no_map), Field(max_length=MAX_FEATURES)]
+"""Features or segment tags; null is an empty map."""
+
+
 class Event(BaseModel):
     """One prediction as the model served it."""
 
@@ -80,20 +104,21 @@ class Event(BaseModel):
     """Needed to join a label later."""
     timestamp: Timestamp | None = None
     """When the prediction was made; the server's clock when absent."""
-    features: dict[Name, Scalar] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    features: Map = Field(default_factory=dict)
     prediction: Scalar = None
     """The class (binary/multiclass), the value (regression) or the text (LLM)."""
-    score: float | None = None
+    score: Real | None = None
     """The positive-class probability (binary) or the confidence of ``prediction``."""
-    probabilities: dict[Name, float] | None = Field(default=None, max_length=1_000)
-    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    probabilities: dict[Name, Real | None] | None = Field(default=None, max_length=1_000)
+    """Per class; a class given null is left out."""
+    latency_ms: NonNegative | None = None
     error: Text | None = None
     """What went wrong, when the request failed (the prediction is then usually null)."""
-    tokens_in: Count | None = None
-    tokens_out: Count | None = None
-    cost: Annotated[float, Field(ge=0)] | None = None
+    tokens_in: Tokens | None = None
+    tokens_out: Tokens | None = None
+    cost: NonNegative | None = None
     """In US dollars."""
-    segments: dict[Name, Scalar] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    segments: Map = Field(default_factory=dict)
     """Tags to slice by (region, customer tier, ...)."""
 
     def when(self, now: datetime) -> datetime:
@@ -107,7 +132,7 @@ class Label(BaseModel):
 
     model: Name
     request_id: Name
-    label: bool | Int64 | float | Text
+    label: bool | Int64 | Real | Text
     """The true class (or value); required, and not null."""
     timestamp: Timestamp | None = None
     """When the truth became known; the server's clock when absent."""
@@ -121,7 +146,7 @@ class HostMetrics(BaseModel):
     model: Name
     host: Name
     timestamp: Timestamp | None = None
-    cpu_percent: Annotated[float, Field(ge=0)] | None = None
+    cpu_percent: NonNegative | None = None
     memory_percent: Annotated[float, Field(ge=0, le=100)] | None = None
     memory_bytes: Count | None = None
     gpu_percent: Annotated[float, Field(ge=0, le=100)] | None = None

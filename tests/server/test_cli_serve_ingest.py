@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,24 @@ import numpy as np
 import pandas as pd
 
 from tests.server.test_durability import Server
+
+
+def _ingest(path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    vigil = str(Path(sys.executable).parent / "vigil")
+    args = [vigil, "ingest", str(path), "--model", "m", "--url", url]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def _events(url: str) -> int:
+    """Events counted by the server, once the count has stopped moving (folding runs behind the answer)."""
+    last = -1
+    while True:
+        series = httpx.get(url + "/v1/models/m/metrics", params={"names": "events", "step": "1d"}).json()
+        count = int(sum(v or 0 for _, v in series["series"]["events"]))
+        if count == last:
+            return count
+        last = count
+        time.sleep(0.5)
 
 
 def test_ingest_a_batch_scoring_file(tmp_path: Path) -> None:
@@ -29,33 +48,33 @@ def test_ingest_a_batch_scoring_file(tmp_path: Path) -> None:
                 "segment.region": rng.choice(["eu", "us"], n),
             }
         )
-        df.loc[5, "x"] = np.inf  # one bad row: named, the rest accepted
+        df.loc[5, "x"] = np.inf  # bad rows: named, the rest accepted
+        df.loc[[7_000, 11_000, 11_001, 11_002], "score"] = 1e308
         path = tmp_path / "scores.parquet"
         df.to_parquet(path)
-        done = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "vigil"),
-                "ingest",
-                str(path),
-                "--model",
-                "m",
-                "--url",
-                server.url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert f"{n - 1} of {n} rows accepted" in done.stdout
-        assert "1 rejected — features.x" in done.stdout
+        done = _ingest(path, server.url)
+        assert done.returncode == 1, done.stdout + done.stderr  # rows were refused: not a success
+        lines = done.stdout.splitlines()
+        assert lines[0] == f"{n - 5} of {n} rows accepted into 'm'; 5 refused:"
+        assert lines[1] == "  4 × score"
+        assert lines[2].startswith("      row 7001: 1e+308 is too large")  # rows counted from 1
+        assert lines[5] == "      … and 1 more"
+        assert lines[6] == "  1 × features.x"
+        assert lines[7] == "      row 6: NaN and infinity are not allowed; send null for a missing value"
         assert done.stderr == ""  # no progress bar when not a terminal
-        series = httpx.get(
-            server.url + "/v1/models/m/metrics", params={"names": "events,score_mean", "step": "1d"}
-        ).json()
-        events = sum(v or 0 for _, v in series["series"]["events"])
-        assert events == n - 1
+        assert _events(server.url) == n - 5
         sample = httpx.get(server.url + "/v1/models/m/events", params={"limit": 3}).json()["events"]
         assert {"x", "city"} <= set(sample[0]["features"]) and set(sample[0]["segments"]) == {"region"}
+
+        again = _ingest(path, server.url)  # sent again (by mistake, or after a failure half-way)
+        assert again.returncode == 1 and again.stdout == done.stdout
+        assert _events(server.url) == n - 5  # nothing counted twice
+
+        good = tmp_path / "good.csv"
+        df.drop(index=[5, 7_000, 11_000, 11_001, 11_002]).head(100).to_csv(good, index=False)
+        ok = _ingest(good, server.url)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert ok.stdout == "100 of 100 rows accepted into 'm'\n"
+        assert _events(server.url) == n - 5 + 100
     finally:
         server.stop()

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 import logging
+import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -942,3 +944,221 @@ models:
         "/v1/models/reg/metrics", params={"names": "mae", "step": "1d", "from": NOW - 86_400, "to": NOW + 60}
     ).json()["series"]["mae"]
     assert [v for _, v in got if v is not None] == [pytest.approx((7.0 + 2.0) / 2)]
+
+
+# -- one bad value is one rejection, whatever the path; concurrent requests never mix ------------------------
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["1500-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "1677-09-21T00:12:43Z", "0001-01-01T00:00:00Z"],
+)
+def test_a_timestamp_past_the_years_arrow_parses_is_one_rejection(server: Server, timestamp: str) -> None:
+    batch = [event(i, timestamp=f"2027-01-15T07:59:{i % 60:02}Z") for i in range(499)]
+    batch.append(event(499, timestamp=timestamp))  # all strings: the vectorised path parses them
+    r = server.events(batch)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 499
+    assert [(x["index"], x["field"]) for x in r.json()["rejected"]] == [(499, "timestamp")]
+    assert server.count() == 499
+
+
+def test_concurrent_requests_of_different_shapes_are_each_stored_as_sent(server: Server) -> None:
+    shapes: list[Callable[[int], dict[str, Any]]] = [
+        lambda i: event(i, features={"income": 1.5 + i, "region": "eu"}),
+        lambda i: event(i, features={"income": i, "flag": i % 2 == 0}, probabilities={"0": 0.25, "1": 0.75}),
+        lambda i: event(i, features={"note": f"n{i}"}, segments={"tier": "gold"}, score=None),
+    ]
+    ingestor = server.app.state.vigil.ingestor
+    sent: dict[str, dict[str, Any]] = {}
+    errors: list[BaseException] = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change hands often, as under load
+
+    def post(k: int) -> None:
+        try:
+            for n in range(60):
+                shape = shapes[(n + k) % 3]
+                batch = [shape(i) for i in range(3)]
+                for i, record in enumerate(batch):
+                    record["request_id"] = f"{k}-{n}-{i}"
+                    sent[record["request_id"]] = record
+                result = ingestor.events(orjson.dumps(batch), "application/json", None)
+                assert result.accepted == 3, result.to_dict()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=post, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    rows = server.logged_rows()
+    assert len(rows) == len(sent) == 4 * 60 * 3
+    for row in rows:
+        record = sent[row["request_id"]]
+        stored = {k: v for k, v in row.items() if k in ("income", "region", "flag", "note") and v is not None}
+        assert stored == record["features"], (row, record)
+        assert type(stored.get("flag", False)) is bool
+        if "probabilities" in record:
+            assert json.loads(row["probabilities"]) == record["probabilities"]
+
+
+def test_a_boolean_after_numbers_stays_a_boolean_and_new_class_names_are_kept(server: Server) -> None:
+    first = event(0, features={"flag": 0.5}, probabilities={"0": 0.2, "1": 0.8})
+    then = event(1, features={"flag": True}, probabilities={"0": 0.2, "1": 0.7, "2": 0.1})
+    assert server.events([first]).json()["accepted"] == 1
+    assert server.events([then]).json()["accepted"] == 1
+    row = server.logged_rows()[1]
+    assert row["flag"] is True
+    assert json.loads(row["probabilities"]) == {"0": 0.2, "1": 0.7, "2": 0.1}
+
+
+# -- gzip: every member, nothing after the last ------------------------------------------------------------
+
+
+def test_a_gzip_body_of_several_members_is_read_to_the_end(server: Server) -> None:
+    a = gzip.compress(b"\n".join(orjson.dumps(event(i)) for i in range(10)) + b"\n")
+    b = gzip.compress(b"\n".join(orjson.dumps(event(i)) for i in range(10, 25)))
+    r = server.events(a + b, {"content-encoding": "gzip", **NDJSON})  # what `cat a.gz b.gz` makes
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 25, "rejected": []}
+    text = orjson.dumps([event(i) for i in range(25, 40)])
+    split = gzip.compress(text[:100]) + gzip.compress(text[100:200]) + gzip.compress(text[200:])
+    assert server.events(split, {"content-encoding": "gzip"}).json()["accepted"] == 15
+    assert server.count() == 40
+
+
+@pytest.mark.parametrize("after", [b"garbage", b"\x00\x00\x00\x00", b"\x1f"])
+def test_bytes_after_the_gzip_data_are_refused(server: Server, after: bytes) -> None:
+    body = gzip.compress(orjson.dumps([event(i) for i in range(5)])) + after
+    r = server.events(body, {"content-encoding": "gzip"})
+    assert r.status_code == 400, r.text
+    assert "after the end of its gzip data" in r.json()["error"]
+    assert server.logged_rows() == []
+
+
+def test_a_gzip_bomb_in_many_members_is_413_without_inflating_it_all(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = 1_000_000
+    server = serve(limits=Limits(max_body_bytes=limit))
+    member = gzip.compress(b" " * 300_000, 9)
+    bomb = gzip.compress(b"[", 9) + member * 200  # 60 MB inflated, in 201 members
+    assert len(bomb) < limit
+    inflated = 0
+    real = zlib.decompressobj
+
+    class Spy:
+        def __init__(self, *args: Any) -> None:
+            self.inner = real(*args)
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            nonlocal inflated
+            out = self.inner.decompress(data, max_length)
+            inflated += len(out)
+            return out
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(validate.zlib, "decompressobj", Spy)
+    r = server.events(bomb, {"content-encoding": "gzip"})
+    assert r.status_code == 413
+    assert r.json()["limit"] == limit
+    assert inflated <= 2 * limit
+
+
+# -- idempotency keys name one request body ------------------------------------------------------------------
+
+
+def test_a_used_idempotency_key_with_another_body_is_409(server: Server) -> None:
+    events = [event(i) for i in range(20)]
+    key = {"Idempotency-Key": "batch-7"}
+    assert server.events(events[:10], key).json() == {"accepted": 10, "rejected": []}
+    r = server.events(events[10:], key)
+    assert r.status_code == 409, r.text
+    assert "Idempotency-Key 'batch-7'" in r.json()["error"] and "different body" in r.json()["error"]
+    assert r.json()["idempotency_key"] == "batch-7"
+    assert server.count() == 10  # nothing of the second body stored
+    again = gzip.compress(json.dumps(events[:10]).encode())  # the same body, compressed this time: a retry
+    r = server.events(again, {**key, "content-encoding": "gzip"})
+    assert r.json() == {"accepted": 10, "rejected": []}
+    assert server.count() == 10
+
+
+def test_an_idempotency_key_outlives_the_ingest_log(server: Server) -> None:
+    events = [event(i) for i in range(10)]
+    key = {"Idempotency-Key": "file-abc-0"}
+    assert server.events(events, key).json()["accepted"] == 10
+    server.settle()
+    assert server.store.prune_log("main", upto=10**9, before=NOW + 86_400) == 1  # the log let it go
+    assert server.events(events, key).json() == {"accepted": 10, "rejected": []}  # sent again a day later
+    assert server.logged_rows() == []
+    assert server.count() == 10
+
+
+# -- numbers and label times that would corrupt a window -----------------------------------------------------
+
+
+def test_numbers_too_large_for_a_windows_statistics_are_refused_per_record(server: Server) -> None:
+    batch = [
+        event(0),
+        event(1, score=1e308),
+        event(2, latency_ms=1e300),
+        event(3, features={"income": 1e200, "region": "eu"}),
+        event(4, cost=1e150),
+        event(5, probabilities={"0": 0.5, "1": 1e308}),
+        event(6, tokens_in=2**62),
+        event(7, prediction=-1e308),
+        event(8),
+    ]
+    r = server.events(batch)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    bad = rejected(r)
+    assert {i: [f for f, _ in p] for i, p in bad.items()} == {
+        1: ["score"],
+        2: ["latency_ms"],
+        3: ["features.income"],
+        4: ["cost"],
+        5: ["probabilities.1"],
+        6: ["tokens_in"],
+        7: ["prediction"],
+    }
+    assert bad[1][0][1].startswith("1e+308 is too large: numbers are limited to ±1e+100")
+    assert "1,000,000,000" in bad[6][0][1]
+    server.settle()
+    score = server.client.get(
+        "/v1/models/credit/metrics",
+        params={"names": "score_mean", "step": "1d", "from": NOW - 86_400, "to": NOW + 60},
+    ).json()["series"]["score_mean"]
+    assert [v for _, v in score if v is not None] == [0.5]  # a mean, not null
+
+
+def test_label_timestamps_are_checked_like_event_timestamps(server: Server) -> None:
+    labels = [
+        {"model": "credit", "request_id": "r0", "label": 1, "timestamp": NOW - 10},
+        {"model": "credit", "request_id": "r1", "label": 1, "timestamp": NOW + 2 * 3600},
+        {"model": "credit", "request_id": "r2", "label": 0, "timestamp": NOW - 40 * 86_400},
+        {"model": "credit", "request_id": "r3", "label": 0, "timestamp": "9999-12-30T00:00:00Z"},
+        {"model": "credit", "request_id": "r4", "label": 0},
+        {"model": "credit", "request_id": "r5", "label": 1e308},
+    ]
+    r = server.post("/v1/labels", labels)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    bad = rejected(r)
+    assert {i: [f for f, _ in p] for i, p in bad.items()} == {
+        1: ["timestamp"],
+        2: ["timestamp"],
+        3: ["timestamp"],
+        5: ["label"],
+    }
+    assert "more than an hour ahead" in bad[1][0][1]
+    assert "older than the model's retention of predictions (30 days)" in bad[2][0][1]
+    assert sorted(row.request_id for row in server.store.labels("credit", 0)) == ["r0", "r4"]

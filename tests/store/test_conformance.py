@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
-from vigil.store.base import HostRow, LabelRow, ModelRecord, PredictionBatch, Store, WindowRow
+from vigil.store import open_store
+from vigil.store.base import HostRow, KeyedBatch, LabelRow, ModelRecord, PredictionBatch, Store, WindowRow
+from vigil.store.sqlite import _MIGRATIONS
+
+_KEYS_MIGRATION = next(i + 1 for i, sql in enumerate(_MIGRATIONS) if "CREATE TABLE ingest_keys" in sql)
+"""The migration that brought ``ingest_keys`` (the latest)."""
 
 
 def _window(start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60) -> WindowRow:
@@ -130,15 +137,61 @@ def test_large_payloads_round_trip(store: Store) -> None:
 
 
 def test_idempotency_keys_are_unique_per_model(store: Store) -> None:
-    seq = store.append("w", "m", 10, b"a", 1.0, key="k1")
-    assert store.find_batch("m", "k1") == (seq, 10)
-    assert store.find_batch("other", "k1") is None
-    store.append("w", "other", 3, b"b", 1.0, key="k1")  # the same key for another model is another batch
+    seq = store.append("w", "m", 10, b"a", 1.0, key="k1", digest=b"\x01" * 32)
+    assert store.keyed_batches("k1") == [KeyedBatch("m", seq, 10, b"\x01" * 32, 1.0)]
+    assert store.keyed_batches("k2") == []
+    other = store.append("w", "other", 3, b"b", 2.0, key="k1", digest=b"\x01" * 32)  # another model's part
     store.append("w", "m", 1, b"c", 1.0)  # no key: never a duplicate
     store.append("w", "m", 1, b"d", 1.0)
     with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
-        store.append("w", "m", 10, b"a again", 1.0, key="k1")
-    assert [e.payload for e in store.read_log("w", 0)] == [b"a", b"b", b"c", b"d"]
+        store.append("w", "m", 10, b"a again", 1.0, key="k1", digest=b"\x02" * 32)
+    assert [e.payload for e in store.read_log("w", 0)] == [b"a", b"b", b"c", b"d"]  # nothing half-appended
+    assert [(b.model, b.seq, b.digest) for b in store.keyed_batches("k1")] == [
+        ("m", seq, b"\x01" * 32),
+        ("other", other, b"\x01" * 32),
+    ]
+    store.append("w", "m", 2, b"e", 3.0, key="no digest")
+    assert [b.digest for b in store.keyed_batches("no digest")] == [None]
+
+
+def test_keys_outlive_the_log_until_forgotten(store: Store) -> None:
+    old = store.append("w", "m", 4, b"a", 10.0, key="k-old", digest=b"d1")
+    store.append("w", "m", 5, b"b", 20.0, key="k-new", digest=b"d2")
+    store.append("w", "other", 6, b"c", 10.0, key="k-old", digest=b"d1")
+    assert store.prune_log("w", upto=10**9, before=100.0) == 3
+    assert store.read_log("w", 0) == []
+    assert store.keyed_batches("k-old")[0] == KeyedBatch("m", old, 4, b"d1", 10.0)  # a retry still known
+    assert store.forget_keys("m", before=15.0) == 1
+    assert [b.model for b in store.keyed_batches("k-old")] == ["other"]  # other models keep theirs
+    assert [b.rows for b in store.keyed_batches("k-new")] == [5]
+    store.append("w", "m", 4, b"a", 30.0, key="k-old", digest=b"d3")  # forgotten: usable again
+
+
+def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> None:
+    """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
+    store.close()
+    undo = [
+        "DROP TABLE ingest_keys",
+        "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
+        "VALUES ('w', 'm', 7, 'x', 5.0, 'k')",
+    ]
+    if store.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            for sql in [*undo, f"DELETE FROM vigil_schema_migrations WHERE version > {_KEYS_MIGRATION - 1}"]:
+                conn.execute(sql.replace("'x'", "'x'::bytea"))
+    else:
+        conn = sqlite3.connect(store.url)
+        for sql in [*undo, f"PRAGMA user_version = {_KEYS_MIGRATION - 1}"]:
+            conn.execute(sql)
+        conn.commit()
+        conn.close()
+    upgraded = open_store(store.url)
+    try:
+        assert [(b.model, b.rows, b.digest) for b in upgraded.keyed_batches("k")] == [("m", 7, None)]
+    finally:
+        upgraded.close()
 
 
 def test_records_upsert_list_and_delete(store: Store) -> None:

@@ -1,6 +1,7 @@
 """The ``vigil`` command line: a thin layer over ``vigil.compare`` and the config loader.
 
-Exit codes: 0 success (``check``: every gate passed), 1 a ``check`` gate failed, 2 bad input or usage.
+Exit codes: 0 success (``check``: every gate passed), 1 a ``check`` gate failed (``ingest``: rows were
+refused), 2 bad input or usage.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from vigil import __version__
 from vigil.cli.actions import actions
 from vigil.cli.alerts import alerts, silences
 from vigil.cli.incidents import audit, incidents
+from vigil.cli.ingest import ingest
 from vigil.cli.rules import review, rules
 from vigil.comparison import compare
 from vigil.drift.methods import METHODS
@@ -283,78 +285,6 @@ def demo(out: str, port: int, duration: float | None, rate: float, calm: float, 
     run_demo(Path(out), port=port, duration=duration, rate=rate, calm=calm, window=window, say=click.echo)
 
 
-@main.command()
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--model", "-m", required=True, help="The model these predictions belong to.")
-@click.option("--version", help="Model version (default: the model's live version).")
-@click.option(
-    "--url", default="http://127.0.0.1:8000", show_default=True, envvar="VIGIL_URL", help="The Vigil server."
-)
-@click.option("--api-key", envvar="VIGIL_API_KEY", help="An ingest key, when the server wants one.")
-@click.option("--chunk", default=5_000, show_default=True, type=click.IntRange(1, 50_000))
-def ingest(path: str, model: str, version: str | None, url: str, api_key: str | None, chunk: int) -> None:
-    """Send a batch-scoring output (Parquet/CSV/Feather) to a running server.
-
-    Columns named like event fields (prediction, score, request_id, timestamp, latency_ms, error, ...) are
-    those; segment.NAME columns are segment tags; all other columns are features.
-    """
-    import gzip
-    import json
-    import math
-
-    import httpx
-    import orjson
-
-    from vigil.ingest.files import records
-    from vigil.tables import read_table
-
-    table = read_table(path, what="input")
-    headers = {"content-type": "application/json", "content-encoding": "gzip"}
-    if api_key:
-        headers["authorization"] = f"Bearer {api_key}"
-    accepted, reasons = 0, dict[str, int]()
-
-    def encode(part: list[dict[str, Any]]) -> bytes:
-        # orjson writes NaN/Infinity as null; send them as they are, so the server names the bad rows
-        bad = any(isinstance(v, float) and not math.isfinite(v) for r in part for v in r["features"].values())
-        return (
-            json.dumps(part, default=str).encode() if bad else orjson.dumps(part, option=orjson.OPT_NAIVE_UTC)
-        )
-
-    with (
-        httpx.Client(base_url=url, timeout=60) as client,
-        _progress_rows(table.num_rows, Path(path).name) as bar,
-    ):
-        for part in records(table, model, version=version, chunk=chunk):
-            try:
-                r = client.post("/v1/events", content=gzip.compress(encode(part), 1), headers=headers)
-            except httpx.HTTPError as exc:
-                raise InputError(f"cannot reach {url}: {exc}") from None
-            body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            if r.status_code not in (200, 422):
-                raise InputError(f"the server answered {r.status_code}: {body.get('error', r.text[:200])}")
-            accepted += int(body.get("accepted", 0))
-            for rej in body.get("rejected", []):
-                key = f"{rej['field']}: {rej['reason']}"
-                reasons[key] = reasons.get(key, 0) + 1
-            bar(len(part))
-    click.echo(f"{accepted} of {table.num_rows} rows accepted into {model!r}")
-    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
-        click.echo(f"  {count} rejected — {reason}")
-    if accepted == 0 and table.num_rows:
-        sys.exit(1)
-
-
-@contextmanager
-def _progress_rows(total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar over rows on stderr; silent when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
-
-
 def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from vigil.settings import SETTINGS
 
@@ -427,3 +357,4 @@ main.add_command(audit)
 main.add_command(rules)
 main.add_command(review)
 main.add_command(actions)
+main.add_command(ingest)

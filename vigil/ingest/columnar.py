@@ -4,7 +4,12 @@
 columns: types, bounds, finite numbers, string lengths, no unknown fields. A batch that passes is
 exactly what pydantic would accept, at a fraction of the cost; a batch that fails any rule returns None and
 the caller takes the per-record path (pydantic), which names each bad record. Both paths end in the same
-``events_table`` conversion, so what is stored does not depend on the path taken.
+``events_table`` conversion, so what is stored does not depend on the path taken (a property test holds
+the two paths to each other, value for value and type for type).
+
+Arrow infers the types of every batch afresh. A cache of the last batch's type, converting with it instead,
+saved about a tenth of the conversion but cannot be made exact: Arrow puts a boolean into a float column
+as 0.0/1.0 and drops keys the type lacks, all without a word; checking for those costs what it saved.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.schema import MAX_FEATURES, MAX_STRING, Event
+from vigil.schema import MAX_FEATURES, MAX_NUMBER, MAX_STRING, MAX_TOKENS, Event
 
-__all__ = ["SchemaCache", "fast_table", "from_events"]
+__all__ = ["fast_table", "from_events"]
 
 _FIELDS = frozenset(Event.model_fields)
 _NAME_MAX = 200
@@ -74,73 +79,6 @@ def _from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_struct_array(pa.array(rows))
 
 
-class SchemaCache:
-    """The last batch's Arrow type: converting with it skips type inference (half the cost). It is used
-    only when every record's keys are known to it, since Arrow would silently drop unknown ones.
-
-    Arrow converts a Python float into an integer type by truncating it (9.87 -> 9) without a word, so
-    records are converted with every integer widened to float64 and narrowed back afterwards where every
-    value is integral (as inference would have typed them), or left float64 where one is not. Integers
-    beyond 2**53, which float64 cannot hold exactly, send the batch back to inference.
-    """
-
-    def __init__(self) -> None:
-        self.type: pa.StructType | None = None
-        self.wide: pa.StructType | None = None
-        self._keys: tuple[frozenset[str], frozenset[str], frozenset[str]] = (frozenset(),) * 3
-
-    def remember(self, schema: pa.Schema) -> None:
-        def names(field: str) -> frozenset[str]:
-            i = schema.get_field_index(field)
-            t = schema.field(i).type if i >= 0 else None
-            return frozenset(f.name for f in t) if t is not None and pa.types.is_struct(t) else frozenset()
-
-        self.type = pa.struct(list(schema))
-        self.wide = _widen(self.type)
-        self._keys = (frozenset(schema.names), names("features"), names("segments"))
-
-    def fits(self, records: Sequence[dict[str, Any]]) -> bool:
-        top, features, segments = self._keys
-        for r in records:
-            if not r.keys() <= top:
-                return False
-            for value, known in ((r.get("features"), features), (r.get("segments"), segments)):
-                if value and not (isinstance(value, dict) and value.keys() <= known):
-                    return False  # new names, or not a map at all (the checks will say so)
-        return True
-
-
-def _widen(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_integer(t):
-        return pa.float64()
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _widen(f.type)) for f in t])
-    return t
-
-
-_EXACT = float(2**53)
-
-
-class _Inexact(Exception):
-    """An integer too large for float64: the cached conversion cannot be trusted."""
-
-
-def _narrow(values: pa.Array, like: pa.DataType) -> pa.Array:
-    """``values`` converted with :func:`_widen` (``like``) back to ``like`` where that loses nothing."""
-    if pa.types.is_integer(like):
-        if values.null_count == len(values):
-            return values.cast(like)
-        if pc.max(pc.abs(values)).as_py() >= _EXACT:
-            raise _Inexact
-        if pc.all(pc.equal(values, pc.floor(values))).as_py():
-            return values.cast(like)
-        return values  # a fraction: float64, as inference would type it
-    if pa.types.is_struct(like) and len(values):
-        children = [_narrow(values.field(i), f.type) for i, f in enumerate(like)]
-        return pa.StructArray.from_arrays(children, [f.name for f in like], mask=values.is_null())
-    return values
-
-
 _CONVERSION_ERRORS = (
     pa.ArrowInvalid,
     pa.ArrowTypeError,
@@ -151,24 +89,14 @@ _CONVERSION_ERRORS = (
 )
 
 
-def fast_table(records: Sequence[Any], cache: SchemaCache | None = None) -> pa.Table | None:
+def fast_table(records: Sequence[Any]) -> pa.Table | None:
     """The records as a table when every one of them is valid, else None."""
     if not records or not all(type(r) is dict for r in records):
         return None
-    table = None
-    if cache is not None and cache.type is not None and cache.wide is not None and cache.fits(records):
-        try:
-            converted = pa.array(records, type=cache.wide)
-            table = pa.Table.from_struct_array(_narrow(converted, cache.type))
-        except (*_CONVERSION_ERRORS, _Inexact):
-            table = None  # a value of another type than last time: infer again
-    if table is None:
-        try:
-            table = _from_rows(records)
-        except _CONVERSION_ERRORS:
-            return None  # mixed types in a column, nested values where scalars belong, ...
-        if cache is not None:
-            cache.remember(table.schema)
+    try:
+        table = _from_rows(records)
+    except _CONVERSION_ERRORS:
+        return None  # mixed types in a column, nested values where scalars belong, ...
     if not set(table.column_names) <= _FIELDS or "model" not in table.column_names:
         return None
     try:
@@ -197,21 +125,38 @@ def _check(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
         if name != "score" and pc.any(pc.less(column, 0.0)).as_py():
             raise _Invalid
     elif name in _COUNTS:
-        if not (pa.types.is_integer(t) or pa.types.is_null(t)) or pc.any(pc.less(column, 0)).as_py():
+        if not (pa.types.is_integer(t) or pa.types.is_null(t)):
+            raise _Invalid
+        if pc.any(pc.or_(pc.less(column, 0), pc.greater(column, MAX_TOKENS))).as_py():
             raise _Invalid
     elif name == "prediction":
         _scalar(column)
     elif name in ("features", "segments"):
         _scalar_map(column)
     elif name == "probabilities":
-        if not (pa.types.is_struct(t) or pa.types.is_null(t)):
-            raise _Invalid
-        if pa.types.is_struct(t):
-            if t.num_fields > 1_000:
-                raise _Invalid
-            for i in range(t.num_fields):
-                _floats(pc.struct_field(column, [i]))
+        return _probabilities(column)
     return column
+
+
+def _probabilities(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Named probabilities as float64 (an integer 0 or 1 too, as pydantic reads it)."""
+    t = column.type
+    if pa.types.is_null(t):
+        return column
+    if not pa.types.is_struct(t) or t.num_fields > 1_000:
+        raise _Invalid
+    _field_names(t)
+    chunks = []
+    for chunk in column.chunks:
+        children = [_floats(child).cast(pa.float64()) for child in chunk.flatten()]
+        chunks.append(pa.StructArray.from_arrays(children, [f.name for f in t], mask=chunk.is_null()))
+    return pa.chunked_array(chunks, pa.struct([pa.field(f.name, pa.float64()) for f in t]))
+
+
+def _field_names(t: pa.StructType) -> None:
+    for i in range(t.num_fields):
+        if not 1 <= len(t.field(i).name) <= _NAME_MAX:
+            raise _Invalid
 
 
 def _names(column: pa.ChunkedArray, *, nullable: bool) -> None:
@@ -232,19 +177,22 @@ def _strings(column: pa.ChunkedArray) -> None:
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """The column as float64, every value finite and within ``MAX_NUMBER``."""
     t = column.type
     if pa.types.is_null(t):
         return column
     if pa.types.is_boolean(t) or not (pa.types.is_integer(t) or pa.types.is_floating(t)):
         raise _Invalid
-    column = pc.cast(column, pa.float64())
-    if not pc.all(pc.is_finite(column)).as_py() and pc.any(pc.invert(pc.is_finite(column))).as_py():
-        raise _Invalid  # NaN or infinity (the standard library's parser reads those tokens)
+    # an integer past 2**53 becomes the nearest float, as Python's float() makes it on the other path
+    column = pc.cast(column, pa.float64(), safe=False)
+    if not pc.all(pc.less_equal(pc.abs(column), MAX_NUMBER)).as_py():
+        raise _Invalid  # NaN, infinity (the standard library's parser reads those tokens), or too large
     return column
 
 
 def _timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Seconds since the epoch (float); RFC 3339 strings are parsed."""
+    """Seconds since the epoch (float), to the microsecond as the per-record path has them (a datetime):
+    numbers are rounded half to even to the microsecond; RFC 3339 strings are parsed."""
     t = column.type
     if pa.types.is_null(t):
         return column
@@ -253,11 +201,19 @@ def _timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray:
             parsed = pc.cast(column, pa.timestamp("us", tz="UTC"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _Invalid from None
-        seconds = pc.divide(pc.cast(pc.cast(parsed, pa.int64()), pa.float64()), 1e6)
+        micros = pc.cast(parsed, pa.int64())
+        if pc.any(pc.greater_equal(pc.abs(micros), 2**53)).as_py():
+            # years before 1685 or after 2255: float64 holds their microseconds only approximately,
+            # and Python's int/int division rounds once where Arrow would round twice
+            raise _Invalid
+        raw = seconds = pc.divide(pc.cast(micros, pa.float64()), 1e6)
     else:
-        seconds = _floats(column)
-    if pc.any(pc.or_(pc.less(seconds, _FIRST), pc.greater(seconds, _LAST))).as_py():
-        raise _Invalid  # past the years datetimes hold: the per-record path says so
+        raw = _floats(column)
+        micros = pc.round(pc.multiply(raw, 1e6), round_mode="half_to_even")
+        seconds = pc.divide(micros, 1e6)
+    for values in (raw, seconds):
+        if pc.any(pc.or_(pc.less(values, _FIRST), pc.greater(values, _LAST))).as_py():
+            raise _Invalid  # past the years datetimes hold: the per-record path says so
     return seconds
 
 
@@ -278,7 +234,6 @@ def _scalar_map(column: pa.ChunkedArray) -> None:
         return
     if not pa.types.is_struct(t) or t.num_fields > MAX_FEATURES:
         raise _Invalid
+    _field_names(t)
     for i in range(t.num_fields):
-        if not 1 <= len(t.field(i).name) <= _NAME_MAX:
-            raise _Invalid
         _scalar(pc.struct_field(column, [i]))

@@ -8,6 +8,7 @@ accepted anyway.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -23,9 +24,18 @@ from pydantic import TypeAdapter
 
 from vigil.config import ModelSpec, SecuritySettings
 from vigil.ingest.batch import events_table, reserved, to_ipc
-from vigil.ingest.columnar import SchemaCache, fast_table, from_events
+from vigil.ingest.columnar import fast_table, from_events
 from vigil.ingest.redact import Redactor
-from vigil.ingest.validate import BadRequest, Checked, Limits, Rejection, check_records, decode_body
+from vigil.ingest.validate import (
+    BadRequest,
+    Checked,
+    Limits,
+    Rejection,
+    check_records,
+    decode_body,
+    inflate,
+    parse_body,
+)
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
 from vigil.schema import Event, HostMetrics, Label
@@ -76,7 +86,6 @@ class Ingestor:
         self._in_log_order = threading.Lock()
         """Held from a batch's log append to its hand-over, so the aggregator folds this writer's batches
         in log order and its checkpoint (the last sequence folded) never passes a batch not yet folded."""
-        self._schemas = SchemaCache()
 
     # -- events --------------------------------------------------------------------------------------------
 
@@ -84,11 +93,14 @@ class Ingestor:
         self, body: bytes, content_type: str | None, content_encoding: str | None, key: str | None = None
     ) -> IngestResult:
         """Check, redact and log one request's events. ``key``: the client's Idempotency-Key; a request
-        repeated with the same key (a retry after a lost answer) is answered as the first one was and
-        stored once, while the log still holds the first (``retention.events`` after it was folded)."""
-        records = decode_body(body, content_type, content_encoding, self.limits)
+        repeated with the same key and body (a retry after a lost answer, a file sent again) is answered
+        as the first one was and stored once, for as long as the model keeps predictions; the same key
+        with another body is refused (409)."""
+        data = inflate(body, content_encoding, self.limits)
+        digest = hashlib.sha256(data).digest() if key else None
+        records = parse_body(data, content_type, self.limits)
         rejected: list[Rejection] = []
-        wire = fast_table(records, self._schemas)  # the vectorised path: every record valid
+        wire = fast_table(records)  # the vectorised path: every record valid
         if wire is not None:
             positions = np.arange(len(records))
         else:  # some record is not: check them one by one, keep the good ones
@@ -129,25 +141,41 @@ class Ingestor:
         if total and not self.aggregator.admit(total):
             raise BadRequest(503, "the server is catching up; retry shortly", retry_after=1)
         try:
+            tables = {}
             for model, part in by_model.items():
                 spec, redactor = self._redactor(model)
                 table = events_table(part, spec, now, redactor)
-                payload = to_ipc(table)
-                with self._in_log_order:
-                    seen = self.store.find_batch(model, key) if key else None
-                    if seen is None:
+                tables[model] = (table, to_ipc(table))
+            with self._in_log_order:
+                seen = self._seen(key, digest) if key else set()
+                for model, (table, payload) in tables.items():
+                    if model in seen:
+                        self.aggregator.release(table.num_rows)  # a retry: stored already, not again
+                    else:
                         seq = self.store.append(
-                            self.writer, model, table.num_rows, payload, self.clock(), key
+                            self.writer, model, table.num_rows, payload, self.clock(), key, digest
                         )
                         self.aggregator.submit(model, seq, table)
-                    else:
-                        self.aggregator.release(table.num_rows)  # a retry: stored already, not again
-                result.accepted += table.num_rows
-                total -= table.num_rows
+                    result.accepted += table.num_rows
+                    total -= table.num_rows
         finally:
             if total:
                 self.aggregator.release(total)  # what was admitted but never logged
         return result
+
+    def _seen(self, key: str, digest: bytes | None) -> set[str]:
+        """The models whose part of this request is stored under ``key`` already; raises ``BadRequest``
+        (409) when the key came with another body."""
+        batches = self.store.keyed_batches(key)
+        other = next((b for b in batches if b.digest is not None and b.digest != digest), None)
+        if other is not None:
+            raise BadRequest(
+                409,
+                f"the Idempotency-Key {key!r} was used on {_iso(other.received_at)} for a request with a "
+                "different body; a retry must send the same body again, and new data needs a new key",
+                idempotency_key=key,
+            )
+        return {b.model for b in batches}
 
     def _spec(self, model: str, rows: pa.Table) -> ModelSpec | None:
         spec = self.registry.get(model)
@@ -171,12 +199,20 @@ class Ingestor:
     # -- labels and host metrics ---------------------------------------------------------------------------
 
     def labels(self, body: bytes, content_type: str | None, content_encoding: str | None) -> IngestResult:
+        """Check and store labels. A label's time must be within an hour ahead of the server's clock and
+        within the model's retention of predictions (an older one would join nothing and be deleted at
+        the next retention pass)."""
         checked = self._simple(body, content_type, content_encoding, _LABELS)
         now = self.clock()
-        rows = [
-            LabelRow(r.model, r.request_id, _text(r.label), r.timestamp.timestamp() if r.timestamp else now)
-            for r in checked.records
-        ]
+        rows = []
+        for record, position in zip(checked.records, checked.positions, strict=True):
+            ts = record.timestamp.timestamp() if record.timestamp else now
+            problem = _label_time_problem(ts, self.registry.get(record.model), now)
+            if problem:
+                checked.reject(position, "timestamp", problem)
+            else:
+                rows.append(LabelRow(record.model, record.request_id, _text(record.label), ts))
+        checked.rejected.sort(key=lambda r: r.index)
         if rows:
             self.store.put_labels(rows)
         return IngestResult(len(rows), checked.rejected)
@@ -284,6 +320,18 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
                 lambda i: f"a regression model predicts numbers, got {p[i].as_py()!r:.60}",
             )
     return out
+
+
+def _label_time_problem(ts: float, spec: ModelSpec | None, now: float) -> str | None:
+    if ts > now + _FUTURE.total_seconds():
+        return f"{_iso(ts)} is more than an hour ahead of the server's clock"
+    if spec is not None and ts < now - spec.retention.predictions.total_seconds():
+        days = spec.retention.predictions.total_seconds() / 86_400
+        return (
+            f"{_iso(ts)} is older than the model's retention of predictions ({days:g} days): the label "
+            "would join no prediction; its time is when the truth became known (leave it out for now)"
+        )
+    return None
 
 
 def _number(text: str) -> bool:

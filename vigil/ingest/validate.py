@@ -1,6 +1,7 @@
 """Turn a request body into checked records: every rejected record says which one, which field and why.
 
-The body is JSON (an array, or one object) or NDJSON, optionally gzip-compressed. Decoding tolerates the
+The body is JSON (an array, or one object) or NDJSON, optionally gzip-compressed (in one member or several,
+as ``cat a.gz b.gz`` makes; nothing after the last). Decoding tolerates the
 ``NaN``/``Infinity`` tokens some JSON writers emit, so that they can be rejected record by record instead of
 failing the whole batch. Records are checked by pydantic in one pass over the batch; when some fail, the
 rest are checked again on their own and accepted.
@@ -18,8 +19,18 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from vigil.errors import VigilError
+from vigil.schema import MAX_NUMBER, MAX_TOKENS
 
-__all__ = ["BadRequest", "Checked", "Limits", "Rejection", "check_records", "decode_body"]
+__all__ = [
+    "BadRequest",
+    "Checked",
+    "Limits",
+    "Rejection",
+    "check_records",
+    "decode_body",
+    "inflate",
+    "parse_body",
+]
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -67,12 +78,23 @@ def decode_body(
     body: bytes, content_type: str | None, content_encoding: str | None, limits: Limits
 ) -> list[Any]:
     """The records in a body. Raises ``BadRequest`` (413 too large, 400 unreadable)."""
+    return parse_body(inflate(body, content_encoding, limits), content_type, limits)
+
+
+def inflate(body: bytes, content_encoding: str | None, limits: Limits) -> bytes:
+    """The body as sent, decompressed. Raises ``BadRequest`` (413 too large, 400 unreadable, 415 unknown
+    encoding)."""
     if len(body) > limits.max_body_bytes:
         raise BadRequest(413, f"body of {len(body)} bytes is over the limit", limit=limits.max_body_bytes)
     if (content_encoding or "").strip().lower() in ("gzip", "x-gzip"):
-        body = _gunzip(body, limits.max_body_bytes)
-    elif content_encoding and content_encoding.strip().lower() not in ("identity", ""):
+        return _gunzip(body, limits.max_body_bytes)
+    if content_encoding and content_encoding.strip().lower() not in ("identity", ""):
         raise BadRequest(415, f"unsupported Content-Encoding {content_encoding!r}; send gzip or nothing")
+    return body
+
+
+def parse_body(body: bytes, content_type: str | None, limits: Limits) -> list[Any]:
+    """The records in a decompressed body: a JSON array, one JSON object, or NDJSON."""
     if not body.strip():
         raise BadRequest(400, "empty body; send a JSON array of records or NDJSON")
     ndjson = "ndjson" in (content_type or "") or "jsonl" in (content_type or "")
@@ -108,7 +130,9 @@ def check_records(records: Sequence[Any], adapter: TypeAdapter[list[R]]) -> Chec
     return out
 
 
-_UNION_MEMBERS = frozenset({"bool", "int", "float", "str", "constrained-int", "constrained-str"})
+_UNION_MEMBERS = frozenset(
+    {"bool", "int", "float", "str", "constrained-int", "constrained-float", "constrained-str"}
+)
 """How pydantic names the members of a scalar union (``Scalar``) at the end of an error's location."""
 
 
@@ -135,6 +159,9 @@ def _problems(errors: Sequence[Any]) -> list[tuple[int, tuple[Any, ...], str]]:
 
 
 def _union_reason(errors: list[Any]) -> str:
+    for error in errors:  # past the size of any number (the float member), not only of 64-bit integers
+        if _limit(error) in (MAX_NUMBER, -MAX_NUMBER):
+            return _reason(error)
     for kind in ("string_too_long", "finite_number", "less_than_equal", "greater_than_equal"):
         for error in errors:
             if error["type"] == kind:
@@ -145,6 +172,12 @@ def _union_reason(errors: list[Any]) -> str:
     return f"expected a number, a boolean, a string or null (got {_shown(value)})"
 
 
+def _limit(error: Any) -> Any:
+    """The bound a ``less_than_equal`` / ``greater_than_equal`` error is about (None for others)."""
+    ctx = error.get("ctx") or {}
+    return ctx.get("le") if error["type"] == "less_than_equal" else ctx.get("ge")
+
+
 def _field(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc) or "(record)"
 
@@ -153,6 +186,14 @@ def _reason(error: Any) -> str:
     kind, message, value = error["type"], error["msg"], error.get("input")
     if kind == "finite_number":
         return "NaN and infinity are not allowed; send null for a missing value"
+    limit = _limit(error)
+    if limit in (MAX_NUMBER, -MAX_NUMBER):
+        return (
+            f"{_shown(value)} is too large: numbers are limited to ±{MAX_NUMBER:g}, past which a window's "
+            "statistics would overflow; send null for a missing value"
+        )
+    if limit == MAX_TOKENS:
+        return f"{_shown(value)} tokens is more than one call holds (at most {MAX_TOKENS:,})"
     if kind == "extra_forbidden":
         return "unknown field; features go under 'features', tags under 'segments'"
     if kind == "missing":
@@ -187,14 +228,42 @@ def _loads(data: bytes, line: int | None) -> Any:
         raise BadRequest(400, f"unreadable JSON{where}: {problem}") from None
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_PIECE = 1 << 16
+"""Compressed bytes given to the inflater at a time: what it leaves over at the end of a member (and
+copies) is at most this, so many small members do not cost a copy of the whole body each."""
+_MAX_MEMBERS = 10_000
+
+
 def _gunzip(body: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadRequest(400, f"body is not valid gzip: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BadRequest(413, "decompressed body is over the limit", limit=limit)
-    if not inflater.eof:  # a cut-off stream inflates without complaint: say so rather than use part of it
-        raise BadRequest(400, "body is not valid gzip: the stream is truncated")
-    return out
+    """Every member of a gzip body (``cat a.gz b.gz`` is one body of two), at most ``limit`` bytes of
+    output in all, however many members there are; anything after the last member is refused."""
+    out: list[bytes] = []
+    size = offset = 0
+    view = memoryview(body)
+    for member in range(1, _MAX_MEMBERS + 1):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while not inflater.eof:
+            if offset == len(body):  # a cut-off stream inflates without complaint: say so, use none of it
+                raise BadRequest(400, "body is not valid gzip: the stream is truncated")
+            piece = view[offset : offset + _PIECE]
+            offset += len(piece)
+            try:
+                chunk = inflater.decompress(piece, limit + 1 - size)
+            except zlib.error as exc:
+                where = f" (member {member})" if member > 1 else ""
+                raise BadRequest(400, f"body is not valid gzip{where}: {exc}") from None
+            size += len(chunk)
+            if size > limit:  # also when output stopped at the bound with input left (unconsumed_tail)
+                raise BadRequest(413, "decompressed body is over the limit", limit=limit)
+            out.append(chunk)
+        offset -= len(inflater.unused_data)
+        if offset == len(body):
+            return b"".join(out)
+        if body[offset : offset + 2] != _GZIP_MAGIC:
+            raise BadRequest(
+                400,
+                f"body has {len(body) - offset} byte(s) after the end of its gzip data (from byte {offset}) "
+                "that are not gzip: send the compressed stream alone",
+            )
+    raise BadRequest(400, f"body has more than {_MAX_MEMBERS:,} gzip members: compress it as one stream")

@@ -5,8 +5,8 @@
   likewise from hours. Merging is exact (every statistic merges), so a rolled-up range reads the same.
 * Past ``retention.minutes`` the model's own windows are deleted, in whole hours, and only those hours
   already rolled up; hours go after ``retention.hours``, days after ``retention.days``. The ingest log is
-  pruned up to this writer's checkpoint after ``retention.events``, predictions after
-  ``retention.predictions``.
+  pruned up to this writer's checkpoint after ``retention.events``, predictions (and the idempotency keys
+  of their batches) after ``retention.predictions``.
 * Queries read the finest rows that exist for each part of a range (``choose_rows``).
 """
 
@@ -53,6 +53,7 @@ def maintain(
         cut = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
         done["deleted"] += store.delete_windows(model, HOUR, cut)
     done["deleted"] += store.delete_windows(model, DAY, now - r.days.total_seconds())
+    store.forget_keys(model, now - r.predictions.total_seconds())
     done["deleted"] += store.delete_predictions(model, now - r.predictions.total_seconds())
     pruned = store.prune_log(writer, checkpoint, now - r.events.total_seconds())
     if done["deleted"] or pruned:

@@ -186,12 +186,13 @@ def create_app(
         dependencies=[ingest_key],
         openapi_extra=_body_doc("Event"),
         summary="Log predictions",
-        responses={413: {}, 422: {}, 404: {}, 503: {}},
+        responses={413: {}, 422: {}, 404: {}, 409: {}, 503: {}},
     )
     async def post_events(request: Request) -> JSONResponse:
         """Accepts the good records of a batch and names each rejected one (index, field, reason).
         Answered only once the accepted events are stored durably. A retry carrying the same
-        ``Idempotency-Key`` header as a stored request is answered alike and stored once."""
+        ``Idempotency-Key`` header and body as a stored request is answered alike and stored once; the
+        key with another body is refused (409)."""
         key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
 
         def handler(body: bytes, ctype: str | None, cenc: str | None) -> Any:

@@ -6,7 +6,9 @@ What is kept:
 * the **registry** of models (declared in the config or registered through the API);
 * the **ingest log**: every accepted batch of events, appended durably *before* it is acknowledged, so an
   acknowledged event survives a crash; each writer (a server process) replays its own log after its
-  last **checkpoint** when it restarts;
+  last **checkpoint** when it restarts; and the client's **idempotency keys**, each with a digest of the
+  request it came with, appended with their batch and kept after the log lets it go (a retry or a re-sent
+  file days later is still recognised);
 * **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
   query time (so several server processes can share one PostgreSQL); saved together with the writer's
   checkpoint in one transaction;
@@ -32,6 +34,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "AuditEntry",
     "HostRow",
+    "KeyedBatch",
     "LabelRow",
     "LogEntry",
     "ModelRecord",
@@ -62,6 +65,18 @@ class LogEntry:
     model: str
     rows: int
     payload: bytes
+    received_at: float
+
+
+@dataclass(frozen=True)
+class KeyedBatch:
+    """A batch appended with the client's idempotency key."""
+
+    model: str
+    seq: int
+    rows: int
+    digest: bytes | None
+    """What identifies the request the key came with (a hash of its body); None when not known."""
     received_at: float
 
 
@@ -158,14 +173,27 @@ class Store(Protocol):
 
     # ingest log
     def append(
-        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+        self,
+        writer: str,
+        model: str,
+        rows: int,
+        payload: bytes,
+        received_at: float,
+        key: str | None = None,
+        digest: bytes | None = None,
     ) -> int:
         """Append one batch; returns its sequence number, increasing per store. ``key`` (the client's
-        idempotency key) is unique per model: a second append with it fails."""
+        idempotency key, with the ``digest`` of its request) is kept with the batch in the same
+        transaction, once per model: a second append with it for the model fails and appends nothing."""
         ...
 
-    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
-        """(seq, rows) of the batch appended with this idempotency key, while the log still holds it."""
+    def keyed_batches(self, key: str) -> list[KeyedBatch]:
+        """The batches appended with this idempotency key (one per model of the request) not forgotten yet
+        (``forget_keys``), whether the log still holds them or not; ordered by model."""
+        ...
+
+    def forget_keys(self, model: str, before: float) -> int:
+        """Forget the idempotency keys of ``model``'s batches received before ``before``; returns how many."""
         ...
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:

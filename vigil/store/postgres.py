@@ -37,6 +37,7 @@ from vigil.errors import StoreError
 from vigil.store.base import (
     AuditEntry,
     HostRow,
+    KeyedBatch,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -102,6 +103,15 @@ _MIGRATIONS: list[list[str]] = [
             actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT COLLATE "C" NOT NULL, before TEXT,
             after TEXT)""",
         "CREATE INDEX audit_at ON audit (at)",
+    ],
+    # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
+    [
+        """CREATE TABLE ingest_keys (
+            key TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL, digest BYTEA, seq BIGINT NOT NULL,
+            rows BIGINT NOT NULL, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (key, model))""",
+        "CREATE INDEX ingest_keys_received ON ingest_keys (model, received_at)",
+        """INSERT INTO ingest_keys
+            SELECT key, model, NULL, seq, rows, received_at FROM ingest_log WHERE key IS NOT NULL""",
     ],
 ]
 
@@ -301,22 +311,45 @@ class PostgresStore:
     # ingest log --------------------------------------------------------------------------------------------
 
     def append(
-        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+        self,
+        writer: str,
+        model: str,
+        rows: int,
+        payload: bytes,
+        received_at: float,
+        key: str | None = None,
+        digest: bytes | None = None,
     ) -> int:
         def work(conn: _Conn) -> int:
             row = conn.execute(
-                "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
-                "VALUES (%s, %s, %s, %b, %s, %s) RETURNING seq",
-                (writer, model, rows, payload, float(received_at), key),
+                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) "
+                "VALUES (%s, %s, %s, %b, %s) RETURNING seq",
+                (writer, model, rows, payload, float(received_at)),
             ).fetchone()
             assert row is not None
-            return int(row[0])
+            seq = int(row[0])
+            if key is not None:
+                conn.execute(
+                    "INSERT INTO ingest_keys VALUES (%s, %s, %b, %s, %s, %s)",
+                    (key, model, digest, seq, rows, float(received_at)),
+                )
+            return seq
 
         return self._run(work, idempotent=False)
 
-    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
-        rows = self._read("SELECT seq, rows FROM ingest_log WHERE model = %s AND key = %s", [model, key])
-        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+    def keyed_batches(self, key: str) -> list[KeyedBatch]:
+        rows = self._read(
+            "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = %s ORDER BY model",
+            [key],
+        )
+        return [
+            KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
+        ]
+
+    def forget_keys(self, model: str, before: float) -> int:
+        return self._write(
+            "DELETE FROM ingest_keys WHERE model = %s AND received_at < %s", (model, float(before))
+        )
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
         rows = self._read(

@@ -18,6 +18,7 @@ from typing import Any
 from vigil.store.base import (
     AuditEntry,
     HostRow,
+    KeyedBatch,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -68,6 +69,15 @@ _MIGRATIONS: list[str] = [
         seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         target TEXT NOT NULL, before TEXT, after TEXT);
     CREATE INDEX audit_at ON audit (at);
+    """,
+    # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
+    """
+    CREATE TABLE ingest_keys (
+        key TEXT NOT NULL, model TEXT NOT NULL, digest BLOB, seq INTEGER NOT NULL, rows INTEGER NOT NULL,
+        received_at REAL NOT NULL, PRIMARY KEY (key, model)) WITHOUT ROWID;
+    CREATE INDEX ingest_keys_received ON ingest_keys (model, received_at);
+    INSERT INTO ingest_keys
+        SELECT key, model, NULL, seq, rows, received_at FROM ingest_log WHERE key IS NOT NULL;
     """,
 ]
 
@@ -140,21 +150,45 @@ class SQLiteStore:
     # ingest log --------------------------------------------------------------------------------------------
 
     def append(
-        self, writer: str, model: str, rows: int, payload: bytes, received_at: float, key: str | None = None
+        self,
+        writer: str,
+        model: str,
+        rows: int,
+        payload: bytes,
+        received_at: float,
+        key: str | None = None,
+        digest: bytes | None = None,
     ) -> int:
-        # one statement in autocommit mode is its own transaction: one round trip, durable on return
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (writer, model, rows, payload, received_at, key),
-            )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        insert = "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (?, ?, ?, ?, ?)"
+        params = (writer, model, rows, payload, received_at)
+        if key is None:
+            # one statement in autocommit mode is its own transaction: one round trip, durable on return
+            with self._lock:
+                seq = self._db.execute(insert, params).lastrowid
+        else:
+            with self._tx() as db:
+                seq = db.execute(insert, params).lastrowid
+                db.execute(
+                    "INSERT INTO ingest_keys VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, model, digest, seq, rows, received_at),
+                )
+        assert seq is not None
+        return seq
 
-    def find_batch(self, model: str, key: str) -> tuple[int, int] | None:
-        rows = self._read("SELECT seq, rows FROM ingest_log WHERE model = ? AND key = ?", (model, key))
-        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+    def keyed_batches(self, key: str) -> list[KeyedBatch]:
+        rows = self._read(
+            "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = ? ORDER BY model",
+            (key,),
+        )
+        return [
+            KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
+        ]
+
+    def forget_keys(self, model: str, before: float) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM ingest_keys WHERE model = ? AND received_at < ?", (model, before)
+            ).rowcount
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
         rows = self._read(
