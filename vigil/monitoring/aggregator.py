@@ -341,7 +341,8 @@ class Aggregator:
 
     def _fold_held_due(self) -> None:
         """Fold held batches waiting for it (a few at a time; the rest on the next rounds)."""
-        seqs = list(self._refold)[:64]
+        with self._state_lock:
+            seqs = list(self._refold)[:64]
         try:
             entries = self.store.log_entries(self.writer, seqs)
         except StoreError as exc:
@@ -354,7 +355,8 @@ class Aggregator:
             with self._state_lock:
                 self._held.pop(seq, None)
                 self._release_unsaved.add(seq)
-        rows = sum(self._refold.pop(seq) for seq in seqs)
+        with self._state_lock:
+            rows = sum(self._refold.pop(seq) for seq in seqs)
         with self._pending_lock:
             self._pending -= rows
         with self._idle:
@@ -619,11 +621,12 @@ class Aggregator:
         self._queue_refold(due)
 
     def _queue_refold(self, held: Sequence[HeldBatch]) -> None:
-        fresh = [h for h in held if h.seq not in self._refold]
+        with self._state_lock:
+            fresh = [h for h in held if h.seq not in self._refold]
+            for h in fresh:
+                self._refold[h.seq] = h.rows
         with self._pending_lock:
             self._pending += sum(h.rows for h in fresh)
-        for h in fresh:
-            self._refold[h.seq] = h.rows
         if fresh:
             self._queue.put(None)  # wake the folding thread
 

@@ -394,8 +394,9 @@ class PostgresStore:
                 if held:
                     cur.executemany(
                         "INSERT INTO held VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (writer, seq) DO UPDATE SET model = excluded.model, rows = excluded.rows, "
-                        "kind = excluded.kind, reason = excluded.reason, since = excluded.since",
+                        "ON CONFLICT (writer, seq) DO UPDATE SET model = excluded.model, "
+                        "rows = excluded.rows, kind = excluded.kind, reason = excluded.reason, "
+                        "since = excluded.since",
                         held,
                     )
                 if released:
