@@ -71,13 +71,13 @@ def test_postgresql_cut_mid_load(tmp_path: Path) -> None:
             proxy.cut()  # PostgreSQL is gone: every connection closed, new ones refused
             assert wait_for(lambda: server.health().status_code == 503, 10)
             assert "PostgreSQL" in " ".join(server.health().json()["problems"])
-            time.sleep(12)
+            time.sleep(10)
             proxy.restore()
             time.sleep(3)
             stats = load.finish()
             assert stats["retries"] > 0  # the outage was felt
             assert wait_for(lambda: server.health().status_code == 200, 20)
-            _check(server, "PostgreSQL cut for 12 s mid-load", stats)
+            _check(server, "PostgreSQL cut for 10 s mid-load", stats)
         finally:
             server.stop()
             proxy.close()
