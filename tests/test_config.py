@@ -410,3 +410,36 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
         load_config(path)
     (problem,) = caught.value.problems
     assert (problem.line, problem.column, problem.message) == (2, 16, "is not UTF-8 text")
+
+
+def test_api_keys_name_their_holders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALICE_KEY", "alice-s3cret")
+    keys = parse_config(
+        textwrap.dedent(
+            """\
+            security:
+              api_keys:
+                admin: [{name: alice, key: "${ALICE_KEY}"}, old-shared-key]
+                ingest: [{name: scorer, key: ingest-k3y}, {name: alice, key: "${ALICE_KEY}"}]
+            """
+        )
+    ).security.api_keys
+    assert [(k.name, k.key) for k in keys.admin] == [("alice", "alice-s3cret"), (None, "old-shared-key")]
+    assert [k.name for k in keys.ingest] == ["scorer", "alice"]  # one holder may list a key at both levels
+    assert "s3cret" not in repr(keys) and "old-shared" not in repr(keys)
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "message"),
+    [
+        ("{name: vigil, key: k}", "admin[0].name", "'vigil' is the name Vigil itself acts under"),
+        ("{name: 'ana b', key: k}", "admin[0].name", "a key holder's name must be a word"),
+        ("{name: ana}", "admin[0].key", "required key 'key' is missing"),
+        ("{name: ana, key: k, role: x}", "admin[0].role", "unknown key 'role'"),
+        ("42", "admin[0]", "must be a key holder and their key (got 42)"),
+        ("{name: a, key: k}, {name: b, key: k}", "admin[1]", "the same key as admin[0] (a)"),
+    ],
+)
+def test_api_key_mistakes(entry: str, where: str, message: str) -> None:
+    problem = only(f"security: {{api_keys: {{admin: [{entry}]}}}}\n")
+    assert problem.path == f"security.api_keys.{where}" and message in problem.message, problem

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 
 from vigil.config import parse_config
 from vigil.monitoring.retention import DAY, HOUR, maintain
@@ -23,7 +25,7 @@ models:
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % DAY  # a midnight
 
 
-def test_rollups_keep_ranges_exact_while_minutes_go(tmp_path: Path) -> None:
+def test_rollups_keep_ranges_exact_while_minutes_go(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     now = [T0]
     v = Vigil(parse_config(CONFIG), SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
     v.aggregator.start()
@@ -66,6 +68,7 @@ def test_rollups_keep_ranges_exact_while_minutes_go(tmp_path: Path) -> None:
 
     # days later: the day is rolled up from hours, and the hours past their retention go
     now[0] = T0 + 4 * DAY  # past the 2-day hour and 3-day prediction retention
+    caplog.set_level(logging.INFO, logger="vigil.retention")
     done = maintain(store, "m", v.registry.get("m"), "main", v.aggregator._flushed, now[0])  # type: ignore[arg-type]
     assert done["days"] == 1
     assert store.windows("m", HOUR, 0, 1e12) == []
@@ -75,4 +78,6 @@ def test_rollups_keep_ranges_exact_while_minutes_go(tmp_path: Path) -> None:
     # the ingest log was pruned up to the checkpoint, and predictions past their retention
     assert store.read_log("main", 0) == []
     assert store.predictions("m", 0, 1e12) == []
+    [pruned] = [r for r in caplog.records if getattr(r, "event", None) == "retention.pruned"]
+    assert pruned.getMessage().startswith("retention of m: deleted") and pruned.rows > 0  # type: ignore[attr-defined]
     v.aggregator.stop()

@@ -41,7 +41,9 @@ __all__ = [
     "DRIFT_METHODS",
     "METHODS_BY_TYPE",
     "NUMERIC_METHODS",
+    "RESERVED_ACTORS",
     "TASKS",
+    "ApiKey",
     "ApiKeys",
     "Baseline",
     "CategoricalMethod",
@@ -208,8 +210,10 @@ class ColumnSpec(BaseModel):
     ignore: bool = False
     redact: Literal["hmac", "drop"] = "hmac"
     """For ``role: pii`` at ingest: replace the value by a keyed HMAC (a stable pseudonym), or drop it."""
-    scrub: bool = False
-    """For free text at ingest: replace e-mail addresses, phone and card numbers and IP addresses."""
+    scrub: bool | None = None
+    """At ingest, replace e-mail addresses, phone and card numbers and IP addresses in this field's text:
+    ``true`` or ``false``; unset, the model's ``scrub`` decides (on for ``type: text``, and for an LLM's
+    features that are not declared another type)."""
 
     @field_validator("allowed", mode="before")
     @classmethod
@@ -341,30 +345,57 @@ class Owner(BaseModel):
     """Where to reach them: an e-mail address, a chat channel, a pager handle."""
 
 
+def _time_of(value: object) -> object:
+    """A config time: ISO 8601 text or a datetime, UTC unless it says otherwise."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Issues(  # noqa: B904 -- reported as a config problem, not chained
+                [_Issue((), f"not a time: {_fmt(value)}", "write it like 2026-10-01T00:00:00Z")]
+            )
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
+
+
+class PredictionBaseline(BaseModel):
+    """A production time range whose predictions and scores stand in for those a baseline file lacks
+    (``baseline.predictions: {from:, to:}``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+    _times = field_validator("start", "end", mode="before")(_time_of)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PredictionBaseline:
+        if self.start >= self.end:
+            raise _Issues(
+                [_Issue(("from",), "from: must come before to:", "give a range, from earlier than to")]
+            )
+        return self
+
+
 class Baseline(BaseModel):
     """What a model's present is compared with: a file (training or validation data) or a production time
-    range (``from``/``to``)."""
+    range (``from``/``to``). A file without ``prediction``/``score`` columns can take its predictions from
+    a production range (``predictions: {from:, to:}``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
     file: str | None = None
     start: datetime | None = Field(default=None, alias="from")
     end: datetime | None = Field(default=None, alias="to")
+    predictions: PredictionBaseline | None = None
 
     @field_validator("start", "end", mode="before")
     @classmethod
     def _parse_time(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                raise _Issues(  # noqa: B904 -- reported as a config problem, not chained
-                    [_Issue((), f"not a time: {_fmt(value)}", "write it like 2026-10-01T00:00:00Z")]
-                )
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-        return value
+        return _time_of(value)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Baseline:
@@ -373,6 +404,17 @@ class Baseline(BaseModel):
             raise _Issues([_Issue((), "give either file: or from: and to:", "choose one kind of baseline")])
         if has_range and (self.start is None or self.end is None or self.start >= self.end):
             raise _Issues([_Issue((), "from: must come before to:", "give both, from earlier than to")])
+        if self.predictions is not None and self.file is None:
+            raise _Issues(
+                [
+                    _Issue(
+                        ("predictions",),
+                        "predictions: applies to a baseline file; a time-range baseline already compares "
+                        "the predictions of its range",
+                        "remove predictions:, or use file: with it",
+                    )
+                ]
+            )
         return self
 
 
@@ -415,6 +457,10 @@ class ModelSpec(BaseModel):
     retention: Retention = Field(default_factory=Retention)
     high_impact: bool = False
     """Remediation actions on this model wait for a person's approval."""
+    scrub: bool = True
+    """Scrub free text at ingest (e-mail addresses, phone and card numbers, IP addresses): every ``error``,
+    an LLM's completions and prompts, and features declared ``type: text``. ``false`` leaves them as sent
+    (features marked ``scrub: true`` are still scrubbed)."""
 
     @field_validator("versions", "segments", mode="before")
     @classmethod
@@ -463,20 +509,104 @@ class ModelSpec(BaseModel):
         return self.versions[i - 1] if i > 0 else None
 
 
-class ApiKeys(BaseModel):
-    """Keys accepted at the door (``security.api_keys:``); none configured means the API is open."""
+_HOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+RESERVED_ACTORS = ("vigil", "config")
+"""Names Vigil itself acts under (automatic runs, the config's deploys): no key may carry them."""
+
+
+class ApiKey(BaseModel):
+    """One key and the person or service that holds it (``{name: alice, key: "${ALICE_KEY}"}``).
+
+    ``name`` is None for a key written as a plain string: such a key is accepted, but it names nobody, so
+    what is done with it is recorded as unverified and it cannot approve an action.
+    """
 
     model_config = _SECTION
 
-    ingest: tuple[Secret, ...] = ()
+    name: str | None = None
+    key: Secret = Field(repr=False)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _check_name(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _HOLDER.fullmatch(value):
+            raise _Issues(
+                [
+                    _Issue(
+                        (),
+                        f"a key holder's name must be a word of letters, digits and . _ @ + - "
+                        f"(at most 64; got {_fmt(value)})",
+                        "write a user or service name such as alice or billing-service",
+                    )
+                ]
+            )
+        if value in RESERVED_ACTORS:
+            raise _Issues(
+                [_Issue((), f"{value!r} is the name Vigil itself acts under", "choose another name")]
+            )
+        return value
+
+
+def _key_entries(value: object) -> object:
+    """A list of keys: plain strings (no holder) or ``{name, key}`` mappings."""
+    if not isinstance(value, list | tuple):
+        return value
+    bad = [i for i, item in enumerate(value) if not isinstance(item, str | dict)]
+    if bad:
+        raise _Issues(
+            [
+                _Issue(
+                    (i,),
+                    f"must be a key holder and their key (got {_fmt(value[i])})",
+                    'write it as {name: alice, key: "${ALICE_KEY}"}',
+                )
+                for i in bad
+            ]
+        )
+    return tuple({"key": item} if isinstance(item, str) else item for item in value)
+
+
+Keys = Annotated[tuple[ApiKey, ...], BeforeValidator(_key_entries)]
+
+
+class ApiKeys(BaseModel):
+    """Keys accepted at the door (``security.api_keys:``); none configured means the API is open.
+
+    Each key is ``{name: HOLDER, key: "${ENV_VAR}"}``; the holder is who Vigil records as doing what is
+    done with the key (acks, silences, approvals, the audit log). A plain string is still accepted: it
+    names nobody (see :class:`ApiKey`).
+    """
+
+    model_config = _SECTION
+
+    ingest: Keys = ()
     """May only send events, labels and host metrics."""
-    admin: tuple[Secret, ...] = ()
+    admin: Keys = ()
     """May do everything, reads and registrations included."""
 
-    @field_validator("ingest", "admin", mode="before")
-    @classmethod
-    def _list(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
+    @model_validator(mode="after")
+    def _one_holder_per_key(self) -> ApiKeys:
+        issues: list[_Issue] = []
+        seen: dict[str, tuple[str, int, str | None]] = {}
+        for level in ("admin", "ingest"):
+            for i, entry in enumerate(getattr(self, level)):
+                first = seen.setdefault(entry.key, (level, i, entry.name))
+                if first[:2] == (level, i):
+                    continue
+                if first[0] == level or first[2] != entry.name:
+                    issues.append(
+                        _Issue(
+                            (level, i),
+                            f"the same key as {first[0]}[{first[1]}]"
+                            + (f" ({first[2]})" if first[2] else ""),
+                            "give each holder a key of their own",
+                        )
+                    )
+        if issues:
+            raise _Issues(issues)
+        return self
 
 
 class SecuritySettings(BaseModel):
@@ -868,6 +998,8 @@ def _model_at(path: _Path) -> type[BaseModel] | None:
             annotation = field.annotation
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is tuple and isinstance(part, int):
+            annotation = get_args(annotation)[0]
         else:
             return None
     annotation = _unwrap(annotation)

@@ -42,6 +42,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flush_every", 2.0, "VIGIL_FLUSH_EVERY", "Seconds between saves of the live windows."),
     Setting("max_body_bytes", 32 * 1024 * 1024, "VIGIL_MAX_BODY_BYTES", "Largest request body (413 above)."),
     Setting("max_records", 50_000, "VIGIL_MAX_RECORDS", "Most records in one request (413 above)."),
+    Setting(
+        "log_format",
+        "text",
+        "VIGIL_LOG_FORMAT",
+        "text (one readable line per event) or json (one JSON object per line, for log pipelines).",
+    ),
+    Setting("log_level", "info", "VIGIL_LOG_LEVEL", "Least severe log level written: debug, info, warning."),
 )
 
 

@@ -78,6 +78,44 @@ def test_full_example_parses_with_env_expanded(monkeypatch: pytest.MonkeyPatch) 
     assert fallback.headers == {"Authorization": "Bearer s3cret"} and fallback.fallback == "rules-v1"
 
 
+def test_the_public_view_names_secrets_but_never_shows_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", "https://hooks.example.com/services/T00/B00/XyZsecret?sig=q1w2e3")
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cret-token")
+    monkeypatch.setenv("MLFLOW_TOKEN", "mlflow-t0ken")
+    webhook, mlflow = parse_actions(
+        [
+            {
+                "name": "a",
+                "model": "credit",
+                "kind": "retrain",
+                "webhook": "${HOOK_URL}",
+                "headers": {"Authorization": "Bearer ${DEPLOY_TOKEN}", "X-Key": "written-in-the-file"},
+            },
+            {
+                "name": "b",
+                "model": "credit",
+                "kind": "rollback",
+                "mlflow": {
+                    "tracking_uri": "https://ci:pa55word@mlflow.example.com:8443/",
+                    "registered_model": "credit",
+                    "token": "${MLFLOW_TOKEN}",
+                },
+            },
+        ]
+    )
+    assert webhook.public()["webhook"] == "https://hooks.example.com/…"
+    assert webhook.public()["headers"] == {
+        "Authorization": "(hidden, from ${DEPLOY_TOKEN})",
+        "X-Key": "(hidden)",
+    }
+    assert mlflow.public()["mlflow"]["tracking_uri"] == "https://mlflow.example.com:8443"
+    assert mlflow.public()["mlflow"]["token"] == "(hidden, from ${MLFLOW_TOKEN})"
+    shown = repr([webhook.public(), mlflow.public()])
+    for secret in ("XyZsecret", "q1w2e3", "s3cret-token", "written-in-the-file", "pa55word", "mlflow-t0ken"):
+        assert secret not in shown
+        assert any(secret in s for s in webhook.secrets | mlflow.secrets), secret
+
+
 def test_defaults() -> None:
     two = ActionSpec.model_validate(
         {
@@ -280,3 +318,12 @@ def test_not_a_list_and_no_text() -> None:
     [p] = info.value.problems
     assert p.line is None and p.path == "actions[0].kind" and "'undo'" in p.message
     assert parse_actions(None) == ()
+
+
+def test_a_bad_url_from_the_environment_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", "hooks.example.com/services/T00/B00/XyZsecret?sig=q1w2e3")
+    with pytest.raises(ConfigError) as info:
+        parse_actions([{"name": "a", "model": "credit", "kind": "retrain", "webhook": "${HOOK_URL}"}])
+    [problem] = info.value.problems
+    assert "must be an http:// or https:// URL (got one starting 'hooks.example.com')" in problem.message
+    assert "XyZsecret" not in str(info.value) and "q1w2e3" not in str(info.value)

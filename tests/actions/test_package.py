@@ -12,6 +12,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(vigil.actions.__all__) == sorted(
         [
             "SYSTEM",
+            "UNVERIFIED",
             "ActionDenied",
             "ActionError",
             "ActionSpec",
@@ -24,6 +25,7 @@ def test_public_names_are_pinned() -> None:
             "ExecutorResponse",
             "MlflowExecutor",
             "MlflowTarget",
+            "NotIdentified",
             "Outcome",
             "Remediator",
             "Run",
@@ -36,9 +38,11 @@ def test_public_names_are_pinned() -> None:
             "actions_from_config",
             "check_trigger",
             "executor_for",
+            "named",
             "parse_actions",
             "record_deploy",
             "rollback_target",
+            "unverified",
         ]
     )
     for name in vigil.actions.__all__:

@@ -14,10 +14,12 @@ from tests.actions.conftest import ALIAS_PATH, T0, Events, FakeServer, alert, lo
 from vigil.actions import (
     ActionDenied,
     ActionSpec,
+    NotIdentified,
     Remediator,
     RunState,
     UnknownAction,
     executor_for,
+    unverified,
 )
 from vigil.store.base import Store
 
@@ -195,6 +197,42 @@ def test_four_eyes(store: Store, server: FakeServer) -> None:
         ("bob", "deployment.rollback"),
         ("carol", "action.approve_denied"),
     ]
+
+
+def test_four_eyes_needs_names_a_key_vouches_for(store: Store, server: FakeServer) -> None:
+    remediator = make(store, rollback(server.url, "loans"))
+    # a claimed name cannot ask for what needs approval: it could be the approver's other name
+    asked = remediator.request("rollback-loans", "loans", unverified("alice"), "accuracy fell", T0)
+    assert asked.state is RunState.REFUSED and asked.requested_by == "alice (unverified)"
+    assert asked.error is not None and "four eyes needs a requester Vigil can name" in asked.error
+    run = remediator.request("rollback-loans", "loans", "alice", "accuracy fell", T0 + 10)
+    for claim in (unverified("bob"), unverified(None)):
+        with pytest.raises(NotIdentified, match="called without a named API key"):
+            remediator.approve(run.id, claim, T0 + 20)
+    assert remediator.get(run.id).state is RunState.AWAITING_APPROVAL and server.requests == []
+    assert remediator.approve(run.id, "bob", T0 + 30).state is RunState.SUCCEEDED
+    assert ("anonymous (unverified)", "action.approve_denied") in trail(store, "loans")
+
+
+def test_a_webhook_that_echoes_its_secrets_leaves_none_in_the_run(
+    store: Store, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_DEPLOY_TOKEN", "tok-3e7f9a")
+    server.reply(500, b"bad credentials Bearer tok-3e7f9a for /hooks/rollback?sig=sig-55aa")
+    server.reply(401, b"still: tok-3e7f9a")
+    spec = rollback(
+        server.url,
+        headers={"Authorization": "Bearer ${TEST_DEPLOY_TOKEN}"},
+        webhook=f"{server.url}/hooks/rollback?sig=sig-55aa",
+    )
+    [run] = make(store, spec).on_alerts(SIGNALS, T0)
+    assert run.state is RunState.FAILED
+    assert run.error == (
+        "webhook answered 500: bad credentials *** for /hooks/rollback?sig=***; then webhook answered 401: "
+        "still: ***"
+    )
+    kept = run.to_json() + "".join(f"{e.before}{e.after}" for e in store.audit_log(target=run.target))
+    assert "tok-3e7f9a" not in kept and "sig-55aa" not in kept
 
 
 def test_reject_then_same_alerts_stay_quiet_and_a_new_episode_asks_again(

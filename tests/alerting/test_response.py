@@ -82,7 +82,7 @@ def test_incident_timeline_ack_and_response_times(
         firing = client.get("/v1/alerts").json()["alerts"]
         fp = next(a["fingerprint"] for a in firing if a["labels"]["alertname"] == "LatencyHigh")
         acked = client.post(f"/v1/alerts/{fp}/ack", json={"by": "ana"}).json()
-        assert acked["status"] == "acknowledged" and acked["acked_by"] == "ana"
+        assert acked["status"] == "acknowledged" and acked["acked_by"] == "ana (unverified)"  # no key
         assert acked["mtta"] == pytest.approx(now[0] - (T0 + 5 * 60))  # opened when latency fired at 5m
 
         t.run(range(5, 12), lambda m: (0.3 if 3 <= m < 8 else 0.0, 250.0 if m < 6 else 5.0))
@@ -100,7 +100,7 @@ def test_incident_timeline_ack_and_response_times(
         rt = client.get("/v1/incidents").json()["response_times"]
         assert rt["incidents"] == 1 and rt["mtta_mean"] == pytest.approx(inc["mtta"])
         ack_audit = client.get("/v1/audit", params={"target": f"incident/{inc['id']}"}).json()["entries"]
-        assert [(e["action"], e["actor"]) for e in ack_audit] == [("incident.ack", "ana")]
+        assert [(e["action"], e["actor"]) for e in ack_audit] == [("incident.ack", "ana (unverified)")]
         assert (
             ack_audit[0]["before"]["status"] == "open" and ack_audit[0]["after"]["status"] == "acknowledged"
         )
@@ -140,8 +140,8 @@ def test_silence_from_the_api_mutes_and_is_audited(
         assert [p["status"] for p in received] == ["firing"]  # notified at the next flush after expiry
         audit = client.get("/v1/audit", params={"target": "silence/"}).json()["entries"]
         assert [(e["action"], e["actor"]) for e in audit] == [
-            ("silence.create", "bo"),
-            ("silence.expire", "cy"),
+            ("silence.create", "bo (unverified)"),
+            ("silence.expire", "cy (unverified)"),
         ]
         assert audit[1]["before"]["ends_at"] > audit[1]["after"]["ends_at"]
         listed = client.get("/v1/silences").json()["silences"]
@@ -195,7 +195,10 @@ def test_rules_through_the_api_fire_and_are_audited(
         names = {p["alerts"][0]["labels"]["alertname"] for p in received}
         assert names == {"Slow"}  # 80 ms passes the API rule's 50, not the config's 100
         audit = client.get("/v1/audit", params={"target": "rule/Slow"}).json()["entries"]
-        assert [(e["action"], e["actor"]) for e in audit] == [("rule.create", "ana"), ("rule.update", "bo")]
+        assert [(e["action"], e["actor"]) for e in audit] == [
+            ("rule.create", "ana (unverified)"),
+            ("rule.update", "bo (unverified)"),
+        ]
         assert (audit[1]["before"]["warning"], audit[1]["after"]["warning"]) == (500, 50)
         assert client.delete("/v1/rules/Slow").json() == {"deleted": "Slow"}
         assert client.delete("/v1/rules/Slow").status_code == 404
@@ -234,6 +237,8 @@ def test_two_signals_roll_back_through_the_webhook_and_the_incident_shows_it(
     url, received = hook
     config = parse_config(
         f"""
+security:
+  api_keys: {{admin: [{{name: ana, key: ana-k3y}}, {{name: bo, key: bo-k3y}}]}}
 models:
   m: {{task: binary, owner: {{team: risk}}, window: 1m, versions: [v1, v2], live: v2}}
   h: {{task: binary, owner: {{team: risk}}, window: 1m, versions: [v1, v2], live: v2, high_impact: true}}
@@ -252,7 +257,7 @@ alerting:
     )
     now = [T0]
     app = create_app(config, SQLiteStore(tmp_path / "v.db"), clock=lambda: now[0], flush_every=0.05)
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Authorization": "Bearer ana-k3y"}) as client:
         t = Timeline(app, client, now)
         t.run(range(0, 3), lambda m: (0.3 if m >= 1 else 0.0, 5.0))  # one signal: no action
         assert [p for p in received if "action" in p] == []
@@ -270,13 +275,12 @@ alerting:
         assert len([p for p in received if "action" in p]) == 1  # the cooldown holds
 
         # a person asks on the high-impact model: it waits for a second person
-        asked = client.post(
-            "/v1/actions/rollback/run", json={"model": "h", "reason": "bad deploy", "by": "ana"}
-        )
+        asked = client.post("/v1/actions/rollback/run", json={"model": "h", "reason": "bad deploy"})
         assert asked.json()["state"] == "awaiting_approval"
-        own = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", json={"by": "ana"})
+        own = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", json={"by": "bo"})
         assert own.status_code == 409
-        done = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", json={"by": "bo"})
+        bo = {"Authorization": "Bearer bo-k3y"}
+        done = client.post(f"/v1/actions/runs/{asked.json()['id']}/approve", headers=bo)
         assert (done.json()["state"], done.json()["approved_by"]) == ("succeeded", "bo")
         assert client.post("/v1/actions/nope/run", json={"model": "h", "reason": "x"}).status_code == 404
         trail = [

@@ -29,7 +29,10 @@ from vigil.store.sqlite import SQLiteStore
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 
-CONFIG = """
+KEYS = {"ana": "ana-k3y", "bo": "bo-k3y", "cy": "cy-k3y"}
+_HOLDERS = ", ".join(f"{{name: {user}, key: {key}}}" for user, key in KEYS.items())
+NAMED = f"security: {{api_keys: {{admin: [{_HOLDERS}]}}}}\n"
+OPEN = """
 models:
   m: {task: binary, owner: {team: risk, contact: "#risk"}, window: 1m}
 rules:
@@ -40,6 +43,7 @@ alerting:
   default_rules: false
   route: {group_by: [alertname, model], group_wait: 30s, group_interval: 1m, repeat_interval: 4h}
 """
+CONFIG = NAMED + OPEN  # each operator has a key of their own: the key says who did what
 
 KEYED = """
 security: {api_keys: {admin: [s3cret]}}
@@ -66,9 +70,11 @@ class Served:
     url: str
     app: Any
     clock: FakeClock
+    keys: dict[str, str]
 
     def cli(self, *args: str, user: str = "ana", url: str | None = None, key: str | None = None) -> Result:
-        """``vigil ARGS --url URL`` on the same clock as the server, as ``user``."""
+        """``vigil ARGS --url URL`` on the same clock as the server, as ``user`` (with their key)."""
+        key = key if key is not None else self.keys.get(user)
         env = {"VIGIL_USER": user, "VIGIL_API_KEY": key, "VIGIL_URL": None, "COLUMNS": "100"}
         return CliRunner().invoke(main, [*args, "--url", url or self.url], obj=self.clock, env=env)
 
@@ -86,7 +92,8 @@ class Served:
                 for i in range(50)
             ]
             self.clock.now = T0 + minute * 60 + 55
-            answer = httpx.post(f"{self.url}/v1/events", json=events, timeout=10)
+            key = {"Authorization": f"Bearer {self.keys['ana']}"} if self.keys else {}
+            answer = httpx.post(f"{self.url}/v1/events", json=events, headers=key, timeout=10)
             assert answer.json()["accepted"] == 50, answer.text
             assert self.app.state.vigil.aggregator.wait_idle()
             for tick in (60, 90):
@@ -115,7 +122,7 @@ def _serve(tmp_path: Path, config: str) -> Iterator[Served]:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield Served(f"http://127.0.0.1:{port}", app, clock)
+        yield Served(f"http://127.0.0.1:{port}", app, clock, KEYS if NAMED in config else {})
     finally:
         server.should_exit = True
         thread.join(10)
@@ -403,3 +410,23 @@ def test_actions_run_approve_reject(tmp_path: Path) -> None:
         assert sorted(line.split()[3] for line in runs[1:]) == ["rejected", "succeeded"]
         raw = json.loads(_ok(served.cli("actions", "list", "--json")))
         assert {r["id"]: r["approved_by"] for r in raw["runs"]} == {first: "bo", second: None}
+
+
+def test_without_named_keys_names_are_claims_and_approvals_are_refused(tmp_path: Path) -> None:
+    action = f'{{name: retrain-m, model: m, kind: retrain, command: ["{sys.executable}", "-c", "pass"]}}'
+    config = OPEN + f"actions:\n  - {action[:-1]}, approval: required, cooldown: 0}}\n"
+    with _serve(tmp_path, config) as served:
+        made = _ok(
+            served.cli("alerts", "silence", "model=m", "--duration", "1h", "--comment", "x", user="cy")
+        )
+        listed = _ok(served.cli("silences", "list"))
+        _fits(listed)
+        assert listed.splitlines()[1].split()[6] == "cy?"  # the client's word, not a key's
+        raw = json.loads(_ok(served.cli("silences", "list", "--json")))["silences"]
+        assert [(s["id"], s["created_by"]) for s in raw] == [(made.strip(), "cy (unverified)")]
+        asked = served.cli("actions", "run", "retrain-m", "-m", "m", "--reason", "drift")
+        assert asked.exit_code == 1 and "named API key" in asked.stdout
+        remediator = served.app.state.alerting.remediator
+        run = remediator.request("retrain-m", "m", "vigil", "drift", served.clock.now)
+        error = _one_line_error(served.cli("actions", "approve", run.id, user="bo"))
+        assert "named API key" in error and "security.api_keys.admin" in error and "(HTTP 403)" in error

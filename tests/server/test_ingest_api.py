@@ -823,6 +823,56 @@ def test_scrubbed_text_loses_emails_phones_cards_and_ips(
         assert secret not in text
 
 
+def test_prompts_completions_and_errors_are_scrubbed_by_default(serve: Callable[..., Server]) -> None:
+    server = serve(
+        """
+models:
+  chat: {task: llm, owner: {team: t}, features: {user_id: {role: id}, tier: {type: categorical}}}
+  raw: {task: llm, owner: {team: t}, scrub: false, features: {note: {type: text, scrub: true}}}
+  credit: {task: binary, owner: {team: t}, features: {host: {type: categorical}, memo: {type: text}}}
+"""
+    )
+    said = "I am jo@example.com, call me on +44 20 7946 0958"
+    answer = "Sure: I will write to jo@example.com from 10.0.0.7"
+    failed = "card 4111 1111 1111 1111 declined for jo@example.com"
+    r = server.events(
+        [
+            {
+                "model": model,
+                "request_id": f"{model}-1",
+                "timestamp": NOW - 30,
+                "features": {"prompt": said, "user_id": "u-4155550100", "tier": "gold", "note": said},
+                "prediction": answer,
+                "error": failed,
+            }
+            for model in ("chat", "raw")
+        ]
+        + [
+            {
+                "model": "credit",
+                "request_id": "credit-1",
+                "timestamp": NOW - 30,
+                "features": {"host": "10.0.0.7", "memo": said},
+                "prediction": 1,
+                "error": failed,
+            }
+        ]
+    )
+    assert r.json() == {"accepted": 3, "rejected": []}, r.text
+    server.settle()
+    rows = {row["request_id"]: row for row in server.logged_rows()}
+    chat, raw, credit = rows["chat-1"], rows["raw-1"], rows["credit-1"]
+    assert chat["prompt"] == "I am [EMAIL], call me on [PHONE]"  # an LLM's undeclared text: its prompt
+    assert chat["@prediction"] == "Sure: I will write to [EMAIL] from [IP]"
+    assert chat["error"] == "card [CARD] declined for [EMAIL]"
+    assert (chat["user_id"], chat["tier"]) == ("u-4155550100", "gold")  # an id, a category: as sent
+    assert (raw["prompt"], raw["@prediction"], raw["error"]) == (said, answer, failed)  # scrub: false
+    assert raw["note"] == "I am [EMAIL], call me on [PHONE]"  # but a field marked scrub: true still is
+    assert credit["error"] == "card [CARD] declined for [EMAIL]"  # errors of every model
+    assert credit["memo"] == "I am [EMAIL], call me on [PHONE]"  # declared text
+    assert credit["host"] == "10.0.0.7"  # a declared category is left as sent
+
+
 def test_env_reference_for_a_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEST_PII_KEY", raising=False)
     with pytest.raises(Exception, match="TEST_PII_KEY"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vigil.actions.config import ActionSpec, MlflowTarget, Trigger, actions_from_config, parse_actions
 from vigil.actions.deployments import Change, Deployment, Deployments, record_deploy, rollback_target
-from vigil.actions.errors import ActionDenied, ActionError, UnknownAction
+from vigil.actions.errors import ActionDenied, ActionError, NotIdentified, UnknownAction
 from vigil.actions.executors import (
     CommandExecutor,
     Executor,
@@ -19,12 +19,13 @@ from vigil.actions.executors import (
     WebhookExecutor,
     executor_for,
 )
-from vigil.actions.remediator import SYSTEM, EventCallback, Remediator
+from vigil.actions.remediator import SYSTEM, UNVERIFIED, EventCallback, Remediator, named, unverified
 from vigil.actions.runs import ExecutorResponse, Run, RunState, Signal
 from vigil.actions.triggers import TriggerCheck, check_trigger
 
 __all__ = [
     "SYSTEM",
+    "UNVERIFIED",
     "ActionDenied",
     "ActionError",
     "ActionSpec",
@@ -37,6 +38,7 @@ __all__ = [
     "ExecutorResponse",
     "MlflowExecutor",
     "MlflowTarget",
+    "NotIdentified",
     "Outcome",
     "Remediator",
     "Run",
@@ -49,7 +51,9 @@ __all__ = [
     "actions_from_config",
     "check_trigger",
     "executor_for",
+    "named",
     "parse_actions",
     "record_deploy",
     "rollback_target",
+    "unverified",
 ]

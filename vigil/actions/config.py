@@ -43,13 +43,24 @@ with the file, line and column when the YAML text is given.
 from __future__ import annotations
 
 import difflib
+import os
 import string
 from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
+from vigil.actions.secrets import HIDDEN, env_refs, shown_url, url_secrets
 from vigil.alerting.state import Severity
 from vigil.config import ModelSpec, VigilConfig, _expand_env, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
@@ -95,7 +106,10 @@ class _Bad(ValueError):
 
 def _http_url(value: str, path: tuple[str, ...]) -> None:
     if not value.startswith(("http://", "https://")):
-        raise _Bad(path, f"must be an http:// or https:// URL (got {value!r})", "write the full URL")
+        shown = value.split("/")[0].split("?")[0][:40]  # a path or query may hold the secret: never shown
+        raise _Bad(
+            path, f"must be an http:// or https:// URL (got one starting {shown!r})", "write the full URL"
+        )
 
 
 class Trigger(BaseModel):
@@ -173,6 +187,16 @@ class ActionSpec(BaseModel):
     command: tuple[Name, ...] | None = None
     timeout: Duration = timedelta(seconds=60)
     fallback: Name | None = None
+    _written: dict[str, Any] = PrivateAttr(default_factory=dict)
+    """``webhook``, ``headers`` and ``mlflow`` as written, ``${NAME}`` unexpanded."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> ActionSpec:
+        spec: ActionSpec = handler(data)
+        if isinstance(data, dict):
+            spec._written = {key: data[key] for key in ("webhook", "headers", "mlflow") if key in data}
+        return spec
 
     @model_validator(mode="before")
     @classmethod
@@ -250,11 +274,50 @@ class ActionSpec(BaseModel):
     def applies_to(self, model: str) -> bool:
         return self.model in ("*", model)
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """What must never be shown: header values, the MLflow token, passwords and query values of the
+        URLs, and the value of every environment variable the webhook, headers or mlflow refer to."""
+        found = set(self.headers.values())
+        urls = [self.webhook] if self.webhook is not None else []
+        if self.mlflow is not None:
+            urls.append(self.mlflow.tracking_uri)
+            if self.mlflow.token:
+                found.add(self.mlflow.token)
+        for url in urls:
+            found |= url_secrets(url)
+        found.update(os.environ[name] for name in env_refs(self._written) if name in os.environ)
+        return frozenset(found)
+
+    def public(self) -> dict[str, Any]:
+        """The action as an API answer shows it: URLs by their origin, header values and the token hidden
+        (naming the environment variables they come from)."""
+        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.webhook is not None:
+            out["webhook"] = shown_url(self.webhook)
+        if self.headers:
+            headers = self._written.get("headers")
+            given = headers if isinstance(headers, dict) else {}
+            out["headers"] = {name: _hidden(given.get(name)) for name in self.headers}
+        if self.mlflow is not None:
+            mlflow = self._written.get("mlflow")
+            token = mlflow.get("token") if isinstance(mlflow, dict) else None
+            out["mlflow"]["tracking_uri"] = shown_url(self.mlflow.tracking_uri)
+            if self.mlflow.token is not None:
+                out["mlflow"]["token"] = _hidden(token)
+        return out
+
     def needs_approval(self, model: ModelSpec | None) -> bool:
         """``approval`` when set, else whether the model is high-impact (unknown models: no)."""
         if self.approval is not None:
             return self.approval == "required"
         return bool(model is not None and model.high_impact)
+
+
+def _hidden(written: object) -> str:
+    """``(hidden)``, naming the ``${VARIABLES}`` the value was written with."""
+    names = list(dict.fromkeys(env_refs(written)))
+    return f"{HIDDEN[:-1]}, from {', '.join('${' + n + '}' for n in names)})" if names else HIDDEN
 
 
 _Locate = Callable[[tuple[Any, ...], str, str], ConfigProblem]

@@ -16,6 +16,9 @@ Exact semantics:
 * **Rollback target**: ``previous`` (the version live before the current one), else the version before
   ``live`` in the declared ``versions``; None when there is neither ("no previous version to roll back
   to").
+* **What follows it**: :class:`vigil.registry.Registry` reads these records, so the ``/v1/models`` view,
+  ``vigil_model_info`` and the version stamped on events sent without one follow the live version on
+  every server sharing the store (``on_change`` tells this process's registry at once).
 * **Double rollback** works like ``kubectl rollout undo``: a rollback records the version it left as
   ``previous``, so a second rollback returns to it (the undo of the undo) rather than walking further into
   the past. Going further back takes an explicit ``to_version`` or a deploy.
@@ -29,11 +32,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from vigil.config import ModelSpec
+from vigil.registry import DEPLOYMENT_KIND, declared_live
 from vigil.store.base import Store
 
 __all__ = ["HISTORY_LIMIT", "KIND", "Change", "Deployment", "Deployments", "record_deploy", "rollback_target"]
 
-KIND = "deployment"
+KIND = DEPLOYMENT_KIND
 HISTORY_LIMIT = 50
 
 RegistryLookup = Callable[[str], ModelSpec | None]
@@ -73,10 +77,7 @@ class Deployment:
         return cls(**data)
 
 
-def _declared(spec: ModelSpec | None) -> str | None:
-    if spec is None:
-        return None
-    return spec.live or (spec.versions[-1] if spec.versions else None)
+_declared = declared_live
 
 
 def rollback_target(state: Deployment, spec: ModelSpec | None) -> str | None:
@@ -90,11 +91,18 @@ def rollback_target(state: Deployment, spec: ModelSpec | None) -> str | None:
 
 
 class Deployments:
-    """Reads and records deployment states in ``store``; ``registry_lookup`` gives declared models."""
+    """Reads and records deployment states in ``store``; ``registry_lookup`` gives declared models (as
+    written, not as running: ``Registry.declared``); ``on_change(model)`` is called after each change."""
 
-    def __init__(self, store: Store, registry_lookup: RegistryLookup) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry_lookup: RegistryLookup,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
         self._store = store
         self._lookup = registry_lookup
+        self._on_change = on_change
 
     def get(self, model: str, now: float) -> Deployment:
         """The state of ``model`` at ``now`` (recording a change of kind ``config`` when the config moved)."""
@@ -139,6 +147,8 @@ class Deployments:
                 before.body if before is not None else state.to_json(),
                 new.to_json(),
             )
+        if self._on_change is not None:
+            self._on_change(state.model)
         return new
 
 
@@ -150,8 +160,9 @@ def record_deploy(
     by: str,
     why: str = "",
     registry_lookup: RegistryLookup | None = None,
+    on_change: Callable[[str], None] | None = None,
 ) -> Deployment:
     """Record that ``version`` of ``model`` went live at ``at`` (a deploy annotation); returns the state."""
-    return Deployments(store, registry_lookup or (lambda _: None)).record(
+    return Deployments(store, registry_lookup or (lambda _: None), on_change).record(
         model, version, at, by, "deploy", why
     )

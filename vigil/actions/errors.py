@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vigil.errors import VigilError
 
-__all__ = ["ActionDenied", "ActionError", "UnknownAction"]
+__all__ = ["ActionDenied", "ActionError", "NotIdentified", "UnknownAction"]
 
 
 class ActionError(VigilError):
@@ -22,3 +22,8 @@ class UnknownAction(ActionError, LookupError):
 class ActionDenied(ActionError):
     """The call is not allowed: approving one's own request, deciding a run that is not awaiting approval,
     an action that does not apply to the model (an HTTP API answers 409)."""
+
+
+class NotIdentified(ActionDenied):
+    """The call needs a person Vigil can name (an approval), and the caller has no named API key (an HTTP
+    API answers 403)."""

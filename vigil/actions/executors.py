@@ -15,6 +15,10 @@ bounded by the action's ``timeout``; none raises on failure, each returns an :cl
   ``VIGIL_TO_VERSION``, ``VIGIL_FALLBACK``, ``VIGIL_RUN_ID``, ``VIGIL_REASON`` and ``VIGIL_SIGNALS``
   (comma-separated rule names) added to the environment. Exit 0 succeeds; another exit code fails with the
   last 2 KB of stderr; past the timeout the whole process group is killed and the run fails.
+
+An executor's texts (the summary, a response body, stderr) never carry its secrets
+(:attr:`ActionSpec.secrets`: header values, tokens, URL passwords and query values, the values of the
+``${VARIABLES}`` its config refers to): they are masked as ``***``, and a URL is named by its origin only.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 import httpx
 
 from vigil.actions.config import ActionSpec, MlflowTarget
 from vigil.actions.runs import ExecutorResponse, Run
+from vigil.actions.secrets import mask, shown_url, url_secrets
 
 __all__ = [
     "BODY_LIMIT",
@@ -64,6 +69,16 @@ class Executor(Protocol):
     def execute(self, run: Run) -> Outcome: ...
 
 
+def _masked(outcome: Outcome, secrets: Collection[str]) -> Outcome:
+    """``outcome`` with ``secrets`` masked wherever a text of it could echo them (a body, stderr)."""
+    if not secrets:
+        return outcome
+    r = outcome.response
+    body = mask(r.body, secrets) if r.body is not None else None
+    stderr = mask(r.stderr, secrets) if r.stderr is not None else None
+    return Outcome(outcome.ok, mask(outcome.summary, secrets), replace(r, body=body, stderr=stderr))
+
+
 def webhook_payload(run: Run) -> dict[str, Any]:
     """The JSON body a webhook receives for ``run``."""
     return {
@@ -89,31 +104,39 @@ class WebhookExecutor:
         timeout: float = 60.0,
         retry_delay: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        secrets: Collection[str] = (),
     ) -> None:
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.retry_delay = retry_delay
         self._sleep = sleep
+        self._secrets = frozenset(secrets) | set(self.headers.values()) | url_secrets(url)
 
     def execute(self, run: Run) -> Outcome:
+        return _masked(self._execute(run), self._secrets)
+
+    def _execute(self, run: Run) -> Outcome:
         headers = {**self.headers, "Idempotency-Key": run.id}
+        where = shown_url(self.url)
         payload = webhook_payload(run)
         problems: list[str] = []
         response = ExecutorResponse("webhook", 0)
         with httpx.Client(timeout=self.timeout) as client:
             for attempt in (1, 2):
                 if attempt == 2:
-                    log.warning("webhook for run %s: %s; retrying once", run.id, problems[-1])
+                    log.warning(
+                        "webhook for run %s: %s; retrying once", run.id, mask(problems[-1], self._secrets)
+                    )
                     self._sleep(self.retry_delay)
                 try:
                     reply = client.post(self.url, json=payload, headers=headers)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    problems.append(f"cannot connect to {self.url} ({exc})")
+                    problems.append(f"cannot connect to {where} ({exc})")
                     response = ExecutorResponse("webhook", attempt)
                     continue
                 except httpx.HTTPError as exc:  # sent, maybe acted on: not retried
-                    problems.append(f"POST {self.url} failed: {type(exc).__name__}: {exc}")
+                    problems.append(f"POST {where} failed: {type(exc).__name__}: {exc}")
                     return Outcome(False, "; ".join(problems), ExecutorResponse("webhook", attempt))
                 body = reply.text[:BODY_LIMIT]
                 response = ExecutorResponse("webhook", attempt, reply.status_code, body)
@@ -128,11 +151,15 @@ class WebhookExecutor:
 
 
 class MlflowExecutor:
-    def __init__(self, target: MlflowTarget, timeout: float = 60.0) -> None:
+    def __init__(self, target: MlflowTarget, timeout: float = 60.0, secrets: Collection[str] = ()) -> None:
         self.target = target
         self.timeout = timeout
+        self._secrets = frozenset(secrets) | url_secrets(target.tracking_uri) | {target.token or ""}
 
     def execute(self, run: Run) -> Outcome:
+        return _masked(self._execute(run), self._secrets)
+
+    def _execute(self, run: Run) -> Outcome:
         target = self.target
         if run.to_version is None:
             return Outcome(False, "no target version to move the alias to", ExecutorResponse("mlflow", 0))
@@ -161,7 +188,7 @@ class MlflowExecutor:
             except _MlflowError as exc:
                 return Outcome(False, str(exc), self._response(exc.reply, None, None))
             except httpx.HTTPError as exc:
-                message = f"MLflow at {target.tracking_uri} failed: {type(exc).__name__}: {exc}"
+                message = f"MLflow at {shown_url(target.tracking_uri)} failed: {type(exc).__name__}: {exc}"
                 return Outcome(False, message, ExecutorResponse("mlflow", 1))
         response = self._response(moved or reply, before, after)
         if after != version:
@@ -224,11 +251,15 @@ def _mlflow_message(reply: httpx.Response) -> str:
 
 
 class CommandExecutor:
-    def __init__(self, argv: Sequence[str], timeout: float = 60.0) -> None:
+    def __init__(self, argv: Sequence[str], timeout: float = 60.0, secrets: Collection[str] = ()) -> None:
         self.argv = tuple(argv)
         self.timeout = timeout
+        self._secrets = frozenset(secrets)
 
     def execute(self, run: Run) -> Outcome:
+        return _masked(self._execute(run), self._secrets)
+
+    def _execute(self, run: Run) -> Outcome:
         fields = {
             "model": run.model,
             "version": run.from_version or "",
@@ -299,8 +330,8 @@ def executor_for(spec: ActionSpec, *, retry_delay: float = 1.0) -> Executor:
     """The executor ``spec`` declares."""
     timeout = spec.timeout.total_seconds()
     if spec.webhook is not None:
-        return WebhookExecutor(spec.webhook, spec.headers, timeout, retry_delay)
+        return WebhookExecutor(spec.webhook, spec.headers, timeout, retry_delay, secrets=spec.secrets)
     if spec.mlflow is not None:
-        return MlflowExecutor(spec.mlflow, timeout)
+        return MlflowExecutor(spec.mlflow, timeout, secrets=spec.secrets)
     assert spec.command is not None  # ActionSpec guarantees exactly one executor
-    return CommandExecutor(spec.command, timeout)
+    return CommandExecutor(spec.command, timeout, secrets=spec.secrets)

@@ -23,7 +23,10 @@ For both, a rollback with no target, a fallback already live, or an unknown ``to
 ``refused`` run. A run needs approval when the action says ``approval: required``, or leaves it unset on a
 ``high_impact`` model: it then waits in ``awaiting_approval`` and nothing is executed until
 :meth:`Remediator.approve`. Approval takes a person other than the requester (**four eyes**); a run the
-trigger requested (``vigil``) may be approved by anyone but ``vigil``. Approving a rollback or fallback after
+trigger requested (``vigil``) may be approved by anyone but ``vigil``. Both names must be ones a named API
+key vouches for (:func:`named`): an approval by an unverified actor (``ana (unverified)``, see
+:func:`unverified`) raises ``NotIdentified``, and a person's request that needs approval from one is refused
+(the requester could be the approver under another name). Approving a rollback or fallback after
 the model's live version moved refuses the run instead (it was asked for another state). A run nobody
 approved within ``approval_timeout`` is closed as rejected by ``vigil``; a run ``running`` for longer than
 4 × ``timeout`` + 60 s (a restart interrupted it) is closed as failed.
@@ -55,17 +58,31 @@ from typing import Any
 
 from vigil.actions.config import ActionSpec
 from vigil.actions.deployments import Deployments, RegistryLookup, rollback_target
-from vigil.actions.errors import ActionDenied, UnknownAction
+from vigil.actions.errors import ActionDenied, NotIdentified, UnknownAction
 from vigil.actions.executors import Executor, Outcome, executor_for
 from vigil.actions.runs import KIND, ExecutorResponse, Run, RunState, Signal
 from vigil.actions.triggers import check_trigger, signal_models
 from vigil.alerting.alert import Alert
 from vigil.store.base import Store
 
-__all__ = ["SYSTEM", "EventCallback", "Remediator"]
+__all__ = ["SYSTEM", "UNVERIFIED", "EventCallback", "Remediator", "named", "unverified"]
 
 SYSTEM = "vigil"
 """The actor of automatic runs and of what Vigil closes by itself."""
+UNVERIFIED = " (unverified)"
+"""Ends an actor that no named API key vouches for: a name the client gave (``ana (unverified)``)."""
+_NAMED_KEYS = 'security.api_keys.admin: [{name: alice, key: "${ALICE_KEY}"}, ...]'
+
+
+def unverified(claim: str | None) -> str:
+    """The actor for a caller without a named key: its own word for who it is, marked as such."""
+    return f"{claim or 'anonymous'}{UNVERIFIED}"
+
+
+def named(actor: str) -> bool:
+    """Whether ``actor`` is a person a named API key vouches for (not Vigil, not an unverified claim)."""
+    return actor != SYSTEM and not actor.endswith(UNVERIFIED)
+
 
 EventCallback = Callable[[str, float, str, str, Mapping[str, Any]], None]
 """``on_event(model, at, actor, text, data)``: ``data`` is the run as a dict."""
@@ -98,6 +115,7 @@ class Remediator:
         *,
         on_event: EventCallback | None = None,
         executor_for: Callable[[ActionSpec], Executor] = executor_for,
+        on_live_change: Callable[[str], None] | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in specs}
         self._lookup = registry_lookup
@@ -105,7 +123,7 @@ class Remediator:
         self._on_event = on_event
         self._executor_for = executor_for
         self._lock = threading.RLock()
-        self.deployments = Deployments(store, registry_lookup)
+        self.deployments = Deployments(store, registry_lookup, on_live_change)
 
     # reading
 
@@ -215,7 +233,8 @@ class Remediator:
         """Approve a run awaiting approval and execute it; returns the run as it ended.
 
         Raises ``ActionDenied`` (and audits ``action.approve_denied``) when the run is not awaiting approval,
-        when ``actor`` requested it, or when ``actor`` is ``vigil``.
+        when ``actor`` requested it, or when ``actor`` is ``vigil``; ``NotIdentified`` when ``actor`` is
+        unverified.
         """
         with self._lock:
             run = self._expired(self.get(run_id), now)
@@ -224,6 +243,11 @@ class Remediator:
                 problem = f"run {run.id} is {run.state.value}, not awaiting approval"
             elif actor == SYSTEM:
                 problem = "an approval needs a person, not vigil"
+            elif not named(actor):
+                problem = (
+                    f"an approval needs a person Vigil can name, and {actor} called without a named API "
+                    f"key; give each approver a key of their own: {_NAMED_KEYS}"
+                )
             elif actor == run.requested_by:
                 problem = (
                     f"four eyes: {actor} requested run {run.id} and cannot approve it too; ask another person"
@@ -233,7 +257,8 @@ class Remediator:
                 self._store.append_audit(
                     now, actor, "action.approve_denied", run.target, run.to_json(), denied
                 )
-                raise ActionDenied(problem)
+                anonymous = actor != SYSTEM and not named(actor)
+                raise NotIdentified(problem) if anonymous else ActionDenied(problem)
             moved = self._live_moved(run, now)
             if moved is not None:
                 refused = run.evolve(state=RunState.REFUSED, error=moved, finished_at=now, updated_at=now)
@@ -390,6 +415,12 @@ class Remediator:
         cooling = _cooldown(spec, model, runs, now)
         refusal = self._busy(runs, now) or ("" if force else cooling) or refusal
         needs = spec.needs_approval(self._lookup(model))
+        if needs and actor != SYSTEM and not named(actor):
+            # four eyes compares two names: an unverified requester could be the approver in disguise
+            refusal = refusal or (
+                f"it needs approval, and four eyes needs a requester Vigil can name: {actor} called "
+                f"without a named API key; configure {_NAMED_KEYS}"
+            )
         run = Run(
             id=uuid.uuid4().hex[:16],
             action=spec.name,
@@ -478,7 +509,8 @@ class Remediator:
         self._store.append_audit(
             at, actor, action, after.target, before.to_json() if before is not None else None, after.to_json()
         )
-        log.info("%s", text)
+        fields = {"event": action, "action": after.action, "model": after.model, "run": after.id, "by": actor}
+        log.info("%s", text, extra=fields)
         self._emit(after.model, at, actor, text, after.to_dict())
 
     def _emit(self, model: str, at: float, actor: str, text: str, data: Mapping[str, Any]) -> None:

@@ -22,8 +22,9 @@ Configured in ``vigil.yaml``::
         - {name: chat, slack: "${SLACK_WEBHOOK_URL}"}
         - {name: pager, pagerduty: "${PAGERDUTY_ROUTING_KEY}"}
         - {name: am, alertmanager: http://127.0.0.1:9093}
-        - name: mail
-          email: {host: smtp.example.com, port: 25, from: vigil@example.com, to: [oncall@example.com]}
+        - name: mail               # tls: starttls (the default on port 587), implicit (465) or none
+          email: {host: smtp.example.com, port: 587, from: vigil@example.com, to: [oncall@example.com],
+                  username: "${SMTP_USER}", password: "${SMTP_PASSWORD}"}   # ca_file: a private CA
       maintenance:                 # mute matching alerts at these times (vigil.alerting.maintenance)
         - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
            timezone: Europe/Berlin}}
@@ -38,7 +39,10 @@ where it stopped: each rule's alert state (a restarted engine does not start ``f
 firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
 (:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
 Servers sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round,
-taken over when it has not been renewed for three rounds); the others' rounds do nothing.
+taken over when it has not been renewed for three rounds); the others' rounds do nothing. The evaluator
+saves the current alerts (the dispatcher's: firing, and resolved not yet sent) to the store whenever they
+change, and :meth:`AlertEngine.alerts` on any other server reads them from there, so ``GET /v1/alerts``
+and ``vigil alerts list`` answer the same on every server.
 """
 
 from __future__ import annotations
@@ -48,9 +52,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
@@ -82,6 +86,7 @@ from vigil.alerting.slo_config import slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
+from vigil.registry import Registry
 from vigil.store.base import Store
 
 __all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "AlertingSettings", "load_alerting"]
@@ -110,6 +115,31 @@ class _Email(BaseModel):
     port: int = 25
     sender: str = Field(alias="from")
     to: list[str]
+    tls: Literal["none", "starttls", "implicit"] | None = None
+    """None: implicit on port 465, starttls on 587, else none."""
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> object:
+        from vigil.config import _expand_env
+
+        return _expand_env(value)
+
+    @model_validator(mode="after")
+    def _secure_login(self) -> _Email:
+        if self.tls is None:
+            self.tls = "implicit" if self.port == 465 else "starttls" if self.port == 587 else "none"
+        if self.password is not None and self.username is None:
+            raise ValueError("email: a password without a username; give username too")
+        if self.username is not None and self.tls == "none":
+            raise ValueError(
+                "email: logging in without TLS would send the password in clear; "
+                "set tls: starttls (port 587) or tls: implicit (port 465)"
+            )
+        return self
 
 
 class _Receiver(BaseModel):
@@ -179,7 +209,20 @@ class AlertingSettings(BaseModel):
             elif r.alertmanager:
                 out.append(AlertmanagerReceiver(r.alertmanager, name=r.name))
             elif r.email:
-                out.append(EmailReceiver(r.email.host, r.email.port, r.email.sender, r.email.to, name=r.name))
+                e = r.email
+                out.append(
+                    EmailReceiver(
+                        e.host,
+                        e.port,
+                        e.sender,
+                        e.to,
+                        name=r.name,
+                        tls=e.tls or "none",
+                        username=e.username,
+                        password=e.password,
+                        ca_file=e.ca_file,
+                    )
+                )
         return out
 
 
@@ -191,7 +234,20 @@ def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> Alerting
         r = settings.retention
         for value in (settings.evaluate_every, settings.deploy_grace, r.history, r.notifications, r.silences):
             settings.seconds(value)
-    except (ValidationError, Exception) as exc:
+    except ValidationError as exc:
+        problems = [
+            ConfigProblem(
+                filename,
+                None,
+                None,
+                "alerting" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
+                str(e["msg"]).removeprefix("Value error, "),
+                "see the alerting section in vigil/alerting/engine.py",
+            )
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+    except Exception as exc:
         problems = [
             ConfigProblem(
                 filename,
@@ -230,8 +286,83 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _log_changes(old: Mapping[StateKey, AlertState], new: Mapping[StateKey, AlertState]) -> None:
+    """One line per alert state that changed phase or severity (pending, firing, resolved, inactive)."""
+    for (rule, model), state in new.items():
+        before = old.get((rule, model))
+        was = (before.phase, before.severity) if before is not None else (Phase.INACTIVE, None)
+        if (state.phase, state.severity) == was or (state.phase is Phase.INACTIVE and before is None):
+            continue
+        severity = f" ({state.severity.value})" if state.severity is not None else ""
+        log.info(
+            "alert %s on %s: %s -> %s%s, value %s",
+            rule,
+            model,
+            was[0].value,
+            state.phase.value,
+            severity,
+            "none" if state.last_value is None else f"{state.last_value:.6g}",
+            extra={
+                "event": f"alert.{state.phase.value}",
+                "alertname": rule,
+                "model": model,
+                "severity": state.severity.value if state.severity is not None else None,
+                "value": state.last_value,
+            },
+        )
+
+
+def _log_delivery(notification: Notification, results: Mapping[str, Any]) -> None:
+    """One line per receiver a notification went to: sent, or failed and why."""
+    alerts = [a.labels.get("alertname", "") for a in (*notification.firing, *notification.resolved)]
+    for receiver, delivery in sorted(results.items()):
+        fields = {
+            "receiver": receiver,
+            "group": notification.group_key,
+            "status": str(notification.status.value),
+            "attempts": delivery.attempts,
+        }
+        what = f"{notification.status.value} notification for {', '.join(sorted(set(alerts)))}"
+        if delivery.status is DeliveryStatus.SENT:
+            log.info("sent %s to %s", what, receiver, extra={"event": "notification.sent", **fields})
+        elif delivery.status is DeliveryStatus.FAILED:
+            log.warning(
+                "could not send %s to %s after %d attempts: %s",
+                what,
+                receiver,
+                delivery.attempts,
+                delivery.error,
+                extra={"event": "notification.failed", "reason": delivery.error, **fields},
+            )
+
+
 STATE_KIND = "alert_state"
 RULE_KIND = "rule"
+CURRENT_KIND = "alerts"
+"""One record (id ``current``): the evaluator's current alerts, for the servers that do not evaluate."""
+
+
+def _alerts_to_json(alerts: Iterable[Alert]) -> str:
+    return json.dumps(
+        [
+            {
+                "labels": dict(a.labels),
+                "status": a.status.value,
+                "starts_at": a.starts_at,
+                "ends_at": a.ends_at,
+                "annotations": dict(a.annotations),
+            }
+            for a in alerts
+        ],
+        sort_keys=True,
+    )
+
+
+def _alerts_from_json(text: str) -> list[Alert]:
+    return [
+        Alert(d["labels"], AlertStatus(d["status"]), d["starts_at"], d["ends_at"], d["annotations"])
+        for d in json.loads(text)
+    ]
 
 
 def _state_to_json(state: AlertState) -> str:
@@ -301,13 +432,24 @@ class AlertEngine:
         self.silences = SilenceStore(store)
         self.history_cache = HistoryCache(query, clock)
         """The query, remembering the history relative and anomaly rules read (see its module)."""
-        self.remediator = Remediator(actions, query.registry.get, store, on_event=self.incidents.on_action)
+        registry = query.registry
+        lookup, refresh = registry.get, None
+        if isinstance(registry, Registry):  # a rollback changes what the registry says is live
+            lookup, refresh = registry.declared, registry.refresh
+        self.remediator = Remediator(
+            actions,
+            lookup,
+            store,
+            on_event=self.incidents.on_action,
+            on_live_change=(lambda _: refresh()) if refresh is not None else None,
+        )
         self._refresh_rules()
         self.states: dict[StateKey, AlertState] = self._load_states()
         self.holder = holder
         """This engine's name in the ``alerting`` lease (the server's writer name, so a restarted server
         takes its lease back at once): one engine per store evaluates at a time."""
         self.leading = False
+        self._published: str | None = None
         self._pruned_at = float("-inf")
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
         """What was delivered (time, notification, delivery by receiver), newest last, at most 1,000."""
@@ -409,8 +551,26 @@ class AlertEngine:
 
     def inhibitor(self) -> Inhibitor:
         """The inhibitions as they stand: sources are the alerts firing now."""
-        firing = [a.labels for a in self.dispatcher.alerts() if a.status is AlertStatus.FIRING]
+        current = self.dispatcher.alerts() if self.leading else self._shared_alerts()
+        firing = [a.labels for a in current if a.status is AlertStatus.FIRING]
         return Inhibitor(self.inhibitions, firing)
+
+    def _publish(self, now: float) -> None:
+        """Save the current alerts for the servers that do not evaluate (when they changed)."""
+        body = _alerts_to_json(self.dispatcher.alerts())
+        if body != self._published:
+            self.store.put_record(CURRENT_KIND, "current", body, now)
+            self._published = body
+
+    def _shared_alerts(self) -> list[Alert]:
+        record = self.store.record(CURRENT_KIND, "current")
+        if record is None:
+            return []
+        try:
+            return _alerts_from_json(record.body)
+        except (ValueError, KeyError, TypeError):
+            log.warning("the current alerts saved in the store are unreadable; the next round rewrites them")
+            return []
 
     def maintenance(self) -> MaintenanceWindows:
         """The config's maintenance windows and those added through the API (the config's win by name)."""
@@ -442,17 +602,33 @@ class AlertEngine:
         ttl = 3 * self.settings.seconds(self.settings.evaluate_every)
         with self._lock:
             if not self.store.lease("alerting", self.holder, now, ttl):
+                if self.leading:
+                    log.warning(
+                        "alerting: %s lost the evaluator lease; another server evaluates the rules now",
+                        self.holder,
+                        extra={"event": "lease.lost", "holder": self.holder},
+                    )
                 self.leading = False
-                return []  # another server evaluates; its states and notifications are in the store
+                self._published = None
+                return []  # another server evaluates; its states, alerts and notifications are in the store
             self._refresh_rules()
             if not self.leading:  # taking over: carry on from the states the last leader saved
                 self.leading = True
                 self.states = self._load_states()
+                log.info(
+                    "alerting: %s took the evaluator lease; it evaluates %d rules every %s",
+                    self.holder,
+                    len(self.rules),
+                    self.settings.evaluate_every,
+                    extra={"event": "lease.taken", "holder": self.holder},
+                )
             old = self.states
             self.states, alerts = evaluate(self.rules, self.history_cache, self.states, now)
             alerts = [self._absolute(a) for a in alerts]
+            _log_changes(old, self.states)
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
+            self._publish(now)
             ops = {r.name: r.op for r in self.rules}
             self.incidents.observe(self.history.observe(alerts, now, ops), now)
             quiet = self.quiet(now)
@@ -460,12 +636,14 @@ class AlertEngine:
             for notification in due:
                 targets = receivers_for(notification.receiver, self.receivers)
                 results = deliver(notification, targets, self.log, now) if targets else {}
+                _log_delivery(notification, results)
                 delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
                 if delivered:
                     self.history.mark_notified(notification.firing, now)
                     self.incidents.notified(notification, delivered, now)
                 self.sent.append((now, notification, results))
             del self.sent[:-1000]
+            self._publish(now)  # resolved alerts sent are forgotten by the dispatcher
             self._remediate(now, quiet)
             if now - self._pruned_at >= 3600:
                 self._pruned_at = now
@@ -513,6 +691,9 @@ class AlertEngine:
             StoreNotificationLog.KIND, now - self.settings.seconds(r.notifications)
         )
         gone["silence"] = self.silences.prune(now - self.settings.seconds(r.silences))
+        if any(gone.values()):
+            counts = ", ".join(f"{n} {kind}" for kind, n in gone.items() if n)
+            log.info("alerting retention: deleted %s", counts, extra={"event": "retention.alerting", **gone})
         return gone
 
     def _remediate(self, now: float, quiet: Muter) -> None:
@@ -536,8 +717,11 @@ class AlertEngine:
         return ep is not None and ep.notified_at is not None
 
     def alerts(self) -> list[Alert]:
+        """The current alerts: this engine's while it evaluates, else those the evaluator saved."""
         with self._lock:
-            return list(self.dispatcher.alerts())
+            if self.leading:
+                return list(self.dispatcher.alerts())
+        return self._shared_alerts()
 
     def start(self) -> None:
         every = self.settings.seconds(self.settings.evaluate_every)

@@ -8,8 +8,13 @@ Exact semantics, for each rule and each registered model it applies to (``model:
 ``query.registry``; a rule naming an unregistered model is skipped):
 
 * The evaluation window is the last *complete* window: ``[e - W, e)`` with ``W`` the rule's ``window``
-  rounded up to a multiple of the model's window resolution and ``e = floor(now / W) * W``. Complete windows
-  hold all their events (bar late ones), and their start is aligned as ``Query.series`` aligns steps.
+  rounded up to a multiple of the model's window resolution ``R`` and ``e = floor(now / W) * W``. Complete
+  windows hold all their events (bar late ones), and their start is aligned as ``Query.series`` aligns
+  steps. A ``sliding`` rule (every default rule) judges the latest complete model windows instead:
+  ``e = floor(now / R) * R``, so a 1-hour rule sees drift that began at 18:42 as soon as the 18:42 window
+  closes, not at 19:00. Its value is read with steps starting at ``e`` (``Query.series(origin=e)``); the
+  history of a relative or anomaly rule stays on whole multiples of ``W``: the steps before the one that
+  holds ``e - W``.
 * The value is the metric's value in that one step (None: no data, which never breaches, except that
   ``no_data`` rules read ``events``, 0 for a step without events). A rule with a ``segment`` reads the
   metric of that segment (``Query.series(..., segment=...)``).
@@ -84,6 +89,7 @@ class MetricSource(Protocol):
         step: float | None = None,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]: ...
 
     def windows(self, model: str, start: float, end: float, version: str | None = None) -> Mapping[Any, Any]:
@@ -123,19 +129,35 @@ def evaluate_one(rule: Rule, model: str, spec: ModelSpec, query: MetricSource, n
     if rule.kind == "slo":
         return _evaluate_slo(rule, model, query, math.floor(now / res) * res)
     width = max(res, math.ceil(rule.window.total_seconds() / res) * res)
-    end = math.floor(now / width) * width
+    end = math.floor(now / (res if rule.sliding else width)) * (res if rule.sliding else width)
     start = end - width
+    aligned = end % width == 0
 
     def read(lo: float, hi: float) -> list[tuple[float, float | None]]:
         got = query.series(model, [rule.metric], lo, hi, width, rule.version, segment=rule.segment)
         return got[rule.metric]
 
+    def latest() -> float | None:
+        """The value over ``[start, end)``."""
+        if aligned:
+            points = read(start, end)
+        else:
+            got = query.series(
+                model, [rule.metric], start, end, width, rule.version, segment=rule.segment, origin=end
+            )
+            points = got[rule.metric]
+        return points[-1][1] if points and points[-1][0] == start else None
+
     if rule.kind == "anomaly":
-        return _evaluate_anomaly(rule, model, start, end, read)
+        return _evaluate_anomaly(rule, model, start, end, read, latest)
     if rule.kind == "relative":
         back = math.ceil(rule.baseline_window.total_seconds() / width) * width
-        points = read(start - back, end)
-        value = points[-1][1] if points and points[-1][0] == start else None
+        if aligned:
+            points = read(start - back, end)
+            value = points[-1][1] if points and points[-1][0] == start else None
+        else:
+            below = math.floor(start / width) * width  # history on whole steps (see the module docstring)
+            points, value = read(below - back, below), latest()
         history = [v for t, v in points if t < start and v is not None and math.isfinite(v)]
         baseline = None
         if len(history) >= rule.min_baseline_points:
@@ -145,8 +167,11 @@ def evaluate_one(rule: Rule, model: str, spec: ModelSpec, query: MetricSource, n
             threshold = None  # nothing is "3x" or "50% above" a zero baseline
         breached = rule.breached(value, baseline) if threshold is not None else None
         return Evaluation(rule, model, start, end, value, baseline, threshold, breached)
-    points = read(start, end)
-    value = points[-1][1] if points else None
+    if aligned:
+        points = read(start, end)
+        value = points[-1][1] if points else None
+    else:
+        value = latest()
     if rule.kind == "no_data":
         value = 0.0 if value is None else value
         return Evaluation(rule, model, start, end, value, None, 0.0, rule.breached(value))
@@ -157,20 +182,30 @@ def evaluate_one(rule: Rule, model: str, spec: ModelSpec, query: MetricSource, n
     return Evaluation(rule, model, start, end, value, None, threshold, breached)
 
 
-def _evaluate_anomaly(rule: Rule, model: str, start: float, end: float, read: _Read) -> Evaluation:
+def _evaluate_anomaly(
+    rule: Rule, model: str, start: float, end: float, read: _Read, latest: Callable[[], float | None]
+) -> Evaluation:
     width = end - start
+    aligned = start % width == 0
     history: list[float] = []
     if rule.seasonality is None:
         back = math.ceil(rule.baseline_window.total_seconds() / width) * width
-        points = read(start - back, end)
-        value = points[-1][1] if points and points[-1][0] == start else None
+        if aligned:
+            points = read(start - back, end)
+            value = points[-1][1] if points and points[-1][0] == start else None
+        else:
+            below = math.floor(start / width) * width
+            points, value = read(below - back, below), latest()
         history = [v for t, v in points if t < start and v is not None and math.isfinite(v)]
     else:
-        points = read(start, end)
-        value = points[-1][1] if points else None
+        if aligned:
+            points = read(start, end)
+            value = points[-1][1] if points else None
+        else:
+            value = latest()
         season = rule.seasonality.total_seconds()
         for j in range(1, rule.seasons + 1):
-            phase = start - j * season
+            phase = math.floor((start - j * season) / width) * width  # the whole step holding it
             history.extend(
                 v
                 for t, v in read(phase - width, phase + 2 * width)

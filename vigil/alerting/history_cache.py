@@ -67,15 +67,16 @@ class HistoryCache:
         step: float | None,
         version: str | None,
         segment: Mapping[str, str] | None,
+        origin: float = 0.0,
     ) -> dict[str, Points]:
         """Read from the source, or from a read of the same range less than ``step / 12`` ago."""
         now = self.clock()
-        key = (model, tuple(names), lo, hi, step, version, tuple(sorted((segment or {}).items())))
+        key = (model, tuple(names), lo, hi, step, version, tuple(sorted((segment or {}).items())), origin)
         with self._lock:
             hit = self._recent.get(key)
         if hit is not None and now - hit[0] < (step or 0.0) / 12:
             return {name: list(points) for name, points in hit[1].items()}
-        got = self._source_series(model, names, lo, hi, step, version, segment)
+        got = self._source_series(model, names, lo, hi, step, version, segment, origin)
         with self._lock:
             if len(self._recent) > 10_000:
                 self._recent = {k: v for k, v in self._recent.items() if now - v[0] < 3600}
@@ -91,9 +92,12 @@ class HistoryCache:
         step: float | None,
         version: str | None,
         segment: Mapping[str, str] | None,
+        origin: float = 0.0,
     ) -> dict[str, Points]:
         self.reads += 1
-        kwargs = {"segment": segment} if segment is not None else {}
+        kwargs: dict[str, Any] = {"segment": segment} if segment is not None else {}
+        if origin:
+            kwargs["origin"] = origin
         got = self.source.series(model, names, lo, hi, step, version, **kwargs)
         return {name: list(points) for name, points in got.items()}
 
@@ -106,9 +110,10 @@ class HistoryCache:
         step: float | None = None,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        origin: float = 0.0,
     ) -> dict[str, Points]:
-        if step is None or end - start <= self.fresh * step:
-            return self._newest(model, names, start, end, step, version, segment)
+        if step is None or end - start <= self.fresh * step or origin % step:
+            return self._newest(model, names, start, end, step, version, segment, origin)
         split = math.floor((end - self.fresh * step - start) / step) * step + start  # on the step grid
         now = self.clock()
         out: dict[str, Points] = {}

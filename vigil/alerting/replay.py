@@ -327,8 +327,9 @@ class CachedSource:
         step: float | None = None,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
-        return {name: self._one(model, name, start, end, step, version, segment) for name in names}
+        return {name: self._one(model, name, start, end, step, version, segment, origin) for name in names}
 
     def _one(
         self,
@@ -339,14 +340,17 @@ class CachedSource:
         step: float | None,
         version: str | None,
         segment: Mapping[str, str] | None,
+        origin: float = 0.0,
     ) -> list[tuple[float, float | None]]:
         def read(lo: float, hi: float) -> list[tuple[float, float | None]]:
-            return self._source.series(model, [name], lo, hi, step, version, segment=segment)[name]
+            grid = {"origin": origin} if origin else {}
+            return self._source.series(model, [name], lo, hi, step, version, segment=segment, **grid)[name]
 
         if step is None or not step > 0:
             return read(start, end)
         selector = tuple(sorted(segment.items())) if isinstance(segment, Mapping) else segment
-        ranges = self._series.setdefault((model, name, step, version, selector), [])
+        key = (model, name, step, version, selector, origin % step)
+        ranges = self._series.setdefault(key, [])
         for cached in ranges:
             hit = cached.slice(start, end)
             if hit is not None:
@@ -366,7 +370,7 @@ class CachedSource:
             return read(start, end)
         # a fresh range supersedes those it covers
         kept = [c for c in ranges if not (fresh.times[0] <= c.times[0] and c.hi <= fresh.hi)]
-        self._series[(model, name, step, version, selector)] = [*kept[-(_SEGMENTS - 1) :], fresh]
+        self._series[key] = [*kept[-(_SEGMENTS - 1) :], fresh]
         hit = fresh.slice(start, end)
         return hit if hit is not None else read(start, end)
 

@@ -24,6 +24,11 @@ A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<fea
   ``for``". Its metric is ``events`` (leave ``metric`` out); with a ``segment`` it is ``predictions`` (none
   of that segment's predictions were logged).
 
+``sliding: true`` makes a rule judge the latest complete model windows spanning its ``window`` at every
+evaluation (a ``1h`` rule on a model with ``1m`` windows reads the last 60 minutes each minute), rather
+than whole ``window``-aligned buckets (the last complete hour, 18:00–19:00, judged from 19:00). Default
+rules slide; see ``vigil.alerting.evaluate`` for the exact windows.
+
 Every rule has ``for`` and ``keep_firing_for`` (see ``vigil.alerting.state``), ``labels`` (added to its
 alerts: team, service, a severity route...), ``owner``, ``runbook`` (a URL or inline Markdown), ``route``
 (the receiver's name, added as the ``route`` label), and an optional ``summary``.
@@ -117,6 +122,7 @@ from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segm
 __all__ = [
     "ANOMALY_LEVELS",
     "DEFAULT_RULES_DOC",
+    "DEFAULT_RUNBOOKS",
     "Rule",
     "default_rules",
     "known_metric",
@@ -186,6 +192,8 @@ class Rule(BaseModel):
     direction: Literal["up", "down", "both"] = "both"
     severity: Severity = Severity.WARNING
     window: Duration = timedelta(minutes=5)
+    sliding: bool = False
+    """Judge the latest complete model windows spanning ``window`` (see the module docstring)."""
     for_: Duration | None = Field(default=None, alias="for")
     keep_firing_for: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -590,7 +598,9 @@ def _locator(text: str | None, filename: str) -> Any:
 
 
 DEFAULT_RULES_DOC = """\
-Rules every model gets (``default_rules``), labelled with the model owner's team:
+Rules every model gets (``default_rules``), labelled with the model owner's team. Each judges the latest
+complete model windows over its range at every evaluation (``sliding: true``): drift seen at 18:42 fires
+once the 18:42 window closes, not at 19:00.
 
 * ``ErrorRateHigh``: error_rate over 5m > 5% warning, > 10% critical, for 5m.
 * ``LatencyP95Spike``: latency_p95 over 5m > 3× its trailing 7-day median, for 10m (warning).
@@ -604,9 +614,52 @@ Rules every model gets (``default_rules``), labelled with the model owner's team
 """
 
 
+DEFAULT_RUNBOOKS: dict[str, str] = {
+    "ErrorRateHigh": (
+        "The model's requests fail. Look at the errors in the event sample "
+        "(`GET /v1/models/{model}/events`); check the serving service's logs and its dependencies. If a "
+        "deploy started it, roll back (`vigil actions run rollback-{model}` when one is configured)."
+    ),
+    "LatencyP95Spike": (
+        "p95 latency is over 3x its usual level. Check the hosts' CPU, memory and GPU "
+        "(`host_cpu_percent` and the others), the request volume (`throughput`) and any dependency the "
+        "model calls; a recent deploy or larger inputs are the usual causes."
+    ),
+    "DriftShareHigh": (
+        "A large share of the features no longer look like the baseline. Open the drift report "
+        "(`GET /v1/models/{model}/drift`) to see which ones moved and how; an upstream change (a pipeline, "
+        "a unit, a new source of traffic) is more likely than a changed world. Decide whether to fix the "
+        "input, retrain, or move the baseline."
+    ),
+    "NullRateHigh": (
+        "Features arrive empty more often than before. Find the columns with `null_rate:<feature>` and "
+        "check the producer of those fields (a renamed field, a failed join, a broken upstream job)."
+    ),
+    "NoData": (
+        "The model sent no events for 15 minutes. Is the service up and taking traffic? Is its SDK "
+        "pointed at this server with a valid key? A deploy that broke logging shows here first."
+    ),
+    "AccuracyDrop": (
+        "Accuracy on labelled predictions fell 10% below its weekly median. Check label coverage and lag "
+        "first (late or partial labels bias it), then drift of the features and the prediction; retrain or "
+        "roll back if the fall is real."
+    ),
+    "MaeRise": (
+        "The mean absolute error rose 20% above its weekly median. Check label coverage and lag, then the "
+        "drift report; retrain or roll back if the rise is real."
+    ),
+    "CostPerPredictionSpike": (
+        "Each prediction costs 50% more than last week's mean. Compare tokens in and out per prediction "
+        "(prompt growth, longer answers, retries) and check for a model or price change in the last deploy."
+    ),
+}
+"""A short inline runbook for each default rule (``{model}`` is the model's name)."""
+
+
 def default_rules(model_name: str, spec: ModelSpec) -> list[Rule]:
-    """Sensible rules for a new model, so it is monitored from day one; see ``DEFAULT_RULES_DOC``."""
-    base: dict[str, Any] = {"model": model_name, "labels": {"team": spec.owner.team}}
+    """Sensible rules for a new model, so it is monitored from day one; see ``DEFAULT_RULES_DOC``. Each
+    carries its inline runbook from ``DEFAULT_RUNBOOKS``."""
+    base: dict[str, Any] = {"model": model_name, "labels": {"team": spec.owner.team}, "sliding": True}
     if spec.owner.contact:
         base["owner"] = spec.owner.contact
     specs: list[dict[str, Any]] = [
@@ -635,4 +688,7 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[Rule]:
             | relative_1h
             | {"baseline": "mean"}
         )
-    return [Rule.model_validate({**base, **s}) for s in specs]
+    return [
+        Rule.model_validate({**base, "runbook": DEFAULT_RUNBOOKS[s["name"]].format(model=model_name), **s})
+        for s in specs
+    ]

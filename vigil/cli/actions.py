@@ -15,7 +15,17 @@ from typing import Any
 
 import click
 
-from vigil.cli.client import Api, _connected, _duration, _echo_json, _json_option, _path, _table, _when
+from vigil.cli.client import (
+    Api,
+    _connected,
+    _duration,
+    _echo_json,
+    _json_option,
+    _path,
+    _table,
+    _when,
+    _who,
+)
 
 __all__ = ["actions"]
 
@@ -79,7 +89,7 @@ def actions_list(api: Api, as_json: bool) -> None:
             r.get("model"),
             r.get("state"),
             _when(r.get("requested_at"), now),
-            r.get("requested_by"),
+            _who(r.get("requested_by")),
             r.get("error") or r.get("result") or r.get("reason"),
         )
         for r in runs
@@ -111,7 +121,7 @@ def _run_result(data: Mapping[str, Any], bad: Sequence[str] = _BAD_RUN) -> None:
 @_connected
 def actions_run(api: Api, name: str, model: str, reason: str, force: bool) -> None:
     """Ask for action NAME on a model (it may wait for approval)."""
-    body = {"model": model, "reason": reason, "by": api.user, "force": force}
+    body = {"model": model, "reason": reason, "force": force}
     _run_result(api.json("POST", _path("v1", "actions", name, "run"), body=body))
 
 
@@ -120,7 +130,7 @@ def actions_run(api: Api, name: str, model: str, reason: str, force: bool) -> No
 @_connected
 def actions_approve(api: Api, run_id: str) -> None:
     """Approve run RUN_ID: it executes now."""
-    _run_result(api.json("POST", _path("v1", "actions", "runs", run_id, "approve"), body={"by": api.user}))
+    _run_result(api.json("POST", _path("v1", "actions", "runs", run_id, "approve"), body={}))
 
 
 @actions.command("reject")
@@ -129,7 +139,7 @@ def actions_approve(api: Api, run_id: str) -> None:
 @_connected
 def actions_reject(api: Api, run_id: str, reason: str) -> None:
     """Reject run RUN_ID: it never executes."""
-    body = {"by": api.user, "reason": reason}
+    body = {"reason": reason}
     _run_result(
         api.json("POST", _path("v1", "actions", "runs", run_id, "reject"), body=body), bad=("failed",)
     )

@@ -29,6 +29,7 @@ from vigil.cli.client import (
     _status_line,
     _table,
     _when,
+    _who,
     parse_matchers,
     parse_time,
 )
@@ -126,7 +127,7 @@ def alerts_list(api: Api, show_all: bool, model: str | None, severity: str | Non
 def alerts_ack(api: Api, fingerprint: str, note: str | None) -> None:
     """Acknowledge the incident of the alert whose fingerprint starts with FINGERPRINT."""
     alert = _one_by_prefix(_alerts(api), "fingerprint", fingerprint, "alert")
-    body: dict[str, Any] = {"by": api.user, **({"note": note} if note else {})}
+    body: dict[str, Any] = {"note": note} if note else {}
     incident = api.json("POST", _path("v1", "alerts", str(alert["fingerprint"]), "ack"), body=body)
     click.echo(_status_line(incident, api))
 
@@ -143,7 +144,7 @@ def alerts_silence(
     """Mute alerts matching every MATCHER (e.g. model=credit 'alertname=~"Drift.*"'); prints the id."""
     if (duration is None) == (until is None):
         raise InputError("give how long the silence lasts: --duration 2h or --until TIME (one of them)")
-    body: dict[str, Any] = {"matchers": parse_matchers(matchers), "comment": comment, "by": api.user}
+    body: dict[str, Any] = {"matchers": parse_matchers(matchers), "comment": comment}
     if duration is not None:
         body["duration"] = duration
     else:
@@ -162,7 +163,7 @@ def alerts_verdict(api: Api, target: str, real: bool | None) -> None:
     """Judge an alert: TARGET is a current alert's fingerprint (prefix) or an episode id (rule/model/ms)."""
     if real is None:
         raise InputError("say --true (a real problem) or --false (it should not have fired)")
-    body: dict[str, Any] = {"verdict": real, "by": api.user}
+    body: dict[str, Any] = {"verdict": real}
     if "/" in target:
         body["episode"], fingerprint = target, "-"
     else:
@@ -174,7 +175,7 @@ def alerts_verdict(api: Api, target: str, real: bool | None) -> None:
             ) from None
     done = api.json("POST", _path("v1", "alerts", fingerprint, "verdict"), body=body)
     what = "a real problem" if str(done.get("verdict")) in ("true", "True") else "a false alarm"
-    click.echo(f"episode {done.get('episode', target)} marked {what} by {done.get('by', api.user)}")
+    click.echo(f"episode {done.get('episode', target)} marked {what} by {done.get('by', '?')}")
 
 
 # -- silences ------------------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def silences_list(api: Api, expired: bool, as_json: bool) -> None:
             s.get("id"),
             s.get("state"),
             _when(s.get("ends_at"), now),
-            s.get("created_by"),
+            _who(s.get("created_by")),
             " ".join(s.get("matchers", [])),
             s.get("comment"),
         )

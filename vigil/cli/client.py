@@ -3,9 +3,11 @@ rules|review|actions``) share; they talk to a running ``vigil serve`` as ``amtoo
 
 Every command takes ``--url`` (env ``VIGIL_URL``, default ``http://127.0.0.1:8000``), ``--api-key``
 (``VIGIL_API_KEY``, sent as ``Authorization: Bearer``) and ``--user`` (``VIGIL_USER``, default the OS user;
-sent as ``X-Vigil-User`` and as ``by``). List commands take ``--json`` for the server's JSON; otherwise they
-print a table that fits 100 columns, times in UTC (``2026-11-21 10:00``) with how long ago (``12m ago``),
-durations like ``4m30s``.
+sent as ``X-Vigil-User``). The server records who did what from the key: a named key's holder, whatever
+``--user`` says; ``--user`` is recorded only for a key that names nobody, as ``ana (unverified)`` (tables
+show it as ``ana?``), and such a caller cannot approve actions. List commands take ``--json`` for the
+server's JSON; otherwise they print a table that fits 100 columns, times in UTC (``2026-11-21 10:00``) with
+how long ago (``12m ago``), durations like ``4m30s``.
 
 Times given to ``--from``, ``--to``, ``--until`` and ``--since`` are RFC 3339, epoch seconds, or a duration:
 ``2h`` is two hours ago (two hours from now for ``--until``). Matchers are Alertmanager's, as ``amtool`` takes
@@ -164,9 +166,15 @@ def _connected(f: Callable[..., Any]) -> Callable[..., Any]:
             envvar="VIGIL_URL",
             help="The Vigil server [env VIGIL_URL].",
         ),
-        click.option("--api-key", envvar="VIGIL_API_KEY", help="An admin key, if the server wants one."),
         click.option(
-            "--user", envvar="VIGIL_USER", help="Who you are, for the audit log [default: OS user]."
+            "--api-key",
+            envvar="VIGIL_API_KEY",
+            help="Your admin key, if the server wants one; a named key is who you are in the audit log.",
+        ),
+        click.option(
+            "--user",
+            envvar="VIGIL_USER",
+            help="Your name, recorded as unverified when your key names nobody [default: OS user].",
         ),
     ]
     for option in reversed(options):
@@ -348,11 +356,26 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def _who(actor: object) -> object:
+    """An actor for a table column: a name no key vouches for (``ana (unverified)``) as ``ana?``.
+
+    >>> _who("ana (unverified)"), _who("bo")
+    ('ana?', 'bo')
+    """
+    from vigil.actions.remediator import UNVERIFIED
+
+    if isinstance(actor, str) and actor.endswith(UNVERIFIED):
+        return actor[: -len(UNVERIFIED)] + "?"
+    return actor
+
+
 def _status_line(incident: Mapping[str, Any], api: Api) -> str:
     """An incident's state after ``vigil alerts ack`` or ``vigil incidents ack|resolve``, on one line."""
+    from vigil.actions.remediator import unverified
+
     id, status = incident.get("id", "?"), incident.get("status", "?")
     if status == "acknowledged":
-        mine = incident.get("acked_by") == api.user
+        mine = incident.get("acked_by") in (api.user, unverified(api.user))
         return (
             f"{id} {'acknowledged' if mine else 'was already acknowledged'} by {incident.get('acked_by')} "
             f"at {_stamp(incident.get('acked_at'))} (MTTA {_duration(incident.get('mtta'))})"

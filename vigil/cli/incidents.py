@@ -172,7 +172,7 @@ def _episode(alert: Mapping[str, Any]) -> str:
 
 
 def _incident_change(api: Api, id: str, what: str, body: dict[str, Any]) -> None:
-    incident = api.json("POST", _path("v1", "incidents", id, what), body={**body, "by": api.user})
+    incident = api.json("POST", _path("v1", "incidents", id, what), body=body)
     if what == "notes":
         click.echo(f"note added to {incident.get('id', id)}")
     else:

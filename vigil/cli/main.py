@@ -5,6 +5,7 @@ Exit codes: 0 success (``check``: every gate passed), 1 a ``check`` gate failed,
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -380,17 +381,23 @@ def serve(**given: Any) -> None:
     from vigil.config import VigilConfig, load_config
     from vigil.ingest.validate import Limits
     from vigil.server.app import create_app
+    from vigil.server.logs import configure as configure_logging
     from vigil.settings import resolve
     from vigil.store import open_store
 
     s = resolve(given)
+    try:
+        configure_logging(str(s["log_format"]), str(s["log_level"]))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log-format/--log-level") from None
+    log = logging.getLogger("vigil.server")
     config_path = Path(s["config"])
     explicit = given.get("config") is not None or "VIGIL_CONFIG" in os.environ
     if config_path.exists() or explicit:
         config = load_config(config_path)
     else:
         config = VigilConfig()
-        click.echo(f"no {config_path}: starting with no declared models", err=True)
+        log.warning("no %s: starting with no declared models", config_path)
     store = open_store(str(s["store"]))
     try:
         store.check(thorough=True)
@@ -406,12 +413,19 @@ def serve(**given: Any) -> None:
             close_store=True,
         )
         app.state.vigil.aggregator.start()  # replays the log and warns about held events, before listening
-        click.echo(
-            f"vigil {__version__} on http://{s['host']}:{s['port']}  store={store.url}  writer={writer}  "
-            f"models={', '.join(app.state.vigil.registry.names()) or '(none)'}",
-            err=True,
+        log.info(
+            "vigil %s on http://%s:%s  store=%s  writer=%s  models=%s",
+            __version__,
+            s["host"],
+            s["port"],
+            store.url,
+            writer,
+            ", ".join(app.state.vigil.registry.names()) or "(none)",
+            extra={"event": "server.start", "store": store.url, "writer": writer},
         )
-        uvicorn.run(app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False)
+        uvicorn.run(
+            app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False, log_config=None
+        )
     finally:
         store.close()  # when the start failed (after a clean stop, the app closed it already)
 

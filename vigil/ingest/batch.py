@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
-from vigil.ingest.redact import Redactor
+from vigil.ingest.redact import Redactor, scrub_array
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.schema import Event
 from vigil.tables import read_table
@@ -66,8 +66,8 @@ def events_table(table: pa.Table, spec: ModelSpec, now: float, redactor: Redacto
     ts = pc.fill_null(col("timestamp", pa.float64()), now)
     version = pc.fill_null(col("version", pa.string()), spec.live_version)
     error = col("error", pa.string())
-    if redactor.scrubs("error"):
-        error = pa.array([redactor.text("error", v) for v in error.to_pylist()], pa.string())
+    if redactor.error:
+        error = scrub_array(error)
     arrays: dict[str, pa.ChunkedArray | pa.Array] = {
         "ts": ts,
         "version": version,
@@ -127,9 +127,7 @@ def _prediction(table: pa.Table, task: str, redactor: Redactor) -> pa.ChunkedArr
         return pc.cast(p, pa.float64())
     if task == "llm":
         text = pc.cast(p, pa.string())
-        if redactor.scrubs("prediction"):
-            return pa.array([redactor.text("prediction", v) for v in text.to_pylist()], pa.string())
-        return text
+        return scrub_array(text) if redactor.prediction else text
     return _labels(p)
 
 

@@ -122,7 +122,8 @@ class Ingestor:
             if part.num_rows:
                 by_model[name] = part
         if unknown and not by_model and len(rejected) == len(records):
-            raise BadRequest(404, f"unknown model {sorted(unknown)[0]!r}", known_models=self.registry.names())
+            first = sorted(unknown)[0]
+            raise BadRequest(404, self.registry.unknown(first), known_models=self.registry.names())
         result = IngestResult(rejected=sorted(rejected, key=lambda r: r.index))
         total = sum(t.num_rows for t in by_model.values())
         if total and not self.aggregator.admit(total):
@@ -163,9 +164,7 @@ class Ingestor:
         assert spec is not None
         cached = self._redactors.get(model)
         if cached is None or cached[0] is not spec:
-            pii = {n: s.redact for n, s in spec.features.items() if s.role == "pii"}
-            scrubbed = {n for n, s in spec.features.items() if s.scrub}
-            cached = (spec, Redactor(self.security.pii_key, pii, scrubbed))
+            cached = (spec, Redactor.for_model(spec, self.security.pii_key))
             self._redactors[model] = cached
         return cached
 
@@ -210,9 +209,10 @@ class Ingestor:
     ) -> Checked[Any]:
         records = decode_body(body, ctype, cenc, self.limits)
         checked = check_records(records, adapter)
-        keep, positions = [], []
+        keep, positions, unknown = [], [], []
         for record, position in zip(checked.records, checked.positions, strict=True):
             if self._spec_by_name(record.model) is None:
+                unknown.append(record.model)
                 checked.reject(position, "model", f"unknown model {record.model!r}; known: {self._known()}")
             else:
                 keep.append(record)
@@ -220,7 +220,7 @@ class Ingestor:
         checked.records, checked.positions = keep, positions
         checked.rejected.sort(key=lambda r: r.index)
         if checked.rejected and not keep and all(r.field == "model" for r in checked.rejected):
-            raise BadRequest(404, "unknown model", known_models=self.registry.names())
+            raise BadRequest(404, self.registry.unknown(unknown[0]), known_models=self.registry.names())
         return checked
 
     def _spec_by_name(self, model: str) -> ModelSpec | None:

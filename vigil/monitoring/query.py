@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
-from vigil.stats.column import NumericProfile
+from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
 
@@ -60,7 +60,7 @@ METRICS: dict[str, str] = {
     "latency_p99": "99th percentile latency, ms",
     "latency_mean": "mean latency, ms",
     "score_mean": "mean score (positive-class probability)",
-    "prediction_mean": "mean prediction (regression)",
+    "prediction_mean": "mean prediction (regression); share of predictions of class 1 (binary)",
     "tokens_in": "input tokens",
     "tokens_out": "output tokens",
     "cost": "cost, USD",
@@ -244,15 +244,24 @@ class Query:
         step: float | None = None,
         version: str | None = None,
         segment: Segment | str | None = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
         """``{name: [(step start, value), ...]}``; None where a step has no data for that metric.
 
+        Steps start at ``origin + k × step`` (by default at whole multiples of the step since the epoch;
+        an alert rule judging the latest windows passes the end of its range); ``origin`` should be a
+        window boundary of the model, or steps split windows between them.
         ``segment`` (a selector, see :func:`parse_segment`) restricts ``SEGMENT_METRICS`` to the predictions
         of that segment; asking another metric for a segment raises ``InputError`` naming those that accept
         one."""
         spec = self._spec(model)
         res = spec.window.total_seconds()
         step = max(res, math.ceil((step or res) / res) * res)
+        offset = origin % step
+
+        def bucket(t: float) -> float:
+            return math.floor((t - offset) / step) * step + offset
+
         for name in names:
             base = name.split(":", 1)[0]
             if base not in METRICS and base not in ("drift", "null_rate"):
@@ -272,7 +281,7 @@ class Query:
                     f"{', '.join(refused)} cannot be read per segment (metric windows are per model and "
                     f"version); metrics that accept a segment: {', '.join(SEGMENT_METRICS)}"
                 )
-        first = math.floor(start / step) * step
+        first = bucket(start)
         points = math.ceil((end - first) / step)
         if points > MAX_POINTS:
             raise InputError(
@@ -282,16 +291,18 @@ class Query:
         windows = self.windows(model, start, end, version)
         buckets: dict[float, WindowState] = {}
         for key, state in sorted(windows.items()):
-            b = math.floor(key.start / step) * step
+            b = bucket(key.start)
             buckets[b] = buckets[b].merge(state) if b in buckets else state
         labelled: dict[float, list[JoinedRow]] = {}
         rows_needed = _needs_labels(names) or selector is not None
         joined = self.joined(model, first, end, version) if rows_needed else []
         for row in _in_segment(joined, selector) if selector is not None else joined:
-            labelled.setdefault(math.floor(row.ts / step) * step, []).append(row)
+            labelled.setdefault(bucket(row.ts), []).append(row)
         out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
-        hosts = _host_means(self.store, model, [n for n in names if n.startswith("host_")], first, end, step)
+        hosts = _host_means(
+            self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
+        )
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
@@ -342,7 +353,8 @@ class Query:
         return rows
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
-        """The core's drift report: the baseline against the merged windows of ``[start, end)``."""
+        """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the
+        user's words (see :func:`_in_user_words`: what was compared and what was not, and why)."""
         spec = self._spec(model)
         baseline = self._baseline_profile(model, spec)
         if baseline is None:
@@ -352,7 +364,8 @@ class Query:
         current = self.merged(model, start, end, version).profile
         if not current.columns:
             raise InputError(f"no events of {model!r} between the given times")
-        return compare_profiles(baseline, current, config=_model_config(spec), labels=("baseline", "current"))
+        report = _compare(baseline, current, spec, labels=("baseline", "current"))
+        return _in_user_words(report, baseline, current, spec)
 
     def events(
         self, model: str, start: float, end: float, limit: int = 100, version: str | None = None
@@ -363,7 +376,8 @@ class Query:
             sample.extend(state.sample)
         sample.sort()
         rows = sorted((orjson.loads(raw) for _, raw in sample[:limit]), key=lambda r: -r.get("ts", 0.0))
-        return [_wire(row) for row in rows]
+        task = self._spec(model).task
+        return [_wire(row, task) for row in rows]
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)
@@ -375,21 +389,34 @@ class Query:
         if spec.baseline is None:
             return None
         if spec.baseline.file is not None:
-            return self.baselines.file_profile(model)
+            found = self.baselines.file_profile(model)
+            extra = spec.baseline.predictions
+            missing = [c for c in (PREDICTION, SCORE) if found is not None and c not in found.columns]
+            if found is None or extra is None or not missing:
+                return found
+            outputs = self.merged(model, extra.start.timestamp(), extra.end.timestamp()).profile
+            taken = {c: outputs.columns[c] for c in missing if c in outputs.columns}
+            return Profile(
+                found.rows,
+                {**found.columns, **taken},
+                {**found.types, **{c: outputs.types[c] for c in taken if c in outputs.types}},
+                found.duplicate_rows,
+                dict(found.skipped),
+            )
         assert spec.baseline.start is not None and spec.baseline.end is not None
         merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
         return merged.profile if merged.profile.columns else None
 
 
 def _host_means(
-    store: Store, model: str, names: list[str], first: float, end: float, step: float
+    store: Store, model: str, names: list[str], first: float, end: float, bucket: Callable[[float], float]
 ) -> dict[tuple[str, float], float]:
     """Mean host readings per step: {(metric name, step start): mean}, for the steps that have readings."""
     if not names:
         return {}
     sums: dict[tuple[str, float], list[float]] = {}
     for row in store.host_metrics(model, first, end):
-        t = math.floor(row.ts / step) * step
+        t = bucket(row.ts)
         for name in names:
             value = getattr(row, name[len("host_") :], None)
             if value is not None:
@@ -426,6 +453,8 @@ def _row_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | No
     if name in ("score_mean", "prediction_mean"):
         if name == "score_mean":
             values = [r.score for r in rows if r.score is not None]
+        elif spec.task == "binary":
+            values = [float(r.prediction == POSITIVE) for r in rows if r.prediction is not None]
         else:
             values = [float(r.prediction) for r in rows if r.prediction is not None and _num(r.prediction)]
         return float(np.mean(values)) if values else None
@@ -462,7 +491,7 @@ def _value(
         "cost_per_prediction": lambda s: s.cost.mean if s.cost.count else math.nan,
         "tokens_per_prediction": lambda s: (s.tokens_in + s.tokens_out) / s.events,
         "score_mean": lambda s: _mean(s.profile, SCORE),
-        "prediction_mean": lambda s: _mean(s.profile, PREDICTION),
+        "prediction_mean": lambda s: _prediction_mean(s.profile, spec.task),
         "null_rate": lambda s: _null_rate(s.profile, None),
     }
     if name in simple:
@@ -472,7 +501,7 @@ def _value(
     elif name == "drift_share" or name.startswith("drift:"):
         if baseline is None or not w.profile.columns:
             return None
-        report = compare_profiles(baseline, w.profile, config=_model_config(spec))
+        report = _compare(baseline, w.profile, spec)
         if name == "drift_share":
             value = report.drift_share
         else:
@@ -483,9 +512,84 @@ def _value(
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+_OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}
+
+
+def _compare(
+    baseline: Profile, current: Profile, spec: ModelSpec, labels: tuple[str, str] = ("a", "b")
+) -> Report:
+    """Drift of the features, the prediction and the score; segment tags slice metrics and are not
+    compared."""
+    tags = [n for n in {*baseline.columns, *current.columns} if n.startswith(SEGMENT_PREFIX)]
+    return compare_profiles(baseline, current, config=_model_config(spec), ignore=tags, labels=labels)
+
+
+def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: ModelSpec) -> Report:
+    """``report`` with the prediction and score named so (not by their internal column names), segment
+    tags left out, and ``skipped`` saying what was not compared and why, with what to do."""
+    source = spec.baseline
+    names = {
+        inner: outer if outer not in spec.features else f"{outer} (model output)"
+        for inner, outer in _OUTPUTS.items()
+    }
+    skipped = {k: v for k, v in report.skipped.items() if not k.startswith(SEGMENT_PREFIX) and k not in names}
+    for inner, shown in names.items():
+        if inner in report.columns:
+            continue
+        if inner in report.skipped:  # the comparison's own reason (untestable, say)
+            skipped[shown] = report.skipped[inner]
+            continue
+        if inner not in current.columns:
+            if inner in baseline.columns:
+                skipped[shown] = f"not compared: no {_OUTPUTS[inner]}s were logged in this range"
+            continue
+        if source is not None and source.file is not None and source.predictions is None:
+            skipped[shown] = (
+                f"not compared: the baseline file has no {_OUTPUTS[inner]} column; add one to it, or set "
+                "baseline.predictions: {from: ..., to: ...} to compare with a production time range"
+            )
+        elif source is not None and source.predictions is not None:
+            skipped[shown] = (
+                f"not compared: no {_OUTPUTS[inner]}s were logged in the baseline's prediction range "
+                f"({source.predictions.start:%Y-%m-%d %H:%M} to {source.predictions.end:%Y-%m-%d %H:%M} UTC)"
+            )
+        else:
+            skipped[shown] = f"not compared: the baseline has no {_OUTPUTS[inner]}s"
+    tags = sorted({n[len(SEGMENT_PREFIX) :] for n in current.columns if n.startswith(SEGMENT_PREFIX)})
+    if tags:
+        skipped["segment tags"] = (
+            f"not compared: segment tags ({', '.join(tags)}) slice the metrics; they are not model inputs"
+        )
+    columns = {
+        names.get(n, n): replace(c, column=names.get(n, n))
+        for n, c in report.columns.items()
+        if not n.startswith(SEGMENT_PREFIX)
+    }
+    hidden = {n for n in (*names, *current.columns, *baseline.columns) if n.startswith(SEGMENT_PREFIX)}
+    hidden |= {n for n in names if n not in report.columns}  # said in skipped, once
+    quality = [
+        replace(q, column=names.get(q.column, q.column)) if q.column is not None else q
+        for q in report.quality
+        if q.column not in hidden
+    ]
+    return replace(report, columns=columns, skipped=skipped, quality=quality)
+
+
 def _mean(p: Profile, column: str) -> float:
     col = p.columns.get(column)
     return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
+
+
+def _prediction_mean(p: Profile, task: str) -> float:
+    """The mean prediction: of the values (regression), or the share of class 1 (binary; predictions are
+    kept as class labels, ``True`` and ``1`` as ``"1"``). NaN for other tasks or no predictions."""
+    if task != "binary":
+        return _mean(p, PREDICTION)
+    col = p.columns.get(PREDICTION)
+    if not isinstance(col, CategoricalProfile) or not col.top.exact:
+        return math.nan
+    total = col.top.total
+    return col.top.counts.get(POSITIVE, 0) / total if total else math.nan
 
 
 def _null_rate(p: Profile, column: str | None) -> float:
@@ -551,14 +655,18 @@ def _model_config(spec: ModelSpec) -> VigilConfig:
     return VigilConfig(columns=dict(spec.features))
 
 
-def _wire(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row back in the shape it was sent in (features and segments as maps)."""
+_BINARY = {"0": 0, "1": 1}
+
+
+def _wire(row: dict[str, Any], task: str) -> dict[str, Any]:
+    """A stored row back in the shape it was sent in (features and segments as maps; a binary model's
+    predictions 0 and 1 as numbers: they are kept as class labels, ``True`` and ``1`` as ``"1"``)."""
     out: dict[str, Any] = {"features": {}, "segments": {}}
     for name, value in row.items():
         if name == "ts":
             out["timestamp"] = datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
         elif name == PREDICTION:
-            out["prediction"] = value
+            out["prediction"] = _BINARY.get(value, value) if task == "binary" else value
         elif name == SCORE:
             out["score"] = value
         elif name == "probabilities":

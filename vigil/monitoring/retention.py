@@ -58,7 +58,15 @@ def maintain(
         done["deleted"] += store.delete_windows(model, HOUR, cut)
     done["deleted"] += store.delete_windows(model, DAY, now - r.days.total_seconds())
     done["deleted"] += store.delete_predictions(model, now - r.predictions.total_seconds())
-    store.prune_log(writer, checkpoint, now - r.events.total_seconds())
+    pruned = store.prune_log(writer, checkpoint, now - r.events.total_seconds())
+    if done["deleted"] or pruned:
+        log.info(
+            "retention of %s: deleted %d window or prediction rows and %d logged batches",
+            model,
+            done["deleted"],
+            pruned,
+            extra={"event": "retention.pruned", "model": model, "rows": done["deleted"], "batches": pruned},
+        )
     return done
 
 

@@ -8,7 +8,7 @@ Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics`` (ingest ke
 
 from __future__ import annotations
 
-import hmac
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +33,7 @@ from vigil.monitoring.query import METRICS, Baselines
 from vigil.monitoring.query import Query as MetricsQuery
 from vigil.registry import Conflict, Registry
 from vigil.schema import Event, HostMetrics, Label
+from vigil.server.auth import Doorman
 from vigil.store.base import Store
 
 __all__ = ["STORE_RETRY_AFTER", "Vigil", "create_app"]
@@ -77,6 +78,7 @@ class Vigil:
         self.store = store
         self.clock = clock
         self.registry = Registry(config, store)
+        self._record_config_deploys(clock())
         self.baselines = Baselines(self.registry, store, root)
         self.aggregator = Aggregator(
             store,
@@ -91,6 +93,14 @@ class Vigil:
         )
         self.query = MetricsQuery(store, self.registry, self.aggregator, self.baselines, clock)
         self.started_at = clock()
+
+    def _record_config_deploys(self, now: float) -> None:
+        """A ``live:`` edited in the config since the store last recorded it is a deploy: record it now."""
+        from vigil.actions.deployments import Deployments
+
+        deployments = Deployments(self.store, self.registry.declared, lambda _: self.registry.refresh())
+        for name in self.registry.names():
+            deployments.get(name, now)
 
     def _template_baseline(self, model: str) -> Any:
         try:
@@ -139,32 +149,16 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Watches ML and AI models in production.",
+        docs_url=None,  # FastAPI's pages load Swagger UI and Redoc from a CDN; /docs serves its own copy
+        redoc_url=None,
     )
+    _docs(app)
     app.state.alerting = engine
     app.state.vigil = vigil
-    keys = config.security.api_keys
-
-    def authorise(level: str) -> Callable[..., None]:
-        allowed = [*keys.admin, *(keys.ingest if level == "ingest" else ())]
-        known = [*keys.admin, *keys.ingest]
-
-        def check(
-            authorization: Annotated[str | None, Header()] = None,
-            x_api_key: Annotated[str | None, Header()] = None,
-        ) -> None:
-            if not keys.admin and not keys.ingest:
-                return
-            given = x_api_key or (
-                authorization[7:] if authorization and authorization[:7].lower() == "bearer " else None
-            )
-            if given is None:
-                raise HTTPException(401, "send an API key: Authorization: Bearer <key> (or X-API-Key)")
-            if not _one_of(given, known):
-                raise HTTPException(401, "unknown API key")
-            if not _one_of(given, allowed):
-                raise HTTPException(403, f"this key may not do this (needs an {level} key)")
-
-        return check
+    # httpx logs each request's full URL at INFO: a Slack hook's path or a token in a query is a secret
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    doorman = Doorman(config.security.api_keys)
+    authorise = doorman.guard  # the key names the caller (vigil.server.auth); nothing in the request does
 
     ingest_key = Depends(authorise("ingest"))
     admin_key = Depends(authorise("admin"))
@@ -190,7 +184,7 @@ def create_app(
     @app.exception_handler(KeyError)
     async def unknown_model(_: Request, exc: KeyError) -> JSONResponse:
         return JSONResponse(
-            {"error": f"unknown model {exc.args[0]!r}", "known_models": vigil.registry.names()},
+            {"error": vigil.registry.unknown(str(exc.args[0])), "known_models": vigil.registry.names()},
             status_code=404,
         )
 
@@ -434,6 +428,28 @@ def create_app(
     return app
 
 
+def _docs(app: FastAPI) -> None:
+    """``GET /docs``: Swagger UI for the API, its script and styles served from the swagger-ui-bundle-v2
+    package (Apache-2.0) under ``/docs/assets``, so the page works without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="Vigil API",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+        )
+
+
 def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
     return {
         "name": name,
@@ -442,7 +458,7 @@ def _model_view(vigil: Vigil, name: str, spec: ModelSpec) -> dict[str, Any]:
         "environment": spec.environment,
         "versions": list(spec.versions),
         "live": spec.live_version,
-        "previous": spec.previous_version,
+        "previous": vigil.registry.previous(name),
         "window_seconds": spec.window.total_seconds(),
         "features": {n: f.model_dump(exclude_defaults=True) for n, f in spec.features.items()},
         "segments": list(spec.segments),
@@ -462,12 +478,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BadRequest(413, "body is over the limit", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _one_of(given: str, keys: list[str]) -> bool:
-    """Whether ``given`` is one of ``keys``, in time that does not depend on where they differ."""
-    raw = given.encode("utf-8", "surrogateescape")
-    return any([hmac.compare_digest(raw, key.encode("utf-8")) for key in keys])
 
 
 _FIRST = datetime(1970, 1, 1, tzinfo=UTC).timestamp()

@@ -1,7 +1,9 @@
 """The response side of the API: alerts, silences, incidents, the audit log (and, as they are enabled,
 rule replay, the review, remediation actions, deploys and maintenance windows).
 
-Who did something: the ``by`` field of a request body, else the ``X-Vigil-User`` header, else ``api``.
+Who did something: the holder of the request's API key (``security.api_keys``, ``{name, key}``). Without
+a named key (a plain-string key, or no keys at all) it is the client's word (``X-Vigil-User``, or ``by`` in
+the body) marked ``(unverified)``, and such a caller cannot approve an action.
 Every change made here is in the audit log (``GET /v1/audit``) with the state before and after.
 All routes need an admin key when keys are configured.
 """
@@ -27,15 +29,15 @@ if TYPE_CHECKING:
     from vigil.alerting.engine import AlertEngine
     from vigil.alerting.incidents import Incident
     from vigil.server.app import Vigil
+    from vigil.server.auth import Caller
 
 __all__ = ["ops_router"]
 
 
 def _actor(body: dict[str, Any], request: Request) -> str:
-    by = body.get("by") or request.headers.get("x-vigil-user") or "api"
-    if not isinstance(by, str) or not by.strip():
-        raise InputError("'by' must name a person")
-    return by.strip()
+    """The holder of the request's key; without a named key, the client's word marked unverified."""
+    caller: Caller = request.state.caller
+    return caller.actor(body.get("by") or request.headers.get("x-vigil-user"))
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -53,7 +55,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def ops_router(
     vigil: Vigil,
     engine: AlertEngine | None,
-    admin: Callable[..., None],
+    admin: Callable[..., Any],
     *,
     iso: Callable[[float], str],
     parse_time: Callable[[str], float],
@@ -385,12 +387,14 @@ def ops_router(
         return out
 
     async def acting(work: Callable[[], Any]) -> dict[str, Any]:
-        from vigil.actions import ActionDenied, UnknownAction
+        from vigil.actions import ActionDenied, NotIdentified, UnknownAction
 
         try:
             return run_view(await run_in_threadpool(work))
         except UnknownAction as exc:
             raise HTTPException(404, str(exc)) from None
+        except NotIdentified as exc:
+            raise HTTPException(403, str(exc)) from None
         except ActionDenied as exc:
             raise HTTPException(409, str(exc)) from None
 
@@ -399,7 +403,7 @@ def ops_router(
         eng = need()
         start = parse_time(since) if since else None
         runs = await run_in_threadpool(lambda: eng.remediator.runs(model=model, since=start))
-        specs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in eng.remediator.specs]
+        specs = [s.public() for s in eng.remediator.specs]  # never a secret: a header, a token, a URL's
         return {"actions": specs, "runs": [run_view(r) for r in reversed(runs)]}
 
     @router.post("/v1/actions/{name}/run", summary="Ask for an action on a model (guards and approval apply)")
@@ -471,7 +475,8 @@ def ops_router(
                 annotation.at,
                 actor,
                 annotation.note,
-                vigil.registry.get,
+                vigil.registry.declared,
+                lambda _: vigil.registry.refresh(),
             )
             incident = eng.incidents.open_for(model)
             if incident is not None:

@@ -116,3 +116,126 @@ def test_smtp_4xx_is_retried(smtp: tuple[Inbox, int]) -> None:
         1,
         1,
     )
+
+
+# -- login and TLS, configured in vigil.yaml ---------------------------------------------------------------
+
+
+class _Accounts:
+    """aiosmtpd's authenticator: one user, and every attempt recorded."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user.encode(), password.encode()
+        self.tried: list[tuple[str, bytes]] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        assert isinstance(auth_data, LoginPassword)
+        self.tried.append((mechanism, auth_data.login))
+        ok = (auth_data.login, auth_data.password) == (self.user, self.password)
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+
+@pytest.fixture
+def certificates(tmp_path: Any) -> tuple[Any, str]:
+    """(the server's TLS context for 127.0.0.1, the path of the CA that signed it): made in the test."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return context, str(path)
+
+
+def _receiver_from_yaml(port: int, tls: str, ca_file: str, password: str = "${SMTP_PASSWORD}") -> Any:
+    from vigil.alerting.engine import load_alerting
+    from vigil.config import parse_config
+
+    config = parse_config(f"""
+alerting:
+  receivers:
+    - name: mail
+      email: {{host: 127.0.0.1, port: {port}, from: vigil@example.org, to: [oncall@example.org],
+              tls: {tls}, username: "${{SMTP_USER}}", password: "{password}", ca_file: "{ca_file}"}}
+""")
+    [receiver] = load_alerting(config).build_receivers()
+    return receiver
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit: TLS from the start
+def test_email_logs_in_over_tls_as_configured(
+    tls: str, certificates: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    context, ca_file = certificates
+    monkeypatch.setenv("SMTP_USER", "vigil-bot")
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret pass")
+    inbox, accounts = Inbox(), _Accounts("vigil-bot", "s3cret pass")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secure: dict[str, Any] = (
+        {"tls_context": context, "require_starttls": True} if tls == "starttls" else {"ssl_context": context}
+    )
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=accounts,
+        auth_require_tls=tls == "starttls",  # aiosmtpd does not see implicit TLS; the socket is TLS anyway
+        auth_required=True,
+        **secure,
+    )
+    controller.start()
+    try:
+        receiver = _receiver_from_yaml(port, tls, ca_file)
+        assert "s3cret" not in repr(receiver)
+        result = receiver.send(firing_notification(), now=0.0)
+        assert result.status is DeliveryStatus.SENT, result.error
+        assert accounts.tried and accounts.tried[-1][1] == b"vigil-bot"
+        [(sender, rcpts, msg)] = inbox.messages
+        assert (sender, rcpts) == ("vigil@example.org", ["oncall@example.org"])
+        assert "FIRING" in str(msg["Subject"])
+
+        wrong = _receiver_from_yaml(port, tls, ca_file, password="not it").send(
+            firing_notification(), now=0.0
+        )
+        assert wrong.status is not DeliveryStatus.SENT and "535" in str(wrong.error)
+        assert wrong.attempts == 1  # a refused login is not retried
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_email_refuses_an_untrusted_certificate_and_a_login_in_clear(
+    certificates: tuple[Any, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from vigil.errors import ConfigError
+
+    context, _ = certificates
+    monkeypatch.setenv("SMTP_USER", "u")
+    monkeypatch.setenv("SMTP_PASSWORD", "p")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context)
+    controller.start()
+    try:
+        stranger = tmp_path / "other-ca.pem"
+        pytest.importorskip("trustme").CA().cert_pem.write_to_path(str(stranger))
+        result = _receiver_from_yaml(port, "starttls", str(stranger)).send(firing_notification(), now=0.0)
+        assert result.status is not DeliveryStatus.SENT and "certificate is not trusted" in str(result.error)
+        assert inbox.messages == []
+    finally:
+        controller.stop()
+    with pytest.raises(ConfigError, match="password in clear; set tls: starttls"):
+        _receiver_from_yaml(port, "none", "x")

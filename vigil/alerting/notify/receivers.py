@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import smtplib
+import ssl
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol, runtime_checkable
@@ -370,14 +371,24 @@ def _smtp_attempt(send: Callable[[], None]) -> Attempt:
         return Attempt(False, 400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
     except smtplib.SMTPException as exc:
         return Attempt(False, False, f"{type(exc).__name__}: {exc}")
+    except ssl.SSLCertVerificationError as exc:
+        why = f"the SMTP server's certificate is not trusted ({exc.verify_message}); give the CA in ca_file"
+        return Attempt(False, False, why)
     except OSError as exc:  # connection refused, timeouts, DNS
         return Attempt(False, True, f"{type(exc).__name__}: {exc}")
     return Attempt(True)
 
 
+TLS_MODES = ("none", "starttls", "implicit")
+"""How an :class:`EmailReceiver` secures its connection: not at all, ``STARTTLS`` after connecting (port
+587), or TLS from the first byte (port 465)."""
+
+
 class EmailReceiver:
     """Sends :func:`email_message` over SMTP (stdlib ``smtplib``); 4xx SMTP replies and network errors
-    are retried, 5xx are not. ``starttls`` and login (``username``/``password``) are optional."""
+    are retried, 5xx are not (a refused login is a 535: not retried). ``tls`` is one of
+    :data:`TLS_MODES`; the server's certificate is verified against the system's CAs, or ``ca_file``'s.
+    With ``username``, it logs in (AUTH) before sending; ``starttls=True`` is ``tls="starttls"``."""
 
     def __init__(
         self,
@@ -387,27 +398,38 @@ class EmailReceiver:
         to: str | Sequence[str],
         *,
         name: str = "email",
+        tls: str = "none",
         starttls: bool = False,
         username: str | None = None,
         password: str | None = None,
+        ca_file: str | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
     ) -> None:
+        if tls not in TLS_MODES:
+            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {tls!r}")
         self.host, self.port, self.from_addr, self.name = host, port, from_addr, name
         self.to = [to] if isinstance(to, str) else list(to)
-        self.starttls, self.username, self._password = starttls, username, password
+        self.tls = "starttls" if starttls and tls == "none" else tls
+        self.username, self._password, self.ca_file = username, password, ca_file
         self.timeout, self.retry = timeout, retry or RetryPolicy()
 
     def __repr__(self) -> str:
-        return f"EmailReceiver(name={self.name!r}, host={self.host!r}, port={self.port!r})"
+        return f"EmailReceiver(name={self.name!r}, host={self.host!r}, port={self.port!r}, tls={self.tls!r})"
 
     def send(self, notification: Notification, *, now: float) -> Delivery:
         msg = email_message(notification, self.from_addr, self.to)
 
         def once() -> None:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls()
+            context = ssl.create_default_context(cafile=self.ca_file) if self.tls != "none" else None
+            smtp = (
+                smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                if self.tls == "implicit"
+                else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            )
+            with smtp:
+                if self.tls == "starttls":
+                    smtp.starttls(context=context)  # smtplib's own default would not check the certificate
                 if self.username is not None:
                     smtp.login(self.username, self._password or "")
                 smtp.send_message(msg, from_addr=self.from_addr, to_addrs=self.to)
