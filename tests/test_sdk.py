@@ -310,6 +310,17 @@ def test_gives_up_after_max_retries_of_500(server: Recorder, make_client: Any) -
     assert [r["request_id"] for r in server.records()] == ["b"]
 
 
+def test_any_answer_with_retry_after_is_retried_without_limit(server: Recorder, make_client: Any) -> None:
+    server.plan.extend([Answer(500, {"error": "store down"}, {"Retry-After": "0"})] * 6)
+    server.plan.append(Answer(507, {"error": "full"}, {"Retry-After": "0"}))
+    client = make_client(server.url, max_retries=2)
+    client.log("m", request_id="a")
+    assert client.flush(timeout=10)
+    stats = client.stats()
+    assert stats["failed_batches"] == 0 and stats["sent"] == 1 and stats["retries"] == 7
+    assert [r["request_id"] for r in server.records()] == ["a"]
+
+
 def test_client_errors_are_not_retried(
     server: Recorder, make_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

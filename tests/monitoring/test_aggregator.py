@@ -236,9 +236,9 @@ def test_back_pressure_answers_503_and_logs_nothing(apps: Apps) -> None:
         gate = threading.Event()
         fold = aggregator._fold
 
-        def stalled(batch: Any) -> None:  # folding falls behind
+        def stalled(*args: Any) -> None:  # folding falls behind
             gate.wait(10)
-            fold(batch)
+            fold(*args)
 
         aggregator._fold = stalled
         _post(client, "/v1/events", _events(rng, 8, 0))

@@ -282,7 +282,8 @@ def test_a_null_label_is_rejected_not_stored_as_text(server: Server) -> None:
         ("2027-13-01T00:00:00Z", False),
         (NOW + 2 * 3600, False),  # over an hour ahead
         ("2027-01-15T10:00:01Z", False),
-        (NOW - 3 * 86_400, False),  # older than the 2-day retention of minute windows
+        (NOW - 3 * 86_400, True),  # older than the minute windows' 2 days: folded into an hour row
+        (NOW - 401 * 86_400, False),  # older than the 400-day retention of day windows
         (1e20, False),
         (-1e15, False),
         (1e12, False),  # milliseconds sent as seconds: year 33658

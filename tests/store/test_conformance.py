@@ -7,7 +7,16 @@ import sqlite3
 import pytest
 
 from vigil.store import open_store
-from vigil.store.base import HostRow, KeyedBatch, LabelRow, ModelRecord, PredictionBatch, Store, WindowRow
+from vigil.store.base import (
+    HeldBatch,
+    HostRow,
+    KeyedBatch,
+    LabelRow,
+    ModelRecord,
+    PredictionBatch,
+    Store,
+    WindowRow,
+)
 from vigil.store.sqlite import _MIGRATIONS
 
 _KEYS_MIGRATION = next(i + 1 for i, sql in enumerate(_MIGRATIONS) if "CREATE TABLE ingest_keys" in sql)
@@ -87,6 +96,57 @@ def test_prune_log_and_windows(store: Store) -> None:
     store.save_windows("w", [_window(0), _window(60), _window(120)], checkpoint=3)
     assert store.delete_windows("m", 60, before=100) == 2
     assert [r.start for r in store.windows("m", 60, 0, 1e9)] == [120]
+
+
+def test_held_batches_are_saved_with_the_checkpoint_and_outlive_the_log_retention(store: Store) -> None:
+    a = store.append("w", "gone", 5, b"a", 10.0)
+    b = store.append("w", "m", 3, b"b", 11.0)
+    c = store.append("w", "m", 2, b"c", 12.0)
+    held = [
+        HeldBatch(a, "gone", 5, "undeclared", "not declared", 50.0),
+        HeldBatch(b, "m", 3, "pending", "", 51.0),
+    ]
+    store.save_windows("w", [_window(0)], checkpoint=c, hold=held)
+    assert store.held("w") == held and store.held("other") == []
+    assert store.checkpoint("w") == c
+    assert store.prune_log("w", upto=c, before=100.0) == 1  # only c: a and b are held
+    assert [e.seq for e in store.read_log("w", 0)] == [a, b]
+    store.save_windows("w", [], checkpoint=c, release=[b])  # b was folded at last
+    assert store.held("w") == held[:1]
+    assert store.prune_log("w", upto=c, before=100.0) == 1
+    assert [e.payload for e in store.read_log("w", 0)] == [b"a"]
+
+
+def test_a_failed_save_holds_nothing(store: Store) -> None:
+    bad = WindowRow("m", "v1", 60, 60, "w1", 1, None)  # type: ignore[arg-type]  # state NOT NULL
+    with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
+        store.save_windows("w1", [bad], checkpoint=2, hold=[HeldBatch(1, "m", 1, "pending", "", 1.0)])
+    assert store.held("w1") == [] and store.checkpoint("w1") == 0
+
+
+def test_log_entries_and_sequence_numbers(store: Store) -> None:
+    seqs = [store.append("w", "m", i + 1, bytes([i]), float(i)) for i in range(5)]
+    store.append("other", "m", 1, b"x", 9.0)
+    assert store.log_seqs("w", seqs[0], seqs[3]) == seqs[1:4]
+    assert store.log_seqs("w", seqs[4], seqs[4] + 100) == []
+    got = store.log_entries("w", [seqs[3], seqs[1], 10**9])
+    assert [(e.seq, e.rows, e.payload) for e in got] == [(seqs[1], 2, b"\x01"), (seqs[3], 4, b"\x03")]
+    assert store.log_entries("w", []) == []
+    assert store.log_entries("other", seqs) == []
+
+
+def test_last_window_start_per_writer(store: Store) -> None:
+    assert store.last_window_start("m", 3600, "rollup") is None
+    store.save_windows("rollup", [_window(0, "rollup", res=3600), _window(7200, "rollup", res=3600)], 0)
+    store.save_windows("w", [_window(10800, "w", res=3600), _window(14400, "w")], 1)
+    assert store.last_window_start("m", 3600, "rollup") == 7200
+    assert store.last_window_start("m", 3600, "w") == 10800
+    assert store.last_window_start("m", 60, "rollup") is None
+
+
+def test_a_working_store_passes_its_check(store: Store) -> None:
+    store.check()
+    store.check(thorough=True)
 
 
 def test_prediction_batches_and_labels(store: Store) -> None:

@@ -299,7 +299,11 @@ def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_setting_options
 def serve(**given: Any) -> None:
-    """Run the monitoring server: ingest, live metrics, the API and /metrics."""
+    """Run the monitoring server: ingest, live metrics, the API and /metrics.
+
+    Before listening, the store is checked (the embedded file read through for damage) and what was
+    logged after its last save is folded; a store that cannot be used stops it with one line saying what
+    to do (exit 2). A clean stop (Ctrl-C, SIGTERM) saves everything and leaves the store file complete."""
     import socket
 
     import uvicorn
@@ -325,29 +329,57 @@ def serve(**given: Any) -> None:
         config = VigilConfig()
         log.warning("no %s: starting with no declared models", config_path)
     store = open_store(str(s["store"]))
-    shared = str(s["store"]).startswith(("postgresql://", "postgres://"))
-    writer = s["writer"] or (f"{socket.gethostname()}:{s['port']}" if shared else "main")
-    app = create_app(
-        config,
-        store,
-        writer=writer,
-        flush_every=float(s["flush_every"]),
-        limits=Limits(int(s["max_body_bytes"]), int(s["max_records"])),
-        root=config_path.resolve().parent,
-    )
-    log.info(
-        "vigil %s on http://%s:%s  store=%s  writer=%s  models=%s",
-        __version__,
-        s["host"],
-        s["port"],
-        store.url,
-        writer,
-        ", ".join(app.state.vigil.registry.names()) or "(none)",
-        extra={"event": "server.start", "store": store.url, "writer": writer},
-    )
-    uvicorn.run(
-        app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False, log_config=None
-    )
+    try:
+        store.check(thorough=True)
+        shared = str(s["store"]).startswith(("postgresql://", "postgres://"))
+        writer = s["writer"] or (f"{socket.gethostname()}:{s['port']}" if shared else "main")
+        app = create_app(
+            config,
+            store,
+            writer=writer,
+            flush_every=float(s["flush_every"]),
+            limits=Limits(int(s["max_body_bytes"]), int(s["max_records"])),
+            root=config_path.resolve().parent,
+            close_store=True,
+        )
+        app.state.vigil.aggregator.start()  # replays the log and warns about held events, before listening
+        log.info(
+            "vigil %s on http://%s:%s  store=%s  writer=%s  models=%s",
+            __version__,
+            s["host"],
+            s["port"],
+            store.url,
+            writer,
+            ", ".join(app.state.vigil.registry.names()) or "(none)",
+            extra={"event": "server.start", "store": store.url, "writer": writer},
+        )
+        uvicorn.run(
+            app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False, log_config=None
+        )
+    finally:
+        store.close()  # when the start failed (after a clean stop, the app closed it already)
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option(
+    "--store",
+    default="vigil.db",
+    show_default=True,
+    envvar="VIGIL_STORE",
+    help="The embedded store file to copy (env VIGIL_STORE).",
+)
+def backup(target: str, store: str) -> None:
+    """Copy the embedded store file to TARGET: a consistent copy, also while a server writes to it.
+
+    Restore by starting a server with --store TARGET (or copying it back while no server runs). For a
+    PostgreSQL store use pg_dump."""
+    from vigil.store.sqlite import backup as copy
+
+    if store.startswith(("postgresql://", "postgres://")):
+        raise InputError("the store is PostgreSQL: back it up with pg_dump, or your database's own backups")
+    size = copy(store, target)
+    click.echo(f"copied {store} to {target} ({size / 1e6:.1f} MB, checked)")
 
 
 main.add_command(alerts)

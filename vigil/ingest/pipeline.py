@@ -281,7 +281,7 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
         )
     if "timestamp" in part.column_names and not pa.types.is_null(part.column("timestamp").type):
         ts = part.column("timestamp")
-        oldest = now - spec.retention.minutes.total_seconds()
+        oldest = now - spec.retention.days.total_seconds()  # past the minutes: into hours, days
         flag(
             pc.greater(ts, now + _FUTURE.total_seconds()),
             "timestamp",
@@ -290,7 +290,7 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
         flag(
             pc.less(ts, oldest),
             "timestamp",
-            lambda i: f"{_iso(ts[i].as_py())} is older than the model's retention of minute windows",
+            lambda i: f"{_iso(ts[i].as_py())} is older than the model's retention of day windows",
         )
     if "features" in part.column_names and pa.types.is_struct(part.column("features").type):
         struct = part.column("features")

@@ -3,8 +3,25 @@
 The ingest path appends a batch to the store's log (durable), then hands it here. A background thread
 folds batches into in-memory ``WindowState``s (model × version × window start), and every
 ``flush_every`` seconds saves the windows it changed together with the sequence number of the last batch
-folded (the checkpoint), in one transaction. After a crash, ``start`` replays the log after the
-checkpoint, so nothing acknowledged is lost and nothing is counted twice.
+folded (the checkpoint) and the held batches, in one transaction. After a crash, ``start`` replays the
+log after the checkpoint, so nothing acknowledged is lost and nothing is counted twice.
+
+No batch is passed that was not folded:
+
+* a save that fails keeps its windows changed (and the checkpoint where it was) for the next save;
+* a store failure while folding is retried, with backoff, until the store answers; meanwhile batches
+  wait, and back-pressure makes the ingest answer 503;
+* a batch that cannot be folded now is **held**: saved with the checkpoint and kept in the log whatever
+  its retention. Its model is not declared any more (folded when it is again: at a start, or within a
+  minute of ``POST /v1/models``); it cannot be decoded or folded (quarantined, reported on ``/healthz``
+  and in the log, tried again at each start); or it is below the checkpoint without having been folded
+  (an append whose answer was lost, a batch still queued at a save or a stop: folded as soon as
+  possible). ``start`` warns about the held batches, in words.
+
+Old events go to the finest rows that will still be rolled up: the model's windows; an hour row when the
+event is older than the minute windows' retention or its hour was rolled up already; a day row when it
+is older than the hour rows' retention or its day was rolled up already. So history (or a very late
+event) is counted in the hours and days it belongs to instead of being deleted with the minutes.
 
 Back-pressure: at most ``max_pending_rows`` rows may wait to be folded. Past that, ``admit`` says no and
 the ingest answers 503 with Retry-After *before* logging anything, so clients retry instead of events
@@ -13,12 +30,14 @@ being dropped or memory growing without bound.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
@@ -26,12 +45,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
+from vigil.errors import StoreError
 from vigil.ingest.batch import from_ipc, profiled_columns, to_ipc
-from vigil.monitoring.retention import maintain
+from vigil.monitoring.retention import DAY, GRACE, HOUR, ROLLUP_WRITER, maintain
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.stats.profile import Profile, profile
-from vigil.store.base import PredictionBatch, Store, WindowRow
+from vigil.store.base import HeldBatch, LogEntry, PredictionBatch, Store, WindowRow
 from vigil.tables import ColumnKind
 
 __all__ = ["TEMPLATE_KEY", "Aggregator", "WindowKey"]
@@ -55,6 +75,25 @@ class _Batch:
     model: str
     seq: int
     table: pa.Table
+
+
+@dataclass
+class _Prepared:
+    """A fold whose reading and writing of the store is done: what is left changes memory only."""
+
+    model: str
+    seqs: list[int]
+    parts: list[tuple[WindowKey, pa.Table, pa.Table]]
+    """(window, its events, their profiled columns after sampling)."""
+    template: Profile
+    known: dict[WindowKey, bool] = field(default_factory=dict)
+    """Whether each window was in memory when prepared."""
+    loaded: dict[WindowKey, WindowState] = field(default_factory=dict)
+    """Saved states of windows not in memory (a late batch for a window saved and evicted)."""
+
+
+_MAX_BACKOFF = 5.0
+"""Seconds between tries of a fold that the store keeps failing, at most."""
 
 
 class Aggregator:
@@ -86,48 +125,75 @@ class Aggregator:
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._state_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
         self._windows: dict[WindowKey, WindowState] = {}
         self._dirty: set[WindowKey] = set()
         self._templates: dict[str, Profile] = {}
         self._folded = 0
+        """The highest sequence number folded or held: the checkpoint of the next save."""
         self._flushed = 0
+        self._handled: set[int] = set()
+        """Sequence numbers above the saved checkpoint folded or held since."""
+        self._inflight: dict[int, tuple[str, int]] = {}
+        """Handed over, not folded yet: seq -> (model, rows)."""
+        self._held: dict[int, HeldBatch] = {}
+        self._hold_unsaved: dict[int, HeldBatch] = {}
+        self._release_unsaved: set[int] = set()
+        self._refold: dict[int, int] = {}
+        """Held batches to fold from the log by the folding thread, in order: seq -> rows."""
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._rng = np.random.default_rng()
+        self._troubles: dict[str, tuple[str, float]] = {}
+        """The store's latest failure while folding ("fold") or saving ("save"), and since when, until
+        the next success."""
         self.totals: dict[tuple[str, str], dict[str, float]] = {}
         """Per (model, version) running totals since start (events, errors, tokens, cost): /metrics."""
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Replay what was logged after the last checkpoint, then start folding in the background."""
+        """Fold the held batches that can be folded now and replay what was logged after the last
+        checkpoint, then start folding in the background. Warns about batches still held. Does nothing
+        when started already."""
+        if self._thread is not None:
+            return
         self._folded = self._flushed = self.store.checkpoint(self.writer)
+        self._held = {h.seq: h for h in self.store.held(self.writer)}
+        held_before = len(self._held)
+        foldable = [h.seq for h in self._held.values() if self.registry.get(h.model) is not None]
+        for i in range(0, len(foldable), 200):
+            self._fold_entries(self.store.log_entries(self.writer, foldable[i : i + 200]))
         replayed = 0
         while True:
             entries = self.store.read_log(self.writer, self._folded, limit=200)
             if not entries:
                 break
-            for entry in entries:
-                try:
-                    self._fold(_Batch(entry.model, entry.seq, from_ipc(entry.payload)))
-                except Exception:  # one bad entry must not keep the server from starting
-                    log.exception("could not replay batch %d of %s; skipped", entry.seq, entry.model)
-                    self._folded = max(self._folded, entry.seq)
-                replayed += entry.rows
+            self._fold_entries(entries)
+            replayed += sum(e.rows for e in entries)
         if replayed:
             log.info("replayed %d events logged after checkpoint %d", replayed, self._flushed)
+        if replayed or foldable or len(self._held) != held_before:
             self.flush()
+        self._warn_held()
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="vigil-aggregator", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Fold what is queued, save it, and stop the thread."""
+        """Fold what is queued, save it, and stop the thread. What could not be folded (the store is
+        down) stays in the log, held, for the next start."""
         self._stop.set()
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
-        self.flush()
+        with self._state_lock:
+            self._inflight.clear()  # never to be folded by this process: held at the save below
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("could not save the windows at stop (%s); the next start replays the log", exc)
 
     # -- the ingest side -----------------------------------------------------------------------------------
 
@@ -146,6 +212,8 @@ class Aggregator:
 
     def submit(self, model: str, seq: int, table: pa.Table) -> None:
         """Hand over a logged batch (room reserved by ``admit``)."""
+        with self._state_lock:
+            self._inflight[seq] = (model, table.num_rows)
         self._queue.put(_Batch(model, seq, table))
 
     @property
@@ -175,6 +243,17 @@ class Aggregator:
     def template(self, model: str) -> Profile | None:
         return self._templates.get(model) or self._load_template(model)
 
+    def held(self) -> list[HeldBatch]:
+        """The batches held out of the windows now, by sequence number."""
+        with self._state_lock:
+            return sorted(self._held.values(), key=lambda h: h.seq)
+
+    @property
+    def trouble(self) -> tuple[str, float] | None:
+        """The store's failure that keeps folding or saving from going on (text, since when), if any."""
+        troubles = list(self._troubles.values())
+        return min(troubles, key=lambda t: t[1]) if troubles else None
+
     # -- the folding thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -194,26 +273,20 @@ class Aggregator:
                 if more is not None:
                     batches.append(more)
             for model, group in _group(batches).items():
-                try:
-                    table = pa.concat_tables([b.table for b in group], promote_options="permissive")
-                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                    parts = group  # a column of different types in different batches: one at a time
-                else:
-                    parts = [_Batch(model, max(b.seq for b in group), table)]
-                for part in parts:
-                    try:
-                        self._fold(part)
-                    except Exception:  # a bad batch must not stop monitoring; it stays in the log
-                        log.exception("could not fold a batch of %s", model)
-                        self._folded = max(self._folded, part.seq)
-                rows = sum(b.table.num_rows for b in group)
+                if self._stop.is_set():
+                    break  # left in flight: held at the last save, folded at the next start
+                self._fold_safely(model, group)
                 with self._pending_lock:
-                    self._pending -= rows
+                    self._pending -= sum(b.table.num_rows for b in group)
             with self._idle:
                 self._idle.notify_all()
+            if self._refold and not self._stop.is_set():
+                self._fold_held_due()
             if time.monotonic() >= next_flush:
                 try:
                     self.flush()
+                except StoreError:
+                    pass  # noted as trouble; the windows stay changed for the next save
                 except Exception:
                     log.exception("could not save windows; will retry")
                 next_flush = time.monotonic() + self.flush_every
@@ -221,56 +294,240 @@ class Aggregator:
                 self.maintain()
                 next_maintenance = time.monotonic() + self.maintain_every
 
-    def _fold(self, batch: _Batch) -> None:
-        spec = self.registry.get(batch.model)
-        if spec is None:
-            self._folded = max(self._folded, batch.seq)
+    def _fold_safely(self, model: str, batches: Sequence[_Batch]) -> bool:
+        """Fold ``batches`` (of one model, in log order): retry while the store fails, hold what cannot be
+        folded. False when stopping first (they stay unfolded)."""
+        if self.registry.get(model) is None:
+            for b in batches:
+                self._hold(b.seq, model, b.table.num_rows, "undeclared", _undeclared(model))
+            return True
+        if len(batches) > 1:
+            try:
+                table = pa.concat_tables([b.table for b in batches], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                # a column of different types in different batches: one at a time
+                return all(self._fold_safely(model, [b]) for b in batches)
+        else:
+            table = batches[0].table
+        delay = 0.1
+        while True:
+            try:
+                self._fold(model, [b.seq for b in batches], table)
+                self._fine("fold")
+                return True
+            except StoreError as exc:
+                self._troubled("fold", f"cannot fold events of {model}: {exc}")
+                if self._stop.wait(delay):
+                    return False
+                delay = min(delay * 2, _MAX_BACKOFF)
+            except Exception as exc:
+                if len(batches) > 1:  # find the batch at fault; fold the others
+                    return all(self._fold_safely(model, [b]) for b in batches)
+                self._quarantine(batches[0].seq, model, batches[0].table.num_rows, exc)
+                return True
+
+    def _fold_entries(self, entries: Sequence[LogEntry]) -> None:
+        """Fold entries read back from the log (a replay, or held batches), one by one."""
+        for entry in entries:
+            if self.registry.get(entry.model) is None:
+                self._hold(entry.seq, entry.model, entry.rows, "undeclared", _undeclared(entry.model))
+                continue
+            try:
+                table = from_ipc(entry.payload)
+            except Exception as exc:
+                self._quarantine(entry.seq, entry.model, entry.rows, exc)
+                continue
+            self._fold_safely(entry.model, [_Batch(entry.model, entry.seq, table)])
+
+    def _fold_held_due(self) -> None:
+        """Fold held batches waiting for it (a few at a time; the rest on the next rounds)."""
+        with self._state_lock:
+            seqs = list(self._refold)[:64]
+        try:
+            entries = self.store.log_entries(self.writer, seqs)
+        except StoreError as exc:
+            self._troubled("fold", f"cannot read held batches back: {exc}")
+            self._stop.wait(1.0)
             return
-        table = batch.table
-        res = int(spec.window.total_seconds())
+        self._fold_entries(entries)
+        for seq in set(seqs) - {e.seq for e in entries}:
+            log.error("held batch %d is no longer in the store's log; it cannot be folded", seq)
+            with self._state_lock:
+                self._held.pop(seq, None)
+                self._release_unsaved.add(seq)
+        with self._state_lock:
+            rows = sum(self._refold.pop(seq) for seq in seqs)
+        with self._pending_lock:
+            self._pending -= rows
+        with self._idle:
+            self._idle.notify_all()
+
+    def _hold(self, seq: int, model: str, rows: int, kind: str, reason: str) -> None:
+        with self._state_lock:
+            if self._held.get(seq, None) is not None and self._held[seq].kind == kind:
+                return
+            held = HeldBatch(seq, model, rows, kind, reason, self.clock())
+            self._held[seq] = self._hold_unsaved[seq] = held
+            self._handled.add(seq)
+            self._inflight.pop(seq, None)
+            self._folded = max(self._folded, seq)
+
+    def _quarantine(self, seq: int, model: str, rows: int, exc: BaseException) -> None:
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        log.error(
+            "batch %d of %s (%d events) cannot be folded and is quarantined: %s. It is kept in the "
+            "store's log and tried again at each start",
+            seq,
+            model,
+            rows,
+            text,
+            exc_info=exc,
+        )
+        self._hold(seq, model, rows, "damaged", f"cannot be folded: {text}")
+
+    def _troubled(self, what: str, text: str) -> None:
+        since = self._troubles.get(what, (text, self.clock()))[1]
+        if what not in self._troubles:
+            log.warning("%s; retrying until the store answers", text)
+        self._troubles[what] = (text, since)
+
+    def _fine(self, what: str) -> None:
+        if self._troubles.pop(what, None) is not None:
+            log.warning("the store answers again (%s)", what)
+
+    def _warn_held(self) -> None:
+        undeclared: dict[str, list[int]] = {}
+        damaged: list[HeldBatch] = []
+        for h in self._held.values():
+            if h.kind == "undeclared":
+                undeclared.setdefault(h.model, []).append(h.rows)
+            elif h.kind == "damaged":
+                damaged.append(h)
+        for model, rows in sorted(undeclared.items()):
+            log.warning(
+                "the store holds %d events of %s (%d batches), a model the config no longer declares: they "
+                "are kept, not counted. Declare %s again (in vigil.yaml, or with POST /v1/models) to count "
+                "them",
+                sum(rows),
+                model,
+                len(rows),
+                model,
+            )
+        if damaged:
+            first = min(damaged, key=lambda h: h.seq)
+            log.error(
+                "%d events in %d batches cannot be folded (batch %d of %s: %s); they are kept in the "
+                "store's log and tried again at each start",
+                sum(h.rows for h in damaged),
+                len(damaged),
+                first.seq,
+                first.model,
+                first.reason,
+            )
+
+    # -- folding -------------------------------------------------------------------------------------------
+
+    def _fold(self, model: str, seqs: list[int], table: pa.Table) -> None:
+        """Fold one table of ``model`` (the batches ``seqs``): all store reads and writes first, then the
+        windows in memory, so that a store failure leaves nothing half done."""
+        spec = self.registry.get(model)
+        assert spec is not None
+        while not self._apply(self._prepare(model, seqs, table, spec)):
+            pass  # a window was saved and evicted meanwhile: read it back
+
+    def _prepare(self, model: str, seqs: list[int], table: pa.Table, spec: ModelSpec) -> _Prepared:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
-        starts = (np.floor(ts / res) * res).astype(np.int64)
+        resolution = self._placement(model, spec, ts)
+        starts = (np.floor(ts / resolution) * resolution).astype(np.int64)
         versions = table.column("version").to_numpy(zero_copy_only=False)
         # a column that is null throughout this batch says nothing of its kind (numbers or categories):
         # it counts as missing here (all null), and is profiled from the first batch that has a value
         data_columns = [
             c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
         ]
-        template = self._template_for(batch.model, table.select(data_columns), spec)
-        predictions = self._predictions(batch.model, batch.seq, table, spec)
+        template = self._template_for(model, table.select(data_columns), spec)
         names, version_codes = np.unique(versions.astype(str), return_inverse=True)
-        slot = (starts - starts.min()) // res
-        keys, inverse = np.unique(
-            version_codes.astype(np.int64) * (int(slot.max()) + 1) + slot, return_inverse=True
-        )
-        with self._state_lock:
-            for i in range(len(keys)):
-                rows = np.flatnonzero(inverse == i)
-                part = table.take(pa.array(rows)) if len(keys) > 1 else table
-                key = WindowKey(batch.model, str(names[version_codes[rows[0]]]), int(starts[rows[0]]), res)
-                window = self._window(key, spec)
-                data = part.select(data_columns)
-                if spec.sampling_rate < 1.0:
-                    keep = self._rng.random(part.num_rows) < spec.sampling_rate
-                    data = data.filter(pa.array(keep))
-                window.update(part, data, template, self._rng)
-                self._dirty.add(key)
-                totals = self.totals.setdefault((key.model, key.version), {})
-                _add_totals(totals, part)
-            self._folded = max(self._folded, batch.seq)
+        levels = np.searchsorted(np.array([0, HOUR, DAY]), resolution, side="right")  # 1, 2 or 3
+        slot = (starts - starts.min()) // int(resolution.min())
+        codes = (version_codes.astype(np.int64) * 4 + levels) * (int(slot.max()) + 1) + slot
+        keys, inverse = np.unique(codes, return_inverse=True)
+        prepared = _Prepared(model, seqs, [], template)
+        for i in range(len(keys)):
+            rows = np.flatnonzero(inverse == i)
+            part = table.take(pa.array(rows)) if len(keys) > 1 else table
+            first = rows[0]
+            key = WindowKey(
+                model, str(names[version_codes[first]]), int(starts[first]), int(resolution[first])
+            )
+            data = part.select(data_columns)
+            if spec.sampling_rate < 1.0:
+                keep = self._rng.random(part.num_rows) < spec.sampling_rate
+                data = data.filter(pa.array(keep))
+            prepared.parts.append((key, part, data))
+            with self._state_lock:
+                known = prepared.known[key] = key in self._windows
+            if not known:
+                # a late batch for a window already saved and evicted: continue from the saved state
+                saved = self.store.windows(model, key.resolution, key.start, key.start + 1, key.version)
+                for row in saved:
+                    if row.writer == self.writer:
+                        prepared.loaded[key] = WindowState.from_bytes(row.state)
+        predictions = self._predictions(model, max(seqs), table, spec)
         if predictions is not None:
             self.store.put_predictions(predictions)
+        return prepared
 
-    def _window(self, key: WindowKey, spec: ModelSpec) -> WindowState:
-        window = self._windows.get(key)
-        if window is None:
-            window = WindowState(sample_size=spec.sample_size)
-            # a late batch for a window already saved and evicted: continue from the saved state
-            for row in self.store.windows(key.model, key.resolution, key.start, key.start + 1, key.version):
-                if row.writer == self.writer:
-                    window = WindowState.from_bytes(row.state)
-            self._windows[key] = window
-        return window
+    def _apply(self, p: _Prepared) -> bool:
+        """Fold a prepared table into the windows in memory; False (nothing done) when a window it did
+        not read back was evicted since."""
+        spec = self.registry.get(p.model)
+        sample_size = spec.sample_size if spec is not None else 100
+        with self._state_lock:
+            if any(k not in self._windows and k not in p.loaded and p.known[k] for k, _, _ in p.parts):
+                return False
+            for key, part, data in p.parts:
+                window = self._windows.get(key)
+                if window is None:
+                    window = p.loaded.get(key) or WindowState(sample_size=sample_size)
+                    self._windows[key] = window
+                window.update(part, data, p.template, self._rng)
+                self._dirty.add(key)
+                _add_totals(self.totals.setdefault((key.model, key.version), {}), part)
+            for seq in p.seqs:
+                self._inflight.pop(seq, None)
+                if seq in self._held:  # folded at last: forget it with the windows that now hold it
+                    del self._held[seq]
+                    self._hold_unsaved.pop(seq, None)
+                    self._release_unsaved.add(seq)
+                if seq > self._flushed:
+                    self._handled.add(seq)
+            self._folded = max(self._folded, *p.seqs)
+        return True
+
+    def _placement(self, model: str, spec: ModelSpec, ts: np.ndarray) -> np.ndarray:
+        """The resolution each event is folded at: the finest whose rows will still be rolled up and are
+        not past their retention (see the module docstring)."""
+        res = int(spec.window.total_seconds())
+        out = np.full(len(ts), res, dtype=np.int64)
+        now = self.clock()
+        r = spec.retention
+        levels = [res] + [lv for lv in (HOUR, DAY) if res < lv]
+        for level, coarser in itertools.pairwise(levels):
+            at = out == level
+            if level < HOUR:
+                oldest = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
+            else:
+                oldest = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
+            # periods of the coarser level that may be rolled up already (complete and past the grace)
+            maybe_rolled = math.floor((now - GRACE) / coarser) * coarser
+            late = at & (ts < maybe_rolled)
+            move = at & (ts < oldest)
+            if late.any():
+                last = self.store.last_window_start(model, coarser, ROLLUP_WRITER)
+                if last is not None:
+                    move |= late & (np.floor(ts / coarser) * coarser <= last)
+            out[move] = coarser
+        return out
 
     def _template_for(self, model: str, data: pa.Table, spec: ModelSpec) -> Profile:
         """The profile every window of ``model`` is built like, covering every column of ``data``.
@@ -348,42 +605,109 @@ class Aggregator:
         )
 
     def maintain(self) -> None:
-        """Roll up complete periods and delete what is past retention, for every model."""
+        """Roll up complete periods and delete what is past retention, for every model; queue the held
+        batches of models declared since for folding."""
         for name, spec in self.registry.items():
             try:
                 maintain(self.store, name, spec, self.writer, self._flushed, self.clock())
             except Exception:  # a failed clean-up is retried next time; monitoring goes on
                 log.exception("maintenance of %s failed", name)
+        with self._state_lock:
+            due = [
+                h
+                for h in self._held.values()
+                if h.kind == "undeclared" and self.registry.get(h.model) is not None
+            ]
+        self._queue_refold(due)
+
+    def _queue_refold(self, held: Sequence[HeldBatch]) -> None:
+        with self._state_lock:
+            fresh = [h for h in held if h.seq not in self._refold]
+            for h in fresh:
+                self._refold[h.seq] = h.rows
+        with self._pending_lock:
+            self._pending += sum(h.rows for h in fresh)
+        if fresh:
+            self._queue.put(None)  # wake the folding thread
 
     # -- saving --------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Save changed windows with the checkpoint; forget windows closed long enough ago."""
-        with self._state_lock:
-            dirty = sorted(self._dirty)
-            rows = [
-                WindowRow(
-                    k.model,
-                    k.version,
-                    k.resolution,
-                    k.start,
-                    self.writer,
-                    self._windows[k].events,
-                    self._windows[k].to_bytes(),
-                )
-                for k in dirty
-            ]
-            checkpoint = self._folded
-            self._dirty.clear()
-        if rows or checkpoint != self._flushed:
-            self.store.save_windows(self.writer, rows, checkpoint)
-            self._flushed = checkpoint
-        horizon = self.clock() - self.keep_open
-        with self._state_lock:
-            for key in [
-                k for k in self._windows if k.start + k.resolution < horizon and k not in self._dirty
-            ]:
-                del self._windows[key]
+        """Save changed windows with the checkpoint and the held batches; forget windows closed long
+        enough ago. A save that fails (``StoreError``) leaves everything to the next one."""
+        with self._flush_lock:
+            with self._state_lock:
+                checkpoint = self._folded
+                try:
+                    if checkpoint > self._flushed:
+                        self._hold_unfolded(checkpoint)
+                except StoreError as exc:
+                    self._troubled("save", f"cannot save the windows: {exc}")
+                    raise
+                dirty, self._dirty = self._dirty, set()
+                hold, self._hold_unsaved = self._hold_unsaved, {}
+                release, self._release_unsaved = self._release_unsaved, set()
+                rows = [
+                    WindowRow(
+                        k.model,
+                        k.version,
+                        k.resolution,
+                        k.start,
+                        self.writer,
+                        self._windows[k].events,
+                        self._windows[k].to_bytes(),
+                    )
+                    for k in sorted(dirty)
+                ]
+            if rows or hold or release or checkpoint != self._flushed:
+                try:
+                    held = sorted(hold.values(), key=lambda h: h.seq)
+                    self.store.save_windows(self.writer, rows, checkpoint, held, sorted(release))
+                except BaseException as exc:
+                    with self._state_lock:  # merged with whatever changed since
+                        self._dirty |= dirty
+                        for seq, h in hold.items():
+                            if seq in self._held:
+                                self._hold_unsaved.setdefault(seq, h)
+                        self._release_unsaved |= release
+                    if isinstance(exc, StoreError):
+                        self._troubled("save", f"cannot save the windows: {exc}")
+                    raise
+                self._fine("save")
+                with self._state_lock:
+                    self._flushed = checkpoint
+                    self._handled = {s for s in self._handled if s > checkpoint}
+            horizon = self.clock() - self.keep_open
+            with self._state_lock:
+                for key in [
+                    k for k in self._windows if k.start + k.resolution < horizon and k not in self._dirty
+                ]:
+                    del self._windows[key]
+
+    def _hold_unfolded(self, checkpoint: int) -> None:
+        """Hold the batches logged up to ``checkpoint`` and not folded: still queued (folded soon), or
+        never handed over (an append whose answer was lost: folded from the log)."""
+        missing = [
+            s
+            for s in self.store.log_seqs(self.writer, self._flushed, checkpoint)
+            if s not in self._handled and s not in self._held
+        ]
+        if not missing:
+            return
+        queued = [s for s in missing if s in self._inflight]
+        for seq in queued:
+            model, rows = self._inflight[seq]
+            self._hold(seq, model, rows, "pending", "waiting to be folded")
+            self._inflight[seq] = (model, rows)  # still in the queue: folded from there
+        strays = self.store.log_entries(self.writer, [s for s in missing if s not in self._inflight])
+        for entry in strays:
+            log.warning("batch %d of %s was logged but never folded; folding it now", entry.seq, entry.model)
+            self._hold(entry.seq, entry.model, entry.rows, "pending", "logged, not folded yet")
+        self._queue_refold([self._held[e.seq] for e in strays])
+
+
+def _undeclared(model: str) -> str:
+    return f"model {model!r} is not declared: declare it again to count these events"
 
 
 def _group(batches: list[_Batch]) -> dict[str, list[_Batch]]:

@@ -1,12 +1,16 @@
 """Rollups and retention: minute windows merge into hours, hours into days, and old data goes.
 
-* An hour is rolled up once it is complete plus ``GRACE`` (late events inside the grace still count):
-  its windows, from every writer, merge into one row of resolution 3600 (writer ``rollup``). Days
-  likewise from hours. Merging is exact (every statistic merges), so a rolled-up range reads the same.
+* An hour is rolled up once it is complete plus ``GRACE``: its windows, from every writer, merge into one
+  row of resolution 3600 (writer ``rollup``). Days likewise from hours (rolled up and written directly).
+  Merging is exact (every statistic merges), so a rolled-up range reads the same.
+* An event arriving after its hour was rolled up, or older than the minute windows' retention, is folded
+  by the aggregator straight into an hour row of its writer (a day row when its day was rolled up, or it
+  is older than the hours' retention): rows of writers other than ``rollup`` at a coarse resolution hold
+  events found in no finer row, and add to whatever else covers their period.
 * Past ``retention.minutes`` the model's own windows are deleted, in whole hours, and only those hours
   already rolled up; hours go after ``retention.hours``, days after ``retention.days``. The ingest log is
-  pruned up to this writer's checkpoint after ``retention.events``, predictions (and the idempotency keys
-  of their batches) after ``retention.predictions``.
+  pruned up to this writer's checkpoint after ``retention.events`` (held batches stay), predictions (and
+  the idempotency keys of their batches) after ``retention.predictions``.
 * Queries read the finest rows that exist for each part of a range (``choose_rows``).
 """
 
@@ -46,9 +50,9 @@ def maintain(
     if res < HOUR:
         # whole hours only, and only those already rolled up, so a range never loses coverage
         cut = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
-        rolled = {row.start for row in store.windows(model, HOUR, 0, cut)}
-        if rolled:
-            done["deleted"] += store.delete_windows(model, res, min(cut, max(rolled) + HOUR))
+        rolled = store.last_window_start(model, HOUR, ROLLUP_WRITER)
+        if rolled is not None:
+            done["deleted"] += store.delete_windows(model, res, min(cut, rolled + HOUR))
     if res < DAY:
         cut = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
         done["deleted"] += store.delete_windows(model, HOUR, cut)
@@ -71,15 +75,13 @@ def _roll(store: Store, model: str, source: int, target: int, now: float) -> int
     """Merge complete ``target`` periods from ``source`` rows that exist and are not rolled up yet: from
     the last period rolled up on (from the start, the first time), so a long outage is caught up on."""
     last_complete = math.floor((now - GRACE) / target) * target - target  # the last period that is done
-    done = store.windows(model, target, 0, last_complete + 1)
-    oldest = max((row.start for row in done), default=-1) + 1
-    existing = {row.start for row in done}
+    last = store.last_window_start(model, target, ROLLUP_WRITER)
+    oldest = 0 if last is None else last + target
     rows = store.windows(model, source, oldest, last_complete + target)
     periods: dict[tuple[int, str], list[WindowRow]] = {}
     for row in rows:
         start = math.floor(row.start / target) * target
-        if start not in existing:
-            periods.setdefault((start, row.version), []).append(row)
+        periods.setdefault((start, row.version), []).append(row)
     out = []
     for (start, version), group in sorted(periods.items()):
         merged = WindowState()
@@ -95,8 +97,9 @@ def _roll(store: Store, model: str, source: int, target: int, now: float) -> int
 def choose_rows(
     store: Store, model: str, res: int, start: float, end: float, version: str | None
 ) -> Iterable[WindowRow]:
-    """The finest rows covering ``[start, end)``: the model's windows, then hours where those are gone,
-    then days where hours are gone too."""
+    """The finest rows covering ``[start, end)``: the model's windows, then rolled-up hours where those
+    are gone, then rolled-up days where hours are gone too; and the hour and day rows of events folded
+    there directly (writers other than ``rollup``), always."""
     lo = math.floor(start / res) * res
     finest = store.windows(model, res, lo, end, version)
     yield from finest
@@ -108,12 +111,12 @@ def choose_rows(
         hours = [
             r
             for r in store.windows(model, HOUR, math.floor(start / HOUR) * HOUR, end, version)
-            if r.start not in covered_hours
+            if r.writer != ROLLUP_WRITER or r.start not in covered_hours
         ]
         yield from hours
     covered_days = {math.floor(s / DAY) * DAY for s in covered_hours | {r.start for r in hours}}
     yield from (
         r
         for r in store.windows(model, DAY, math.floor(start / DAY) * DAY, end, version)
-        if r.start not in covered_days
+        if r.writer != ROLLUP_WRITER or r.start not in covered_days
     )

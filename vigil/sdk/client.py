@@ -398,11 +398,12 @@ class Client:
     ``batch_size`` records wait, and whatever waits every ``flush_interval`` seconds.
 
     Delivery: each batch is one POST of gzip-compressed JSON with ``timeout`` seconds per attempt.
-    Connection failures and 429/502/503/504 answers (the server is down or asks to slow down; a
-    ``Retry-After`` header is honoured, up to 300 s) are retried until they succeed, with exponential
-    backoff from ``backoff`` seconds up to ``max_backoff`` seconds, with jitter; meanwhile new records keep
-    queueing (bounded, drop-oldest). Other 5xx answers and timeouts are retried at most ``max_retries``
-    times, then the batch is given up (``failed_batches``). 4xx answers are not retried: records the
+    Connection failures, 429/502/503/504 answers and any answer carrying ``Retry-After`` (the server is
+    down, or asks to slow down or to come back; the header is honoured, up to 300 s) are retried until
+    they succeed, however long that takes, with exponential backoff from ``backoff`` seconds up to
+    ``max_backoff`` seconds, with jitter; meanwhile new records keep queueing (bounded, drop-oldest). Other
+    5xx answers and timeouts are retried at most ``max_retries`` times, then the batch is given up
+    (``failed_batches``). 4xx answers are not retried: records the
     server rejects (200 or 422 with ``rejected``) are counted in ``rejected_records`` with one warning
     per distinct field and reason; 401/403/404/400 give the batch up with one warning per cause (on 404
     the records of known models are re-sent); on 413 the batch is split in halves and re-sent.
@@ -939,8 +940,8 @@ class Client:
                 if status < 300:
                     self._count_accepted(kind, records, resp)
                     return []
-                if status in _RETRY_FOREVER:
-                    forever = True
+                if status in _RETRY_FOREVER or "Retry-After" in resp.headers:
+                    forever = True  # the server says it will take the batch later
                     retry_after = _retry_after(resp.headers.get("Retry-After"))
                     reason = f"HTTP {status}"
                 elif status >= 500:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
 from vigil.config import ModelSpec, VigilConfig
-from vigil.errors import InputError
+from vigil.errors import InputError, StoreError
 from vigil.ingest.pipeline import Ingestor
 from vigil.ingest.validate import BadRequest, Limits
 from vigil.monitoring.aggregator import Aggregator
@@ -36,7 +36,10 @@ from vigil.schema import Event, HostMetrics, Label
 from vigil.server.auth import Doorman
 from vigil.store.base import Store
 
-__all__ = ["Vigil", "create_app"]
+__all__ = ["STORE_RETRY_AFTER", "Vigil", "create_app"]
+
+STORE_RETRY_AFTER = 2
+"""Seconds a client is asked to wait (``Retry-After``) when the store cannot take its request."""
 
 _BODY_DOC = {
     "requestBody": {
@@ -115,8 +118,10 @@ def create_app(
     limits: Limits | None = None,
     root: Path | None = None,
     flush_every: float = 2.0,
+    close_store: bool = False,
 ) -> FastAPI:
-    """The ASGI app. The aggregator starts (replaying the log) when the app starts, and saves on stop."""
+    """The ASGI app. The aggregator starts (replaying the log) when the app starts, and saves on stop;
+    with ``close_store`` (the process owns the store: ``vigil serve``) the store is closed last."""
     vigil = Vigil(
         config, store, clock=clock, writer=writer, limits=limits, root=root, flush_every=flush_every
     )
@@ -129,13 +134,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(vigil.aggregator.start)
+        await run_in_threadpool(vigil.aggregator.start)  # at once when started already (vigil serve)
         if engine is not None:
             engine.start()
         yield
         if engine is not None:
             await run_in_threadpool(engine.stop)
         await run_in_threadpool(vigil.aggregator.stop)
+        if close_store:
+            await run_in_threadpool(store.close)
 
     app = FastAPI(
         title="Vigil",
@@ -164,6 +171,15 @@ def create_app(
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        # nothing was acknowledged: the client keeps the request and sends it again
+        return JSONResponse(
+            {"error": f"the store is unavailable, retry shortly: {exc}", "retry_after": STORE_RETRY_AFTER},
+            status_code=503,
+            headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        )
 
     @app.exception_handler(KeyError)
     async def unknown_model(_: Request, exc: KeyError) -> JSONResponse:
@@ -342,15 +358,49 @@ def create_app(
 
     app.include_router(ops_router(vigil, engine, authorise("admin"), iso=_iso, parse_time=_time))
 
-    @app.get("/healthz", summary="Liveness and readiness")
-    async def healthz() -> dict[str, Any]:
-        return {
-            "status": "ok",
+    @app.get("/healthz", summary="Liveness and readiness", responses={503: {}})
+    async def healthz() -> JSONResponse:
+        """``status``: ``ok``; ``degraded`` (events held: a model no longer declared, or batches that
+        cannot be folded); ``unavailable`` (503: the store cannot be written, or folding is stuck on
+        it). ``problems`` says what is wrong in words."""
+        problems: list[str] = []
+        down = False
+        try:
+            await run_in_threadpool(store.check)
+        except StoreError as exc:
+            problems.append(str(exc))
+            down = True
+        trouble = vigil.aggregator.trouble
+        if trouble is not None:
+            problems.append(f"{trouble[0]} (since {_iso(trouble[1])})")
+            down = True
+        held = vigil.aggregator.held()
+        summaries: dict[str, dict[str, Any]] = {}
+        for kind, name in (("undeclared", "held"), ("damaged", "quarantined")):
+            of_kind = [h for h in held if h.kind == kind]
+            models = sorted({h.model for h in of_kind})
+            events = sum(h.rows for h in of_kind)
+            summaries[name] = {"events": events, "batches": len(of_kind), "models": models}
+            if not of_kind:
+                continue
+            first = of_kind[0]
+            problems.append(
+                f"{events} events of {', '.join(models)} are kept but not counted: the config no longer "
+                "declares these models; declare them again to count them"
+                if kind == "undeclared"
+                else f"{events} events cannot be folded (batch {first.seq} of {first.model}: "
+                f"{first.reason}); they are kept in the store's log"
+            )
+        body = {
+            "status": "unavailable" if down else "degraded" if problems else "ok",
             "version": __version__,
             "store": store.url,  # a store's url never shows a password
             "models": len(vigil.registry.names()),
             "pending_rows": vigil.aggregator.pending_rows,
+            **summaries,
+            "problems": problems,
         }
+        return JSONResponse(body, status_code=503 if down else 200)
 
     @app.get("/metrics", summary="Prometheus exposition", response_class=Response)
     async def prometheus(request: Request) -> Response:

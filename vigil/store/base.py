@@ -9,6 +9,9 @@ What is kept:
   last **checkpoint** when it restarts; and the client's **idempotency keys**, each with a digest of the
   request it came with, appended with their batch and kept after the log lets it go (a retry or a re-sent
   file days later is still recognised);
+* **held batches**: logged batches at or below a writer's checkpoint that are not in its windows (their
+  model is not declared any more, they cannot be folded, or they are still to be folded); saved with the
+  checkpoint, kept in the log whatever its retention, and folded when they can be;
 * **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
   query time (so several server processes can share one PostgreSQL); saved together with the writer's
   checkpoint in one transaction;
@@ -33,6 +36,7 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "AuditEntry",
+    "HeldBatch",
     "HostRow",
     "KeyedBatch",
     "LabelRow",
@@ -78,6 +82,20 @@ class KeyedBatch:
     digest: bytes | None
     """What identifies the request the key came with (a hash of its body); None when not known."""
     received_at: float
+
+
+@dataclass(frozen=True)
+class HeldBatch:
+    """A logged batch kept out of the windows since ``since``: ``kind`` says why (``undeclared``: its model
+    is not declared; ``damaged``: it cannot be decoded or folded; ``pending``: to be folded as soon as
+    possible) and ``reason`` says it to people."""
+
+    seq: int
+    model: str
+    rows: int
+    kind: str
+    reason: str
+    since: float
 
 
 @dataclass(frozen=True)
@@ -159,12 +177,22 @@ class AuditEntry:
 
 @runtime_checkable
 class Store(Protocol):
-    """What a backend provides. Every write is durable when the call returns."""
+    """What a backend provides. Every write is durable when the call returns. A call that fails because
+    the database cannot be reached or written (down, locked, full, read-only, damaged) raises
+    ``StoreError`` saying so; trying again later may succeed."""
 
     url: str
     """Where the store is, for people: a path, or a URL with any password masked."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish pending work (the embedded file: checkpoint its write-ahead log into the file, so the file
+        alone holds everything) and release the connection."""
+        ...
+
+    def check(self, thorough: bool = False) -> None:
+        """Raise ``StoreError`` saying what is wrong and what to do when the store cannot be written now;
+        ``thorough`` also looks for damage (reads the whole embedded file: for start-up, not for probes)."""
+        ...
 
     # registry
     def put_model(self, record: ModelRecord) -> None: ...
@@ -200,18 +228,43 @@ class Store(Protocol):
         """This writer's entries with ``seq > after``, oldest first."""
         ...
 
+    def log_entries(self, writer: str, seqs: Sequence[int]) -> list[LogEntry]:
+        """This writer's entries of the given sequence numbers that the log holds, oldest first."""
+        ...
+
+    def log_seqs(self, writer: str, after: int, upto: int) -> list[int]:
+        """The sequence numbers of this writer's entries with ``after < seq <= upto``, ascending."""
+        ...
+
     def checkpoint(self, writer: str) -> int:
         """The last log sequence folded into this writer's saved windows (0 when none)."""
         ...
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
-        """Delete this writer's entries with ``seq <= upto`` received before ``before``; returns the count."""
+        """Delete this writer's entries with ``seq <= upto`` received before ``before``, except held ones;
+        returns the count."""
+        ...
+
+    def held(self, writer: str) -> list[HeldBatch]:
+        """This writer's held batches, by sequence number."""
         ...
 
     # windows
-    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
-        """Upsert ``rows`` (key: model, version, resolution, start, writer) and set the writer's checkpoint,
-        all in one transaction."""
+    def save_windows(
+        self,
+        writer: str,
+        rows: Sequence[WindowRow],
+        checkpoint: int,
+        hold: Sequence[HeldBatch] = (),
+        release: Sequence[int] = (),
+    ) -> None:
+        """Upsert ``rows`` (key: model, version, resolution, start, writer), set the writer's checkpoint,
+        record ``hold`` as held and forget the held batches ``release`` (folded now), all in one
+        transaction."""
+        ...
+
+    def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
+        """The latest start of a row of ``writer`` at ``resolution`` (None when it has none)."""
         ...
 
     def windows(

@@ -9,7 +9,8 @@ One connection per store object serves every thread behind a lock; autocommit is
 its transaction before returning (a write is committed, hence durable, when the call returns). When the
 server closed the connection (a PostgreSQL restart, an idle timeout), the call reconnects once and runs
 again; a write is retried only when it cannot have been committed already, or when running it twice does
-no harm. Connection failures raise ``StoreError`` naming host:port and the driver's reason.
+no harm. Connection failures, and the server's own operational failures (disk full, shutting down, a
+timeout), raise ``StoreError`` naming host:port and the driver's reason.
 
 The schema is versioned in ``vigil_schema_migrations``; each migration runs in its own transaction under an
 advisory lock, so processes starting together migrate once. Text keys use the "C" collation, so ordering is
@@ -36,6 +37,7 @@ from psycopg import conninfo
 from vigil.errors import StoreError
 from vigil.store.base import (
     AuditEntry,
+    HeldBatch,
     HostRow,
     KeyedBatch,
     LabelRow,
@@ -45,7 +47,7 @@ from vigil.store.base import (
     Record,
     WindowRow,
 )
-from vigil.store.sqlite import _LEASE, _audit_filter
+from vigil.store.sqlite import _LEASE, _PRUNE_LOG, _audit_filter
 
 __all__ = ["PostgresStore"]
 
@@ -103,6 +105,13 @@ _MIGRATIONS: list[list[str]] = [
             actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT COLLATE "C" NOT NULL, before TEXT,
             after TEXT)""",
         "CREATE INDEX audit_at ON audit (at)",
+    ],
+    # 3: held batches
+    [
+        """CREATE TABLE held (
+            writer TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, model TEXT NOT NULL, rows BIGINT NOT NULL,
+            kind TEXT NOT NULL, reason TEXT NOT NULL, since DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (writer, seq))""",
     ],
     # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
     [
@@ -218,7 +227,9 @@ class PostgresStore:
                 except psycopg.OperationalError as exc:
                     if not (conn.broken or conn.closed):
                         _rollback(conn)
-                        raise
+                        raise StoreError(
+                            f"PostgreSQL at {_where(self._conninfo)} failed: {_one_line(exc)}"
+                        ) from exc
                     conn.close()
                     self._conn = None
                     if committing and not idempotent:
@@ -292,6 +303,14 @@ class PostgresStore:
                 self._conn.close()
                 self._conn = None
 
+    def check(self, thorough: bool = False) -> None:
+        row = self._read("SELECT pg_is_in_recovery()")[0]
+        if row[0]:
+            raise StoreError(
+                f"PostgreSQL at {_where(self._conninfo)} is a read-only standby: point the store URL at the "
+                "primary"
+            )
+
     # registry ----------------------------------------------------------------------------------------------
 
     def put_model(self, record: ModelRecord) -> None:
@@ -359,23 +378,62 @@ class PostgresStore:
         )
         return [LogEntry(*r) for r in rows]
 
+    def log_entries(self, writer: str, seqs: Sequence[int]) -> list[LogEntry]:
+        if not seqs:
+            return []
+        rows = self._read(
+            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
+            "WHERE writer = %s AND seq = ANY(%s) ORDER BY seq",
+            (writer, list(seqs)),
+        )
+        return [LogEntry(*r) for r in rows]
+
+    def log_seqs(self, writer: str, after: int, upto: int) -> list[int]:
+        rows = self._read(
+            "SELECT seq FROM ingest_log WHERE writer = %s AND seq > %s AND seq <= %s ORDER BY seq",
+            (writer, after, upto),
+        )
+        return [int(r[0]) for r in rows]
+
     def checkpoint(self, writer: str) -> int:
         rows = self._read("SELECT seq FROM checkpoints WHERE writer = %s", (writer,))
         return int(rows[0][0]) if rows else 0
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
-        return self._write(
-            "DELETE FROM ingest_log WHERE writer = %s AND seq <= %s AND received_at < %s",
-            (writer, upto, float(before)),
+        return self._write(_PRUNE_LOG, (writer, upto, float(before), writer))
+
+    def held(self, writer: str) -> list[HeldBatch]:
+        rows = self._read(
+            "SELECT seq, model, rows, kind, reason, since FROM held WHERE writer = %s ORDER BY seq", (writer,)
         )
+        return [HeldBatch(*r) for r in rows]
 
     # windows -----------------------------------------------------------------------------------------------
 
-    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
+    def save_windows(
+        self,
+        writer: str,
+        rows: Sequence[WindowRow],
+        checkpoint: int,
+        hold: Sequence[HeldBatch] = (),
+        release: Sequence[int] = (),
+    ) -> None:
         params = [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows]
+        held = [(writer, h.seq, h.model, h.rows, h.kind, h.reason, float(h.since)) for h in hold]
+        released = [(writer, s) for s in release]
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
+                if held:
+                    cur.executemany(
+                        "INSERT INTO held VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (writer, seq) DO UPDATE SET model = excluded.model, "
+                        "rows = excluded.rows, kind = excluded.kind, reason = excluded.reason, "
+                        "since = excluded.since",
+                        held,
+                    )
+                if released:
+                    cur.executemany("DELETE FROM held WHERE writer = %s AND seq = %s", released)
                 if params:
                     cur.executemany(
                         "INSERT INTO windows VALUES (%s, %s, %s, %s, %s, %s, %b) "
@@ -403,6 +461,13 @@ class PostgresStore:
             sql += " AND version = %s"
             params.append(version)
         return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
+
+    def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
+        rows = self._read(
+            "SELECT max(start) FROM windows WHERE model = %s AND resolution = %s AND writer = %s",
+            (model, resolution, writer),
+        )
+        return None if rows[0][0] is None else int(rows[0][0])
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
         return self._write(

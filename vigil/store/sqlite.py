@@ -4,10 +4,16 @@ Write-ahead logging lets the CLI (or a second reader) read while the server writ
 ``synchronous=NORMAL`` by default: a committed write survives the process being killed (``kill -9``), not
 a power cut; ``?synchronous=full`` in the store path makes every commit wait for the disk as well.
 One connection serves the process behind a lock: SQLite has one writer at a time anyway.
+
+Until ``close`` checkpoints it, recent commits live in the ``-wal`` file beside the database: copy the
+three files together, or better take a consistent copy while the server runs with ``backup`` (SQLite's
+online backup API; ``vigil backup``). Failures of the file (locked by another writer for longer than
+``BUSY_TIMEOUT``, read-only, full, damaged) raise ``StoreError`` saying which and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,8 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from vigil.errors import StoreError
 from vigil.store.base import (
     AuditEntry,
+    HeldBatch,
     HostRow,
     KeyedBatch,
     LabelRow,
@@ -27,7 +35,11 @@ from vigil.store.base import (
     WindowRow,
 )
 
-__all__ = ["SQLiteStore"]
+__all__ = ["BUSY_TIMEOUT", "SQLiteStore", "backup"]
+
+BUSY_TIMEOUT = 2.0
+"""Seconds a write waits for another connection's write lock before failing (the ingest then answers 503
+with Retry-After, the aggregator retries): short, so that clients hear back quickly."""
 
 _MIGRATIONS: list[str] = [
     # 1: everything
@@ -70,6 +82,13 @@ _MIGRATIONS: list[str] = [
         target TEXT NOT NULL, before TEXT, after TEXT);
     CREATE INDEX audit_at ON audit (at);
     """,
+    # 3: held batches
+    """
+    CREATE TABLE held (
+        writer TEXT NOT NULL, seq INTEGER NOT NULL, model TEXT NOT NULL, rows INTEGER NOT NULL,
+        kind TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
+        PRIMARY KEY (writer, seq)) WITHOUT ROWID;
+    """,
     # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
     """
     CREATE TABLE ingest_keys (
@@ -94,40 +113,91 @@ class SQLiteStore:
                 synchronous = "FULL"
         self.path = Path(text)
         self.url = text
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of the store file {text}: {exc.strerror}") from None
+        with self._errors():
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT
+            )
+        try:
+            with self._errors():
+                self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={synchronous}")
+                self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _migrate(self) -> None:
         """Apply the migrations this file has not seen yet, each in its own transaction (the schema
         version lives in SQLite's ``user_version``)."""
         with self._lock:
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            if version > len(_MIGRATIONS):
+                raise StoreError(
+                    f"the store file {self.url} has Vigil schema version {version}, newer than this Vigil "
+                    f"knows ({len(_MIGRATIONS)}): upgrade Vigil"
+                )
             for number, sql in enumerate(_MIGRATIONS[version:], start=version + 1):
                 self._db.executescript(f"BEGIN IMMEDIATE; {sql}; PRAGMA user_version={number}; COMMIT;")
 
     @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn the file's failures into ``StoreError`` (what happened and what to do)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StoreError(_explain(self.url, exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # a constraint or a misuse: a bug, not the file
+                raise
+            raise StoreError(_explain(self.url, exc)) from exc
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        with self._lock:
+        with self._lock, self._errors():
             return self._db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """Run one writing statement as its own transaction (one round trip, durable on return)."""
+        with self._lock, self._errors():
+            return self._db.execute(sql, params)
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            # fold the write-ahead log into the file, so that the file alone holds everything
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+
+    def check(self, thorough: bool = False) -> None:
+        with self._lock, self._errors():
+            if thorough:
+                found = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+                if found != ["ok"]:
+                    raise StoreError(_damaged(self.url, "; ".join(found)))
+            self._db.execute("BEGIN IMMEDIATE")  # can this connection write now?
+            self._db.execute("ROLLBACK")
 
     # registry ----------------------------------------------------------------------------------------------
 
@@ -163,8 +233,7 @@ class SQLiteStore:
         params = (writer, model, rows, payload, received_at)
         if key is None:
             # one statement in autocommit mode is its own transaction: one round trip, durable on return
-            with self._lock:
-                seq = self._db.execute(insert, params).lastrowid
+            seq = self._one(insert, params).lastrowid
         else:
             with self._tx() as db:
                 seq = db.execute(insert, params).lastrowid
@@ -198,21 +267,56 @@ class SQLiteStore:
         )
         return [LogEntry(*r) for r in rows]
 
+    def log_entries(self, writer: str, seqs: Sequence[int]) -> list[LogEntry]:
+        out: list[LogEntry] = []
+        for i in range(0, len(seqs), 500):
+            part = list(seqs[i : i + 500])
+            marks = ", ".join("?" * len(part))
+            rows = self._read(
+                "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
+                f"WHERE writer = ? AND seq IN ({marks})",
+                (writer, *part),
+            )
+            out.extend(LogEntry(*r) for r in rows)
+        return sorted(out, key=lambda e: e.seq)
+
+    def log_seqs(self, writer: str, after: int, upto: int) -> list[int]:
+        rows = self._read(
+            "SELECT seq FROM ingest_log WHERE writer = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            (writer, after, upto),
+        )
+        return [int(r[0]) for r in rows]
+
     def checkpoint(self, writer: str) -> int:
         rows = self._read("SELECT seq FROM checkpoints WHERE writer = ?", (writer,))
         return int(rows[0][0]) if rows else 0
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
         with self._tx() as db:
-            return db.execute(
-                "DELETE FROM ingest_log WHERE writer = ? AND seq <= ? AND received_at < ?",
-                (writer, upto, before),
-            ).rowcount
+            return db.execute(_PRUNE_LOG.replace("%s", "?"), (writer, upto, before, writer)).rowcount
+
+    def held(self, writer: str) -> list[HeldBatch]:
+        rows = self._read(
+            "SELECT seq, model, rows, kind, reason, since FROM held WHERE writer = ? ORDER BY seq", (writer,)
+        )
+        return [HeldBatch(*r) for r in rows]
 
     # windows -----------------------------------------------------------------------------------------------
 
-    def save_windows(self, writer: str, rows: Sequence[WindowRow], checkpoint: int) -> None:
+    def save_windows(
+        self,
+        writer: str,
+        rows: Sequence[WindowRow],
+        checkpoint: int,
+        hold: Sequence[HeldBatch] = (),
+        release: Sequence[int] = (),
+    ) -> None:
         with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(writer, h.seq, h.model, h.rows, h.kind, h.reason, h.since) for h in hold],
+            )
+            db.executemany("DELETE FROM held WHERE writer = ? AND seq = ?", [(writer, s) for s in release])
             db.executemany(
                 "INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET "
@@ -237,6 +341,13 @@ class SQLiteStore:
             params.append(version)
         return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
 
+    def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
+        rows = self._read(
+            "SELECT max(start) FROM windows WHERE model = ? AND resolution = ? AND writer = ?",
+            (model, resolution, writer),
+        )
+        return None if rows[0][0] is None else int(rows[0][0])
+
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
         with self._tx() as db:
             return db.execute(
@@ -247,11 +358,10 @@ class SQLiteStore:
     # predictions and labels --------------------------------------------------------------------------------
 
     def put_predictions(self, batch: PredictionBatch) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (batch.model, batch.writer, batch.seq, batch.start, batch.end, batch.rows, batch.payload),
-            )
+        self._one(
+            "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (batch.model, batch.writer, batch.seq, batch.start, batch.end, batch.rows, batch.payload),
+        )
 
     def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
         rows = self._read(
@@ -383,6 +493,10 @@ class SQLiteStore:
             return row is not None
 
 
+_PRUNE_LOG = """DELETE FROM ingest_log WHERE writer = %s AND seq <= %s AND received_at < %s
+    AND seq NOT IN (SELECT seq FROM held WHERE writer = %s)"""
+"""Prune a writer's log, keeping its held batches; shared with the PostgreSQL store."""
+
 _LEASE = """INSERT INTO records (kind, id, body, updated_at) VALUES ('lease', %s, %s, %s)
     ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
     WHERE records.body = excluded.body OR records.updated_at <= %s RETURNING 1"""
@@ -397,3 +511,68 @@ def _audit_filter(since: float, target: str | None, mark: str) -> tuple[str, tup
     if target.endswith("/"):
         return f"at >= {mark} AND substr(target, 1, {mark}) = {mark}", (since, len(target), target)
     return f"at >= {mark} AND target = {mark}", (since, target)
+
+
+def backup(source: str | Path, target: str | Path) -> int:
+    """Copy the store file ``source`` into ``target`` (a new file) with SQLite's online backup API: a
+    consistent copy even while a server writes, write-ahead log included. Returns the copy's size in
+    bytes; raises ``StoreError`` when either file cannot be used."""
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise StoreError(f"no store file at {source}")
+    if target.exists():
+        raise StoreError(f"{target} exists already: give the backup a new name")
+    try:
+        src = sqlite3.connect(source, timeout=BUSY_TIMEOUT)
+        try:
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)  # all pages in one step: one snapshot, never restarted by a writer
+                found = [str(r[0]) for r in dst.execute("PRAGMA quick_check(5)").fetchall()]
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.DatabaseError as exc:
+        target.unlink(missing_ok=True)
+        raise StoreError(_explain(str(source), exc)) from None
+    if found != ["ok"]:
+        target.unlink(missing_ok=True)
+        raise StoreError(_damaged(str(source), "; ".join(found)))
+    return target.stat().st_size
+
+
+def _damaged(path: str, what: str) -> str:
+    return (
+        f"the store file {path} is damaged ({what}): restore your latest backup (see vigil backup), or "
+        f"recover what is readable with: sqlite3 {path} .recover | sqlite3 recovered.db, then start "
+        "with --store recovered.db"
+    )
+
+
+def _explain(path: str, exc: sqlite3.Error) -> str:
+    """What a failure of the file means, for people."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return (
+            f"the store file {path} is locked by another connection ({text}): another process is writing "
+            "to it (a second server on the same file, or a tool holding a transaction); retry shortly"
+        )
+    if "readonly" in low or "read-only" in low:
+        return (
+            f"cannot write the store file {path} ({text}): check the permissions of the file, of its "
+            "-wal and -shm files, and of their folder"
+        )
+    if "full" in low:
+        return f"cannot write the store file {path}: the disk is full ({text}); free some space"
+    if "disk i/o" in low:
+        return (
+            f"cannot write the store file {path} ({text}): the disk is full, a file size limit was "
+            "reached, or the disk is failing"
+        )
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return _damaged(path, text)
+    if "unable to open" in low:
+        return f"cannot open the store file {path} ({text}): check that it and its folder are readable"
+    return f"the store file {path} cannot be used: {text}"
