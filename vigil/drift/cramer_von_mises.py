@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from vigil.drift.base import Buckets, FloatArray, Outcome
 
@@ -21,6 +21,8 @@ __all__ = ["cvm_buckets", "cvm_values", "limiting_sf"]
 
 
 def cvm_values(reference: FloatArray, current: FloatArray) -> Outcome:
+    from scipy import stats  # deferred: importing scipy.stats costs most of a second; only raw values need it
+
     res = stats.cramervonmises_2samp(reference, current)
     t = float(res.statistic)
     return Outcome(t, float(res.pvalue), _effect(t, reference.size, current.size))
