@@ -117,7 +117,7 @@ from vigil.alerting.slo import Slo
 from vigil.alerting.state import Severity, Timing
 from vigil.config import ModelSpec, VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
-from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segment_text
+from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, parse_segment, segment_text
 
 __all__ = [
     "ANOMALY_LEVELS",

@@ -38,6 +38,7 @@ __all__ = [
     "Segment",
     "Step",
     "lookup",
+    "markdown",
     "parse_segment",
     "problem",
     "segment_text",
@@ -434,8 +435,13 @@ PER_FEATURE: dict[str, Metric] = {
 METRICS: dict[str, str] = {name: m.help for name, m in CATALOGUE.items()}
 """Metric names ``Query.series`` knows, with their help, besides ``drift:<feature>`` and
 ``null_rate:<feature>``."""
-SEGMENT_METRICS: tuple[str, ...] = tuple(name for name, m in CATALOGUE.items() if m.segment)
-"""Metrics computed from the prediction–label join, so readable for one segment."""
+SEGMENT_METRICS: tuple[str, ...] = (
+    *(n for n, m in CATALOGUE.items() if m.segment and m.labels),
+    *(n for n, m in CATALOGUE.items() if m.segment and not m.labels and m.source == "rows"),
+    *(n for n, m in CATALOGUE.items() if m.segment and m.source == "window"),
+)
+"""Metrics computed from the prediction–label join, so readable for one segment: those of the labels, then
+the prediction count, then the means (with a segment, over that segment's predictions)."""
 
 
 def lookup(name: str) -> tuple[Metric, str | None]:
@@ -462,3 +468,23 @@ def problem(name: str) -> str | None:
     close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE], n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"unknown metric {name!r}; {hint}known: {', '.join(known)}"
+
+
+def markdown() -> str:
+    """The catalogue as the Markdown table of the README (a test keeps the two the same)."""
+    lines = ["| metric | unit | needs | per segment | what |", "|---|---|---|---|---|"]
+    rows = [*((n, m) for n, m in CATALOGUE.items()), *((f"{n}:<feature>", m) for n, m in PER_FEATURE.items())]
+    for name, m in rows:
+        needs = (
+            "labels"
+            if m.labels
+            else {
+                "window": "events",
+                "rows": "predictions with a request id",
+                "drift": "a baseline",
+                "hosts": "SDK host readings",
+            }[m.source]
+        )
+        tasks = f" ({', '.join(m.tasks)})" if m.tasks else ""
+        lines.append(f"| `{name}` | {m.unit} | {needs}{tasks} | {'yes' if m.segment else ''} | {m.help} |")
+    return "\n".join(lines)

@@ -137,9 +137,11 @@ def join(predictions: pa.Table | None, labels: Sequence[LabelRow]) -> Joined:
     )
 
 
-def numbers(text: pa.Array) -> tuple[Floats, Bools]:
+def numbers(text: pa.Array | pa.ChunkedArray) -> tuple[Floats, Bools]:
     """Text as float64, and where it is a number as Python's ``float`` reads it (nulls are not). Arrow parses
     the common case at once; text Arrow refuses (a stray word, ``1_000``) is read value by distinct value."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
     valid = np.asarray(text.is_valid(), dtype=bool)
     try:
         values = _floats(pc.cast(text, pa.float64()))
