@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/vigil demo --out out/demo
 
-test: $(STAMP)
+# ruff (its rules, then formatting) and mypy --strict; runs no test
+lint: $(STAMP)
+	$(BIN)/ruff check vigil tests bench
+	$(BIN)/ruff format --check vigil tests bench
+	$(BIN)/mypy
+
+test: lint
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
-	$(BIN)/ruff check vigil tests bench
-	$(BIN)/mypy
 	$(BIN)/python -m pytest vigil tests
 
 bench: $(STAMP)

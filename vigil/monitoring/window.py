@@ -14,10 +14,8 @@ Events arrive as an Arrow table with the columns named in ``EventColumns``.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import orjson
@@ -169,9 +167,6 @@ class WindowState:
         ]
         rows = sum(c.rows for c in cols)
         return sum(c.nulls for c in cols) / rows if rows else math.nan
-
-    def sampled_events(self) -> list[dict[str, Any]]:
-        return [json.loads(raw) for _, raw in self.sample]
 
     # -- internals ---------------------------------------------------------------------------------------
 
