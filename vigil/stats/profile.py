@@ -32,7 +32,7 @@ from vigil.stats.column import (
     column_hashes,
     sketch_for,
 )
-from vigil.tables import ColumnKind, kind_of, read_table
+from vigil.tables import ColumnKind, declared_type, kind_of, read_table
 
 __all__ = ["Profile", "profile"]
 
@@ -71,7 +71,7 @@ class Profile:
             if name in extra:
                 continue
             column = table.column(name)
-            self.types.setdefault(name, str(column.type))
+            self.types.setdefault(name, declared_type(table.schema.field(name)))
             col = self.columns.get(name)
             if col is None and name not in self.skipped:
                 col = _new_column(name, column, self.skipped)
