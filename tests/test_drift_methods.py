@@ -185,3 +185,18 @@ def test_large_sample_ks_p_value_is_the_kolmogorov_limit(en: int, d: float) -> N
     want = stats.kstwo.sf(d, en)
     if want > 1e-10:
         assert got == pytest.approx(want, rel=0.01)
+
+
+def test_benjamini_hochberg_equals_scipy() -> None:
+    p = np.random.default_rng(3).random(40) ** 3
+    assert adjust_p_values(p.tolist(), "bh") == pytest.approx(
+        stats.false_discovery_control(p, method="bh").tolist(), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("d", [0.0005, 0.002, 0.01, 0.05])
+def test_large_sample_ks_p_value_is_scipy_kstwobign(d: float) -> None:
+    from vigil.drift.ks import p_value
+
+    en = 250_000
+    assert p_value(d, 2 * en, 2 * en) == pytest.approx(stats.kstwobign.sf(d * math.sqrt(en)), rel=1e-12)

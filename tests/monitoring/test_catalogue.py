@@ -42,7 +42,7 @@ def test_names_and_did_you_mean() -> None:
     assert problem("f1") is None and problem("null_rate:income") is None
     assert "did you mean 'latency_p95'" in (problem("latncy_p95") or "")
     assert "did you mean 'accuracy'" in (problem("acuracy") or "")
-    assert "names no feature: write drift:<feature>" in (problem("drift:") or "")
+    assert "name a feature, as in drift:<feature>" in (problem("drift:") or "")
     message = problem("nonsense_entirely") or ""
     assert "did you mean" not in message and "drift:<feature>" in message and "error_rate" in message
     with pytest.raises(KeyError):
@@ -142,3 +142,35 @@ def test_regression_reads_what_parses_as_numbers(store: SQLiteStore) -> None:
     assert got["mae"][0][1] == pytest.approx(np.mean(np.abs(errors)))
     assert got["rmse"][0][1] == pytest.approx(math.sqrt(np.mean(np.square(errors))))
     assert got["accuracy"][0][1] is None  # not a classification model
+
+
+def test_segment_tags_are_one_json_object_per_row() -> None:
+    from vigil.monitoring.prediction_log import prediction_batch
+
+    table = pa.table(
+        {
+            "request_id": ["a", "b", None, "c", "d"],
+            "version": ["v1"] * 5,
+            "ts": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "@prediction": ["1", "0", "1", None, "1"],
+            "@score": [0.9, 0.1, 0.8, None, 0.7],
+            "#region": ["eu", None, "eu", "us", "eu"],
+            "#tier": ["1", "2", "1", None, "1"],
+        }
+    )
+    batch = prediction_batch("m", "w", 7, table, "binary")
+    assert batch is not None and (batch.rows, batch.start, batch.end) == (4, 1.0, 5.0)
+    from vigil.events import from_ipc
+
+    logged = from_ipc(batch.payload).to_pylist()
+    assert [r["request_id"] for r in logged] == ["a", "b", "c", "d"]
+    assert [r["segment"] for r in logged] == [
+        '{"region":"eu","tier":"1"}',
+        '{"tier":"2"}',
+        '{"region":"us"}',
+        '{"region":"eu","tier":"1"}',
+    ]
+    assert (
+        prediction_batch("m", "w", 8, table.filter(pa.array([False, False, True, False, False])), "binary")
+        is None
+    )

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from vigil import performance
-from vigil.events import SCORE
+import vigil.performance as performance
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
-    from vigil.monitoring.joined import Joined
+    from vigil.monitoring.prediction_log import Joined
     from vigil.monitoring.window import WindowState
     from vigil.reports.model import Report
 
@@ -237,7 +236,7 @@ CATALOGUE: dict[str, Metric] = {
             "mean score (positive-class probability)",
             "score",
             "window",
-            _output_mean(lambda w, t: w.mean(SCORE), lambda r, t: _mean(r.score[r.has_score])),
+            _output_mean(lambda w, t: w.score_mean(), lambda r, t: _mean(r.score[r.has_score])),
             segment=True,
         ),
         Metric(
@@ -463,7 +462,7 @@ def problem(name: str) -> str | None:
         pass
     base, sep, _ = name.partition(":")
     if sep and base in PER_FEATURE:
-        return f"metric {name!r} names no feature: write {base}:<feature>"
+        return f"unknown metric {name!r}: name a feature, as in {base}:<feature>"
     known = [*CATALOGUE, *(f"{b}:<feature>" for b in PER_FEATURE)]
     close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE], n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,18 +29,18 @@ import pyarrow.compute as pc
 from vigil.comparison import compare_profiles
 from vigil.config import ModelSpec, VigilConfig
 from vigil.errors import InputError
-from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX
-from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc
+from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
 from vigil.monitoring import catalogue
 from vigil.monitoring.aggregator import Aggregator, WindowKey
+from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Step
-from vigil.monitoring.joined import Joined, join
+from vigil.monitoring.prediction_log import Joined, join
 from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
-from vigil.stats.profile import Profile, profile
+from vigil.stats.profile import Profile
 from vigil.store.base import Store
 
 __all__ = [
@@ -60,38 +59,6 @@ MAX_POINTS = 20_000
 
 LABELS_BEFORE = 86_400.0
 """How long before its prediction a label may arrive and still join (a label sent first, by a clock ahead)."""
-
-
-class Baselines:
-    """A model's baseline profile: its baseline file profiled once (and kept in the store), or its
-    production time range merged from windows."""
-
-    def __init__(self, registry: Registry, store: Store, root: Path | None = None) -> None:
-        self.registry = registry
-        self.store = store
-        self.root = root or Path.cwd()
-        self._cache: dict[str, Profile] = {}
-
-    def file_profile(self, model: str) -> Profile | None:
-        """The profile of the model's baseline file, or None when it has none (or a time range)."""
-        spec = self.registry.get(model)
-        if spec is None or spec.baseline is None or spec.baseline.file is None:
-            return None
-        path = Path(spec.baseline.file)
-        path = path if path.is_absolute() else self.root / path
-        key = f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
-        if key in self._cache:
-            return self._cache[key]
-        saved = self.store.baseline(model, key)
-        if saved is not None:
-            self._cache[key] = Profile.from_bytes(saved)
-            return self._cache[key]
-        if not path.exists():
-            raise InputError(f"baseline file of model {model!r} not found: {path}")
-        result = profile(baseline_table(path, spec), kinds=_kinds(spec))
-        self.store.put_baseline(model, key, result.to_bytes())
-        self._cache[key] = result
-        return result
 
 
 @dataclass
@@ -391,10 +358,6 @@ def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: Mo
         if q.column not in hidden
     ]
     return replace(report, columns=columns, skipped=skipped, quality=quality)
-
-
-def _kinds(spec: ModelSpec) -> dict[str, Any]:
-    return {n: s.type for n, s in spec.features.items() if s.type in ("numeric", "categorical")}
 
 
 def _model_config(spec: ModelSpec) -> VigilConfig:

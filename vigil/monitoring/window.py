@@ -147,6 +147,10 @@ class WindowState:
         col = self.profile.columns.get(column)
         return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
 
+    def score_mean(self) -> float:
+        """The mean score (NaN when no score was sent)."""
+        return self.mean(SCORE)
+
     def prediction_mean(self, task: str) -> float:
         """The mean prediction: of the values (regression), or the share of class 1 (binary). NaN for other
         tasks or no predictions."""

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import conninfo
 
+import vigil.store._sql as sql
 from vigil.errors import StoreError
-from vigil.store import _sql as sql
 from vigil.store.base import (
     AuditEntry,
     HeldBatch,

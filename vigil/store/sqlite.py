@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import vigil.store._sql as sql
 from vigil.errors import StoreError
-from vigil.store import _sql as sql
 from vigil.store._sql import qmark
 from vigil.store.base import (
     AuditEntry,

@@ -1,10 +1,11 @@
-"""Predictions joined with their labels, as columns: what the label-based metrics read.
+"""The prediction log: each prediction sent with a request id, kept to join its label whenever it arrives.
 
-``join`` reads a model's prediction log for a range, keeps the first prediction of each request id (a
-replay may store a batch twice), looks up each one's label (``None`` until it arrives) and sorts by time
-then request id, all in Arrow. Class labels and predictions become integer codes over one shared list of
-classes, so comparing them is integer arithmetic; numeric text becomes float64 with a mask of what parsed
-(as Python's ``float`` reads it), so regression errors are numpy arithmetic too.
+``prediction_batch`` turns a folded batch into the log's rows (request id, version, time, prediction as
+text, score, segment tags as JSON). ``join`` takes a range of the log, keeps the first prediction of each
+request id (a replay may store a batch twice), looks up each one's label (``None`` until it arrives) and
+sorts by time then request id, all in Arrow. Class labels and predictions become integer codes over one
+shared list of classes, so comparing them is integer arithmetic; numeric text becomes float64 with a mask
+of what parsed (as Python's ``float`` reads it), so regression errors are numpy arithmetic too.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, to_ipc
 from vigil.monitoring.segments import Segment, tag_text
-from vigil.store.base import LabelRow
+from vigil.store.base import LabelRow, PredictionBatch
 
-__all__ = ["Joined", "join", "numbers"]
+__all__ = ["Joined", "join", "numbers", "prediction_batch"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -92,6 +94,48 @@ class Joined:
     def empty() -> Joined:
         f, i, b = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         return Joined(f, i, i, f, b, f, b, f, b, f, i, [], NO_CLASS - 1)
+
+
+def prediction_batch(model: str, writer: str, seq: int, table: pa.Table, task: str) -> PredictionBatch | None:
+    """The rows of an event table that carry a request id (those a label can join), as the prediction log
+    keeps them; None when none does. An LLM's text output is not kept."""
+    ids = table.column("request_id")
+    if ids.null_count == len(ids):
+        return None
+    sub = table.filter(pc.is_valid(ids))
+    prediction = sub.column(PREDICTION) if task != "llm" else pa.nulls(sub.num_rows, pa.string())
+    rows = pa.table(
+        {
+            "request_id": sub.column("request_id"),
+            "version": sub.column("version"),
+            "ts": sub.column("ts"),
+            "prediction": pc.cast(prediction, pa.string()),
+            "score": sub.column(SCORE),
+            "segment": _segment_json(sub),
+        }
+    )
+    ts = sub.column("ts")
+    start, end = float(pc.min(ts).as_py()), float(pc.max(ts).as_py())
+    return PredictionBatch(model, writer, seq, start, end, sub.num_rows, to_ipc(rows))
+
+
+def _segment_json(table: pa.Table) -> pa.Array:
+    """Each row's segment tags as a JSON object (tags without a value left out; null without tags), one
+    ``orjson.dumps`` per distinct combination of tag values."""
+    names = [n for n in table.column_names if n.startswith(SEGMENT_PREFIX)]
+    if not names:
+        return pa.nulls(table.num_rows, pa.string())
+    codes, values = [], []
+    for name in names:
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        codes.append(_codes(encoded.indices))
+        values.append(encoded.dictionary.to_pylist())
+    combos, inverse = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    texts = [
+        orjson.dumps({n[1:]: v[c] for n, v, c in zip(names, values, combo, strict=True) if c >= 0}).decode()
+        for combo in combos.tolist()
+    ]
+    return pa.array(texts, pa.string()).take(pa.array(np.asarray(inverse).ravel()))
 
 
 def join(predictions: pa.Table | None, labels: Sequence[LabelRow]) -> Joined:
