@@ -3,8 +3,9 @@
 ``Query.series`` computes metrics from here; the API's metric list, rule validation and the docs read
 their names and help from here, and ``problem(name)`` says what is wrong with a name (with a did-you-mean).
 A metric reads one step of a series (``Step``): the merged window of the step (service, LLM and data
-metrics), the predictions joined with their labels (label metrics; per segment too), the baseline
-comparison (drift), or the hosts' readings.
+metrics), the predictions joined with their labels (label metrics, per segment too: the arithmetic is
+``vigil.performance`` over their columns), the baseline comparison (drift), or the hosts' readings. The
+module itself imports nothing heavy, so checking a rule's metric name costs no numpy.
 
 Two metrics take a feature: ``drift:<feature>`` (the drift method's effect size against the baseline) and
 ``null_rate:<feature>``.
@@ -18,9 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
-import vigil.performance as performance
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
@@ -118,17 +116,6 @@ def _output_mean(
     return compute
 
 
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if values.size else math.nan
-
-
-def _prediction_mean(rows: Joined, task: str) -> float:
-    """Binary: the share of predictions of class 1; else the mean of the numeric predictions."""
-    if task == "binary":
-        return _mean(rows.prediction[rows.predicted] == rows.positive)
-    return _mean(rows.prediction_value[rows.prediction_is_number])
-
-
 def _labelled(fn: Callable[[Joined], float]) -> Callable[[Step, str | None], float | None]:
     """A metric of the labelled rows: None without rows or without labels."""
 
@@ -143,16 +130,7 @@ def _labelled(fn: Callable[[Joined], float]) -> Callable[[Step, str | None], flo
 
 
 def _coverage(step: Step, feature: str | None) -> float | None:
-    n = len(step.rows)
-    return float(np.count_nonzero(step.rows.labelled)) / n if n else None
-
-
-def _regression(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[Joined], float]:
-    def compute(rows: Joined) -> float:
-        both = rows.prediction_is_number & rows.label_is_number
-        return fn(rows.label_value[both], rows.prediction_value[both])
-
-    return compute
+    return step.rows.label_coverage() if len(step.rows) else None
 
 
 def _drift_share(step: Step, feature: str | None) -> float | None:
@@ -236,7 +214,7 @@ CATALOGUE: dict[str, Metric] = {
             "mean score (positive-class probability)",
             "score",
             "window",
-            _output_mean(lambda w, t: w.score_mean(), lambda r, t: _mean(r.score[r.has_score])),
+            _output_mean(lambda w, t: w.score_mean(), lambda r, t: r.score_mean()),
             segment=True,
         ),
         Metric(
@@ -244,7 +222,7 @@ CATALOGUE: dict[str, Metric] = {
             "mean prediction (regression); share of predictions of class 1 (binary)",
             "prediction",
             "window",
-            _output_mean(lambda w, t: w.prediction_mean(t), _prediction_mean),
+            _output_mean(lambda w, t: w.prediction_mean(t), lambda r, t: r.prediction_mean(t)),
             segment=True,
         ),
         Metric(
@@ -308,7 +286,7 @@ CATALOGUE: dict[str, Metric] = {
             "share of labelled predictions that were right (classification)",
             "ratio",
             "rows",
-            _labelled(lambda r: performance.accuracy(r.label, r.prediction)),
+            _labelled(lambda r: r.accuracy()),
             labels=True,
             segment=True,
             tasks=_CLASSES,
@@ -318,7 +296,7 @@ CATALOGUE: dict[str, Metric] = {
             "labelled predictions of class 1 that were right (binary)",
             "ratio",
             "rows",
-            _labelled(lambda r: performance.precision(r.label, r.prediction, r.positive)),
+            _labelled(lambda r: r.confusion().precision),
             labels=True,
             segment=True,
             tasks=("binary",),
@@ -328,7 +306,7 @@ CATALOGUE: dict[str, Metric] = {
             "labelled cases of class 1 that were predicted 1 (binary)",
             "ratio",
             "rows",
-            _labelled(lambda r: performance.recall(r.label, r.prediction, r.positive)),
+            _labelled(lambda r: r.confusion().recall),
             labels=True,
             segment=True,
             tasks=("binary",),
@@ -338,7 +316,7 @@ CATALOGUE: dict[str, Metric] = {
             "harmonic mean of precision and recall (binary)",
             "ratio",
             "rows",
-            _labelled(lambda r: performance.f1(r.label, r.prediction, r.positive)),
+            _labelled(lambda r: r.confusion().f1),
             labels=True,
             segment=True,
             tasks=("binary",),
@@ -348,7 +326,7 @@ CATALOGUE: dict[str, Metric] = {
             "mean absolute error of labelled predictions (regression)",
             "label",
             "rows",
-            _labelled(_regression(performance.mae)),
+            _labelled(lambda r: r.mae()),
             labels=True,
             segment=True,
             tasks=("regression",),
@@ -358,7 +336,7 @@ CATALOGUE: dict[str, Metric] = {
             "root mean squared error of labelled predictions (regression)",
             "label",
             "rows",
-            _labelled(_regression(performance.rmse)),
+            _labelled(lambda r: r.rmse()),
             labels=True,
             segment=True,
             tasks=("regression",),
@@ -377,7 +355,7 @@ CATALOGUE: dict[str, Metric] = {
             "median delay from prediction to label, seconds",
             "s",
             "rows",
-            _labelled(lambda r: float(np.median(r.label_ts - r.ts))),
+            _labelled(lambda r: r.label_lag_p50()),
             labels=True,
             segment=True,
         ),

@@ -10,6 +10,7 @@ of what parsed (as Python's ``float`` reads it), so regression errors are numpy 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -20,6 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil import performance
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, to_ipc
 from vigil.monitoring.segments import Segment, tag_text
 from vigil.store.base import LabelRow, PredictionBatch
@@ -89,6 +91,39 @@ class Joined:
                 k in tags and tags[k] is not None and tag_text(tags[k]) == v for k, v in selector.items()
             )
         return self.take(keep[self.segment])
+
+    # -- metrics (of labelled rows where they need labels) -------------------------------------------------
+
+    def accuracy(self) -> float:
+        return performance.accuracy(self.label, self.prediction)
+
+    def confusion(self) -> performance.Confusion:
+        """The confusion counts of the class "1" (binary models)."""
+        return performance.confusion(self.label, self.prediction, self.positive)
+
+    def mae(self) -> float:
+        both = self.prediction_is_number & self.label_is_number
+        return performance.mae(self.label_value[both], self.prediction_value[both])
+
+    def rmse(self) -> float:
+        both = self.prediction_is_number & self.label_is_number
+        return performance.rmse(self.label_value[both], self.prediction_value[both])
+
+    def label_coverage(self) -> float:
+        return float(np.count_nonzero(self.labelled)) / len(self) if len(self) else math.nan
+
+    def label_lag_p50(self) -> float:
+        """The median delay from prediction to label, seconds."""
+        return float(np.median(self.label_ts - self.ts)) if len(self) else math.nan
+
+    def score_mean(self) -> float:
+        return _mean(self.score[self.has_score])
+
+    def prediction_mean(self, task: str) -> float:
+        """Binary: the share of predictions of class 1; else the mean of the numeric predictions."""
+        if task == "binary":
+            return _mean(self.prediction[self.predicted] == self.positive)
+        return _mean(self.prediction_value[self.prediction_is_number])
 
     @staticmethod
     def empty() -> Joined:
@@ -198,6 +233,10 @@ def numbers(text: pa.Array | pa.ChunkedArray) -> tuple[Floats, Bools]:
     ok = np.array([v is not None for v in parsed] + [False], dtype=bool)
     codes = _codes(encoded.indices)
     return table[codes], ok[codes]
+
+
+def _mean(values: npt.NDArray[Any]) -> float:
+    return float(np.mean(values)) if values.size else math.nan
 
 
 def _float(text: str) -> float | None:
