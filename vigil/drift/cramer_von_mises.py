@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from vigil.drift.base import Buckets, FloatArray, Outcome
 
@@ -55,6 +54,8 @@ def limiting_sf(x: float) -> float:
     """P(W > x) for the limiting Cramér–von Mises distribution W (series in modified Bessel K_1/4)."""
     if x <= 0:
         return 1.0
+    from scipy import special  # deferred: a quarter second to import, for a method that is not a default
+
     cdf, k = 0.0, 0
     while True:
         y = 4 * k + 1
