@@ -81,7 +81,7 @@ def test_a_small_comparison_does_import_what_it_uses() -> None:
     """The checks above can fail: on small samples the KS test takes its exact p-values from scipy.stats."""
     body = (
         "import pyarrow as pa, vigil\n"
-        "ref, cur = pa.table({'x': [i / 7 for i in range(200)]}), pa.table({'x': [i / 5 for i in range(200)]})\n"
-        "print(vigil.compare(ref, cur).columns['x'].method)"
+        "ref, cur = ({'x': [i / k for i in range(200)]} for k in (7, 5))\n"
+        "assert vigil.compare(pa.table(ref), pa.table(cur)).columns['x'].method == 'ks'"
     )
-    assert _imported(body) == ["scipy"]
+    assert "scipy" in _imported(body)
