@@ -188,7 +188,7 @@ class Query:
                 task=spec.task,
                 segmented=selector is not None,
                 drift=_once(partial(_drift, baseline, found, spec)),
-                hosts={n[len("host_") :]: v for (n, at), v in hosts.items() if at == t},
+                hosts=hosts.get(t, {}),
             )
             for name, (metric, feature) in wanted.items():
                 out[name].append((t, metric.read(context, feature)))
@@ -264,18 +264,20 @@ class Query:
 
 def _host_means(
     store: Store, model: str, names: list[str], first: float, end: float, bucket: Callable[[float], float]
-) -> dict[tuple[str, float], float]:
-    """Mean host readings per step: {(metric name, step start): mean}, for the steps that have readings."""
+) -> dict[float, dict[str, float]]:
+    """Mean host readings per step: {step start: {reading (``cpu_percent``...): mean}}, for the steps and
+    readings there are."""
     if not names:
         return {}
-    sums: dict[tuple[str, float], list[float]] = {}
+    sums: dict[float, dict[str, list[float]]] = {}
     for row in store.host_metrics(model, first, end):
         t = bucket(row.ts)
         for name in names:
-            value = getattr(row, name[len("host_") :], None)
+            reading = name[len("host_") :]
+            value = getattr(row, reading, None)
             if value is not None:
-                sums.setdefault((name, t), []).append(float(value))
-    return {key: sum(v) / len(v) for key, v in sums.items()}
+                sums.setdefault(t, {}).setdefault(reading, []).append(float(value))
+    return {t: {r: sum(v) / len(v) for r, v in readings.items()} for t, readings in sums.items()}
 
 
 def _once(compute: Callable[[], Report | None]) -> Callable[[], Report | None]:
