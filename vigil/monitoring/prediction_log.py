@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil import performance
+import vigil.performance as performance
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, to_ipc
 from vigil.monitoring.segments import Segment, tag_text
 from vigil.store.base import LabelRow, PredictionBatch
