@@ -30,9 +30,7 @@ being dropped or memory growing without bound.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
 import queue
 import threading
 import time
@@ -40,27 +38,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.config import ModelSpec
 from vigil.errors import StoreError
-from vigil.ingest.batch import from_ipc, profiled_columns, to_ipc
-from vigil.monitoring.retention import DAY, GRACE, HOUR, ROLLUP_WRITER, maintain
-from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
+from vigil.ingest.batch import from_ipc, profiled_columns
+from vigil.monitoring.held import undeclared, warn_held
+from vigil.monitoring.predictions import prediction_batch
+from vigil.monitoring.retention import DAY, HOUR, maintain, placement
+from vigil.monitoring.templates import Templates
+from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
-from vigil.stats.profile import Profile, profile
-from vigil.store.base import HeldBatch, LogEntry, PredictionBatch, Store, WindowRow
-from vigil.tables import ColumnKind
+from vigil.stats.profile import Profile
+from vigil.store.base import HeldBatch, LogEntry, Store, WindowRow
 
-__all__ = ["TEMPLATE_KEY", "Aggregator", "WindowKey"]
+__all__ = ["Aggregator", "WindowKey"]
 
 log = logging.getLogger("vigil.aggregator")
-
-TEMPLATE_KEY = "template"
-"""The store key of a model's profile template: the mapping every window's sketches share."""
-
 
 @dataclass(frozen=True, order=True)
 class WindowKey:
@@ -120,7 +115,7 @@ class Aggregator:
         self.max_pending_rows = max_pending_rows
         self.keep_open = keep_open
         self.maintain_every = maintain_every
-        self._baselines = baselines or (lambda model: None)
+        self.templates = Templates(store, baselines or (lambda model: None))
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -128,7 +123,6 @@ class Aggregator:
         self._flush_lock = threading.Lock()
         self._windows: dict[WindowKey, WindowState] = {}
         self._dirty: set[WindowKey] = set()
-        self._templates: dict[str, Profile] = {}
         self._folded = 0
         """The highest sequence number folded or held: the checkpoint of the next save."""
         self._flushed = 0
@@ -176,7 +170,7 @@ class Aggregator:
             log.info("replayed %d events logged after checkpoint %d", replayed, self._flushed)
         if replayed or foldable or len(self._held) != held_before:
             self.flush()
-        self._warn_held()
+        warn_held(self._held.values())
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="vigil-aggregator", daemon=True)
         self._thread.start()
@@ -241,7 +235,7 @@ class Aggregator:
             }
 
     def template(self, model: str) -> Profile | None:
-        return self._templates.get(model) or self._load_template(model)
+        return self.templates.get(model)
 
     def held(self) -> list[HeldBatch]:
         """The batches held out of the windows now, by sequence number."""
@@ -299,7 +293,7 @@ class Aggregator:
         folded. False when stopping first (they stay unfolded)."""
         if self.registry.get(model) is None:
             for b in batches:
-                self._hold(b.seq, model, b.table.num_rows, "undeclared", _undeclared(model))
+                self._hold(b.seq, model, b.table.num_rows, "undeclared", undeclared(model))
             return True
         if len(batches) > 1:
             try:
@@ -330,7 +324,7 @@ class Aggregator:
         """Fold entries read back from the log (a replay, or held batches), one by one."""
         for entry in entries:
             if self.registry.get(entry.model) is None:
-                self._hold(entry.seq, entry.model, entry.rows, "undeclared", _undeclared(entry.model))
+                self._hold(entry.seq, entry.model, entry.rows, "undeclared", undeclared(entry.model))
                 continue
             try:
                 table = from_ipc(entry.payload)
@@ -395,36 +389,6 @@ class Aggregator:
         if self._troubles.pop(what, None) is not None:
             log.warning("the store answers again (%s)", what)
 
-    def _warn_held(self) -> None:
-        undeclared: dict[str, list[int]] = {}
-        damaged: list[HeldBatch] = []
-        for h in self._held.values():
-            if h.kind == "undeclared":
-                undeclared.setdefault(h.model, []).append(h.rows)
-            elif h.kind == "damaged":
-                damaged.append(h)
-        for model, rows in sorted(undeclared.items()):
-            log.warning(
-                "the store holds %d events of %s (%d batches), a model the config no longer declares: they "
-                "are kept, not counted. Declare %s again (in vigil.yaml, or with POST /v1/models) to count "
-                "them",
-                sum(rows),
-                model,
-                len(rows),
-                model,
-            )
-        if damaged:
-            first = min(damaged, key=lambda h: h.seq)
-            log.error(
-                "%d events in %d batches cannot be folded (batch %d of %s: %s); they are kept in the "
-                "store's log and tried again at each start",
-                sum(h.rows for h in damaged),
-                len(damaged),
-                first.seq,
-                first.model,
-                first.reason,
-            )
-
     # -- folding -------------------------------------------------------------------------------------------
 
     def _fold(self, model: str, seqs: list[int], table: pa.Table) -> None:
@@ -437,7 +401,7 @@ class Aggregator:
 
     def _prepare(self, model: str, seqs: list[int], table: pa.Table, spec: ModelSpec) -> _Prepared:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
-        resolution = self._placement(model, spec, ts)
+        resolution = placement(self.store, model, spec, ts, self.clock())
         starts = (np.floor(ts / resolution) * resolution).astype(np.int64)
         versions = table.column("version").to_numpy(zero_copy_only=False)
         # a column that is null throughout this batch says nothing of its kind (numbers or categories):
@@ -445,7 +409,7 @@ class Aggregator:
         data_columns = [
             c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
         ]
-        template = self._template_for(model, table.select(data_columns), spec)
+        template = self.templates.covering(model, table.select(data_columns), spec)
         names, version_codes = np.unique(versions.astype(str), return_inverse=True)
         levels = np.searchsorted(np.array([0, HOUR, DAY]), resolution, side="right")  # 1, 2 or 3
         slot = (starts - starts.min()) // int(resolution.min())
@@ -472,7 +436,7 @@ class Aggregator:
                 for row in saved:
                     if row.writer == self.writer:
                         prepared.loaded[key] = WindowState.from_bytes(row.state)
-        predictions = self._predictions(model, max(seqs), table, spec)
+        predictions = prediction_batch(model, self.writer, max(seqs), table, spec)
         if predictions is not None:
             self.store.put_predictions(predictions)
         return prepared
@@ -503,106 +467,6 @@ class Aggregator:
                     self._handled.add(seq)
             self._folded = max(self._folded, *p.seqs)
         return True
-
-    def _placement(self, model: str, spec: ModelSpec, ts: np.ndarray) -> np.ndarray:
-        """The resolution each event is folded at: the finest whose rows will still be rolled up and are
-        not past their retention (see the module docstring)."""
-        res = int(spec.window.total_seconds())
-        out = np.full(len(ts), res, dtype=np.int64)
-        now = self.clock()
-        r = spec.retention
-        levels = [res] + [lv for lv in (HOUR, DAY) if res < lv]
-        for level, coarser in itertools.pairwise(levels):
-            at = out == level
-            if level < HOUR:
-                oldest = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
-            else:
-                oldest = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
-            # periods of the coarser level that may be rolled up already (complete and past the grace)
-            maybe_rolled = math.floor((now - GRACE) / coarser) * coarser
-            late = at & (ts < maybe_rolled)
-            move = at & (ts < oldest)
-            if late.any():
-                last = self.store.last_window_start(model, coarser, ROLLUP_WRITER)
-                if last is not None:
-                    move |= late & (np.floor(ts / coarser) * coarser <= last)
-            out[move] = coarser
-        return out
-
-    def _template_for(self, model: str, data: pa.Table, spec: ModelSpec) -> Profile:
-        """The profile every window of ``model`` is built like, covering every column of ``data``.
-
-        A column's kind and bucket mapping are fixed the first time it is seen (by the baseline, else the
-        first batch that has it) and kept in the store, so that all windows, of every writer, merge."""
-        template = self._templates.get(model) or self._load_template(model)
-        if template is None:
-            template = self._baselines(model)
-            if template is None:  # no baseline: the first batch fixes the bucket mapping for good
-                template = profile(data, kinds=_kinds(spec))
-            template = template.empty_like()
-            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
-            self._templates[model] = template
-        if not set(data.column_names) <= template.columns.keys() | template.skipped.keys():
-            saved = self._load_template(model)  # another writer may have fixed the new columns already
-            if saved is not None:
-                saved.columns = {**saved.columns, **template.columns}
-                template = saved
-            new = [c for c in data.column_names if c not in template.columns and c not in template.skipped]
-            if new:
-                fresh = profile(data.select(new), kinds=_kinds(spec))
-                template.columns.update(fresh.empty_like().columns)
-                template.skipped.update(fresh.skipped)
-            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
-            self._templates[model] = template
-        return template
-
-    def _load_template(self, model: str) -> Profile | None:
-        saved = self.store.baseline(model, TEMPLATE_KEY)
-        if saved is None:
-            return None
-        self._templates[model] = Profile.from_bytes(saved)
-        return self._templates[model]
-
-    def _predictions(self, model: str, seq: int, table: pa.Table, spec: ModelSpec) -> PredictionBatch | None:
-        """The batch's predictions with a request id (those a label can join), as one Arrow table."""
-        ids = table.column("request_id")
-        if ids.null_count == len(ids):
-            return None
-        sub = table.filter(pc.is_valid(ids))
-        segment_names = [n for n in sub.column_names if n.startswith(SEGMENT_PREFIX)]
-        segments: pa.Array = pa.nulls(sub.num_rows, pa.string())
-        if segment_names:
-            cols = {n[1:]: sub.column(n).to_pylist() for n in segment_names}
-            segments = pa.array(
-                [
-                    orjson.dumps({k: v[i] for k, v in cols.items() if v[i] is not None}).decode()
-                    for i in range(sub.num_rows)
-                ],
-                pa.string(),
-            )
-        prediction = sub.column(PREDICTION)
-        if spec.task == "llm":
-            prediction = pa.nulls(sub.num_rows, pa.string())
-        predictions = pa.table(
-            {
-                "request_id": sub.column("request_id"),
-                "version": sub.column("version"),
-                "ts": sub.column("ts"),
-                "prediction": pc.cast(prediction, pa.string()),
-                "score": sub.column(SCORE),
-                "segment": segments,
-            }
-        )
-        ts = sub.column("ts")
-        return PredictionBatch(
-            model,
-            self.writer,
-            seq,
-            float(pc.min(ts).as_py()),
-            float(pc.max(ts).as_py()),
-            sub.num_rows,
-            to_ipc(predictions),
-        )
 
     def maintain(self) -> None:
         """Roll up complete periods and delete what is past retention, for every model; queue the held
@@ -706,23 +570,11 @@ class Aggregator:
         self._queue_refold([self._held[e.seq] for e in strays])
 
 
-def _undeclared(model: str) -> str:
-    return f"model {model!r} is not declared: declare it again to count these events"
-
-
 def _group(batches: list[_Batch]) -> dict[str, list[_Batch]]:
     out: dict[str, list[_Batch]] = {}
     for b in batches:
         out.setdefault(b.model, []).append(b)
     return out
-
-
-def _kinds(spec: ModelSpec) -> dict[str, ColumnKind]:
-    kinds: dict[str, ColumnKind] = {}
-    for name, s in spec.features.items():
-        if s.type == "numeric" or s.type == "categorical":
-            kinds[name] = s.type
-    return kinds
 
 
 def _add_totals(totals: dict[str, float], part: pa.Table) -> None:
