@@ -44,12 +44,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.errors import StoreError
 from vigil.ingest.batch import from_ipc, profiled_columns, to_ipc
 from vigil.monitoring.retention import DAY, GRACE, HOUR, ROLLUP_WRITER, maintain
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import HeldBatch, LogEntry, PredictionBatch, Store, WindowRow
 from vigil.tables import ColumnKind

@@ -20,8 +20,8 @@ import logging
 import math
 from collections.abc import Iterable
 
-from vigil.config import ModelSpec
 from vigil.monitoring.window import WindowState
+from vigil.spec import ModelSpec
 from vigil.store.base import Store, WindowRow
 
 __all__ = ["DAY", "GRACE", "HOUR", "ROLLUP_WRITER", "choose_rows", "maintain"]
