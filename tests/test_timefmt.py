@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import timedelta
 
 import pytest
 
-from vigil.errors import DurationError, Invalid
+from vigil.errors import DurationError, Invalid, Issue
 from vigil.timefmt import format_age, format_duration, format_span, format_time, parse_duration
 
 
@@ -82,3 +83,17 @@ def test_format_span_and_duration_and_age() -> None:
     assert format_age(100, 100) == "0s ago"
     assert format_age(0, 2 * 86400 + 5) == "2d ago"
     assert format_age(90, 30) == "in 1m"
+
+
+def test_the_errors_survive_pickling() -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_duration("soon")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (type(copy), str(copy), copy.hint, copy.issues) == (
+        DurationError,
+        str(caught.value),
+        caught.value.hint,
+        caught.value.issues,
+    )
+    issues = Invalid(Issue("a", "b", ("x", 1), at_key=True), Issue("c", "d"))
+    assert pickle.loads(pickle.dumps(issues)).issues == issues.issues

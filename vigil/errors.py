@@ -85,6 +85,9 @@ class Invalid(ValueError):
             "; ".join(f"{'.'.join(map(str, i.path))}: {i.message}" if i.path else i.message for i in issues)
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self.issues)
+
 
 class DurationError(Invalid):
     """Not a duration (``parse_duration``): ``str()`` is the message; ``hint`` says how to write one."""
@@ -92,6 +95,9 @@ class DurationError(Invalid):
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(Issue(message, hint))
         self.hint = hint
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.hint))
 
 
 def as_written(value: object) -> str:

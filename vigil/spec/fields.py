@@ -108,6 +108,8 @@ class Section(BaseModel):
         try:
             section = handler(data)
         except ValidationError as exc:
+            if not (cls.__checks__ and isinstance(data, dict)):
+                raise
             raise cls._with_checks(data, exc) from None
         issues = section._issues(frozenset())
         if issues:
@@ -123,27 +125,23 @@ class Section(BaseModel):
         return found
 
     @classmethod
-    def _with_checks(cls, data: Any, exc: ValidationError) -> ValidationError:
+    def _with_checks(cls, data: dict[Any, Any], exc: ValidationError) -> ValidationError:
         """``exc`` and what the checks find among the fields that ``exc`` leaves valid."""
         errors = _line_errors(exc)
-        if isinstance(data, dict) and cls.__checks__:
-            names = {name: name for name in cls.model_fields}
-            names.update({field.alias: name for name, field in cls.model_fields.items() if field.alias})
-            failed = {error["loc"][0] for error in exc.errors() if error["loc"]}
-            kept = {key: value for key, value in data.items() if key not in failed}
-            try:
-                # No validation context: the fields kept have passed its checks (files that must exist).
-                partial = cls._partial().model_validate(kept)
-            except ValidationError:
-                partial = None  # what is left cannot be built: its problems are already in ``exc``
-            if partial is not None:
-                issues = partial._issues(frozenset(names.get(str(key), str(key)) for key in failed))
-                if issues:
-                    errors.append(
-                        InitErrorDetails(
-                            type="value_error", loc=(), input=data, ctx={"error": Invalid(*issues)}
-                        )
-                    )
+        names = {name: name for name in cls.model_fields}
+        names.update({field.alias: name for name, field in cls.model_fields.items() if field.alias})
+        failed = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        kept = {key: value for key, value in data.items() if key not in failed}
+        try:
+            # No validation context: the fields kept have passed its checks (files that must exist).
+            partial = cls._partial().model_validate(kept)
+        except ValidationError:
+            partial = None  # what is left cannot be built: its problems are already in ``exc``
+        if partial is not None:
+            issues = partial._issues(frozenset(names.get(str(key), str(key)) for key in failed))
+            if issues:
+                error = Invalid(*issues)
+                errors.append(InitErrorDetails(type="value_error", loc=(), input=data, ctx={"error": error}))
         return ValidationError.from_exception_data(cls.__name__, errors)
 
     @classmethod
