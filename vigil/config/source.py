@@ -13,7 +13,7 @@ import re
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -128,7 +128,9 @@ class Source:
         at_key = bool(inner) and inner[-1] == "[key]"
         if at_key:
             inner = inner[:-1]
-        loc = (*at, *inner)
+        where, _ = _walk(model, inner)
+        loc = (*at, *where)
+        parent = _walk(model, inner[:-1])[1] if inner else None
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, Invalid):
             for issue in cause.issues:
@@ -138,7 +140,7 @@ class Source:
         value = error["input"]
         name = str(loc[-1]) if loc else "value"
         if kind == "extra_forbidden":
-            allowed = _allowed_keys(model, inner[:-1])
+            allowed = _allowed_keys(parent)
             self.add(
                 loc,
                 f"unknown key {as_written(loc[-1])}",
@@ -167,7 +169,11 @@ class Source:
             fallback = (
                 f"use a number {ops[kind]} {as_written(limit)}" if kind in ops else "write a plain number"
             )
-            self.add(loc, f"{message} (got {as_written(value)})", _range_hint(model, inner) or fallback)
+            self.add(
+                loc,
+                f"{message} (got {as_written(value)})",
+                (_range_hint(parent, loc[-1]) if loc else "") or fallback,
+            )
         elif kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
             hint = (
                 "write it without quotes" if isinstance(value, str) else "write a plain number such as 0.05"
@@ -286,24 +292,48 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _model_at(model: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``path`` under ``model``, if any."""
+def _walk(model: type[BaseModel], loc: KeyPath) -> tuple[KeyPath, type[BaseModel] | None]:
+    """Where pydantic's ``loc`` under ``model`` is in the data, and the model that validates the value there.
+
+    A tagged union's member is named by its tag in ``loc`` but not in the data: such parts are dropped.
+    """
     annotation: Any = model
-    for part in path:
+    path: list[Any] = []
+    for i, part in enumerate(loc):
         annotation = _unwrap(annotation)
+        if get_origin(annotation) in (Union, types.UnionType):
+            annotation = _member_tagged(annotation, part)
+            if annotation is None:
+                return (*path, *loc[i:]), None
+            continue
+        path.append(part)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = _field(annotation, part)
-            if field is None:
-                return None
-            annotation = field.annotation
+            annotation = None if field is None else field.annotation
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
-        elif get_origin(annotation) is tuple and isinstance(part, int):
+        elif get_origin(annotation) in (tuple, list) and isinstance(part, int):
             annotation = get_args(annotation)[0]
         else:
-            return None
+            annotation = None
+        if annotation is None:
+            return (*path, *loc[i + 1 :]), None
     annotation = _unwrap(annotation)
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return tuple(path), annotation if isinstance(annotation, type) and issubclass(
+        annotation, BaseModel
+    ) else None
+
+
+def _member_tagged(union: Any, tag: object) -> type[BaseModel] | None:
+    """The model of ``union`` whose discriminator (a ``Literal`` field) takes the value ``tag``."""
+    for member in get_args(union):
+        model = _unwrap(member)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for field in model.model_fields.values():
+                kind = _unwrap(field.annotation)
+                if get_origin(kind) is Literal and tag in get_args(kind):
+                    return model
+    return None
 
 
 def _field(model: type[BaseModel], key: object) -> FieldInfo | None:
@@ -314,18 +344,18 @@ def _field(model: type[BaseModel], key: object) -> FieldInfo | None:
     return None
 
 
-def _allowed_keys(model: type[BaseModel], path: KeyPath) -> list[str]:
-    """The keys of the section at ``path`` under ``model``."""
-    found = _model_at(model, path)
-    return [field.alias or name for name, field in found.model_fields.items()] if found is not None else []
+def _allowed_keys(section: type[BaseModel] | None) -> list[str]:
+    """The keys of ``section`` as they are written."""
+    return (
+        [field.alias or name for name, field in section.model_fields.items()] if section is not None else []
+    )
 
 
-def _range_hint(model: type[BaseModel], loc: KeyPath) -> str:
-    """``use a value with 0 < alpha < 1`` from the field's constraints; empty if it has none."""
-    found = _model_at(model, loc[:-1]) if loc else None
-    field = _field(found, loc[-1]) if found is not None else None
+def _range_hint(section: type[BaseModel] | None, key: object) -> str:
+    """``use a value with 0 < alpha < 1`` from the constraints of ``section``'s ``key``; empty without any."""
+    field = _field(section, key) if section is not None else None
     low = high = ""
-    for rule in field.metadata if field is not None else []:
+    for rule in _constraints(field) if field is not None else []:
         if getattr(rule, "gt", None) is not None:
             low = f"{as_written(rule.gt)} < "
         if getattr(rule, "ge", None) is not None:
@@ -336,4 +366,14 @@ def _range_hint(model: type[BaseModel], loc: KeyPath) -> str:
             high = f" <= {as_written(rule.le)}"
     if not (low or high):
         return ""
-    return f"use a value with {low}{loc[-1]}{high}"
+    return f"use a value with {low}{key}{high}"
+
+
+def _constraints(field: FieldInfo) -> list[Any]:
+    """The constraints of ``field``, those written inside ``Annotated[X, Field(...)] | None`` included."""
+    found = list(field.metadata)
+    for arg in get_args(field.annotation) if get_origin(field.annotation) in (Union, types.UnionType) else []:
+        if get_origin(arg) is Annotated:
+            for item in get_args(arg)[1:]:
+                found.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+    return found
