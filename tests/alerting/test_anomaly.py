@@ -16,8 +16,9 @@ from vigil.alerting.anomaly import MAD_SCALE, MEAN_AD_SCALE, lagged, robust_z, s
 from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule, parse_rules
 from vigil.alerting.state import AlertState, Severity
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.errors import ConfigError
+from vigil.spec import ModelSpec
 
 HOUR = 3600.0
 DAY = 24 * HOUR

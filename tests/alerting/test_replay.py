@@ -28,8 +28,9 @@ from vigil.alerting.replay import (
 )
 from vigil.alerting.rules import Rule
 from vigil.alerting.state import AlertState, Phase, Severity, step
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.server.app import create_app
+from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600  # on the hour

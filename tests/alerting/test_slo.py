@@ -37,9 +37,10 @@ from vigil.alerting.slo import (
 )
 from vigil.alerting.slo_config import parse_slos, slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.errors import ConfigError
 from vigil.server.app import create_app
+from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
 
 

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.maintenance import _Bad, _instant_of, _Problem, _pydantic_problems, _sentence
 from vigil.alerting.matchers import Matcher, matches_all, parse_matcher
-from vigil.config import parse_duration
 from vigil.errors import InputError
+from vigil.timefmt import parse_duration
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_GRACE_EXEMPT", "DEPLOY_KIND", "DeployAnnotation", "DeployGrace"]
 

@@ -84,10 +84,11 @@ from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_co
 from vigil.alerting.silences import SilenceStore
 from vigil.alerting.slo_config import slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
-from vigil.config import VigilConfig, parse_duration
+from vigil.config import VigilConfig
 from vigil.errors import ConfigError, ConfigProblem
 from vigil.registry import Registry
 from vigil.store.base import Store
+from vigil.timefmt import parse_duration
 
 __all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "AlertingSettings", "load_alerting"]
 
@@ -124,7 +125,7 @@ class _Email(BaseModel):
     @field_validator("username", "password", mode="before")
     @classmethod
     def _env(cls, value: object) -> object:
-        from vigil.config import _expand_env
+        from vigil.spec import expand_env as _expand_env
 
         return _expand_env(value)
 
@@ -156,7 +157,7 @@ class _Receiver(BaseModel):
     @field_validator("webhook", "slack", "pagerduty", "alertmanager", mode="before")
     @classmethod
     def _env(cls, value: object) -> object:
-        from vigil.config import _expand_env
+        from vigil.spec import expand_env as _expand_env
 
         return _expand_env(value)
 

@@ -52,7 +52,7 @@ from vigil.alerting.anomaly import robust_z
 from vigil.alerting.rules import Rule
 from vigil.alerting.slo import SloStatus, slo_status, span
 from vigil.alerting.state import AlertState, Severity, step
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 
 __all__ = [
     "Evaluation",

@@ -54,8 +54,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.matchers import Matcher, MatcherError, matches_all, parse_matcher
-from vigil.config import parse_duration
 from vigil.errors import ConfigError, ConfigProblem, InputError
+from vigil.timefmt import parse_duration
 
 __all__ = [
     "MAINTENANCE_KIND",

@@ -80,8 +80,8 @@ from vigil.alerting.dispatch import Dispatcher, Notification, Route
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.matchers import Matcher, MatcherError, MatchType, matches_all, parse_matcher
 from vigil.alerting.mute import Muter
-from vigil.config import parse_duration
 from vigil.errors import ConfigError, ConfigProblem
+from vigil.timefmt import parse_duration
 
 __all__ = [
     "ALL_RECEIVERS",

@@ -115,9 +115,11 @@ from pydantic import (
 
 from vigil.alerting.slo import Slo
 from vigil.alerting.state import Severity, Timing
-from vigil.config import ModelSpec, VigilConfig, parse_duration
+from vigil.config import VigilConfig
 from vigil.errors import ConfigError, ConfigProblem
 from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segment_text
+from vigil.spec import ModelSpec
+from vigil.timefmt import parse_duration
 
 __all__ = [
     "ANOMALY_LEVELS",
@@ -580,7 +582,7 @@ def _locator(text: str | None, filename: str) -> Any:
     """A function (path, message, hint) -> ConfigProblem, positioned when the file text is known."""
     source = None
     if text is not None:
-        from vigil.config import _Source  # the config module's YAML positions
+        from vigil.config.source import Source as _Source  # the config module's YAML positions
 
         try:
             source = _Source.compose(text, filename)

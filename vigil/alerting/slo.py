@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 
 __all__ = [
     "DEFAULT_BURN_WINDOWS",

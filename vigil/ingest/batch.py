@@ -15,10 +15,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.ingest.redact import Redactor, scrub_array
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.schema import Event
+from vigil.spec import ModelSpec
 from vigil.tables import read_table
 
 __all__ = [

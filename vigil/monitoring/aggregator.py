@@ -41,7 +41,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.errors import StoreError
 from vigil.ingest.batch import from_ipc, profiled_columns
 from vigil.monitoring.held import undeclared, warn_held
@@ -50,6 +49,7 @@ from vigil.monitoring.retention import DAY, HOUR, maintain, placement
 from vigil.monitoring.templates import Templates
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import HeldBatch, LogEntry, Store, WindowRow
 

@@ -10,9 +10,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.ingest.batch import to_ipc
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX
+from vigil.spec import ModelSpec
 from vigil.store.base import PredictionBatch
 
 __all__ = ["prediction_batch"]

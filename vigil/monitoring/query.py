@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.comparison import compare_profiles
-from vigil.config import ModelSpec, VigilConfig
+from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc
 from vigil.monitoring.aggregator import Aggregator, WindowKey
@@ -35,6 +35,7 @@ from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
+from vigil.spec import ModelSpec
 from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store

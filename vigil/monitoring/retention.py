@@ -23,8 +23,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from vigil.config import ModelSpec
 from vigil.monitoring.window import WindowState
+from vigil.spec import ModelSpec
 from vigil.store.base import Store, WindowRow
 
 __all__ = ["DAY", "GRACE", "HOUR", "ROLLUP_WRITER", "choose_rows", "maintain", "placement"]

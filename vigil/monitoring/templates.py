@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
 from vigil.tables import ColumnKind

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vigil.quality.base import Check
+from vigil.timefmt import format_time
 
 __all__ = ["ColumnDrift", "Report"]
 
@@ -51,7 +52,7 @@ class Report:
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str]
     quality: list[Check]
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    generated_at: str = field(default_factory=lambda: format_time(time.time()))
 
     @property
     def n_tested(self) -> int:

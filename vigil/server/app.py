@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
-from vigil.config import ModelSpec, VigilConfig
+from vigil.config import VigilConfig
 from vigil.errors import InputError, StoreError
 from vigil.ingest.pipeline import Ingestor
 from vigil.ingest.validate import BadRequest, Limits
@@ -34,6 +34,7 @@ from vigil.monitoring.query import Query as MetricsQuery
 from vigil.registry import Conflict, Registry
 from vigil.schema import Event, HostMetrics, Label
 from vigil.server.auth import Doorman
+from vigil.spec import ModelSpec
 from vigil.store.base import Store
 
 __all__ = ["STORE_RETRY_AFTER", "Vigil", "create_app"]
@@ -510,7 +511,7 @@ def _range(start: str | None, end: str | None, now: float) -> tuple[float, float
 
 
 def _seconds(step: str) -> float:
-    from vigil.config import parse_duration
+    from vigil.timefmt import parse_duration
 
     try:
         seconds = float(step)

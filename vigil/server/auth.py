@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from fastapi import Header, HTTPException, Request
 
 from vigil.actions.remediator import unverified
-from vigil.config import ApiKey, ApiKeys
 from vigil.errors import InputError
+from vigil.spec import ApiKey, ApiKeys
 
 __all__ = ["Caller", "Doorman", "Level"]
 

@@ -22,8 +22,8 @@ from vigil.alerting.history import episode_of
 from vigil.alerting.rules import parse_rules
 from vigil.alerting.silence import Silence
 from vigil.alerting.silences import silence_from_dict, silence_to_dict
-from vigil.config import parse_duration
 from vigil.errors import ConfigError, InputError
+from vigil.timefmt import parse_duration
 
 if TYPE_CHECKING:
     from vigil.alerting.engine import AlertEngine

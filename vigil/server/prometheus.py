@@ -85,8 +85,8 @@ from vigil.errors import InputError
 from vigil.sketches import QuantileSketch
 
 if TYPE_CHECKING:
-    from vigil.config import ModelSpec
     from vigil.server.app import Vigil
+    from vigil.spec import ModelSpec
 
 __all__ = ["DRIFT_BUDGET", "DRIFT_RANGE", "DRIFT_TTL", "MAX_FEATURES", "QUANTILES", "RECENT", "exposition"]
 
