@@ -257,7 +257,7 @@ class Ingestor:
                 positions.append(position)
         checked.records, checked.positions = keep, positions
         checked.rejected.sort(key=lambda r: r.index)
-        if checked.rejected and not keep and all(r.field == "model" for r in checked.rejected):
+        if unknown and not keep and all(r.field == "model" for r in checked.rejected):
             raise BadRequest(404, self.registry.unknown(unknown[0]), known_models=self.registry.names())
         return checked
 
