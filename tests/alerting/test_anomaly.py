@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from vigil.alerting.alert import AlertStatus
-from vigil.alerting.anomaly import MAD_SCALE, MEAN_AD_SCALE, lagged, robust_z, seasonal_lags
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule, parse_rules
+from vigil.alerting.rules.anomaly import MAD_SCALE, MEAN_AD_SCALE, lagged, robust_z, seasonal_lags
 from vigil.alerting.state import AlertState, Severity
 from vigil.config import ModelSpec, parse_config
 from vigil.errors import ConfigError

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeClock
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule
 from vigil.alerting.state import AlertState, Phase, Severity
 from vigil.config import parse_config

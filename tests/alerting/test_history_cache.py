@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vigil.alerting.history_cache import HistoryCache
+from vigil.alerting.evaluate.cache import HistoryCache
 
 STEP = 60.0
 

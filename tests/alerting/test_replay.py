@@ -15,8 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeClock
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
-from vigil.alerting.replay import (
+from vigil.alerting.analysis.replay import (
     MAX_EVALUATIONS,
     CachedSource,
     Firing,
@@ -26,6 +25,7 @@ from vigil.alerting.replay import (
     format_time,
     replay,
 )
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
 from vigil.alerting.rules import Rule
 from vigil.alerting.state import AlertState, Phase, Severity, step
 from vigil.config import ModelSpec, parse_config

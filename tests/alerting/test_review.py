@@ -13,8 +13,8 @@ import pytest
 from scipy.stats import norm
 
 from tests.alerting.test_replay import SeriesSource
-from vigil.alerting.history import Episode
-from vigil.alerting.review import Suggestion, quantile, review, suggest_thresholds
+from vigil.alerting.analysis.alert_quality import Suggestion, quantile, review, suggest_thresholds
+from vigil.alerting.response.episodes import Episode
 from vigil.alerting.rules import Rule
 from vigil.reports.review import review_html, review_json, review_text
 
@@ -318,15 +318,3 @@ def test_json_text_and_html_carry_every_rule_and_html_escapes_hostile_names() ->
     assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) is None  # nothing fetched
     assert "<link" not in page and page.startswith("<!DOCTYPE html>")
 
-
-def test_presentation_is_still_importable_from_the_review_module() -> None:
-    import vigil.alerting.review as old
-    import vigil.reports.review as new
-
-    assert (old.review_json, old.review_text, old.review_html) == (
-        new.review_json,
-        new.review_text,
-        new.review_html,
-    )
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        _ = old.nothing

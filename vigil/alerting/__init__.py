@@ -8,12 +8,12 @@ Nothing here reads a clock or touches storage or HTTP.
 from __future__ import annotations
 
 from vigil.alerting.alert import Alert, AlertStatus, alerts_for
-from vigil.alerting.dispatch import Dispatcher, Notification, Reason, Route
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Reason, Route
 from vigil.alerting.fingerprint import Labels, fingerprint
-from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.matchers import Matcher, MatcherError, MatchType, matches_all, parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
-from vigil.alerting.silence import Silence, Silences, SilenceState
+from vigil.alerting.mute.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.mute.silences import Silence, Silences, SilenceState
 from vigil.alerting.state import AlertState, Phase, Severity, Timing, step
 
 __all__ = [

@@ -8,7 +8,7 @@ Configured in ``vigil.yaml``::
       evaluate_every: 30s
       default_rules: true          # the rules of vigil.alerting.rules.default_rules for every model
       external_url: http://vigil.example.com
-      route:                       # a tree as in Alertmanager (vigil.alerting.routing); severity decides
+      route:                       # a tree as in Alertmanager (vigil.alerting.dispatch.routes); severity decides
         receiver: ops              # page or ticket, e.g.:
         group_by: [alertname, model]
         group_wait: 30s
@@ -25,7 +25,7 @@ Configured in ``vigil.yaml``::
         - name: mail               # tls: starttls (the default on port 587), implicit (465) or none
           email: {host: smtp.example.com, port: 587, from: vigil@example.com, to: [oncall@example.com],
                   username: "${SMTP_USER}", password: "${SMTP_PASSWORD}"}   # ca_file: a private CA
-      maintenance:                 # mute matching alerts at these times (vigil.alerting.maintenance)
+      maintenance:                 # mute matching alerts at these times (vigil.alerting.mute.maintenance)
         - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
            timezone: Europe/Berlin}}
       deploy_grace: 15m            # a deploy annotation mutes its model's alerts (bar NoData) this long
@@ -36,8 +36,8 @@ Built-in inhibition: a critical alert mutes the warning of the same rule and mod
 
 What the engine keeps is in the store, so a restart (or another server on the same PostgreSQL) carries on
 where it stopped: each rule's alert state (a restarted engine does not start ``for`` over or announce a
-firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
-(:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
+firing alert as new), the episodes (:mod:`vigil.alerting.response.episodes`), incidents
+(:mod:`vigil.alerting.response.incidents`), silences (:mod:`vigil.alerting.mute.silences`) and the notification log.
 Servers sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round,
 taken over when it has not been renewed for three rounds); the others' rounds do nothing. The evaluator
 saves the current alerts (the dispatcher's: firing, and resolved not yet sent) to the store whenever they
@@ -58,16 +58,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
-from vigil.alerting.dispatch import Notification
-from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
-from vigil.alerting.history import History, episode_of
-from vigil.alerting.history_cache import HistoryCache
-from vigil.alerting.incidents import Incident, Incidents
-from vigil.alerting.inhibit import Inhibitor, InhibitRule
-from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
+from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.dispatch.routes import MultiDispatcher, RouteConfig, RouteTree, receivers_for
+from vigil.alerting.evaluate.cache import HistoryCache
+from vigil.alerting.evaluate.round import MetricSource, StateKey, evaluate
 from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
+from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
+from vigil.alerting.mute.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
+from vigil.alerting.mute.silences import SilenceStore
 from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
 from vigil.alerting.notify.receivers import (
     PAGERDUTY_EVENTS_URL,
@@ -79,10 +79,10 @@ from vigil.alerting.notify.receivers import (
     WebhookReceiver,
 )
 from vigil.alerting.notify.retry import DeliveryStatus
-from vigil.alerting.routing import MultiDispatcher, RouteConfig, RouteTree, receivers_for
+from vigil.alerting.response.episodes import History, episode_of
+from vigil.alerting.response.incidents import Incident, Incidents
 from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
-from vigil.alerting.silences import SilenceStore
-from vigil.alerting.slo_config import slos_from_config
+from vigil.alerting.rules.slo import slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity, Timing
 from vigil.config import VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem

@@ -193,7 +193,7 @@ def validate(path: str) -> None:
     from vigil.actions import actions_from_config
     from vigil.alerting.engine import load_alerting
     from vigil.alerting.rules import rules_from_config
-    from vigil.alerting.slo_config import slos_from_config
+    from vigil.alerting.rules.slo import slos_from_config
     from vigil.config import load_config
     from vigil.errors import ConfigError
 

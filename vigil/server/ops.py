@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from vigil.alerting.history import episode_of
+from vigil.alerting.mute.silences import Silence, silence_from_dict, silence_to_dict
+from vigil.alerting.response.episodes import episode_of
 from vigil.alerting.rules import parse_rules
-from vigil.alerting.silence import Silence
-from vigil.alerting.silences import silence_from_dict, silence_to_dict
 from vigil.config import parse_duration
 from vigil.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from vigil.alerting.engine import AlertEngine
-    from vigil.alerting.incidents import Incident
+    from vigil.alerting.response.incidents import Incident
     from vigil.server.app import Vigil
     from vigil.server.auth import Caller
 
@@ -195,7 +194,7 @@ def ops_router(
 
     @router.get("/v1/incidents", summary="Incidents, newest first, with MTTA and MTTR")
     async def list_incidents(status: str | None = None, since: str | None = None) -> dict[str, Any]:
-        from vigil.alerting.incidents import response_times
+        from vigil.alerting.response.incidents import response_times
 
         eng = need()
         start = parse_time(since) if since else None
@@ -283,7 +282,7 @@ def ops_router(
         """Body: ``name`` (a rule in force) or ``rule`` (a mapping as in ``rules:``), ``model``, ``from``,
         ``to`` (default: the last 24 hours), ``every`` (seconds or a duration; default: the rule's window,
         at most a minute). The replay uses the data as stored now (late data counts as if on time)."""
-        from vigil.alerting.replay import format_replay, replay
+        from vigil.alerting.analysis.replay import format_replay, replay
 
         eng = need()
         body = await _body(request)
@@ -335,10 +334,10 @@ def ops_router(
     ) -> Any:
         """How often each rule fired and for how long, acknowledged or ignored, flapping, marked false, time
         to acknowledge, a verdict per rule; and levels suggested from each noisy rule's history
-        (``vigil.alerting.review``). ``format=html`` gives a self-contained report."""
+        (``vigil.alerting.analysis.alert_quality``). ``format=html`` gives a self-contained report."""
         from fastapi.responses import HTMLResponse
 
-        from vigil.alerting.review import FLAP_WINDOW, review, suggest_thresholds
+        from vigil.alerting.analysis.alert_quality import FLAP_WINDOW, review, suggest_thresholds
         from vigil.reports.review import review_html, review_json, review_text
 
         eng = need()
@@ -370,7 +369,7 @@ def ops_router(
 
     @router.get("/v1/slos", summary="SLOs: error budget remaining and burn rates")
     async def slos() -> dict[str, Any]:
-        from vigil.alerting.slo import slo_statuses
+        from vigil.alerting.rules.error_budget import slo_statuses
 
         eng = need()
         defined = [r.slo for r in eng.rules if r.slo is not None]
@@ -454,7 +453,7 @@ def ops_router(
         default ``alerting.deploy_grace``). Records the version as live (the rollback target moves) and
         mutes the model's alerts, bar NoData, for the grace period. Audited."""
         from vigil.actions import record_deploy
-        from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation
+        from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation
 
         eng = need()
         if vigil.registry.get(model) is None:
@@ -522,7 +521,7 @@ def ops_router(
     async def put_maintenance(name: str, request: Request) -> dict[str, Any]:
         """Body as an ``alerting.maintenance`` entry: ``matchers`` and ``starts_at``/``ends_at`` or
         ``weekly: {days, start, end|duration, timezone}``, with ``comment`` and ``by``."""
-        from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow
+        from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow
 
         eng = need()
         body = await _body(request)
@@ -547,7 +546,7 @@ def ops_router(
 
     @router.delete("/v1/maintenance/{name}", summary="Remove a maintenance window added through the API")
     async def delete_maintenance(name: str, request: Request) -> dict[str, Any]:
-        from vigil.alerting.maintenance import MAINTENANCE_KIND
+        from vigil.alerting.mute.maintenance import MAINTENANCE_KIND
 
         need()
         actor = _actor({}, request)

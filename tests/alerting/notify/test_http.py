@@ -11,7 +11,7 @@ import pytest
 
 from tests.alerting.notify.conftest import FakeTime, RecordingServer
 from tests.alerting.notify.samples import GROUP_KEY, T0, firing_notification, resolved_notification
-from vigil.alerting.dispatch import Notification
+from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify import (
     Delivery,
     DeliveryStatus,

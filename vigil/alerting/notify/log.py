@@ -17,7 +17,7 @@ from os import PathLike
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from vigil.alerting.dispatch import Notification
+from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify.content import content_hash
 from vigil.alerting.notify.receivers import Receiver
 from vigil.alerting.notify.retry import Delivery, DeliveryStatus

@@ -1,4 +1,4 @@
-"""Receivers: where a :class:`~vigil.alerting.dispatch.Notification` goes.
+"""Receivers: where a :class:`~vigil.alerting.dispatch.dispatcher.Notification` goes.
 
 Each has a ``name`` (the notification log's key: give two receivers of one kind distinct names) and
 ``send(notification, *, now) -> Delivery``, retrying per its :class:`RetryPolicy`. URLs, routing keys
@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Notification
+from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify.content import ZERO_TIME, Summary, common, rfc3339, summarize
 from vigil.alerting.notify.retry import Attempt, Delivery, RetryPolicy, post_json, run
 

@@ -56,7 +56,7 @@ parse it)::
             group_wait: 5m
             repeat_interval: 1d
 
-:class:`MultiDispatcher` runs one :class:`~vigil.alerting.dispatch.Dispatcher` per route, so each route
+:class:`MultiDispatcher` runs one :class:`~vigil.alerting.dispatch.dispatcher.Dispatcher` per route, so each route
 groups and times its alerts on its own; a notification's ``receiver`` is its route's receiver. Its
 ``group_key`` is the dispatcher's (``<receiver>:{<group labels>}``) for the root, so keys and dedup keys
 (PagerDuty's is derived from it) are unchanged from the single-route engine, and ``<route id>:`` followed
@@ -76,7 +76,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from vigil.alerting.alert import Alert
-from vigil.alerting.dispatch import Dispatcher, Notification, Route
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Route
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.matchers import Matcher, MatcherError, MatchType, matches_all, parse_matcher
 from vigil.alerting.mute import Muter
@@ -341,7 +341,7 @@ def _validation_problems(exc: ValidationError, filename: str, path: str) -> list
                     None,
                     where,
                     f"{error['msg']} (got {error['input']!r})",
-                    "see vigil.alerting.routing",
+                    "see vigil.alerting.dispatch.routes",
                 )
             )
     return out
@@ -363,7 +363,7 @@ def receivers_for(receiver: str, receivers: Sequence[_R]) -> list[_R]:
 
 
 class MultiDispatcher:
-    """One :class:`~vigil.alerting.dispatch.Dispatcher` per route of a tree; holds no clock.
+    """One :class:`~vigil.alerting.dispatch.dispatcher.Dispatcher` per route of a tree; holds no clock.
 
     Each alert received goes to the dispatchers of the routes that take it (:meth:`RouteTree.match`), so
     an alert routed twice is grouped, waited for and repeated by each route on its own timings.
@@ -407,7 +407,7 @@ class MultiDispatcher:
         self, now: float, muter: Muter | None = None, notified: Callable[[Alert], bool] | None = None
     ) -> list[Notification]:
         """The notifications due at ``now``: by route in tree order, then by group key (``notified``: see
-        :meth:`Dispatcher.flush <vigil.alerting.dispatch.Dispatcher.flush>`)."""
+        :meth:`Dispatcher.flush <vigil.alerting.dispatch.dispatcher.Dispatcher.flush>`)."""
         out: list[Notification] = []
         for node in self.tree.nodes():
             for notification in self._dispatchers[node.id].flush(now, muter, notified):

@@ -25,8 +25,8 @@ value, bad = those where it breaks ``op threshold``, e.g. accuracy < 0.9). :func
 from a ``Query`` (windows counted by their start, at the model's resolution).
 
 :func:`slo_status` judges one SLO at a time; :func:`slo_statuses` judges several at their last complete
-window, as rule evaluation does (``vigil.alerting.evaluate`` runs SLOs through the alert state machine:
-see ``vigil.alerting.slo_config`` for the ``slos:`` section).
+window, as rule evaluation does (``vigil.alerting.evaluate.round`` runs SLOs through the alert state machine:
+see ``vigil.alerting.rules.slo`` for the ``slos:`` section).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ An **episode** is one firing period of one rule on one model: from the state mac
 ``resolved_at``. It records the highest severity reached, when it was first notified, who acknowledged it
 and when, and a person's verdict (``false``: it should not have fired). Episodes are store records of kind
 ``episode`` with id ``<rule>/<model>/<fired_at as integer ms>``; :class:`History` writes them as the engine
-sees alerts and reads them back for the review (:mod:`vigil.alerting.review`) and incidents.
+sees alerts and reads them back for the review (:mod:`vigil.alerting.analysis.alert_quality`) and incidents.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Planned quiet: maintenance windows, a :class:`~vigil.alerting.mute.Muter` (deploy grace periods are in
-:mod:`vigil.alerting.deploys`).
+:mod:`vigil.alerting.mute.deploys`).
 
 **Maintenance windows.** A :class:`MaintenanceWindow` mutes the alerts matching all its ``matchers``
 (``vigil.alerting.matchers`` syntax; at least one, and not all matching the empty label set, as for
@@ -449,7 +449,7 @@ def _parse_window(data: Mapping[str, Any], path: str) -> tuple[MaintenanceWindow
             model.name, tuple(matchers), starts_at, ends_at, weekly, model.comment, model.created_by
         )
     except ValueError as exc:
-        return None, [(path, str(exc), "see vigil.alerting.maintenance")]
+        return None, [(path, str(exc), "see vigil.alerting.mute.maintenance")]
     return window, []
 
 
@@ -501,7 +501,7 @@ def _weekly(model: _WeeklyModel) -> WeeklySchedule:
             days, time(whole // 3600, whole // 60 % 60, whole % 60), duration, model.timezone
         )
     except ValueError as exc:
-        raise _Bad(str(exc), "see vigil.alerting.maintenance") from None
+        raise _Bad(str(exc), "see vigil.alerting.mute.maintenance") from None
 
 
 def _days(value: object) -> tuple[int, ...]:

@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.alerting.fingerprint import Labels
-from vigil.alerting.maintenance import _Bad, _instant_of, _Problem, _pydantic_problems, _sentence
 from vigil.alerting.matchers import Matcher, matches_all, parse_matcher
+from vigil.alerting.mute.maintenance import _Bad, _instant_of, _Problem, _pydantic_problems, _sentence
 from vigil.config import parse_duration
 from vigil.errors import InputError
 

@@ -1,5 +1,5 @@
 """Alert rules: what to watch on which model, when it is bad, and who to tell (the ``rules:`` section of
-vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.slo_config`).
+vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.rules.slo`).
 
 A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>`` or
 ``null_rate:<feature>``) over its evaluation ``window`` and decides a severity. Kinds:
@@ -13,7 +13,7 @@ A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<fea
   value < baseline × (1 - ``percent``/100). It breaches at ``severity`` (warning unless set), and never
   before ``min_baseline_points`` windows of the baseline have a value.
 * ``anomaly``: the robust z-score of the value against the same metric's per-window values
-  (``vigil.alerting.anomaly``): z = (value - median) / (1.4826 × MAD), with the mean-absolute-deviation
+  (``vigil.alerting.rules.anomaly``): z = (value - median) / (1.4826 × MAD), with the mean-absolute-deviation
   fallback when the MAD is 0 and ±inf off a constant history. The history is every window of the trailing
   ``baseline_window`` (7d by default); with ``seasonality`` (e.g. ``1d`` or ``1w``) only the windows at the
   same phase of each of the last ``baseline_window / seasonality`` seasons, and one window either side
@@ -27,7 +27,7 @@ A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<fea
 ``sliding: true`` makes a rule judge the latest complete model windows spanning its ``window`` at every
 evaluation (a ``1h`` rule on a model with ``1m`` windows reads the last 60 minutes each minute), rather
 than whole ``window``-aligned buckets (the last complete hour, 18:00–19:00, judged from 19:00). Default
-rules slide; see ``vigil.alerting.evaluate`` for the exact windows.
+rules slide; see ``vigil.alerting.evaluate.round`` for the exact windows.
 
 Every rule has ``for`` and ``keep_firing_for`` (see ``vigil.alerting.state``), ``labels`` (added to its
 alerts: team, service, a severity route...), ``owner``, ``runbook`` (a URL or inline Markdown), ``route``
@@ -113,7 +113,7 @@ from pydantic import (
     model_validator,
 )
 
-from vigil.alerting.slo import Slo
+from vigil.alerting.rules.error_budget import Slo
 from vigil.alerting.state import Severity, Timing
 from vigil.config import ModelSpec, VigilConfig, parse_duration
 from vigil.errors import ConfigError, ConfigProblem
@@ -168,8 +168,8 @@ def _zeros_to_none(data: Any) -> Any:
 class Rule(BaseModel):
     """One alert rule. Build it from YAML with :func:`parse_rules`, or in code with ``Rule(name=..., ...)``
     (``for`` is ``for_`` in code). Durations are timedeltas (written 30s, 5m, 2h, 7d in YAML). Rules of
-    kind ``slo`` carry their :class:`~vigil.alerting.slo.Slo` and come from
-    :func:`~vigil.alerting.slo_config.parse_slos`."""
+    kind ``slo`` carry their :class:`~vigil.alerting.rules.error_budget.Slo` and come from
+    :func:`~vigil.alerting.rules.slo.parse_slos`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -446,7 +446,7 @@ class Rule(BaseModel):
     def breached(self, value: float | None, baseline: float | None = None) -> Severity | None:
         """The severity this rule's condition gives ``value`` (None: no breach, or no value). For anomaly
         rules ``value`` is the z-score (see :meth:`breached_z`); slo rules are judged from their SLO's
-        status by ``vigil.alerting.evaluate``, and give None here."""
+        status by ``vigil.alerting.evaluate.round``, and give None here."""
         if value is None or math.isnan(value):
             return None
         if self.kind == "slo":

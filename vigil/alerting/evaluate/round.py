@@ -23,11 +23,11 @@ Exact semantics, for each rule and each registered model it applies to (``model:
   ``min_baseline_points`` values, or a baseline of 0 for ``factor``/``percent`` above, no breach.
 * ``anomaly`` rules: the history is the non-None per-step values (step ``W``) of the ``baseline_window``
   before the evaluation window, or with ``seasonality`` ``S`` the steps starting within ``W`` of
-  ``start - j × S`` for ``j = 1..seasons``; ``z = vigil.alerting.anomaly.robust_z(value, history)``, judged
+  ``start - j × S`` for ``j = 1..seasons``; ``z = vigil.alerting.rules.anomaly.robust_z(value, history)``, judged
   by ``Rule.breached_z``; fewer than ``min_baseline_points`` history values (or no value): no breach.
   The evaluation's ``baseline`` is the history's median and its ``threshold`` the metric value at the level
   shown (``median ± level × scale``, on the side of the value for ``direction: both``).
-* ``slo`` rules: ``vigil.alerting.slo.slo_status`` at ``e = floor(now / R) * R`` (``R``: the model's
+* ``slo`` rules: ``vigil.alerting.rules.error_budget.slo_status`` at ``e = floor(now / R) * R`` (``R``: the model's
   resolution): **critical** while a page tier holds, **warning** while only a ticket tier holds. The value
   is the long-window burn rate of the first tier that holds at that severity (else of the first tier), the
   threshold that tier's factor.
@@ -48,9 +48,9 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from vigil.alerting.alert import Alert, alerts_for
-from vigil.alerting.anomaly import robust_z
 from vigil.alerting.rules import Rule
-from vigil.alerting.slo import SloStatus, slo_status, span
+from vigil.alerting.rules.anomaly import robust_z
+from vigil.alerting.rules.error_budget import SloStatus, slo_status, span
 from vigil.alerting.state import AlertState, Severity, step
 from vigil.config import ModelSpec
 

@@ -1,6 +1,6 @@
 """SLOs in config: the ``slos:`` section of vigil.yaml, read into rules of kind ``slo``.
 
-Each SLO (see ``vigil.alerting.slo`` for the math) becomes a :class:`~vigil.alerting.rules.Rule` of kind
+Each SLO (see ``vigil.alerting.rules.error_budget`` for the math) becomes a :class:`~vigil.alerting.rules.Rule` of kind
 ``slo``, evaluated like the others (state machine, grouping, inhibition, notifications). It fires **critical**
 (a page) while a page tier of the multi-window burn-rate alerts holds (> 14.4 over 1h and 5m, or > 6 over 6h
 and 30m, for a 30-day window) and **warning** (a ticket) while only a ticket tier holds (> 3 over 24h and 2h,
@@ -43,7 +43,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.alerting.rules import Duration, Rule, _Bad, _parse_section, _zeros_to_none, known_metric
-from vigil.alerting.slo import Sli, Slo
+from vigil.alerting.rules.error_budget import Sli, Slo
 from vigil.config import VigilConfig
 
 __all__ = ["parse_slos", "slos_from_config"]
@@ -191,7 +191,7 @@ def parse_slos(
         return spec.rule()
 
     return _parse_section(
-        "slos", "SLO", data, build, _SloSpec.model_fields, filename, text, "vigil.alerting.slo_config"
+        "slos", "SLO", data, build, _SloSpec.model_fields, filename, text, "vigil.alerting.rules.slo"
     )
 
 
@@ -200,7 +200,7 @@ def slos_from_config(
 ) -> tuple[Rule, ...]:
     """The SLOs of ``config``'s ``slos:`` section as rules of kind ``slo`` (see :func:`parse_slos`); their
     names must differ from those in the ``rules:`` section. Evaluate them with the other rules; their
-    ``Slo`` objects (``rule.slo``) give ``vigil.alerting.slo.slo_statuses``."""
+    ``Slo`` objects (``rule.slo``) give ``vigil.alerting.rules.error_budget.slo_statuses``."""
     extra = config.model_extra or {}
     raw_rules = extra.get("rules")
     names = {

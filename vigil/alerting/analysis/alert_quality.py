@@ -1,6 +1,6 @@
 """The alert-quality review: which rules cry wolf, and where their thresholds should be.
 
-:func:`review` reads alert episodes (``vigil.alerting.history.Episode``) and judges each rule, over all
+:func:`review` reads alert episodes (``vigil.alerting.response.episodes.Episode``) and judges each rule, over all
 models and per model. Exact semantics:
 
 * An episode **counts** when it fired in ``[start, end)``. Its **firing time** is ``resolved_at - fired_at``
@@ -37,9 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.alerting.evaluate import MetricSource
-from vigil.alerting.history import Episode
-from vigil.alerting.replay import CachedSource, format_duration, replay, window_width
+from vigil.alerting.analysis.replay import CachedSource, format_duration, replay, window_width
+from vigil.alerting.evaluate.round import MetricSource
+from vigil.alerting.response.episodes import Episode
 from vigil.alerting.rules import Rule, known_metric
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "RuleReview",
     "RuleStats",
     "Suggestion",
+    "plural",
     "quantile",
     "review",
     "suggest_thresholds",
@@ -248,18 +249,19 @@ def _stats(
     )
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 episode``, ``3 episodes``."""
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _verdict(s: RuleStats) -> tuple[str, str]:
     if s.episodes == 0:
         return "quiet", "quiet: no episodes — nothing to tune"
-    facts = [_plural(s.episodes, "episode")]
+    facts = [plural(s.episodes, "episode")]
     if s.ignored_share:
         facts.append(f"{s.ignored_share:.0%} never acknowledged")
     if s.flaps:
-        facts.append(_plural(s.flaps, "flap"))
+        facts.append(plural(s.flaps, "flap"))
     if s.false:
         facts.append(f"{s.false} marked false")
     if s.open:
@@ -372,7 +374,7 @@ def suggest_thresholds(
     Critical is None when it is not beyond warning (σ̃ = 0: a metric constant in most windows).
 
     Each candidate (the current rule as it is, its current levels alone, m ± 3σ̂, m ± 5σ̂, Q(0.99) and
-    Q(0.999) alone, and the suggested pair) is replayed with :mod:`vigil.alerting.replay` every ``W`` over
+    Q(0.999) alone, and the suggested pair) is replayed with :mod:`vigil.alerting.analysis.replay` every ``W`` over
     the same windows (``for`` and ``keep_firing_for`` of the rule apply); a candidate other than the current
     rule is a threshold rule on the same metric, version, segment, op, window and timing. ``breach_share``
     is the share of all the windows (with or without a value) whose value breaches.
@@ -519,15 +521,3 @@ def _candidate(
         name, warning, critical, run.breaching / run.evaluations, len(run.firings), run.firing_seconds
     )
 
-
-_MOVED_TO_REPORTS = ("review_html", "review_json", "review_text")
-
-
-def __getattr__(name: str) -> Any:
-    """``review_json``, ``review_text`` and ``review_html``, now in :mod:`vigil.reports.review`, stay
-    importable from here; imported on first use, since that module imports this one."""
-    if name in _MOVED_TO_REPORTS:
-        from vigil.reports import review as presentation
-
-        return getattr(presentation, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

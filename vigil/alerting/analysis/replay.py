@@ -2,7 +2,7 @@
 
 ``replay(rule, query, model, start, end, every)`` runs the live engine's own two steps over past times:
 at ``now = start, start + every, start + 2·every, …`` up to and including ``end`` (seconds) it calls
-``vigil.alerting.evaluate.evaluate_one`` (the rule's last complete window before ``now``) and
+``vigil.alerting.evaluate.round.evaluate_one`` (the rule's last complete window before ``now``) and
 ``vigil.alerting.state.step``, starting from an inactive state with the rule's timing. So ``for``,
 ``keep_firing_for``, escalation and every rule kind (present and future) behave exactly as in
 ``evaluate``, for an engine that evaluated at those times. It reports:
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.alerting.evaluate import MetricSource, evaluate_one
+from vigil.alerting.evaluate.round import MetricSource, evaluate_one
 from vigil.alerting.rules import Rule
 from vigil.alerting.state import AlertState, Phase, Severity, step
 

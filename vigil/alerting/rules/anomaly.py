@@ -1,6 +1,6 @@
 """Anomaly scores: a robust z-score of a value against its own history, plain or seasonal.
 
-Pure numpy functions, no I/O; ``vigil.alerting.evaluate`` reads the history and calls them.
+Pure numpy functions, no I/O; ``vigil.alerting.evaluate.round`` reads the history and calls them.
 
 * :func:`robust_z`: ``z = (x - median) / scale`` over a history row, where ``scale = 1.4826 × MAD`` (the
   median absolute deviation from the median; 1.4826 makes it estimate σ for normal data). Vectorised: one
