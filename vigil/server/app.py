@@ -128,9 +128,11 @@ def create_app(
 
     engine = None
     if "alerting" in (config.model_extra or {}):
+        from vigil.actions.wiring import subscribe_remediation
         from vigil.alerting.engine import AlertEngine
 
         engine = AlertEngine.from_config(config, vigil.query, store, clock=clock, holder=writer)
+        subscribe_remediation(engine, config, vigil.registry)  # remediation acts on the alert rounds
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -337,7 +337,8 @@ def ops_router(
         (``vigil.alerting.analysis.alert_quality``). ``format=html`` gives a self-contained report."""
         from fastapi.responses import HTMLResponse
 
-        from vigil.alerting.analysis.alert_quality import FLAP_WINDOW, review, suggest_thresholds
+        from vigil.alerting.analysis.alert_quality import FLAP_WINDOW, review
+        from vigil.alerting.analysis.tuning import suggest_thresholds
         from vigil.reports.review import review_html, review_json, review_text
 
         eng = need()

@@ -11,7 +11,6 @@ time of expiry (Alertmanager's semantics: the silence stays listed as expired un
 :meth:`SilenceStore.muter` reads the store once and returns a :class:`Silences` snapshot for one round.
 """
 
-
 from __future__ import annotations
 
 import json
