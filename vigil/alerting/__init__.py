@@ -14,6 +14,7 @@
 
 This package exports the pure stages, which read no clock and touch neither storage nor HTTP.
 """
+
 from __future__ import annotations
 
 from vigil.alerting.alert import Alert, AlertStatus, alerts_for

@@ -48,8 +48,8 @@ from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation, DeployGra
 from vigil.alerting.mute.inhibit import BUILT_IN_INHIBITIONS, Inhibitor, InhibitRule
 from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
 from vigil.alerting.mute.silences import SilenceStore
+from vigil.alerting.notify.channel import Receiver
 from vigil.alerting.notify.log import NotificationLog, StoreNotificationLog, deliver, log_delivery
-from vigil.alerting.notify.receiver import Receiver
 from vigil.alerting.notify.retry import DeliveryStatus
 from vigil.alerting.receivers import acknowledge_pages, build_receivers
 from vigil.alerting.response.episodes import History, episode_of

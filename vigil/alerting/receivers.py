@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from vigil.alerting.dispatch.routes import receivers_for
+from vigil.alerting.notify.channel import Receiver
 from vigil.alerting.notify.pagerduty import PagerDutyReceiver
-from vigil.alerting.notify.receiver import Receiver
 from vigil.alerting.notify.retry import DeliveryStatus
 from vigil.alerting.settings import AlertingSettings
 

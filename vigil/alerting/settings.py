@@ -50,8 +50,8 @@ from pydantic import (
 
 from vigil.alerting.dispatch.routes import RouteConfig, RouteTree
 from vigil.alerting.mute.maintenance import MaintenanceWindows
+from vigil.alerting.notify.channel import ChannelConfig
 from vigil.alerting.notify.email import EmailSettings
-from vigil.alerting.notify.receiver import ChannelConfig
 from vigil.alerting.notify.registry import CHANNELS, ReceiverConfig
 from vigil.alerting.problems import keys_of, locator, problems_of
 from vigil.config import VigilConfig, _Issue, _Issues, parse_duration

@@ -164,7 +164,7 @@ def incidents_show(api: Api, id: str, as_json: bool) -> None:
 
 
 def _episode(alert: Mapping[str, Any]) -> str:
-    """An episode's id (``rule/model/fired_at in ms``), as ``vigil.alerting.response.episodes`` names it."""
+    """An episode's id (``rule/model/fired_at in ms``), as ``vigil.alerting.history`` names it."""
     if alert.get("id"):
         return str(alert["id"])
     fired = _seconds(alert.get("fired_at"))

@@ -334,7 +334,7 @@ def ops_router(
     ) -> Any:
         """How often each rule fired and for how long, acknowledged or ignored, flapping, marked false, time
         to acknowledge, a verdict per rule; and levels suggested from each noisy rule's history
-        (``vigil.alerting.analysis.alert_quality``). ``format=html`` gives a self-contained report."""
+        (``vigil.alerting.review``). ``format=html`` gives a self-contained report."""
         from fastapi.responses import HTMLResponse
 
         from vigil.alerting.analysis.alert_quality import FLAP_WINDOW, review

@@ -9,11 +9,11 @@ never import it. Message content comes from conventional annotation keys, see :m
 from __future__ import annotations
 
 from vigil.alerting.notify.alertmanager import AlertmanagerReceiver, alertmanager_alerts
+from vigil.alerting.notify.channel import Receiver
 from vigil.alerting.notify.content import ANNOTATION_KEYS, Summary, content_hash, rfc3339, summarize
 from vigil.alerting.notify.email import EmailReceiver, email_message
 from vigil.alerting.notify.log import NotificationLog, StoreNotificationLog, deliver
 from vigil.alerting.notify.pagerduty import PAGERDUTY_EVENTS_URL, PagerDutyReceiver, pagerduty_event
-from vigil.alerting.notify.receiver import Receiver
 from vigil.alerting.notify.registry import CHANNELS, ReceiverConfig
 from vigil.alerting.notify.retry import Delivery, DeliveryStatus, RetryPolicy
 from vigil.alerting.notify.slack import SlackReceiver, slack_message

@@ -8,8 +8,8 @@ import httpx
 
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.notify.channel import ChannelConfig, Receiver, alerts_of, ends_at
 from vigil.alerting.notify.content import rfc3339
-from vigil.alerting.notify.receiver import ChannelConfig, Receiver, alerts_of, ends_at
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.config import Secret
 

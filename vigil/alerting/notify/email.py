@@ -13,8 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vigil.alerting.dispatch.dispatcher import Notification
-from vigil.alerting.notify.content import summarize
-from vigil.alerting.notify.receiver import (
+from vigil.alerting.notify.channel import (
     MAX_LISTED,
     ChannelConfig,
     Receiver,
@@ -22,6 +21,7 @@ from vigil.alerting.notify.receiver import (
     alerts_of,
     text_lines,
 )
+from vigil.alerting.notify.content import summarize
 from vigil.alerting.notify.retry import Attempt, Delivery, RetryPolicy, run
 from vigil.config import _expand_env, _Issue, _Issues
 

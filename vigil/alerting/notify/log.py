@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.notify.channel import Receiver
 from vigil.alerting.notify.content import content_hash
-from vigil.alerting.notify.receiver import Receiver
 from vigil.alerting.notify.retry import Delivery, DeliveryStatus
 from vigil.store.base import Store
 

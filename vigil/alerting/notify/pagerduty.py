@@ -10,8 +10,8 @@ import httpx
 
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.notify.channel import ChannelConfig, Receiver, alert_line, clip
 from vigil.alerting.notify.content import common, rfc3339, summarize
-from vigil.alerting.notify.receiver import ChannelConfig, Receiver, alert_line, clip
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.config import Secret
 

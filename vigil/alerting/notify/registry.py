@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Discriminator, Tag
 
 from vigil.alerting.notify.alertmanager import AlertmanagerConfig
+from vigil.alerting.notify.channel import ChannelConfig
 from vigil.alerting.notify.email import EmailConfig
 from vigil.alerting.notify.pagerduty import PagerDutyConfig
-from vigil.alerting.notify.receiver import ChannelConfig
 from vigil.alerting.notify.slack import SlackConfig
 from vigil.alerting.notify.webhook import WebhookConfig
 from vigil.config import _Issue, _Issues

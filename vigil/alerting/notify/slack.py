@@ -8,8 +8,8 @@ import httpx
 
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.notify.channel import MAX_LISTED, ChannelConfig, Receiver, alert_line, alerts_of, clip
 from vigil.alerting.notify.content import summarize
-from vigil.alerting.notify.receiver import MAX_LISTED, ChannelConfig, Receiver, alert_line, alerts_of, clip
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.config import Secret
 

@@ -12,19 +12,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from vigil.alerting.evaluate.source import MetricSource
 from vigil.alerting.evaluate.window import Window
 from vigil.alerting.problems import choose
+from vigil.alerting.rules.error_budget import Slo, SloStatus
 from vigil.alerting.state import Severity, Timing
 from vigil.config import ModelSpec, _Issue, _Issues, parse_duration
 from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segment_text
-
-if TYPE_CHECKING:
-    from vigil.alerting.rules.error_budget import Slo, SloStatus
 
 __all__ = [
     "PER_FEATURE",
