@@ -31,6 +31,7 @@ CURRENT_KIND = "alerts"
 
 
 def alerts_to_json(alerts: Iterable[Alert]) -> str:
+    """The current alerts as the store keeps them (sorted keys, so equal alerts give equal text)."""
     return json.dumps(
         [
             {
@@ -47,6 +48,7 @@ def alerts_to_json(alerts: Iterable[Alert]) -> str:
 
 
 def alerts_from_json(text: str) -> list[Alert]:
+    """The alerts :func:`alerts_to_json` wrote."""
     return [
         Alert(d["labels"], AlertStatus(d["status"]), d["starts_at"], d["ends_at"], d["annotations"])
         for d in json.loads(text)
@@ -54,6 +56,7 @@ def alerts_from_json(text: str) -> list[Alert]:
 
 
 def state_to_json(state: AlertState) -> str:
+    """One alert state as the store keeps it (its timing comes from the rule when read back)."""
     return json.dumps(
         {
             "phase": state.phase.value,
@@ -71,6 +74,7 @@ def state_to_json(state: AlertState) -> str:
 
 
 def state_from_json(text: str, timing: Timing) -> AlertState:
+    """The state :func:`state_to_json` wrote, with the rule's ``timing`` as it is now."""
     data = json.loads(text)
     severity = data.pop("severity")
     return AlertState(
