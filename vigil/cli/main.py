@@ -191,9 +191,8 @@ def validate(path: str) -> None:
     """Check a vigil.yaml: every problem with its file, line and what to fix (models, columns, rules, SLOs,
     actions and the alerting section)."""
     from vigil.actions import actions_from_config
-    from vigil.alerting.engine import load_alerting
-    from vigil.alerting.rules import rules_from_config
-    from vigil.alerting.slo_config import slos_from_config
+    from vigil.alerting.rules import rules_from_config, slos_from_config
+    from vigil.alerting.settings import load_alerting
     from vigil.config import load_config
     from vigil.errors import ConfigError
 

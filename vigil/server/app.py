@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
+from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
@@ -54,10 +55,13 @@ _ROUTERS = (*_API, health, exposition)
 def alert_engine(
     config: VigilConfig, vigil: Vigil, *, clock: Callable[[], float], writer: str
 ) -> AlertEngine | None:
-    """The alert engine, with the remediation it wires, when the config has an ``alerting:`` section."""
+    """The alert engine, when the config has an ``alerting:`` section, with the remediation actions
+    subscribed to its rounds (kept as ``vigil.remediator``)."""
     if "alerting" not in (config.model_extra or {}):
         return None
-    return AlertEngine.from_config(config, vigil.query, vigil.store, clock=clock, holder=writer)
+    engine = AlertEngine.from_config(config, vigil.query, vigil.store, clock=clock, holder=writer)
+    vigil.remediator = subscribe_remediation(engine, config, vigil.registry)
+    return engine
 
 
 def create_app(

@@ -14,12 +14,14 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from vigil.actions import Deployments, record_deploy
-from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation
+from vigil.actions.remediator import Remediator
+from vigil.alerting.analysis.alert_quality import FLAP_WINDOW, Review, review
+from vigil.alerting.analysis.tuning import Suggestion, suggest_thresholds
 from vigil.alerting.engine import AlertEngine
-from vigil.alerting.history import Episode, episode_of
-from vigil.alerting.incidents import Incident
-from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow
-from vigil.alerting.review import FLAP_WINDOW, Review, Suggestion, review, suggest_thresholds
+from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation
+from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow
+from vigil.alerting.response.episodes import Episode, episode_of
+from vigil.alerting.response.incidents import Incident
 from vigil.config import VigilConfig
 from vigil.errors import InputError, StoreError
 from vigil.ingest.pipeline import Ingestor
@@ -80,6 +82,8 @@ class Vigil:
         )
         self.query = Query(store, self.registry, self.aggregator, self.baselines, clock)
         self.started_at = clock()
+        self.remediator: Remediator | None = None
+        """The remediation actions, when alerting is on (wired by the composition root)."""
 
     def _record_config_deploys(self, now: float) -> None:
         """A ``live:`` edited in the config since the store last recorded it is a deploy: record it now."""

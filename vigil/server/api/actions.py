@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.actions import Run
 from vigil.errors import InputError
 from vigil.server.api.answers import Answer, errors
-from vigil.server.api.deps import EngineDep, VigilDep
+from vigil.server.api.deps import RemediatorDep, VigilDep
 from vigil.server.auth import AdminCaller, admin_key, claimed_actor
 from vigil.server.wire import iso, parse_time, read_object
 
@@ -98,10 +98,12 @@ async def _acting(work: Callable[[], Run]) -> RunView:
     responses=_ERRORS,
     response_model_exclude_unset=True,
 )
-async def list_actions(engine: EngineDep, model: str | None = None, since: str | None = None) -> Actions:
+async def list_actions(
+    remediator: RemediatorDep, model: str | None = None, since: str | None = None
+) -> Actions:
     start = parse_time(since) if since else None
-    runs = await run_in_threadpool(lambda: engine.remediator.runs(model=model, since=start))
-    specs = [s.public() for s in engine.remediator.specs]  # never a secret: a header, a token, a URL's
+    runs = await run_in_threadpool(lambda: remediator.runs(model=model, since=start))
+    specs = [s.public() for s in remediator.specs]  # never a secret: a header, a token, a URL's
     return Actions.model_validate({"actions": specs, "runs": [_view(r) for r in reversed(runs)]})
 
 
@@ -112,7 +114,7 @@ async def list_actions(engine: EngineDep, model: str | None = None, since: str |
     response_model_exclude_unset=True,
 )
 async def run_action(
-    name: str, request: Request, caller: AdminCaller, vigil: VigilDep, engine: EngineDep
+    name: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Body: ``model``, ``reason``, ``by``, optional ``force`` (override the cooldown; audited) and
     ``to_version`` (a rollback's target). The run comes back executed, awaiting approval, or refused
@@ -124,7 +126,7 @@ async def run_action(
         raise InputError("give the 'model' and a 'reason'")
     force, to_version = bool(body.get("force")), body.get("to_version")
     return await _acting(
-        lambda: engine.remediator.request(
+        lambda: remediator.request(
             name, model, actor, reason, vigil.clock(), force=force, to_version=to_version
         )
     )
@@ -137,11 +139,11 @@ async def run_action(
     response_model_exclude_unset=True,
 )
 async def approve_run(
-    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, engine: EngineDep
+    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Needs a named API key other than the requester's."""
     actor = claimed_actor(caller, request, await read_object(request))
-    return await _acting(lambda: engine.remediator.approve(id, actor, vigil.clock()))
+    return await _acting(lambda: remediator.approve(id, actor, vigil.clock()))
 
 
 @router.post(
@@ -151,10 +153,10 @@ async def approve_run(
     response_model_exclude_unset=True,
 )
 async def reject_run(
-    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, engine: EngineDep
+    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Body (optional): ``reason``."""
     body = await read_object(request)
     actor = claimed_actor(caller, request, body)
     reason = str(body.get("reason", "")).strip() or "rejected"
-    return await _acting(lambda: engine.remediator.reject(id, actor, reason, vigil.clock()))
+    return await _acting(lambda: remediator.reject(id, actor, reason, vigil.clock()))

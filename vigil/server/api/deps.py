@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from vigil.actions.remediator import Remediator
 from vigil.alerting.engine import AlertEngine
 from vigil.server.errors import AlertingOff
 from vigil.server.services import Operations, Vigil
 
-__all__ = ["EngineDep", "MaybeEngineDep", "OperationsDep", "VigilDep"]
+__all__ = ["EngineDep", "MaybeEngineDep", "OperationsDep", "RemediatorDep", "VigilDep"]
 
 
 def _vigil(request: Request) -> Vigil:
@@ -37,6 +38,15 @@ MaybeEngineDep = Annotated[AlertEngine | None, Depends(_maybe_engine)]
 """The alert engine; None when the config has no ``alerting:`` section."""
 EngineDep = Annotated[AlertEngine, Depends(_engine)]
 """The alert engine; a route that needs it answers 409 when alerting is off."""
+
+
+def _remediator(vigil: VigilDep, engine: EngineDep) -> Remediator:
+    assert vigil.remediator is not None  # wired with the engine
+    return vigil.remediator
+
+
+RemediatorDep = Annotated[Remediator, Depends(_remediator)]
+"""The remediation actions (a route that needs them answers 409 when alerting is off)."""
 
 
 def _operations(vigil: VigilDep, engine: EngineDep) -> Operations:

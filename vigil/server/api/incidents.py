@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from vigil.alerting.history import Episode
-from vigil.alerting.incidents import Incident, response_times
+from vigil.alerting.response.episodes import Episode
+from vigil.alerting.response.incidents import Incident, response_times
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import EngineDep, OperationsDep
 from vigil.server.auth import AdminCaller, admin_key, claimed_actor

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from vigil.alerting.replay import format_replay, replay
+from vigil.alerting.analysis.replay import format_replay, replay
 from vigil.alerting.rules import Rule, parse_rules
-from vigil.alerting.slo import slo_statuses
+from vigil.alerting.rules.error_budget import slo_statuses
 from vigil.errors import ConfigError, InputError
 from vigil.reports.review import review_html, review_json, review_text
 from vigil.server.api.answers import Answer, Deleted, errors

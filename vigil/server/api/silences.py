@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from vigil.alerting.silence import Silence
-from vigil.alerting.silences import silence_from_dict, silence_to_dict
+from vigil.alerting.mute.silences import Silence, silence_from_dict, silence_to_dict
 from vigil.errors import InputError
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import EngineDep, VigilDep

@@ -23,8 +23,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.alerting.fingerprint import Labels
-from vigil.alerting.maintenance import _Bad, _instant_of, _Problem, _pydantic_problems, _sentence
 from vigil.alerting.matchers import Matcher, matches_all, parse_matcher
+from vigil.alerting.mute.intervals import IntervalError, instant_of
+from vigil.alerting.mute.maintenance import _Problem, _pydantic_problems, _sentence
 from vigil.errors import InputError
 from vigil.timefmt import parse_duration
 
@@ -88,8 +89,8 @@ class DeployAnnotation:
         problems: list[_Problem] = []
         at = 0.0
         try:
-            at = _instant_of(model.at)
-        except _Bad as exc:
+            at = instant_of(model.at)
+        except IntervalError as exc:
             problems.append(("at", str(exc), exc.hint))
         grace = None
         if model.grace is not None:

@@ -2,8 +2,8 @@
 
 Exact semantics (records of kind ``incident`` in the store, so every server sharing it sees the same):
 
-* A firing episode (:mod:`vigil.alerting.history`) that belongs to no incident joins the **open** incident
-  of its model (open = not resolved), or opens a new one. An incident is per model: what a person
+* A firing episode (:mod:`vigil.alerting.response.episodes`) that belongs to no incident joins the **open**
+  incident of its model (open = not resolved), or opens a new one. An incident is per model: what a person
   investigates together. Its severity is the highest of its episodes'.
 * The timeline records, in time order: ``opened``, ``fired`` (each episode, with its summary), ``escalated``
   (an episode's severity rose), ``notified`` (receiver and reason), ``acknowledged`` (by whom), ``note``,
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from vigil.alerting.dispatch import Notification
-from vigil.alerting.history import Episode, History, episode_of
+from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.response.episodes import Episode, History, episode_of
 from vigil.alerting.state import Severity
 from vigil.store.base import Store
 

@@ -4,7 +4,7 @@ An **episode** is one firing period of one rule on one model: from the state mac
 ``resolved_at``. It records the highest severity reached, when it was first notified, who acknowledged it
 and when, and a person's verdict (``false``: it should not have fired). Episodes are store records of kind
 ``episode`` with id ``<rule>/<model>/<fired_at as integer ms>``; :class:`History` writes them as the engine
-sees alerts and reads them back for the review (:mod:`vigil.alerting.review`) and incidents.
+sees alerts and reads them back for the review (:mod:`vigil.alerting.analysis.alert_quality`) and incidents.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class Episode:
     verdict_by: str | None = None
     incident: str | None = None
     peak: float | None = None
-    """The furthest value seen while firing (the highest for ``>`` rules, the lowest for ``<``)."""
+    """The furthest value seen while firing: the lowest where lower is worse (``op: "<"``, ``no_data``,
+    anomaly rules with ``direction: down``), else the highest."""
     summary: str = ""
 
     @property
@@ -77,12 +78,12 @@ class Episode:
         return cls(**data)
 
 
-def _further(rule_op: str | None, a: float | None, b: float | None) -> float | None:
+def _further(lower_is_worse: bool, a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     if b is None:
         return a
-    return min(a, b) if rule_op == "<" else max(a, b)
+    return min(a, b) if lower_is_worse else max(a, b)
 
 
 class History:
@@ -103,10 +104,10 @@ class History:
         return [Episode.from_json(r.body) for r in self.store.records(KIND, since)]
 
     def observe(
-        self, alerts: Iterable[Alert], now: float, ops: Mapping[str, str] | None = None
+        self, alerts: Iterable[Alert], now: float, lower_is_worse: Mapping[str, bool] | None = None
     ) -> list[Episode]:
-        """Fold one evaluation's alerts in (``ops``: the rule's ``op`` by rule name, to track the peak).
-        Returns (and stores) the episodes that changed."""
+        """Fold one evaluation's alerts in (``lower_is_worse``: by rule name, whether the peak is the lowest
+        value; else the highest). Returns (and stores) the episodes that changed."""
         seen: dict[str, Episode | None] = {}  # as stored before this round
         changed: dict[str, Episode] = {}
         for alert in alerts:
@@ -128,7 +129,7 @@ class History:
                 )
             if alert.status is AlertStatus.FIRING:
                 top = max(Severity(ep.severity), Severity(severity), key=lambda s: s.rank)
-                peak = _further((ops or {}).get(rule), ep.peak, value)
+                peak = _further((lower_is_worse or {}).get(rule, False), ep.peak, value)
                 ep = replace(ep, severity=top.value, peak=peak, resolved_at=None)
             elif alert.labels.get("severity") == ep.severity or ep.resolved_at is None:
                 # the resolved alert of the episode's severity ends it (a de-escalation resolves the

@@ -22,11 +22,11 @@ SLIs (``Sli``): ``availability`` (bad = errors, total = events); ``latency`` (ba
 ``threshold_ms``, from the windows' latency sketches, so within the sketch's 1% relative error; requests
 without a latency are not counted); ``quality`` (time slices: total = model windows where ``metric`` has a
 value, bad = those where it breaks ``op threshold``, e.g. accuracy < 0.9). :func:`read_counts` reads these
-from a ``Query`` (windows counted by their start, at the model's resolution).
+from a metric source (windows counted by their start, at the model's resolution).
 
 :func:`slo_status` judges one SLO at a time; :func:`slo_statuses` judges several at their last complete
-window, as rule evaluation does (``vigil.alerting.evaluate`` runs SLOs through the alert state machine:
-see ``vigil.alerting.slo_config`` for the ``slos:`` section).
+window, as rule evaluation does (:class:`~vigil.alerting.rules.slo.SloRule` runs an SLO through the alert
+state machine; :mod:`vigil.alerting.rules.slo` reads the ``slos:`` section).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from vigil.spec import ModelSpec
+from vigil.alerting.evaluate.source import MetricSource
 
 __all__ = [
     "DEFAULT_BURN_WINDOWS",
@@ -45,7 +45,6 @@ __all__ = [
     "Counts",
     "Sli",
     "Slo",
-    "SloSource",
     "SloStatus",
     "budget_consumed",
     "budget_remaining",
@@ -246,37 +245,12 @@ class _Window(Protocol):
     def latency(self) -> _Latency: ...
 
 
-class _Models(Protocol):
-    def get(self, name: str) -> ModelSpec | None: ...
-
-
-class SloSource(Protocol):
-    """What SLO reading needs: ``vigil.monitoring.query.Query`` is one."""
-
-    @property
-    def registry(self) -> _Models: ...
-
-    def series(
-        self,
-        model: str,
-        names: Sequence[str],
-        start: float,
-        end: float,
-        step: float | None = None,
-        version: str | None = None,
-    ) -> dict[str, list[tuple[float, float | None]]]: ...
-
-    def windows(self, model: str, start: float, end: float, version: str | None = None) -> Mapping[Any, Any]:
-        """Window states (with a ``latency`` sketch) of ``model`` starting in ``[start, end)``."""
-        ...
-
-
-def read_counts(query: SloSource, slo: Slo, now: float, lengths: Sequence[float]) -> dict[float, Counts]:
+def read_counts(query: MetricSource, slo: Slo, now: float, lengths: Sequence[float]) -> dict[float, Counts]:
     """(bad, total) of ``slo``'s SLI over ``[now - length, now)`` for each length (seconds)."""
     return {length: _counts(query, slo, now - length, now) for length in lengths}
 
 
-def _counts(query: SloSource, slo: Slo, start: float, end: float) -> Counts:
+def _counts(query: MetricSource, slo: Slo, start: float, end: float) -> Counts:
     sli = slo.sli
     if sli.kind == "latency":
         assert sli.threshold_ms is not None
@@ -353,7 +327,7 @@ class SloStatus:
         }
 
 
-def slo_status(query: SloSource, slo: Slo, now: float) -> SloStatus:
+def slo_status(query: MetricSource, slo: Slo, now: float) -> SloStatus:
     """Read every window ``slo`` needs, ending at ``now``, and judge it."""
     counts = read_counts(query, slo, now, slo.lengths())
     return SloStatus(
@@ -366,7 +340,7 @@ def slo_status(query: SloSource, slo: Slo, now: float) -> SloStatus:
     )
 
 
-def slo_statuses(query: SloSource, slos: Iterable[Slo], now: float) -> list[SloStatus]:
+def slo_statuses(query: MetricSource, slos: Iterable[Slo], now: float) -> list[SloStatus]:
     """The status of each SLO whose model is registered, at the end of its model's last complete window
     before ``now`` (``floor(now / resolution) × resolution``, as rule evaluation reads)."""
     out = []

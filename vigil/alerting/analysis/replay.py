@@ -1,8 +1,8 @@
 """Rule replay: when would this rule have fired over stored history?
 
 ``replay(rule, query, model, start, end, every)`` runs the live engine's own two steps over past times:
-at ``now = start, start + every, start + 2·every, …`` up to and including ``end`` (seconds) it calls
-``vigil.alerting.evaluate.evaluate_one`` (the rule's last complete window before ``now``) and
+at ``now = start, start + every, start + 2·every, …`` up to and including ``end`` (seconds) it judges the
+rule's last complete window before ``now`` (``rule.evaluate``, as the round does) and
 ``vigil.alerting.state.step``, starting from an inactive state with the rule's timing. So ``for``,
 ``keep_firing_for``, escalation and every rule kind (present and future) behave exactly as in
 ``evaluate``, for an engine that evaluated at those times. It reports:
@@ -11,12 +11,12 @@ at ``now = start, start + every, start + 2·every, …`` up to and including ``e
   state is inactive), with the value and threshold that evaluation saw;
 * **firings**: each firing period, from the state's ``fired_at`` to its ``resolved_at`` (None: still firing
   at ``end``), with the highest severity reached and the **peak**, the furthest value seen by the
-  evaluations while firing: the lowest for ``op: "<"``, ``no_data`` and ``direction: down`` (anomaly)
-  rules, else the highest;
+  evaluations while firing: the lowest where lower is worse (``op: "<"``, ``no_data``, anomaly rules with
+  ``direction: down``: ``rule.lower_is_worse``), else the highest;
 * **held_off**: pending spells that ended without firing (a ``for`` that kept a short breach quiet).
 
 ``every`` defaults to ``min(W, 60 s)`` with ``W`` the rule's window rounded up to the model's window
-resolution, as ``evaluate_one`` rounds it: every window is seen, and ``for``/``keep_firing_for`` are
+resolution, as ``Window.at`` rounds it: every window is seen, and ``for``/``keep_firing_for`` are
 timed to the minute, like an engine evaluating every 30–60 s (``evaluate_every``: 30s by default). Pass the
 server's ``evaluate_every`` to match it to the second; a firing may start up to ``every`` later than the
 live one would have.
@@ -26,27 +26,26 @@ store's as it is now: labels or events that arrived late are counted as if they 
 which the live engine could not do. The rule's ``model`` selector is not checked, so a rule can be tried on
 any registered model.
 
-Reads are cached: each metric is fetched ahead in chunks at the step the rule asks for and evaluations
-are served slices of it (a window's value does not depend on the range it is read with), so a replay
-costs a few reads, not one (or a whole baseline) per evaluation.
+Reads go through a :class:`~vigil.alerting.evaluate.cache.SeriesCache` with the replay's end as horizon:
+each metric is fetched ahead in chunks at the step the rule asks for and evaluations are served slices of
+it, so a replay costs a few reads, not one (or a whole baseline) per evaluation.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.alerting.evaluate import MetricSource, evaluate_one
-from vigil.alerting.rules import Rule
+from vigil.alerting.evaluate.cache import SeriesCache
+from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.evaluate.window import width_of
+from vigil.alerting.rules.base import RuleBase
 from vigil.alerting.state import AlertState, Phase, Severity, step
 
 __all__ = [
     "MAX_EVALUATIONS",
-    "CachedSource",
     "Firing",
     "Replay",
     "Transition",
@@ -115,7 +114,7 @@ class Firing:
 class Replay:
     """What the engine would have done with ``rule`` on ``model`` at ``start, start + every, …, end``."""
 
-    rule: Rule
+    rule: RuleBase
     model: str
     start: float
     end: float
@@ -159,26 +158,27 @@ class Replay:
         }
 
 
-def default_every(rule: Rule, resolution: float) -> float:
+def default_every(rule: RuleBase, resolution: float) -> float:
     """``min(W, 60)``: ``W`` the rule's window rounded up to a multiple of ``resolution`` (the model's
-    window, seconds), as ``evaluate_one`` rounds it.
+    window, seconds), as ``Window.at`` rounds it.
 
     >>> from datetime import timedelta
-    >>> default_every(Rule(name="r", metric="errors", warning=1, window=timedelta(minutes=5)), 60.0)
+    >>> from vigil.alerting.rules import ThresholdRule
+    >>> default_every(ThresholdRule(name="r", metric="errors", warning=1, window=timedelta(minutes=5)), 60.0)
     60.0
-    >>> default_every(Rule(name="r", metric="errors", warning=1, window=timedelta(seconds=20)), 10.0)
+    >>> default_every(ThresholdRule(name="r", metric="errors", warning=1, window=timedelta(seconds=20)), 10.0)
     20.0
     """
     return min(window_width(rule, resolution), 60.0)
 
 
-def window_width(rule: Rule, resolution: float) -> float:
-    """The rule's window in seconds rounded up to a multiple of ``resolution``, as ``evaluate_one`` reads."""
-    return float(max(resolution, math.ceil(rule.window.total_seconds() / resolution) * resolution))
+def window_width(rule: RuleBase, resolution: float) -> float:
+    """The rule's window in seconds rounded up to a multiple of ``resolution``, as ``Window.at`` reads."""
+    return width_of(rule.window, resolution)
 
 
 def replay(
-    rule: Rule, query: MetricSource, model: str, start: float, end: float, every: float | None = None
+    rule: RuleBase, query: MetricSource, model: str, start: float, end: float, every: float | None = None
 ) -> Replay:
     """Evaluate ``rule`` on ``model`` at ``start, start + every, …`` (up to ``end``) and step its state, as
     the live engine would have; see the module docstring.
@@ -186,7 +186,7 @@ def replay(
     Raises ValueError for an unregistered model, ``end < start``, a non-positive ``every``, or more than
     ``MAX_EVALUATIONS`` evaluations.
     """
-    source = query if isinstance(query, CachedSource) else CachedSource(query, end)
+    source = query if isinstance(query, SeriesCache) else SeriesCache(query, horizon=end)
     spec = source.registry.get(model)
     if spec is None:
         known = ", ".join(sorted(source.registry.names())) or "none"
@@ -203,7 +203,7 @@ def replay(
             f"{count} evaluations (every {every:g} s over {end - start:g} s) is over the limit of "
             f"{MAX_EVALUATIONS}; give a larger every or a shorter range"
         )
-    lowest = rule.op == "<" or rule.kind == "no_data" or getattr(rule, "direction", None) == "down"
+    lowest = rule.lower_is_worse
     state = AlertState(timing=rule.timing)
     transitions: list[Transition] = []
     firings: list[Firing] = []
@@ -211,7 +211,7 @@ def replay(
     breaching = held_off = 0
     for k in range(count):
         now = start + k * every
-        ev = evaluate_one(rule, model, spec, source, now)
+        ev = rule.evaluate(model, spec, source, now)
         new = step(state, ev.breached, ev.value, now)
         breaching += ev.breached is not None
         if (new.phase, new.severity) != (state.phase, state.severity):
@@ -241,143 +241,6 @@ def _further(lowest: bool, a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return min(a, b) if lowest else max(a, b)
-
-
-# -- cached reads ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Series:
-    """One contiguous range of a metric's points: whole steps ``times[i]`` with ``values[i]``, covering
-    ``[times[0], hi)`` on a grid of ``step`` seconds."""
-
-    step: float
-    times: list[float]
-    values: list[float | None]
-    hi: float
-
-    @classmethod
-    def of(cls, points: list[tuple[float, float | None]], lo: float, hi: float) -> _Series | None:
-        """The steps of ``points`` (read over ``[lo, hi)``) that lie wholly inside it; None when there are
-        fewer than two points to tell the grid from, or none is whole."""
-        grid = points[1][0] - points[0][0] if len(points) > 1 else 0.0
-        # a partial step at either end holds only part of its windows: its value depends on the range read
-        whole = [(t, v) for t, v in points if t >= lo and t + grid <= hi]
-        if grid <= 0 or not whole:
-            return None
-        return cls(grid, [t for t, _ in whole], [v for _, v in whole], hi)
-
-    def holds(self, start: float) -> bool:
-        """Whether a read from ``start`` begins inside this range, on its grid."""
-        i = bisect.bisect_left(self.times, start)
-        return (i < len(self.times) and self.times[i] == start) or start == self.hi
-
-    def extend(self, more: _Series) -> bool:
-        """Append ``more`` when it continues this range on the same grid."""
-        if more.step != self.step or more.times[0] != self.hi:
-            return False
-        self.times.extend(more.times)
-        self.values.extend(more.values)
-        self.hi = more.hi
-        return True
-
-    def slice(self, start: float, end: float) -> list[tuple[float, float | None]] | None:
-        """The points of ``[start, end)``, or None unless both ends are on the grid and it is covered."""
-        if end > self.hi or not self.holds(start):
-            return None
-        i = bisect.bisect_left(self.times, start)
-        steps = (end - start) / self.step
-        j = bisect.bisect_left(self.times, end)
-        if steps != round(steps) or j - i != round(steps):
-            return None
-        return list(zip(self.times[i:j], self.values[i:j], strict=True))
-
-
-class CachedSource:
-    """A ``MetricSource`` over ``source`` for reads that move forward in time up to ``horizon`` (seconds).
-
-    :func:`replay` wraps its source in one; pass one in to share reads between replays of the same range.
-    Each read of whole steps is answered from contiguous ranges kept per (model, metric, step, version,
-    segment): a read inside a range is a slice of it; a read that starts inside one and ends past it
-    extends it by fetching only the missing steps, ``_CHUNK`` more ahead (not past ``horizon``); any other
-    read is fetched, ``_CHUNK`` steps ahead, as a new range (up to ``_SEGMENTS``: rules that read several
-    lags keep one each). No fetch adds more than ``_MOST`` steps to what was asked (``Query`` refuses
-    over 20,000). A read off the step grid, and ``windows``, go straight through. Answers are those of
-    ``source``: a step's value does not depend on the range it is read with.
-    """
-
-    def __init__(self, source: MetricSource, horizon: float) -> None:
-        self._source = source
-        self._horizon = horizon
-        self._series: dict[tuple[Hashable, ...], list[_Series]] = {}
-
-    @property
-    def registry(self) -> Any:
-        return self._source.registry
-
-    def windows(self, model: str, start: float, end: float, version: str | None = None) -> Mapping[Any, Any]:
-        return self._source.windows(model, start, end, version)
-
-    def series(
-        self,
-        model: str,
-        names: Sequence[str],
-        start: float,
-        end: float,
-        step: float | None = None,
-        version: str | None = None,
-        segment: Mapping[str, str] | None = None,
-        origin: float = 0.0,
-    ) -> dict[str, list[tuple[float, float | None]]]:
-        return {name: self._one(model, name, start, end, step, version, segment, origin) for name in names}
-
-    def _one(
-        self,
-        model: str,
-        name: str,
-        start: float,
-        end: float,
-        step: float | None,
-        version: str | None,
-        segment: Mapping[str, str] | None,
-        origin: float = 0.0,
-    ) -> list[tuple[float, float | None]]:
-        def read(lo: float, hi: float) -> list[tuple[float, float | None]]:
-            grid = {"origin": origin} if origin else {}
-            return self._source.series(model, [name], lo, hi, step, version, segment=segment, **grid)[name]
-
-        if step is None or not step > 0:
-            return read(start, end)
-        selector = tuple(sorted(segment.items())) if isinstance(segment, Mapping) else segment
-        key = (model, name, step, version, selector, origin % step)
-        ranges = self._series.setdefault(key, [])
-        for cached in ranges:
-            hit = cached.slice(start, end)
-            if hit is not None:
-                return hit
-        for cached in ranges:
-            if cached.holds(start) and end > cached.hi:
-                hi = self._ahead(cached.hi, end, step)
-                more = _Series.of(read(cached.hi, hi), cached.hi, hi)
-                if more is not None and cached.extend(more):
-                    hit = cached.slice(start, end)
-                    if hit is not None:
-                        return hit
-                break
-        hi = self._ahead(start, end, step)
-        fresh = _Series.of(read(start, hi), start, hi)
-        if fresh is None:
-            return read(start, end)
-        # a fresh range supersedes those it covers
-        kept = [c for c in ranges if not (fresh.times[0] <= c.times[0] and c.hi <= fresh.hi)]
-        self._series[key] = [*kept[-(_SEGMENTS - 1) :], fresh]
-        hit = fresh.slice(start, end)
-        return hit if hit is not None else read(start, end)
-
-    def _ahead(self, lo: float, end: float, step: float) -> float:
-        """Where a fetch from ``lo`` for a read to ``end`` stops: at most ``_CHUNK`` steps past ``end``."""
-        more = min(_CHUNK, math.ceil((self._horizon - end) / step), _MOST - math.ceil((end - lo) / step))
-        return end + max(0, more) * step
 
 
 # -- formatting --------------------------------------------------------------------------------------------

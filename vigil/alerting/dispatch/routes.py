@@ -56,8 +56,8 @@ parse it)::
             group_wait: 5m
             repeat_interval: 1d
 
-:class:`MultiDispatcher` runs one :class:`~vigil.alerting.dispatch.Dispatcher` per route, so each route
-groups and times its alerts on its own; a notification's ``receiver`` is its route's receiver. Its
+:class:`MultiDispatcher` runs one :class:`~vigil.alerting.dispatch.dispatcher.Dispatcher` per route, so each
+route groups and times its alerts on its own; a notification's ``receiver`` is its route's receiver. Its
 ``group_key`` is the dispatcher's (``<receiver>:{<group labels>}``) for the root, so keys and dedup keys
 (PagerDuty's is derived from it) are unchanged from the single-route engine, and ``<route id>:`` followed
 by the dispatcher's for every other route, so two routes to one receiver never share a group.
@@ -76,7 +76,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from vigil.alerting.alert import Alert
-from vigil.alerting.dispatch import Dispatcher, Notification, Route
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Route
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.matchers import Matcher, MatcherError, MatchType, matches_all, parse_matcher
 from vigil.alerting.mute import Muter
@@ -179,12 +179,13 @@ class RouteTree:
     def from_config(
         cls,
         config: RouteConfig | Mapping[str, Any] | None,
-        receivers: Collection[str],
+        receivers: Collection[str] | None,
         *,
         filename: str = "vigil.yaml",
         path: str = "alerting.route",
     ) -> RouteTree:
-        """Check ``config`` (the ``route:`` mapping; None: all defaults) against the receiver names.
+        """Check ``config`` (the ``route:`` mapping; None: all defaults) against the receiver names (None:
+        unknown, so not checked).
 
         Raises ``ConfigError`` listing every problem, each with its path under ``path``.
         """
@@ -196,8 +197,8 @@ class RouteTree:
                 config = RouteConfig.model_validate(config)
             except ValidationError as exc:
                 raise ConfigError(_validation_problems(exc, filename, path)) from None
-        known = sorted(set(receivers))
-        if config.receiver is None and ALL_RECEIVERS in known:
+        known = None if receivers is None else sorted(set(receivers))
+        if config.receiver is None and known is not None and ALL_RECEIVERS in known:
             problems.append(
                 ConfigProblem(
                     filename,
@@ -243,7 +244,7 @@ def _build(
     node_id: str,
     path: str,
     matchers: tuple[Matcher, ...],
-    known: Sequence[str],
+    known: Sequence[str] | None,
     filename: str,
     problems: list[ConfigProblem],
 ) -> RouteNode | None:
@@ -253,7 +254,7 @@ def _build(
         problems.append(ConfigProblem(filename, None, None, f"{path}.{key}" if key else path, message, hint))
 
     receiver = parent.receiver if config.receiver is None else config.receiver
-    if config.receiver is not None and config.receiver not in (*known, ALL_RECEIVERS):
+    if known is not None and config.receiver is not None and config.receiver not in (*known, ALL_RECEIVERS):
         listed = ", ".join(known) if known else "none are configured"
         close = difflib.get_close_matches(config.receiver, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -341,7 +342,7 @@ def _validation_problems(exc: ValidationError, filename: str, path: str) -> list
                     None,
                     where,
                     f"{error['msg']} (got {error['input']!r})",
-                    "see vigil.alerting.routing",
+                    "see vigil.alerting.dispatch.routes",
                 )
             )
     return out
@@ -363,7 +364,7 @@ def receivers_for(receiver: str, receivers: Sequence[_R]) -> list[_R]:
 
 
 class MultiDispatcher:
-    """One :class:`~vigil.alerting.dispatch.Dispatcher` per route of a tree; holds no clock.
+    """One :class:`~vigil.alerting.dispatch.dispatcher.Dispatcher` per route of a tree; holds no clock.
 
     Each alert received goes to the dispatchers of the routes that take it (:meth:`RouteTree.match`), so
     an alert routed twice is grouped, waited for and repeated by each route on its own timings.
@@ -407,7 +408,7 @@ class MultiDispatcher:
         self, now: float, muter: Muter | None = None, notified: Callable[[Alert], bool] | None = None
     ) -> list[Notification]:
         """The notifications due at ``now``: by route in tree order, then by group key (``notified``: see
-        :meth:`Dispatcher.flush <vigil.alerting.dispatch.Dispatcher.flush>`)."""
+        :meth:`Dispatcher.flush <vigil.alerting.dispatch.dispatcher.Dispatcher.flush>`)."""
         out: list[Notification] = []
         for node in self.tree.nodes():
             for notification in self._dispatchers[node.id].flush(now, muter, notified):

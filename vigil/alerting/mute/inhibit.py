@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vigil.alerting.fingerprint import Labels
-from vigil.alerting.matchers import Matcher, matches_all
+from vigil.alerting.matchers import Matcher, matches_all, parse_matcher
 
-__all__ = ["InhibitRule", "Inhibitor"]
+__all__ = ["BUILT_IN_INHIBITIONS", "InhibitRule", "Inhibitor"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,21 @@ class Inhibitor:
 
     def mutes(self, labels: Labels, now: float) -> bool:
         return bool(self.inhibited_by(labels))
+
+
+BUILT_IN_INHIBITIONS = (
+    InhibitRule(
+        (parse_matcher("severity=critical"),),
+        (parse_matcher("severity=warning"),),
+        ("alertname", "model"),
+        "critical mutes warning",
+    ),
+    InhibitRule(
+        (parse_matcher("alertname=NoData"),),
+        (parse_matcher("metric=~drift.*"),),
+        ("model",),
+        "no data mutes drift",
+    ),
+)
+"""What the engine always applies: a critical alert mutes the warning of the same rule and model, and a
+model's ``NoData`` alert mutes its drift alerts."""

@@ -1,4 +1,7 @@
-"""The one interface of silences and inhibition: does something mute this label set now?"""
+"""Muting: what keeps an alert from being notified, all behind one interface (:class:`Muter`: does something
+mute this label set now?): silences (:mod:`.silences`), inhibition (:mod:`.inhibit`), maintenance windows
+(:mod:`.maintenance`, on the time intervals of :mod:`.intervals`) and deploy grace periods (:mod:`.deploys`).
+"""
 
 from __future__ import annotations
 
