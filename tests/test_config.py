@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import vigil
-from vigil.config import ColumnDrift, ColumnSpec, VigilConfig, load_config, parse_config
+from vigil.config import VigilConfig, load_config, parse_config
 from vigil.errors import ConfigError, ConfigProblem, VigilError
+from vigil.spec import ColumnDrift, ColumnSpec
 
 EXAMPLE = Path(vigil.__file__).parent / "examples" / "vigil.yaml"
 
@@ -110,9 +111,31 @@ def test_full_config() -> None:
     assert config.column("undeclared") == ColumnSpec()
 
 
-def test_unknown_top_level_sections_are_kept() -> None:
-    config = parse_config("rules:\n  churn: {path: m.pkl}\nalerts: []\n")
-    assert config.model_extra == {"rules": {"churn": {"path": "m.pkl"}}, "alerts": []}
+def test_sections_checked_by_alerting_and_actions_are_kept() -> None:
+    config = parse_config("rules:\n  churn: {path: m.pkl}\nslos: []\nalerting: {}\nactions: []\n")
+    assert config.model_extra == {
+        "rules": {"churn": {"path": "m.pkl"}},
+        "slos": [],
+        "alerting": {},
+        "actions": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("section", "meant"), [("alerts", "alerting"), ("rule", "rules"), ("alertng", "alerting")]
+)
+def test_unknown_sections_are_refused(section: str, meant: str) -> None:
+    problem = only(f"version: 1\n{section}: []\n")
+    assert where(problem) == (2, 1, section)
+    assert problem.message == f"unknown section {section!r}"
+    assert problem.hint.startswith(f"did you mean {meant!r}? (sections: version, drift, quality, columns,")
+
+
+def test_an_unknown_section_far_from_any_lists_them() -> None:
+    problem = only("pineapple: 1\n")
+    assert problem.hint == (
+        "sections: version, drift, quality, columns, models, security, rules, slos, alerting, actions"
+    )
 
 
 def test_example_file_validates() -> None:
@@ -122,7 +145,7 @@ def test_example_file_validates() -> None:
 
 
 def test_merge_keys_are_resolved() -> None:
-    config = parse_config("base: &b {alpha: 0.1, calibrate: true}\ndrift:\n  <<: *b\n  alpha: 0.2\n")
+    config = parse_config("x-base: &b {alpha: 0.1, calibrate: true}\ndrift:\n  <<: *b\n  alpha: 0.2\n")
     assert config.drift.alpha == 0.2
     assert config.drift.calibrate is True
 

@@ -22,6 +22,7 @@ import orjson
 import pandas as pd
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -71,6 +72,11 @@ class Posted:
     tokens_in: int
     tokens_out: int
     cost: float
+    app: FastAPI
+
+    def cold(self) -> None:
+        """Give the app a fresh exporter: no drift cached, no errors counted."""
+        self.app.state.prometheus = prometheus.Exporter(self.vigil)
 
 
 WIDE = 60  # features of the "wide" model: more than MAX_FEATURES
@@ -181,6 +187,7 @@ def posted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posted]:
             int(tokens_in.sum()),
             int(tokens_out.sum()),
             float(cost.sum()),
+            app,
         )
 
 
@@ -258,7 +265,7 @@ def test_metrics_match_what_was_posted(posted: Posted) -> None:
 
 
 def test_a_scrape_is_fast(posted: Posted) -> None:
-    prometheus._STATES.pop(posted.vigil, None)  # cold: drift computed in this scrape
+    posted.cold()  # drift computed in this scrape
     t = time.perf_counter()
     _scrape(posted)
     cold = time.perf_counter() - t
@@ -271,7 +278,7 @@ def test_a_scrape_is_fast(posted: Posted) -> None:
 
 def test_one_failing_model_does_not_fail_the_scrape(posted: Posted, monkeypatch: pytest.MonkeyPatch) -> None:
     vigil = posted.vigil
-    prometheus._STATES.pop(vigil, None)
+    posted.cold()
     recent, drift = prometheus._recent, vigil.query.drift
 
     def broken_recent(vigil: Vigil, model: str, *args: Any) -> Any:
@@ -289,12 +296,44 @@ def test_one_failing_model_does_not_fail_the_scrape(posted: Posted, monkeypatch:
     try:
         s = _samples(_scrape(posted)[0])
     finally:
-        prometheus._STATES.pop(vigil, None)
+        posted.cold()
     assert not [k for k in s if ("model", "chat") in k[1]]  # all of chat left out
     assert _get(s, "vigil_predictions_total", model="credit", model_version="v2", outcome="error") > 0
     assert not _series(s, "vigil_feature_drifted", model="credit")  # credit's drift left out...
     assert _series(s, "vigil_feature_drifted", model="wide")  # ...not wide's
     assert _get(s, "vigil_metrics_collection_errors_total") == 2
+
+
+def test_two_apps_in_one_process_show_their_own_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = parse_config("models:\n  m: {task: binary, owner: {team: risk}}\n")
+    apps = [create_app(config, SQLiteStore(tmp_path / f"{i}.db"), flush_every=0.1) for i in range(2)]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        for client, app, n in ((a, apps[0], 3), (b, apps[1], 5)):
+            events = [
+                {"model": "m", "latency_ms": 10.0, **({"error": "E"} if i == 0 else {})} for i in range(n)
+            ]
+            assert client.post("/v1/events", json=events).json()["accepted"] == n
+            assert app.state.vigil.aggregator.wait_idle()
+        mv = {"model": "m", "model_version": "default"}
+        first = _samples(a.get("/metrics").text), _samples(b.get("/metrics").text)
+        assert [_get(s, "vigil_predictions_total", **mv, outcome="success") for s in first] == [2, 4]
+        assert [_get(s, "vigil_inference_duration_seconds_count", **mv) for s in first] == [3, 5]
+
+        # a failure computing the metrics of the first app is counted by that app alone
+        recent, failing = prometheus._recent, apps[0].state.vigil
+
+        def broken(vigil: Vigil, *args: Any) -> Any:
+            if vigil is failing:
+                raise RuntimeError("boom")
+            return recent(vigil, *args)
+
+        monkeypatch.setattr(prometheus, "_recent", broken)
+        second = _samples(a.get("/metrics").text), _samples(b.get("/metrics").text)
+        assert [_get(s, "vigil_metrics_collection_errors_total") for s in second] == [1, 0]
+        assert not _series(second[0], "vigil_predictions_total", model="m")
+        assert _get(second[1], "vigil_predictions_total", **mv, outcome="error") == 1
 
 
 # -- 2. content negotiation ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 if TYPE_CHECKING:
-    from vigil.config import ModelSpec
+    from vigil.spec import ModelSpec
 
 __all__ = [
     "PREDICTION",

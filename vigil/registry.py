@@ -23,8 +23,9 @@ import threading
 import time
 from collections.abc import Iterable
 
-from vigil.config import ModelSpec, VigilConfig
+from vigil.config import VigilConfig
 from vigil.errors import VigilError
+from vigil.spec import ModelSpec
 from vigil.store.base import ModelRecord, Store
 
 __all__ = ["DEPLOYMENT_KIND", "Conflict", "Registry", "declared_live"]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 from vigil.store import open_store
 from vigil.store.base import Store
 

@@ -9,7 +9,7 @@ from functools import partial
 from tests.actions.conftest import MODELS, T0, FakeServer, lookup
 from vigil.actions import ActionSpec, Deployments, Remediator, RunState, executor_for, record_deploy
 from vigil.actions.deployments import HISTORY_LIMIT, Deployment
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 from vigil.store.base import Store
 
 

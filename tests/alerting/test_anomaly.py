@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from vigil.alerting.alert import AlertStatus
-from vigil.alerting.anomaly import MAD_SCALE, MEAN_AD_SCALE, lagged, robust_z, seasonal_lags
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
-from vigil.alerting.rules import Rule, parse_rules
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
+from vigil.alerting.rules import AnomalyRule, parse_rules
+from vigil.alerting.rules.anomaly import MAD_SCALE, MEAN_AD_SCALE, lagged, robust_z, seasonal_lags
 from vigil.alerting.state import AlertState, Severity
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.errors import ConfigError
+from vigil.spec import ModelSpec
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -129,16 +130,15 @@ class SeriesSource:
 
 
 SPEC = parse_config("models: {traffic: {task: binary, owner: {team: web}, window: 1h}}").models["traffic"]
-SEASONAL = Rule(
+SEASONAL = AnomalyRule(
     name="TrafficAnomaly",
     model="traffic",
     metric="throughput",
-    kind="anomaly",
     window="1h",
     seasonality="1d",
     runbook="https://runbooks.example.com/traffic",
 )
-PLAIN = Rule(name="TrafficAnomalyPlain", model="traffic", metric="throughput", kind="anomaly", window="1h")
+PLAIN = AnomalyRule(name="TrafficAnomalyPlain", model="traffic", metric="throughput", window="1h")
 
 
 def at(hour: int) -> float:
@@ -173,7 +173,7 @@ def test_an_injected_spike_fires_and_resolves_through_evaluate() -> None:
     values[spike] += 40
     values[spike + 1] += 40
     source = SeriesSource(SPEC, "throughput", values)
-    down = Rule(name="Drop", model="traffic", metric="throughput", kind="anomaly", window="1h")
+    down = AnomalyRule(name="Drop", model="traffic", metric="throughput", window="1h")
     down = down.model_copy(update={"direction": "down", "seasonality": SEASONAL.seasonality})
     states: dict[StateKey, AlertState] = {}
     fired: list[tuple[int, str, AlertStatus]] = []
@@ -231,11 +231,9 @@ def test_bad_anomaly_rules(rule: str, key: str, words: str) -> None:
 
 
 def test_anomaly_defaults_and_levels() -> None:
-    weekly = Rule(
-        name="W", metric="cost", kind="anomaly", window="1h", seasonality="1w", baseline_window="28d"
-    )
+    weekly = AnomalyRule(name="W", metric="cost", window="1h", seasonality="1w", baseline_window="28d")
     assert weekly.seasons == 4 and weekly.levels() == {Severity.WARNING: 3.5, Severity.CRITICAL: 5.0}
-    only = Rule(name="C", metric="cost", kind="anomaly", critical=6)
+    only = AnomalyRule(name="C", metric="cost", critical=6)
     assert only.levels() == {Severity.CRITICAL: 6.0}
     assert [only.breached_z(z) for z in (5.9, 6.1, -7.0, math.inf, math.nan, None)] == [
         None,
@@ -245,7 +243,7 @@ def test_anomaly_defaults_and_levels() -> None:
         None,
         None,
     ]
-    up = Rule(name="U", metric="cost", kind="anomaly", direction="up")
+    up = AnomalyRule(name="U", metric="cost", direction="up")
     assert up.breached_z(-10) is None and up.breached_z(4) is Severity.WARNING
     assert up.breached(4.0) is Severity.WARNING  # for anomaly rules breached() takes the z
     parse_rules([r.model_dump(by_alias=True) for r in (weekly, only, up)])  # they round-trip

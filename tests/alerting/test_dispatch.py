@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Dispatcher, Notification, Reason, Route
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Reason, Route
 from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import Muter
-from vigil.alerting.silence import Silence, Silences
+from vigil.alerting.mute.silences import Silence, Silences
 
 FIRING, RESOLVED = AlertStatus.FIRING, AlertStatus.RESOLVED
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeClock
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
-from vigil.alerting.rules import Rule
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
+from vigil.alerting.rules import AnomalyRule, NoDataRule, RelativeRule, Rule, ThresholdRule
 from vigil.alerting.state import AlertState, Phase, Severity
 from vigil.config import parse_config
 from vigil.errors import InputError
@@ -95,7 +95,7 @@ def run(app: App, rules: list[Rule], k: int, states: dict[StateKey, AlertState])
 
 
 def test_threshold_goes_pending_then_fires_after_for_changes_severity_and_resolves(app: App) -> None:
-    rule = Rule(
+    rule = ThresholdRule(
         name="ErrorRateHigh",
         model="credit",
         metric="error_rate",
@@ -152,8 +152,10 @@ def test_threshold_goes_pending_then_fires_after_for_changes_severity_and_resolv
 
 
 def test_keep_firing_for_and_a_short_blip_that_never_fires(app: App) -> None:
-    blip = Rule(name="Blip", model="credit", metric="error_rate", critical=0.5, window="1m", for_="2m")
-    sticky = Rule(
+    blip = ThresholdRule(
+        name="Blip", model="credit", metric="error_rate", critical=0.5, window="1m", for_="2m"
+    )
+    sticky = ThresholdRule(
         name="Sticky", model="credit", metric="error_rate", critical=0.5, window="1m", keep_firing_for="2m"
     )
     states: dict[StateKey, AlertState] = {}
@@ -172,11 +174,10 @@ def test_keep_firing_for_and_a_short_blip_that_never_fires(app: App) -> None:
 
 
 def test_relative_rule_compares_with_the_trailing_median(app: App) -> None:
-    rule = Rule(
+    rule = RelativeRule(
         name="LatencySpike",
         model="credit",
         metric="latency_p95",
-        kind="relative",
         factor=3,
         window="1m",
         baseline_window="10m",
@@ -206,7 +207,7 @@ def test_relative_rule_compares_with_the_trailing_median(app: App) -> None:
 
 
 def test_no_data_fires_after_for_and_resolves_when_events_return(app: App) -> None:
-    rule = Rule(name="NoData", model="*", kind="no_data", window="1m", for_="3m")
+    rule = NoDataRule(name="NoData", model="*", window="1m", for_="3m")
     states: dict[StateKey, AlertState] = {}
     app.minute(0)
     app.minute(0, model="other")
@@ -230,9 +231,13 @@ def test_no_data_fires_after_for_and_resolves_when_events_return(app: App) -> No
 
 
 def test_version_selector_labels_and_unknown_models(app: App) -> None:
-    v1 = Rule(name="V1Errors", model="credit", version="v1", metric="error_rate", critical=0.1, window="1m")
-    v2 = Rule(name="V2Errors", model="credit", version="v2", metric="error_rate", critical=0.1, window="1m")
-    ghost = Rule(name="Ghost", model="nope", metric="error_rate", critical=0.1)
+    v1 = ThresholdRule(
+        name="V1Errors", model="credit", version="v1", metric="error_rate", critical=0.1, window="1m"
+    )
+    v2 = ThresholdRule(
+        name="V2Errors", model="credit", version="v2", metric="error_rate", critical=0.1, window="1m"
+    )
+    ghost = ThresholdRule(name="Ghost", model="nope", metric="error_rate", critical=0.1)
     app.minute(0, errors=5)
     states: dict[StateKey, AlertState] = {}
     alerts = run(app, [v1, v2, ghost], 0, states)
@@ -243,7 +248,7 @@ def test_version_selector_labels_and_unknown_models(app: App) -> None:
 
 
 def test_evaluation_is_pure_given_the_store(app: App) -> None:
-    rule = Rule(name="E", model="credit", metric="error_rate", critical=0.1, window="1m")
+    rule = ThresholdRule(name="E", model="credit", metric="error_rate", critical=0.1, window="1m")
     app.minute(0, errors=5)
     start: dict[StateKey, AlertState] = {}
     a = evaluate([rule], app.vigil.query, start, at(0))
@@ -292,7 +297,7 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
     )
     minute, region, pred, label = (np.array(c) for c in zip(*rows, strict=True))
     rules = [
-        Rule(
+        ThresholdRule(
             name=f"{r.title()}Accuracy",
             model="credit",
             metric="accuracy",
@@ -333,11 +338,10 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
 
 
 def test_an_anomaly_rule_on_the_live_metrics(app: App) -> None:
-    rule = Rule(
+    rule = AnomalyRule(
         name="LatencyAnomaly",
         model="credit",
         metric="latency_p95",
-        kind="anomaly",
         window="1m",
         baseline_window="10m",
         direction="up",
@@ -368,7 +372,7 @@ def test_an_anomaly_rule_on_the_live_metrics(app: App) -> None:
 
 
 def test_host_cpu_over_80_percent_for_10_minutes(app: App) -> None:
-    rule = Rule(
+    rule = ThresholdRule(
         name="CpuHot", model="credit", metric="host_cpu_percent", critical=80, window="5m", for_="10m"
     )
     readings = [
@@ -402,12 +406,11 @@ def test_host_cpu_over_80_percent_for_10_minutes(app: App) -> None:
 
 
 def test_error_rate_over_5_percent_or_3x_its_baseline(app: App) -> None:
-    high = Rule(name="ErrorRateHigh", model="credit", metric="error_rate", warning=0.05, window="1m")
-    spike = Rule(
+    high = ThresholdRule(name="ErrorRateHigh", model="credit", metric="error_rate", warning=0.05, window="1m")
+    spike = RelativeRule(
         name="ErrorRateSpike",
         model="credit",
         metric="error_rate",
-        kind="relative",
         factor=3,
         window="1m",
         baseline_window="10m",
@@ -423,11 +426,10 @@ def test_error_rate_over_5_percent_or_3x_its_baseline(app: App) -> None:
 
 
 def test_daily_cost_20_percent_above_its_weekly_mean(app: App) -> None:
-    rule = Rule(
+    rule = RelativeRule(
         name="DailyCostUp",
         model="credit",
         metric="cost",
-        kind="relative",
         percent=20,
         baseline="mean",
         window="1d",

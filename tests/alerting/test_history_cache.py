@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vigil.alerting.history_cache import HistoryCache
+from vigil.alerting.evaluate.cache import SeriesCache
 
 STEP = 60.0
 
@@ -42,7 +42,7 @@ class Source:
 def test_same_answers_fewer_reads_and_late_data_within_the_refresh() -> None:
     source = Source()
     now = [0.0]
-    cache = HistoryCache(source, lambda: now[0], refresh=7200, fresh=2)
+    cache = SeriesCache(source, clock=lambda: now[0], refresh=7200, fresh=2)
     for i in range(2000):
         source.values[i * STEP] = float(i % 17)
     direct = Source()

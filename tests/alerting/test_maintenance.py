@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-import vigil.alerting.maintenance as maintenance
+import vigil.alerting.mute.maintenance as maintenance
 from vigil.alerting.alert import Alert
-from vigil.alerting.deploys import DEFAULT_GRACE, DeployAnnotation, DeployGrace
-from vigil.alerting.dispatch import Dispatcher, Route
-from vigil.alerting.maintenance import MaintenanceWindow, MaintenanceWindows, WeeklySchedule
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Route
 from vigil.alerting.matchers import Matcher, parse_matcher
 from vigil.alerting.mute import Muter
+from vigil.alerting.mute.deploys import DEFAULT_GRACE, DeployAnnotation, DeployGrace
+from vigil.alerting.mute.maintenance import MaintenanceWindow, MaintenanceWindows, WeeklySchedule
 from vigil.errors import ConfigError, InputError
 
 

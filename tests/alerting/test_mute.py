@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.alerting.inhibit import Inhibitor, InhibitRule
 from vigil.alerting.matchers import Matcher, parse_matcher
 from vigil.alerting.mute import AnyMuter, Muter
-from vigil.alerting.silence import Silence, Silences, SilenceState
+from vigil.alerting.mute.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.mute.silences import Silence, Silences, SilenceState
 
 
 def ms(*texts: str) -> tuple[Matcher, ...]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from vigil.alerting.alert import Alert, AlertStatus, alerts_for
-from vigil.alerting.dispatch import Dispatcher, Notification, Reason, Route
-from vigil.alerting.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Reason, Route
 from vigil.alerting.matchers import parse_matcher
 from vigil.alerting.mute import AnyMuter
-from vigil.alerting.silence import Silence, Silences
+from vigil.alerting.mute.inhibit import Inhibitor, InhibitRule
+from vigil.alerting.mute.silences import Silence, Silences
 from vigil.alerting.state import AlertState, Phase, Severity, Timing, step
 
 W, C = Severity.WARNING, Severity.CRITICAL

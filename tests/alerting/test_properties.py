@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Dispatcher, Route
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Route
 from vigil.alerting.state import AlertState, Phase, Severity, Timing, step
 
 breaches = st.sampled_from([None, Severity.WARNING, Severity.CRITICAL])

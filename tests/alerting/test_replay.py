@@ -15,10 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeClock
-from vigil.alerting.evaluate import StateKey, evaluate, evaluate_one
-from vigil.alerting.replay import (
+from vigil.alerting.analysis.replay import (
     MAX_EVALUATIONS,
-    CachedSource,
     Firing,
     Transition,
     format_duration,
@@ -26,10 +24,13 @@ from vigil.alerting.replay import (
     format_time,
     replay,
 )
-from vigil.alerting.rules import Rule
+from vigil.alerting.evaluate.cache import SeriesCache
+from vigil.alerting.evaluate.round import StateKey, evaluate, evaluate_one
+from vigil.alerting.rules import AnomalyRule, RelativeRule, Rule, ThresholdRule, validate_rule
 from vigil.alerting.state import AlertState, Phase, Severity, step
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.server.app import create_app
+from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600  # on the hour
@@ -96,7 +97,7 @@ ERRORS = [0, 0.3, 0, 0.3, 0.3, 0.3, 0.6, 0.6, 0.6, 0.1, 0, 0]
 
 
 def errors_rule(**kw: object) -> Rule:
-    return Rule.model_validate(
+    return validate_rule(
         {
             "name": "Errors",
             "metric": "error_rate",
@@ -141,10 +142,9 @@ def test_a_firing_still_open_at_the_end_has_no_resolution_and_lasts_to_the_last_
 
 def test_relative_rule_needs_its_baseline_points_and_keep_firing_for_holds_the_resolution() -> None:
     values = [10.0, 10, 10, 100, 10, 10, 10, 10, 10, 10, 40, 20, 10, 10, 10]
-    rule = Rule(
+    rule = RelativeRule(
         name="Latency",
         metric="latency_p95",
-        kind="relative",
         factor=3,
         window="1m",
         baseline_window="10m",
@@ -165,7 +165,7 @@ def test_relative_rule_needs_its_baseline_points_and_keep_firing_for_holds_the_r
 
 
 def test_peak_is_the_lowest_value_for_less_than_rules() -> None:
-    rule = Rule(name="Acc", metric="accuracy", op="<", warning=0.9, critical=0.7, window="1m")
+    rule = ThresholdRule(name="Acc", metric="accuracy", op="<", warning=0.9, critical=0.7, window="1m")
     result = replay(rule, SeriesSource(minutes([0.95, 0.85, 0.6, 0.8, 0.95])), "m", after(0), after(4))
     assert result.firings == (Firing(after(1), after(4), CRIT, 0.6),)
 
@@ -185,14 +185,15 @@ def naive(rule: Rule, source: SeriesSource, start: float, end: float, every: flo
 
 
 KINDS = [
-    Rule(name="T", metric="latency_p95", warning=2, critical=3, window="3m", for_="5m", keep_firing_for="2m"),
-    Rule(name="L", metric="latency_p95", op="<", warning=0.5, window="1m", for_="1m"),
-    Rule(name="R", metric="latency_p95", kind="relative", factor=2.5, window="2m", baseline_window="1h"),
-    Rule(name="A", metric="latency_p95", kind="anomaly", window="1m", baseline_window="1h", for_="2m"),
-    Rule(
+    ThresholdRule(
+        name="T", metric="latency_p95", warning=2, critical=3, window="3m", for_="5m", keep_firing_for="2m"
+    ),
+    ThresholdRule(name="L", metric="latency_p95", op="<", warning=0.5, window="1m", for_="1m"),
+    RelativeRule(name="R", metric="latency_p95", factor=2.5, window="2m", baseline_window="1h"),
+    AnomalyRule(name="A", metric="latency_p95", window="1m", baseline_window="1h", for_="2m"),
+    AnomalyRule(
         name="S",
         metric="latency_p95",
-        kind="anomaly",
         window="1m",
         seasonality="2h",
         baseline_window="10h",  # 5 seasons: 6 ranges read per evaluation
@@ -290,7 +291,7 @@ def test_replay_after_the_fact_does_what_the_live_engine_did(
 ) -> None:
     client, vigil, clock = live
     rules = [
-        Rule(
+        ThresholdRule(
             name="Errors",
             model="credit",
             metric="error_rate",
@@ -299,11 +300,10 @@ def test_replay_after_the_fact_does_what_the_live_engine_did(
             window="1m",
             for_="2m",
         ),
-        Rule(
+        RelativeRule(
             name="Slow",
             model="credit",
             metric="latency_p95",
-            kind="relative",
             factor=2,
             window="1m",
             baseline_window="5m",
@@ -340,7 +340,7 @@ def test_replay_after_the_fact_does_what_the_live_engine_did(
         result = replay(rule, vigil.query, "credit", T0 + 61, T0 + 60 * len(errors) + 1)
         got = [Transition(t.at, t.phase, t.severity, None, None) for t in result.transitions]
         assert got == seen[rule.name] and any(t.phase is F for t in got), rule.name
-    errors_replay = replay(rules[0], CachedSource(vigil.query, T0 + 900), "credit", T0 + 61, T0 + 841)
+    errors_replay = replay(rules[0], SeriesCache(vigil.query, horizon=T0 + 900), "credit", T0 + 61, T0 + 841)
     assert errors_replay.firings == (Firing(T0 + 361, T0 + 601, CRIT, pytest.approx(0.6)),)
 
 
@@ -360,7 +360,7 @@ def test_a_long_read_is_fetched_as_asked_once_then_extended_by_its_missing_steps
             return super().series(model, names, start, end, step, version, segment)
 
     # a 13-day baseline at 1m is 18,720 steps a read: no room to read ahead of it
-    rule = Rule(name="R", metric="latency_p95", kind="relative", factor=3, window="1m", baseline_window="13d")
+    rule = RelativeRule(name="R", metric="latency_p95", factor=3, window="1m", baseline_window="13d")
     values = [1.0] * (13 * 1440 + 120)
     values[-30] = 5.0
     source = Limited(minutes(values))

@@ -13,9 +13,10 @@ import pytest
 from scipy.stats import norm
 
 from tests.alerting.test_replay import SeriesSource
-from vigil.alerting.history import Episode
-from vigil.alerting.review import Suggestion, quantile, review, suggest_thresholds
-from vigil.alerting.rules import Rule
+from vigil.alerting.analysis.alert_quality import quantile, review
+from vigil.alerting.analysis.tuning import Suggestion, suggest_thresholds
+from vigil.alerting.response.episodes import Episode
+from vigil.alerting.rules import AnomalyRule, NoDataRule, RelativeRule, ThresholdRule
 from vigil.reports.review import review_html, review_json, review_text
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
@@ -180,7 +181,7 @@ def test_suggestion_for_a_greater_than_rule_matches_numpy_and_each_candidate_its
     data[[100, 101, 102, 500, 900, 901, 902, 903, 1999]] += 30  # incidents, one still on at the end
     values: list[float | None] = [float(v) for v in data]
     values[5] = values[50] = None
-    rule = Rule(name="Lat", metric="latency_p95", warning=15, critical=25, window="5m", for_="10m")
+    rule = ThresholdRule(name="Lat", metric="latency_p95", warning=15, critical=25, window="5m", for_="10m")
     got = suggest_thresholds(rule, series(values), "m", START, START + STEP * len(values))
 
     x = np.array([v for v in values if v is not None])
@@ -229,7 +230,7 @@ def test_suggestion_for_a_less_than_rule_is_mirrored() -> None:
     data = rng.normal(0.9, 0.02, 3000)
     data[1000:1004] -= 0.3
     values: list[float | None] = [float(v) for v in data]
-    rule = Rule(name="Acc", metric="accuracy", op="<", warning=0.85, window="5m")
+    rule = ThresholdRule(name="Acc", metric="accuracy", op="<", warning=0.85, window="5m")
     got = suggest_thresholds(rule, series(values), "m", START, START + STEP * len(values))
     median = np.median(data)
     sigma = np.median(np.abs(data - median)) / norm.ppf(0.75)
@@ -250,7 +251,7 @@ def test_suggestion_for_a_less_than_rule_is_mirrored() -> None:
 
 
 def test_suggestion_edge_cases_constant_empty_unaligned_and_refused() -> None:
-    rule = Rule(name="E", metric="error_rate", warning=0.5, window="5m")
+    rule = ThresholdRule(name="E", metric="error_rate", warning=0.5, window="5m")
     flat = suggest_thresholds(rule, series([0.0] * 50), "m", START, START + 50 * STEP)
     assert (flat.mad, flat.warning, flat.critical) == (0.0, 0.0, None)
     assert any("warning only" in n for n in flat.notes)
@@ -260,16 +261,22 @@ def test_suggestion_edge_cases_constant_empty_unaligned_and_refused() -> None:
     empty = suggest_thresholds(rule, series([None] * 20), "m", START, START + 20 * STEP)
     assert (empty.values, empty.warning) == (0, None) and "nothing to suggest" in empty.notes[0]
     assert [c.name for c in empty.candidates] == ["current rule", "current warning"]
-    drops = Rule(
-        name="D", metric="accuracy", kind="anomaly", direction="down", window="5m", baseline_window="1h"
-    )
+    drops = AnomalyRule(name="D", metric="accuracy", direction="down", window="5m", baseline_window="1h")
     acc = np.array([0.9, 0.91, 0.89] * 30)
     down = suggest_thresholds(drops, series(list(acc)), "m", START, START + 90 * STEP)
     sigma = np.median(np.abs(acc - 0.9)) / norm.ppf(0.75)
     assert down.op == "<" and down.warning == pytest.approx(min(0.9 - 3 * sigma, np.quantile(acc, 0.01)))
     assert (down.candidates[0].warning, down.candidates[0].critical) == (None, None)  # z levels are not shown
     with pytest.raises(ValueError, match="no_data"):
-        suggest_thresholds(Rule(name="N", kind="no_data"), series([1.0]), "m", START, START + STEP)
+        suggest_thresholds(
+            NoDataRule(
+                name="N",
+            ),
+            series([1.0]),
+            "m",
+            START,
+            START + STEP,
+        )
     with pytest.raises(ValueError, match="not registered"):
         suggest_thresholds(rule, series([1.0]), "x", START, START + STEP)
 
@@ -293,9 +300,7 @@ HOSTILE = '<script>alert("pwn")</script>'
 def test_json_text_and_html_carry_every_rule_and_html_escapes_hostile_names() -> None:
     episodes = [*EPISODES, ep(HOSTILE, "<img src=x onerror=alert(1)>", 3 * H, 3 * H + 60)]
     result = review(episodes, START, END, NOW)
-    rule = Rule(
-        name=HOSTILE, metric="latency_p95", kind="relative", factor=3, window="5m", baseline_window="1h"
-    )
+    rule = RelativeRule(name=HOSTILE, metric="latency_p95", factor=3, window="5m", baseline_window="1h")
     suggestion = suggest_thresholds(rule, series([10.0, 11, 9, 10, 50] * 40), "m", START, START + 200 * STEP)
     assert any("relative rule" in n for n in suggestion.notes)
 
@@ -317,16 +322,3 @@ def test_json_text_and_html_carry_every_rule_and_html_escapes_hostile_names() ->
         assert f"</span>{r.rule}</h3>" in page or r.rule == HOSTILE
     assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) is None  # nothing fetched
     assert "<link" not in page and page.startswith("<!DOCTYPE html>")
-
-
-def test_presentation_is_still_importable_from_the_review_module() -> None:
-    import vigil.alerting.review as old
-    import vigil.reports.review as new
-
-    assert (old.review_json, old.review_text, old.review_html) == (
-        new.review_json,
-        new.review_text,
-        new.review_html,
-    )
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        _ = old.nothing

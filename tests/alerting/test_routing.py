@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-import vigil.alerting.routing as routing
+import vigil.alerting.dispatch.routes as routing
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Dispatcher, Notification, Reason, Route
-from vigil.alerting.matchers import parse_matcher
-from vigil.alerting.mute import Muter
-from vigil.alerting.routing import (
+from vigil.alerting.dispatch.dispatcher import Dispatcher, Notification, Reason, Route
+from vigil.alerting.dispatch.routes import (
     ALL_RECEIVERS,
     ROOT_DEFAULTS,
     MultiDispatcher,
@@ -23,7 +21,9 @@ from vigil.alerting.routing import (
     RouteTree,
     receivers_for,
 )
-from vigil.alerting.silence import Silence, Silences
+from vigil.alerting.matchers import parse_matcher
+from vigil.alerting.mute import Muter
+from vigil.alerting.mute.silences import Silence, Silences
 from vigil.errors import ConfigError
 
 FIRING, RESOLVED = AlertStatus.FIRING, AlertStatus.RESOLVED

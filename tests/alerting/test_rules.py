@@ -6,7 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
+from vigil.alerting.rules import (
+    NoDataRule,
+    RelativeRule,
+    ThresholdRule,
+    default_rules,
+    parse_rules,
+    rules_from_config,
+)
 from vigil.alerting.state import Severity
 from vigil.config import parse_config
 from vigil.errors import ConfigError
@@ -168,7 +175,7 @@ def test_the_recipes_of_the_module_docstring_parse() -> None:
 
 
 def test_breach_decisions() -> None:
-    up = Rule(name="R", metric="error_rate", warning=0.1, critical=0.2)
+    up = ThresholdRule(name="R", metric="error_rate", warning=0.1, critical=0.2)
     assert [up.breached(v) for v in (None, 0.05, 0.1, 0.15, 0.25)] == [
         None,
         None,
@@ -176,16 +183,16 @@ def test_breach_decisions() -> None:
         Severity.WARNING,
         Severity.CRITICAL,
     ]
-    down = Rule(name="R", metric="accuracy", op="<", warning=0.9)
+    down = ThresholdRule(name="R", metric="accuracy", op="<", warning=0.9)
     assert down.breached(0.85) is Severity.WARNING and down.breached(0.95) is None
-    rel = Rule(name="R", metric="latency_p95", kind="relative", factor=3, percent=250)
+    rel = RelativeRule(name="R", metric="latency_p95", factor=3, percent=250)
     assert rel.relative_bound(10.0) == 35.0  # both must hold: the larger bound
     assert rel.breached(36.0, 10.0) is Severity.WARNING and rel.breached(34.0, 10.0) is None
     assert rel.breached(100.0, None) is None
-    drop = Rule(name="R", metric="accuracy", kind="relative", op="<", percent=10, severity="critical")
+    drop = RelativeRule(name="R", metric="accuracy", op="<", percent=10, severity="critical")
     assert drop.relative_bound(0.9) == pytest.approx(0.81)
     assert drop.breached(0.8, 0.9) is Severity.CRITICAL
-    silent = Rule(name="R", kind="no_data", for_="5m")
+    silent = NoDataRule(name="R", for_="5m")
     assert silent.breached(0.0) is Severity.WARNING and silent.breached(3.0) is None
 
 

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from tests.fakes import FakeClock
 from vigil.alerting.alert import Alert
-from vigil.alerting.evaluate import StateKey, evaluate
+from vigil.alerting.evaluate.round import StateKey, evaluate
 from vigil.alerting.rules import Rule, parse_rules
-from vigil.alerting.slo import (
+from vigil.alerting.rules.error_budget import (
     DAY,
     DEFAULT_BURN_WINDOWS,
     HOUR,
@@ -35,11 +35,12 @@ from vigil.alerting.slo import (
     slo_status,
     slo_statuses,
 )
-from vigil.alerting.slo_config import parse_slos, slos_from_config
+from vigil.alerting.rules.slo import parse_slos, slos_from_config
 from vigil.alerting.state import AlertState, Phase, Severity
-from vigil.config import ModelSpec, parse_config
+from vigil.config import parse_config
 from vigil.errors import ConfigError
 from vigil.server.app import create_app
+from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
 
 

@@ -426,7 +426,7 @@ def test_without_named_keys_names_are_claims_and_approvals_are_refused(tmp_path:
         assert [(s["id"], s["created_by"]) for s in raw] == [(made.strip(), "cy (unverified)")]
         asked = served.cli("actions", "run", "retrain-m", "-m", "m", "--reason", "drift")
         assert asked.exit_code == 1 and "named API key" in asked.stdout
-        remediator = served.app.state.alerting.remediator
+        remediator = served.app.state.vigil.remediator
         run = remediator.request("retrain-m", "m", "vigil", "drift", served.clock.now)
         error = _one_line_error(served.cli("actions", "approve", run.id, user="bo"))
         assert "named API key" in error and "security.api_keys.admin" in error and "(HTTP 403)" in error

@@ -8,8 +8,9 @@ from email.message import EmailMessage
 import httpx
 import pytest
 
-from vigil.alerting.engine import load_alerting
+from vigil.alerting.receivers import build_receivers
 from vigil.alerting.rules import parse_rules
+from vigil.alerting.settings import load_alerting
 from vigil.config import VigilConfig
 from vigil.demo.live import schedule
 from vigil.demo.receivers import Received, SmtpRecorder, WebhookRecorder, parse_email_alerts
@@ -44,7 +45,7 @@ def test_the_alerting_section_loads_with_every_receiver() -> None:
         alertmanager="http://127.0.0.1:3",
     )
     settings = load_alerting(VigilConfig.model_validate({"version": 1, "alerting": section}))
-    assert [r.name for r in settings.build_receivers()] == ["webhook", "email", "alertmanager"]
+    assert [r.name for r in build_receivers(settings)] == ["webhook", "email", "alertmanager"]
     assert settings.seconds(settings.evaluate_every) == 2.0
     assert settings.seconds(settings.route.group_wait) == 2.0
 

@@ -145,7 +145,7 @@ def test_regression_reads_what_parses_as_numbers(store: SQLiteStore) -> None:
 
 
 def test_segment_tags_are_one_json_object_per_row() -> None:
-    from vigil.monitoring.prediction_log import prediction_batch
+    from vigil.monitoring.predictions import prediction_batch
 
     table = pa.table(
         {
@@ -158,7 +158,8 @@ def test_segment_tags_are_one_json_object_per_row() -> None:
             "#tier": ["1", "2", "1", None, "1"],
         }
     )
-    batch = prediction_batch("m", "w", 7, table, "binary")
+    spec = parse_config("models:\n  m: {task: binary, owner: {team: t}}\n").models["m"]
+    batch = prediction_batch("m", "w", 7, table, spec)
     assert batch is not None and (batch.rows, batch.start, batch.end) == (4, 1.0, 5.0)
     from vigil.events import from_ipc
 
@@ -171,6 +172,6 @@ def test_segment_tags_are_one_json_object_per_row() -> None:
         '{"region":"eu","tier":"1"}',
     ]
     assert (
-        prediction_batch("m", "w", 8, table.filter(pa.array([False, False, True, False, False])), "binary")
+        prediction_batch("m", "w", 8, table.filter(pa.array([False, False, True, False, False])), spec)
         is None
     )

@@ -262,6 +262,22 @@ def test_label_without_request_id_or_model_is_named(server: Server) -> None:
     assert all("missing" in reason for problems in bad.values() for _, reason in problems)
 
 
+@pytest.mark.parametrize(
+    ("path", "record"),
+    [
+        ("/v1/labels", {"request_id": "r0", "label": 1}),
+        ("/v1/host-metrics", {"host": "gpu-1", "cpu_percent": 5}),
+    ],
+)
+def test_records_that_lack_only_their_model_are_named(
+    server: Server, path: str, record: dict[str, Any]
+) -> None:
+    r = server.post(path, [record, record])
+    assert r.status_code == 422, r.text
+    missing = {"field": "model", "reason": "required field is missing"}
+    assert r.json() == {"accepted": 0, "rejected": [{"index": 0, **missing}, {"index": 1, **missing}]}
+
+
 def test_a_null_label_is_rejected_not_stored_as_text(server: Server) -> None:
     r = server.post("/v1/labels", [{"model": "credit", "request_id": "r0", "label": None}])
     assert r.status_code == 422, r.text

@@ -190,7 +190,7 @@ def test_one_shared_admin_key_cannot_request_and_approve(tmp_path: Path, receive
     keys = 'security: {api_keys: {admin: ["${T_SHARED_KEY}"]}}'
     with serve(tmp_path, _config(receiver.url, keys)) as s:
         # a run Vigil itself asked for, then the shared key approving it under another name
-        auto = s.app.state.alerting.remediator.request("rollback", "h", "vigil", "drift", s.clock.now)
+        auto = s.app.state.vigil.remediator.request("rollback", "h", "vigil", "drift", s.clock.now)
         assert auto.state.value == "awaiting_approval"
         for claim in ({"json": {"by": "bo"}}, {"headers": {"X-Vigil-User": "bo"}}):
             approve = s.call("POST", f"/v1/actions/runs/{auto.id}/approve", "T_SHARED_KEY", **claim)
@@ -291,7 +291,7 @@ def test_an_open_api_refuses_approvals_and_says_how_to_name_people(
     with serve(tmp_path, _config(receiver.url, "")) as s:
         asked = s.call("POST", "/v1/actions/rollback/run", json={"model": "h", "reason": "x", "by": "ana"})
         assert asked.json()["state"] == "refused" and asked.json()["requested_by"] == "ana (unverified)"
-        auto = s.app.state.alerting.remediator.request("rollback", "h", "vigil", "drift", s.clock.now)
+        auto = s.app.state.vigil.remediator.request("rollback", "h", "vigil", "drift", s.clock.now)
         approve = s.call("POST", f"/v1/actions/runs/{auto.id}/approve", json={"by": "bo"})
         assert approve.status_code == 403
         assert "named API key" in approve.json()["detail"]

@@ -62,8 +62,11 @@ from pydantic import (
 
 from vigil.actions.secrets import HIDDEN, env_refs, shown_url, url_secrets
 from vigil.alerting.state import Severity
-from vigil.config import ModelSpec, VigilConfig, _expand_env, parse_duration
+from vigil.config import VigilConfig
 from vigil.errors import ConfigError, ConfigProblem
+from vigil.spec import ModelSpec
+from vigil.spec import expand_env as _expand_env
+from vigil.timefmt import parse_duration
 
 __all__ = [
     "COMMAND_FIELDS",
@@ -460,7 +463,7 @@ def _choose(word: str, choices: Collection[str], label: str) -> str:
 def _locator(text: str | None, filename: str) -> _Locate:
     """(path, message, hint) -> ConfigProblem, at the YAML node of ``path`` when the text is known (the
     nearest enclosing node when the path does not exist, e.g. a missing key)."""
-    from vigil.config import _Source  # the config module's YAML positions
+    from vigil.config.source import Source as _Source  # the config module's YAML positions
 
     source: _Source | None = None
     if text is not None:

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from vigil.config import ModelSpec
 from vigil.registry import DEPLOYMENT_KIND, declared_live
+from vigil.spec import ModelSpec
 from vigil.store.base import Store
 
 __all__ = ["HISTORY_LIMIT", "KIND", "Change", "Deployment", "Deployments", "record_deploy", "rollback_target"]

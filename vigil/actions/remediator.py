@@ -53,7 +53,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from vigil.actions.config import ActionSpec
@@ -64,6 +63,7 @@ from vigil.actions.runs import KIND, ExecutorResponse, Run, RunState, Signal
 from vigil.actions.triggers import check_trigger, signal_models
 from vigil.alerting.alert import Alert
 from vigil.store.base import Store
+from vigil.timefmt import format_span, format_time
 
 __all__ = ["SYSTEM", "UNVERIFIED", "EventCallback", "Remediator", "named", "unverified"]
 
@@ -90,18 +90,6 @@ EventCallback = Callable[[str, float, str, str, Mapping[str, Any]], None]
 log = logging.getLogger("vigil.actions")
 
 _ACTIVE = (RunState.AWAITING_APPROVAL, RunState.RUNNING)
-
-
-def iso(t: float) -> str:
-    """``2026-03-01T12:00:00Z``: a time for people, to the second, in UTC."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 class Remediator:
@@ -333,7 +321,7 @@ class Remediator:
             limit = spec.approval_timeout.total_seconds()
             if now - run.requested_at < limit:
                 return run
-            why = f"not approved within {_span(limit)}"
+            why = f"not approved within {format_span(limit)}"
             closed = run.evolve(
                 state=RunState.REJECTED,
                 rejected_by=SYSTEM,
@@ -347,7 +335,7 @@ class Remediator:
         limit = 4 * spec.timeout.total_seconds() + 60
         if run.started_at is None or now - run.started_at < limit:
             return run
-        why = f"interrupted: no result within {_span(limit)} of the start (was Vigil restarted?)"
+        why = f"interrupted: no result within {format_span(limit)} of the start (was Vigil restarted?)"
         closed = run.evolve(state=RunState.FAILED, finished_at=now, error=why, updated_at=now)
         self._save(run, closed, SYSTEM, "action.fail", now, f"{_what(run)} failed: {why}")
         return closed
@@ -531,7 +519,10 @@ def _cooldown(spec: ActionSpec, model: str, runs: list[Run], now: float) -> str 
     last = max(started)
     if now >= last + seconds:
         return None
-    return f"cooldown: {spec.name} ran on {model} at {iso(last)}, next allowed at {iso(last + seconds)}"
+    return (
+        f"cooldown: {spec.name} ran on {model} at {format_time(last)}, "
+        f"next allowed at {format_time(last + seconds)}"
+    )
 
 
 def _episodes(signals: tuple[Signal, ...]) -> set[tuple[str, float]]:

@@ -1,289 +1,73 @@
-"""The alerting loop of a server: every ``evaluate_every`` seconds, evaluate the rules on the live metrics,
-hand the alerts to the dispatcher (grouping, waits, repeats), mute what is inhibited, and deliver the due
-notifications to every receiver through the notification log (so a restart neither loses nor repeats one).
+"""The alerting loop of a server: ``tick(now)`` is one round, and a thread runs it every ``evaluate_every``.
 
-Configured in ``vigil.yaml``::
-
-    alerting:
-      evaluate_every: 30s
-      default_rules: true          # the rules of vigil.alerting.rules.default_rules for every model
-      external_url: http://vigil.example.com
-      route:                       # a tree as in Alertmanager (vigil.alerting.routing); severity decides
-        receiver: ops              # page or ticket, e.g.:
-        group_by: [alertname, model]
-        group_wait: 30s
-        group_interval: 5m
-        repeat_interval: 4h
-        routes:
-          - {matchers: ['severity="critical"'], receiver: pager, continue: true}
-          - {matchers: ['severity="warning"'], receiver: chat}
-      receivers:
-        - {name: ops, webhook: http://alerts.example.com/hook}      # Alertmanager v4 JSON
-        - {name: chat, slack: "${SLACK_WEBHOOK_URL}"}
-        - {name: pager, pagerduty: "${PAGERDUTY_ROUTING_KEY}"}
-        - {name: am, alertmanager: http://127.0.0.1:9093}
-        - name: mail               # tls: starttls (the default on port 587), implicit (465) or none
-          email: {host: smtp.example.com, port: 587, from: vigil@example.com, to: [oncall@example.com],
-                  username: "${SMTP_USER}", password: "${SMTP_PASSWORD}"}   # ca_file: a private CA
-      maintenance:                 # mute matching alerts at these times (vigil.alerting.maintenance)
-        - {name: db-vacuum, matchers: ['model="credit"'], weekly: {days: [sun], start: "02:00", end: "04:00",
-           timezone: Europe/Berlin}}
-      deploy_grace: 15m            # a deploy annotation mutes its model's alerts (bar NoData) this long
-      retention: {history: 400d, notifications: 7d, silences: 30d}   # pruned hourly; the audit log is kept
-
-Built-in inhibition: a critical alert mutes the warning of the same rule and model, and a model's
-``NoData`` alert mutes its drift alerts.
+A round, as Alertmanager's pipeline: evaluate every rule in force (:mod:`.rulebook`) on the live metrics
+through one cache (:mod:`.evaluate`), step the alert states, hand the alerts to the dispatcher of each route
+(:mod:`.dispatch`: grouping, waits, repeats), fold them into episodes and incidents (:mod:`.response`), mute
+what is inhibited, silenced, in maintenance or in a deploy's grace period (:mod:`.mute`), and deliver the
+due notifications to their receivers through the notification log (:mod:`.notify`), so a restart neither
+loses nor repeats one. Then every subscriber (:meth:`AlertEngine.subscribe`; remediation, wired by the
+composition root) is handed the firing alerts that people did not mute. Configured by the ``alerting:``
+section (:mod:`.settings`).
 
 What the engine keeps is in the store, so a restart (or another server on the same PostgreSQL) carries on
-where it stopped: each rule's alert state (a restarted engine does not start ``for`` over or announce a
-firing alert as new), the episodes (:mod:`vigil.alerting.history`), incidents
-(:mod:`vigil.alerting.incidents`), silences (:mod:`vigil.alerting.silences`) and the notification log.
-Servers sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round,
-taken over when it has not been renewed for three rounds); the others' rounds do nothing. The evaluator
-saves the current alerts (the dispatcher's: firing, and resolved not yet sent) to the store whenever they
-change, and :meth:`AlertEngine.alerts` on any other server reads them from there, so ``GET /v1/alerts``
-and ``vigil alerts list`` answer the same on every server.
+where it stopped: each rule's alert state (:mod:`.codec`: a restarted engine does not start ``for`` over or
+announce a firing alert as new), the episodes and incidents, silences and the notification log. Servers
+sharing a store elect one evaluator through the store's ``alerting`` lease (renewed every round, taken over
+when it has not been renewed for three rounds); the others' rounds do nothing. The evaluator saves the
+current alerts (the dispatcher's: firing, and resolved not yet sent) to the store whenever they change, and
+:meth:`AlertEngine.alerts` on any other server reads them from there, so ``GET /v1/alerts`` and
+``vigil alerts list`` answer the same on every server.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from vigil.actions import ActionSpec, Remediator, actions_from_config
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
-from vigil.alerting.dispatch import Notification
-from vigil.alerting.evaluate import MetricSource, StateKey, evaluate
-from vigil.alerting.history import History, episode_of
-from vigil.alerting.history_cache import HistoryCache
-from vigil.alerting.incidents import Incident, Incidents
-from vigil.alerting.inhibit import Inhibitor, InhibitRule
-from vigil.alerting.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
-from vigil.alerting.matchers import parse_matcher
-from vigil.alerting.mute import AnyMuter, Muter
-from vigil.alerting.notify.log import NotificationLog, SQLiteNotificationLog, StoreNotificationLog, deliver
-from vigil.alerting.notify.receivers import (
-    PAGERDUTY_EVENTS_URL,
-    AlertmanagerReceiver,
-    EmailReceiver,
-    PagerDutyReceiver,
-    Receiver,
-    SlackReceiver,
-    WebhookReceiver,
+from vigil.alerting.codec import (
+    CURRENT_KIND,
+    STATE_KIND,
+    alerts_from_json,
+    alerts_to_json,
+    state_from_json,
+    state_id,
+    state_key,
+    state_to_json,
 )
+from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.dispatch.routes import MultiDispatcher, receivers_for
+from vigil.alerting.evaluate.cache import SeriesCache
+from vigil.alerting.evaluate.round import StateKey, evaluate
+from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.mute import AnyMuter, Muter
+from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
+from vigil.alerting.mute.inhibit import BUILT_IN_INHIBITIONS, Inhibitor, InhibitRule
+from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow, MaintenanceWindows
+from vigil.alerting.mute.silences import SilenceStore
+from vigil.alerting.notify.channel import Receiver
+from vigil.alerting.notify.log import NotificationLog, StoreNotificationLog, deliver, log_delivery
 from vigil.alerting.notify.retry import DeliveryStatus
-from vigil.alerting.routing import MultiDispatcher, RouteConfig, RouteTree, receivers_for
-from vigil.alerting.rules import Rule, default_rules, parse_rules, rules_from_config
-from vigil.alerting.silences import SilenceStore
-from vigil.alerting.slo_config import slos_from_config
-from vigil.alerting.state import AlertState, Phase, Severity, Timing
-from vigil.config import VigilConfig, parse_duration
-from vigil.errors import ConfigError, ConfigProblem
-from vigil.registry import Registry
+from vigil.alerting.receivers import acknowledge_pages, build_receivers
+from vigil.alerting.response.episodes import History, episode_of
+from vigil.alerting.response.incidents import Incident, Incidents
+from vigil.alerting.rulebook import RuleBook
+from vigil.alerting.rules import DeclaredRule, Rule
+from vigil.alerting.settings import AlertingSettings, load_alerting
+from vigil.alerting.state import AlertState, Phase
+from vigil.config import VigilConfig
 from vigil.store.base import Store
 
-__all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "AlertingSettings", "load_alerting"]
+__all__ = ["BUILT_IN_INHIBITIONS", "AlertEngine", "RoundHook"]
 
 log = logging.getLogger("vigil.alerting")
 
-BUILT_IN_INHIBITIONS = (
-    InhibitRule(
-        (parse_matcher("severity=critical"),),
-        (parse_matcher("severity=warning"),),
-        ("alertname", "model"),
-        "critical mutes warning",
-    ),
-    InhibitRule(
-        (parse_matcher("alertname=NoData"),),
-        (parse_matcher("metric=~drift.*"),),
-        ("model",),
-        "no data mutes drift",
-    ),
-)
-
-
-class _Email(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    host: str
-    port: int = 25
-    sender: str = Field(alias="from")
-    to: list[str]
-    tls: Literal["none", "starttls", "implicit"] | None = None
-    """None: implicit on port 465, starttls on 587, else none."""
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
-
-    @field_validator("username", "password", mode="before")
-    @classmethod
-    def _env(cls, value: object) -> object:
-        from vigil.config import _expand_env
-
-        return _expand_env(value)
-
-    @model_validator(mode="after")
-    def _secure_login(self) -> _Email:
-        if self.tls is None:
-            self.tls = "implicit" if self.port == 465 else "starttls" if self.port == 587 else "none"
-        if self.password is not None and self.username is None:
-            raise ValueError("email: a password without a username; give username too")
-        if self.username is not None and self.tls == "none":
-            raise ValueError(
-                "email: logging in without TLS would send the password in clear; "
-                "set tls: starttls (port 587) or tls: implicit (port 465)"
-            )
-        return self
-
-
-class _Receiver(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    webhook: str | None = None
-    slack: str | None = None
-    pagerduty: str | None = None
-    alertmanager: str | None = None
-    email: _Email | None = None
-    events_url: str = PAGERDUTY_EVENTS_URL
-    """PagerDuty's Events API v2 endpoint (``https://events.eu.pagerduty.com/v2/enqueue`` for the EU)."""
-
-    @field_validator("webhook", "slack", "pagerduty", "alertmanager", mode="before")
-    @classmethod
-    def _env(cls, value: object) -> object:
-        from vigil.config import _expand_env
-
-        return _expand_env(value)
-
-
-class _Retention(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    history: str = "400d"
-    """Alert episodes, incidents, action runs and deploy annotations."""
-    notifications: str = "7d"
-    """The notification log (longer than any repeat_interval)."""
-    silences: str = "30d"
-    """Expired silences (after they ended)."""
-
-
-class AlertingSettings(BaseModel):
-    """The ``alerting:`` section of vigil.yaml (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-    evaluate_every: str | float = "30s"
-    default_rules: bool = True
-    external_url: str = ""
-    route: RouteConfig = Field(default_factory=RouteConfig)
-    receivers: list[_Receiver] = Field(default_factory=list)
-    maintenance: list[dict[str, Any]] = Field(default_factory=list)
-    deploy_grace: str | float = "15m"
-    retention: _Retention = Field(default_factory=_Retention)
-
-    def seconds(self, value: str | float) -> float:
-        if value in (0, "0", "0s"):
-            return 0.0
-        return parse_duration(value).total_seconds()
-
-    def route_tree(self, filename: str = "vigil.yaml") -> RouteTree:
-        return RouteTree.from_config(self.route, [r.name for r in self.receivers], filename=filename)
-
-    def maintenance_windows(self, filename: str = "vigil.yaml") -> MaintenanceWindows:
-        return MaintenanceWindows.from_config(self.maintenance or None, filename=filename)
-
-    def build_receivers(self) -> list[Receiver]:
-        out: list[Receiver] = []
-        for r in self.receivers:
-            if r.webhook:
-                out.append(WebhookReceiver(r.webhook, name=r.name, external_url=self.external_url))
-            elif r.slack:
-                out.append(SlackReceiver(r.slack, name=r.name))
-            elif r.pagerduty:
-                out.append(
-                    PagerDutyReceiver(r.pagerduty, r.events_url, name=r.name, client_url=self.external_url)
-                )
-            elif r.alertmanager:
-                out.append(AlertmanagerReceiver(r.alertmanager, name=r.name))
-            elif r.email:
-                e = r.email
-                out.append(
-                    EmailReceiver(
-                        e.host,
-                        e.port,
-                        e.sender,
-                        e.to,
-                        name=r.name,
-                        tls=e.tls or "none",
-                        username=e.username,
-                        password=e.password,
-                        ca_file=e.ca_file,
-                    )
-                )
-        return out
-
-
-def load_alerting(config: VigilConfig, filename: str = "vigil.yaml") -> AlertingSettings:
-    """The config's ``alerting:`` section (defaults when absent); problems raise ``ConfigError``."""
-    raw = (config.model_extra or {}).get("alerting") or {}
-    try:
-        settings = AlertingSettings.model_validate(raw)
-        r = settings.retention
-        for value in (settings.evaluate_every, settings.deploy_grace, r.history, r.notifications, r.silences):
-            settings.seconds(value)
-    except ValidationError as exc:
-        problems = [
-            ConfigProblem(
-                filename,
-                None,
-                None,
-                "alerting" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
-                str(e["msg"]).removeprefix("Value error, "),
-                "see the alerting section in vigil/alerting/engine.py",
-            )
-            for e in exc.errors()
-        ]
-        raise ConfigError(problems) from None
-    except Exception as exc:
-        problems = [
-            ConfigProblem(
-                filename,
-                None,
-                None,
-                "alerting",
-                _first_line(exc),
-                "see the alerting section in vigil/alerting/engine.py",
-            )
-        ]
-        raise ConfigError(problems) from None
-    unusable = [
-        r.name
-        for r in settings.receivers
-        if sum(x is not None for x in (r.webhook, r.slack, r.pagerduty, r.alertmanager, r.email)) != 1
-    ]
-    if unusable:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    filename,
-                    None,
-                    None,
-                    "alerting.receivers",
-                    f"receiver {unusable[0]!r} must name exactly one kind",
-                    "give one of webhook, slack, pagerduty, alertmanager, email",
-                )
-            ]
-        )
-    settings.route_tree(filename)  # raise now: unknown receivers, bad matchers or durations
-    settings.maintenance_windows(filename)
-    return settings
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+RoundHook = Callable[[Sequence[Alert], float], None]
+"""A subscriber to the rounds: ``hook(firing, now)`` with the firing alerts no person muted (by a silence,
+a maintenance window or a deploy's grace period; inhibited ones are included) at the round's ``now``."""
 
 
 def _log_changes(old: Mapping[StateKey, AlertState], new: Mapping[StateKey, AlertState]) -> None:
@@ -312,93 +96,12 @@ def _log_changes(old: Mapping[StateKey, AlertState], new: Mapping[StateKey, Aler
         )
 
 
-def _log_delivery(notification: Notification, results: Mapping[str, Any]) -> None:
-    """One line per receiver a notification went to: sent, or failed and why."""
-    alerts = [a.labels.get("alertname", "") for a in (*notification.firing, *notification.resolved)]
-    for receiver, delivery in sorted(results.items()):
-        fields = {
-            "receiver": receiver,
-            "group": notification.group_key,
-            "status": str(notification.status.value),
-            "attempts": delivery.attempts,
-        }
-        what = f"{notification.status.value} notification for {', '.join(sorted(set(alerts)))}"
-        if delivery.status is DeliveryStatus.SENT:
-            log.info("sent %s to %s", what, receiver, extra={"event": "notification.sent", **fields})
-        elif delivery.status is DeliveryStatus.FAILED:
-            log.warning(
-                "could not send %s to %s after %d attempts: %s",
-                what,
-                receiver,
-                delivery.attempts,
-                delivery.error,
-                extra={"event": "notification.failed", "reason": delivery.error, **fields},
-            )
-
-
-STATE_KIND = "alert_state"
-RULE_KIND = "rule"
-CURRENT_KIND = "alerts"
-"""One record (id ``current``): the evaluator's current alerts, for the servers that do not evaluate."""
-
-
-def _alerts_to_json(alerts: Iterable[Alert]) -> str:
-    return json.dumps(
-        [
-            {
-                "labels": dict(a.labels),
-                "status": a.status.value,
-                "starts_at": a.starts_at,
-                "ends_at": a.ends_at,
-                "annotations": dict(a.annotations),
-            }
-            for a in alerts
-        ],
-        sort_keys=True,
-    )
-
-
-def _alerts_from_json(text: str) -> list[Alert]:
-    return [
-        Alert(d["labels"], AlertStatus(d["status"]), d["starts_at"], d["ends_at"], d["annotations"])
-        for d in json.loads(text)
-    ]
-
-
-def _state_to_json(state: AlertState) -> str:
-    return json.dumps(
-        {
-            "phase": state.phase.value,
-            "severity": state.severity.value if state.severity else None,
-            "active_since": state.active_since,
-            "fired_at": state.fired_at,
-            "resolved_at": state.resolved_at,
-            "last_value": state.last_value,
-            "evaluated_at": state.evaluated_at,
-            "warning_since": state.warning_since,
-            "critical_since": state.critical_since,
-            "cleared_at": state.cleared_at,
-        }
-    )
-
-
-def _state_from_json(text: str, timing: Timing) -> AlertState:
-    data = json.loads(text)
-    severity = data.pop("severity")
-    return AlertState(
-        timing=timing,
-        phase=Phase(data.pop("phase")),
-        severity=Severity(severity) if severity else None,
-        **data,
-    )
-
-
 class AlertEngine:
     """Evaluates, groups, mutes and notifies; ``tick(now)`` does one round (the thread calls it)."""
 
     def __init__(
         self,
-        rules: Sequence[Rule],
+        rules: RuleBook | Sequence[Rule],
         query: MetricSource,
         settings: AlertingSettings,
         store: Store,
@@ -409,17 +112,12 @@ class AlertEngine:
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
         muters: Sequence[Muter] = (),
         holder: str = "main",
-        actions: Sequence[ActionSpec] = (),
     ) -> None:
-        self.static_rules = tuple(rules)
-        self.defaults: frozenset[int] = frozenset()
-        """``id()`` of the static rules that are default rules rather than the config's."""
-        """The config's rules and the default rules; rules added through the API are in the store."""
-        self.rules = self.static_rules
+        self.rulebook = rules if isinstance(rules, RuleBook) else RuleBook(rules, store)
         self.query = query
         self.settings = settings
         self.store = store
-        self.receivers = list(receivers if receivers is not None else settings.build_receivers())
+        self.receivers = list(receivers if receivers is not None else build_receivers(settings))
         self.log: NotificationLog = notification_log or StoreNotificationLog(store)
         self.clock = clock
         self.inhibitions = tuple(inhibitions)
@@ -430,25 +128,16 @@ class AlertEngine:
         self.history = History(store)
         self.incidents = Incidents(store, self.history)
         self.silences = SilenceStore(store)
-        self.history_cache = HistoryCache(query, clock)
-        """The query, remembering the history relative and anomaly rules read (see its module)."""
-        registry = query.registry
-        lookup, refresh = registry.get, None
-        if isinstance(registry, Registry):  # a rollback changes what the registry says is live
-            lookup, refresh = registry.declared, registry.refresh
-        self.remediator = Remediator(
-            actions,
-            lookup,
-            store,
-            on_event=self.incidents.on_action,
-            on_live_change=(lambda _: refresh()) if refresh is not None else None,
-        )
-        self._refresh_rules()
+        self.cache = SeriesCache(query, clock=clock, fresh=2, refresh=3600.0)
+        """The metric source of the rounds (see :mod:`vigil.alerting.evaluate.cache`)."""
+        self.rules: tuple[Rule, ...] = self.rulebook.rules()
+        """The rules in force, as of the last round (or rule change)."""
         self.states: dict[StateKey, AlertState] = self._load_states()
         self.holder = holder
         """This engine's name in the ``alerting`` lease (the server's writer name, so a restarted server
         takes its lease back at once): one engine per store evaluates at a time."""
         self.leading = False
+        self._hooks: list[RoundHook] = []
         self._published: str | None = None
         self._pruned_at = float("-inf")
         self.sent: list[tuple[float, Notification, Mapping[str, Any]]] = []
@@ -467,97 +156,64 @@ class AlertEngine:
         clock: Callable[[], float],
         holder: str = "main",
     ) -> AlertEngine:
+        """The engine of ``config``'s ``alerting:``, ``rules:`` and ``slos:`` sections (``ConfigError`` for a
+        bad one), the default rules of ``query``'s registered models included unless turned off."""
         settings = load_alerting(config)
-        rules = list(rules_from_config(config))
-        rules.extend(slos_from_config(config))  # each SLO: a burn-rate rule through the same pipeline
-        configured = len(rules)
-        if settings.default_rules:
-            named = {(r.name, r.model) for r in rules}
-            for name in query.registry.names():
-                spec = query.registry.get(name)
-                if spec is not None:
-                    rules.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
-        actions = actions_from_config(config, rules=[r.name for r in rules])
-        engine = cls(rules, query, settings, store, clock=clock, holder=holder, actions=actions)
-        engine.defaults = frozenset(id(r) for r in rules[configured:])
-        return engine
+        rulebook = RuleBook.from_config(config, query.registry, store, defaults=settings.default_rules)
+        return cls(rulebook, query, settings, store, clock=clock, holder=holder)
 
-    # rules added through the API ----------------------------------------------------------------------------
+    def subscribe(self, hook: RoundHook) -> None:
+        """Call ``hook(firing, now)`` at the end of every round this engine evaluates (see :data:`RoundHook`);
+        a hook that raises is logged and does not stop alerting."""
+        self._hooks.append(hook)
 
-    def api_rules(self) -> list[tuple[Rule, dict[str, Any]]]:
-        """Rules added through the API (records of kind ``rule``): each with the mapping it was given as."""
-        out = []
-        for record in self.store.records(RULE_KIND):
-            given = json.loads(record.body)
-            try:
-                out.append((Rule.model_validate(given), given))
-            except ValidationError:
-                log.warning("rule %r in the store is no longer valid; skipped", record.id)
-        return out
+    # rules ----------------------------------------------------------------------------------------------
+
+    def api_rules(self) -> list[tuple[DeclaredRule, dict[str, Any]]]:
+        """Rules added through the API, each with the mapping it was given as."""
+        return self.rulebook.api_rules()
 
     def rule_views(self) -> list[dict[str, Any]]:
         """Every rule in force, with its ``source`` (``config``, ``default`` or ``api``)."""
         self._refresh_rules()
-        api = {r.name for r, _ in self.api_rules()}
-        out = []
-        for rule in self.rules:
-            source = "api" if rule.name in api else "default" if id(rule) in self.defaults else "config"
-            view = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
-            out.append({**view, "source": source})
-        return out
-
-    def _refresh_rules(self) -> None:
-        static = {r.name for r in self.static_rules}
-        self.rules = self.static_rules + tuple(r for r, _ in self.api_rules() if r.name not in static)
+        return self.rulebook.views()
 
     def put_rule(self, given: Mapping[str, Any], actor: str, now: float) -> Rule:
         """Add or replace a rule through the API (validated as a ``rules:`` entry; audited with the rule
         before and after). A rule of the config or a default rule cannot be replaced: edit the config."""
-        rule = parse_rules([dict(given)], "the request")[0]
-        if any(r.name == rule.name for r in self.static_rules):
-            raise ValueError(f"rule {rule.name!r} comes from the config (or the defaults); change it there")
-        old = self.store.record(RULE_KIND, rule.name)
-        body = json.dumps(dict(given), sort_keys=True)
         with self._lock:
-            self.store.put_record(RULE_KIND, rule.name, body, now)
-            action = "rule.update" if old else "rule.create"
-            self.store.append_audit(now, actor, action, f"rule/{rule.name}", old.body if old else None, body)
+            rule = self.rulebook.put(given, actor, now)
             self._refresh_rules()
         return rule
 
     def delete_rule(self, name: str, actor: str, now: float) -> bool:
-        old = self.store.record(RULE_KIND, name)
-        if old is None:
-            return False
         with self._lock:
-            self.store.delete_record(RULE_KIND, name)
-            self.store.append_audit(now, actor, "rule.delete", f"rule/{name}", old.body, None)
+            gone = self.rulebook.delete(name, actor, now)
             self._refresh_rules()
-        return True
+        return gone
+
+    def _refresh_rules(self) -> None:
+        self.rules = self.rulebook.rules()
+
+    # state ----------------------------------------------------------------------------------------------
 
     def _load_states(self) -> dict[StateKey, AlertState]:
         timings = {r.name: r.timing for r in self.rules}
         states: dict[StateKey, AlertState] = {}
         for record in self.store.records(STATE_KIND):
-            rule, _, model = record.id.partition("\x1f")
-            if rule in timings:
-                states[(rule, model)] = _state_from_json(record.body, timings[rule])
+            key = state_key(record.id)
+            if key[0] in timings:
+                states[key] = state_from_json(record.body, timings[key[0]])
         return states
 
     def _save_states(self, old: Mapping[StateKey, AlertState], now: float) -> None:
         for key, state in self.states.items():
             if old.get(key) != state and not (state.phase is Phase.INACTIVE and key not in old):
-                self.store.put_record(STATE_KIND, "\x1f".join(key), _state_to_json(state), now)
-
-    def inhibitor(self) -> Inhibitor:
-        """The inhibitions as they stand: sources are the alerts firing now."""
-        current = self.dispatcher.alerts() if self.leading else self._shared_alerts()
-        firing = [a.labels for a in current if a.status is AlertStatus.FIRING]
-        return Inhibitor(self.inhibitions, firing)
+                self.store.put_record(STATE_KIND, state_id(*key), state_to_json(state), now)
 
     def _publish(self, now: float) -> None:
         """Save the current alerts for the servers that do not evaluate (when they changed)."""
-        body = _alerts_to_json(self.dispatcher.alerts())
+        body = alerts_to_json(self.dispatcher.alerts())
         if body != self._published:
             self.store.put_record(CURRENT_KIND, "current", body, now)
             self._published = body
@@ -567,10 +223,18 @@ class AlertEngine:
         if record is None:
             return []
         try:
-            return _alerts_from_json(record.body)
+            return alerts_from_json(record.body)
         except (ValueError, KeyError, TypeError):
             log.warning("the current alerts saved in the store are unreadable; the next round rewrites them")
             return []
+
+    # muting ---------------------------------------------------------------------------------------------
+
+    def inhibitor(self) -> Inhibitor:
+        """The inhibitions as they stand: sources are the alerts firing now."""
+        current = self.dispatcher.alerts() if self.leading else self._shared_alerts()
+        firing = [a.labels for a in current if a.status is AlertStatus.FIRING]
+        return Inhibitor(self.inhibitions, firing)
 
     def maintenance(self) -> MaintenanceWindows:
         """The config's maintenance windows and those added through the API (the config's win by name)."""
@@ -595,6 +259,8 @@ class AlertEngine:
     def muter(self, now: float, quiet: Muter | None = None) -> Muter:
         """What mutes notifications this round: inhibitions, ``quiet`` (see :meth:`quiet`), extra muters."""
         return AnyMuter((self.inhibitor(), quiet or self.quiet(now), *self.muters))
+
+    # the round ------------------------------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``, then send what is due. Returns the notifications sent."""
@@ -623,32 +289,66 @@ class AlertEngine:
                     extra={"event": "lease.taken", "holder": self.holder},
                 )
             old = self.states
-            self.states, alerts = evaluate(self.rules, self.history_cache, self.states, now)
+            self.states, alerts = evaluate(self.rules, self.cache, self.states, now)
             alerts = [self._absolute(a) for a in alerts]
             _log_changes(old, self.states)
             self._save_states(old, now)
             self.dispatcher.receive(alerts, now)
             self._publish(now)
-            ops = {r.name: r.op for r in self.rules}
-            self.incidents.observe(self.history.observe(alerts, now, ops), now)
+            lower = {r.name: r.lower_is_worse for r in self.rules}
+            self.incidents.observe(self.history.observe(alerts, now, lower), now)
             quiet = self.quiet(now)
             due = self.dispatcher.flush(now, self.muter(now, quiet), self._was_notified)
             for notification in due:
-                targets = receivers_for(notification.receiver, self.receivers)
-                results = deliver(notification, targets, self.log, now) if targets else {}
-                _log_delivery(notification, results)
-                delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
-                if delivered:
-                    self.history.mark_notified(notification.firing, now)
-                    self.incidents.notified(notification, delivered, now)
-                self.sent.append((now, notification, results))
+                self._send(notification, now)
             del self.sent[:-1000]
             self._publish(now)  # resolved alerts sent are forgotten by the dispatcher
-            self._remediate(now, quiet)
+            self._hand_on(now, quiet)
             if now - self._pruned_at >= 3600:
                 self._pruned_at = now
                 self.prune(now)
         return due
+
+    def _send(self, notification: Notification, now: float) -> None:
+        targets = receivers_for(notification.receiver, self.receivers)
+        results = deliver(notification, targets, self.log, now) if targets else {}
+        log_delivery(notification, results)
+        delivered = sorted(n for n, d in results.items() if d.status is DeliveryStatus.SENT)
+        if delivered:
+            self.history.mark_notified(notification.firing, now)
+            self.incidents.notified(notification, delivered, now)
+        self.sent.append((now, notification, results))
+
+    def _hand_on(self, now: float, quiet: Muter) -> None:
+        """Hand the firing alerts no person muted to the subscribers (people at work in a silence, a
+        maintenance window or a deploy's grace period are left alone)."""
+        if not self._hooks:
+            return
+        firing = [
+            a
+            for a in self.dispatcher.alerts()
+            if a.status is AlertStatus.FIRING and not quiet.mutes(a.labels, now)
+        ]
+        for hook in self._hooks:
+            try:
+                hook(firing, now)
+            except Exception:  # a broken subscriber (a remediation action) must not stop alerting
+                log.exception("a subscriber to the alert rounds failed")
+
+    def _absolute(self, alert: Alert) -> Alert:
+        """The alert with its dashboard link made absolute with ``external_url`` (when set)."""
+        url = alert.annotations.get("dashboard_url", "")
+        base = self.settings.external_url.rstrip("/")
+        if not base or not url.startswith("/"):
+            return alert
+        notes = {**alert.annotations, "dashboard_url": base + url}
+        return Alert(alert.labels, alert.status, alert.starts_at, alert.ends_at, notes)
+
+    def _was_notified(self, alert: Alert) -> bool:
+        ep = self.history.get(episode_of(alert))
+        return ep is not None and ep.notified_at is not None
+
+    # people's side --------------------------------------------------------------------------------------
 
     def acknowledge(self, incident_id: str, actor: str, now: float, note: str = "") -> Incident:
         """A person acknowledges an incident: its episodes are acknowledged, and every PagerDuty receiver
@@ -662,24 +362,15 @@ class AlertEngine:
                 if any(episode_of(a) in episodes for a in n.firing)
                 and any(r.status is DeliveryStatus.SENT for r in results.values())
             }
-        for receiver in self.receivers:
-            if not isinstance(receiver, PagerDutyReceiver):
-                continue
-            for route, key in sorted(groups):
-                if receiver in receivers_for(route, self.receivers):
-                    result = receiver.acknowledge(key)
-                    if result.status is not DeliveryStatus.SENT:
-                        log.warning("PagerDuty acknowledge for %s failed: %s", key, result.error)
+        acknowledge_pages(self.receivers, groups)
         return incident
 
-    def _absolute(self, alert: Alert) -> Alert:
-        """The alert with its dashboard link made absolute with ``external_url`` (when set)."""
-        url = alert.annotations.get("dashboard_url", "")
-        base = self.settings.external_url.rstrip("/")
-        if not base or not url.startswith("/"):
-            return alert
-        notes = {**alert.annotations, "dashboard_url": base + url}
-        return Alert(alert.labels, alert.status, alert.starts_at, alert.ends_at, notes)
+    def alerts(self) -> list[Alert]:
+        """The current alerts: this engine's while it evaluates, else those the evaluator saved."""
+        with self._lock:
+            if self.leading:
+                return list(self.dispatcher.alerts())
+        return self._shared_alerts()
 
     def prune(self, now: float) -> dict[str, int]:
         """Forget what retention allows (``alerting.retention``); the audit log is kept whole."""
@@ -696,32 +387,7 @@ class AlertEngine:
             log.info("alerting retention: deleted %s", counts, extra={"event": "retention.alerting", **gone})
         return gone
 
-    def _remediate(self, now: float, quiet: Muter) -> None:
-        """Offer the firing alerts to the remediation actions (not those a person silenced, nor during
-        maintenance or a deploy's grace period: people are at work there), and close stale runs."""
-        if not self.remediator.specs:
-            return
-        firing = [
-            a
-            for a in self.dispatcher.alerts()
-            if a.status is AlertStatus.FIRING and not quiet.mutes(a.labels, now)
-        ]
-        try:
-            self.remediator.expire(now)
-            self.remediator.on_alerts(firing, now)
-        except Exception:  # a broken action must not stop alerting
-            log.exception("remediation failed")
-
-    def _was_notified(self, alert: Alert) -> bool:
-        ep = self.history.get(episode_of(alert))
-        return ep is not None and ep.notified_at is not None
-
-    def alerts(self) -> list[Alert]:
-        """The current alerts: this engine's while it evaluates, else those the evaluator saved."""
-        with self._lock:
-            if self.leading:
-                return list(self.dispatcher.alerts())
-        return self._shared_alerts()
+    # the thread -----------------------------------------------------------------------------------------
 
     def start(self) -> None:
         every = self.settings.seconds(self.settings.evaluate_every)
@@ -740,6 +406,3 @@ class AlertEngine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-        with self._lock:
-            if isinstance(self.log, SQLiteNotificationLog):
-                self.log.close()

@@ -205,7 +205,7 @@ def parse_time(text: str, now: float, what: str, *, future: bool = False) -> flo
     >>> parse_time("2026-11-21T10:00:00Z", 0, "--to") == parse_time("1795255200", 0, "--to")
     True
     """
-    from vigil.config import parse_duration
+    from vigil.timefmt import parse_duration
 
     given = text.strip()
     try:
@@ -273,7 +273,7 @@ def _duration(seconds: Any) -> str:
             days, hours, minutes, secs = (float(g or 0) for g in iso.groups())
             seconds = days * 86_400 + hours * 3600 + minutes * 60 + secs
         else:
-            from vigil.config import parse_duration
+            from vigil.timefmt import parse_duration
 
             try:
                 seconds = parse_duration(seconds).total_seconds()

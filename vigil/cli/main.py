@@ -78,7 +78,7 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(options: dict[str, Any]) -> Report:
-    # the statistics stack (numpy, pyarrow, scipy.special) loads here, not for every command
+    # the statistics stack (numpy, pyarrow) loads here, not for every command
     from vigil.comparison import compare
 
     ignore = [c.strip() for c in (options.get("ignore") or "").split(",") if c.strip()]
@@ -197,9 +197,8 @@ def validate(path: str) -> None:
     """Check a vigil.yaml: every problem with its file, line and what to fix (models, columns, rules, SLOs,
     actions and the alerting section)."""
     from vigil.actions import actions_from_config
-    from vigil.alerting.engine import load_alerting
-    from vigil.alerting.rules import rules_from_config
-    from vigil.alerting.slo_config import slos_from_config
+    from vigil.alerting.rules import rules_from_config, slos_from_config
+    from vigil.alerting.settings import load_alerting
     from vigil.config import load_config
     from vigil.errors import ConfigError
 

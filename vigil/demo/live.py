@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from vigil.config import parse_duration
 from vigil.demo.receivers import ALERTMANAGER_BINARY, AlertmanagerWatch, SmtpRecorder, WebhookRecorder
 from vigil.demo.rules import DemoTimings, alerting_section, alertname_for, rules_section
 from vigil.demo.timeline import Timeline
+from vigil.timefmt import parse_duration
 
 __all__ = ["Trouble", "run_demo", "schedule"]
 

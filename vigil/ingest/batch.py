@@ -10,7 +10,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.events import (
     PREDICTION,
     SCORE,
@@ -24,6 +23,7 @@ from vigil.events import (
 )
 from vigil.ingest.redact import Redactor, scrub_array
 from vigil.schema import Event
+from vigil.spec import ModelSpec
 
 __all__ = [
     "SERVICE_COLUMNS",

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
-from vigil.config import ModelSpec, SecuritySettings
 from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events
 from vigil.ingest.redact import Redactor
@@ -39,7 +38,9 @@ from vigil.ingest.validate import (
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
 from vigil.schema import Event, HostMetrics, Label
+from vigil.spec import ModelSpec, SecuritySettings
 from vigil.store.base import HostRow, LabelRow, Store
+from vigil.timefmt import format_time
 
 __all__ = ["IngestResult", "Ingestor"]
 
@@ -171,8 +172,9 @@ class Ingestor:
         if other is not None:
             raise BadRequest(
                 409,
-                f"the Idempotency-Key {key!r} was used on {_iso(other.received_at)} for a request with a "
-                "different body; a retry must send the same body again, and new data needs a new key",
+                f"the Idempotency-Key {key!r} was used on {format_time(other.received_at, digits=6)} "
+                "for a request with a different body; a retry must send the same body again, and new data "
+                "needs a new key",
                 idempotency_key=key,
             )
         return {b.model for b in batches}
@@ -255,7 +257,7 @@ class Ingestor:
                 positions.append(position)
         checked.records, checked.positions = keep, positions
         checked.rejected.sort(key=lambda r: r.index)
-        if checked.rejected and not keep and all(r.field == "model" for r in checked.rejected):
+        if unknown and not keep and all(r.field == "model" for r in checked.rejected):
             raise BadRequest(404, self.registry.unknown(unknown[0]), known_models=self.registry.names())
         return checked
 
@@ -285,12 +287,16 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
         flag(
             pc.greater(ts, now + _FUTURE.total_seconds()),
             "timestamp",
-            lambda i: f"{_iso(ts[i].as_py())} is more than an hour ahead of the server's clock",
+            lambda i: (
+                f"{format_time(ts[i].as_py(), digits=6)} is more than an hour ahead of the server's clock"
+            ),
         )
         flag(
             pc.less(ts, oldest),
             "timestamp",
-            lambda i: f"{_iso(ts[i].as_py())} is older than the model's retention of day windows",
+            lambda i: (
+                f"{format_time(ts[i].as_py(), digits=6)} is older than the model's retention of day windows"
+            ),
         )
     if "features" in part.column_names and pa.types.is_struct(part.column("features").type):
         struct = part.column("features")
@@ -324,12 +330,13 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
 
 def _label_time_problem(ts: float, spec: ModelSpec | None, now: float) -> str | None:
     if ts > now + _FUTURE.total_seconds():
-        return f"{_iso(ts)} is more than an hour ahead of the server's clock"
+        return f"{format_time(ts, digits=6)} is more than an hour ahead of the server's clock"
     if spec is not None and ts < now - spec.retention.predictions.total_seconds():
         days = spec.retention.predictions.total_seconds() / 86_400
         return (
-            f"{_iso(ts)} is older than the model's retention of predictions ({days:g} days): the label "
-            "would join no prediction; its time is when the truth became known (leave it out for now)"
+            f"{format_time(ts, digits=6)} is older than the model's retention of predictions "
+            f"({days:g} days): the label would join no prediction; its time is when the truth became known "
+            "(leave it out for now)"
         )
     return None
 
@@ -347,13 +354,6 @@ def _reserved(name: str) -> Callable[[int], str]:
 
 def _not_a_number(values: Any) -> Callable[[int], str]:
     return lambda i: f"expected a number (declared numeric), got {values[i].as_py()!r:.60}"
-
-
-def _iso(t: float) -> str:
-    try:
-        return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return f"{t:g} s since the epoch"
 
 
 def _guess_task(rows: pa.Table) -> str:

@@ -44,7 +44,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 
 __all__ = ["Redactor", "luhn_ok", "pseudonym", "scrub", "scrub_array"]
 

@@ -41,22 +41,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.config import ModelSpec
 from vigil.errors import StoreError
 from vigil.events import from_ipc, profiled_columns
 from vigil.monitoring.held import undeclared, warn_held
-from vigil.monitoring.prediction_log import prediction_batch
-from vigil.monitoring.retention import DAY, HOUR, fold_resolutions, maintain
-from vigil.monitoring.templates import TEMPLATE_KEY, Templates
+from vigil.monitoring.predictions import prediction_batch
+from vigil.monitoring.retention import DAY, HOUR, maintain, placement
+from vigil.monitoring.templates import Templates
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import HeldBatch, LogEntry, Store, WindowRow
 
-__all__ = ["TEMPLATE_KEY", "Aggregator", "WindowKey"]
+__all__ = ["Aggregator", "WindowKey"]
 
 log = logging.getLogger("vigil.aggregator")
-
 
 @dataclass(frozen=True, order=True)
 class WindowKey:
@@ -116,6 +115,7 @@ class Aggregator:
         self.max_pending_rows = max_pending_rows
         self.keep_open = keep_open
         self.maintain_every = maintain_every
+        self.templates = Templates(store, baselines or (lambda model: None))
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -123,7 +123,6 @@ class Aggregator:
         self._flush_lock = threading.Lock()
         self._windows: dict[WindowKey, WindowState] = {}
         self._dirty: set[WindowKey] = set()
-        self._templates = Templates(store, baselines or (lambda model: None))
         self._folded = 0
         """The highest sequence number folded or held: the checkpoint of the next save."""
         self._flushed = 0
@@ -236,7 +235,7 @@ class Aggregator:
             }
 
     def template(self, model: str) -> Profile | None:
-        return self._templates.get(model)
+        return self.templates.get(model)
 
     def held(self) -> list[HeldBatch]:
         """The batches held out of the windows now, by sequence number."""
@@ -402,7 +401,7 @@ class Aggregator:
 
     def _prepare(self, model: str, seqs: list[int], table: pa.Table, spec: ModelSpec) -> _Prepared:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
-        resolution = fold_resolutions(self.store, model, spec, ts, self.clock())
+        resolution = placement(self.store, model, spec, ts, self.clock())
         starts = (np.floor(ts / resolution) * resolution).astype(np.int64)
         versions = table.column("version").to_numpy(zero_copy_only=False)
         # a column that is null throughout this batch says nothing of its kind (numbers or categories):
@@ -410,7 +409,7 @@ class Aggregator:
         data_columns = [
             c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
         ]
-        template = self._templates.for_data(model, table.select(data_columns), spec)
+        template = self.templates.covering(model, table.select(data_columns), spec)
         names, version_codes = np.unique(versions.astype(str), return_inverse=True)
         levels = np.searchsorted(np.array([0, HOUR, DAY]), resolution, side="right")  # 1, 2 or 3
         slot = (starts - starts.min()) // int(resolution.min())
@@ -437,7 +436,7 @@ class Aggregator:
                 for row in saved:
                     if row.writer == self.writer:
                         prepared.loaded[key] = WindowState.from_bytes(row.state)
-        predictions = prediction_batch(model, self.writer, max(seqs), table, spec.task)
+        predictions = prediction_batch(model, self.writer, max(seqs), table, spec)
         if predictions is not None:
             self.store.put_predictions(predictions)
         return prepared

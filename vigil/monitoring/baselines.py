@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vigil.config import ModelSpec
+from vigil.spec import ModelSpec
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, prediction_values, typed
 from vigil.registry import Registry

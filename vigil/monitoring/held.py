@@ -1,8 +1,5 @@
-"""Held batches in words: why events acknowledged and logged are not counted yet, and what to do.
-
-A batch is held (kept in the store's log, whatever its retention) while its model is not declared or it
-cannot be folded; see ``vigil.monitoring.aggregator``.
-"""
+"""Held batches: logged batches kept out of the windows (see :mod:`vigil.monitoring.aggregator`), and what
+is said about them at start."""
 
 from __future__ import annotations
 
@@ -17,20 +14,21 @@ log = logging.getLogger("vigil.aggregator")
 
 
 def undeclared(model: str) -> str:
-    """Why a batch of an undeclared model is held."""
+    """Why a batch of ``model`` is held while the config does not declare it."""
     return f"model {model!r} is not declared: declare it again to count these events"
 
 
 def warn_held(held: Iterable[HeldBatch]) -> None:
-    """Log, in words, what the store holds and why (at a start)."""
-    unknown: dict[str, list[int]] = {}
+    """Warn, in words, about the batches held out of the windows: by model for undeclared models, and
+    the damaged ones together."""
+    by_model: dict[str, list[int]] = {}
     damaged: list[HeldBatch] = []
     for h in held:
         if h.kind == "undeclared":
-            unknown.setdefault(h.model, []).append(h.rows)
+            by_model.setdefault(h.model, []).append(h.rows)
         elif h.kind == "damaged":
             damaged.append(h)
-    for model, rows in sorted(unknown.items()):
+    for model, rows in sorted(by_model.items()):
         log.warning(
             "the store holds %d events of %s (%d batches), a model the config no longer declares: they "
             "are kept, not counted. Declare %s again (in vigil.yaml, or with POST /v1/models) to count "

@@ -27,19 +27,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.comparison import compare_profiles
-from vigil.config import ModelSpec, VigilConfig
+from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
 from vigil.monitoring import catalogue
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Step
-from vigil.monitoring.prediction_log import Joined, join
+from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import Store
 

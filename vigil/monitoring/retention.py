@@ -22,13 +22,12 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
-import numpy.typing as npt
 
-from vigil.config import ModelSpec
 from vigil.monitoring.window import WindowState
+from vigil.spec import ModelSpec
 from vigil.store.base import Store, WindowRow
 
-__all__ = ["DAY", "GRACE", "HOUR", "ROLLUP_WRITER", "choose_rows", "fold_resolutions", "maintain"]
+__all__ = ["DAY", "GRACE", "HOUR", "ROLLUP_WRITER", "choose_rows", "maintain", "placement"]
 
 log = logging.getLogger("vigil.retention")
 
@@ -37,6 +36,31 @@ DAY = 86_400
 GRACE = 300.0
 """Seconds after a period ends before it is rolled up."""
 ROLLUP_WRITER = "rollup"
+
+
+def placement(store: Store, model: str, spec: ModelSpec, ts: np.ndarray, now: float) -> np.ndarray:
+    """The resolution each event (time ``ts``, seconds) is folded at: the finest whose rows will still be
+    rolled up and are not past their retention (see the module docstring)."""
+    res = int(spec.window.total_seconds())
+    out = np.full(len(ts), res, dtype=np.int64)
+    r = spec.retention
+    levels = [res] + [lv for lv in (HOUR, DAY) if res < lv]
+    for level, coarser in itertools.pairwise(levels):
+        at = out == level
+        if level < HOUR:
+            oldest = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
+        else:
+            oldest = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
+        # periods of the coarser level that may be rolled up already (complete and past the grace)
+        maybe_rolled = math.floor((now - GRACE) / coarser) * coarser
+        late = at & (ts < maybe_rolled)
+        move = at & (ts < oldest)
+        if late.any():
+            last = store.last_window_start(model, coarser, ROLLUP_WRITER)
+            if last is not None:
+                move |= late & (np.floor(ts / coarser) * coarser <= last)
+        out[move] = coarser
+    return out
 
 
 def maintain(
@@ -124,30 +148,3 @@ def choose_rows(
         for r in store.windows(model, DAY, math.floor(start / DAY) * DAY, end, version)
         if r.writer != ROLLUP_WRITER or r.start not in covered_days
     )
-
-
-def fold_resolutions(
-    store: Store, model: str, spec: ModelSpec, ts: npt.NDArray[np.float64], now: float
-) -> npt.NDArray[np.int64]:
-    """The resolution each event (at ``ts``) is folded at: the finest whose rows will still be rolled up
-    and are not past their retention (see the module docstring)."""
-    res = int(spec.window.total_seconds())
-    out = np.full(len(ts), res, dtype=np.int64)
-    r = spec.retention
-    levels = [res] + [lv for lv in (HOUR, DAY) if res < lv]
-    for level, coarser in itertools.pairwise(levels):
-        at = out == level
-        if level < HOUR:
-            oldest = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
-        else:
-            oldest = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
-        # periods of the coarser level that may be rolled up already (complete and past the grace)
-        maybe_rolled = math.floor((now - GRACE) / coarser) * coarser
-        late = at & (ts < maybe_rolled)
-        move = at & (ts < oldest)
-        if late.any():
-            last = store.last_window_start(model, coarser, ROLLUP_WRITER)
-            if last is not None:
-                move |= late & (np.floor(ts / coarser) * coarser <= last)
-        out[move] = coarser
-    return out

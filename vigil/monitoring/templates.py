@@ -1,8 +1,8 @@
-"""Profile templates: what every window of a model is profiled like, so that all windows merge.
+"""Profile templates: the bucket mapping every window of a model shares, so that all windows merge.
 
-A column's kind and quantile-bucket mapping are fixed the first time it is seen (by the model's baseline,
-else by the first batch that has it) and kept in the store under ``TEMPLATE_KEY``, so that the windows of
-every writer, before and after restarts, line up with each other and with the baseline.
+A column's kind and bucket mapping are fixed the first time it is seen (by the baseline, else the first
+batch that has it) and kept in the store under ``TEMPLATE_KEY``, so that the windows of every writer, and
+of every restart, merge exactly.
 """
 
 from __future__ import annotations
@@ -11,43 +11,39 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from vigil.config import ModelSpec
-from vigil.monitoring.baselines import declared_kinds
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
+from vigil.tables import ColumnKind
 
 __all__ = ["TEMPLATE_KEY", "Templates"]
 
 TEMPLATE_KEY = "template"
-"""The store key of a model's profile template: the mapping every window's sketches share."""
+"""The store key of a model's profile template."""
 
 
 class Templates:
-    """Each model's template, read from the store once and kept. ``baselines(model)`` gives the profile of a
-    model's baseline (or None), whose mapping a new template takes."""
+    """The templates of every model, read from ``store`` once and kept. ``baselines(model)`` gives the
+    profile of a model's baseline (None when it has none): its mapping is the one windows start with."""
 
     def __init__(self, store: Store, baselines: Callable[[str], Profile | None]) -> None:
-        self.store = store
+        self._store = store
         self._baselines = baselines
-        self._cache: dict[str, Profile] = {}
+        self._known: dict[str, Profile] = {}
 
     def get(self, model: str) -> Profile | None:
-        """The model's template; None before its first batch."""
-        return self._cache.get(model) or self._load(model)
+        return self._known.get(model) or self._load(model)
 
-    def for_data(self, model: str, data: pa.Table, spec: ModelSpec) -> Profile:
-        """The profile every window of ``model`` is built like, covering every column of ``data``.
-
-        A column's kind and bucket mapping are fixed the first time it is seen (by the baseline, else the
-        first batch that has it) and kept in the store, so that all windows, of every writer, merge."""
+    def covering(self, model: str, data: pa.Table, spec: ModelSpec) -> Profile:
+        """The template of ``model``, extended (and saved) to cover every column of ``data``."""
         template = self.get(model)
         if template is None:
             template = self._baselines(model)
             if template is None:  # no baseline: the first batch fixes the bucket mapping for good
-                template = profile(data, kinds=declared_kinds(spec))
+                template = profile(data, kinds=_kinds(spec))
             template = template.empty_like()
-            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
-            self._cache[model] = template
+            self._store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
+            self._known[model] = template
         if not set(data.column_names) <= template.columns.keys() | template.skipped.keys():
             saved = self._load(model)  # another writer may have fixed the new columns already
             if saved is not None:
@@ -55,16 +51,25 @@ class Templates:
                 template = saved
             new = [c for c in data.column_names if c not in template.columns and c not in template.skipped]
             if new:
-                fresh = profile(data.select(new), kinds=declared_kinds(spec))
+                fresh = profile(data.select(new), kinds=_kinds(spec))
                 template.columns.update(fresh.empty_like().columns)
                 template.skipped.update(fresh.skipped)
-            self.store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
-            self._cache[model] = template
+            self._store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
+            self._known[model] = template
         return template
 
     def _load(self, model: str) -> Profile | None:
-        saved = self.store.baseline(model, TEMPLATE_KEY)
+        saved = self._store.baseline(model, TEMPLATE_KEY)
         if saved is None:
             return None
-        self._cache[model] = Profile.from_bytes(saved)
-        return self._cache[model]
+        self._known[model] = Profile.from_bytes(saved)
+        return self._known[model]
+
+
+def _kinds(spec: ModelSpec) -> dict[str, ColumnKind]:
+    """The declared kinds of a model's features (numbers or categories), where declared."""
+    kinds: dict[str, ColumnKind] = {}
+    for name, s in spec.features.items():
+        if s.type == "numeric" or s.type == "categorical":
+            kinds[name] = s.type
+    return kinds

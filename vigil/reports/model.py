@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vigil._version import __version__
 from vigil.quality.base import Check
+from vigil.timefmt import format_time
 
 __all__ = ["ColumnDrift", "Report"]
 
@@ -52,7 +53,7 @@ class Report:
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str]
     quality: list[Check]
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    generated_at: str = field(default_factory=lambda: format_time(time.time()))
 
     @property
     def n_tested(self) -> int:

@@ -1,5 +1,5 @@
-"""The alert-quality review (:mod:`vigil.alerting.review`) presented: as JSON, as text for a terminal and as
-one HTML page.
+"""The alert-quality review (:mod:`vigil.alerting.analysis.alert_quality`) presented: as JSON, as text for
+a terminal and as one HTML page.
 
 The HTML is one self-contained page: inline CSS, no scripts or external resources, every value from the data
 escaped by Jinja's autoescaping (``vigil/reports/templates/review.html.j2``).
@@ -13,8 +13,9 @@ from typing import Any
 
 import jinja2
 
-from vigil.alerting.replay import format_duration, format_time
-from vigil.alerting.review import Candidate, Review, RuleStats, Suggestion, _plural
+from vigil.alerting.analysis.alert_quality import Review, RuleStats, plural
+from vigil.alerting.analysis.replay import format_duration, format_time
+from vigil.alerting.analysis.tuning import Candidate, Suggestion
 
 __all__ = ["review_html", "review_json", "review_text"]
 
@@ -96,7 +97,7 @@ def review_text(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
     each suggestion with its candidates."""
     lines = [
         f"Alert review {format_time(review.start)} to {format_time(review.end)}: "
-        f"{_plural(review.episodes, 'episode')} of {_plural(len(review.rules), 'rule')}",
+        f"{plural(review.episodes, 'episode')} of {plural(len(review.rules), 'rule')}",
     ]
     for r in review.rules:
         lines += ["", f"{r.rule}  {r.line}"]
@@ -127,7 +128,7 @@ def review_html(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
     """The review as one self-contained HTML page (``vigil/reports/templates/review.html.j2``)."""
     context = {
         "title": f"Vigil alert review {format_time(review.start)} to {format_time(review.end)}",
-        "summary": f"{_plural(review.episodes, 'episode')} of {_plural(len(review.rules), 'rule')}, "
+        "summary": f"{plural(review.episodes, 'episode')} of {plural(len(review.rules), 'rule')}, "
         f"flaps within {format_duration(review.flap_window)} of a resolution",
         "generated": format_time(review.now),
         "stat_head": _STAT_HEAD,

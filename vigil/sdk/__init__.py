@@ -5,7 +5,9 @@ never raises; a background thread sends batches over HTTP (``POST /v1/events``, 
 ``/v1/host-metrics``) with retries. See :class:`vigil.sdk.client.Client`.
 """
 
-from vigil.sdk.client import EVENT_FIELDS, Call, Client, Monitor, current_call, new_request_id
+from vigil.sdk.client import Client
 from vigil.sdk.host import HostSampler
+from vigil.sdk.monitor import Call, Monitor, current_call
+from vigil.sdk.records import EVENT_FIELDS, new_request_id
 
 __all__ = ["EVENT_FIELDS", "Call", "Client", "HostSampler", "Monitor", "current_call", "new_request_id"]

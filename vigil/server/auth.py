@@ -10,17 +10,26 @@ people Vigil can tell apart).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from vigil.actions.remediator import unverified
-from vigil.config import ApiKey, ApiKeys
 from vigil.errors import InputError
+from vigil.spec import ApiKey, ApiKeys
 
-__all__ = ["Caller", "Doorman", "Level"]
+__all__ = [
+    "AdminCaller",
+    "Caller",
+    "Doorman",
+    "IngestCaller",
+    "Level",
+    "admin_key",
+    "claimed_actor",
+    "ingest_key",
+]
 
 Level = Literal["admin", "ingest"]
 _CLAIM_LIMIT = 64
@@ -73,30 +82,51 @@ class Doorman:
                 return found
         return None
 
-    def guard(self, level: Level) -> Callable[..., Caller]:
-        """A FastAPI dependency: 401 without a known key, 403 for an ingest key on an admin route; the
-        caller is returned and kept as ``request.state.caller``."""
+    def admit(
+        self, level: Level, request: Request, authorization: str | None, x_api_key: str | None
+    ) -> Caller:
+        """The caller of ``request``: 401 without a known key, 403 for an ingest key on an admin route.
+        Kept as ``request.state.caller``."""
+        if self.open:
+            caller = Caller(None, None)
+        else:
+            given = x_api_key or (
+                authorization[7:] if authorization and authorization[:7].lower() == "bearer " else None
+            )
+            if given is None:
+                raise HTTPException(401, "send an API key: Authorization: Bearer <key> (or X-API-Key)")
+            found = self.identify(given)
+            if found is None:
+                raise HTTPException(401, "unknown API key")
+            if level == "admin" and found[0] != "admin":
+                raise HTTPException(403, f"this key may not do this (needs an {level} key)")
+            caller = Caller(found[1].name, found[0])
+        request.state.caller = caller
+        return caller
 
-        def check(
-            request: Request,
-            authorization: Annotated[str | None, Header()] = None,
-            x_api_key: Annotated[str | None, Header()] = None,
-        ) -> Caller:
-            if self.open:
-                caller = Caller(None, None)
-            else:
-                given = x_api_key or (
-                    authorization[7:] if authorization and authorization[:7].lower() == "bearer " else None
-                )
-                if given is None:
-                    raise HTTPException(401, "send an API key: Authorization: Bearer <key> (or X-API-Key)")
-                found = self.identify(given)
-                if found is None:
-                    raise HTTPException(401, "unknown API key")
-                if level == "admin" and found[0] != "admin":
-                    raise HTTPException(403, f"this key may not do this (needs an {level} key)")
-                caller = Caller(found[1].name, found[0])
-            request.state.caller = caller
-            return caller
 
-        return check
+def _guard(level: Level) -> Callable[..., Caller]:
+    def check(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        doorman: Doorman = request.app.state.doorman
+        return doorman.admit(level, request, authorization, x_api_key)
+
+    return check
+
+
+admin_key = _guard("admin")
+"""A dependency: the caller of a route that needs an admin key (the app's ``state.doorman`` checks it)."""
+ingest_key = _guard("ingest")
+"""A dependency: the caller of a route that needs an ingest (or admin) key."""
+AdminCaller = Annotated[Caller, Depends(admin_key)]
+IngestCaller = Annotated[Caller, Depends(ingest_key)]
+
+
+def claimed_actor(caller: Caller, request: Request, body: Mapping[str, Any] | None = None) -> str:
+    """Who to record as acting in ``request``: the key's holder, else the name the client gives (``by`` in
+    the body, else ``X-Vigil-User``) marked unverified."""
+    claim = (body or {}).get("by") or request.headers.get("x-vigil-user")
+    return caller.actor(claim)

@@ -1,9 +1,11 @@
 """The ``/metrics`` endpoint: Vigil's state in the Prometheus exposition formats.
 
-``exposition(vigil, accept)`` builds a fresh ``CollectorRegistry`` per scrape with one custom collector,
-and encodes it as the ``Accept`` header asks (``prometheus_client.exposition.choose_encoder``):
-OpenMetrics 1.0 when asked for, else the Prometheus text format. Everything is read at scrape time from
-what the server already keeps; nothing here is updated on the ingest path.
+Each app holds one ``Exporter``: a ``CollectorRegistry`` of its own with one custom collector (and the
+process, platform and GC collectors), and the state kept between its scrapes, so two servers in one
+process never share numbers. ``Exporter.exposition(accept)`` encodes the registry as the ``Accept``
+header asks (``prometheus_client.exposition.choose_encoder``): OpenMetrics 1.0 when asked for, else the
+Prometheus text format. Everything is read at scrape time from what the server already keeps; nothing
+here is updated on the ingest path.
 
 Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_client``). Labels are only
 ``model``, ``model_version``, ``outcome``/``token_type`` (two values each), ``feature`` (the first
@@ -63,11 +65,9 @@ import logging
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -82,13 +82,11 @@ from prometheus_client.samples import Sample
 
 from vigil import __version__
 from vigil.errors import InputError
+from vigil.server.services import Vigil
 from vigil.sketches import QuantileSketch
+from vigil.spec import ModelSpec
 
-if TYPE_CHECKING:
-    from vigil.config import ModelSpec
-    from vigil.server.app import Vigil
-
-__all__ = ["DRIFT_BUDGET", "DRIFT_RANGE", "DRIFT_TTL", "MAX_FEATURES", "QUANTILES", "RECENT", "exposition"]
+__all__ = ["DRIFT_BUDGET", "DRIFT_RANGE", "DRIFT_TTL", "MAX_FEATURES", "QUANTILES", "RECENT", "Exporter"]
 
 log = logging.getLogger("vigil.prometheus")
 
@@ -106,18 +104,23 @@ MAX_FEATURES = 50
 """Drift series per model at most: declared features first (in declaration order), then the rest."""
 
 
-def exposition(vigil: Vigil, accept: str | None) -> tuple[bytes, str]:
-    """The body of a ``/metrics`` answer and its Content-Type, negotiated from the ``Accept`` header."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_VigilCollector(vigil))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+class Exporter:
+    """The Prometheus side of one server: its collectors, and what they keep between scrapes."""
+
+    def __init__(self, vigil: Vigil) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_VigilCollector(vigil, _State()))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The body of a ``/metrics`` answer and its Content-Type, negotiated from the ``Accept`` header."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
 
 
-# -- state kept between scrapes (per Vigil instance) ---------------------------------------------------------
+# -- state kept between scrapes -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -152,25 +155,13 @@ class _State:
             self.errors += 1
 
 
-_STATES: weakref.WeakKeyDictionary[Vigil, _State] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
-
-
-def _state(vigil: Vigil) -> _State:
-    with _STATES_LOCK:
-        state = _STATES.get(vigil)
-        if state is None:
-            state = _STATES[vigil] = _State()
-        return state
-
-
 # -- the collector -------------------------------------------------------------------------------------------
 
 
 class _VigilCollector:
-    def __init__(self, vigil: Vigil) -> None:
+    def __init__(self, vigil: Vigil, state: _State) -> None:
         self.vigil = vigil
-        self.state = _state(vigil)
+        self.state = state
 
     def collect(self) -> Iterator[Metric]:
         vigil = self.vigil

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Notification, Reason
+from vigil.alerting.dispatch.dispatcher import Notification, Reason
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

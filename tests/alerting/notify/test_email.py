@@ -152,7 +152,8 @@ def certificates(tmp_path: Any) -> tuple[Any, str]:
 
 
 def _receiver_from_yaml(port: int, tls: str, ca_file: str, password: str = "${SMTP_PASSWORD}") -> Any:
-    from vigil.alerting.engine import load_alerting
+    from vigil.alerting.receivers import build_receivers
+    from vigil.alerting.settings import load_alerting
     from vigil.config import parse_config
 
     config = parse_config(f"""
@@ -162,7 +163,7 @@ alerting:
       email: {{host: 127.0.0.1, port: {port}, from: vigil@example.org, to: [oncall@example.org],
               tls: {tls}, username: "${{SMTP_USER}}", password: "{password}", ca_file: "{ca_file}"}}
 """)
-    [receiver] = load_alerting(config).build_receivers()
+    [receiver] = build_receivers(load_alerting(config))
     return receiver
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.alerting.notify.conftest import FakeTime, RecordingServer
 from tests.alerting.notify.samples import GROUP_KEY, T0, firing_notification, resolved_notification
-from vigil.alerting.dispatch import Notification
+from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify import (
     Delivery,
     DeliveryStatus,
@@ -19,15 +21,26 @@ from vigil.alerting.notify import (
     Receiver,
     RetryPolicy,
     SlackReceiver,
-    SQLiteNotificationLog,
+    StoreNotificationLog,
     WebhookReceiver,
     content_hash,
     deliver,
     slack_message,
     webhook_payload,
 )
+from vigil.store.sqlite import SQLiteStore
 
 SENT, FAILED, SKIPPED = DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED
+
+
+@contextmanager
+def notification_log(path: Path) -> Iterator[StoreNotificationLog]:
+    """The notification log in an embedded store at ``path``; opening it again is a restart."""
+    store = SQLiteStore(path)
+    try:
+        yield StoreNotificationLog(store)
+    finally:
+        store.close()
 
 
 def test_webhook_posts_the_v4_json(server: RecordingServer, policy: RetryPolicy) -> None:
@@ -148,16 +161,18 @@ def test_deliver_is_idempotent_across_a_restart(
         WebhookReceiver(f"{server.url}/hook", retry=policy),
         SlackReceiver(f"{server.url}/slack", retry=policy),
     ]
-    with SQLiteNotificationLog(db) as log:
+    with notification_log(db) as log:
         first = deliver(n, receivers, log, now=T0 + 30)
     assert first == {"webhook": Delivery(SENT, 1), "slack": Delivery(SENT, 1)}
-    with SQLiteNotificationLog(db) as log:  # "restart": a new log object on the same file
+    with notification_log(db) as log:  # "restart": a new log object on the same file
         again = deliver(n, receivers, log, now=T0 + 60)
         assert again == {"webhook": Delivery(SKIPPED, 0), "slack": Delivery(SKIPPED, 0)}
-        assert [(r, g, h, t, s) for r, g, h, t, s, _, _ in log.entries()] == [
-            ("webhook", GROUP_KEY, content_hash(n), T0 + 30, "sent"),
-            ("slack", GROUP_KEY, content_hash(n), T0 + 30, "sent"),
-        ]
+        assert sorted((r, g, h, t, s) for r, g, h, t, s, _, _ in log.entries()) == sorted(
+            [
+                ("webhook", GROUP_KEY, content_hash(n), T0 + 30, "sent"),
+                ("slack", GROUP_KEY, content_hash(n), T0 + 30, "sent"),
+            ]
+        )
         resolved = deliver(resolved_notification(), receivers, log, now=T0 + 630)
     assert resolved == {"webhook": Delivery(SENT, 1), "slack": Delivery(SENT, 1)}
     assert [r.path for r in server.requests] == ["/hook", "/slack", "/hook", "/slack"]
@@ -174,14 +189,18 @@ def test_failed_delivery_is_retried_on_the_next_call_only_where_it_failed(
     ]
     server.reply(200)
     server.reply(503, b"down")
-    with SQLiteNotificationLog(tmp_path / "log.db") as log:
+    with notification_log(tmp_path / "log.db") as log:
         first = deliver(n, receivers, log, now=T0)
+        # the log keeps each receiver's latest outcome: the failure, with why
+        assert {e[0]: (e[4], e[6]) for e in log.entries()} == {
+            "webhook": ("sent", None),
+            "slack": ("failed", "HTTP 503: down"),
+        }
     assert (first["webhook"].status, first["slack"].status) == (SENT, FAILED)
-    with SQLiteNotificationLog(tmp_path / "log.db") as log:
+    with notification_log(tmp_path / "log.db") as log:
         second = deliver(n, receivers, log, now=T0 + 60)
         assert second == {"webhook": Delivery(SKIPPED, 0), "slack": Delivery(SENT, 1)}
-        assert [e[4] for e in log.entries()] == ["sent", "failed", "sent"]
-        assert log.entries()[1][6] == "HTTP 503: down"
+        assert {e[0]: e[4] for e in log.entries()} == {"webhook": "sent", "slack": "sent"}
     assert [r.path for r in server.requests] == ["/hook", "/slack", "/slack"]
 
 
@@ -194,7 +213,7 @@ def test_a_crashing_receiver_is_logged_and_does_not_stop_the_others(
         def send(self, notification: Notification, *, now: float) -> Delivery:
             raise RuntimeError("bug")
 
-    with SQLiteNotificationLog(tmp_path / "log.db") as log:
+    with notification_log(tmp_path / "log.db") as log:
         out = deliver(
             firing_notification(), [Broken(), WebhookReceiver(server.url, retry=policy)], log, now=T0
         )
@@ -203,7 +222,7 @@ def test_a_crashing_receiver_is_logged_and_does_not_stop_the_others(
 
 
 def test_receiver_names_must_be_distinct(server: RecordingServer, tmp_path: Path) -> None:
-    with SQLiteNotificationLog(tmp_path / "log.db") as log, pytest.raises(ValueError, match="distinct"):
+    with notification_log(tmp_path / "log.db") as log, pytest.raises(ValueError, match="distinct"):
         deliver(
             firing_notification(), [WebhookReceiver(server.url), WebhookReceiver(server.url)], log, now=T0
         )

@@ -14,7 +14,7 @@ from tests.alerting.notify.samples import (
     resolved_notification,
 )
 from vigil.alerting.alert import Alert, AlertStatus
-from vigil.alerting.dispatch import Notification, Reason
+from vigil.alerting.dispatch.dispatcher import Notification, Reason
 from vigil.alerting.notify import (
     alertmanager_alerts,
     content_hash,

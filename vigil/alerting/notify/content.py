@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import orjson
 
 from vigil.alerting.alert import Alert
-from vigil.alerting.dispatch import Notification, Reason
+from vigil.alerting.dispatch.dispatcher import Notification, Reason
 
 __all__ = [
     "ANNOTATION_KEYS",

@@ -1,29 +1,30 @@
 """The notification log: what was sent where, so a restart neither loses nor repeats a notification.
 
-:func:`deliver` sends one notification to each receiver unless the log already holds a ``sent`` row for
-(receiver name, group key, :func:`~vigil.alerting.notify.content.content_hash`), and records every
-attempt's outcome. Failed deliveries leave no ``sent`` row, so calling :func:`deliver` again with the same
-notification retries exactly those receivers. Delivery is at least once: a crash between a receiver's
-success and its log write re-sends that one message.
+:func:`deliver` sends one notification to each receiver unless the log already holds a ``sent`` outcome
+for (receiver name, group key, :func:`~vigil.alerting.notify.content.content_hash`), and records every
+attempt's outcome. Failed deliveries leave no ``sent`` outcome, so calling :func:`deliver` again with the
+same notification retries exactly those receivers. Delivery is at least once: a crash between a receiver's
+success and its log write re-sends that one message. The log is :class:`StoreNotificationLog`, in the store
+every server shares; :func:`log_delivery` writes one log line per receiver a notification went to.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Iterable
-from os import PathLike
-from types import TracebackType
+import logging
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
-from vigil.alerting.dispatch import Notification
+from vigil.alerting.dispatch.dispatcher import Notification
+from vigil.alerting.notify.channel import Receiver
 from vigil.alerting.notify.content import content_hash
-from vigil.alerting.notify.receivers import Receiver
 from vigil.alerting.notify.retry import Delivery, DeliveryStatus
 from vigil.store.base import Store
 
-__all__ = ["LogEntry", "NotificationLog", "SQLiteNotificationLog", "StoreNotificationLog", "deliver"]
+__all__ = ["LogEntry", "NotificationLog", "StoreNotificationLog", "deliver", "log_delivery"]
+
+_logger = logging.getLogger("vigil.alerting")
 
 LogEntry = tuple[str, str, str, float, str, int, str | None]
 """(receiver, group_key, content_hash, sent_at, status, attempts, error)."""
@@ -36,79 +37,6 @@ class NotificationLog(Protocol):
     def record(
         self, receiver: str, group_key: str, content_hash: str, sent_at: float, delivery: Delivery
     ) -> None: ...
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notification_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    receiver TEXT NOT NULL,
-    group_key TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    sent_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS notification_log_key
-    ON notification_log (receiver, group_key, content_hash, status);
-"""
-
-
-class SQLiteNotificationLog:
-    """A :class:`NotificationLog` in one SQLite file (a row per delivery outcome; each write commits)."""
-
-    def __init__(self, path: str | PathLike[str]) -> None:
-        # callers serialise their use (the alert engine holds its lock); any thread may use or close it
-        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.executescript(_SCHEMA)
-
-    def was_sent(self, receiver: str, group_key: str, content_hash: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM notification_log WHERE receiver = ? AND group_key = ? AND content_hash = ?"
-            " AND status = ? LIMIT 1",
-            (receiver, group_key, content_hash, DeliveryStatus.SENT.value),
-        ).fetchone()
-        return row is not None
-
-    def record(
-        self, receiver: str, group_key: str, content_hash: str, sent_at: float, delivery: Delivery
-    ) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT INTO notification_log"
-                " (receiver, group_key, content_hash, sent_at, status, attempts, error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    receiver,
-                    group_key,
-                    content_hash,
-                    sent_at,
-                    delivery.status.value,
-                    delivery.attempts,
-                    delivery.error,
-                ),
-            )
-
-    def entries(self) -> list[LogEntry]:
-        """Every row, oldest first."""
-        rows = self._db.execute(
-            "SELECT receiver, group_key, content_hash, sent_at, status, attempts, error"
-            " FROM notification_log ORDER BY id"
-        ).fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4]), int(r[5]), r[6]) for r in rows]
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> SQLiteNotificationLog:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class StoreNotificationLog:
@@ -191,3 +119,27 @@ def deliver(
         log.record(receiver.name, notification.group_key, digest, now, result)
         out[receiver.name] = result
     return out
+
+
+def log_delivery(notification: Notification, results: Mapping[str, Delivery]) -> None:
+    """One line per receiver a notification went to: sent, or failed and why."""
+    alerts = [a.labels.get("alertname", "") for a in (*notification.firing, *notification.resolved)]
+    for receiver, delivery in sorted(results.items()):
+        fields = {
+            "receiver": receiver,
+            "group": notification.group_key,
+            "status": str(notification.status.value),
+            "attempts": delivery.attempts,
+        }
+        what = f"{notification.status.value} notification for {', '.join(sorted(set(alerts)))}"
+        if delivery.status is DeliveryStatus.SENT:
+            _logger.info("sent %s to %s", what, receiver, extra={"event": "notification.sent", **fields})
+        elif delivery.status is DeliveryStatus.FAILED:
+            _logger.warning(
+                "could not send %s to %s after %d attempts: %s",
+                what,
+                receiver,
+                delivery.attempts,
+                delivery.error,
+                extra={"event": "notification.failed", "reason": delivery.error, **fields},
+            )

@@ -1,0 +1,73 @@
+"""What an alert says: its labels (its identity) and annotations, from a rule's evaluation on one model."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from vigil.alerting.rules.base import Evaluation, fmt
+from vigil.spec import ModelSpec
+
+__all__ = ["annotations_for", "labels_for"]
+
+
+def labels_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
+    """An alert's labels (its identity; ``severity`` is added by ``alerts_for``): ``alertname`` (the rule
+    name; an SLO's name), ``model``, ``model_version`` (when the rule selects one), ``metric`` (an SLO's:
+    its SLI), ``kind``, ``segment`` (``region=eu``, when the rule selects one), the kind's own (``slo`` and
+    ``sli`` for SLOs), ``team`` (the model owner's team unless the rule's labels set one), ``route`` (when
+    set), then the rule's labels."""
+    rule = ev.rule
+    labels = {"alertname": rule.name, "model": ev.model, "metric": rule.metric, "kind": rule.kind}
+    if rule.version is not None:
+        labels["model_version"] = rule.version
+    if rule.segment_text is not None:
+        labels["segment"] = rule.segment_text
+    labels.update(rule.extra_labels())
+    labels["team"] = spec.owner.team
+    if rule.route is not None:
+        labels["route"] = rule.route
+    labels.update({k: v for k, v in rule.labels.items() if k != "severity"})
+    return labels
+
+
+def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
+    """``summary``, ``description`` (the kind's sentence), ``value``, ``threshold`` (and ``baseline`` for
+    relative and anomaly rules), ``window``, ``owner``, ``runbook``, ``dashboard_url`` (the metric's series
+    around the window, at the rule's step). Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and
+    ``baseline_points`` (and ``seasonality``); SLOs add ``burn_rate_<window>`` for every window read,
+    ``error_budget_remaining`` (share of the SLO window's budget left, negative when overspent),
+    ``target``, ``slo_window`` and ``burn_windows`` (the tiers, e.g. ``1h/5m > 14.4 (page)``)."""
+    rule = ev.rule
+    where = ev.model if rule.segment_text is None else f"{ev.model} [{rule.segment_text}]"
+    what, extra = rule.describe(ev, where)
+    notes = {
+        "summary": rule.summary or f"{rule.name}: {what}",
+        "description": what,
+        "value": fmt(ev.value),
+        "threshold": fmt(ev.threshold),
+        "window": f"{ev.end - ev.start:g}s",
+        "owner": rule.owner or (spec.owner.contact or spec.owner.team),
+        "dashboard_url": _dashboard(ev),
+    }
+    if ev.baseline is not None:
+        notes["baseline"] = fmt(ev.baseline)
+    notes.update(extra)
+    if rule.runbook:
+        notes["runbook"] = rule.runbook
+    return notes
+
+
+def _dashboard(ev: Evaluation) -> str:
+    rule = ev.rule
+    names, start, step = rule.dashboard(ev)
+    params: dict[str, str] = {
+        "names": names,
+        "from": f"{start:.0f}",
+        "to": f"{ev.end:.0f}",
+        "step": f"{step:.0f}",
+    }
+    if rule.version is not None:
+        params["version"] = rule.version
+    if rule.segment_text is not None:
+        params["segment"] = rule.segment_text
+    return f"/v1/models/{ev.model}/metrics?{urlencode(params)}"

@@ -1,0 +1,107 @@
+"""The rules every model gets unless ``alerting.default_rules`` is false (see :data:`DEFAULT_RULES_DOC`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.alerting.rules.section import DeclaredRule, validate_rule
+from vigil.spec import ModelSpec
+
+__all__ = ["DEFAULT_RULES_DOC", "DEFAULT_RUNBOOKS", "default_rules"]
+
+
+DEFAULT_RULES_DOC = """\
+Rules every model gets (``default_rules``), labelled with the model owner's team. Each judges the latest
+complete model windows over its range at every evaluation (``sliding: true``): drift seen at 18:42 fires
+once the 18:42 window closes, not at 19:00.
+
+* ``ErrorRateHigh``: error_rate over 5m > 5% warning, > 10% critical, for 5m.
+* ``LatencyP95Spike``: latency_p95 over 5m > 3× its trailing 7-day median, for 10m (warning).
+* ``DriftShareHigh``: drift_share over 1h > 0.3 warning, > 0.5 critical (quiet without a baseline).
+* ``NullRateHigh``: null_rate over 15m > 1% warning, > 5% critical (the quality defaults), for 15m.
+* ``NoData``: no events in 5m windows for 15m (warning; its inhibition mutes the model's other alerts).
+* ``AccuracyDrop`` (binary, multiclass): accuracy over 1h 10% below its 7-day median; quiet until labels
+  have arrived for at least 5 hourly windows.
+* ``MaeRise`` (regression): mae over 1h 20% above its 7-day median, likewise once labels exist.
+* ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean.
+"""
+
+
+DEFAULT_RUNBOOKS: dict[str, str] = {
+    "ErrorRateHigh": (
+        "The model's requests fail. Look at the errors in the event sample "
+        "(`GET /v1/models/{model}/events`); check the serving service's logs and its dependencies. If a "
+        "deploy started it, roll back (`vigil actions run rollback-{model}` when one is configured)."
+    ),
+    "LatencyP95Spike": (
+        "p95 latency is over 3x its usual level. Check the hosts' CPU, memory and GPU "
+        "(`host_cpu_percent` and the others), the request volume (`throughput`) and any dependency the "
+        "model calls; a recent deploy or larger inputs are the usual causes."
+    ),
+    "DriftShareHigh": (
+        "A large share of the features no longer look like the baseline. Open the drift report "
+        "(`GET /v1/models/{model}/drift`) to see which ones moved and how; an upstream change (a pipeline, "
+        "a unit, a new source of traffic) is more likely than a changed world. Decide whether to fix the "
+        "input, retrain, or move the baseline."
+    ),
+    "NullRateHigh": (
+        "Features arrive empty more often than before. Find the columns with `null_rate:<feature>` and "
+        "check the producer of those fields (a renamed field, a failed join, a broken upstream job)."
+    ),
+    "NoData": (
+        "The model sent no events for 15 minutes. Is the service up and taking traffic? Is its SDK "
+        "pointed at this server with a valid key? A deploy that broke logging shows here first."
+    ),
+    "AccuracyDrop": (
+        "Accuracy on labelled predictions fell 10% below its weekly median. Check label coverage and lag "
+        "first (late or partial labels bias it), then drift of the features and the prediction; retrain or "
+        "roll back if the fall is real."
+    ),
+    "MaeRise": (
+        "The mean absolute error rose 20% above its weekly median. Check label coverage and lag, then the "
+        "drift report; retrain or roll back if the rise is real."
+    ),
+    "CostPerPredictionSpike": (
+        "Each prediction costs 50% more than last week's mean. Compare tokens in and out per prediction "
+        "(prompt growth, longer answers, retries) and check for a model or price change in the last deploy."
+    ),
+}
+"""A short inline runbook for each default rule (``{model}`` is the model's name)."""
+
+
+def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
+    """Sensible rules for a new model, so it is monitored from day one; see ``DEFAULT_RULES_DOC``. Each
+    carries its inline runbook from ``DEFAULT_RUNBOOKS``."""
+    base: dict[str, Any] = {"model": model_name, "labels": {"team": spec.owner.team}, "sliding": True}
+    if spec.owner.contact:
+        base["owner"] = spec.owner.contact
+    specs: list[dict[str, Any]] = [
+        {"name": "ErrorRateHigh", "metric": "error_rate", "warning": 0.05, "critical": 0.10, "for": "5m"},
+        {
+            "name": "LatencyP95Spike",
+            "metric": "latency_p95",
+            "kind": "relative",
+            "factor": 3,
+            "baseline": "median",
+            "for": "10m",
+        },
+        {"name": "DriftShareHigh", "metric": "drift_share", "warning": 0.3, "critical": 0.5, "window": "1h"},
+        {"name": "NullRateHigh", "metric": "null_rate", "warning": 0.01, "critical": 0.05, "window": "15m"}
+        | {"for": "15m"},
+        {"name": "NoData", "kind": "no_data", "window": "5m", "for": "15m"},
+    ]
+    relative_1h: dict[str, Any] = {"kind": "relative", "window": "1h", "baseline_window": "7d"}
+    if spec.task in ("binary", "multiclass"):
+        specs.append({"name": "AccuracyDrop", "metric": "accuracy", "op": "<", "percent": 10, **relative_1h})
+    elif spec.task == "regression":
+        specs.append({"name": "MaeRise", "metric": "mae", "percent": 20, **relative_1h})
+    elif spec.task == "llm":
+        specs.append(
+            {"name": "CostPerPredictionSpike", "metric": "cost_per_prediction", "percent": 50}
+            | relative_1h
+            | {"baseline": "mean"}
+        )
+    return [
+        validate_rule({**base, "runbook": DEFAULT_RUNBOOKS[s["name"]].format(model=model_name), **s})
+        for s in specs
+    ]

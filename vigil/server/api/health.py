@@ -1,0 +1,60 @@
+"""``GET /healthz``: liveness and readiness (open: no key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from vigil import __version__
+from vigil.server.api.answers import Answer
+from vigil.server.api.deps import VigilDep
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+class Held(Answer):
+    events: int
+    batches: int
+    models: list[str]
+
+
+class Health(Answer):
+    status: str
+    """``ok``, ``degraded`` or ``unavailable``."""
+    version: str
+    store: str
+    """The store's URL (never with a password)."""
+    models: int
+    pending_rows: int
+    """Events accepted but not folded into windows yet."""
+    held: Held
+    """Events kept but not counted: their model is no longer declared."""
+    quarantined: Held
+    """Events kept but not counted: they cannot be folded."""
+    problems: list[str]
+
+
+@router.get(
+    "/healthz",
+    summary="Liveness and readiness",
+    responses={503: {"model": Health, "description": "The store cannot be used."}},
+)
+async def healthz(vigil: VigilDep, response: Response) -> Health:
+    """``status``: ``ok``; ``degraded`` (events held: a model no longer declared, or batches that
+    cannot be folded); ``unavailable`` (503: the store cannot be written, or folding is stuck on
+    it). ``problems`` says what is wrong in words."""
+    found = await run_in_threadpool(vigil.health)
+    if found.status == "unavailable":
+        response.status_code = 503
+    return Health(
+        status=found.status,
+        version=__version__,
+        store=vigil.store.url,
+        models=len(vigil.registry.names()),
+        pending_rows=vigil.aggregator.pending_rows,
+        held=Held.model_validate(found.held),
+        quarantined=Held.model_validate(found.quarantined),
+        problems=found.problems,
+    )
