@@ -57,6 +57,7 @@ __all__ = ["Aggregator", "WindowKey"]
 
 log = logging.getLogger("vigil.aggregator")
 
+
 @dataclass(frozen=True, order=True)
 class WindowKey:
     model: str

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vigil.spec import ModelSpec
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, prediction_values, typed
 from vigil.registry import Registry
+from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile, profile
 from vigil.store.base import Store
 from vigil.tables import ColumnKind, read_table

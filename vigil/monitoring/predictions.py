@@ -25,7 +25,7 @@ import vigil.performance as performance
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, to_ipc
 from vigil.monitoring.segments import Segment, tag_text
 from vigil.spec import ModelSpec
-from vigil.store.base import LabelRow, PredictionBatch
+from vigil.store.base import LabelColumns, PredictionBatch
 
 __all__ = ["Joined", "join", "numbers", "prediction_batch"]
 
@@ -176,7 +176,7 @@ def _segment_json(table: pa.Table) -> pa.Array:
     return pa.array(texts, pa.string()).take(pa.array(np.asarray(inverse).ravel()))
 
 
-def join(predictions: pa.Table | None, labels: Sequence[LabelRow]) -> Joined:
+def join(predictions: pa.Table | None, labels: LabelColumns) -> Joined:
     """Join a prediction log table (``request_id``, ``ts``, ``prediction``, ``score``, ``segment``) with
     ``labels`` by request id; see the module docstring."""
     if predictions is None or predictions.num_rows == 0:
@@ -184,11 +184,9 @@ def join(predictions: pa.Table | None, labels: Sequence[LabelRow]) -> Joined:
     ids = predictions.column("request_id").combine_chunks().dictionary_encode()
     _, first = np.unique(np.asarray(ids.indices.to_numpy(zero_copy_only=False)), return_index=True)
     table = predictions.take(pa.array(first)).sort_by([("ts", "ascending"), ("request_id", "ascending")])
-    at = pc.index_in(
-        table.column("request_id"), value_set=pa.array([r.request_id for r in labels], pa.string())
-    )
-    label_text = pa.array([r.label for r in labels], pa.string()).take(at)
-    label_ts = pa.array([r.ts for r in labels], pa.float64()).take(at)
+    at = pc.index_in(table.column("request_id"), value_set=pa.array(labels.request_ids, pa.string()))
+    label_text = pa.array(labels.labels, pa.string()).take(at)
+    label_ts = pa.array(labels.ts, pa.float64()).take(at)
 
     prediction_text = pc.cast(table.column("prediction"), pa.string()).combine_chunks()
     classes = (

@@ -205,7 +205,7 @@ class Query:
         keep = pc.and_(pc.greater_equal(table.column("ts"), start), pc.less(table.column("ts"), end))
         if version is not None:
             keep = pc.and_(keep, pc.equal(table.column("version"), version))
-        return join(table.filter(keep), self.store.labels(model, start - LABELS_BEFORE))
+        return join(table.filter(keep), self.store.label_columns(model, start - LABELS_BEFORE))
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
         """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the

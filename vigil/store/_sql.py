@@ -67,6 +67,8 @@ LABEL_CONFLICT = "ON CONFLICT (model, request_id) DO UPDATE SET label = excluded
 PUT_LABEL = f"INSERT INTO labels ({', '.join(LABEL_COLUMNS)}) VALUES (%s, %s, %s, %s) {LABEL_CONFLICT}"
 LABELS = """SELECT model, request_id, label, ts FROM labels WHERE model = %s AND ts >= %s
     ORDER BY ts, request_id"""
+LABEL_COLUMNS_SINCE = """SELECT request_id, label, ts FROM labels WHERE model = %s AND ts >= %s
+    ORDER BY ts, request_id"""
 DELETE_PREDICTIONS = 'DELETE FROM predictions WHERE model = %s AND "end" < %s'
 DELETE_LABELS = "DELETE FROM labels WHERE model = %s AND ts < %s"
 

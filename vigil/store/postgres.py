@@ -41,6 +41,7 @@ from vigil.store.base import (
     HeldBatch,
     HostRow,
     KeyedBatch,
+    LabelColumns,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -458,6 +459,11 @@ class PostgresStore:
     def labels(self, model: str, since: float) -> list[LabelRow]:
         rows = self._read(sql.LABELS, [model, float(since)])
         return [LabelRow(*r) for r in rows]
+
+    def label_columns(self, model: str, since: float) -> LabelColumns:
+        rows = self._read(sql.LABEL_COLUMNS_SINCE, [model, float(since)])
+        ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
+        return LabelColumns(list(ids), list(labels), list(ts))
 
     def delete_predictions(self, model: str, before: float) -> int:
         def work(conn: _Conn) -> int:

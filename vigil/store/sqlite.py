@@ -29,6 +29,7 @@ from vigil.store.base import (
     HeldBatch,
     HostRow,
     KeyedBatch,
+    LabelColumns,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -336,6 +337,11 @@ class SQLiteStore:
     def labels(self, model: str, since: float) -> list[LabelRow]:
         rows = self._read(qmark(sql.LABELS), (model, since))
         return [LabelRow(*r) for r in rows]
+
+    def label_columns(self, model: str, since: float) -> LabelColumns:
+        rows = self._read(qmark(sql.LABEL_COLUMNS_SINCE), (model, since))
+        ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
+        return LabelColumns(list(ids), list(labels), list(ts))
 
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
