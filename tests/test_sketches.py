@@ -154,3 +154,4 @@ def test_string_hashes_are_pandas_hash_array(seed: int) -> None:
     assert np.array_equal(hash_strings(pa.chunked_array([values[:10], values[10:20]])), want[:20])
     with_null = pd.util.hash_array(np.array(["x", None], dtype=object), categorize=False)
     assert np.array_equal(hash_strings(pa.array(["x", None])), with_null)
+    assert hash_strings(pa.array([], pa.string())).size == 0

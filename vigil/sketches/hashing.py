@@ -93,6 +93,8 @@ def _siphash24(strings: pa.LargeStringArray) -> U64:
     """SipHash-2-4 of every string's bytes, all strings at once: block ``j`` of every string that has one is
     absorbed in the same numpy operations (strings sorted by length, so those still going are a prefix)."""
     n = len(strings)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
     _, offsets_buf, data_buf = strings.buffers()
     offsets = np.frombuffer(offsets_buf, dtype="<i8", count=n + 1, offset=strings.offset * 8).astype(np.int64)
     raw = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
