@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from tests.distributions import SHAPES
@@ -137,21 +136,3 @@ def test_frequent_items_exact_under_capacity_and_bounded_over() -> None:
         assert truth[key] - small.other <= n <= truth[key]  # the stated bound
     top_true = sorted(truth, key=lambda k: -truth[k])[:10]
     assert set(top_true) <= set(small.counts)
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_string_hashes_are_pandas_hash_array(seed: int) -> None:
-    """Profiles kept in stores hold hashes made by pandas' ``hash_array``: the vectorised SipHash must give
-    the same 64 bits for every string (any length, any script, empty), null and sliced input included."""
-    pd = pytest.importorskip("pandas")
-    rng = np.random.default_rng(seed)
-    alphabet = list("abcXYZ019 _-/é漢字😀\t\"'\\")
-    values = ["".join(rng.choice(alphabet, size=rng.integers(0, 70))) for _ in range(3_000)]
-    values += ["", "a" * 7, "b" * 8, "c" * 9, "d" * 16, "None"]
-    want = pd.util.hash_array(np.array(values, dtype=object), categorize=False)
-    assert np.array_equal(hash_strings(np.array(values, dtype=object)), want)
-    assert np.array_equal(hash_strings(pa.array(values).slice(100, 500)), want[100:600])
-    assert np.array_equal(hash_strings(pa.chunked_array([values[:10], values[10:20]])), want[:20])
-    with_null = pd.util.hash_array(np.array(["x", None], dtype=object), categorize=False)
-    assert np.array_equal(hash_strings(pa.array(["x", None])), with_null)
-    assert hash_strings(pa.array([], pa.string())).size == 0

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -208,7 +209,7 @@ class CategoricalProfile:
             seen = keep
         keys = dictionary.take(pa.array(seen)).to_pylist()
         self.top.update(keys, counts[seen])
-        dict_hashes = hash_strings(dictionary)
+        dict_hashes = hash_strings(dictionary.to_numpy(zero_copy_only=False))
         self.distinct.update(dict_hashes[np.flatnonzero(counts)] if seen.size else dict_hashes[:0])
         row_hashes = dict_hashes[indices] if len(dictionary) else np.full(len(column), NULL_HASH)
         if null_mask is not None:
@@ -259,10 +260,7 @@ def as_float(column: Arrayish, kind: str) -> tuple[npt.NDArray[np.float64], int]
         # unsafe: integers beyond 2**53 (snowflake ids) round to the nearest float instead of failing
         arr = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         return np.asarray(arr, dtype=np.float64), 0
-    # text where numbers were expected (a CSV column with a stray word): read what parses, count the rest;
-    # pandas parses numbers the way users expect and is imported only here, the rare path
-    import pandas as pd
-
+    # text where numbers were expected (a CSV column with a stray word): read what parses, count the rest
     text = pd.Series(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     mismatches = int((text.notna() & np.isnan(values)).sum())
@@ -288,7 +286,7 @@ def column_hashes(column: Arrayish) -> U64:
         )
         dictionary = pc.cast(encoded.dictionary, pa.string())
         indices = np.asarray(pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False), dtype=np.intp)
-        dict_hashes = hash_strings(dictionary)
+        dict_hashes = hash_strings(dictionary.to_numpy(zero_copy_only=False))
         hashes = dict_hashes[indices] if len(dictionary) else np.full(len(column), NULL_HASH)
     if column.null_count:
         hashes[~np.asarray(column.is_valid())] = NULL_HASH
