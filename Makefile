@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/vigil demo --out out/demo
 
+# ruff (its rules, then formatting: `ruff format` fixes what it reports) and mypy --strict; runs no test
+lint: $(STAMP)
+	$(BIN)/ruff check vigil tests bench
+	$(BIN)/ruff format --check vigil tests bench
+	$(BIN)/mypy
+
 test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh

@@ -97,6 +97,37 @@ def test_every_input_kind_gives_the_pandas_result(
     assert got.reference["rows"] == len(REF) and got.current["rows"] == len(CUR)
 
 
+def test_parquet_text_read_dictionary_encoded_reports_as_decoded_text(tmp_path: Path) -> None:
+    """Parquet text columns are read dictionary-encoded (faster); the report is the one of plain text: the
+    same statistics, checks and the types the file declares (here a column that changed type, too)."""
+    rng = np.random.default_rng(5)
+
+    def table(shift: float, code_type: pa.DataType) -> pa.Table:
+        n = 4000
+        city = rng.choice(np.array([f"c{i}" for i in range(300)], dtype=object), n).astype(object)
+        city[rng.random(n) < 0.05] = None
+        return pa.table(
+            {
+                "x": rng.normal(shift, 1.0, n),
+                "city": pa.array(city, pa.string()),
+                "id": pa.array([f"u{i}-{shift}" for i in range(n)], pa.large_string()),
+                "code": pa.array(rng.integers(0, 5, n).astype(str), pa.string()).cast(code_type),
+            }
+        )
+
+    ref, cur = table(0.0, pa.string()), table(0.2, pa.string())
+    cur = cur.set_column(3, "code", pa.array(rng.integers(0, 5, cur.num_rows)))  # text in ref, int in cur
+    pq.write_table(ref, tmp_path / "ref.parquet")
+    pq.write_table(cur, tmp_path / "cur.parquet")
+    from_files = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet").to_dict()
+    from_tables = compare(ref, cur).to_dict()
+    for d in (from_files, from_tables):
+        d.pop("generated_at"), d.pop("reference"), d.pop("current")
+    assert from_files == from_tables
+    changed = [q for q in from_files["quality"] if q["check"] == "type_change" and q["column"] == "code"]
+    assert changed and changed[0]["values"] == {"reference_type": "string", "current_type": "int64"}
+
+
 def test_a_file_source_is_named_in_the_report(tmp_path: Path) -> None:
     path = _parquet(REF, tmp_path, "reference")
     report = compare(path, CUR)

@@ -185,3 +185,44 @@ def test_large_sample_ks_p_value_is_the_kolmogorov_limit(en: int, d: float) -> N
     want = stats.kstwo.sf(d, en)
     if want > 1e-10:
         assert got == pytest.approx(want, rel=0.01)
+
+
+def test_benjamini_hochberg_equals_scipy() -> None:
+    p = np.random.default_rng(3).random(40) ** 3
+    assert adjust_p_values(p.tolist(), "bh") == pytest.approx(
+        stats.false_discovery_control(p, method="bh").tolist(), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("d", [0.0005, 0.002, 0.01, 0.05])
+def test_large_sample_ks_p_value_is_scipy_kstwobign(d: float) -> None:
+    from vigil.drift.ks import p_value
+
+    en = 250_000
+    assert p_value(d, 2 * en, 2 * en) == pytest.approx(stats.kstwobign.sf(d * math.sqrt(en)), rel=1e-12)
+
+
+def test_chi2_tail_equals_scipy() -> None:
+    from scipy import special
+
+    from vigil.drift.tails import chi2_sf
+
+    for dof in [*range(1, 60), 99, 100, 499, 999]:
+        for x in [*np.geomspace(1e-6, 5_000, 200), dof - 0.5, dof, dof + 0.5]:
+            want = special.chdtrc(dof, x)
+            if want > 1e-300:
+                assert chi2_sf(float(x), dof) == pytest.approx(want, rel=1e-11, abs=0), (dof, x)
+    with pytest.raises(ValueError, match="positive integer"):
+        chi2_sf(1.0, 0)
+
+
+def test_kolmogorov_tail_equals_scipy() -> None:
+    from scipy import special
+
+    from vigil.drift.tails import kolmogorov_sf
+
+    for x in np.geomspace(1e-3, 30, 2_000):
+        want = special.kolmogorov(x)
+        if want > 1e-300:
+            assert kolmogorov_sf(float(x)) == pytest.approx(want, rel=1e-11, abs=0), x
+    assert kolmogorov_sf(0.0) == 1.0

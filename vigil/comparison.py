@@ -70,8 +70,8 @@ def compare(
         raise InputError(f"unknown drift method {method!r}; choose one of {', '.join(METHODS)}")
     rule = _drift_rule(cfg, correction, calibrate)
     qrule = _quality_rule(cfg)
-    ref_table = read_table(reference, what="reference")
-    cur_table = read_table(current, what="current")
+    ref_table = read_table(reference, what="reference", for_profiling=True)
+    cur_table = read_table(current, what="current", for_profiling=True)
     skipped = _excluded(cfg, ignore, ref_table.column_names)
     common = [n for n in ref_table.column_names if n in cur_table.column_names and n not in skipped]
     if not common:

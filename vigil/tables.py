@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from vigil.errors import InputError
 
-__all__ = ["ColumnKind", "describe_source", "kind_of", "read_table"]
+__all__ = ["ColumnKind", "declared_type", "describe_source", "kind_of", "read_table"]
 
 ColumnKind = Literal["numeric", "categorical", "datetime"]
 
@@ -32,9 +32,16 @@ def describe_source(data: Any) -> str:
     return type(data).__module__.split(".")[0] + "." + type(data).__name__
 
 
-def read_table(data: Any, *, what: str = "input") -> pa.Table:
-    """Read ``data`` into a ``pyarrow.Table``; ``what`` ("reference", "current") goes into error messages."""
-    table = _to_arrow(data, what)
+_DECLARED = b"vigil.declared_type"
+
+
+def read_table(data: Any, *, what: str = "input", for_profiling: bool = False) -> pa.Table:
+    """Read ``data`` into a ``pyarrow.Table``; ``what`` ("reference", "current") goes into error messages.
+
+    ``for_profiling``: read a Parquet file the way profiling is fastest: memory-mapped (no copy of the file
+    through the kernel), text columns dictionary-encoded as Parquet stores them (twice as fast to read and
+    to profile as decoding every string); ``declared_type`` still gives the file's own types."""
+    table = _to_arrow(data, what, for_profiling)
     if table.num_columns == 0:
         raise InputError(f"{what} ({describe_source(data)}) has no columns")
     if table.num_rows == 0:
@@ -45,13 +52,19 @@ def read_table(data: Any, *, what: str = "input") -> pa.Table:
     return table
 
 
-def _to_arrow(data: Any, what: str) -> pa.Table:
+def declared_type(field: pa.Field) -> str:
+    """The type of a column as its source declared it (``string`` for text read dictionary-encoded)."""
+    declared = (field.metadata or {}).get(_DECLARED)
+    return declared.decode() if declared is not None else str(field.type)
+
+
+def _to_arrow(data: Any, what: str, for_profiling: bool = False) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if isinstance(data, str | os.PathLike):
-        return _read_path(Path(data), what)
+        return _read_path(Path(data), what, for_profiling)
     module = type(data).__module__
     if module.startswith("pandas"):
         import pandas as pd
@@ -77,7 +90,7 @@ def _to_arrow(data: Any, what: str) -> pa.Table:
     )
 
 
-def _read_path(path: Path, what: str) -> pa.Table:
+def _read_path(path: Path, what: str, for_profiling: bool = False) -> pa.Table:
     if not path.exists():
         raise InputError(f"{what}: file not found: {path}")
     if path.is_dir():
@@ -85,7 +98,7 @@ def _read_path(path: Path, what: str) -> pa.Table:
     name = path.name.lower()
     try:
         if name.endswith(_PARQUET):
-            return pq.read_table(path)
+            return _read_parquet(path, for_profiling)
         if name.endswith(_FEATHER):
             table = feather.read_table(path)
             table.validate(full=True)  # IPC buffers are used as stored: a corrupt file could crash later
@@ -103,6 +116,26 @@ def _read_path(path: Path, what: str) -> pa.Table:
         f"{what}: unknown file type {path.suffix or '(none)'} for {path}; "
         "use .parquet, .csv, .tsv (optionally .gz) or .feather"
     )
+
+
+def _read_parquet(path: Path, for_profiling: bool) -> pa.Table:
+    """One Parquet file, read by ``ParquetFile``: ``pq.read_table`` goes through ``pyarrow.dataset``, whose
+    import brings pandas in (half a second) for a single file it reads the same."""
+    text: list[str] = []
+    if for_profiling:
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    with pq.ParquetFile(path, read_dictionary=text or None, memory_map=for_profiling) as file:
+        table = file.read()
+    if not text:
+        return table
+    fields = [
+        f.with_metadata({**(f.metadata or {}), _DECLARED: str(schema.field(f.name).type).encode()})
+        if f.name in text
+        else f
+        for f in table.schema
+    ]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, table.schema.metadata))
 
 
 def _one_line(text: str) -> str:

@@ -168,9 +168,13 @@ def test_prediction_batches_and_labels(store: Store) -> None:
         ("r1", "0", 12.0),
     ]
     assert [r.request_id for r in store.labels("m", 11.5)] == ["r1"]
+    columns = store.label_columns("m", 0)  # the same labels, as columns
+    assert (columns.request_ids, columns.labels, columns.ts) == (["r2", "r1"], ["0", "0"], [11.0, 12.0])
+    assert store.label_columns("m", 11.5).request_ids == ["r1"]
     assert store.delete_predictions("m", before=25.0) == 2  # a and c end before 25; b does not
     assert [p.payload for p in store.predictions("m", 0, 100)] == [b"batch-2"]
     assert store.labels("m", 0) == []  # labels older than 25 went too
+    assert store.label_columns("m", 0).request_ids == []
 
 
 def test_host_metrics(store: Store) -> None:

@@ -12,21 +12,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vigil import __version__
+from vigil._version import __version__
 from vigil.cli.actions import actions
 from vigil.cli.alerts import alerts, silences
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
 from vigil.cli.rules import review, rules
-from vigil.comparison import compare
-from vigil.drift.methods import METHODS
+from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
-from vigil.reports.model import Report
 from vigil.reports.text import summary
+
+if TYPE_CHECKING:
+    from vigil.reports.model import Report
 
 __all__ = ["main"]
 
@@ -56,7 +57,9 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--config", type=click.Path(dir_okay=False), help="vigil.yaml with column types and rules."
         ),
         click.option(
-            "--method", type=click.Choice(sorted(METHODS)), help="Force this drift method where it applies."
+            "--method",
+            type=click.Choice(sorted(METHOD_NAMES)),
+            help="Force this drift method where it applies.",
         ),
         click.option("--ignore", default="", help="Comma-separated columns to leave out."),
         click.option(
@@ -75,6 +78,9 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(options: dict[str, Any]) -> Report:
+    # the statistics stack (numpy, pyarrow) loads here, not for every command
+    from vigil.comparison import compare
+
     ignore = [c.strip() for c in (options.get("ignore") or "").split(",") if c.strip()]
     with _progress() as tick:
         return compare(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
 
 from vigil.drift.base import Buckets, FloatArray, Outcome
 
@@ -21,6 +20,8 @@ __all__ = ["cvm_buckets", "cvm_values", "limiting_sf"]
 
 
 def cvm_values(reference: FloatArray, current: FloatArray) -> Outcome:
+    from scipy import stats  # deferred: importing scipy.stats costs most of a second; only raw values need it
+
     res = stats.cramervonmises_2samp(reference, current)
     t = float(res.statistic)
     return Outcome(t, float(res.pvalue), _effect(t, reference.size, current.size))
@@ -53,6 +54,8 @@ def limiting_sf(x: float) -> float:
     """P(W > x) for the limiting Cramér–von Mises distribution W (series in modified Bessel K_1/4)."""
     if x <= 0:
         return 1.0
+    from scipy import special  # deferred: a quarter second to import, for a method that is not a default
+
     cdf, k = 0.0, 0
     while True:
         y = 4 * k + 1

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from vigil.drift.methods import METHODS, Method, Pair
 from vigil.stats.column import CategoricalProfile
@@ -79,10 +78,14 @@ def choose_method(pair: Pair, rule: DriftRule, forced: str | None = None) -> Met
 
 def adjust_p_values(p_values: Sequence[float], correction: Correction) -> list[float]:
     """Adjust p-values for testing many columns: Bonferroni (family-wise error) or Benjamini–Hochberg
-    (false discovery rate, ``scipy.stats.false_discovery_control``)."""
+    (false discovery rate; the same values as ``scipy.stats.false_discovery_control``)."""
     if correction == "none" or not p_values:
         return list(p_values)
     p = np.asarray(p_values, dtype=np.float64)
     if correction == "bonferroni":
         return [float(x) for x in np.minimum(p * p.size, 1.0)]
-    return [float(x) for x in stats.false_discovery_control(p, method="bh")]
+    order = np.argsort(p)
+    scaled = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return [float(x) for x in adjusted]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from vigil.drift.base import Buckets, FloatArray, Outcome
 
@@ -19,6 +18,8 @@ __all__ = ["wasserstein_buckets", "wasserstein_values"]
 
 
 def wasserstein_values(reference: FloatArray, current: FloatArray, reference_std: float) -> Outcome:
+    from scipy import stats  # deferred: importing scipy.stats costs most of a second; only raw values need it
+
     w = float(stats.wasserstein_distance(reference, current))
     return Outcome(w, None, _normalise(w, reference_std))
 

@@ -1,29 +1,32 @@
-"""Checked events of one model → one Arrow table (the unit that is logged, profiled and sampled), and
-back. Column names: ``ts`` (seconds since the epoch), ``version``, ``request_id``, ``latency_ms``, ``error``,
-``tokens_in``, ``tokens_out``, ``cost``, ``probabilities`` (JSON text), ``@prediction``, ``@score``, each
-feature under its own name, and each segment tag as ``#name``.
-"""
+"""Checked events of one model → one Arrow table (the unit that is logged, profiled and sampled): the event
+table of ``vigil.events`` (its columns, class labels as text, its IPC form, re-exported here)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil.events import (
+    PREDICTION,
+    SCORE,
+    SEGMENT_PREFIX,
+    SERVICE_COLUMNS,
+    from_ipc,
+    prediction_values,
+    profiled_columns,
+    to_ipc,
+    typed,
+)
 from vigil.ingest.redact import Redactor, scrub_array
-from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.schema import Event
 from vigil.spec import ModelSpec
-from vigil.tables import read_table
 
 __all__ = [
     "SERVICE_COLUMNS",
-    "baseline_table",
     "events_table",
     "from_ipc",
     "profiled_columns",
@@ -31,19 +34,6 @@ __all__ = [
     "to_ipc",
     "to_table",
 ]
-
-SERVICE_COLUMNS = (
-    "ts",
-    "version",
-    "request_id",
-    "latency_ms",
-    "error",
-    "tokens_in",
-    "tokens_out",
-    "cost",
-    "probabilities",
-)
-_NUMERIC_PREDICTION = ("regression",)
 
 
 def to_table(events: Sequence[Event], spec: ModelSpec, now: datetime, redactor: Redactor) -> pa.Table:
@@ -95,7 +85,7 @@ def events_table(table: pa.Table, spec: ModelSpec, now: float, redactor: Redacto
                 kind = "text"  # a pseudonym, even of a number
             redacted = redactor.column(f.name, values)  # segment tags too: PII is PII wherever it is sent
             if redacted is not None:
-                arrays[prefix + f.name] = _typed(redacted, kind)
+                arrays[prefix + f.name] = typed(redacted, kind)
     return pa.table(arrays)
 
 
@@ -119,79 +109,6 @@ def _probabilities(table: pa.Table) -> pa.Array:
 
 
 def _prediction(table: pa.Table, task: str, redactor: Redactor) -> pa.ChunkedArray | pa.Array:
-    n = table.num_rows
-    if "prediction" not in table.column_names or pa.types.is_null(table.column("prediction").type):
-        return pa.nulls(n, pa.float64() if task in _NUMERIC_PREDICTION else pa.string())
-    p = table.column("prediction")
-    if task in _NUMERIC_PREDICTION:
-        return pc.cast(p, pa.float64())
-    if task == "llm":
-        text = pc.cast(p, pa.string())
-        return scrub_array(text) if redactor.prediction else text
-    return _labels(p)
-
-
-def _labels(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Class labels as text: True -> "1", 3 and 3.0 -> "3", "cat" -> "cat"."""
-    t = values.type
-    if pa.types.is_boolean(t):
-        return pc.cast(pc.cast(values, pa.int8()), pa.string())
-    if pa.types.is_floating(t):
-        integral = pc.equal(values, pc.floor(values))
-        as_int = pc.cast(pc.cast(pc.if_else(integral, values, 0.0), pa.int64(), safe=False), pa.string())
-        return pc.if_else(integral, as_int, pc.cast(values, pa.string()))
-    return pc.cast(values, pa.string())
-
-
-def _typed(values: pa.ChunkedArray | pa.Array, declared: str | None) -> pa.ChunkedArray | pa.Array:
-    if declared == "numeric":
-        return pc.cast(values, pa.float64())
-    if declared in ("categorical", "text") or pa.types.is_null(values.type):
-        return _labels(values) if not pa.types.is_null(values.type) else pa.nulls(len(values), pa.string())
-    return values
-
-
-def profiled_columns(table: pa.Table, spec: ModelSpec) -> list[str]:
-    """The columns that go into the window's profile: features (not PII, ids, timestamps), the
-    prediction, the score and the segments."""
-    skip = {n for n, s in spec.features.items() if s.role in ("pii", "id", "timestamp") or s.ignore}
-    return [
-        n
-        for n in table.column_names
-        if n not in SERVICE_COLUMNS and n not in skip and (n != PREDICTION or spec.task != "llm")
-    ]
-
-
-def to_ipc(table: pa.Table) -> bytes:
-    """The table as a compressed Arrow IPC stream (what the ingest log stores)."""
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def from_ipc(payload: bytes) -> pa.Table:
-    with pa.ipc.open_stream(payload) as reader:
-        return reader.read_all()
-
-
-def baseline_table(path: Path, spec: ModelSpec) -> pa.Table:
-    """A baseline file (training or validation data) with the live tables' column names: features as they
-    are, ``prediction`` and ``score`` as ``@prediction`` and ``@score``; PII, ids and timestamps left out."""
-    table = read_table(path, what=f"baseline of {spec.description or 'the model'}")
-    skip = {n for n, s in spec.features.items() if s.role in ("pii", "id", "timestamp") or s.ignore}
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for name in table.column_names:
-        if name in skip:
-            continue
-        column = table.column(name)
-        if name == "prediction":
-            columns[PREDICTION] = _prediction(
-                pa.table({"prediction": column}), spec.task, Redactor(None, {}, set())
-            )
-        elif name == "score":
-            columns[SCORE] = column.cast(pa.float64())
-        else:
-            declared = spec.features.get(name)
-            columns[name] = _typed(column, declared.type) if declared and declared.type else column
-    return pa.table(columns)
+    values = prediction_values(table, task)
+    sent = "prediction" in table.column_names and not pa.types.is_null(table.column("prediction").type)
+    return scrub_array(values) if task == "llm" and sent and redactor.prediction else values

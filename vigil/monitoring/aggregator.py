@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import StoreError
-from vigil.ingest.batch import from_ipc, profiled_columns
+from vigil.events import from_ipc, profiled_columns
 from vigil.monitoring.held import undeclared, warn_held
 from vigil.monitoring.predictions import prediction_batch
 from vigil.monitoring.retention import DAY, HOUR, maintain, placement
@@ -56,6 +56,7 @@ from vigil.store.base import HeldBatch, LogEntry, Store, WindowRow
 __all__ = ["Aggregator", "WindowKey"]
 
 log = logging.getLogger("vigil.aggregator")
+
 
 @dataclass(frozen=True, order=True)
 class WindowKey:

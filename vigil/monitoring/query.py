@@ -15,10 +15,10 @@ predictions sent with a request id), not over the windows' profiles. Other metri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,114 +29,30 @@ import pyarrow.compute as pc
 from vigil.comparison import compare_profiles
 from vigil.config import VigilConfig
 from vigil.errors import InputError
-from vigil.ingest.batch import SERVICE_COLUMNS, baseline_table, from_ipc
+from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
+from vigil.monitoring import catalogue
 from vigil.monitoring.aggregator import Aggregator, WindowKey
+from vigil.monitoring.baselines import Baselines
+from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Step
+from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.retention import choose_rows
-from vigil.monitoring.window import PREDICTION, SCORE, SEGMENT_PREFIX, WindowState
+from vigil.monitoring.segments import Segment, parse_segment, segment_text
+from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
 from vigil.reports.model import Report
 from vigil.spec import ModelSpec
-from vigil.stats.column import CategoricalProfile, NumericProfile
-from vigil.stats.profile import Profile, profile
+from vigil.stats.profile import Profile
 from vigil.store.base import Store
 
 __all__ = [
     "METRICS",
     "SEGMENT_METRICS",
     "Baselines",
-    "JoinedRow",
     "Query",
     "Segment",
     "parse_segment",
     "segment_text",
 ]
-
-METRICS: dict[str, str] = {
-    "events": "events in the step",
-    "throughput": "events per second",
-    "errors": "failed requests",
-    "error_rate": "share of requests that failed",
-    "latency_p50": "median latency, ms (1% relative error)",
-    "latency_p95": "95th percentile latency, ms",
-    "latency_p99": "99th percentile latency, ms",
-    "latency_mean": "mean latency, ms",
-    "score_mean": "mean score (positive-class probability)",
-    "prediction_mean": "mean prediction (regression); share of predictions of class 1 (binary)",
-    "tokens_in": "input tokens",
-    "tokens_out": "output tokens",
-    "cost": "cost, USD",
-    "cost_per_prediction": "mean cost of one prediction, USD",
-    "tokens_per_prediction": "mean tokens (in + out) per prediction",
-    "null_rate": "share of nulls over all features",
-    "drift_share": "share of features drifted against the baseline",
-    "predictions": "predictions in the prediction log (sent with a request id; first per id)",
-    "accuracy": "share of labelled predictions that were right (classification)",
-    "precision": "labelled predictions of class 1 that were right (binary)",
-    "recall": "labelled cases of class 1 that were predicted 1 (binary)",
-    "f1": "harmonic mean of precision and recall (binary)",
-    "mae": "mean absolute error of labelled predictions (regression)",
-    "rmse": "root mean squared error of labelled predictions (regression)",
-    "label_coverage": "share of predictions with a label so far",
-    "label_lag_p50": "median delay from prediction to label, seconds",
-    "host_cpu_percent": "mean CPU use of the hosts serving the model (SDK readings), percent",
-    "host_memory_percent": "mean memory use of those hosts, percent",
-    "host_gpu_percent": "mean GPU utilisation of those hosts, percent (NVIDIA only)",
-    "host_gpu_memory_percent": "mean GPU memory use of those hosts, percent (NVIDIA only)",
-}
-"""Metric names ``series`` knows, besides ``drift:<feature>`` and ``null_rate:<feature>``."""
-_LABEL_METRICS = ("accuracy", "precision", "recall", "f1", "mae", "rmse", "label_coverage", "label_lag_p50")
-SEGMENT_METRICS: tuple[str, ...] = (*_LABEL_METRICS, "predictions", "score_mean", "prediction_mean")
-"""Metrics computed from the prediction–label join, so readable for one segment (see the module docstring)."""
-POSITIVE = "1"
-"""The positive class of binary precision, recall and f1 (labels and predictions as text: True is "1")."""
-
-Segment = Mapping[str, str]
-"""A segment selector: every ``tag: value`` must match (``{"region": "eu"}``)."""
-
-
-def parse_segment(value: object) -> dict[str, str]:
-    """A segment selector from ``"region=eu"`` / ``"region=eu,tier=gold"`` or a mapping ``{region: eu}``
-    (values as text, see the module docstring). Raises ValueError saying what is wrong.
-
-    >>> parse_segment("region=eu, tier=gold"), parse_segment({"tier": 1})
-    ({'region': 'eu', 'tier': 'gold'}, {'tier': '1'})
-    """
-    if isinstance(value, str):
-        pairs: list[tuple[object, object]] = []
-        for part in value.split(","):
-            key, sep, val = part.partition("=")
-            if not sep:
-                raise ValueError(f"segment {value!r}: {part.strip()!r} is not key=value")
-            pairs.append((key.strip(), val.strip()))
-    elif isinstance(value, Mapping):
-        pairs = list(value.items())
-    else:
-        raise ValueError(f"a segment is 'key=value' or a mapping, not {value!r}")
-    out: dict[str, str] = {}
-    for tag, given in pairs:
-        if not isinstance(tag, str) or not tag or given is None or isinstance(given, Mapping | list):
-            raise ValueError(f"segment {value!r}: each tag needs a name and a plain value")
-        text = _tag_text(given)
-        if not text:
-            raise ValueError(f"segment {value!r}: tag {tag!r} has an empty value")
-        out[tag] = text
-    if not out:
-        raise ValueError("a segment selector needs at least one key=value")
-    return dict(sorted(out.items()))
-
-
-def segment_text(segment: Segment) -> str:
-    """The canonical text of a selector: ``key=value`` pairs sorted by key, comma-separated."""
-    return ",".join(f"{k}={v}" for k, v in sorted(segment.items()))
-
-
-def _tag_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
 
 MAX_POINTS = 20_000
 """Most steps one series may have."""
@@ -144,52 +60,6 @@ MAX_POINTS = 20_000
 
 LABELS_BEFORE = 86_400.0
 """How long before its prediction a label may arrive and still join (a label sent first, by a clock ahead)."""
-
-
-@dataclass(frozen=True)
-class JoinedRow:
-    """A prediction with its label (label fields are None while the label has not arrived)."""
-
-    request_id: str
-    version: str
-    ts: float
-    prediction: str | None
-    score: float | None
-    segment: str | None
-    label: str | None
-    label_ts: float | None
-
-
-class Baselines:
-    """A model's baseline profile: its baseline file profiled once (and kept in the store), or its
-    production time range merged from windows."""
-
-    def __init__(self, registry: Registry, store: Store, root: Path | None = None) -> None:
-        self.registry = registry
-        self.store = store
-        self.root = root or Path.cwd()
-        self._cache: dict[str, Profile] = {}
-
-    def file_profile(self, model: str) -> Profile | None:
-        """The profile of the model's baseline file, or None when it has none (or a time range)."""
-        spec = self.registry.get(model)
-        if spec is None or spec.baseline is None or spec.baseline.file is None:
-            return None
-        path = Path(spec.baseline.file)
-        path = path if path.is_absolute() else self.root / path
-        key = f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
-        if key in self._cache:
-            return self._cache[key]
-        saved = self.store.baseline(model, key)
-        if saved is not None:
-            self._cache[key] = Profile.from_bytes(saved)
-            return self._cache[key]
-        if not path.exists():
-            raise InputError(f"baseline file of model {model!r} not found: {path}")
-        result = profile(baseline_table(path, spec), kinds=_kinds(spec))
-        self.store.put_baseline(model, key, result.to_bytes())
-        self._cache[key] = result
-        return result
 
 
 @dataclass
@@ -263,13 +133,12 @@ class Query:
         def bucket(t: float) -> float:
             return math.floor((t - offset) / step) * step + offset
 
+        wanted = {}
         for name in names:
-            base = name.split(":", 1)[0]
-            if base not in METRICS and base not in ("drift", "null_rate"):
-                raise InputError(
-                    f"unknown metric {name!r}; known: {', '.join(METRICS)}, drift:<feature>, "
-                    "null_rate:<feature>"
-                )
+            try:
+                wanted[name] = catalogue.lookup(name)
+            except KeyError:
+                raise InputError(catalogue.problem(name) or f"unknown metric {name!r}") from None
         selector: dict[str, str] | None = None
         if segment is not None:
             try:
@@ -294,64 +163,49 @@ class Query:
         for key, state in sorted(windows.items()):
             b = bucket(key.start)
             buckets[b] = buckets[b].merge(state) if b in buckets else state
-        labelled: dict[float, list[JoinedRow]] = {}
-        rows_needed = _needs_labels(names) or selector is not None
-        joined = self.joined(model, first, end, version) if rows_needed else []
-        for row in _in_segment(joined, selector) if selector is not None else joined:
-            labelled.setdefault(bucket(row.ts), []).append(row)
-        out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
-        baseline = self._baseline_profile(model, spec) if any(n.startswith("drift") for n in names) else None
+        rows_needed = selector is not None or any(m.source == "rows" for m, _ in wanted.values())
+        joined = self.joined(model, first, end, version) if rows_needed else Joined.empty()
+        if selector is not None:
+            joined = joined.in_segment(selector)
+        # rows are in time order, so each step's rows are one slice (bucket keys as ``bucket`` computes them)
+        keys = np.floor((joined.ts - offset) / step) * step + offset
+        baseline = (
+            self._baseline_profile(model, spec)
+            if any(m.source == "drift" for m, _ in wanted.values())
+            else None
+        )
         hosts = _host_means(
             self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
         )
+        out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
-            rows = labelled.get(t, [])
-            for name in names:
-                if name.startswith("host_"):
-                    out[name].append((t, hosts.get((name, t))))
-                else:
-                    value = (
-                        _row_metric(name, rows, spec)
-                        if selector is not None
-                        else _value(name, found, step, rows, spec, baseline, model)
-                    )
-                    out[name].append((t, value))
+            lo, hi = np.searchsorted(keys, t, side="left"), np.searchsorted(keys, t, side="right")
+            context = Step(
+                seconds=step,
+                window=found,
+                rows=joined.take(slice(int(lo), int(hi))),
+                task=spec.task,
+                segmented=selector is not None,
+                drift=_once(partial(_drift, baseline, found, spec)),
+                hosts=hosts.get(t, {}),
+            )
+            for name, (metric, feature) in wanted.items():
+                out[name].append((t, metric.read(context, feature)))
         return out
 
-    def joined(self, model: str, start: float, end: float, version: str | None = None) -> list[JoinedRow]:
+    def joined(self, model: str, start: float, end: float, version: str | None = None) -> Joined:
         """Predictions made in ``[start, end)`` with their labels (None until they arrive), joined by request
         id in Arrow: the first prediction of a request id counts (a replay may store a batch twice)."""
         batches = self.store.predictions(model, start, end)
         if not batches:
-            return []
+            return Joined.empty()
         table = pa.concat_tables([from_ipc(b.payload) for b in batches])
         keep = pc.and_(pc.greater_equal(table.column("ts"), start), pc.less(table.column("ts"), end))
         if version is not None:
             keep = pc.and_(keep, pc.equal(table.column("version"), version))
-        table = table.filter(keep)
-        ids = table.column("request_id").to_pylist()
-        first = {rid: i for i, rid in reversed(list(enumerate(ids)))}
-        labels = {r.request_id: r for r in self.store.labels(model, start - LABELS_BEFORE)}
-        rows = []
-        cols = {n: table.column(n).to_pylist() for n in ("version", "ts", "prediction", "score", "segment")}
-        for rid, i in first.items():
-            label = labels.get(rid)
-            rows.append(
-                JoinedRow(
-                    rid,
-                    cols["version"][i],
-                    cols["ts"][i],
-                    cols["prediction"][i],
-                    cols["score"][i],
-                    cols["segment"][i],
-                    None if label is None else label.label,
-                    None if label is None else label.ts,
-                )
-            )
-        rows.sort(key=lambda r: (r.ts, r.request_id))
-        return rows
+        return join(table.filter(keep), self.store.label_columns(model, start - LABELS_BEFORE))
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
         """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the
@@ -411,106 +265,39 @@ class Query:
 
 def _host_means(
     store: Store, model: str, names: list[str], first: float, end: float, bucket: Callable[[float], float]
-) -> dict[tuple[str, float], float]:
-    """Mean host readings per step: {(metric name, step start): mean}, for the steps that have readings."""
+) -> dict[float, dict[str, float]]:
+    """Mean host readings per step: {step start: {reading (``cpu_percent``...): mean}}, for the steps and
+    readings there are."""
     if not names:
         return {}
-    sums: dict[tuple[str, float], list[float]] = {}
+    sums: dict[float, dict[str, list[float]]] = {}
     for row in store.host_metrics(model, first, end):
         t = bucket(row.ts)
         for name in names:
-            value = getattr(row, name[len("host_") :], None)
+            reading = name[len("host_") :]
+            value = getattr(row, reading, None)
             if value is not None:
-                sums.setdefault((name, t), []).append(float(value))
-    return {key: sum(v) / len(v) for key, v in sums.items()}
+                sums.setdefault(t, {}).setdefault(reading, []).append(float(value))
+    return {t: {r: sum(v) / len(v) for r, v in readings.items()} for t, readings in sums.items()}
 
 
-def _needs_labels(names: Sequence[str]) -> bool:
-    return any(n in _LABEL_METRICS or n == "predictions" for n in names)
+def _once(compute: Callable[[], Report | None]) -> Callable[[], Report | None]:
+    """``compute`` run on the first call only (a step's drift report serves every drift metric)."""
+    done: list[Report | None] = []
+
+    def read() -> Report | None:
+        if not done:
+            done.append(compute())
+        return done[0]
+
+    return read
 
 
-def _in_segment(rows: list[JoinedRow], selector: Segment) -> list[JoinedRow]:
-    """The rows whose segment tags include every ``key=value`` of ``selector`` (each distinct tag JSON is
-    parsed once)."""
-    verdict: dict[str | None, bool] = {}
-    out = []
-    for row in rows:
-        ok = verdict.get(row.segment)
-        if ok is None:
-            tags = orjson.loads(row.segment) if row.segment else {}
-            ok = isinstance(tags, dict) and all(
-                k in tags and tags[k] is not None and _tag_text(tags[k]) == v for k, v in selector.items()
-            )
-            verdict[row.segment] = ok
-        if ok:
-            out.append(row)
-    return out
-
-
-def _row_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | None:
-    """A metric of ``SEGMENT_METRICS`` from joined rows alone (the per-segment path)."""
-    if name == "predictions":
-        return float(len(rows))
-    if name in ("score_mean", "prediction_mean"):
-        if name == "score_mean":
-            values = [r.score for r in rows if r.score is not None]
-        elif spec.task == "binary":
-            values = [float(r.prediction == POSITIVE) for r in rows if r.prediction is not None]
-        else:
-            values = [float(r.prediction) for r in rows if r.prediction is not None and _num(r.prediction)]
-        return float(np.mean(values)) if values else None
-    return _label_metric(name, rows, spec)
-
-
-def _value(
-    name: str,
-    w: WindowState | None,
-    step: float,
-    joined: list[JoinedRow],
-    spec: ModelSpec,
-    baseline: Profile | None,
-    model: str,
-) -> float | None:
-    if name in _LABEL_METRICS:
-        return _label_metric(name, joined, spec)
-    if name == "predictions":
-        return float(len(joined))
-    if w is None or w.events == 0:
-        return 0.0 if name in ("events", "throughput", "errors", "tokens_in", "tokens_out", "cost") else None
-    simple: dict[str, Callable[[WindowState], float]] = {
-        "events": lambda s: float(s.events),
-        "throughput": lambda s: s.events / step,
-        "errors": lambda s: float(s.errors),
-        "error_rate": lambda s: s.error_rate,
-        "latency_p50": lambda s: s.latency_quantile(0.5),
-        "latency_p95": lambda s: s.latency_quantile(0.95),
-        "latency_p99": lambda s: s.latency_quantile(0.99),
-        "latency_mean": lambda s: s.latency_moments.mean if s.latency_moments.count else math.nan,
-        "tokens_in": lambda s: float(s.tokens_in),
-        "tokens_out": lambda s: float(s.tokens_out),
-        "cost": lambda s: s.cost.mean * s.cost.count if s.cost.count else 0.0,
-        "cost_per_prediction": lambda s: s.cost.mean if s.cost.count else math.nan,
-        "tokens_per_prediction": lambda s: (s.tokens_in + s.tokens_out) / s.events,
-        "score_mean": lambda s: _mean(s.profile, SCORE),
-        "prediction_mean": lambda s: _prediction_mean(s.profile, spec.task),
-        "null_rate": lambda s: _null_rate(s.profile, None),
-    }
-    if name in simple:
-        value = simple[name](w)
-    elif name.startswith("null_rate:"):
-        value = _null_rate(w.profile, name.split(":", 1)[1])
-    elif name == "drift_share" or name.startswith("drift:"):
-        if baseline is None or not w.profile.columns:
-            return None
-        report = _compare(baseline, w.profile, spec)
-        if name == "drift_share":
-            value = report.drift_share
-        else:
-            column = report.columns.get(name.split(":", 1)[1])
-            value = column.effect if column is not None else math.nan
-    else:
+def _drift(baseline: Profile | None, window: WindowState | None, spec: ModelSpec) -> Report | None:
+    """The baseline compared with a step's window; None without a baseline or a profiled window."""
+    if baseline is None or window is None or not window.profile.columns:
         return None
-    return None if value is None or not math.isfinite(value) else float(value)
+    return _compare(baseline, window.profile, spec)
 
 
 _OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}
@@ -574,81 +361,6 @@ def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: Mo
         if q.column not in hidden
     ]
     return replace(report, columns=columns, skipped=skipped, quality=quality)
-
-
-def _mean(p: Profile, column: str) -> float:
-    col = p.columns.get(column)
-    return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
-
-
-def _prediction_mean(p: Profile, task: str) -> float:
-    """The mean prediction: of the values (regression), or the share of class 1 (binary; predictions are
-    kept as class labels, ``True`` and ``1`` as ``"1"``). NaN for other tasks or no predictions."""
-    if task != "binary":
-        return _mean(p, PREDICTION)
-    col = p.columns.get(PREDICTION)
-    if not isinstance(col, CategoricalProfile) or not col.top.exact:
-        return math.nan
-    total = col.top.total
-    return col.top.counts.get(POSITIVE, 0) / total if total else math.nan
-
-
-def _null_rate(p: Profile, column: str | None) -> float:
-    cols = [
-        c for n, c in p.columns.items() if not n.startswith(("@", "#")) and (column is None or n == column)
-    ]
-    rows = sum(c.rows for c in cols)
-    return sum(c.nulls for c in cols) / rows if rows else math.nan
-
-
-def _label_metric(name: str, rows: list[JoinedRow], spec: ModelSpec) -> float | None:
-    if not rows:
-        return None
-    labelled = [r for r in rows if r.label is not None]
-    if name == "label_coverage":
-        return len(labelled) / len(rows)
-    if not labelled:
-        return None
-    if name == "label_lag_p50":
-        return float(np.median([r.label_ts - r.ts for r in labelled if r.label_ts is not None]))
-    if name == "accuracy" and spec.task in ("binary", "multiclass"):
-        return float(np.mean([r.prediction == r.label for r in labelled]))
-    if name in ("precision", "recall", "f1") and spec.task == "binary":
-        predicted = np.array([r.prediction == POSITIVE for r in labelled])
-        actual = np.array([r.label == POSITIVE for r in labelled])
-        tp = float(np.sum(predicted & actual))
-        denominator = {
-            "precision": float(np.sum(predicted)),
-            "recall": float(np.sum(actual)),
-            "f1": float(np.sum(predicted) + np.sum(actual)),
-        }[name]
-        return (2 * tp if name == "f1" else tp) / denominator if denominator else None
-    if name in ("mae", "rmse") and spec.task == "regression":
-        pairs = np.array(
-            [
-                (float(r.prediction), float(r.label))
-                for r in labelled
-                if r.prediction is not None and r.label is not None and _num(r.prediction) and _num(r.label)
-            ],
-            dtype=np.float64,
-        ).reshape(-1, 2)
-        if not len(pairs):
-            return None
-        err = pairs[:, 0] - pairs[:, 1]
-        return float(np.mean(np.abs(err))) if name == "mae" else float(np.sqrt(np.mean(err**2)))
-    return None
-
-
-def _num(text: str | None) -> bool:
-    try:
-        float(text or "")
-    except ValueError:
-        return False
-    return True
-
-
-def _kinds(spec: ModelSpec) -> dict[str, Any]:
-    return {n: s.type for n, s in spec.features.items() if s.type in ("numeric", "categorical")}
 
 
 def _model_config(spec: ModelSpec) -> VigilConfig:

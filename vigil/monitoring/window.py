@@ -14,26 +14,25 @@ Events arrive as an Arrow table with the columns named in ``EventColumns``.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.sketches import QuantileSketch
 from vigil.stats import codec
+from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.moments import Moments
 from vigil.stats.profile import Profile
 
 __all__ = ["PREDICTION", "SCORE", "SEGMENT_PREFIX", "WindowState"]
 
-PREDICTION = "@prediction"
-SCORE = "@score"
-SEGMENT_PREFIX = "#"
+POSITIVE = "1"
+"""The positive class of a binary model (predictions are kept as class labels: ``True`` and ``1`` as "1")."""
 _MAGIC = b"VGLW"
 _VERSION = 1
 
@@ -143,8 +142,35 @@ class WindowState:
     def latency_quantile(self, q: float) -> float:
         return float(self.latency.quantile(q)) if self.latency.count else math.nan
 
-    def sampled_events(self) -> list[dict[str, Any]]:
-        return [json.loads(raw) for _, raw in self.sample]
+    def mean(self, column: str) -> float:
+        """The mean of a numeric column of the profile (NaN when it has no values)."""
+        col = self.profile.columns.get(column)
+        return col.moments.mean if isinstance(col, NumericProfile) and col.count else math.nan
+
+    def score_mean(self) -> float:
+        """The mean score (NaN when no score was sent)."""
+        return self.mean(SCORE)
+
+    def prediction_mean(self, task: str) -> float:
+        """The mean prediction: of the values (regression), or the share of class 1 (binary). NaN for other
+        tasks or no predictions."""
+        if task != "binary":
+            return self.mean(PREDICTION)
+        col = self.profile.columns.get(PREDICTION)
+        if not isinstance(col, CategoricalProfile) or not col.top.exact:
+            return math.nan
+        total = col.top.total
+        return col.top.counts.get(POSITIVE, 0) / total if total else math.nan
+
+    def null_rate(self, column: str | None = None) -> float:
+        """The share of nulls in one feature, or over all features (NaN when there are none)."""
+        cols = [
+            c
+            for n, c in self.profile.columns.items()
+            if not n.startswith(("@", "#")) and (column is None or n == column)
+        ]
+        rows = sum(c.rows for c in cols)
+        return sum(c.nulls for c in cols) / rows if rows else math.nan
 
     # -- internals ---------------------------------------------------------------------------------------
 

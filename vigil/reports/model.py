@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil._version import __version__
 from vigil.quality.base import Check
 from vigil.timefmt import format_time
 
@@ -75,8 +76,6 @@ class Report:
         return [c for c in self.quality if c.status == "fail"]
 
     def to_dict(self) -> dict[str, Any]:
-        from vigil import __version__
-
         return dict(
             _clean(
                 {

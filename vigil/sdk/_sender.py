@@ -487,4 +487,3 @@ class Sender:
         )
         self._give_up(kind, records, f"HTTP {status}")
         return []
-

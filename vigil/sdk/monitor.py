@@ -270,5 +270,3 @@ class Monitor:
             return result
 
         return wrapper
-
-

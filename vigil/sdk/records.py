@@ -148,5 +148,3 @@ def rows_of(data: Any) -> list[dict[str, Any]]:
             row["features"] = {k: v for k, v in item.items() if k not in EVENT_FIELDS}
             out.append(row)
     return out
-
-

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,8 @@ from vigil.sketches.frequent import FrequentItems
 from vigil.sketches.quantiles import QuantileSketch
 from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile
 from vigil.stats.moments import Moments
-from vigil.stats.profile import Profile
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "dump_profile", "load_profile", "pack", "unpack"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "ProfileParts", "dump_profile", "load_profile", "pack", "unpack"]
 
 MAGIC = b"VGLP"
 FORMAT_VERSION = 1
@@ -53,7 +54,19 @@ class _Arrays:
         )
 
 
-def dump_profile(p: Profile) -> bytes:
+@dataclass(frozen=True)
+class ProfileParts:
+    """What a profile is made of, as the codec reads and writes it (``Profile`` builds itself from these)."""
+
+    rows: int
+    columns: Mapping[str, ColumnProfile]
+    types: Mapping[str, str]
+    duplicate_rows: int
+    skipped: Mapping[str, str]
+
+
+def dump_profile(p: ProfileParts) -> bytes:
+    """The binary form of a profile (``Profile.to_bytes``)."""
     arrays = _Arrays()
     header = {
         "rows": p.rows,
@@ -67,7 +80,8 @@ def dump_profile(p: Profile) -> bytes:
     return MAGIC + bytes([FORMAT_VERSION]) + zlib.compress(body, 6)
 
 
-def load_profile(data: bytes) -> Profile:
+def load_profile(data: bytes) -> ProfileParts:
+    """Read what ``dump_profile`` wrote; a foreign, newer or damaged blob raises ``InputError``."""
     if data[:4] != MAGIC:
         raise InputError("not a Vigil profile (the file does not start with VGLP)")
     if data[4] != FORMAT_VERSION:
@@ -82,12 +96,12 @@ def load_profile(data: bytes) -> Profile:
     (n,) = struct.unpack_from("<I", body)
     header = json.loads(body[4 : 4 + n])
     arrays = _Arrays(body[4 + n :])
-    return Profile(
+    return ProfileParts(
         rows=header["rows"],
-        duplicate_rows=header["duplicate_rows"],
-        types=header["types"],
-        skipped=header["skipped"],
         columns={name: _load_column(c, arrays) for name, c in header["columns"].items()},
+        types=header["types"],
+        duplicate_rows=header["duplicate_rows"],
+        skipped=header["skipped"],
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from vigil.sketches.hashing import U64, combine, count_duplicates, finish
+from vigil.stats import codec
 from vigil.stats.column import (
     CategoricalProfile,
     ColumnProfile,
@@ -31,7 +32,7 @@ from vigil.stats.column import (
     column_hashes,
     sketch_for,
 )
-from vigil.tables import ColumnKind, kind_of, read_table
+from vigil.tables import ColumnKind, declared_type, kind_of, read_table
 
 __all__ = ["Profile", "profile"]
 
@@ -70,7 +71,7 @@ class Profile:
             if name in extra:
                 continue
             column = table.column(name)
-            self.types.setdefault(name, str(column.type))
+            self.types.setdefault(name, declared_type(table.schema.field(name)))
             col = self.columns.get(name)
             if col is None and name not in self.skipped:
                 col = _new_column(name, column, self.skipped)
@@ -138,16 +139,16 @@ class Profile:
         return Profile(columns={n: c.empty_like() for n, c in wanted.items()})
 
     def to_bytes(self) -> bytes:
-        """A compact, versioned binary form; its size does not grow with the row count."""
-        from vigil.stats import codec
-
-        return codec.dump_profile(self)
+        """A compact, versioned binary form (``vigil.stats.codec``); its size does not grow with the row
+        count."""
+        parts = codec.ProfileParts(self.rows, self.columns, self.types, self.duplicate_rows, self.skipped)
+        return codec.dump_profile(parts)
 
     @staticmethod
     def from_bytes(data: bytes) -> Profile:
-        from vigil.stats import codec
-
-        return codec.load_profile(data)
+        """Read what ``to_bytes`` wrote; raises ``InputError`` for a foreign, newer or damaged blob."""
+        p = codec.load_profile(data)
+        return Profile(p.rows, dict(p.columns), dict(p.types), p.duplicate_rows, dict(p.skipped))
 
 
 def profile(

@@ -39,6 +39,7 @@ __all__ = [
     "HeldBatch",
     "HostRow",
     "KeyedBatch",
+    "LabelColumns",
     "LabelRow",
     "LogEntry",
     "ModelRecord",
@@ -135,6 +136,15 @@ class LabelRow:
     request_id: str
     label: str
     ts: float
+
+
+@dataclass(frozen=True)
+class LabelColumns:
+    """Labels as three columns of the same length, in the order ``Store.labels`` gives them."""
+
+    request_ids: list[str]
+    labels: list[str]
+    ts: list[float]
 
 
 @dataclass(frozen=True)
@@ -290,6 +300,10 @@ class Store(Protocol):
 
     def labels(self, model: str, since: float) -> list[LabelRow]:
         """Labels that became known at or after ``since``."""
+        ...
+
+    def label_columns(self, model: str, since: float) -> LabelColumns:
+        """The same labels as ``labels``, as columns (no object per label: what the label join reads)."""
         ...
 
     def delete_predictions(self, model: str, before: float) -> int:

@@ -34,12 +34,14 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import conninfo
 
+import vigil.store._sql as sql
 from vigil.errors import StoreError
 from vigil.store.base import (
     AuditEntry,
     HeldBatch,
     HostRow,
     KeyedBatch,
+    LabelColumns,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -47,7 +49,6 @@ from vigil.store.base import (
     Record,
     WindowRow,
 )
-from vigil.store.sqlite import _LEASE, _PRUNE_LOG, _audit_filter
 
 __all__ = ["PostgresStore"]
 
@@ -315,17 +316,16 @@ class PostgresStore:
 
     def put_model(self, record: ModelRecord) -> None:
         self._write(
-            "INSERT INTO models VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
-            "spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
+            sql.PUT_MODEL,
             (record.name, record.spec, record.source, float(record.updated_at)),
         )
 
     def models(self) -> list[ModelRecord]:
-        rows = self._read("SELECT name, spec, source, updated_at FROM models ORDER BY name")
+        rows = self._read(sql.MODELS)
         return [ModelRecord(*r) for r in rows]
 
     def delete_model(self, name: str) -> None:
-        self._write("DELETE FROM models WHERE name = %s", (name,))
+        self._write(sql.DELETE_MODEL, (name,))
 
     # ingest log --------------------------------------------------------------------------------------------
 
@@ -341,71 +341,51 @@ class PostgresStore:
     ) -> int:
         def work(conn: _Conn) -> int:
             row = conn.execute(
-                "INSERT INTO ingest_log (writer, model, rows, payload, received_at) "
-                "VALUES (%s, %s, %s, %b, %s) RETURNING seq",
+                sql.APPEND + " RETURNING seq",
                 (writer, model, rows, payload, float(received_at)),
             ).fetchone()
             assert row is not None
             seq = int(row[0])
             if key is not None:
-                conn.execute(
-                    "INSERT INTO ingest_keys VALUES (%s, %s, %b, %s, %s, %s)",
-                    (key, model, digest, seq, rows, float(received_at)),
-                )
+                conn.execute(sql.PUT_KEY, (key, model, digest, seq, rows, float(received_at)))
             return seq
 
         return self._run(work, idempotent=False)
 
     def keyed_batches(self, key: str) -> list[KeyedBatch]:
-        rows = self._read(
-            "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = %s ORDER BY model",
-            [key],
-        )
+        rows = self._read(sql.KEYED_BATCHES, [key])
         return [
             KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
         ]
 
     def forget_keys(self, model: str, before: float) -> int:
-        return self._write(
-            "DELETE FROM ingest_keys WHERE model = %s AND received_at < %s", (model, float(before))
-        )
+        return self._write(sql.FORGET_KEYS, (model, float(before)))
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
-        rows = self._read(
-            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
-            "WHERE writer = %s AND seq > %s ORDER BY seq LIMIT %s",
-            (writer, after, limit),
-        )
+        rows = self._read(sql.READ_LOG, (writer, after, limit))
         return [LogEntry(*r) for r in rows]
 
     def log_entries(self, writer: str, seqs: Sequence[int]) -> list[LogEntry]:
         if not seqs:
             return []
         rows = self._read(
-            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
-            "WHERE writer = %s AND seq = ANY(%s) ORDER BY seq",
-            (writer, list(seqs)),
+            sql.LOG_COLUMNS + " WHERE writer = %s AND seq = ANY(%s) ORDER BY seq", (writer, list(seqs))
         )
         return [LogEntry(*r) for r in rows]
 
     def log_seqs(self, writer: str, after: int, upto: int) -> list[int]:
-        rows = self._read(
-            "SELECT seq FROM ingest_log WHERE writer = %s AND seq > %s AND seq <= %s ORDER BY seq",
-            (writer, after, upto),
-        )
+        rows = self._read(sql.LOG_SEQS, (writer, after, upto))
         return [int(r[0]) for r in rows]
 
     def checkpoint(self, writer: str) -> int:
-        rows = self._read("SELECT seq FROM checkpoints WHERE writer = %s", (writer,))
+        rows = self._read(sql.CHECKPOINT, (writer,))
         return int(rows[0][0]) if rows else 0
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
-        return self._write(_PRUNE_LOG, (writer, upto, float(before), writer))
+        return self._write(sql.PRUNE_LOG, (writer, upto, float(before), writer))
 
     def held(self, writer: str) -> list[HeldBatch]:
-        rows = self._read(
-            "SELECT seq, model, rows, kind, reason, since FROM held WHERE writer = %s ORDER BY seq", (writer,)
-        )
+        rows = self._read(sql.HELD, (writer,))
         return [HeldBatch(*r) for r in rows]
 
     # windows -----------------------------------------------------------------------------------------------
@@ -425,78 +405,42 @@ class PostgresStore:
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
                 if held:
-                    cur.executemany(
-                        "INSERT INTO held VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (writer, seq) DO UPDATE SET model = excluded.model, "
-                        "rows = excluded.rows, kind = excluded.kind, reason = excluded.reason, "
-                        "since = excluded.since",
-                        held,
-                    )
+                    cur.executemany(sql.HOLD, held)
                 if released:
-                    cur.executemany("DELETE FROM held WHERE writer = %s AND seq = %s", released)
+                    cur.executemany(sql.RELEASE, released)
                 if params:
-                    cur.executemany(
-                        "INSERT INTO windows VALUES (%s, %s, %s, %s, %s, %s, %b) "
-                        "ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET "
-                        "events = excluded.events, state = excluded.state",
-                        params,
-                    )
-                cur.execute(
-                    "INSERT INTO checkpoints VALUES (%s, %s) "
-                    "ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq",
-                    (writer, checkpoint),
-                )
+                    cur.executemany(sql.SAVE_WINDOW, params)
+                cur.execute(sql.SAVE_CHECKPOINT, (writer, checkpoint))
 
         self._run(work)
 
     def windows(
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowRow]:
-        sql = (
-            "SELECT model, version, resolution, start, writer, events, state FROM windows "
-            "WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"
-        )
+        query = sql.WINDOWS
         params: list[object] = [model, resolution, _int_bound(start), _int_bound(end)]
         if version is not None:
-            sql += " AND version = %s"
+            query += sql.WINDOWS_OF_VERSION
             params.append(version)
-        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
+        return [WindowRow(*r) for r in self._read(query + sql.WINDOWS_ORDER, params)]
 
     def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
-        rows = self._read(
-            "SELECT max(start) FROM windows WHERE model = %s AND resolution = %s AND writer = %s",
-            (model, resolution, writer),
-        )
+        rows = self._read(sql.LAST_WINDOW_START, (model, resolution, writer))
         return None if rows[0][0] is None else int(rows[0][0])
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
-        return self._write(
-            "DELETE FROM windows WHERE model = %s AND resolution = %s AND start < %s",
-            (model, resolution, _int_bound(before)),
-        )
+        return self._write(sql.DELETE_WINDOWS, (model, resolution, _int_bound(before)))
 
     # predictions and labels --------------------------------------------------------------------------------
 
     def put_predictions(self, batch: PredictionBatch) -> None:
+        b = batch
         self._write(
-            "INSERT INTO predictions VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (
-                batch.model,
-                batch.writer,
-                batch.seq,
-                float(batch.start),
-                float(batch.end),
-                batch.rows,
-                batch.payload,
-            ),
+            sql.PUT_PREDICTIONS, (b.model, b.writer, b.seq, float(b.start), float(b.end), b.rows, b.payload)
         )
 
     def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
-        rows = self._read(
-            'SELECT model, writer, seq, start, "end", rows, payload FROM predictions '
-            'WHERE model = %s AND "end" >= %s AND start < %s ORDER BY seq, writer',
-            [model, float(start), float(end)],
-        )
+        rows = self._read(sql.PREDICTIONS, [model, float(start), float(end)])
         return [PredictionBatch(m, w, q, a, b, n, bytes(p)) for m, w, q, a, b, n, p in rows]
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
@@ -506,26 +450,25 @@ class PostgresStore:
         _bulk_insert(
             self,
             "labels",
-            ("model", "request_id", "label", "ts"),
+            sql.LABEL_COLUMNS,
             ("text", "text", "text", "float8"),
             params,
-            "ON CONFLICT (model, request_id) DO UPDATE SET label = excluded.label, ts = excluded.ts",
+            sql.LABEL_CONFLICT,
         )
 
     def labels(self, model: str, since: float) -> list[LabelRow]:
-        rows = self._read(
-            "SELECT model, request_id, label, ts FROM labels WHERE model = %s AND ts >= %s "
-            "ORDER BY ts, request_id",
-            [model, float(since)],
-        )
+        rows = self._read(sql.LABELS, [model, float(since)])
         return [LabelRow(*r) for r in rows]
+
+    def label_columns(self, model: str, since: float) -> LabelColumns:
+        rows = self._read(sql.LABEL_COLUMNS_SINCE, [model, float(since)])
+        ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
+        return LabelColumns(list(ids), list(labels), list(ts))
 
     def delete_predictions(self, model: str, before: float) -> int:
         def work(conn: _Conn) -> int:
-            n = conn.execute(
-                'DELETE FROM predictions WHERE model = %s AND "end" < %s', (model, float(before))
-            ).rowcount
-            conn.execute("DELETE FROM labels WHERE model = %s AND ts < %s", (model, float(before)))
+            n = conn.execute(sql.DELETE_PREDICTIONS, (model, float(before))).rowcount
+            conn.execute(sql.DELETE_LABELS, (model, float(before)))
             return n
 
         return self._run(work)
@@ -543,73 +486,49 @@ class PostgresStore:
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO host_metrics (model, host, ts, cpu_percent, memory_percent, memory_bytes, "
-                    "gpu_percent, gpu_memory_percent, gpu_memory_bytes) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    params,
-                )
+                cur.executemany(sql.PUT_HOST_METRICS, params)
 
         self._run(work, idempotent=False)
 
     def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]:
-        rows = self._read(
-            "SELECT model, host, ts, cpu_percent, memory_percent, memory_bytes, gpu_percent, "
-            "gpu_memory_percent, gpu_memory_bytes FROM host_metrics "
-            "WHERE model = %s AND ts >= %s AND ts < %s ORDER BY ts, id",
-            (model, float(start), float(end)),
-        )
+        # ``id`` plays SQLite's rowid: rows with the same ts in the order they were stored
+        rows = self._read(sql.HOST_METRICS + " ORDER BY ts, id", (model, float(start), float(end)))
         return [HostRow(*r) for r in rows]
 
     # baselines ---------------------------------------------------------------------------------------------
 
     def put_baseline(self, model: str, key: str, profile: bytes) -> None:
-        self._write(
-            "INSERT INTO baselines VALUES (%s, %s, %b) ON CONFLICT (model, key) DO UPDATE SET "
-            "profile = excluded.profile",
-            (model, key, profile),
-        )
+        self._write(sql.PUT_BASELINE, (model, key, profile))
 
     def baseline(self, model: str, key: str) -> bytes | None:
-        rows = self._read("SELECT profile FROM baselines WHERE model = %s AND key = %s", (model, key))
+        rows = self._read(sql.BASELINE, (model, key))
         return bytes(rows[0][0]) if rows else None
 
     # records and the audit log ------------------------------------------------------------------------------
 
     def put_record(self, kind: str, id: str, body: str, at: float) -> None:
-        self._write(
-            "INSERT INTO records VALUES (%s, %s, %s, %s) ON CONFLICT (kind, id) DO UPDATE SET "
-            "body = excluded.body, updated_at = excluded.updated_at",
-            (kind, id, body, at),
-        )
+        self._write(sql.PUT_RECORD, (kind, id, body, at))
 
     def record(self, kind: str, id: str) -> Record | None:
-        rows = self._read(
-            "SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND id = %s", (kind, id)
-        )
+        rows = self._read(sql.RECORD, (kind, id))
         return Record(*rows[0]) if rows else None
 
     def records(self, kind: str, since: float | None = None) -> list[Record]:
-        rows = self._read(
-            "SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND updated_at >= %s "
-            "ORDER BY updated_at, id",
-            (kind, float("-inf") if since is None else since),
-        )
+        rows = self._read(sql.RECORDS, (kind, float("-inf") if since is None else since))
         return [Record(*row) for row in rows]
 
     def delete_record(self, kind: str, id: str) -> bool:
-        return self._write("DELETE FROM records WHERE kind = %s AND id = %s", (kind, id)) > 0
+        return self._write(sql.DELETE_RECORD, (kind, id)) > 0
 
     def delete_records(self, kind: str, before: float) -> int:
-        return self._write("DELETE FROM records WHERE kind = %s AND updated_at < %s", (kind, before))
+        return self._write(sql.DELETE_RECORDS, (kind, before))
 
     def append_audit(
         self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
     ) -> int:
         def work(conn: _Conn) -> int:
             row = conn.execute(
-                "INSERT INTO audit (at, actor, action, target, before, after) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING seq",
+                sql.APPEND_AUDIT + " RETURNING seq",
                 (at, actor, action, target, before, after),
             ).fetchone()
             assert row is not None
@@ -620,17 +539,13 @@ class PostgresStore:
     def audit_log(
         self, since: float = 0.0, target: str | None = None, limit: int = 1_000
     ) -> list[AuditEntry]:
-        where, params = _audit_filter(since, target, "%s")
-        rows = self._read(
-            f"SELECT * FROM (SELECT seq, at, actor, action, target, before, after FROM audit WHERE {where} "
-            "ORDER BY seq DESC LIMIT %s) AS newest ORDER BY seq",
-            (*params, limit),
-        )
+        where, params = sql.audit_filter(since, target)
+        rows = self._read(sql.AUDIT_LOG.format(where=where), (*params, limit))
         return [AuditEntry(*row) for row in rows]
 
     def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         def work(conn: _Conn) -> bool:
-            return conn.execute(_LEASE, (name, holder, now + ttl, now)).fetchone() is not None
+            return conn.execute(sql.LEASE, (name, holder, now + ttl, now)).fetchone() is not None
 
         return self._run(work)
 
@@ -661,11 +576,11 @@ def _bulk_insert(
     names = ", ".join(columns)
     if len(params) < _COPY_MIN_ROWS:
         placeholders = ", ".join(["%s"] * len(columns))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {conflict}"
+        statement = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {conflict}"
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
-                cur.executemany(sql, params)
+                cur.executemany(statement, params)
 
     else:
         temp = f"vigil_load_{table}"

@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import vigil.store._sql as sql
 from vigil.errors import StoreError
+from vigil.store._sql import qmark
 from vigil.store.base import (
     AuditEntry,
     HeldBatch,
     HostRow,
     KeyedBatch,
+    LabelColumns,
     LabelRow,
     LogEntry,
     ModelRecord,
@@ -203,19 +206,15 @@ class SQLiteStore:
 
     def put_model(self, record: ModelRecord) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
-                (record.name, record.spec, record.source, record.updated_at),
-            )
+            db.execute(qmark(sql.PUT_MODEL), (record.name, record.spec, record.source, record.updated_at))
 
     def models(self) -> list[ModelRecord]:
-        rows = self._read("SELECT name, spec, source, updated_at FROM models ORDER BY name")
+        rows = self._read(sql.MODELS)
         return [ModelRecord(str(n), str(s), str(src), float(u)) for n, s, src, u in rows]
 
     def delete_model(self, name: str) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM models WHERE name = ?", (name,))
+            db.execute(qmark(sql.DELETE_MODEL), (name,))
 
     # ingest log --------------------------------------------------------------------------------------------
 
@@ -229,7 +228,7 @@ class SQLiteStore:
         key: str | None = None,
         digest: bytes | None = None,
     ) -> int:
-        insert = "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (?, ?, ?, ?, ?)"
+        insert = qmark(sql.APPEND)
         params = (writer, model, rows, payload, received_at)
         if key is None:
             # one statement in autocommit mode is its own transaction: one round trip, durable on return
@@ -237,34 +236,22 @@ class SQLiteStore:
         else:
             with self._tx() as db:
                 seq = db.execute(insert, params).lastrowid
-                db.execute(
-                    "INSERT INTO ingest_keys VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, model, digest, seq, rows, received_at),
-                )
+                db.execute(qmark(sql.PUT_KEY), (key, model, digest, seq, rows, received_at))
         assert seq is not None
         return seq
 
     def keyed_batches(self, key: str) -> list[KeyedBatch]:
-        rows = self._read(
-            "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = ? ORDER BY model",
-            (key,),
-        )
+        rows = self._read(qmark(sql.KEYED_BATCHES), (key,))
         return [
             KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
         ]
 
     def forget_keys(self, model: str, before: float) -> int:
         with self._tx() as db:
-            return db.execute(
-                "DELETE FROM ingest_keys WHERE model = ? AND received_at < ?", (model, before)
-            ).rowcount
+            return db.execute(qmark(sql.FORGET_KEYS), (model, before)).rowcount
 
     def read_log(self, writer: str, after: int, limit: int = 1_000) -> list[LogEntry]:
-        rows = self._read(
-            "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
-            "WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (writer, after, limit),
-        )
+        rows = self._read(qmark(sql.READ_LOG), (writer, after, limit))
         return [LogEntry(*r) for r in rows]
 
     def log_entries(self, writer: str, seqs: Sequence[int]) -> list[LogEntry]:
@@ -272,33 +259,24 @@ class SQLiteStore:
         for i in range(0, len(seqs), 500):
             part = list(seqs[i : i + 500])
             marks = ", ".join("?" * len(part))
-            rows = self._read(
-                "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log "
-                f"WHERE writer = ? AND seq IN ({marks})",
-                (writer, *part),
-            )
+            rows = self._read(f"{sql.LOG_COLUMNS} WHERE writer = ? AND seq IN ({marks})", (writer, *part))
             out.extend(LogEntry(*r) for r in rows)
         return sorted(out, key=lambda e: e.seq)
 
     def log_seqs(self, writer: str, after: int, upto: int) -> list[int]:
-        rows = self._read(
-            "SELECT seq FROM ingest_log WHERE writer = ? AND seq > ? AND seq <= ? ORDER BY seq",
-            (writer, after, upto),
-        )
+        rows = self._read(qmark(sql.LOG_SEQS), (writer, after, upto))
         return [int(r[0]) for r in rows]
 
     def checkpoint(self, writer: str) -> int:
-        rows = self._read("SELECT seq FROM checkpoints WHERE writer = ?", (writer,))
+        rows = self._read(qmark(sql.CHECKPOINT), (writer,))
         return int(rows[0][0]) if rows else 0
 
     def prune_log(self, writer: str, upto: int, before: float) -> int:
         with self._tx() as db:
-            return db.execute(_PRUNE_LOG.replace("%s", "?"), (writer, upto, before, writer)).rowcount
+            return db.execute(qmark(sql.PRUNE_LOG), (writer, upto, before, writer)).rowcount
 
     def held(self, writer: str) -> list[HeldBatch]:
-        rows = self._read(
-            "SELECT seq, model, rows, kind, reason, since FROM held WHERE writer = ? ORDER BY seq", (writer,)
-        )
+        rows = self._read(qmark(sql.HELD), (writer,))
         return [HeldBatch(*r) for r in rows]
 
     # windows -----------------------------------------------------------------------------------------------
@@ -313,84 +291,62 @@ class SQLiteStore:
     ) -> None:
         with self._tx() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(writer, h.seq, h.model, h.rows, h.kind, h.reason, h.since) for h in hold],
+                qmark(sql.HOLD), [(writer, h.seq, h.model, h.rows, h.kind, h.reason, h.since) for h in hold]
             )
-            db.executemany("DELETE FROM held WHERE writer = ? AND seq = ?", [(writer, s) for s in release])
+            db.executemany(qmark(sql.RELEASE), [(writer, s) for s in release])
             db.executemany(
-                "INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET "
-                "events = excluded.events, state = excluded.state",
+                qmark(sql.SAVE_WINDOW),
                 [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows],
             )
-            db.execute(
-                "INSERT INTO checkpoints VALUES (?, ?) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq",
-                (writer, checkpoint),
-            )
+            db.execute(qmark(sql.SAVE_CHECKPOINT), (writer, checkpoint))
 
     def windows(
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowRow]:
-        sql = (
-            "SELECT model, version, resolution, start, writer, events, state FROM windows "
-            "WHERE model = ? AND resolution = ? AND start >= ? AND start < ?"
-        )
+        query = sql.WINDOWS
         params: list[object] = [model, resolution, start, end]
         if version is not None:
-            sql += " AND version = ?"
+            query += sql.WINDOWS_OF_VERSION
             params.append(version)
-        return [WindowRow(*r) for r in self._read(sql + " ORDER BY start, version, writer", params)]
+        return [WindowRow(*r) for r in self._read(qmark(query + sql.WINDOWS_ORDER), params)]
 
     def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
-        rows = self._read(
-            "SELECT max(start) FROM windows WHERE model = ? AND resolution = ? AND writer = ?",
-            (model, resolution, writer),
-        )
+        rows = self._read(qmark(sql.LAST_WINDOW_START), (model, resolution, writer))
         return None if rows[0][0] is None else int(rows[0][0])
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
         with self._tx() as db:
-            return db.execute(
-                "DELETE FROM windows WHERE model = ? AND resolution = ? AND start < ?",
-                (model, resolution, before),
-            ).rowcount
+            return db.execute(qmark(sql.DELETE_WINDOWS), (model, resolution, before)).rowcount
 
     # predictions and labels --------------------------------------------------------------------------------
 
     def put_predictions(self, batch: PredictionBatch) -> None:
         self._one(
-            "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            qmark(sql.PUT_PREDICTIONS),
             (batch.model, batch.writer, batch.seq, batch.start, batch.end, batch.rows, batch.payload),
         )
 
     def predictions(self, model: str, start: float, end: float) -> list[PredictionBatch]:
-        rows = self._read(
-            'SELECT model, writer, seq, start, "end", rows, payload FROM predictions '
-            'WHERE model = ? AND "end" >= ? AND start < ? ORDER BY seq, writer',
-            (model, start, end),
-        )
+        rows = self._read(qmark(sql.PREDICTIONS), (model, start, end))
         return [PredictionBatch(*r) for r in rows]
 
     def put_labels(self, rows: Sequence[LabelRow]) -> None:
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO labels VALUES (?, ?, ?, ?) ON CONFLICT (model, request_id) DO UPDATE SET "
-                "label = excluded.label, ts = excluded.ts",
-                [(r.model, r.request_id, r.label, r.ts) for r in rows],
-            )
+            db.executemany(qmark(sql.PUT_LABEL), [(r.model, r.request_id, r.label, r.ts) for r in rows])
 
     def labels(self, model: str, since: float) -> list[LabelRow]:
-        rows = self._read(
-            "SELECT model, request_id, label, ts FROM labels WHERE model = ? AND ts >= ? "
-            "ORDER BY ts, request_id",
-            (model, since),
-        )
+        rows = self._read(qmark(sql.LABELS), (model, since))
         return [LabelRow(*r) for r in rows]
+
+    def label_columns(self, model: str, since: float) -> LabelColumns:
+        rows = self._read(qmark(sql.LABEL_COLUMNS_SINCE), (model, since))
+        ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
+        return LabelColumns(list(ids), list(labels), list(ts))
 
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
-            n = db.execute('DELETE FROM predictions WHERE model = ? AND "end" < ?', (model, before)).rowcount
-            db.execute("DELETE FROM labels WHERE model = ? AND ts < ?", (model, before))
+            n = db.execute(qmark(sql.DELETE_PREDICTIONS), (model, before)).rowcount
+            db.execute(qmark(sql.DELETE_LABELS), (model, before))
             return n
 
     # host metrics ------------------------------------------------------------------------------------------
@@ -398,7 +354,7 @@ class SQLiteStore:
     def put_host_metrics(self, rows: Sequence[HostRow]) -> None:
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO host_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                qmark(sql.PUT_HOST_METRICS),
                 [
                     (
                         r.model,
@@ -416,101 +372,59 @@ class SQLiteStore:
             )
 
     def host_metrics(self, model: str, start: float, end: float) -> list[HostRow]:
-        rows = self._read(
-            "SELECT * FROM host_metrics WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            (model, start, end),
-        )
+        rows = self._read(qmark(sql.HOST_METRICS + " ORDER BY ts, rowid"), (model, start, end))
         return [HostRow(*r) for r in rows]
 
     # baselines ---------------------------------------------------------------------------------------------
 
     def put_baseline(self, model: str, key: str, profile: bytes) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO baselines VALUES (?, ?, ?) ON CONFLICT (model, key) DO UPDATE SET "
-                "profile = excluded.profile",
-                (model, key, profile),
-            )
+            db.execute(qmark(sql.PUT_BASELINE), (model, key, profile))
 
     def baseline(self, model: str, key: str) -> bytes | None:
-        rows = self._read("SELECT profile FROM baselines WHERE model = ? AND key = ?", (model, key))
+        rows = self._read(qmark(sql.BASELINE), (model, key))
         return bytes(rows[0][0]) if rows else None
 
     # records and the audit log
 
     def put_record(self, kind: str, id: str, body: str, at: float) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", (kind, id, body, at))
+            db.execute(qmark(sql.PUT_RECORD), (kind, id, body, at))
 
     def record(self, kind: str, id: str) -> Record | None:
-        rows = self._read(
-            "SELECT kind, id, body, updated_at FROM records WHERE kind = ? AND id = ?", (kind, id)
-        )
+        rows = self._read(qmark(sql.RECORD), (kind, id))
         return Record(*rows[0]) if rows else None
 
     def records(self, kind: str, since: float | None = None) -> list[Record]:
-        rows = self._read(
-            "SELECT kind, id, body, updated_at FROM records WHERE kind = ? AND updated_at >= ? "
-            "ORDER BY updated_at, id",
-            (kind, float("-inf") if since is None else since),
-        )
+        rows = self._read(qmark(sql.RECORDS), (kind, float("-inf") if since is None else since))
         return [Record(*row) for row in rows]
 
     def delete_record(self, kind: str, id: str) -> bool:
         with self._tx() as db:
-            return db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, id)).rowcount > 0
+            return db.execute(qmark(sql.DELETE_RECORD), (kind, id)).rowcount > 0
 
     def delete_records(self, kind: str, before: float) -> int:
         with self._tx() as db:
-            return db.execute(
-                "DELETE FROM records WHERE kind = ? AND updated_at < ?", (kind, before)
-            ).rowcount
+            return db.execute(qmark(sql.DELETE_RECORDS), (kind, before)).rowcount
 
     def append_audit(
         self, at: float, actor: str, action: str, target: str, before: str | None, after: str | None
     ) -> int:
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                (at, actor, action, target, before, after),
-            )
+            cur = db.execute(qmark(sql.APPEND_AUDIT), (at, actor, action, target, before, after))
             return int(cur.lastrowid or 0)
 
     def audit_log(
         self, since: float = 0.0, target: str | None = None, limit: int = 1_000
     ) -> list[AuditEntry]:
-        where, params = _audit_filter(since, target, "?")
-        rows = self._read(
-            f"SELECT * FROM (SELECT seq, at, actor, action, target, before, after FROM audit WHERE {where} "
-            "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (*params, limit),
-        )
+        where, params = sql.audit_filter(since, target)
+        rows = self._read(qmark(sql.AUDIT_LOG.format(where=where)), (*params, limit))
         return [AuditEntry(*row) for row in rows]
 
     def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         with self._tx() as db:
-            row = db.execute(_LEASE.replace("%s", "?"), (name, holder, now + ttl, now)).fetchone()
+            row = db.execute(qmark(sql.LEASE), (name, holder, now + ttl, now)).fetchone()
             return row is not None
-
-
-_PRUNE_LOG = """DELETE FROM ingest_log WHERE writer = %s AND seq <= %s AND received_at < %s
-    AND seq NOT IN (SELECT seq FROM held WHERE writer = %s)"""
-"""Prune a writer's log, keeping its held batches; shared with the PostgreSQL store."""
-
-_LEASE = """INSERT INTO records (kind, id, body, updated_at) VALUES ('lease', %s, %s, %s)
-    ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
-    WHERE records.body = excluded.body OR records.updated_at <= %s RETURNING 1"""
-"""Take a lease (``updated_at`` holds its expiry) unless another holder's has not expired; shared with the
-PostgreSQL store."""
-
-
-def _audit_filter(since: float, target: str | None, mark: str) -> tuple[str, tuple[object, ...]]:
-    """The WHERE clause of ``audit_log`` (shared with the PostgreSQL store) and its parameters."""
-    if target is None:
-        return f"at >= {mark}", (since,)
-    if target.endswith("/"):
-        return f"at >= {mark} AND substr(target, 1, {mark}) = {mark}", (since, len(target), target)
-    return f"at >= {mark} AND target = {mark}", (since, target)
 
 
 def backup(source: str | Path, target: str | Path) -> int:

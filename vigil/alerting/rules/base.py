@@ -22,7 +22,7 @@ from vigil.alerting.problems import choose
 from vigil.alerting.rules.error_budget import Slo, SloStatus
 from vigil.alerting.state import Severity, Timing
 from vigil.errors import Invalid, Issue
-from vigil.monitoring.query import METRICS, SEGMENT_METRICS, parse_segment, segment_text
+from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, parse_segment, segment_text
 from vigil.spec import ModelSpec
 from vigil.timefmt import parse_duration
 

@@ -1,0 +1,467 @@
+"""The metric catalogue: every live metric's name paired with its computation, unit and help.
+
+``Query.series`` computes metrics from here; the API's metric list, rule validation and the docs read
+their names and help from here, and ``problem(name)`` says what is wrong with a name (with a did-you-mean).
+A metric reads one step of a series (``Step``): the merged window of the step (service, LLM and data
+metrics), the predictions joined with their labels (label metrics, per segment too: the arithmetic is
+``vigil.performance`` over their columns), the baseline comparison (drift), or the hosts' readings. The
+module itself imports nothing heavy, so checking a rule's metric name costs no numpy.
+
+Two metrics take a feature: ``drift:<feature>`` (the drift method's effect size against the baseline) and
+``null_rate:<feature>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from vigil.monitoring.segments import Segment, parse_segment, segment_text
+
+if TYPE_CHECKING:
+    from vigil.monitoring.predictions import Joined
+    from vigil.monitoring.window import WindowState
+    from vigil.reports.model import Report
+
+__all__ = [
+    "CATALOGUE",
+    "METRICS",
+    "PER_FEATURE",
+    "SEGMENT_METRICS",
+    "Metric",
+    "Segment",
+    "Step",
+    "lookup",
+    "markdown",
+    "parse_segment",
+    "problem",
+    "segment_text",
+]
+
+Source = Literal["window", "rows", "drift", "hosts"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of a series offers a metric."""
+
+    seconds: float
+    window: WindowState | None
+    """The step's windows merged (None when it has none)."""
+    rows: Joined
+    """The step's predictions with their labels (only the segment's with a segment)."""
+    task: str
+    segmented: bool
+    drift: Callable[[], Report | None]
+    """The baseline compared with the step's window (computed once, on first use; None without one)."""
+    hosts: Mapping[str, float]
+    """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how to compute it, and what it is."""
+
+    name: str
+    help: str
+    unit: str
+    """``events``, ``events/s``, ``ratio`` (0–1), ``ms``, ``s``, ``tokens``, ``USD``, ``percent``, or the
+    model's own unit (``score``, ``prediction``, ``label``)."""
+    source: Source
+    compute: Callable[[Step, str | None], float | None]
+    """The value of a step (NaN, infinities and None: no value); the second argument is the feature of a
+    per-feature metric."""
+    labels: bool = False
+    """Needs ground-truth labels."""
+    segment: bool = False
+    """Readable for one segment."""
+    tasks: tuple[str, ...] = ()
+    """Model tasks it applies to (empty: all); other tasks read no value."""
+    when_idle: float | None = None
+    """The value of a step without events (0 for counts; None: no value)."""
+
+    def read(self, step: Step, feature: str | None = None) -> float | None:
+        """The metric's value for ``step``, or None when it has none."""
+        if self.tasks and step.task not in self.tasks:
+            return None
+        idle = step.window is None or step.window.events == 0
+        if self.source in ("window", "drift") and not step.segmented and idle:
+            return self.when_idle
+        value = self.compute(step, feature)
+        return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _window(fn: Callable[[WindowState, float, str], float]) -> Callable[[Step, str | None], float | None]:
+    def compute(step: Step, feature: str | None) -> float | None:
+        assert step.window is not None
+        return fn(step.window, step.seconds, step.task)
+
+    return compute
+
+
+def _output_mean(
+    window: Callable[[WindowState, str], float], rows: Callable[[Joined, str], float]
+) -> Callable[[Step, str | None], float | None]:
+    """A mean over the window's profile, or over the segment's predictions when the series has a segment."""
+
+    def compute(step: Step, feature: str | None) -> float | None:
+        if step.segmented:
+            return rows(step.rows, step.task)
+        assert step.window is not None
+        return window(step.window, step.task)
+
+    return compute
+
+
+def _labelled(fn: Callable[[Joined], float]) -> Callable[[Step, str | None], float | None]:
+    """A metric of the labelled rows: None without rows or without labels."""
+
+    def compute(step: Step, feature: str | None) -> float | None:
+        rows = step.rows
+        if not len(rows):
+            return None
+        done = rows.take(rows.labelled)
+        return fn(done) if len(done) else None
+
+    return compute
+
+
+def _coverage(step: Step, feature: str | None) -> float | None:
+    return step.rows.label_coverage() if len(step.rows) else None
+
+
+def _drift_share(step: Step, feature: str | None) -> float | None:
+    report = step.drift()
+    return None if report is None else report.drift_share
+
+
+def _feature_drift(step: Step, feature: str | None) -> float | None:
+    report = step.drift()
+    if report is None:
+        return None
+    column = report.columns.get(feature or "")
+    return column.effect if column is not None else math.nan
+
+
+def _host(reading: str) -> Callable[[Step, str | None], float | None]:
+    return lambda step, feature: step.hosts.get(reading)
+
+
+_CLASSES = ("binary", "multiclass")
+
+CATALOGUE: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "events",
+            "events in the step",
+            "events",
+            "window",
+            _window(lambda w, s, t: w.events),
+            when_idle=0.0,
+        ),
+        Metric(
+            "throughput",
+            "events per second",
+            "events/s",
+            "window",
+            _window(lambda w, s, t: w.events / s),
+            when_idle=0.0,
+        ),
+        Metric(
+            "errors", "failed requests", "events", "window", _window(lambda w, s, t: w.errors), when_idle=0.0
+        ),
+        Metric(
+            "error_rate",
+            "share of requests that failed",
+            "ratio",
+            "window",
+            _window(lambda w, s, t: w.error_rate),
+        ),
+        Metric(
+            "latency_p50",
+            "median latency, ms (1% relative error)",
+            "ms",
+            "window",
+            _window(lambda w, s, t: w.latency_quantile(0.5)),
+        ),
+        Metric(
+            "latency_p95",
+            "95th percentile latency, ms",
+            "ms",
+            "window",
+            _window(lambda w, s, t: w.latency_quantile(0.95)),
+        ),
+        Metric(
+            "latency_p99",
+            "99th percentile latency, ms",
+            "ms",
+            "window",
+            _window(lambda w, s, t: w.latency_quantile(0.99)),
+        ),
+        Metric(
+            "latency_mean",
+            "mean latency, ms",
+            "ms",
+            "window",
+            _window(lambda w, s, t: w.latency_moments.mean if w.latency_moments.count else math.nan),
+        ),
+        Metric(
+            "score_mean",
+            "mean score (positive-class probability)",
+            "score",
+            "window",
+            _output_mean(lambda w, t: w.score_mean(), lambda r, t: r.score_mean()),
+            segment=True,
+        ),
+        Metric(
+            "prediction_mean",
+            "mean prediction (regression); share of predictions of class 1 (binary)",
+            "prediction",
+            "window",
+            _output_mean(lambda w, t: w.prediction_mean(t), lambda r, t: r.prediction_mean(t)),
+            segment=True,
+        ),
+        Metric(
+            "tokens_in",
+            "input tokens",
+            "tokens",
+            "window",
+            _window(lambda w, s, t: w.tokens_in),
+            when_idle=0.0,
+        ),
+        Metric(
+            "tokens_out",
+            "output tokens",
+            "tokens",
+            "window",
+            _window(lambda w, s, t: w.tokens_out),
+            when_idle=0.0,
+        ),
+        Metric(
+            "cost",
+            "cost, USD",
+            "USD",
+            "window",
+            _window(lambda w, s, t: w.cost.mean * w.cost.count if w.cost.count else 0.0),
+            when_idle=0.0,
+        ),
+        Metric(
+            "cost_per_prediction",
+            "mean cost of one prediction, USD",
+            "USD",
+            "window",
+            _window(lambda w, s, t: w.cost.mean if w.cost.count else math.nan),
+        ),
+        Metric(
+            "tokens_per_prediction",
+            "mean tokens (in + out) per prediction",
+            "tokens",
+            "window",
+            _window(lambda w, s, t: (w.tokens_in + w.tokens_out) / w.events),
+        ),
+        Metric(
+            "null_rate",
+            "share of nulls over all features",
+            "ratio",
+            "window",
+            lambda s, f: s.window.null_rate(f) if s.window is not None else None,
+        ),
+        Metric(
+            "drift_share", "share of features drifted against the baseline", "ratio", "drift", _drift_share
+        ),
+        Metric(
+            "predictions",
+            "predictions in the prediction log (sent with a request id; first per id)",
+            "predictions",
+            "rows",
+            lambda s, f: float(len(s.rows)),
+            segment=True,
+        ),
+        Metric(
+            "accuracy",
+            "share of labelled predictions that were right (classification)",
+            "ratio",
+            "rows",
+            _labelled(lambda r: r.accuracy()),
+            labels=True,
+            segment=True,
+            tasks=_CLASSES,
+        ),
+        Metric(
+            "precision",
+            "labelled predictions of class 1 that were right (binary)",
+            "ratio",
+            "rows",
+            _labelled(lambda r: r.confusion().precision),
+            labels=True,
+            segment=True,
+            tasks=("binary",),
+        ),
+        Metric(
+            "recall",
+            "labelled cases of class 1 that were predicted 1 (binary)",
+            "ratio",
+            "rows",
+            _labelled(lambda r: r.confusion().recall),
+            labels=True,
+            segment=True,
+            tasks=("binary",),
+        ),
+        Metric(
+            "f1",
+            "harmonic mean of precision and recall (binary)",
+            "ratio",
+            "rows",
+            _labelled(lambda r: r.confusion().f1),
+            labels=True,
+            segment=True,
+            tasks=("binary",),
+        ),
+        Metric(
+            "mae",
+            "mean absolute error of labelled predictions (regression)",
+            "label",
+            "rows",
+            _labelled(lambda r: r.mae()),
+            labels=True,
+            segment=True,
+            tasks=("regression",),
+        ),
+        Metric(
+            "rmse",
+            "root mean squared error of labelled predictions (regression)",
+            "label",
+            "rows",
+            _labelled(lambda r: r.rmse()),
+            labels=True,
+            segment=True,
+            tasks=("regression",),
+        ),
+        Metric(
+            "label_coverage",
+            "share of predictions with a label so far",
+            "ratio",
+            "rows",
+            _coverage,
+            labels=True,
+            segment=True,
+        ),
+        Metric(
+            "label_lag_p50",
+            "median delay from prediction to label, seconds",
+            "s",
+            "rows",
+            _labelled(lambda r: r.label_lag_p50()),
+            labels=True,
+            segment=True,
+        ),
+        Metric(
+            "host_cpu_percent",
+            "mean CPU use of the hosts serving the model (SDK readings), percent",
+            "percent",
+            "hosts",
+            _host("cpu_percent"),
+        ),
+        Metric(
+            "host_memory_percent",
+            "mean memory use of those hosts, percent",
+            "percent",
+            "hosts",
+            _host("memory_percent"),
+        ),
+        Metric(
+            "host_gpu_percent",
+            "mean GPU utilisation of those hosts, percent (NVIDIA only)",
+            "percent",
+            "hosts",
+            _host("gpu_percent"),
+        ),
+        Metric(
+            "host_gpu_memory_percent",
+            "mean GPU memory use of those hosts, percent (NVIDIA only)",
+            "percent",
+            "hosts",
+            _host("gpu_memory_percent"),
+        ),
+    )
+}
+"""Every metric with a plain name, in the order the API lists them."""
+
+PER_FEATURE: dict[str, Metric] = {
+    "drift": Metric(
+        "drift",
+        "the drift method's effect size for one feature against the baseline",
+        "effect",
+        "drift",
+        _feature_drift,
+    ),
+    "null_rate": Metric(
+        "null_rate",
+        "share of nulls of one feature",
+        "ratio",
+        "window",
+        lambda s, f: s.window.null_rate(f) if s.window is not None else None,
+    ),
+}
+"""Metrics of one feature, read as ``name:<feature>``."""
+
+METRICS: dict[str, str] = {name: m.help for name, m in CATALOGUE.items()}
+"""Metric names ``Query.series`` knows, with their help, besides ``drift:<feature>`` and
+``null_rate:<feature>``."""
+SEGMENT_METRICS: tuple[str, ...] = (
+    *(n for n, m in CATALOGUE.items() if m.segment and m.labels),
+    *(n for n, m in CATALOGUE.items() if m.segment and not m.labels and m.source == "rows"),
+    *(n for n, m in CATALOGUE.items() if m.segment and m.source == "window"),
+)
+"""Metrics computed from the prediction–label join, so readable for one segment: those of the labels, then
+the prediction count, then the means (with a segment, over that segment's predictions)."""
+
+
+def lookup(name: str) -> tuple[Metric, str | None]:
+    """The metric a name reads, and its feature (``drift:age``: drift and ``age``); KeyError if unknown."""
+    if name in CATALOGUE:
+        return CATALOGUE[name], None
+    base, sep, feature = name.partition(":")
+    if sep and feature and base in PER_FEATURE:
+        return PER_FEATURE[base], feature
+    raise KeyError(name)
+
+
+def problem(name: str) -> str | None:
+    """What is wrong with a metric name, as a sentence with a did-you-mean; None when it is known."""
+    try:
+        lookup(name)
+        return None
+    except KeyError:
+        pass
+    base, sep, _ = name.partition(":")
+    if sep and base in PER_FEATURE:
+        return f"unknown metric {name!r}: name a feature, as in {base}:<feature>"
+    known = [*CATALOGUE, *(f"{b}:<feature>" for b in PER_FEATURE)]
+    close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE], n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"unknown metric {name!r}; {hint}known: {', '.join(known)}"
+
+
+def markdown() -> str:
+    """The catalogue as the Markdown table of the README (a test keeps the two the same)."""
+    lines = ["| metric | unit | needs | per segment | what |", "|---|---|---|---|---|"]
+    rows = [*((n, m) for n, m in CATALOGUE.items()), *((f"{n}:<feature>", m) for n, m in PER_FEATURE.items())]
+    for name, m in rows:
+        needs = (
+            "labels"
+            if m.labels
+            else {
+                "window": "events",
+                "rows": "predictions with a request id",
+                "drift": "a baseline",
+                "hosts": "SDK host readings",
+            }[m.source]
+        )
+        tasks = f" ({', '.join(m.tasks)})" if m.tasks else ""
+        lines.append(f"| `{name}` | {m.unit} | {needs}{tasks} | {'yes' if m.segment else ''} | {m.help} |")
+    return "\n".join(lines)

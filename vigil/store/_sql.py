@@ -1,0 +1,112 @@
+"""The statements both SQL stores run, written once in PostgreSQL's placeholder style.
+
+``%s`` is a parameter and ``%b`` a parameter sent in binary (``bytea``: window states, digests, profiles);
+``qmark`` turns a statement into SQLite's ``?`` style. Only the schemas (types, collations), the ingest log's
+``seq`` (SQLite's rowid, PostgreSQL's identity) and reading several log entries at once differ by backend,
+and stay in the backends.
+"""
+
+from __future__ import annotations
+
+import functools
+
+__all__ = ["audit_filter", "qmark"]
+
+
+@functools.cache
+def qmark(sql: str) -> str:
+    """The statement with SQLite's ``?`` placeholders."""
+    return sql.replace("%s", "?").replace("%b", "?")
+
+
+# registry
+PUT_MODEL = """INSERT INTO models VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET
+    spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at"""
+MODELS = "SELECT name, spec, source, updated_at FROM models ORDER BY name"
+DELETE_MODEL = "DELETE FROM models WHERE name = %s"
+
+# ingest log and idempotency keys
+APPEND = "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (%s, %s, %s, %b, %s)"
+PUT_KEY = "INSERT INTO ingest_keys VALUES (%s, %s, %b, %s, %s, %s)"
+KEYED_BATCHES = "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = %s ORDER BY model"
+FORGET_KEYS = "DELETE FROM ingest_keys WHERE model = %s AND received_at < %s"
+LOG_COLUMNS = "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log"
+READ_LOG = f"{LOG_COLUMNS} WHERE writer = %s AND seq > %s ORDER BY seq LIMIT %s"
+LOG_SEQS = "SELECT seq FROM ingest_log WHERE writer = %s AND seq > %s AND seq <= %s ORDER BY seq"
+CHECKPOINT = "SELECT seq FROM checkpoints WHERE writer = %s"
+PRUNE_LOG = """DELETE FROM ingest_log WHERE writer = %s AND seq <= %s AND received_at < %s
+    AND seq NOT IN (SELECT seq FROM held WHERE writer = %s)"""
+"""Prune a writer's log, keeping its held batches."""
+HELD = "SELECT seq, model, rows, kind, reason, since FROM held WHERE writer = %s ORDER BY seq"
+HOLD = """INSERT INTO held VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (writer, seq) DO UPDATE SET
+    model = excluded.model, rows = excluded.rows, kind = excluded.kind, reason = excluded.reason,
+    since = excluded.since"""
+RELEASE = "DELETE FROM held WHERE writer = %s AND seq = %s"
+
+# windows
+SAVE_WINDOW = """INSERT INTO windows VALUES (%s, %s, %s, %s, %s, %s, %b)
+    ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET
+    events = excluded.events, state = excluded.state"""
+SAVE_CHECKPOINT = """INSERT INTO checkpoints VALUES (%s, %s)
+    ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq"""
+WINDOWS = """SELECT model, version, resolution, start, writer, events, state FROM windows
+    WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"""
+"""Followed by ``WINDOWS_OF_VERSION`` or not, then ``WINDOWS_ORDER``."""
+WINDOWS_OF_VERSION = " AND version = %s"
+WINDOWS_ORDER = " ORDER BY start, version, writer"
+LAST_WINDOW_START = "SELECT max(start) FROM windows WHERE model = %s AND resolution = %s AND writer = %s"
+DELETE_WINDOWS = "DELETE FROM windows WHERE model = %s AND resolution = %s AND start < %s"
+
+# predictions and labels
+PUT_PREDICTIONS = "INSERT INTO predictions VALUES (%s, %s, %s, %s, %s, %s, %b) ON CONFLICT DO NOTHING"
+PREDICTIONS = """SELECT model, writer, seq, start, "end", rows, payload FROM predictions
+    WHERE model = %s AND "end" >= %s AND start < %s ORDER BY seq, writer"""
+LABEL_COLUMNS = ("model", "request_id", "label", "ts")
+LABEL_CONFLICT = "ON CONFLICT (model, request_id) DO UPDATE SET label = excluded.label, ts = excluded.ts"
+"""The latest label of a request id wins."""
+PUT_LABEL = f"INSERT INTO labels ({', '.join(LABEL_COLUMNS)}) VALUES (%s, %s, %s, %s) {LABEL_CONFLICT}"
+LABELS = """SELECT model, request_id, label, ts FROM labels WHERE model = %s AND ts >= %s
+    ORDER BY ts, request_id"""
+LABEL_COLUMNS_SINCE = """SELECT request_id, label, ts FROM labels WHERE model = %s AND ts >= %s
+    ORDER BY ts, request_id"""
+DELETE_PREDICTIONS = 'DELETE FROM predictions WHERE model = %s AND "end" < %s'
+DELETE_LABELS = "DELETE FROM labels WHERE model = %s AND ts < %s"
+
+# host metrics
+HOST_COLUMNS = """model, host, ts, cpu_percent, memory_percent, memory_bytes, gpu_percent, gpu_memory_percent,
+    gpu_memory_bytes"""
+PUT_HOST_METRICS = f"INSERT INTO host_metrics ({HOST_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+HOST_METRICS = f"SELECT {HOST_COLUMNS} FROM host_metrics WHERE model = %s AND ts >= %s AND ts < %s"
+"""Followed by the backend's order: by ``ts``, then the order rows were stored in."""
+
+# baselines
+PUT_BASELINE = """INSERT INTO baselines VALUES (%s, %s, %b) ON CONFLICT (model, key) DO UPDATE SET
+    profile = excluded.profile"""
+BASELINE = "SELECT profile FROM baselines WHERE model = %s AND key = %s"
+
+# records, leases and the audit log
+PUT_RECORD = """INSERT INTO records VALUES (%s, %s, %s, %s) ON CONFLICT (kind, id) DO UPDATE SET
+    body = excluded.body, updated_at = excluded.updated_at"""
+RECORD = "SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND id = %s"
+RECORDS = """SELECT kind, id, body, updated_at FROM records WHERE kind = %s AND updated_at >= %s
+    ORDER BY updated_at, id"""
+DELETE_RECORD = "DELETE FROM records WHERE kind = %s AND id = %s"
+DELETE_RECORDS = "DELETE FROM records WHERE kind = %s AND updated_at < %s"
+LEASE = """INSERT INTO records (kind, id, body, updated_at) VALUES ('lease', %s, %s, %s)
+    ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+    WHERE records.body = excluded.body OR records.updated_at <= %s RETURNING 1"""
+"""Take a lease (``updated_at`` holds its expiry) unless another holder's has not expired."""
+APPEND_AUDIT = "INSERT INTO audit (at, actor, action, target, before, after) VALUES (%s, %s, %s, %s, %s, %s)"
+AUDIT_LOG = """SELECT * FROM (SELECT seq, at, actor, action, target, before, after FROM audit WHERE {where}
+    ORDER BY seq DESC LIMIT %s) AS newest ORDER BY seq"""
+"""The newest entries, oldest first; ``{where}`` is ``audit_filter``'s."""
+
+
+def audit_filter(since: float, target: str | None) -> tuple[str, tuple[object, ...]]:
+    """The WHERE clause of the audit log's reading and its parameters: a ``target`` ending in ``/`` is a
+    prefix."""
+    if target is None:
+        return "at >= %s", (since,)
+    if target.endswith("/"):
+        return "at >= %s AND substr(target, 1, %s) = %s", (since, len(target), target)
+    return "at >= %s AND target = %s", (since, target)
