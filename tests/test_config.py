@@ -113,12 +113,10 @@ def test_full_config() -> None:
 
 def test_sections_checked_by_alerting_and_actions_are_kept() -> None:
     config = parse_config("rules:\n  churn: {path: m.pkl}\nslos: []\nalerting: {}\nactions: []\n")
-    assert config.model_extra == {
-        "rules": {"churn": {"path": "m.pkl"}},
-        "slos": [],
-        "alerting": {},
-        "actions": [],
-    }
+    kept = {name: getattr(config, name) for name in ("rules", "slos", "alerting", "actions")}
+    assert kept == {"rules": {"churn": {"path": "m.pkl"}}, "slos": [], "alerting": {}, "actions": []}
+    assert config.model_extra == {}
+    assert config.has_alerting and not parse_config("rules: []").has_alerting
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,8 @@ def test_rollups_keep_ranges_exact_while_minutes_go(tmp_path: Path, caplog: pyte
     # the ingest log was pruned up to the checkpoint, and predictions past their retention
     assert store.read_log("main", 0) == []
     assert store.predictions("m", 0, 1e12) == []
-    [pruned] = [r for r in caplog.records if getattr(r, "event", None) == "retention.pruned"]
-    assert pruned.getMessage().startswith("retention of m: deleted") and pruned.rows > 0  # type: ignore[attr-defined]
+    # (the aggregator's own maintenance may have pruned too, at the moved clock: one line each time)
+    pruned = [r for r in caplog.records if getattr(r, "event", None) == "retention.pruned"]
+    assert pruned and all(r.getMessage().startswith("retention of m: deleted") for r in pruned)
+    assert sum(r.rows for r in pruned) > 0  # type: ignore[attr-defined]
     v.aggregator.stop()

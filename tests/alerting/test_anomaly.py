@@ -225,7 +225,7 @@ def test_an_injected_spike_fires_and_resolves_through_evaluate() -> None:
 def test_bad_anomaly_rules(rule: str, key: str, words: str) -> None:
     text = f"rules:\n  - {rule}\n"
     with pytest.raises(ConfigError) as info:
-        parse_rules(parse_config(text).model_extra["rules"], "vigil.yaml", text)  # type: ignore[index]
+        parse_rules(parse_config(text).rules, "vigil.yaml", text)
     (problem,) = info.value.problems
     assert words in problem.message and problem.path == f"rules[0].{key}" and problem.line == 2, problem
 

@@ -127,9 +127,7 @@ def test_once_fixed_the_file_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "vigil.yaml"
     path.write_text(fixed, encoding="utf-8")
     config = load_config(path)
-    assert config.models["credit"].live == "v2" and config.model_extra == {
-        "alerting": {"route": {"receiver": "oncall"}}
-    }
+    assert config.models["credit"].live == "v2" and config.alerting == {"route": {"receiver": "oncall"}}
 
 
 # --- checks across fields run on what is valid -------------------------------------------------------------

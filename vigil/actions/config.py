@@ -42,10 +42,9 @@ with the file, line and column when the YAML text is given.
 
 from __future__ import annotations
 
-import difflib
 import os
 import string
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -63,6 +62,7 @@ from pydantic import (
 from vigil.actions.secrets import HIDDEN, env_refs, shown_url, url_secrets
 from vigil.alerting.state import Severity
 from vigil.config import VigilConfig
+from vigil.config.problems import Locate, choose, locator
 from vigil.errors import ConfigError, ConfigProblem
 from vigil.spec import ModelSpec
 from vigil.spec import expand_env as _expand_env
@@ -323,9 +323,6 @@ def _hidden(written: object) -> str:
     return f"{HIDDEN[:-1]}, from {', '.join('${' + n + '}' for n in names)})" if names else HIDDEN
 
 
-_Locate = Callable[[tuple[Any, ...], str, str], ConfigProblem]
-
-
 def parse_actions(
     data: object,
     filename: str = "vigil.yaml",
@@ -342,7 +339,7 @@ def parse_actions(
     """
     if data is None:
         return ()
-    locate = _locator(text, filename)
+    locate = locator(text, filename)
     if not isinstance(data, list):
         raise ConfigError([locate(("actions",), "must be a list of actions", "write each as - name: ...")])
     problems: list[ConfigProblem] = []
@@ -376,7 +373,7 @@ def parse_actions(
                 locate(
                     (*at, "model"),
                     f"{who}: unknown model {spec.model!r}",
-                    _choose(spec.model, models, "models"),
+                    choose(spec.model, models, "models"),
                 )
             )
             continue
@@ -388,7 +385,7 @@ def parse_actions(
                     locate(
                         (*at, "when", "alerts", j),
                         f"{who}: no rule is named {alert!r}",
-                        _choose(alert, rules, "rules"),
+                        choose(alert, rules, "rules"),
                     )
                 )
                 continue
@@ -405,13 +402,12 @@ def actions_from_config(
     *,
     rules: Collection[str] | None = None,
 ) -> tuple[ActionSpec, ...]:
-    """The actions of ``config``'s ``actions:`` section (kept in ``model_extra``), their models checked
-    against ``config.models``; see :func:`parse_actions`."""
-    data = (config.model_extra or {}).get("actions")
-    return parse_actions(data, filename, text, models=list(config.models), rules=rules)
+    """The actions of ``config``'s ``actions:`` section, their models checked against ``config.models``;
+    see :func:`parse_actions`."""
+    return parse_actions(config.actions, filename, text, models=list(config.models), rules=rules)
 
 
-def _problem(error: Mapping[str, Any], who: str, at: tuple[Any, ...], locate: _Locate) -> ConfigProblem:
+def _problem(error: Mapping[str, Any], who: str, at: tuple[Any, ...], locate: Locate) -> ConfigProblem:
     loc = tuple(error["loc"])
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, _Bad):
@@ -425,7 +421,7 @@ def _problem(error: Mapping[str, Any], who: str, at: tuple[Any, ...], locate: _L
     if kind == "extra_forbidden":
         allowed = _allowed(loc[:-1])
         return locate(
-            (*at, *loc), f"{who}: unknown key {loc[-1]!r}", _choose(str(loc[-1]), allowed, "allowed keys")
+            (*at, *loc), f"{who}: unknown key {loc[-1]!r}", choose(str(loc[-1]), allowed, "allowed keys")
         )
     if kind == "missing":
         return locate((*at, *loc[:-1]), f"{who}: required key {key!r} is missing", f"add {loc[-1]}:")
@@ -452,31 +448,3 @@ def _allowed(loc: tuple[Any, ...]) -> list[str]:
     elif loc[:1] == ("mlflow",):
         model = MlflowTarget
     return list(model.model_fields)
-
-
-def _choose(word: str, choices: Collection[str], label: str) -> str:
-    listed = ", ".join(sorted(choices)) or "none"
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"did you mean {close[0]!r}? ({label}: {listed})" if close else f"{label}: {listed}"
-
-
-def _locator(text: str | None, filename: str) -> _Locate:
-    """(path, message, hint) -> ConfigProblem, at the YAML node of ``path`` when the text is known (the
-    nearest enclosing node when the path does not exist, e.g. a missing key)."""
-    from vigil.config.source import Source as _Source  # the config module's YAML positions
-
-    source: _Source | None = None
-    if text is not None:
-        try:
-            source = _Source.compose(text, filename)
-        except ConfigError:
-            source = None
-
-    def locate(path: tuple[Any, ...], message: str, hint: str) -> ConfigProblem:
-        if source is None:
-            dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-            return ConfigProblem(filename, None, None, dotted, message, hint)
-        source.add(path, message, hint)
-        return source.problems.pop()
-
-    return locate

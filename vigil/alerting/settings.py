@@ -53,12 +53,12 @@ from vigil.alerting.mute.maintenance import MaintenanceWindows
 from vigil.alerting.notify.channel import ChannelConfig
 from vigil.alerting.notify.email import EmailSettings
 from vigil.alerting.notify.registry import CHANNELS, ReceiverConfig
-from vigil.alerting.problems import keys_of, locator, problems_of
 from vigil.config import VigilConfig
+from vigil.config.problems import keys_of, locator, problems_of
 from vigil.errors import ConfigError, Invalid, Issue
 from vigil.timefmt import parse_duration
 
-__all__ = ["AlertingSettings", "Retention", "load_alerting"]
+__all__ = ["AlertingSettings", "Retention", "load_alerting", "parse_alerting"]
 
 _DOCS = "vigil.alerting.settings"
 
@@ -174,9 +174,14 @@ def _allowed(loc: tuple[Any, ...]) -> list[str]:
 def load_alerting(
     config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
 ) -> AlertingSettings:
-    """The config's ``alerting:`` section (defaults when absent); every problem in one ``ConfigError``,
+    """The config's ``alerting:`` section (defaults when absent); see :func:`parse_alerting`."""
+    return parse_alerting(config.alerting, filename, text)
+
+
+def parse_alerting(data: object, filename: str = "vigil.yaml", text: str | None = None) -> AlertingSettings:
+    """An ``alerting:`` section as written (None: the defaults); every problem in one ``ConfigError``,
     positioned when the file's ``text`` is given."""
-    raw = (config.model_extra or {}).get("alerting") or {}
+    raw = data or {}
     try:
         return AlertingSettings.model_validate(raw)
     except ValidationError as exc:

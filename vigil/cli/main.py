@@ -196,40 +196,10 @@ def check(
 def validate(path: str) -> None:
     """Check a vigil.yaml: every problem with its file, line and what to fix (models, columns, rules, SLOs,
     actions and the alerting section)."""
-    from vigil.actions import actions_from_config
-    from vigil.alerting.rules import rules_from_config, slos_from_config
-    from vigil.alerting.settings import load_alerting
-    from vigil.config import load_config
-    from vigil.errors import ConfigError
+    from vigil.loading import load
 
-    cfg = load_config(path)
-    text = Path(path).read_text(encoding="utf-8")
-    problems = []
-    rules: tuple[Any, ...] = ()
-    counts = [f"{len(cfg.models)} models", f"{len(cfg.columns)} columns declared"]
-    try:
-        rules = rules_from_config(cfg, path, text)
-        counts.append(f"{len(rules)} rules")
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    try:
-        slos = slos_from_config(cfg, path, text)
-        counts.append(f"{len(slos)} SLOs")
-        rules = (*rules, *slos)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    try:
-        counts.append(f"{len(actions_from_config(cfg, path, text, rules=[r.name for r in rules]))} actions")
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    if "alerting" in (cfg.model_extra or {}):
-        try:
-            counts.append(f"{len(load_alerting(cfg, path).receivers)} receivers")
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
-    click.echo(f"{path}: valid ({', '.join(counts)})")
+    loaded = load(path)
+    click.echo(f"{path}: valid ({', '.join(loaded.counts())})")
 
 
 @main.command("demo-report")
@@ -313,8 +283,9 @@ def serve(**given: Any) -> None:
 
     import uvicorn
 
-    from vigil.config import VigilConfig, load_config
+    from vigil.config import VigilConfig
     from vigil.ingest.validate import Limits
+    from vigil.loading import load
     from vigil.server.app import create_app
     from vigil.server.logs import configure as configure_logging
     from vigil.settings import resolve
@@ -329,7 +300,7 @@ def serve(**given: Any) -> None:
     config_path = Path(s["config"])
     explicit = given.get("config") is not None or "VIGIL_CONFIG" in os.environ
     if config_path.exists() or explicit:
-        config = load_config(config_path)
+        config = load(config_path).config  # every section checked before the store is opened
     else:
         config = VigilConfig()
         log.warning("no %s: starting with no declared models", config_path)

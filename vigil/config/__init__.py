@@ -5,14 +5,16 @@ the file, line and column of the YAML node it concerns (see :mod:`vigil.config.s
 this schema does not know is refused, with the nearest known name; top-level keys starting with ``x-``
 are left alone, to hold YAML anchors (as in Docker Compose files).
 
-The ``rules``, ``slos``, ``alerting`` and ``actions`` sections are kept, unchecked here, in
-``VigilConfig.model_extra``: alerting and actions check them.
+The ``rules``, ``slos``, ``alerting`` and ``actions`` sections are declared here and kept as written:
+their owners (``vigil.alerting.rules``, ``vigil.alerting.settings``, ``vigil.actions``) check them, with the
+helpers of :mod:`vigil.config.problems`, and :mod:`vigil.loading` checks the whole file at once.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,10 +35,18 @@ from vigil.spec import (
     suggest,
 )
 
-__all__ = ["SECTIONS_CHECKED_ELSEWHERE", "VigilConfig", "load_config", "parse_config"]
+__all__ = [
+    "SECTIONS_CHECKED_ELSEWHERE",
+    "Checked",
+    "VigilConfig",
+    "check_config",
+    "load_config",
+    "parse_config",
+    "read_config",
+]
 
 SECTIONS_CHECKED_ELSEWHERE = ("rules", "slos", "alerting", "actions")
-"""Sections kept as written (in ``model_extra``) for alerting and actions, which check them."""
+"""Sections kept as written, for their owners (alerting and actions) to check."""
 
 
 class VigilConfig(Section):
@@ -50,6 +60,19 @@ class VigilConfig(Section):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    rules: Any = None
+    """``rules:`` as written; checked by :func:`vigil.alerting.rules.parse_rules`."""
+    slos: Any = None
+    """``slos:`` as written; checked by :func:`vigil.alerting.rules.parse_slos`."""
+    alerting: Any = None
+    """``alerting:`` as written; checked by :func:`vigil.alerting.settings.load_alerting`."""
+    actions: Any = None
+    """``actions:`` as written; checked by :func:`vigil.actions.parse_actions`."""
+
+    @property
+    def has_alerting(self) -> bool:
+        """Whether the file has an ``alerting:`` section (an empty one included): alerting is on."""
+        return "alerting" in self.model_fields_set
 
     @field_validator("version", mode="before")
     @classmethod
@@ -79,9 +102,9 @@ class VigilConfig(Section):
 
     @check()
     def _known_sections(self) -> Iterator[Issue]:
-        sections = [*type(self).model_fields, *SECTIONS_CHECKED_ELSEWHERE]
+        sections = list(type(self).model_fields)
         for name in self.model_extra or {}:
-            if name not in SECTIONS_CHECKED_ELSEWHERE and not name.startswith("x-"):
+            if not name.startswith("x-"):
                 yield Issue(
                     f"unknown section {as_written(name)}", suggest(name, sections, "sections"), (name,), True
                 )
@@ -96,6 +119,11 @@ def load_config(path: str | os.PathLike[str]) -> VigilConfig:
 
     Files the config names (baseline files) are looked for from the file's folder, and must exist.
     """
+    return parse_config(read_config(path), os.fspath(path), folder=Path(path).parent)
+
+
+def read_config(path: str | os.PathLike[str]) -> str:
+    """The text of the config file at ``path``; ``ConfigError`` when it is missing or not UTF-8 text."""
     name = os.fspath(path)
     try:
         raw = Path(path).read_bytes()
@@ -108,13 +136,12 @@ def load_config(path: str | os.PathLike[str]) -> VigilConfig:
             [ConfigProblem(name, None, None, "", message, "check the path and permissions")]
         ) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         problem = ConfigProblem(name, line, column, "", "is not UTF-8 text", "save the file as UTF-8")
         raise ConfigError([problem]) from None
-    return parse_config(text, name, folder=Path(path).parent)
 
 
 def parse_config(
@@ -127,6 +154,28 @@ def parse_config(
     >>> parse_config("drift: {alpha: 0.01}").drift.alpha
     0.01
     """
+    checked = check_config(text, filename, folder=folder)
+    if checked.problems or checked.config is None:
+        raise ConfigError(checked.problems)
+    return checked.config
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of :func:`check_config`: the config when it is valid, the mapping as written (sections
+    with text names; empty when the text is no mapping), and every problem of the root schema."""
+
+    config: VigilConfig | None
+    data: dict[str, Any]
+    problems: list[ConfigProblem]
+
+
+def check_config(
+    text: str, filename: str = "<string>", *, folder: str | os.PathLike[str] | None = None
+) -> Checked:
+    """Check config ``text`` against the root schema without raising for what it finds (a YAML syntax
+    error still raises ``ConfigError``): what :mod:`vigil.loading` needs to go on checking the sections
+    their owners check when the rest of the file has problems."""
     source = Source.compose(text, filename)
     data = source.data
     if data is None:
@@ -137,16 +186,17 @@ def parse_config(
             f"the top level must be a mapping of sections (got {as_written(data)})",
             "start the file with version: 1 and sections such as drift:, quality:, columns:",
         )
-        raise ConfigError(source.sorted_problems())
+        return Checked(None, {}, source.sorted_problems())
     config: VigilConfig | None = None
     context = {FOLDER: Path(folder)} if folder is not None else None
+    named = _text_keys(data, source)
     try:
-        config = VigilConfig.model_validate(_text_keys(data, source), context=context)
+        config = VigilConfig.model_validate(named, context=context)
     except ValidationError as exc:
         source.report(exc, VigilConfig)
-    if source.problems or config is None:
-        raise ConfigError(source.sorted_problems())
-    return config
+    if source.problems:
+        config = None
+    return Checked(config, named, source.sorted_problems())
 
 
 def _text_keys(data: dict[Any, Any], source: Source) -> dict[str, Any]:

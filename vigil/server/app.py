@@ -57,7 +57,7 @@ def alert_engine(
 ) -> AlertEngine | None:
     """The alert engine, when the config has an ``alerting:`` section, with the remediation actions
     subscribed to its rounds (kept as ``vigil.remediator``)."""
-    if "alerting" not in (config.model_extra or {}):
+    if not config.has_alerting:
         return None
     engine = AlertEngine.from_config(config, vigil.query, vigil.store, clock=clock, holder=writer)
     vigil.remediator = subscribe_remediation(engine, config, vigil.registry)

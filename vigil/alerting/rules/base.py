@@ -18,9 +18,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from vigil.alerting.evaluate.source import MetricSource
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.problems import choose
 from vigil.alerting.rules.error_budget import Slo, SloStatus
 from vigil.alerting.state import Severity, Timing
+from vigil.config.problems import choose
 from vigil.errors import Invalid, Issue
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, parse_segment, segment_text
 from vigil.spec import ModelSpec

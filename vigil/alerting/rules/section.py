@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, TypeAdapter
 
-from vigil.alerting.problems import keys_of, parse_entries
 from vigil.alerting.rules.anomaly import AnomalyRule
 from vigil.alerting.rules.base import RuleBase, problem
 from vigil.alerting.rules.no_data import NoDataRule
@@ -21,6 +20,7 @@ from vigil.alerting.rules.relative import RelativeRule
 from vigil.alerting.rules.slo import SloRule
 from vigil.alerting.rules.threshold import ThresholdRule
 from vigil.config import VigilConfig
+from vigil.config.problems import keys_of, parse_entries
 
 __all__ = ["KINDS", "DeclaredRule", "Rule", "RuleSpec", "parse_rules", "rules_from_config", "validate_rule"]
 
@@ -106,5 +106,5 @@ def parse_rules(data: object, filename: str = "vigil.yaml", text: str | None = N
 def rules_from_config(
     config: VigilConfig, filename: str = "vigil.yaml", text: str | None = None
 ) -> tuple[Rule, ...]:
-    """The rules of ``config``'s ``rules:`` section (kept in ``model_extra``); see :func:`parse_rules`."""
-    return parse_rules((config.model_extra or {}).get("rules"), filename, text)
+    """The rules of ``config``'s ``rules:`` section; see :func:`parse_rules`."""
+    return parse_rules(config.rules, filename, text)

@@ -49,7 +49,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.alerting.evaluate.source import MetricSource
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.problems import keys_of, parse_entries
 from vigil.alerting.rules.base import (
     Duration,
     Evaluation,
@@ -62,6 +61,7 @@ from vigil.alerting.rules.base import (
 from vigil.alerting.rules.error_budget import Sli, Slo, SloStatus, slo_status, span
 from vigil.alerting.state import Severity
 from vigil.config import VigilConfig
+from vigil.config.problems import keys_of, parse_entries
 from vigil.spec import ModelSpec
 
 __all__ = ["SloRule", "SloSpec", "parse_slos", "slos_from_config"]
@@ -282,14 +282,13 @@ def slos_from_config(
     """The SLOs of ``config``'s ``slos:`` section as rules of kind ``slo`` (see :func:`parse_slos`); their
     names must differ from those in the ``rules:`` section. Evaluate them with the other rules; their
     ``Slo`` objects (``rule.slo``) give ``vigil.alerting.rules.error_budget.slo_statuses``."""
-    extra = config.model_extra or {}
-    raw_rules = extra.get("rules")
+    raw_rules = config.rules
     names = {
         item["name"]
         for item in (raw_rules if isinstance(raw_rules, list) else [])
         if isinstance(item, dict) and isinstance(item.get("name"), str)
     }
-    return parse_slos(extra.get("slos"), filename, text, names)
+    return parse_slos(config.slos, filename, text, names)
 
 
 def _slo_notes(status: SloStatus, where: str) -> tuple[str, dict[str, str]]:

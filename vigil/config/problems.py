@@ -1,6 +1,8 @@
-"""Problems in the alerting sections of vigil.yaml as ``ConfigProblem`` s, positioned when the text is known.
+"""Problems in the sections of vigil.yaml that their owners check (``rules``, ``slos``, ``alerting``,
+``actions``) as ``ConfigProblem`` s, positioned when the text is known: the one place, beside
+:mod:`vigil.config.source`, that turns validation errors into sentences at file:line:col.
 
-Schemas here raise the config's issues (``vigil.errors.Invalid``) at the key they concern; this module turns a
+Schemas raise the config's issues (``vigil.errors.Invalid``) at the key they concern; this module turns a
 ``ValidationError`` of a section, or of one entry of a list section (``rules:``, ``slos:``), into problems
 naming the entry (``rule 'HighLatency'``) and what to fix, with file:line:col from the YAML.
 """
@@ -50,7 +52,7 @@ def keys_of(model: type[BaseModel]) -> list[str]:
 
 def choose(word: str, choices: Collection[str], label: str) -> str:
     """``did you mean 'x'? (label: a, b)`` when a choice is close to ``word``, else ``label: a, b``."""
-    listed = f"{label}: {', '.join(choices)}"
+    listed = f"{label}: {', '.join(choices) or 'none'}"
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"did you mean {close[0]!r}? ({listed})" if close else listed
 
