@@ -14,10 +14,10 @@ from scipy.stats import norm
 
 from tests.alerting.test_replay import SeriesSource
 from vigil.alerting.analysis.alert_quality import quantile, review
+from vigil.alerting.analysis.render import review_html, review_json, review_text
 from vigil.alerting.analysis.tuning import Suggestion, suggest_thresholds
 from vigil.alerting.response.episodes import Episode
 from vigil.alerting.rules import AnomalyRule, NoDataRule, RelativeRule, ThresholdRule
-from vigil.reports.review import review_html, review_json, review_text
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 H = 3600.0

@@ -26,7 +26,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.comparison import compare_profiles
+from vigil.comparison.compare import compare_profiles
+from vigil.comparison.report import Report
 from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
@@ -39,7 +40,6 @@ from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
-from vigil.reports.model import Report
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import Store
