@@ -19,9 +19,7 @@ from vigil.alerting.analysis.replay import (
     MAX_EVALUATIONS,
     Firing,
     Transition,
-    format_duration,
     format_replay,
-    format_time,
     replay,
 )
 from vigil.alerting.evaluate.cache import SeriesCache
@@ -32,6 +30,7 @@ from vigil.config import parse_config
 from vigil.server.app import create_app
 from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
+from vigil.timefmt import format_duration, format_time
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600  # on the hour
 P, F, R, OFF = Phase.PENDING, Phase.FIRING, Phase.RESOLVED, Phase.INACTIVE

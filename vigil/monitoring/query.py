@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -43,6 +42,7 @@ from vigil.registry import Registry
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import Store
+from vigil.timefmt import format_time
 
 __all__ = [
     "METRICS",
@@ -377,7 +377,7 @@ def _wire(row: dict[str, Any], task: str) -> dict[str, Any]:
     out: dict[str, Any] = {"features": {}, "segments": {}}
     for name, value in row.items():
         if name == "ts":
-            out["timestamp"] = datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
+            out["timestamp"] = format_time(value, digits=6)
         elif name == PREDICTION:
             out["prediction"] = _BINARY.get(value, value) if task == "binary" else value
         elif name == SCORE:

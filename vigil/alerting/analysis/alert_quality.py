@@ -38,8 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.alerting.analysis.replay import format_duration
 from vigil.alerting.response.episodes import Episode
+from vigil.timefmt import format_duration
 
 __all__ = [
     "Review",

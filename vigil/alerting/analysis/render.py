@@ -14,8 +14,8 @@ from typing import Any
 import jinja2
 
 from vigil.alerting.analysis.alert_quality import Review, RuleStats, plural
-from vigil.alerting.analysis.replay import format_duration, format_time
 from vigil.alerting.analysis.tuning import Candidate, Suggestion
+from vigil.timefmt import format_duration, format_time
 
 __all__ = ["review_html", "review_json", "review_text"]
 
