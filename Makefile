@@ -15,21 +15,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/vigil demo --out out/demo
 
-# ruff (its rules, then formatting: `ruff format` fixes what it reports) and mypy --strict; runs no test
+# ruff (its rules, then formatting: `ruff format` fixes what it reports), mypy --strict and the import
+# layers (lint-imports, the contract in pyproject.toml); runs no test
 lint: $(STAMP)
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/ruff format --check vigil tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest vigil tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/drift_bench.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

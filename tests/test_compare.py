@@ -18,8 +18,8 @@ from scipy import stats
 
 import vigil
 from vigil import compare
+from vigil.comparison.report import Report
 from vigil.config import parse_config
-from vigil.reports.model import Report
 
 
 def sample(seed: int, n: int = 3000, shift: float = 0.0) -> pd.DataFrame:

@@ -139,7 +139,10 @@ def test_distances_on_counts_match_their_formulas(seed: int) -> None:
     pe, qe = np.maximum(p, EPSILON), np.maximum(q, EPSILON)
     assert psi_counts(c) == pytest.approx(np.sum((qe - pe) * np.log(qe / pe)), rel=1e-12)
     m = (p + q) / 2
-    kl = lambda a, b: np.sum(np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / b), 0.0))  # noqa: E731
+
+    def kl(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.sum(np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / b), 0.0)))
+
     assert jensen_shannon_counts(c) == pytest.approx(np.sqrt((kl(p, m) + kl(q, m)) / 2), rel=1e-9)
     assert jensen_shannon_counts(c) == pytest.approx(distance.jensenshannon(p, q, base=2), rel=1e-12)
     assert hellinger_counts(c) == pytest.approx(

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pytest
 
 from vigil import compare
+from vigil.comparison.report import Report
 from vigil.config import parse_config
 from vigil.quality import Check
-from vigil.reports.model import Report
 
 N = 5000
 

@@ -28,7 +28,12 @@ import pytest
 from vigil.schema import Event, HostMetrics, Label
 from vigil.sdk import Client, current_call
 
-FAST = {"flush_interval": 0.05, "backoff": 0.02, "max_backoff": 0.1, "host_metrics_every": None}
+FAST: dict[str, Any] = {
+    "flush_interval": 0.05,
+    "backoff": 0.02,
+    "max_backoff": 0.1,
+    "host_metrics_every": None,
+}
 """Client settings that keep the tests quick."""
 
 
@@ -163,7 +168,9 @@ def make_client() -> Iterator[Callable[..., Client]]:
 
 
 # -- delivery -------------------------------------------------------------------------------------------
-def test_events_arrive_with_every_field_gzip_and_auth(server: Recorder, make_client: Any) -> None:
+def test_events_arrive_with_every_field_gzip_and_auth(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
     client = make_client(server.url, "s3cret")
     client.log(
         "churn",
@@ -213,14 +220,16 @@ def test_events_arrive_with_every_field_gzip_and_auth(server: Recorder, make_cli
     assert client.stats()["sent"] == 2
 
 
-def test_no_authorization_header_without_api_key(server: Recorder, make_client: Any) -> None:
+def test_no_authorization_header_without_api_key(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
     client = make_client(server.url)
     client.log("m", prediction=0)
     assert client.flush(timeout=5)
     assert "authorization" not in server.requests()[0].headers
 
 
-def test_batches_of_batch_size(server: Recorder, make_client: Any) -> None:
+def test_batches_of_batch_size(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url, batch_size=10, flush_interval=30)
     for i in range(25):
         client.log("m", features={"i": i})
@@ -230,7 +239,7 @@ def test_batches_of_batch_size(server: Recorder, make_client: Any) -> None:
     assert [r["features"]["i"] for r in server.records()] == list(range(25))
 
 
-def test_features_are_captured_at_log_time(server: Recorder, make_client: Any) -> None:
+def test_features_are_captured_at_log_time(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     features = {"x": 1}
     client.log("m", features=features)
@@ -239,7 +248,7 @@ def test_features_are_captured_at_log_time(server: Recorder, make_client: Any) -
     assert server.records()[0]["features"] == {"x": 1}
 
 
-def test_many_threads_log_concurrently(server: Recorder, make_client: Any) -> None:
+def test_many_threads_log_concurrently(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url, batch_size=100)
 
     def work(t: int) -> None:
@@ -258,7 +267,7 @@ def test_many_threads_log_concurrently(server: Recorder, make_client: Any) -> No
 
 
 # -- retries --------------------------------------------------------------------------------------------
-def test_retries_503_and_500_then_delivers_once(server: Recorder, make_client: Any) -> None:
+def test_retries_503_and_500_then_delivers_once(server: Recorder, make_client: Callable[..., Client]) -> None:
     server.plan.extend([Answer(503, {"error": "busy"}), Answer(500, {"error": "oops"}), Answer(503)])
     client = make_client(server.url, batch_size=10, flush_interval=30)
     for i in range(30):
@@ -272,7 +281,7 @@ def test_retries_503_and_500_then_delivers_once(server: Recorder, make_client: A
     assert len(first_keys) == 1  # the retried batch keeps its idempotency key
 
 
-def test_retry_after_is_honoured(server: Recorder, make_client: Any) -> None:
+def test_retry_after_is_honoured(server: Recorder, make_client: Callable[..., Client]) -> None:
     server.plan.append(Answer(429, {"error": "slow down"}, {"Retry-After": "0.4"}))
     client = make_client(server.url)
     client.log("m")
@@ -282,7 +291,7 @@ def test_retry_after_is_honoured(server: Recorder, make_client: Any) -> None:
     assert len(server.requests()) == 2 and len(server.records()) == 1
 
 
-def test_server_down_at_start_then_up(make_client: Any) -> None:
+def test_server_down_at_start_then_up(make_client: Callable[..., Client]) -> None:
     later = Recorder()
     client = make_client(later.url)
     for i in range(50):
@@ -298,7 +307,7 @@ def test_server_down_at_start_then_up(make_client: Any) -> None:
         later.stop()
 
 
-def test_gives_up_after_max_retries_of_500(server: Recorder, make_client: Any) -> None:
+def test_gives_up_after_max_retries_of_500(server: Recorder, make_client: Callable[..., Client]) -> None:
     server.plan.extend([Answer(500)] * 3)
     client = make_client(server.url, max_retries=2)
     client.log("m", request_id="a")
@@ -310,7 +319,9 @@ def test_gives_up_after_max_retries_of_500(server: Recorder, make_client: Any) -
     assert [r["request_id"] for r in server.records()] == ["b"]
 
 
-def test_any_answer_with_retry_after_is_retried_without_limit(server: Recorder, make_client: Any) -> None:
+def test_any_answer_with_retry_after_is_retried_without_limit(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
     server.plan.extend([Answer(500, {"error": "store down"}, {"Retry-After": "0"})] * 6)
     server.plan.append(Answer(507, {"error": "full"}, {"Retry-After": "0"}))
     client = make_client(server.url, max_retries=2)
@@ -322,7 +333,7 @@ def test_any_answer_with_retry_after_is_retried_without_limit(server: Recorder, 
 
 
 def test_client_errors_are_not_retried(
-    server: Recorder, make_client: Any, caplog: pytest.LogCaptureFixture
+    server: Recorder, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     server.plan.extend([Answer(401, {"error": "bad key"}), Answer(401, {"error": "bad key"})])
     client = make_client(server.url, "wrong")
@@ -338,7 +349,7 @@ def test_client_errors_are_not_retried(
 
 
 def test_rejections_are_counted_and_warned_once(
-    server: Recorder, make_client: Any, caplog: pytest.LogCaptureFixture
+    server: Recorder, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     rejected = [
         {"index": 0, "field": "score", "reason": "not a number"},
@@ -361,7 +372,7 @@ def test_rejections_are_counted_and_warned_once(
     assert len(messages) == 2  # one per distinct field and reason
 
 
-def test_too_large_batches_are_split(server: Recorder, make_client: Any) -> None:
+def test_too_large_batches_are_split(server: Recorder, make_client: Callable[..., Client]) -> None:
     server.plan.append(Answer(413, {"error": "batch too long", "limit": 4}))
     client = make_client(server.url, batch_size=8, flush_interval=30)
     for i in range(8):
@@ -371,7 +382,9 @@ def test_too_large_batches_are_split(server: Recorder, make_client: Any) -> None
     assert sorted(int(r["request_id"]) for r in server.records()) == list(range(8))
 
 
-def test_unknown_model_records_are_dropped_known_resent(server: Recorder, make_client: Any) -> None:
+def test_unknown_model_records_are_dropped_known_resent(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
     server.plan.append(Answer(404, {"error": "unknown model", "known_models": ["good"]}))
     client = make_client(server.url, batch_size=4, flush_interval=30)
     for model in ("good", "typo", "good", "typo"):
@@ -383,7 +396,7 @@ def test_unknown_model_records_are_dropped_known_resent(server: Recorder, make_c
 
 # -- the queue ------------------------------------------------------------------------------------------
 def test_full_queue_drops_the_oldest_and_warns_once(
-    caplog: pytest.LogCaptureFixture, make_client: Any
+    caplog: pytest.LogCaptureFixture, make_client: Callable[..., Client]
 ) -> None:
     later = Recorder()
     client = make_client(later.url, queue_size=10, batch_size=100, flush_interval=30)
@@ -401,7 +414,7 @@ def test_full_queue_drops_the_oldest_and_warns_once(
         later.stop()
 
 
-def test_log_never_raises(server: Recorder, make_client: Any) -> None:
+def test_log_never_raises(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     bad: list[dict[str, Any]] = [
         {"model": None},
@@ -426,7 +439,7 @@ def test_log_never_raises(server: Recorder, make_client: Any) -> None:
     assert client.stats()["dropped"] == 3
 
 
-def test_flush_times_out_when_the_server_is_down(make_client: Any) -> None:
+def test_flush_times_out_when_the_server_is_down(make_client: Callable[..., Client]) -> None:
     client = make_client(f"http://127.0.0.1:{free_port()}")
     client.log("m")
     start = time.monotonic()
@@ -435,7 +448,7 @@ def test_flush_times_out_when_the_server_is_down(make_client: Any) -> None:
 
 
 # -- monitor --------------------------------------------------------------------------------------------
-def test_monitor_as_context_manager(server: Recorder, make_client: Any) -> None:
+def test_monitor_as_context_manager(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     with client.monitor("m", version="v1", features={"x": 1.5}) as call:
         time.sleep(0.02)
@@ -454,7 +467,7 @@ def test_monitor_as_context_manager(server: Recorder, make_client: Any) -> None:
     assert failed["latency_ms"] >= 0
 
 
-def test_monitor_as_decorator(server: Recorder, make_client: Any) -> None:
+def test_monitor_as_decorator(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
 
     @client.monitor("m")
@@ -479,7 +492,9 @@ def test_monitor_as_decorator(server: Recorder, make_client: Any) -> None:
     assert failed["error"] == "KeyError: 'negative'" and failed["features"] == {"x": -1.0}
 
 
-def test_monitor_decorates_methods_and_async_functions(server: Recorder, make_client: Any) -> None:
+def test_monitor_decorates_methods_and_async_functions(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
     client = make_client(server.url)
 
     class Model:
@@ -501,7 +516,7 @@ def test_monitor_decorates_methods_and_async_functions(server: Recorder, make_cl
 
 
 # -- batches, labels, host metrics ----------------------------------------------------------------------
-def test_log_batch_from_pandas_polars_and_dicts(server: Recorder, make_client: Any) -> None:
+def test_log_batch_from_pandas_polars_and_dicts(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     frame = pd.DataFrame(
         {
@@ -531,7 +546,7 @@ def test_log_batch_from_pandas_polars_and_dicts(server: Recorder, make_client: A
     assert len({r["request_id"] for r in records}) == 7
 
 
-def test_log_label(server: Recorder, make_client: Any) -> None:
+def test_log_label(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     client.log("m", request_id="r-9", prediction=1)
     client.log_label("m", "r-9", 0)
@@ -545,7 +560,7 @@ def test_log_label(server: Recorder, make_client: Any) -> None:
     assert client.stats()["labels_sent"] == 2
 
 
-def test_host_metrics_are_sent_for_each_model(server: Recorder, make_client: Any) -> None:
+def test_host_metrics_are_sent_for_each_model(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url, host_metrics_every=0.1)
     client.log("a")
     client.log("b")
@@ -593,7 +608,7 @@ def test_atexit_flushes_a_normal_interpreter_exit(server: Recorder) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_sends_its_own_records(server: Recorder, make_client: Any) -> None:
+def test_a_forked_child_sends_its_own_records(server: Recorder, make_client: Callable[..., Client]) -> None:
     client = make_client(server.url)
     client.log("m", request_id="parent")
     pid = os.fork()

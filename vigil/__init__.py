@@ -17,14 +17,14 @@ from vigil._version import __version__
 
 _WHERE = {
     "Client": "vigil.sdk",
-    "ColumnDrift": "vigil.reports.model",
+    "ColumnDrift": "vigil.comparison.report",
     "ConfigError": "vigil.errors",
     "InputError": "vigil.errors",
     "Profile": "vigil.stats.profile",
-    "Report": "vigil.reports.model",
+    "Report": "vigil.comparison.report",
     "VigilConfig": "vigil.config",
     "VigilError": "vigil.errors",
-    "compare": "vigil.comparison",
+    "compare": "vigil.comparison.compare",
     "load_config": "vigil.config",
     "profile": "vigil.stats.profile",
 }
@@ -45,10 +45,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from vigil.comparison import compare
+    from vigil.comparison.compare import compare
+    from vigil.comparison.report import ColumnDrift, Report
     from vigil.config import VigilConfig, load_config
     from vigil.errors import ConfigError, InputError, VigilError
-    from vigil.reports.model import ColumnDrift, Report
     from vigil.sdk import Client
     from vigil.stats.profile import Profile, profile
 

@@ -1,19 +1,36 @@
 """Durations and times as people write and read them: ``parse_duration`` and the formatters.
 
 Every duration Vigil reads (config, HTTP bodies, CLI flags) goes through :func:`parse_duration`, which
-raises :class:`~vigil.errors.DurationError` (a ``ValueError``) saying how to write one. Times are shown in
-UTC, ISO 8601 with a ``Z``; durations in their largest whole unit (``5m``) or two largest units (``1h05m``).
+raises :class:`~vigil.errors.DurationError` (a ``ValueError``) saying how to write one. Every time Vigil
+shows goes through a formatter here: in UTC, ISO 8601 with a ``Z`` (:func:`format_time`; ``TIME_FORMAT``
+for the log lines), or to the minute in tables (:func:`format_minute`); times of day as ``09:00``
+(:func:`format_clock`), and the demo's local clock (:func:`format_wall_clock`); durations in their largest
+whole unit (:func:`format_span`: ``5m``) or two largest units (:func:`format_duration`: ``1h05m``), and
+how long ago (:func:`format_age`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from vigil.errors import DurationError, as_written
 
-__all__ = ["format_age", "format_duration", "format_span", "format_time", "parse_duration"]
+__all__ = [
+    "TIME_FORMAT",
+    "format_age",
+    "format_clock",
+    "format_duration",
+    "format_minute",
+    "format_span",
+    "format_time",
+    "format_wall_clock",
+    "parse_duration",
+]
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""``format_time``'s form as a ``strftime`` pattern, for the log formatters (whose clock is set to UTC)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,31 +74,69 @@ def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
 def format_time(t: float, *, digits: int = 0) -> str:
     """``t`` (seconds since the epoch) in UTC, ISO 8601 with a ``Z``: ``2026-03-01T12:00:00Z``.
 
-    ``digits`` (3 or 6) adds milli- or microseconds when the second has a fraction. A time no calendar
-    holds (NaN, beyond year 9999) is shown as seconds since the epoch.
+    ``digits`` (3 or 6) adds milli- or microseconds when the second has a fraction at that precision (as
+    RFC 3339 allows; Alertmanager writes times so). A time no calendar holds (NaN, beyond year 9999) is
+    shown as seconds since the epoch.
 
     >>> format_time(1_800_000_000), format_time(1700000000.25, digits=3), format_time(0.5, digits=6)
     ('2027-01-15T08:00:00Z', '2023-11-14T22:13:20.250Z', '1970-01-01T00:00:00.500000Z')
-    >>> format_time(1e20)
-    '1e+20 s since the epoch'
+    >>> format_time(0.0004, digits=3), format_time(1e20)
+    ('1970-01-01T00:00:00Z', '1e+20 s since the epoch')
     """
-    try:
-        moment = datetime.fromtimestamp(t, UTC)
-    except (OverflowError, OSError, ValueError):
+    moment = _utc(t)
+    if moment is None:
         return f"{t:g} s since the epoch"
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if digits and moment.microsecond:
-        text += f".{moment.microsecond:06d}"[: digits + 1]
-    return text + "Z"
+    text = moment.strftime(TIME_FORMAT)
+    fraction = f"{moment.microsecond:06d}"[:digits]
+    if fraction.strip("0"):
+        text = f"{text[:-1]}.{fraction}Z"
+    return text
 
 
-def format_span(seconds: float) -> str:
-    """A length in its largest whole unit: ``300`` → ``5m``, ``259200`` → ``3d``, ``90`` → ``90s``.
+def format_minute(t: float) -> str:
+    """``t`` in UTC to the minute, as tables show times: ``2026-11-21 10:00``.
+
+    >>> format_minute(1_800_000_042.9), format_minute(1e20)
+    ('2027-01-15 08:00', '1e+20 s since the epoch')
+    """
+    moment = _utc(t)
+    return f"{t:g} s since the epoch" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def format_clock(t: time) -> str:
+    """A time of day as written in schedules: ``09:00``, with seconds only when there are any.
+
+    >>> format_clock(time(9)), format_clock(time(17, 30, 15))
+    ('09:00', '17:30:15')
+    """
+    return t.strftime("%H:%M") if t.second == 0 else t.strftime("%H:%M:%S")
+
+
+def format_wall_clock(t: float) -> str:
+    """``t`` as the local clock shows it, to the second (``14:03:07``): the demo's narration, read against
+    the clock of the person watching it."""
+    return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+
+
+def _utc(t: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(t, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def format_span(length: float | timedelta, *, weeks: bool = False) -> str:
+    """A length (seconds or a timedelta) in its largest whole unit: ``300`` → ``5m``, ``259200`` → ``3d``,
+    ``90`` → ``90s``; with ``weeks`` (as rules are written), ``1209600`` → ``2w``.
 
     >>> format_span(300), format_span(7200), format_span(259200), format_span(90), format_span(0.5)
     ('5m', '2h', '3d', '90s', '0.5s')
+    >>> format_span(1_209_600), format_span(1_209_600, weeks=True)
+    ('14d', '2w')
     """
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+    seconds = length.total_seconds() if isinstance(length, timedelta) else length
+    units = (("w", 604800.0),) if weeks else ()
+    for unit, size in (*units, ("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"

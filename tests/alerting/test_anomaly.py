@@ -74,7 +74,8 @@ def daily(days: int, seed: int = 3) -> np.ndarray:
     hours = np.arange(days * 24)
     phase = 2 * np.pi * ((hours % 24) - 12) / 24
     noise = np.random.default_rng(seed).normal(0, 3, hours.size)
-    return 100 + 80 * np.exp(4 * (np.cos(phase) - 1)) + noise
+    values: np.ndarray = 100 + 80 * np.exp(4 * (np.cos(phase) - 1)) + noise
+    return values
 
 
 def test_a_daily_peak_fools_the_plain_z_not_the_seasonal_one() -> None:
@@ -119,9 +120,11 @@ class SeriesSource:
         step: float | None = None,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
         assert step == HOUR and list(names) == [self.metric]
-        first = math.floor(start / HOUR) * HOUR
+        offset = origin % HOUR
+        first = math.floor((start - offset) / HOUR) * HOUR + offset
         steps = [first + HOUR * k for k in range(math.ceil((end - first) / HOUR))]
         return {self.metric: [(t, self.values.get(t)) for t in steps]}
 

@@ -195,6 +195,7 @@ def test_relative_rule_compares_with_the_trailing_median(app: App) -> None:
         assert run(app, [rule], k, states) == []
     ev = evaluate_one(rule, "credit", app.vigil.registry.get("credit"), app.vigil.query, at(9))  # type: ignore[arg-type]
     assert ev.baseline == pytest.approx(10.8, rel=0.02)  # p95 of 10 events at 10..10.9 ms: the median window
+    assert ev.baseline is not None
     assert ev.threshold == pytest.approx(3 * ev.baseline) and ev.start == T0 + 540 and ev.end == T0 + 600
     app.minute(10, latency=40.0)
     (alert,) = run(app, [rule], 10, states)
@@ -269,10 +270,10 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
     rows = []  # (minute, region, prediction, label)
     for k in range(3):
         for i in range(60):
-            region = "eu" if i % 2 else "us"
-            pred = int(rng.random() < 0.5)
-            wrong = rng.random() < (0.5 if (region == "eu" and k == 2) else 0.1)  # eu degrades in minute 2
-            rows.append((k, region, pred, 1 - pred if wrong else pred))
+            side = "eu" if i % 2 else "us"
+            guess = int(rng.random() < 0.5)
+            wrong = rng.random() < (0.5 if (side == "eu" and k == 2) else 0.1)  # eu degrades in minute 2
+            rows.append((k, side, guess, 1 - guess if wrong else guess))
     app.clock.now = T0 + 180 + 1
     _post(
         app,
@@ -296,7 +297,7 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
         [{"model": "credit", "request_id": f"s{j}", "label": y} for j, (_, _, _, y) in enumerate(rows)],
     )
     minute, region, pred, label = (np.array(c) for c in zip(*rows, strict=True))
-    rules = [
+    rules: list[Rule] = [
         ThresholdRule(
             name=f"{r.title()}Accuracy",
             model="credit",
@@ -357,8 +358,8 @@ def test_an_anomaly_rule_on_the_live_metrics(app: App) -> None:
         v for _, v in app.vigil.query.series("credit", ["latency_p95"], T0, T0 + 600, 60)["latency_p95"]
     ]
     value = app.vigil.query.series("credit", ["latency_p95"], T0 + 600, T0 + 660, 60)["latency_p95"][0][1]
-    median = np.median(history)
-    mad = np.median(np.abs(np.array(history) - median))
+    median = np.median(np.array(history, dtype=float))
+    mad = np.median(np.abs(np.array(history, dtype=float) - median))
     notes = alert.annotations
     assert alert.labels["severity"] == "critical" and alert.labels["kind"] == "anomaly"
     # annotations print 4-6 significant digits

@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,9 +19,7 @@ from vigil.alerting.analysis.replay import (
     MAX_EVALUATIONS,
     Firing,
     Transition,
-    format_duration,
     format_replay,
-    format_time,
     replay,
 )
 from vigil.alerting.evaluate.cache import SeriesCache
@@ -32,6 +30,7 @@ from vigil.config import parse_config
 from vigil.server.app import create_app
 from vigil.spec import ModelSpec
 from vigil.store.sqlite import SQLiteStore
+from vigil.timefmt import format_duration, format_time
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600  # on the hour
 P, F, R, OFF = Phase.PENDING, Phase.FIRING, Phase.RESOLVED, Phase.INACTIVE
@@ -70,10 +69,12 @@ class SeriesSource:
         step: float | None = None,
         version: str | None = None,
         segment: object = None,
+        origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
         self.reads += 1
         assert step is not None
-        first = math.floor(start / step) * step
+        offset = origin % step
+        first = math.floor((start - offset) / step) * step + offset
         points = [
             (first + k * step, self.values.get(first + k * step))
             for k in range(math.ceil((end - first) / step))
@@ -341,7 +342,7 @@ def test_replay_after_the_fact_does_what_the_live_engine_did(
         got = [Transition(t.at, t.phase, t.severity, None, None) for t in result.transitions]
         assert got == seen[rule.name] and any(t.phase is F for t in got), rule.name
     errors_replay = replay(rules[0], SeriesCache(vigil.query, horizon=T0 + 900), "credit", T0 + 61, T0 + 841)
-    assert errors_replay.firings == (Firing(T0 + 361, T0 + 601, CRIT, pytest.approx(0.6)),)
+    assert errors_replay.firings == (Firing(T0 + 361, T0 + 601, CRIT, cast(float, pytest.approx(0.6))),)
 
 
 def test_a_long_read_is_fetched_as_asked_once_then_extended_by_its_missing_steps() -> None:
@@ -355,9 +356,10 @@ def test_a_long_read_is_fetched_as_asked_once_then_extended_by_its_missing_steps
             step: float | None = None,
             version: str | None = None,
             segment: object = None,
+            origin: float = 0.0,
         ) -> dict[str, list[tuple[float, float | None]]]:
             assert step is not None and (end - start) / step <= 20_000, "over Query's MAX_POINTS"
-            return super().series(model, names, start, end, step, version, segment)
+            return super().series(model, names, start, end, step, version, segment, origin)
 
     # a 13-day baseline at 1m is 18,720 steps a read: no room to read ahead of it
     rule = RelativeRule(name="R", metric="latency_p95", factor=3, window="1m", baseline_window="13d")

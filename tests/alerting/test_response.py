@@ -74,8 +74,8 @@ def test_incident_timeline_ack_and_response_times(
         inc = incidents[0]
         assert inc["status"] == "open" and inc["model"] == "m"
         # latency fires first (no `for`): window [4m,5m) read at 5m; errors hold `for: 2m` from 4m to 6m
-        kinds = [(e["kind"], e["text"].split(" ")[0]) for e in inc["timeline"]]
-        assert kinds[:3] == [("opened", "incident"), ("fired", "LatencyHigh"), ("notified", "notified")]
+        heads = [(e["kind"], e["text"].split(" ")[0]) for e in inc["timeline"]]
+        assert heads[:3] == [("opened", "incident"), ("fired", "LatencyHigh"), ("notified", "notified")]
         show = client.get(f"/v1/incidents/{inc['id']}").json()
         assert {a["rule"] for a in show["alerts"]} == {"LatencyHigh"}
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -14,10 +16,10 @@ from scipy.stats import norm
 
 from tests.alerting.test_replay import SeriesSource
 from vigil.alerting.analysis.alert_quality import quantile, review
+from vigil.alerting.analysis.render import review_html, review_json, review_text
 from vigil.alerting.analysis.tuning import Suggestion, suggest_thresholds
 from vigil.alerting.response.episodes import Episode
 from vigil.alerting.rules import AnomalyRule, NoDataRule, RelativeRule, ThresholdRule
-from vigil.reports.review import review_html, review_json, review_text
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 H = 3600.0
@@ -25,7 +27,7 @@ START, END = T0, T0 + 7 * 86_400
 NOW = END
 
 
-def ep(rule: str, model: str, fired: float, resolved: float | None, **kw: object) -> Episode:
+def ep(rule: str, model: str, fired: float, resolved: float | None, **kw: Any) -> Episode:
     return Episode(
         rule, model, T0 + fired, "warning", resolved_at=None if resolved is None else T0 + resolved, **kw
     )
@@ -153,7 +155,9 @@ def runs(breach: list[bool]) -> list[tuple[int, int]]:
     return out
 
 
-def expected_replay(values: list[float | None], beyond: object, hold: int) -> tuple[float, int, float]:
+def expected_replay(
+    values: list[float | None], beyond: Callable[..., object], hold: int
+) -> tuple[float, int, float]:
     """Share of windows breaching, episodes and firing seconds of a threshold rule with ``for`` = ``hold``
     windows and no keep_firing_for, evaluated once per window: a run of r breaching windows fires at its
     (hold+1)-th window and resolves at the window after it, or stays open to the last evaluation."""
@@ -217,7 +221,7 @@ def test_suggestion_for_a_greater_than_rule_matches_numpy_and_each_candidate_its
         lowest = c.warning if c.warning is not None else c.critical
         share, episodes, firing = expected_replay(values, lambda v, L=lowest: v > L, hold=2)
         assert (c.breach_share, c.episodes, c.firing_seconds) == (
-            pytest.approx(share, abs=1e-15),
+            cast(float, pytest.approx(share, abs=1e-15)),
             episodes,
             firing,
         ), c
@@ -239,12 +243,13 @@ def test_suggestion_for_a_less_than_rule_is_mirrored() -> None:
     tail = max(sigma, (median - q01) / 3)
     assert got.warning == pytest.approx(min(median - 3 * sigma, q01), rel=1e-9)
     assert got.critical == pytest.approx(median - 5 * tail, rel=1e-9)
+    assert got.critical is not None and got.warning is not None
     assert got.critical < got.warning
     for c in got.candidates:
         lowest = c.warning if c.warning is not None else c.critical
         share, episodes, firing = expected_replay(values, lambda v, L=lowest: v < L, hold=0)
         assert (c.breach_share, c.episodes, c.firing_seconds) == (
-            pytest.approx(share, abs=1e-15),
+            cast(float, pytest.approx(share, abs=1e-15)),
             episodes,
             firing,
         ), c

@@ -58,6 +58,7 @@ def test_good_rules_parse() -> None:
     text = GOOD
     rules = rules_from_config(parse_config(text), "vigil.yaml", text)
     spike, drift, acc, silent = rules
+    assert isinstance(spike, RelativeRule) and isinstance(acc, ThresholdRule)
     assert spike.model == "credit" and spike.version == "v2" and spike.severity is Severity.CRITICAL
     assert spike.timing.for_warning == 600 and spike.timing.keep_firing_for == 300
     assert spike.baseline_window == timedelta(days=7) and spike.runbook is not None
@@ -168,6 +169,7 @@ def test_the_recipes_of_the_module_docstring_parse() -> None:
             },
         ]
     )
+    assert isinstance(cost, RelativeRule)
     assert cpu.breached(80.5) is Severity.CRITICAL and cpu.breached(80.0) is None
     assert cpu.timing.for_critical == 600 and gpu.metric == "host_gpu_percent"
     assert high.breached(0.06) is Severity.WARNING and spike.breached(0.04, 0.01) is Severity.WARNING
@@ -224,9 +226,12 @@ def test_default_rules_per_task(model: str, extra: set[str]) -> None:
     assert rules["NoData"].kind == "no_data" and rules["NoData"].timing.for_warning == 900
     if "AccuracyDrop" in rules:
         acc = rules["AccuracyDrop"]
+        assert isinstance(acc, RelativeRule)
         assert acc.metric == "accuracy" and acc.op == "<" and acc.kind == "relative"
     if "CostPerPredictionSpike" in rules:
-        assert rules["CostPerPredictionSpike"].baseline == "mean"
+        cost = rules["CostPerPredictionSpike"]
+        assert isinstance(cost, RelativeRule)
+        assert cost.baseline == "mean"
     if model == "clf":
         assert rules["ErrorRateHigh"].owner == "risk@example.com"
     parse_rules([r.model_dump(by_alias=True) for r in rules.values()])  # they round-trip

@@ -63,7 +63,7 @@ alerting:
     with TestClient(app) as client:
         for minute in range(12):
             failing = 3 <= minute < 8
-            events = [
+            batch = [
                 {
                     "model": "m",
                     "timestamp": T0 + minute * 60 + i,
@@ -72,7 +72,7 @@ alerting:
                 for i in range(50)
             ]
             now[0] = T0 + minute * 60 + 55
-            assert client.post("/v1/events", json=events).json()["accepted"] == 50
+            assert client.post("/v1/events", json=batch).json()["accepted"] == 50
             assert app.state.vigil.aggregator.wait_idle(10)
             for tick in (60, 90):
                 now[0] = T0 + minute * 60 + tick

@@ -209,6 +209,7 @@ class MinuteSource:
         step: float | None = None,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        origin: float = 0.0,  # one step over the whole range: where steps start does not matter
     ) -> dict[str, list[tuple[float, float | None]]]:
         assert start % 60 == 0 and end % 60 == 0 and step is not None and step >= end - start
         self.reads += 1

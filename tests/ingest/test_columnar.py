@@ -120,8 +120,15 @@ def _uniform(draw: st.DrawFn) -> list[dict[str, Any]]:
         "version": st.sampled_from(["v1", "v2"]),
         "error": st.one_of(st.none(), st.text(max_size=4)),
     }
-    values = [_floats, st.floats(-1e3, 1e3), _ints, st.integers(-5, 5), _text, st.booleans()]
-    feature_kinds = {
+    values: list[st.SearchStrategy[Any]] = [
+        _floats,
+        st.floats(-1e3, 1e3),
+        _ints,
+        st.integers(-5, 5),
+        _text,
+        st.booleans(),
+    ]
+    feature_kinds: dict[str, st.SearchStrategy[Any]] = {
         name: draw(st.sampled_from(values))
         for name in draw(st.lists(st.sampled_from(["x", "y", "z"]), unique=True, max_size=3))
     }
@@ -133,7 +140,7 @@ def _uniform(draw: st.DrawFn) -> list[dict[str, Any]]:
             if draw(st.integers(0, 9)):  # now and then a record leaves a key out
                 record[name] = draw(st.one_of(st.none(), kinds[name]) if name != "version" else kinds[name])
         features = {k: draw(st.one_of(st.none(), v)) for k, v in feature_kinds.items() if draw(st.booleans())}
-        if features or draw(st.booleans()):
+        if bool(features) or draw(st.booleans()):
             record["features"] = features
         if draw(st.integers(0, 3)) == 0:
             record["probabilities"] = {"a": draw(st.floats(0, 1)), "b": draw(st.one_of(st.none(), _floats))}

@@ -192,7 +192,7 @@ def test_acknowledged_events_are_not_lost_when_requests_overlap(apps: Apps) -> N
                 release.wait(5)
             return seq
 
-    app = create_app(CONFIG, SlowFirstAppend(), clock=lambda: NOW, flush_every=3600)  # type: ignore[arg-type]
+    app = create_app(CONFIG, SlowFirstAppend(), clock=lambda: NOW, flush_every=3600)
     results: dict[str, int] = {}
     with TestClient(app) as client:
         aggregator = app.state.vigil.aggregator

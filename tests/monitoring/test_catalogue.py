@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,7 @@ def _query(store: SQLiteStore, task: str) -> Query:
     return Query(store, registry, None, Baselines(registry, store), time.time)
 
 
-def _log(store: SQLiteStore, rows: list[tuple[str, float, str | None, str | None]]) -> None:
+def _log(store: SQLiteStore, rows: Sequence[tuple[str, float, str | None, str | None]]) -> None:
     """(request id, ts, prediction, segment JSON) in batches of 7, as the aggregator logs them."""
     for seq, lo in enumerate(range(0, len(rows), 7), start=1):
         part = rows[lo : lo + 7]
@@ -94,7 +94,7 @@ def _log(store: SQLiteStore, rows: list[tuple[str, float, str | None, str | None
 
 
 def _first_per_id(
-    rows: list[tuple[str, float, str | None, str | None]],
+    rows: Sequence[tuple[str, float, str | None, str | None]],
 ) -> dict[str, tuple[float, str | None]]:
     first: dict[str, tuple[float, str | None]] = {}
     for rid, ts, pred, _ in rows:

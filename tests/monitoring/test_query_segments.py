@@ -109,7 +109,8 @@ def _expected(name: str, cols: dict[str, np.ndarray], sel: np.ndarray) -> float 
         "mae": np.mean(np.abs(err)) if lab.any() else None,
         "rmse": np.sqrt(np.mean(err**2)) if lab.any() else None,
     }
-    return values[name]
+    value: float | None = values[name]
+    return value
 
 
 CLASSIFICATION = ["predictions", "score_mean", "label_coverage", "accuracy", "precision", "recall", "f1"]

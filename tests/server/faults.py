@@ -134,13 +134,13 @@ class TcpProxy:
                         other.sendall(data)  # type: ignore[union-attr]
                         other.setblocking(False)  # type: ignore[union-attr]
                     except OSError:
-                        for s in (sock, other):
-                            if s is not None:
+                        for end in (sock, other):
+                            if end is not None:
                                 with contextlib.suppress(KeyError, ValueError):
-                                    sel.unregister(s)
-                                peers.pop(s, None)
+                                    sel.unregister(end)
+                                peers.pop(end, None)
                                 with contextlib.suppress(OSError):
-                                    s.close()
+                                    end.close()
         finally:
             sel.close()
             listener.close()

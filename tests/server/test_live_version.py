@@ -5,6 +5,7 @@ after a restart. Editing ``live:`` in the config is a deploy of its own."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -59,7 +60,7 @@ def _live(client: TestClient) -> tuple[str, str | None]:
 
 
 def _info(client: TestClient) -> str:
-    text = client.get("/metrics").text
+    text: str = client.get("/metrics").text
     [line] = [x for x in text.splitlines() if x.startswith("vigil_model_info{")]
     return line
 
@@ -85,13 +86,14 @@ def _eventually(read: Callable[[], Any], want: Any, seconds: float = 10.0) -> An
 
 def test_rollback_and_deploy_move_the_live_version_everywhere(deploy_hook: str) -> None:
     clock = FakeClock(NOW)
+    writers = itertools.count(1)
     with fresh_database() as url, ExitStack() as stack:
 
         def server(live: str = "v2") -> tuple[TestClient, Any]:
             config = parse_config(CONFIG.format(live=live, hook=deploy_hook))
             store = open_store(url)
             stack.callback(store.close)
-            app = create_app(config, store, clock=clock, writer=f"w{len(stack._exit_callbacks)}")
+            app = create_app(config, store, clock=clock, writer=f"w{next(writers)}")
             return stack.enter_context(TestClient(app)), app
 
         a, app_a = server()

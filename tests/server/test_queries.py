@@ -123,6 +123,7 @@ def _traffic(rng: np.random.Generator, n: int, start: float, seconds: float) -> 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
+    row: Any  # a pandas row: attributes of any type
     for row in df.itertuples():
         features: dict[str, Any] = {"income": None if row.income_null else float(row.income)}
         if not row.region_absent:
@@ -378,7 +379,9 @@ def test_accuracy_and_label_coverage_on_the_joined_labels(serve: Callable[..., S
             assert got_cov == pytest.approx(labelled[in_step].mean(), abs=1e-12)
             sel = in_step & labelled
             want = (
-                (pred[sel] == np.array([final[i] for i in np.flatnonzero(sel)])).mean() if sel.any() else None
+                (pred[sel] == np.array([final[int(i)] for i in np.flatnonzero(sel)])).mean()
+                if sel.any()
+                else None
             )
             assert got_acc == (None if want is None else pytest.approx(want, abs=1e-12)), (step, t)
 
@@ -401,13 +404,14 @@ def _as_events(
     df: pd.DataFrame, start: float, seconds: float, rng: np.random.Generator
 ) -> list[dict[str, Any]]:
     ts = start + rng.uniform(0, seconds, len(df))
+    rows: list[Any] = list(df.itertuples())  # pandas rows: attributes of any type
     return [
         {
             "model": "credit",
             "timestamp": float(t),
             "features": {"a": float(r.a), "b": float(r.b), "c": float(r.c), "region": r.region},
         }
-        for t, r in zip(ts, df.itertuples(), strict=True)
+        for t, r in zip(ts, rows, strict=True)
     ]
 
 

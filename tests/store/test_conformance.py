@@ -246,11 +246,11 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
             for sql in [*undo, f"DELETE FROM vigil_schema_migrations WHERE version > {_KEYS_MIGRATION - 1}"]:
                 conn.execute(sql.replace("'x'", "'x'::bytea"))
     else:
-        conn = sqlite3.connect(store.url)
+        db = sqlite3.connect(store.url)
         for sql in [*undo, f"PRAGMA user_version = {_KEYS_MIGRATION - 1}"]:
-            conn.execute(sql)
-        conn.commit()
-        conn.close()
+            db.execute(sql)
+        db.commit()
+        db.close()
     upgraded = open_store(store.url)
     try:
         assert [(b.model, b.rows, b.digest) for b in upgraded.keyed_batches("k")] == [("m", 7, None)]

@@ -21,7 +21,6 @@ from vigil.cli.client import (
     _ago,
     _connected,
     _echo_json,
-    _iso,
     _json_option,
     _path,
     _seconds,
@@ -34,6 +33,7 @@ from vigil.cli.client import (
     parse_time,
 )
 from vigil.errors import InputError
+from vigil.timefmt import format_time
 
 __all__ = ["alerts", "silences"]
 
@@ -148,7 +148,7 @@ def alerts_silence(
     if duration is not None:
         body["duration"] = duration
     else:
-        body["ends_at"] = _iso(parse_time(str(until), api.clock(), "--until", future=True))
+        body["ends_at"] = format_time(parse_time(str(until), api.clock(), "--until", future=True))
     made = api.json("POST", "/v1/silences", body=body)
     click.echo(made.get("id", ""))
     shown = " ".join(made.get("matchers", body["matchers"]))

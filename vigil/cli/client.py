@@ -37,6 +37,7 @@ from urllib.parse import quote
 import click
 
 from vigil.errors import InputError
+from vigil.timefmt import format_age, format_duration, format_minute, parse_duration
 
 if TYPE_CHECKING:
     import httpx
@@ -205,8 +206,6 @@ def parse_time(text: str, now: float, what: str, *, future: bool = False) -> flo
     >>> parse_time("2026-11-21T10:00:00Z", 0, "--to") == parse_time("1795255200", 0, "--to")
     True
     """
-    from vigil.timefmt import parse_duration
-
     given = text.strip()
     try:
         return float(given)
@@ -226,10 +225,6 @@ def parse_time(text: str, now: float, what: str, *, future: bool = False) -> flo
             f"or a duration like 2h (that long {ago})"
         ) from None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds(value: Any) -> float | None:
@@ -252,7 +247,7 @@ def _stamp(value: Any) -> str:
     ('2026-11-21 10:00', '-')
     """
     t = _seconds(value)
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+    return "-" if t is None else format_minute(t)
 
 
 _ISO_SPAN = re.compile(
@@ -273,25 +268,13 @@ def _duration(seconds: Any) -> str:
             days, hours, minutes, secs = (float(g or 0) for g in iso.groups())
             seconds = days * 86_400 + hours * 3600 + minutes * 60 + secs
         else:
-            from vigil.timefmt import parse_duration
-
             try:
                 seconds = parse_duration(seconds).total_seconds()
             except Exception:
                 return str(seconds)
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return "-"
-    s = round(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        m, rest = divmod(s, 60)
-        return f"{m}m{rest:02d}s" if rest else f"{m}m"
-    if s < 86_400:
-        h, rest = divmod(s, 3600)
-        return f"{h}h{rest // 60:02d}m" if rest // 60 else f"{h}h"
-    d, rest = divmod(s, 86_400)
-    return f"{d}d{rest // 3600:02d}h" if rest // 3600 else f"{d}d"
+    return format_duration(seconds)
 
 
 def _ago(value: Any, now: float) -> str:
@@ -301,20 +284,7 @@ def _ago(value: Any, now: float) -> str:
     ('45s ago', '12m ago', 'in 2h', '-')
     """
     t = _seconds(value)
-    if t is None:
-        return "-"
-    d = now - t
-    s = abs(d)
-    text = (
-        f"{int(s)}s"
-        if s < 60
-        else f"{int(s // 60)}m"
-        if s < 3600
-        else f"{int(s // 3600)}h"
-        if s < 86_400
-        else f"{int(s // 86_400)}d"
-    )
-    return f"{text} ago" if d >= 0 else f"in {text}"
+    return "-" if t is None else format_age(t, now)
 
 
 def _when(value: Any, now: float) -> str:

@@ -22,7 +22,6 @@ from vigil.cli.client import (
     _connected,
     _duration,
     _echo_json,
-    _iso,
     _json_option,
     _path,
     _seconds,
@@ -33,6 +32,7 @@ from vigil.cli.client import (
     parse_time,
 )
 from vigil.errors import InputError
+from vigil.timefmt import format_time
 
 __all__ = ["audit", "incidents"]
 
@@ -78,7 +78,7 @@ def incidents_list(api: Api, status: str | None, since: str | None, as_json: boo
             )
         params["status"] = ",".join(wanted)
     if since:
-        params["since"] = _iso(parse_time(since, api.clock(), "--since"))
+        params["since"] = format_time(parse_time(since, api.clock(), "--since"))
     data = api.json("GET", "/v1/incidents", params=params)
     if as_json:
         _echo_json(data)
@@ -244,7 +244,7 @@ def audit(api: Api, since: str | None, target: str | None, limit: int, as_json: 
     """The audit log, oldest first: who did what, when; below each entry, what it changed."""
     params = {"limit": str(limit)}
     if since:
-        params["since"] = _iso(parse_time(since, api.clock(), "--since"))
+        params["since"] = format_time(parse_time(since, api.clock(), "--since"))
     if target:
         params["target"] = target
     data = api.json("GET", "/v1/audit", params=params)

@@ -24,10 +24,9 @@ from vigil.cli.ingest import ingest
 from vigil.cli.rules import review, rules
 from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
-from vigil.reports.text import summary
 
 if TYPE_CHECKING:
-    from vigil.reports.model import Report
+    from vigil.comparison.report import Report
 
 __all__ = ["main"]
 
@@ -79,7 +78,7 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run(options: dict[str, Any]) -> Report:
     # the statistics stack (numpy, pyarrow) loads here, not for every command
-    from vigil.comparison import compare
+    from vigil.comparison.compare import compare
 
     ignore = [c.strip() for c in (options.get("ignore") or "").split(",") if c.strip()]
     with _progress() as tick:
@@ -131,7 +130,7 @@ def report(html_out: str | None, json_out: str | None, **options: Any) -> None:
         _save(result, "json", json_out)
     if html_out:
         _save(result, "html", html_out)
-    click.echo(summary(result))
+    click.echo(result.to_text())
     for path in (json_out, html_out):
         if path:
             click.echo(f"wrote {path}")
@@ -182,7 +181,7 @@ def check(
     bad = [c for c in result.quality if c.status in levels]
     if bad:
         failures.append(f"{len(bad)} data-quality checks at '{quality_level}' or worse")
-    click.echo(summary(result))
+    click.echo(result.to_text())
     if failures:
         click.echo("\nCHECK FAILED", err=False)
         for f in failures:
@@ -224,7 +223,7 @@ def demo_report(out: str, rows: int) -> None:
     result = _run({"reference": str(ref), "current": str(cur), "config": str(folder / "vigil.yaml")})
     _save(result, "json", folder / "report.json")
     _save(result, "html", folder / "report.html")
-    click.echo(summary(result))
+    click.echo(result.to_text())
     click.echo(f"\nopen {folder / 'report.html'} in a browser; the JSON is in {folder / 'report.json'}")
 
 

@@ -19,7 +19,6 @@ from vigil.cli.client import (
     _connected,
     _duration,
     _echo_json,
-    _iso,
     _json_option,
     _seconds,
     _stamp,
@@ -27,6 +26,7 @@ from vigil.cli.client import (
     parse_time,
 )
 from vigil.errors import InputError
+from vigil.timefmt import format_time
 
 __all__ = ["review", "rules"]
 
@@ -112,9 +112,9 @@ def rules_test(
         body["rule"] = _rule_from_file(str(rule_file))
     now = api.clock()
     if start:
-        body["from"] = _iso(parse_time(start, now, "--from"))
+        body["from"] = format_time(parse_time(start, now, "--from"))
     if end:
-        body["to"] = _iso(parse_time(end, now, "--to"))
+        body["to"] = format_time(parse_time(end, now, "--to"))
     if every:
         body["every"] = every
     data = api.json("POST", "/v1/rules/test", body=body)
@@ -162,9 +162,9 @@ def review(api: Api, start: str | None, end: str | None, html_out: str | None, a
     now = api.clock()
     params: dict[str, str] = {}
     if start:
-        params["from"] = _iso(parse_time(start, now, "--from"))
+        params["from"] = format_time(parse_time(start, now, "--from"))
     if end:
-        params["to"] = _iso(parse_time(end, now, "--to"))
+        params["to"] = format_time(parse_time(end, now, "--to"))
     if html_out:
         answer = api.call("GET", "/v1/review", params={**params, "format": "html"})
         try:

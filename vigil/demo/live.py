@@ -35,7 +35,7 @@ import yaml
 from vigil.demo.receivers import ALERTMANAGER_BINARY, AlertmanagerWatch, SmtpRecorder, WebhookRecorder
 from vigil.demo.rules import DemoTimings, alerting_section, alertname_for, rules_section
 from vigil.demo.timeline import Timeline
-from vigil.timefmt import parse_duration
+from vigil.timefmt import format_wall_clock, parse_duration
 
 __all__ = ["Trouble", "run_demo", "schedule"]
 
@@ -278,7 +278,7 @@ def run_demo(
         sent = 0
         try:
             time.sleep(max(0.0, start - time.time()))
-            say(f"{time.strftime('%H:%M:%S', time.localtime(start))}  traffic starts (calm for {calm:.0f} s)")
+            say(f"{format_wall_clock(start)}  traffic starts (calm for {calm:.0f} s)")
             sent = _stream(url, start, duration, rate, troubles, (tumor, diabetes), timeline, injected, say)
         except KeyboardInterrupt:
             say("stopping")
@@ -426,7 +426,7 @@ def _stream(
                     now = time.time()
                     timeline.inject(t.name, t.model, t.alerts, now, now - start)
                     injected.append({"at": now, "name": t.name, "model": t.model, "what": t.what})
-                    say(f"{time.strftime('%H:%M:%S')}  INJECTED  {t.model}: {t.what}   → {t.look}")
+                    say(f"{format_wall_clock(time.time())}  INJECTED  {t.model}: {t.what}   → {t.look}")
             n = max(1, int(rng.poisson(rate * tick)))
             for m in models:
                 sent += _serve(client, m, n, elapsed, troubles, rng, pending)

@@ -240,10 +240,6 @@ class AlertmanagerWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="demo-alertmanager", daemon=True)
 
-    @property
-    def available(self) -> bool:
-        return self.binary.exists()
-
     def start(self, timeout: float = 20.0) -> AlertmanagerWatch:
         """Start the process and wait until it is ready; raises RuntimeError (with its log) when it fails."""
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,12 @@ seconds from ``time.time()``, in the one process that injects and receives.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vigil.demo.receivers import Received
+from vigil.timefmt import format_wall_clock
 
 __all__ = ["Injection", "Timeline"]
 
@@ -31,10 +31,6 @@ class Injection:
     at: float
     offset: float
     """Seconds after the demo's start."""
-
-
-def _clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 def _delay(seconds: float | None) -> str:
@@ -74,8 +70,8 @@ class Timeline:
             else "no injected trouble explains it"
         )
         self.say(
-            f"{_clock(r.at)}  NOTIFIED  {r.receiver:<12}  {r.alertname} {r.model} {r.severity} {r.status}"
-            f"  ({why})"
+            f"{format_wall_clock(r.at)}  NOTIFIED  {r.receiver:<12}  "
+            f"{r.alertname} {r.model} {r.severity} {r.status}  ({why})"
         )
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -142,7 +138,7 @@ class Timeline:
         body = [
             [
                 m["trouble"],
-                f"{_clock(m['injected_at'])} (+{m['offset']:.0f} s)",
+                f"{format_wall_clock(m['injected_at'])} (+{m['offset']:.0f} s)",
                 f"{m['alert']} {m['model']} {m['severity'] or '(none)'}",
                 *(_delay(m["first"][name]) for name in self.receivers),
                 _delay(m["resolved"]),
@@ -160,7 +156,7 @@ class Timeline:
             lines.append(f"unexpected: {len(odd)} received alert(s) no injected trouble explains:")
             for n in odd:
                 what = f"{n['alertname']} {n['model']} {n['severity']} {n['status']}"
-                lines.append(f"  {_clock(n['at'])}  {n['receiver']}  {what}")
+                lines.append(f"  {format_wall_clock(n['at'])}  {n['receiver']}  {what}")
         else:
             lines.append("unexpected: none (no alert that an injected trouble does not explain)")
         return lines

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Literal
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
+    from vigil.comparison.report import Report
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
-    from vigil.reports.model import Report
 
 __all__ = [
     "CATALOGUE",

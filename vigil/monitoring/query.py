@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -26,7 +25,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.comparison import compare_profiles
+from vigil.comparison.compare import compare_profiles
+from vigil.comparison.report import Report
 from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
@@ -39,10 +39,10 @@ from vigil.monitoring.retention import choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
-from vigil.reports.model import Report
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import Store
+from vigil.timefmt import format_time
 
 __all__ = [
     "METRICS",
@@ -377,7 +377,7 @@ def _wire(row: dict[str, Any], task: str) -> dict[str, Any]:
     out: dict[str, Any] = {"features": {}, "segments": {}}
     for name, value in row.items():
         if name == "ts":
-            out["timestamp"] = datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
+            out["timestamp"] = format_time(value, digits=6)
         elif name == PREDICTION:
             out["prediction"] = _BINARY.get(value, value) if task == "binary" else value
         elif name == SCORE:

@@ -1,39 +1,67 @@
-"""A plain-text summary of a report, for the terminal and CI logs."""
+"""A plain-text summary of a drift report, for the terminal and CI logs.
+
+:func:`summary` takes the JSON-ready dict produced by ``Report.to_dict()``, as
+:func:`vigil.reports.html.render_html` does; a value the JSON form holds as null (NaN, an infinity) prints
+as ``—``.
+"""
 
 from __future__ import annotations
 
-from vigil.reports.model import Report
+import math
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["summary"]
 
 
-def summary(report: Report) -> str:
+def summary(report: Mapping[str, Any]) -> str:
+    """The verdict, the drifted columns (largest effect relative to its threshold first), the quality checks
+    that did not pass, and what was not tested."""
     lines = []
-    verdict = "YES" if report.dataset_drift else "no"
+    columns: Mapping[str, Mapping[str, Any]] = report["columns"]
+    drift_share = float(report["drift_share"])
+    verdict = "YES" if report["dataset_drift"] else "no"
     lines.append(
-        f"Dataset drift: {verdict} — {len(report.drifted)} of {report.n_tested} columns drifted "
-        f"({report.drift_share:.0%}; dataset drift at ≥ {float(report.settings['drift_share']):.0%})"
+        f"Dataset drift: {verdict} — {report['n_drifted']} of {report['n_tested']} columns drifted "
+        f"({drift_share:.0%}; dataset drift at ≥ {float(report['settings']['drift_share']):.0%})"
     )
-    ranked = sorted(report.columns.values(), key=lambda c: (not c.drift, -c.effect / (c.threshold or 1)))
-    drifted = [c for c in ranked if c.drift]
+    drifted = sorted((name for name, c in columns.items() if c["drift"]), key=lambda n: -_ratio(columns[n]))
     if drifted:
-        width = max(len(c.column) for c in drifted)
+        width = max(len(name) for name in drifted)
         lines.append("Drifted columns:")
-        for c in drifted:
-            p = c.p_value_adjusted if c.p_value_adjusted is not None else c.p_value
+        for name in drifted:
+            c = columns[name]
+            p = c.get("p_value_adjusted")
+            if p is None:
+                p = c.get("p_value")
             lines.append(
-                f"  {c.column:<{width}}  {c.method:<14} effect {c.effect:.3g} ≥ {c.threshold:.3g}"
-                f"  p {_p(p)}" + (f"  ({c.note})" if c.note else "")
+                f"  {name:<{width}}  {c['method']:<14} effect {_g(c['effect'])} ≥ {_g(c['threshold'])}"
+                f"  p {_p(p)}" + (f"  ({c['note']})" if c.get("note") else "")
             )
-    counts = {s: sum(1 for q in report.quality if q.status == s) for s in ("fail", "warn", "pass")}
+    quality: list[Mapping[str, Any]] = report["quality"]
+    counts = {s: sum(1 for q in quality if q["status"] == s) for s in ("fail", "warn", "pass")}
     lines.append(f"Data quality: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass")
-    for q in report.quality:
-        if q.status != "pass":
-            lines.append(f"  {q.status.upper():<4}  {q.column or '(table)'}: {q.check}: {q.message}")
-    if report.skipped:
+    for q in quality:
+        if q["status"] != "pass":
+            where = q["column"] or "(table)"
+            lines.append(f"  {q['status'].upper():<4}  {where}: {q['check']}: {q['message']}")
+    skipped: Mapping[str, str] = report["skipped"]
+    if skipped:
         lines.append("Not tested:")
-        lines.extend(f"  {n}: {why}" for n, why in report.skipped.items())
+        lines.extend(f"  {n}: {why}" for n, why in skipped.items())
     return "\n".join(lines)
+
+
+def _ratio(column: Mapping[str, Any]) -> float:
+    """A drifted column's effect over its threshold; an effect held as null (infinite) ranks first."""
+    effect, threshold = column["effect"], column["threshold"]
+    if effect is None:
+        return math.inf
+    return float(effect) / (threshold or 1)
+
+
+def _g(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
 
 
 def _p(p: float | None) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from vigil import __version__
+from vigil._version import __version__
 from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig

@@ -43,10 +43,6 @@ class Caller:
     level: Level | None
     """The key's level; None when the API is open."""
 
-    @property
-    def verified(self) -> bool:
-        return self.holder is not None
-
     def actor(self, claim: object = None) -> str:
         """Who to record as acting: the holder, else ``claim`` (the client's word) marked unverified."""
         if self.holder is not None:

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import TextIO
 
+from vigil.timefmt import TIME_FORMAT
+
 __all__ = ["FORMATS", "configure"]
 
 FORMATS = ("text", "json")
@@ -35,13 +37,11 @@ def configure(fmt: str = "text", level: str = "info", stream: TextIO | None = No
         formatter = JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            datefmt="%Y-%m-%dT%H:%M:%SZ",
+            datefmt=TIME_FORMAT,
             json_ensure_ascii=False,
         )
     else:
-        formatter = logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
-        )
+        formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", TIME_FORMAT)
     formatter.converter = time.gmtime  # UTC, like every time Vigil shows
     handler.setFormatter(formatter)
     root = logging.getLogger()

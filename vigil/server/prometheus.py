@@ -80,7 +80,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.samples import Sample
 
-from vigil import __version__
+from vigil._version import __version__
 from vigil.errors import InputError
 from vigil.server.services import Vigil
 from vigil.sketches import QuantileSketch

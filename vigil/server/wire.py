@@ -23,7 +23,7 @@ from vigil.errors import InputError, StoreError
 from vigil.ingest.validate import BadRequest
 from vigil.registry import Conflict as RegistryConflict
 from vigil.server.errors import Conflict, NotFound, UnknownModel
-from vigil.timefmt import parse_duration
+from vigil.timefmt import format_time, parse_duration
 
 __all__ = [
     "STORE_RETRY_AFTER",
@@ -109,9 +109,7 @@ def parse_step(step: str) -> float:
 
 def iso(t: float) -> str:
     """A time as answers show it: RFC 3339 in UTC to the second (``""`` for no time)."""
-    if not math.isfinite(t):
-        return ""
-    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(t) if math.isfinite(t) else ""
 
 
 # -- bodies --------------------------------------------------------------------------------------------------

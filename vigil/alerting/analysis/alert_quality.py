@@ -26,8 +26,8 @@ acknowledged, 9 flaps — raise the threshold or lengthen `for```. Rules are sor
 in that order, then most noise, then most episodes, then name.
 
 :func:`vigil.alerting.analysis.tuning.suggest_thresholds` proposes levels for one rule on one model from the
-metric's own history. :mod:`vigil.reports.review` presents a review with its suggestions as JSON, text or
-HTML.
+metric's own history. :mod:`vigil.alerting.analysis.render` presents a review with its suggestions as JSON,
+text or HTML.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.alerting.analysis.replay import format_duration
 from vigil.alerting.response.episodes import Episode
+from vigil.timefmt import format_duration
 
 __all__ = [
     "Review",

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from vigil.alerting.evaluate.cache import SeriesCache
@@ -43,6 +42,7 @@ from vigil.alerting.evaluate.source import MetricSource
 from vigil.alerting.evaluate.window import width_of
 from vigil.alerting.rules.base import RuleBase
 from vigil.alerting.state import AlertState, Phase, Severity, step
+from vigil.timefmt import format_duration, format_time
 
 __all__ = [
     "MAX_EVALUATIONS",
@@ -50,9 +50,7 @@ __all__ = [
     "Replay",
     "Transition",
     "default_every",
-    "format_duration",
     "format_replay",
-    "format_time",
     "replay",
     "window_width",
 ]
@@ -244,34 +242,6 @@ def _further(lowest: bool, a: float | None, b: float | None) -> float | None:
 
 
 # -- formatting --------------------------------------------------------------------------------------------
-
-
-def format_time(t: float) -> str:
-    """``t`` (seconds since the epoch) as UTC, to the second.
-
-    >>> format_time(1_800_000_000)
-    '2027-01-15 08:00:00Z'
-    """
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def format_duration(seconds: float) -> str:
-    """A duration in its two largest units.
-
-    >>> [format_duration(s) for s in (0, 42, 60, 3_900, 90_061, 1.5)]
-    ['0s', '42s', '1m', '1h05m', '1d01h', '2s']
-    """
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        m, rest = divmod(s, 60)
-        return f"{m}m{rest:02d}s" if rest else f"{m}m"
-    if s < 86_400:
-        h, rest = divmod(s, 3600)
-        return f"{h}h{rest // 60:02d}m" if rest // 60 else f"{h}h"
-    d, rest = divmod(s, 86_400)
-    return f"{d}d{rest // 3600:02d}h" if rest // 3600 else f"{d}d"
 
 
 def _num(value: float | None) -> str:

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.timefmt import parse_duration
+from vigil.timefmt import format_clock, format_span, parse_duration
 
-__all__ = ["DAY_NAMES", "IntervalError", "WeeklySchedule", "WeeklySpec", "clock", "instant_of", "weekly_of"]
+__all__ = ["DAY_NAMES", "IntervalError", "WeeklySchedule", "WeeklySpec", "instant_of", "weekly_of"]
 
 _DAY = 86400.0
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -115,11 +115,11 @@ class WeeklySchedule:
 
     def __str__(self) -> str:
         days = ",".join(DAY_NAMES[d] for d in self.days)
-        begin = clock(self.start)
+        begin = format_clock(self.start)
         if self.duration < _DAY:
             end = (datetime.combine(date(2000, 1, 1), self.start) + timedelta(seconds=self.duration)).time()
-            return f"{days} {begin}–{clock(end)} {self.timezone}"
-        return f"{days} {begin} for {_span(self.duration)} {self.timezone}"
+            return f"{days} {begin}–{format_clock(end)} {self.timezone}"
+        return f"{days} {begin} for {format_span(self.duration)} {self.timezone}"
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -129,17 +129,6 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(
             f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin, America/New_York or UTC"
         ) from None
-
-
-def clock(t: time) -> str:
-    return t.strftime("%H:%M") if t.second == 0 else t.strftime("%H:%M:%S")
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("d", _DAY), ("h", 3600.0), ("m", 60.0)):
-        if seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 class WeeklySpec(BaseModel):

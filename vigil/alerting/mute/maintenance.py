@@ -48,11 +48,11 @@ from vigil.alerting.mute.intervals import (
     IntervalError,
     WeeklySchedule,
     WeeklySpec,
-    clock,
     instant_of,
     weekly_of,
 )
 from vigil.errors import ConfigError, ConfigProblem, InputError
+from vigil.timefmt import format_clock
 
 __all__ = [
     "MAINTENANCE_KIND",
@@ -137,7 +137,7 @@ class MaintenanceWindow:
         if self.weekly is not None:
             out["weekly"] = {
                 "days": [DAY_NAMES[d] for d in self.weekly.days],
-                "start": clock(self.weekly.start),
+                "start": format_clock(self.weekly.start),
                 "duration": self.weekly.duration,
                 "timezone": self.weekly.timezone,
             }

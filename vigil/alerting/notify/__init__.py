@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vigil.alerting.notify.alertmanager import AlertmanagerReceiver, alertmanager_alerts
 from vigil.alerting.notify.channel import Receiver
-from vigil.alerting.notify.content import ANNOTATION_KEYS, Summary, content_hash, rfc3339, summarize
+from vigil.alerting.notify.content import ANNOTATION_KEYS, Summary, content_hash, summarize
 from vigil.alerting.notify.email import EmailReceiver, email_message
 from vigil.alerting.notify.log import NotificationLog, StoreNotificationLog, deliver
 from vigil.alerting.notify.pagerduty import PAGERDUTY_EVENTS_URL, PagerDutyReceiver, pagerduty_event
@@ -41,7 +41,6 @@ __all__ = [
     "deliver",
     "email_message",
     "pagerduty_event",
-    "rfc3339",
     "slack_message",
     "summarize",
     "webhook_payload",

@@ -9,9 +9,9 @@ import httpx
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify.channel import ChannelConfig, Receiver, alerts_of, ends_at
-from vigil.alerting.notify.content import rfc3339
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.spec import Secret
+from vigil.timefmt import format_time
 
 __all__ = ["AlertmanagerConfig", "AlertmanagerReceiver", "alertmanager_alerts"]
 
@@ -28,13 +28,13 @@ def alertmanager_alerts(
         entry: dict[str, Any] = {
             "labels": labels,
             "annotations": dict(a.annotations),
-            "startsAt": rfc3339(a.starts_at),
+            "startsAt": format_time(a.starts_at, digits=3),
         }
         generator = a.annotations.get("generator_url") or a.annotations.get("dashboard_url")
         if generator:
             entry["generatorURL"] = generator
         if a.status is AlertStatus.RESOLVED:
-            entry["endsAt"] = rfc3339(ends_at(a, now))
+            entry["endsAt"] = format_time(ends_at(a, now), digits=3)
         out.append(entry)
     return out
 

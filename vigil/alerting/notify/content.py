@@ -23,12 +23,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 
 from vigil.alerting.alert import Alert
 from vigil.alerting.dispatch.dispatcher import Notification, Reason
+from vigil.timefmt import format_time
 
 __all__ = [
     "ANNOTATION_KEYS",
@@ -36,7 +36,6 @@ __all__ = [
     "Summary",
     "common",
     "content_hash",
-    "rfc3339",
     "summarize",
 ]
 
@@ -56,20 +55,6 @@ ANNOTATION_KEYS = (
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _SEVERITY_RANK = {"critical": 2, "page": 2, "warning": 1, "ticket": 1}
-
-
-def rfc3339(seconds: float) -> str:
-    """UTC RFC 3339 with a ``Z``; milliseconds only when there are any.
-
-    >>> rfc3339(0)
-    '1970-01-01T00:00:00Z'
-    >>> rfc3339(1700000000.25)
-    '2023-11-14T22:13:20.250Z'
-    """
-    moment = datetime.fromtimestamp(seconds, UTC)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = moment.microsecond // 1000
-    return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
 
 
 def common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
@@ -120,7 +105,7 @@ class Summary:
         """(name, text) for each known fact, in reading order: severity, since, value, ..., dashboard."""
         pairs: list[tuple[str, str | None]] = [
             ("Severity", self.severity),
-            ("Since", rfc3339(self.since) if self.since is not None else None),
+            ("Since", format_time(self.since, digits=3) if self.since is not None else None),
             ("Value", self.value),
             ("Threshold", self.threshold),
             ("Owner", self.owner),

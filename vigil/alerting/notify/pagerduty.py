@@ -11,9 +11,10 @@ import httpx
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify.channel import ChannelConfig, Receiver, alert_line, clip
-from vigil.alerting.notify.content import common, rfc3339, summarize
+from vigil.alerting.notify.content import common, summarize
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.spec import Secret
+from vigil.timefmt import format_time
 
 __all__ = ["PAGERDUTY_EVENTS_URL", "PagerDutyConfig", "PagerDutyReceiver", "pagerduty_event"]
 
@@ -65,7 +66,7 @@ def pagerduty_event(
         "custom_details": details,
     }
     if s.since is not None:
-        payload["timestamp"] = rfc3339(s.since)
+        payload["timestamp"] = format_time(s.since, digits=3)
     if "alertname" in labels:
         payload["class"] = labels["alertname"]
     if "model" in labels:

@@ -9,9 +9,10 @@ import httpx
 from vigil.alerting.alert import AlertStatus
 from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.notify.channel import ChannelConfig, Receiver, alerts_of, ends_at
-from vigil.alerting.notify.content import ZERO_TIME, common, rfc3339
+from vigil.alerting.notify.content import ZERO_TIME, common
 from vigil.alerting.notify.retry import Delivery, RetryPolicy, post_json
 from vigil.spec import Secret
+from vigil.timefmt import format_time
 
 __all__ = ["WebhookConfig", "WebhookReceiver", "webhook_payload"]
 
@@ -38,8 +39,10 @@ def webhook_payload(
                 "status": a.status.value,
                 "labels": dict(a.labels),
                 "annotations": dict(a.annotations),
-                "startsAt": rfc3339(a.starts_at),
-                "endsAt": rfc3339(ends_at(a, now)) if a.status is AlertStatus.RESOLVED else ZERO_TIME,
+                "startsAt": format_time(a.starts_at, digits=3),
+                "endsAt": format_time(ends_at(a, now), digits=3)
+                if a.status is AlertStatus.RESOLVED
+                else ZERO_TIME,
                 "generatorURL": a.annotations.get("generator_url") or a.annotations.get("dashboard_url", ""),
                 "fingerprint": a.fingerprint,
             }

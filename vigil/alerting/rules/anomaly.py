@@ -45,9 +45,9 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.rules.base import Duration, Evaluation, MetricRule, finite, fmt, levels_of, problem, span
-from vigil.alerting.rules.error_budget import span as span_seconds
+from vigil.alerting.rules.base import Duration, Evaluation, MetricRule, finite, fmt, levels_of, problem
 from vigil.alerting.state import Severity
+from vigil.timefmt import format_span
 
 __all__ = [
     "ANOMALY_LEVELS",
@@ -182,27 +182,27 @@ class AnomalyRule(MetricRule):
                 "use e.g. baseline_window: 7d",
             )
         season = self.seasonality
+        baseline, window = (format_span(d, weeks=True) for d in (self.baseline_window, self.window))
         if season is None:
             points = int(self.baseline_window / self.window)
-            where = (
-                f"baseline_window {span(self.baseline_window)} holds {points} windows of {span(self.window)}"
-            )
+            where = f"baseline_window {baseline} holds {points} windows of {window}"
         else:
             if season < 3 * self.window:
                 raise problem(
                     "seasonality",
-                    f"seasonality ({span(season)}) must be at least 3 windows ({span(3 * self.window)})",
+                    f"seasonality ({format_span(season, weeks=True)}) must be at least 3 windows "
+                    f"({format_span(3 * self.window, weeks=True)})",
                     "use e.g. seasonality: 1d",
                 )
             if self.baseline_window < season:
                 raise problem(
                     "baseline_window",
-                    f"baseline_window ({span(self.baseline_window)}) must hold at least one season "
-                    f"({span(season)})",
-                    f"use e.g. baseline_window: {span(4 * season)}",
+                    f"baseline_window ({baseline}) must hold at least one season "
+                    f"({format_span(season, weeks=True)})",
+                    f"use e.g. baseline_window: {format_span(4 * season, weeks=True)}",
                 )
             points = 3 * self.seasons
-            where = f"{self.seasons} season(s) of {span(season)} give {points} windows"
+            where = f"{self.seasons} season(s) of {format_span(season, weeks=True)} give {points} windows"
         if points < self.min_baseline_points:
             raise problem(
                 "baseline_window",
@@ -276,9 +276,9 @@ class AnomalyRule(MetricRule):
 
     def describe(self, ev: Evaluation, where: str) -> tuple[str, dict[str, str]]:
         against = (
-            f"the same phase of the last {self.seasons} seasons of {_span_of(self.seasonality)}"
+            f"the same phase of the last {self.seasons} seasons of {format_span(self.seasonality)}"
             if self.seasonality is not None
-            else f"the last {_span_of(self.baseline_window)}"
+            else f"the last {format_span(self.baseline_window)}"
         )
         if ev.z is None:
             seen = ev.points or 0
@@ -297,10 +297,5 @@ class AnomalyRule(MetricRule):
             "baseline_points": str(ev.points),
         }
         if self.seasonality is not None:
-            notes["seasonality"] = _span_of(self.seasonality)
+            notes["seasonality"] = format_span(self.seasonality)  # as annotations write it: 7d, not 1w
         return what, notes
-
-
-def _span_of(d: timedelta) -> str:
-    """A duration as annotations write it (``7d``, not ``1w``)."""
-    return span_seconds(d.total_seconds())

@@ -37,7 +37,6 @@ __all__ = [
     "known_metric",
     "levels_of",
     "problem",
-    "span",
     "zeros_to_none",
 ]
 
@@ -56,15 +55,6 @@ def known_metric(name: str) -> bool:
         return True
     base, sep, feature = name.partition(":")
     return bool(sep) and base in PER_FEATURE and bool(feature)
-
-
-def span(d: timedelta) -> str:
-    """A duration in its largest whole unit, as a rule is written: ``5m``, ``1d``, ``2w``, ``90s``."""
-    seconds = d.total_seconds()
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def fmt(value: float | None) -> str:

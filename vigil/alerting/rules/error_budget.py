@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from vigil.alerting.evaluate.source import MetricSource
+from vigil.timefmt import format_span
 
 __all__ = [
     "DEFAULT_BURN_WINDOWS",
@@ -55,7 +56,6 @@ __all__ = [
     "read_counts",
     "slo_status",
     "slo_statuses",
-    "span",
 ]
 
 HOUR = 3600.0
@@ -305,19 +305,19 @@ class SloStatus:
             "version": slo.version,
             "sli": slo.sli.label,
             "target": slo.target,
-            "window": span(slo.window),
+            "window": format_span(slo.window),
             "at": self.at,
             "good": self.counts.total - self.counts.bad,
             "bad": self.counts.bad,
             "total": self.counts.total,
             "error_budget_remaining": self.budget_remaining,
-            "burn_rates": {span(length): rate for length, rate in sorted(self.burn_rates.items())},
+            "burn_rates": {format_span(length): rate for length, rate in sorted(self.burn_rates.items())},
             "severity": self.severity,
             "alerts": [
                 {
                     "severity": a.severity,
-                    "long": span(a.window.long),
-                    "short": span(a.window.short),
+                    "long": format_span(a.window.long),
+                    "short": format_span(a.window.short),
                     "factor": a.window.factor,
                     "long_rate": a.long_rate,
                     "short_rate": a.short_rate,
@@ -351,15 +351,3 @@ def slo_statuses(query: MetricSource, slos: Iterable[Slo], now: float) -> list[S
         res = spec.window.total_seconds()
         out.append(slo_status(query, slo, math.floor(now / res) * res))
     return out
-
-
-def span(seconds: float) -> str:
-    """A length in the largest whole unit: ``300`` → ``5m``, ``259200`` → ``3d``, ``90`` → ``90s``.
-
-    >>> span(300), span(7200), span(259200), span(90)
-    ('5m', '2h', '3d', '90s')
-    """
-    for unit, size in (("d", DAY), ("h", HOUR), ("m", 60.0)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"

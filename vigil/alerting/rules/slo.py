@@ -58,11 +58,12 @@ from vigil.alerting.rules.base import (
     problem,
     zeros_to_none,
 )
-from vigil.alerting.rules.error_budget import Sli, Slo, SloStatus, slo_status, span
+from vigil.alerting.rules.error_budget import Sli, Slo, SloStatus, slo_status
 from vigil.alerting.state import Severity
 from vigil.config import VigilConfig
 from vigil.config.problems import keys_of, parse_entries
 from vigil.spec import ModelSpec
+from vigil.timefmt import format_span
 
 __all__ = ["SloRule", "SloSpec", "parse_slos", "slos_from_config"]
 
@@ -294,25 +295,30 @@ def slos_from_config(
 def _slo_notes(status: SloStatus, where: str) -> tuple[str, dict[str, str]]:
     slo = status.slo
     tiers = "; ".join(
-        f"{span(w.long)}/{span(w.short)} > {w.factor:g} ({w.severity})" for w in slo.burn_windows
+        f"{format_span(w.long)}/{format_span(w.short)} > {w.factor:g} ({w.severity})"
+        for w in slo.burn_windows
     )
-    notes = {f"burn_rate_{span(length)}": f"{rate:.4g}" for length, rate in sorted(status.burn_rates.items())}
+    notes = {
+        f"burn_rate_{format_span(length)}": f"{rate:.4g}"
+        for length, rate in sorted(status.burn_rates.items())
+    }
     notes |= {
         "error_budget_remaining": f"{status.budget_remaining:.4g}",
         "target": f"{slo.target:g}",
-        "slo_window": span(slo.window),
+        "slo_window": format_span(slo.window),
         "burn_windows": tiers,
     }
-    left = f"{status.budget_remaining:.1%} of the {span(slo.window)} error budget left"
+    left = f"{status.budget_remaining:.1%} of the {format_span(slo.window)} error budget left"
     if status.alerts:
         worst = next(a for a in status.alerts if a.severity == status.severity)
         w = worst.window
         what = (
             f"SLO {slo.name} ({slo.sli.label} {slo.target:g}) of {where} burns its error budget "
-            f"{worst.long_rate:.3g}x over {span(w.long)} and {worst.short_rate:.3g}x over {span(w.short)} "
+            f"{worst.long_rate:.3g}x over {format_span(w.long)} and {worst.short_rate:.3g}x over "
+            f"{format_span(w.short)} "
             f"(> {w.factor:g}: {w.severity}); {left}"
         )
     else:
-        rates = ", ".join(f"{span(w.long)} {status.burn_rates[w.long]:.3g}x" for w in slo.burn_windows)
+        rates = ", ".join(f"{format_span(w.long)} {status.burn_rates[w.long]:.3g}x" for w in slo.burn_windows)
         what = f"SLO {slo.name} ({slo.sli.label} {slo.target:g}) of {where}: burn rates {rates}; {left}"
     return what, notes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from vigil import __version__
+from vigil._version import __version__
 from vigil.server.api.answers import Answer
 from vigil.server.api.deps import VigilDep
 

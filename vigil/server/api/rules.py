@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from vigil.alerting.analysis.render import review_html, review_json, review_text
 from vigil.alerting.analysis.replay import format_replay, replay
 from vigil.alerting.rules import Rule, parse_rules
 from vigil.alerting.rules.error_budget import slo_statuses
 from vigil.errors import ConfigError, InputError
-from vigil.reports.review import review_html, review_json, review_text
 from vigil.server.api.answers import Answer, Deleted, errors
 from vigil.server.api.deps import EngineDep, OperationsDep, VigilDep
 from vigil.server.auth import AdminCaller, admin_key, claimed_actor

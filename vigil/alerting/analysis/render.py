@@ -2,7 +2,7 @@
 a terminal and as one HTML page.
 
 The HTML is one self-contained page: inline CSS, no scripts or external resources, every value from the data
-escaped by Jinja's autoescaping (``vigil/reports/templates/review.html.j2``).
+escaped by Jinja's autoescaping (``templates/review.html.j2`` beside this module).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import jinja2
 
 from vigil.alerting.analysis.alert_quality import Review, RuleStats, plural
-from vigil.alerting.analysis.replay import format_duration, format_time
 from vigil.alerting.analysis.tuning import Candidate, Suggestion
+from vigil.timefmt import format_duration, format_time
 
 __all__ = ["review_html", "review_json", "review_text"]
 
@@ -116,7 +116,7 @@ def review_text(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
 @functools.cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("vigil.reports", "templates"),
+        loader=jinja2.PackageLoader("vigil.alerting.analysis", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -125,7 +125,7 @@ def _environment() -> jinja2.Environment:
 
 
 def review_html(review: Review, suggestions: Sequence[Suggestion] = ()) -> str:
-    """The review as one self-contained HTML page (``vigil/reports/templates/review.html.j2``)."""
+    """The review as one self-contained HTML page (``vigil/alerting/analysis/templates/review.html.j2``)."""
     context = {
         "title": f"Vigil alert review {format_time(review.start)} to {format_time(review.end)}",
         "summary": f"{plural(review.episodes, 'episode')} of {plural(len(review.rules), 'rule')}, "

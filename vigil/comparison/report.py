@@ -1,4 +1,7 @@
-"""The result of comparing a current table with a reference: typed, and exported as JSON or HTML."""
+"""The result of comparing a current table with a reference: typed, and exported as JSON, HTML or text.
+
+``Report.to_dict()`` is the JSON-ready form; the renderers in :mod:`vigil.reports` draw it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 
 from vigil._version import __version__
 from vigil.quality.base import Check
+from vigil.reports.html import render_html
+from vigil.reports.text import summary
 from vigil.timefmt import format_time
 
 __all__ = ["ColumnDrift", "Report"]
@@ -100,9 +105,12 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def to_html(self) -> str:
-        from vigil.reports.html import render_html
-
+        """One self-contained HTML page (:func:`vigil.reports.html.render_html`)."""
         return render_html(self.to_dict())
+
+    def to_text(self) -> str:
+        """A plain-text summary for the terminal and CI logs (:func:`vigil.reports.text.summary`)."""
+        return summary(self.to_dict())
 
     def save_json(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json(), encoding="utf-8")

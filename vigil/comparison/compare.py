@@ -18,9 +18,10 @@ from typing import Any, cast, get_args
 import numpy as np
 import pyarrow as pa
 
+from vigil.comparison.report import Report
+from vigil.comparison.verdicts import calibrated_thresholds, decide, thresholds
 from vigil.config import VigilConfig, load_config
-from vigil.drift import align
-from vigil.drift.decide import Correction, DriftRule, adjust_p_values, choose_method
+from vigil.drift.decide import Correction, DriftRule, choose_method
 from vigil.drift.methods import METHODS, Method, Pair
 from vigil.drift.methods import finite as finite_values
 from vigil.errors import InputError
@@ -31,7 +32,6 @@ from vigil.quality.duplicates import duplicate_rows
 from vigil.quality.nulls import infinite_values, null_rate
 from vigil.quality.ranges import out_of_range
 from vigil.quality.schema import schema, type_mismatches
-from vigil.reports.model import ColumnDrift, Report
 from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float
 from vigil.stats.profile import Profile, profile
 from vigil.tables import ColumnKind, describe_source, read_table
@@ -43,8 +43,6 @@ _SKIP_ROLES = {
     "timestamp": "a timestamp (role: timestamp)",
     "pii": "personal data (role: pii): not profiled, its values stay out of the report",
 }
-_PLOT_BINS = 20
-_CALIBRATION_CHUNKS = 20
 
 
 def compare(
@@ -89,7 +87,7 @@ def compare(
         return _raw(ref_table, cur_table, name, r)
 
     def calibrator(pairs: Mapping[str, tuple[Pair, Method]]) -> dict[str, float]:
-        return _calibrate(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds)
+        return calibrated_thresholds(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds)
 
     return _compare(
         ref_p,
@@ -176,12 +174,12 @@ def _compare(
         assert chosen is not None
         pairs[name] = (pair, chosen)
 
-    thresholds = _thresholds(cfg, rule, pairs, method)
+    limits = thresholds(cfg, rule, pairs, method)
     if calibrator is not None:
         for name, value in calibrator(pairs).items():
-            if thresholds[name][1] == "default":
-                thresholds[name] = (value, "calibrated")
-    columns = _decide(pairs, thresholds, rule, cfg)
+            if limits[name][1] == "default":
+                limits[name] = (value, "calibrated")
+    columns = decide(pairs, limits, rule, cfg)
     checks = _quality(ref_p, cur_p, common, skipped, qrule)
     return Report(
         reference=reference,
@@ -285,86 +283,6 @@ def _raw(ref: pa.Table, cur: pa.Table, name: str, r: ColumnProfile) -> tuple[np.
     )
 
 
-def _thresholds(
-    cfg: VigilConfig, rule: DriftRule, pairs: Mapping[str, tuple[Pair, Method]], forced: str | None
-) -> dict[str, tuple[float, str]]:
-    out: dict[str, tuple[float, str]] = {}
-    for name, (_, m) in pairs.items():
-        spec = cfg.columns.get(name)
-        if spec is not None and spec.drift is not None and spec.drift.threshold is not None:
-            out[name] = (spec.drift.threshold, "config")
-        elif m.name in cfg.drift.thresholds:
-            out[name] = (rule.threshold(m), "config")
-        else:
-            out[name] = (m.threshold, "default")
-    return out
-
-
-def _calibrate(
-    ref_table: pa.Table,
-    ref_p: Profile,
-    pairs: Mapping[str, tuple[Pair, Method]],
-    n_current: int,
-    kinds: Mapping[str, ColumnKind],
-) -> dict[str, float]:
-    """Mean + 3 sd of each column's effect between consecutive reference chunks and the whole reference.
-
-    Chunks are runs of consecutive rows, the size of the current sample (at most a fifth of the reference),
-    spread evenly over it: a reference in time order shows its natural swings, a shuffled one its noise.
-    """
-    size = min(n_current, ref_table.num_rows // 5)
-    if size < 20:
-        return {}
-    starts = np.linspace(0, ref_table.num_rows - size, _CALIBRATION_CHUNKS).round().astype(int)
-    effects: dict[str, list[float]] = {name: [] for name in pairs}
-    for start in np.unique(starts):
-        chunk = profile(ref_table.slice(int(start), size), like=ref_p, kinds=kinds, columns=list(pairs))
-        for name, (pair, m) in pairs.items():
-            effects[name].append(m.run(Pair(pair.reference, chunk.columns[name], None, pair.bins)).effect)
-    return {name: float(np.mean(e) + 3 * np.std(e, ddof=1)) for name, e in effects.items()}
-
-
-def _decide(
-    pairs: Mapping[str, tuple[Pair, Method]],
-    thresholds: Mapping[str, tuple[float, str]],
-    rule: DriftRule,
-    cfg: VigilConfig,
-) -> dict[str, ColumnDrift]:
-    outcomes = {name: m.run(pair) for name, (pair, m) in pairs.items()}
-    names = list(outcomes)
-    raw_p = [1.0 if outcomes[n].p_value is None else float(outcomes[n].p_value or 0.0) for n in names]
-    adjusted = dict(zip(names, adjust_p_values(raw_p, rule.correction), strict=True))
-    columns: dict[str, ColumnDrift] = {}
-    for name in names:
-        pair, m = pairs[name]
-        o = outcomes[name]
-        threshold, source = thresholds[name]
-        p = adjusted[name]
-        spec = cfg.columns.get(name)
-        role = spec.role if spec is not None else "feature"
-        note = {"target": "target drift", "prediction": "prediction drift"}.get(role)
-        columns[name] = ColumnDrift(
-            column=name,
-            type="categorical" if isinstance(pair.reference, CategoricalProfile) else "numeric",
-            method=m.name,
-            method_title=m.title,
-            statistic=o.statistic,
-            p_value=o.p_value,
-            p_value_adjusted=p if rule.correction != "none" else None,
-            alpha=rule.alpha,
-            effect=o.effect,
-            threshold=threshold,
-            threshold_source=source,
-            drift=bool(p < rule.alpha and o.effect >= threshold),
-            error_bound=o.error_bound,
-            note=note,
-            reference=_summary(pair.reference),
-            current=_summary(pair.current),
-            distribution=_distribution(pair),
-        )
-    return columns
-
-
 def _quality(
     ref: Profile, cur: Profile, common: list[str], skipped: Mapping[str, str], rule: QualityRule
 ) -> list[Check]:
@@ -392,37 +310,6 @@ def _quality(
     checks.append(duplicate_rows(ref, cur))
     order = {"fail": 0, "warn": 1, "pass": 2}
     return sorted(checks, key=lambda ch: order[ch.status])
-
-
-def _summary(p: ColumnProfile) -> dict[str, Any]:
-    out: dict[str, Any] = {"rows": p.rows, "nulls": p.nulls, "distinct": round(p.distinct_estimate)}
-    if isinstance(p, NumericProfile):
-        q = [p.sketch.quantile(x) for x in (0.05, 0.5, 0.95)] if p.count else [None, None, None]
-        out |= {
-            "mean": p.moments.mean if p.count else None,
-            "std": p.moments.std,
-            "min": p.moments.min,
-            "p05": q[0],
-            "p50": q[1],
-            "p95": q[2],
-            "max": p.moments.max,
-        }
-    else:
-        top = p.top.most_common(1)
-        out |= {
-            "mode": top[0][0] if top else None,
-            "mode_share": top[0][1] / p.count if top and p.count else None,
-        }
-    return out
-
-
-def _distribution(pair: Pair) -> dict[str, Any]:
-    if pair.discrete:
-        counts, kind = align.categories(pair.reference, pair.current), "categories"
-    else:
-        counts, kind = Pair(pair.reference, pair.current, None, _PLOT_BINS).counts(), "bins"
-    r, c = counts.shares()
-    return {"kind": kind, "labels": counts.labels, "reference": r.tolist(), "current": c.tolist()}
 
 
 def _names(names: list[str], shown: int = 8) -> str:

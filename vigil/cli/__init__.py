@@ -1,0 +1,2 @@
+"""The ``vigil`` command line (``main``), one module per group of commands; it talks to a server over HTTP
+and imports the statistics stack only for the commands that compare files."""
