@@ -179,11 +179,16 @@ def _session_secret(value: str) -> str:
     return value
 
 
+SessionSecret = Annotated[Secret, AfterValidator(_session_secret)]
+
+
 class SecuritySettings(Section):
     """Access and privacy at ingest (``security:``)."""
 
     api_keys: ApiKeys = Field(default_factory=ApiKeys)
-    session_secret: Annotated[Secret, AfterValidator(_session_secret)] | None = Field(default=None, repr=False)
+    session_secret: Annotated[Secret, AfterValidator(_session_secret)] | None = Field(
+        default=None, repr=False
+    )
     """What signs the dashboard's session cookies; write it as ${VIGIL_SESSION_SECRET}. Without it Vigil
     makes one and keeps it in the store, so that every server sharing the store, and restarts, keep
     sessions."""
@@ -193,4 +198,3 @@ class SecuritySettings(Section):
     """The HMAC key for PII pseudonyms; write it as ${VIGIL_PII_KEY}. Without it PII fields are dropped."""
     auto_register: bool = False
     """Accept events of undeclared models (registered on first sight) instead of answering 404."""
-
