@@ -20,7 +20,12 @@ from vigil.server.roles import NEEDS, ROUTES, allows, every_route, markdown
 from vigil.spec.security import ROLES, key_digest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-KEYS = {"viewer": "carol-k3y-viewer", "editor": "dan-k3y-editor", "admin": "ana-k3y-admin", "ingest": "ingest-k3y"}
+KEYS = {
+    "viewer": "carol-k3y-viewer",
+    "editor": "dan-k3y-editor",
+    "admin": "ana-k3y-admin",
+    "ingest": "ingest-k3y",
+}
 KEYED = f"""
 security:
   api_keys:

@@ -125,9 +125,9 @@ class Gate:
         self.sessions = sessions
         self._needs: dict[tuple[int, str], Need] = {}
 
-    def bind(self, app: FastAPI) -> None:
-        """Learn what each route of ``app`` needs (raises when the role table misses one)."""
-        self._needs = roles.bind(app)
+    def bind(self, app: FastAPI, table: Mapping[str, Need] = roles.ROUTES) -> None:
+        """Learn what each route of ``app`` needs from ``table`` (raises when it misses one)."""
+        self._needs = roles.bind(app, table)
 
     def need(self, request: Request) -> Need:
         """What the request's route needs (a route added after ``bind``: admin)."""
@@ -209,6 +209,7 @@ async def authorize(request: Request) -> Caller:
 async def _check_csrf(request: Request, sessions: Sessions, session: Session) -> None:
     token = request.headers.get(CSRF_HEADER)
     if token is None and request.headers.get("content-type", "").startswith(_FORMS):
+        await request.body()  # kept: the form is parsed from it, and the route can still read the body
         value = (await request.form()).get(CSRF_FIELD)
         token = value if isinstance(value, str) else None
     if not sessions.csrf_ok(session, token):
