@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from vigil.actions.remediator import unverified
-from vigil.errors import InputError
+from vigil.errors import InputError, StoreError
 from vigil.server import roles
 from vigil.server.keyring import Holder, Keyring
 from vigil.server.roles import Need
@@ -46,6 +46,7 @@ __all__ = [
     "authorize",
     "claimed_actor",
     "csrf_token",
+    "current_caller",
     "install",
     "verify_csrf",
 ]
@@ -157,10 +158,11 @@ class Gate:
         return _OPEN if self.keyring.open() else _NOBODY
 
     def identify_quietly(self, request: Request) -> Caller:
-        """The caller, or nobody (for routes open to anyone: a stale cookie refuses nothing)."""
+        """The caller, or nobody (for routes open to anyone: a stale cookie refuses nothing, and a store
+        that cannot be read fails no health probe)."""
         try:
             return self.identify(request)
-        except NotSignedIn:
+        except (NotSignedIn, StoreError):
             return _NOBODY
 
 
@@ -236,12 +238,13 @@ def csrf_token(request: Request) -> str:
     return gate.sessions.csrf_token(caller.session if caller is not None else None)
 
 
-def _caller(request: Request) -> Caller:
-    caller: Caller = request.state.caller  # set by ``authorize``, which every route passes first
+def current_caller(request: Request) -> Caller:
+    """The caller of ``request``, as ``authorize`` (which every route passes first) found it."""
+    caller: Caller = request.state.caller
     return caller
 
 
-CallerDep = Annotated[Caller, Depends(_caller)]
+CallerDep = Annotated[Caller, Depends(current_caller)]
 """The caller of this request, as ``authorize`` found it."""
 
 
