@@ -452,7 +452,11 @@ def test_api_keys_name_their_holders(monkeypatch: pytest.MonkeyPatch) -> None:
             """
         )
     ).security.api_keys
-    assert [(k.name, k.key) for k in keys.admin] == [("alice", "alice-s3cret"), (None, "old-shared-key")]
+    assert [(k.name, k.digest) for k in keys.admin] == [
+        ("alice", key_digest("alice-s3cret")),
+        (None, key_digest("old-shared-key")),
+    ]
+    assert {k.key for k in keys.admin} == {None}  # only the digest is kept in memory
     assert [k.name for k in keys.ingest] == ["scorer", "alice"]  # one holder may list a key at both levels
     assert "s3cret" not in repr(keys) and "old-shared" not in repr(keys)
 
@@ -476,7 +480,7 @@ def test_api_keys_by_role_and_by_digest(monkeypatch: pytest.MonkeyPatch) -> None
         ("viewer", "carol", _TEST_SHA),  # kept lowercase
         ("editor", "dan", key_digest("dan-k3y")),
     ]
-    assert keys.viewer[0].key is None and _TEST_SHA not in repr(keys)
+    assert keys.viewer[0].key is None and keys.editor[0].key is None and _TEST_SHA not in repr(keys)
     assert security.session_max_age.total_seconds() == 7200 and "s" * 32 not in repr(security)
 
 

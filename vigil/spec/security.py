@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from vigil.errors import Invalid, Issue, as_written
 from vigil.spec.fields import Duration, Secret, Section, check
@@ -63,8 +63,9 @@ class ApiKey(Section):
 
     name: str | None = None
     key: Secret | None = Field(default=None, repr=False)
+    """The key in the clear, as written; once validated, None: only its SHA-256 is kept."""
     sha256: str | None = Field(default=None, repr=False)
-    """The key's SHA-256 as 64 hex digits (``printf %s "$KEY" | sha256sum``)."""
+    """The key's SHA-256 as 64 hex digits (``printf %s "$KEY" | sha256sum``), given or computed."""
 
     @field_validator("name", mode="before")
     @classmethod
@@ -94,13 +95,19 @@ class ApiKey(Section):
                 "give the key or its SHA-256, not both", "keep sha256 and drop key", ("sha256",), at_key=True
             )
 
+    @model_validator(mode="after")
+    def _keep_only_the_digest(self) -> ApiKey:
+        """A key given in the clear is kept as its SHA-256 from here on: the config held in memory has
+        no key to show."""
+        if self.key is None or self.sha256 is not None:
+            return self  # nothing to hash, or both given (reported by the check)
+        return self.model_copy(update={"key": None, "sha256": key_digest(self.key)})
+
     @property
     def digest(self) -> str:
-        """The key's SHA-256 (hex), given or computed."""
-        if self.sha256 is not None:
-            return self.sha256
-        assert self.key is not None  # checked
-        return key_digest(self.key)
+        """The key's SHA-256, 64 lowercase hex digits."""
+        assert self.sha256 is not None  # checked, and a key in the clear was hashed
+        return self.sha256
 
 
 def _key_entries(value: object) -> object:
