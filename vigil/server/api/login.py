@@ -18,7 +18,12 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-_PAGES = Environment(loader=PackageLoader("vigil.server", "templates"), autoescape=select_autoescape())
+_PAGES = Environment(
+    loader=PackageLoader("vigil.server", "templates"),
+    autoescape=select_autoescape(),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def _local(target: object) -> str:
