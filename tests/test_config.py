@@ -12,6 +12,7 @@ import vigil
 from vigil.config import VigilConfig, load_config, parse_config
 from vigil.errors import ConfigError, ConfigProblem, VigilError
 from vigil.spec import ColumnDrift, ColumnSpec
+from vigil.spec.security import key_digest
 
 EXAMPLE = Path(vigil.__file__).parent / "examples" / "vigil.yaml"
 
@@ -433,6 +434,10 @@ def test_file_that_is_not_utf8(tmp_path: Path) -> None:
     assert (problem.line, problem.column, problem.message) == (2, 16, "is not UTF-8 text")
 
 
+_TEST_SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+"""The SHA-256 of ``test``."""
+
+
 def test_api_keys_name_their_holders(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALICE_KEY", "alice-s3cret")
     keys = parse_config(
@@ -445,9 +450,49 @@ def test_api_keys_name_their_holders(monkeypatch: pytest.MonkeyPatch) -> None:
             """
         )
     ).security.api_keys
-    assert [(k.name, k.key) for k in keys.admin] == [("alice", "alice-s3cret"), (None, "old-shared-key")]
+    assert [(k.name, k.digest) for k in keys.admin] == [
+        ("alice", key_digest("alice-s3cret")),
+        (None, key_digest("old-shared-key")),
+    ]
+    assert {k.key for k in keys.admin} == {None}  # only the digest is kept in memory
     assert [k.name for k in keys.ingest] == ["scorer", "alice"]  # one holder may list a key at both levels
     assert "s3cret" not in repr(keys) and "old-shared" not in repr(keys)
+
+
+def test_api_keys_by_role_and_by_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_SESSION_SECRET", "s" * 32)
+    security = parse_config(
+        textwrap.dedent(
+            f"""\
+            security:
+              api_keys:
+                viewer: [{{name: carol, sha256: "{_TEST_SHA.upper()}"}}]
+                editor: [{{name: dan, key: dan-k3y}}]
+              session_secret: ${{VIGIL_SESSION_SECRET}}
+              session_max_age: 2h
+            """
+        )
+    ).security
+    keys = security.api_keys
+    assert [(role, k.name, k.digest) for role, k in keys.entries()] == [
+        ("viewer", "carol", _TEST_SHA),  # kept lowercase
+        ("editor", "dan", key_digest("dan-k3y")),
+    ]
+    assert keys.viewer[0].key is None and keys.editor[0].key is None and _TEST_SHA not in repr(keys)
+    assert security.session_max_age.total_seconds() == 7200 and "s" * 32 not in repr(security)
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "message"),
+    [
+        ("session_secret: short", "security.session_secret", "must be at least 32 characters (got 5)"),
+        ("session_max_age: 0s", "security.session_max_age", "not a duration: '0s'"),
+        ("api_keys: {owner: [k]}", "security.api_keys.owner", "unknown key 'owner'"),
+    ],
+)
+def test_session_and_role_mistakes(text: str, path: str, message: str) -> None:
+    problem = only(f"security: {{{text}}}\n")
+    assert problem.path == path and message in problem.message, problem
 
 
 @pytest.mark.parametrize(
@@ -455,7 +500,10 @@ def test_api_keys_name_their_holders(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("{name: vigil, key: k}", "admin[0].name", "'vigil' is the name Vigil itself acts under"),
         ("{name: 'ana b', key: k}", "admin[0].name", "a key holder's name must be a word"),
-        ("{name: ana}", "admin[0].key", "required key 'key' is missing"),
+        ("{name: ana}", "admin[0].key", "give the key or its SHA-256"),
+        (f"{{name: ana, key: k, sha256: {'a' * 64}}}", "admin[0].sha256", "the key or its SHA-256, not both"),
+        ("{name: ana, sha256: abc}", "admin[0].sha256", "must be a SHA-256 as 64 hex digits (got 'abc')"),
+        (f"{{name: a, key: test}}, {{name: b, sha256: {_TEST_SHA}}}", "admin[1]", "the same key as admin[0]"),
         ("{name: ana, key: k, role: x}", "admin[0].role", "unknown key 'role'"),
         ("42", "admin[0]", "must be a key holder and their key (got 42)"),
         ("{name: a, key: k}, {name: b, key: k}", "admin[1]", "the same key as admin[0] (a)"),

@@ -8,6 +8,7 @@ import pytest
 
 from vigil.store import open_store
 from vigil.store.base import (
+    ApiKeyRecord,
     HeldBatch,
     HostRow,
     KeyedBatch,
@@ -17,10 +18,12 @@ from vigil.store.base import (
     Store,
     WindowRow,
 )
-from vigil.store.sqlite import _MIGRATIONS
+from vigil.store.migrations.sqlite import MIGRATIONS as _MIGRATIONS
 
 _KEYS_MIGRATION = next(i + 1 for i, sql in enumerate(_MIGRATIONS) if "CREATE TABLE ingest_keys" in sql)
-"""The migration that brought ``ingest_keys`` (the latest)."""
+"""The migration that brought ``ingest_keys``."""
+_LATER_TABLES = ("api_keys", "secrets")
+"""The tables of the migrations after it."""
 
 
 def _window(start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60) -> WindowRow:
@@ -235,6 +238,7 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
     """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
     store.close()
     undo = [
+        *(f"DROP TABLE {table}" for table in _LATER_TABLES),
         "DROP TABLE ingest_keys",
         "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "
         "VALUES ('w', 'm', 7, 'x', 5.0, 'k')",
@@ -309,3 +313,33 @@ def test_leases_go_to_one_holder_until_they_expire(store: Store) -> None:
     assert store.lease("alerting", "b", now=150.0, ttl=30.0) is True  # expired: b takes over
     assert store.lease("alerting", "a", now=151.0, ttl=30.0) is False
     assert store.lease("other", "a", now=151.0, ttl=30.0) is True  # leases are independent
+
+
+def test_api_keys_are_found_by_id_and_digest_touched_and_deleted(store: Store) -> None:
+    ana = ApiKeyRecord("k1", "ana", "editor", "a" * 64, 10.0, "root")
+    bo = ApiKeyRecord("k0", "bo", "viewer", "b" * 64, 20.0, "ana")
+    store.put_api_key(bo)
+    store.put_api_key(ana)
+    assert store.api_keys() == [ana, bo]  # oldest first
+    assert store.api_key("k0") == bo and store.api_key("nope") is None
+    assert store.api_key_by_digest("a" * 64) == ana and store.api_key_by_digest("c" * 64) is None
+    with pytest.raises(Exception):  # noqa: B017 -- each backend raises its own driver error
+        store.put_api_key(ApiKeyRecord("k2", "cy", "admin", "a" * 64, 30.0, "root"))  # the same key
+    store.touch_api_key("k1", 50.0)
+    store.touch_api_key("k1", 40.0)  # an earlier use seen late changes nothing
+    assert store.api_key("k1") == ApiKeyRecord("k1", "ana", "editor", "a" * 64, 10.0, "root", 50.0)
+    assert store.delete_api_key("k1") is True and store.delete_api_key("k1") is False
+    assert store.api_key_by_digest("a" * 64) is None
+    assert [k.id for k in store.api_keys()] == ["k0"]
+
+
+def test_a_secret_is_made_once(store: Store) -> None:
+    first = store.secret("session", b"\x00one\xff", 1.0)
+    assert first == b"\x00one\xff"
+    assert store.secret("session", b"two", 2.0) == first  # kept: the second server gets the first's
+    assert store.secret("other", b"two", 2.0) == b"two"
+    reopened = open_store(store.url)
+    try:
+        assert reopened.secret("session", b"three", 3.0) == first
+    finally:
+        reopened.close()

@@ -20,7 +20,8 @@ from vigil.store.base import LabelRow, ModelRecord, WindowRow
 
 psycopg = pytest.importorskip("psycopg")
 
-from vigil.store.postgres import _MIGRATIONS, PostgresStore, mask_password  # noqa: E402 -- needs psycopg
+from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS  # noqa: E402
+from vigil.store.postgres import PostgresStore, mask_password  # noqa: E402 -- needs psycopg
 
 ADMIN = os.environ.get("VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROOT = Path(__file__).resolve().parents[2]

@@ -133,7 +133,7 @@ def _refusal(answer: httpx.Response, method: str, path: str, url: str) -> str:
         text += f"; known models: {', '.join(map(str, body['known_models'])) or '(none)'}"
     hint = {
         401: " — give a key with --api-key or VIGIL_API_KEY",
-        403: " — this needs an admin key",
+        403: " — ask an admin for a key with that role" if " role " in text else "",
     }.get(status, "")
     return f"{text} (HTTP {status}){hint}"
 
@@ -170,7 +170,8 @@ def _connected(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--api-key",
             envvar="VIGIL_API_KEY",
-            help="Your admin key, if the server wants one; a named key is who you are in the audit log.",
+            help="Your API key, if the server wants one (reading needs a viewer key, acknowledging and "
+            "silencing an editor's, actions an admin's); a named key is who you are in the audit log.",
         ),
         click.option(
             "--user",

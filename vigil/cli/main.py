@@ -21,6 +21,7 @@ from vigil.cli.actions import actions
 from vigil.cli.alerts import alerts, silences
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
+from vigil.cli.keys import keys
 from vigil.cli.rules import review, rules
 from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
@@ -365,3 +366,4 @@ main.add_command(rules)
 main.add_command(review)
 main.add_command(actions)
 main.add_command(ingest)
+main.add_command(keys)

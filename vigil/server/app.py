@@ -1,9 +1,10 @@
 """The HTTP service. ``create_app`` is the composition root: the one place that picks concrete parts
 (config, store, clock), builds the services and includes the routers of ``vigil.server.api``.
 
-Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics`` (ingest keys); ``/v1/models``, their
-metrics, drift and events, alerts, silences, incidents, rules, actions, deploys, maintenance and the audit
-log (admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json`` (open).
+Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics``; ``/v1/models``, their metrics, drift
+and events, alerts, silences, incidents, rules, actions, deploys, maintenance, keys and the audit log;
+``/login`` and ``/logout``; ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json``. Who
+may call each: ``vigil.server.roles``, enforced by ``vigil.server.auth.authorize`` on every route.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from vigil._version import __version__
@@ -23,7 +24,7 @@ from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
-from vigil.server import wire
+from vigil.server import auth, wire
 from vigil.server.api import (
     actions,
     alerts,
@@ -34,21 +35,37 @@ from vigil.server.api import (
     health,
     incidents,
     ingest,
+    keys,
+    login,
     maintenance,
     models,
     queries,
     rules,
     silences,
 )
-from vigil.server.auth import Doorman
+from vigil.server.keyring import Keyring
 from vigil.server.prometheus import Exporter
 from vigil.server.services import Vigil
+from vigil.server.sessions import Sessions, session_secret
 from vigil.store.base import Store
 
 __all__ = ["Vigil", "alert_engine", "create_app"]
 
-_API = (ingest, models, queries, alerts, silences, incidents, rules, actions, deploys, maintenance, audit)
-_ROUTERS = (*_API, health, exposition)
+_API = (
+    ingest,
+    models,
+    queries,
+    alerts,
+    silences,
+    incidents,
+    rules,
+    actions,
+    deploys,
+    maintenance,
+    audit,
+    keys,
+)
+_ROUTERS = (*_API, health, exposition, login)
 """The modules of the routers, in the order the OpenAPI document lists them."""
 
 
@@ -101,10 +118,15 @@ def create_app(
         description="Watches ML and AI models in production.",
         docs_url=None,  # FastAPI's pages load Swagger UI and Redoc from a CDN; /docs serves its own copy
         redoc_url=None,
+        dependencies=[Depends(auth.authorize)],  # every route: the role it needs, from vigil.server.roles
     )
     app.state.vigil = vigil
     app.state.alerting = engine
-    app.state.doorman = Doorman(config.security.api_keys)  # the key names the caller; nothing else does
+    security = config.security
+    secret = session_secret(security.session_secret, store, clock())
+    sessions = Sessions(secret, store, security.session_max_age.total_seconds(), clock)
+    gate = auth.Gate(Keyring(security.api_keys, store, secret, clock), sessions)
+    auth.install(app, gate)  # the key (or the session it signed in) names the caller; nothing else does
     app.state.prometheus = Exporter(vigil)
     # httpx logs each request's full URL at INFO: a Slack hook's path or a token in a query is a secret
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
@@ -113,6 +135,7 @@ def create_app(
         app.include_router(resource.router)
     docs.mount(app)
     _document_records(app)
+    gate.bind(app)  # last: refuses to start with a route the role table does not list
     return app
 
 

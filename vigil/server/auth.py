@@ -1,47 +1,82 @@
-"""Who is calling: the API key of a request and the holder it names (``security.api_keys``).
+"""Who is calling, and whether they may: the gate every route passes (``authorize``, an app-wide
+dependency), reading the role each route needs from ``vigil.server.roles.ROUTES``.
 
-A key written ``{name: alice, key: "${ALICE_KEY}"}`` names its holder: what is done with it is recorded
-as done by ``alice``, whatever the request says. A key written as a plain string names nobody, and with no
-key configured the API is open: then the name the client gives (``X-Vigil-User``, or ``by`` in a body) is
-recorded as a claim, ``ana (unverified)``, and such a caller cannot approve an action (four eyes needs two
-people Vigil can tell apart).
+A caller is identified by an API key (``Authorization: Bearer <key>`` or ``X-API-Key``), else by the
+dashboard's session cookie (``vigil.server.sessions``). A key written ``{name: alice, ...}`` or created
+as ``{name: alice, role: ...}`` names its holder: what is done with it is recorded as done by ``alice``,
+whatever the request says. A key written as a plain string names nobody, and with no key configured nor
+created the API is open: then the name the client gives (``X-Vigil-User``, or ``by`` in a body) is
+recorded as a claim, ``ana (unverified)``, and such a caller cannot approve an action (four eyes needs
+two people Vigil can tell apart).
+
+Refusals: 401 without a known key or a live session (a browser asking for a page is sent to ``/login``
+instead); 403 for a role that may not, naming the role needed; 403 for a form sent with the session
+cookie without its CSRF token, and for any change asked cross-site (``Sec-Fetch-Site: cross-site``)
+without an API key header.
+
+For pages: ``CallerDep`` (the caller ``authorize`` found), ``csrf_token(request)`` for forms, and
+``verify_csrf`` (what ``authorize`` already does for every route; for a route that wants it said).
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from vigil.actions.remediator import unverified
-from vigil.errors import InputError
-from vigil.spec import ApiKey, ApiKeys
+from vigil.errors import InputError, StoreError
+from vigil.server import roles
+from vigil.server.keyring import Holder, Keyring
+from vigil.server.roles import Need
+from vigil.server.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, Sessions
+from vigil.spec.security import ROLES, Role
 
 __all__ = [
-    "AdminCaller",
     "Caller",
-    "Doorman",
-    "IngestCaller",
-    "Level",
-    "admin_key",
+    "CallerDep",
+    "Gate",
+    "NotSignedIn",
+    "Refused",
+    "authorize",
     "claimed_actor",
-    "ingest_key",
+    "csrf_token",
+    "current_caller",
+    "install",
+    "verify_csrf",
 ]
 
-Level = Literal["admin", "ingest"]
 _CLAIM_LIMIT = 64
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @dataclass(frozen=True)
 class Caller:
-    """The caller of one request: the key's holder (``None`` for a plain key or an open API)."""
+    """The caller of one request."""
 
     holder: str | None
-    level: Level | None
-    """The key's level; None when the API is open."""
+    """Who holds the key (or signed in with it); None for a key that names nobody, or nobody at all."""
+    roles: frozenset[Role]
+    via: Literal["key", "session", "open", "nobody"]
+    """How they were identified: ``open`` when the API has no key at all (everyone has every role);
+    ``nobody`` when nothing identified them, on a route open to anyone."""
+    key_id: str | None = None
+    session: Session | None = None
+
+    @property
+    def role(self) -> str:
+        """The strongest role (admin, editor, viewer, ingest), ``none`` without any."""
+        return next((r for r in ("admin", "editor", "viewer", "ingest") if r in self.roles), "none")
+
+    def may(self, need: Need) -> bool:
+        """Whether this caller may call a route that needs ``need``."""
+        return roles.allows(self.roles, need)
 
     def actor(self, claim: object = None) -> str:
         """Who to record as acting: the holder, else ``claim`` (the client's word) marked unverified."""
@@ -55,70 +90,158 @@ class Caller:
         return unverified("".join(ch for ch in text if ch.isprintable()))
 
 
-class Doorman:
-    """Checks the key of each request against ``keys`` in time that does not depend on the key."""
+_OPEN = Caller(None, frozenset(ROLES), "open")
+_NOBODY = Caller(None, frozenset(), "nobody")
 
-    def __init__(self, keys: ApiKeys) -> None:
-        self._entries: list[tuple[Level, ApiKey]] = [
-            *(("admin", k) for k in keys.admin),
-            *(("ingest", k) for k in keys.ingest),
-        ]
 
-    @property
-    def open(self) -> bool:
-        """Whether no key is configured (every route is open)."""
-        return not self._entries
+class NotSignedIn(HTTPException):
+    """401: no key, an unknown one, or a session that is over."""
 
-    def identify(self, given: str) -> tuple[Level, ApiKey] | None:
-        """The level and entry of key ``given`` (admin first), or None for an unknown key."""
-        raw = given.encode("utf-8", "surrogateescape")
-        matches = [hmac.compare_digest(raw, entry.key.encode("utf-8")) for _, entry in self._entries]
-        for matched, found in zip(matches, self._entries, strict=True):
-            if matched:
-                return found
-        return None
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
-    def admit(
-        self, level: Level, request: Request, authorization: str | None, x_api_key: str | None
-    ) -> Caller:
-        """The caller of ``request``: 401 without a known key, 403 for an ingest key on an admin route.
-        Kept as ``request.state.caller``."""
-        if self.open:
-            caller = Caller(None, None)
-        else:
-            given = x_api_key or (
-                authorization[7:] if authorization and authorization[:7].lower() == "bearer " else None
+
+class Refused(HTTPException):
+    """403: the caller may not do this (the message says what it needs), or the request is not the
+    caller's own doing (no CSRF token, or sent cross-site)."""
+
+    def __init__(self, detail: str, need: Need | None = None) -> None:
+        super().__init__(403, detail)
+        self.need = need
+
+
+def _from(holder: Holder, via: Literal["key", "session"], session: Session | None = None) -> Caller:
+    return Caller(holder.name, holder.roles, via, holder.id, session)
+
+
+class Gate:
+    """Identifies the caller of each request and checks the role its route needs."""
+
+    def __init__(self, keyring: Keyring, sessions: Sessions) -> None:
+        self.keyring = keyring
+        self.sessions = sessions
+        self._needs: dict[tuple[int, str], Need] = {}
+
+    def bind(self, app: FastAPI, table: Mapping[str, Need] = roles.ROUTES) -> None:
+        """Learn what each route of ``app`` needs from ``table`` (raises when it misses one)."""
+        self._needs = roles.bind(app, table)
+
+    def need(self, request: Request) -> Need:
+        """What the request's route needs (a route added after ``bind``: admin)."""
+        method = "GET" if request.method == "HEAD" else request.method
+        return self._needs.get((id(request.scope.get("route")), method), "admin")
+
+    def identify(self, request: Request) -> Caller:
+        """The caller, from the API key headers, else the session cookie; ``NotSignedIn`` for an unknown
+        key or a session that is over (unless the API is open)."""
+        key = _given_key(request)
+        if key is not None:
+            holder = self.keyring.identify(key)
+            if holder is not None:
+                return _from(holder, "key")
+            if self.keyring.open():
+                return _OPEN
+            raise NotSignedIn("unknown API key")
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            session = self.sessions.read(cookie)
+            holder = self.keyring.holder(session.key_id) if session is not None else None
+            if holder is not None and session is not None:
+                return _from(holder, "session", session)
+            if self.keyring.open():
+                return _OPEN
+            raise NotSignedIn("your session is over (expired, signed out, or its key revoked): sign in again")
+        return _OPEN if self.keyring.open() else _NOBODY
+
+    def identify_quietly(self, request: Request) -> Caller:
+        """The caller, or nobody (for routes open to anyone: a stale cookie refuses nothing, and a store
+        that cannot be read fails no health probe)."""
+        try:
+            return self.identify(request)
+        except (NotSignedIn, StoreError):
+            return _NOBODY
+
+
+def _given_key(request: Request) -> str | None:
+    header = request.headers.get("x-api-key")
+    if header:
+        return header
+    authorization = request.headers.get("authorization")
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:]
+    return None
+
+
+def _sent_cross_site(request: Request) -> bool:
+    return request.headers.get("sec-fetch-site") == "cross-site"
+
+
+async def authorize(request: Request) -> Caller:
+    """The dependency every route passes (see the module docstring); kept as ``request.state.caller``."""
+    gate: Gate = request.app.state.gate
+    need = gate.need(request)
+    changes = request.method not in _SAFE
+    if changes and _sent_cross_site(request) and _given_key(request) is None:
+        raise Refused("a change asked by another site is refused: use Vigil's own pages, or an API key")
+    if need == "open":
+        caller = await run_in_threadpool(gate.identify_quietly, request)
+    else:
+        caller = await run_in_threadpool(gate.identify, request)
+        if caller.via == "nobody":
+            raise NotSignedIn(
+                "send an API key: Authorization: Bearer <key> (or X-API-Key), or sign in at /login"
             )
-            if given is None:
-                raise HTTPException(401, "send an API key: Authorization: Bearer <key> (or X-API-Key)")
-            found = self.identify(given)
-            if found is None:
-                raise HTTPException(401, "unknown API key")
-            if level == "admin" and found[0] != "admin":
-                raise HTTPException(403, f"this key may not do this (needs an {level} key)")
-            caller = Caller(found[1].name, found[0])
-        request.state.caller = caller
-        return caller
+        if not caller.may(need):
+            who = caller.holder or "this key"
+            raise Refused(
+                f"{request.method} {request.url.path} needs the {need} role ({roles.needs_role(need)}); "
+                f"{who} has the {caller.role} role",
+                need,
+            )
+        if changes and caller.session is not None:
+            await _check_csrf(request, gate.sessions, caller.session)
+    request.state.caller = caller
+    return caller
 
 
-def _guard(level: Level) -> Callable[..., Caller]:
-    def check(
-        request: Request,
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> Caller:
-        doorman: Doorman = request.app.state.doorman
-        return doorman.admit(level, request, authorization, x_api_key)
+async def _check_csrf(request: Request, sessions: Sessions, session: Session) -> None:
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.headers.get("content-type", "").startswith(_FORMS):
+        await request.body()  # kept: the form is parsed from it, and the route can still read the body
+        value = (await request.form()).get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    if not sessions.csrf_ok(session, token):
+        raise Refused(
+            f"this form's {CSRF_FIELD} is missing or is not this session's: reload the page and send it again"
+        )
 
-    return check
+
+async def verify_csrf(request: Request) -> None:
+    """A dependency: 403 for a change sent with the session cookie without its CSRF token (``authorize``
+    does this for every route already)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:
+        caller = await authorize(request)
+    if request.method not in _SAFE and caller.session is not None:
+        await _check_csrf(request, request.app.state.gate.sessions, caller.session)
 
 
-admin_key = _guard("admin")
-"""A dependency: the caller of a route that needs an admin key (the app's ``state.doorman`` checks it)."""
-ingest_key = _guard("ingest")
-"""A dependency: the caller of a route that needs an ingest (or admin) key."""
-AdminCaller = Annotated[Caller, Depends(admin_key)]
-IngestCaller = Annotated[Caller, Depends(ingest_key)]
+def csrf_token(request: Request) -> str:
+    """The CSRF token for the forms of the page answering ``request`` (its session's; a harmless token
+    without a session). Put it in a hidden ``csrf_token`` field."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    gate: Gate = request.app.state.gate
+    return gate.sessions.csrf_token(caller.session if caller is not None else None)
+
+
+def current_caller(request: Request) -> Caller:
+    """The caller of ``request``, as ``authorize`` (which every route passes first) found it."""
+    caller: Caller = request.state.caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+"""The caller of this request, as ``authorize`` found it."""
 
 
 def claimed_actor(caller: Caller, request: Request, body: Mapping[str, Any] | None = None) -> str:
@@ -126,3 +249,42 @@ def claimed_actor(caller: Caller, request: Request, body: Mapping[str, Any] | No
     the body, else ``X-Vigil-User``) marked unverified."""
     claim = (body or {}).get("by") or request.headers.get("x-vigil-user")
     return caller.actor(claim)
+
+
+# -- answering a browser ------------------------------------------------------------------------------------
+
+
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/v1/") and "text/html" in request.headers.get("accept", "")
+
+
+async def _not_signed_in(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotSignedIn)
+    if _wants_page(request) and request.method in _SAFE:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        answer: Response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    else:
+        answer = JSONResponse({"detail": exc.detail}, status_code=401, headers=exc.headers)
+    if COOKIE in request.cookies:
+        answer.delete_cookie(COOKIE, path="/")
+    return answer
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    if _wants_page(request):
+        text = str(exc.detail).replace("&", "&amp;").replace("<", "&lt;")
+        return HTMLResponse(
+            f"<!doctype html><title>Not allowed · Vigil</title><h1>Not allowed</h1><p>{text}</p>"
+            '<p><a href="/login">Sign in with another key</a></p>',
+            status_code=403,
+        )
+    return JSONResponse({"detail": exc.detail}, status_code=403)
+
+
+def install(app: FastAPI, gate: Gate) -> None:
+    """Put ``gate`` on ``app``: ``authorize`` must be among the app's dependencies, and ``gate.bind(app)``
+    called once every route is there."""
+    app.state.gate = gate
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(Refused, _refused)

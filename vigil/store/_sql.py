@@ -102,6 +102,18 @@ AUDIT_LOG = """SELECT * FROM (SELECT seq, at, actor, action, target, before, aft
 """The newest entries, oldest first; ``{where}`` is ``audit_filter``'s."""
 
 
+# API keys (their SHA-256) and the server's secrets
+KEY_COLUMNS = "id, name, role, digest, created_at, created_by, last_used"
+PUT_API_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+API_KEYS = f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+API_KEY_BY_ID = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = %s"
+API_KEY_BY_DIGEST = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE digest = %s"
+TOUCH_API_KEY = "UPDATE api_keys SET last_used = %s WHERE id = %s AND (last_used IS NULL OR last_used < %s)"
+DELETE_API_KEY = "DELETE FROM api_keys WHERE id = %s"
+PUT_SECRET = "INSERT INTO secrets VALUES (%s, %b, %s) ON CONFLICT (name) DO NOTHING"
+SECRET = "SELECT value FROM secrets WHERE name = %s"
+
+
 def audit_filter(since: float, target: str | None) -> tuple[str, tuple[object, ...]]:
     """The WHERE clause of the audit log's reading and its parameters: a ``target`` ending in ``/`` is a
     prefix."""

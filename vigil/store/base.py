@@ -20,6 +20,9 @@ What is kept:
   request id. The join by request id happens at query time, in Arrow;
 * **host metrics** (CPU, memory, GPU of the machines serving a model);
 * **baselines**: profiles a model's present is compared with;
+* **API keys** created through the API: each key's SHA-256 (never the key), its holder and role, when it
+  was created, by whom, and when it was last used; and the server's own **secrets** (what signs session
+  cookies when the config names none), made once and shared by every server of the store;
 * **records**: the documents of the response side (silences, incidents with their timelines, alert
   episodes, remediation actions, deploy annotations, maintenance windows, rules added through the API,
   the notification log), each a JSON text under ``(kind, id)``; and the **audit log**, append-only: who
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "ApiKeyRecord",
     "AuditEntry",
     "HeldBatch",
     "HostRow",
@@ -168,6 +172,21 @@ class Record:
     id: str
     body: str
     updated_at: float
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A key created through the API: what is kept of it (its SHA-256, never the key itself)."""
+
+    id: str
+    name: str
+    """Its holder: who Vigil records as doing what is done with it."""
+    role: str
+    digest: str
+    """The key's SHA-256, 64 lowercase hex digits."""
+    created_at: float
+    created_by: str
+    last_used: float | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +367,32 @@ class Store(Protocol):
     ) -> list[AuditEntry]:
         """Entries at or after ``since`` (only ``target``'s, or those under ``target/`` when it ends in
         ``/``), oldest first, at most ``limit`` (the newest ``limit`` when there are more)."""
+        ...
+
+    # API keys and secrets
+    def put_api_key(self, key: ApiKeyRecord) -> None:
+        """Insert a new key (its id and digest are new: a key already there is a bug, and raises)."""
+        ...
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, oldest first."""
+        ...
+
+    def api_key(self, id: str) -> ApiKeyRecord | None: ...
+
+    def api_key_by_digest(self, digest: str) -> ApiKeyRecord | None: ...
+
+    def touch_api_key(self, id: str, at: float) -> None:
+        """Record that the key was used at ``at`` (an earlier time than the one kept changes nothing)."""
+        ...
+
+    def delete_api_key(self, id: str) -> bool:
+        """Delete one key; False when there was none."""
+        ...
+
+    def secret(self, name: str, candidate: bytes, at: float) -> bytes:
+        """The secret ``name``: the one kept, else ``candidate``, kept from now on. Atomic: of servers
+        starting together, all get the same secret."""
         ...
 
     def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:

@@ -22,6 +22,7 @@ URL), when the database is shared with other applications.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import operator
 import os
@@ -37,6 +38,7 @@ from psycopg import conninfo
 import vigil.store._sql as sql
 from vigil.errors import StoreError
 from vigil.store.base import (
+    ApiKeyRecord,
     AuditEntry,
     HeldBatch,
     HostRow,
@@ -49,6 +51,7 @@ from vigil.store.base import (
     Record,
     WindowRow,
 )
+from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS
 
 __all__ = ["PostgresStore"]
 
@@ -57,73 +60,6 @@ _Conn = psycopg.Connection[tuple[Any, ...]]
 
 # pg_advisory_xact_lock key of schema migrations: "VIGL" + 1.
 _MIGRATION_LOCK = 0x5649_474C_0000_0001
-
-_MIGRATIONS: list[list[str]] = [
-    # 1: everything (the same keys and indexes as the SQLite store)
-    [
-        """CREATE TABLE models (
-            name TEXT COLLATE "C" PRIMARY KEY, spec TEXT NOT NULL, source TEXT NOT NULL,
-            updated_at DOUBLE PRECISION NOT NULL)""",
-        """CREATE TABLE ingest_log (
-            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, writer TEXT COLLATE "C" NOT NULL,
-            model TEXT NOT NULL, rows BIGINT NOT NULL, payload BYTEA NOT NULL,
-            received_at DOUBLE PRECISION NOT NULL, key TEXT)""",
-        "CREATE INDEX ingest_log_writer ON ingest_log (writer, seq)",
-        "CREATE UNIQUE INDEX ingest_log_key ON ingest_log (model, key)",
-        """CREATE TABLE checkpoints (writer TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL)""",
-        """CREATE TABLE windows (
-            model TEXT COLLATE "C" NOT NULL, version TEXT COLLATE "C" NOT NULL, resolution INTEGER NOT NULL,
-            start BIGINT NOT NULL, writer TEXT COLLATE "C" NOT NULL, events BIGINT NOT NULL,
-            state BYTEA NOT NULL, PRIMARY KEY (model, resolution, start, version, writer))""",
-        """CREATE TABLE predictions (
-            model TEXT COLLATE "C" NOT NULL, writer TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
-            start DOUBLE PRECISION NOT NULL, "end" DOUBLE PRECISION NOT NULL, rows BIGINT NOT NULL,
-            payload BYTEA NOT NULL, PRIMARY KEY (model, writer, seq))""",
-        'CREATE INDEX predictions_end ON predictions (model, "end")',
-        """CREATE TABLE labels (
-            model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL, label TEXT NOT NULL,
-            ts DOUBLE PRECISION NOT NULL, PRIMARY KEY (model, request_id))""",
-        "CREATE INDEX labels_ts ON labels (model, ts)",
-        # ``id`` plays SQLite's rowid: rows with the same ts come back in the order they were stored
-        """CREATE TABLE host_metrics (
-            id BIGINT GENERATED ALWAYS AS IDENTITY, model TEXT COLLATE "C" NOT NULL,
-            host TEXT COLLATE "C" NOT NULL, ts DOUBLE PRECISION NOT NULL, cpu_percent DOUBLE PRECISION,
-            memory_percent DOUBLE PRECISION, memory_bytes BIGINT, gpu_percent DOUBLE PRECISION,
-            gpu_memory_percent DOUBLE PRECISION, gpu_memory_bytes BIGINT)""",
-        "CREATE INDEX host_metrics_ts ON host_metrics (model, ts)",
-        """CREATE TABLE baselines (
-            model TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, profile BYTEA NOT NULL,
-            PRIMARY KEY (model, key))""",
-    ],
-    # 2: records and the audit log
-    [
-        """CREATE TABLE records (
-            kind TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, body TEXT NOT NULL,
-            updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (kind, id))""",
-        "CREATE INDEX records_updated ON records (kind, updated_at)",
-        """CREATE TABLE audit (
-            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at DOUBLE PRECISION NOT NULL,
-            actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT COLLATE "C" NOT NULL, before TEXT,
-            after TEXT)""",
-        "CREATE INDEX audit_at ON audit (at)",
-    ],
-    # 3: held batches
-    [
-        """CREATE TABLE held (
-            writer TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, model TEXT NOT NULL, rows BIGINT NOT NULL,
-            kind TEXT NOT NULL, reason TEXT NOT NULL, since DOUBLE PRECISION NOT NULL,
-            PRIMARY KEY (writer, seq))""",
-    ],
-    # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
-    [
-        """CREATE TABLE ingest_keys (
-            key TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL, digest BYTEA, seq BIGINT NOT NULL,
-            rows BIGINT NOT NULL, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (key, model))""",
-        "CREATE INDEX ingest_keys_received ON ingest_keys (model, received_at)",
-        """INSERT INTO ingest_keys
-            SELECT key, model, NULL, seq, rows, received_at FROM ingest_log WHERE key IS NOT NULL""",
-    ],
-]
 
 # From this many rows on, predictions and labels are loaded with COPY (see _bulk_insert).
 _COPY_MIN_ROWS = 32
@@ -542,6 +478,38 @@ class PostgresStore:
         where, params = sql.audit_filter(since, target)
         rows = self._read(sql.AUDIT_LOG.format(where=where), (*params, limit))
         return [AuditEntry(*row) for row in rows]
+
+    # API keys and secrets ---------------------------------------------------------------------------------
+
+    def put_api_key(self, key: ApiKeyRecord) -> None:
+        params = dataclasses.astuple(key)
+        self._run(lambda conn: conn.execute(sql.PUT_API_KEY, params), idempotent=False)
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        return [ApiKeyRecord(*row) for row in self._read(sql.API_KEYS)]
+
+    def api_key(self, id: str) -> ApiKeyRecord | None:
+        rows = self._read(sql.API_KEY_BY_ID, (id,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_key_by_digest(self, digest: str) -> ApiKeyRecord | None:
+        rows = self._read(sql.API_KEY_BY_DIGEST, (digest,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def touch_api_key(self, id: str, at: float) -> None:
+        self._write(sql.TOUCH_API_KEY, (float(at), id, float(at)))
+
+    def delete_api_key(self, id: str) -> bool:
+        return self._write(sql.DELETE_API_KEY, (id,)) > 0
+
+    def secret(self, name: str, candidate: bytes, at: float) -> bytes:
+        def work(conn: _Conn) -> bytes:
+            conn.execute(sql.PUT_SECRET, (name, candidate, float(at)))
+            row = conn.execute(sql.SECRET, (name,), binary=True).fetchone()
+            assert row is not None
+            return bytes(row[0])
+
+        return self._run(work)
 
     def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         def work(conn: _Conn) -> bool:

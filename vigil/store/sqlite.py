@@ -14,6 +14,7 @@ online backup API; ``vigil backup``). Failures of the file (locked by another wr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ import vigil.store._sql as sql
 from vigil.errors import StoreError
 from vigil.store._sql import qmark
 from vigil.store.base import (
+    ApiKeyRecord,
     AuditEntry,
     HeldBatch,
     HostRow,
@@ -37,71 +39,13 @@ from vigil.store.base import (
     Record,
     WindowRow,
 )
+from vigil.store.migrations.sqlite import MIGRATIONS as _MIGRATIONS
 
 __all__ = ["BUSY_TIMEOUT", "SQLiteStore", "backup"]
 
 BUSY_TIMEOUT = 2.0
 """Seconds a write waits for another connection's write lock before failing (the ingest then answers 503
 with Retry-After, the aggregator retries): short, so that clients hear back quickly."""
-
-_MIGRATIONS: list[str] = [
-    # 1: everything
-    """
-    CREATE TABLE models (
-        name TEXT PRIMARY KEY, spec TEXT NOT NULL, source TEXT NOT NULL, updated_at REAL NOT NULL);
-    CREATE TABLE ingest_log (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, writer TEXT NOT NULL, model TEXT NOT NULL,
-        rows INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL, key TEXT);
-    CREATE INDEX ingest_log_writer ON ingest_log (writer, seq);
-    CREATE UNIQUE INDEX ingest_log_key ON ingest_log (model, key);
-    CREATE TABLE checkpoints (writer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-    CREATE TABLE windows (
-        model TEXT NOT NULL, version TEXT NOT NULL, resolution INTEGER NOT NULL, start INTEGER NOT NULL,
-        writer TEXT NOT NULL, events INTEGER NOT NULL, state BLOB NOT NULL,
-        PRIMARY KEY (model, resolution, start, version, writer)) WITHOUT ROWID;
-    CREATE TABLE predictions (
-        model TEXT NOT NULL, writer TEXT NOT NULL, seq INTEGER NOT NULL, start REAL NOT NULL,
-        "end" REAL NOT NULL, rows INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (model, writer, seq));
-    CREATE INDEX predictions_end ON predictions (model, "end");
-    CREATE TABLE labels (
-        model TEXT NOT NULL, request_id TEXT NOT NULL, label TEXT NOT NULL, ts REAL NOT NULL,
-        PRIMARY KEY (model, request_id)) WITHOUT ROWID;
-    CREATE INDEX labels_ts ON labels (model, ts);
-    CREATE TABLE host_metrics (
-        model TEXT NOT NULL, host TEXT NOT NULL, ts REAL NOT NULL, cpu_percent REAL, memory_percent REAL,
-        memory_bytes INTEGER, gpu_percent REAL, gpu_memory_percent REAL, gpu_memory_bytes INTEGER);
-    CREATE INDEX host_metrics_ts ON host_metrics (model, ts);
-    CREATE TABLE baselines (
-        model TEXT NOT NULL, key TEXT NOT NULL, profile BLOB NOT NULL, PRIMARY KEY (model, key));
-    """,
-    # 2: records and the audit log
-    """
-    CREATE TABLE records (
-        kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, updated_at REAL NOT NULL,
-        PRIMARY KEY (kind, id)) WITHOUT ROWID;
-    CREATE INDEX records_updated ON records (kind, updated_at);
-    CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        target TEXT NOT NULL, before TEXT, after TEXT);
-    CREATE INDEX audit_at ON audit (at);
-    """,
-    # 3: held batches
-    """
-    CREATE TABLE held (
-        writer TEXT NOT NULL, seq INTEGER NOT NULL, model TEXT NOT NULL, rows INTEGER NOT NULL,
-        kind TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
-        PRIMARY KEY (writer, seq)) WITHOUT ROWID;
-    """,
-    # 4: idempotency keys with the digest of their request, kept after the log lets the batch go
-    """
-    CREATE TABLE ingest_keys (
-        key TEXT NOT NULL, model TEXT NOT NULL, digest BLOB, seq INTEGER NOT NULL, rows INTEGER NOT NULL,
-        received_at REAL NOT NULL, PRIMARY KEY (key, model)) WITHOUT ROWID;
-    CREATE INDEX ingest_keys_received ON ingest_keys (model, received_at);
-    INSERT INTO ingest_keys
-        SELECT key, model, NULL, seq, rows, received_at FROM ingest_log WHERE key IS NOT NULL;
-    """,
-]
 
 
 class SQLiteStore:
@@ -421,6 +365,33 @@ class SQLiteStore:
         rows = self._read(qmark(sql.AUDIT_LOG.format(where=where)), (*params, limit))
         return [AuditEntry(*row) for row in rows]
 
+    # API keys and secrets
+
+    def put_api_key(self, key: ApiKeyRecord) -> None:
+        self._one(qmark(sql.PUT_API_KEY), dataclasses.astuple(key))
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        return [ApiKeyRecord(*row) for row in self._read(sql.API_KEYS)]
+
+    def api_key(self, id: str) -> ApiKeyRecord | None:
+        rows = self._read(qmark(sql.API_KEY_BY_ID), (id,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_key_by_digest(self, digest: str) -> ApiKeyRecord | None:
+        rows = self._read(qmark(sql.API_KEY_BY_DIGEST), (digest,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def touch_api_key(self, id: str, at: float) -> None:
+        self._one(qmark(sql.TOUCH_API_KEY), (at, id, at))
+
+    def delete_api_key(self, id: str) -> bool:
+        return self._one(qmark(sql.DELETE_API_KEY), (id,)).rowcount > 0
+
+    def secret(self, name: str, candidate: bytes, at: float) -> bytes:
+        with self._tx() as db:
+            db.execute(qmark(sql.PUT_SECRET), (name, candidate, at))
+            return bytes(db.execute(qmark(sql.SECRET), (name,)).fetchone()[0])
+
     def lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         with self._tx() as db:
             row = db.execute(qmark(sql.LEASE), (name, holder, now + ttl, now)).fetchone()
@@ -457,6 +428,7 @@ def backup(source: str | Path, target: str | Path) -> int:
 
 
 def _damaged(path: str, what: str) -> str:
+    what = "; ".join(line.strip(" *") for line in what.splitlines() if line.strip(" *"))  # one line
     return (
         f"the store file {path} is damaged ({what}): restore your latest backup (see vigil backup), or "
         f"recover what is readable with: sqlite3 {path} .recover | sqlite3 recovered.db, then start "

@@ -1,24 +1,24 @@
-"""``/v1/actions``: remediation actions, asking for one, and approving or rejecting a run (admin keys;
-409 when alerting is off). Guards, approval and the audit log are the remediator's (``vigil.actions``)."""
+"""``/v1/actions``: remediation actions, asking for one, and approving or rejecting a run (409 when
+alerting is off). Guards, approval and the audit log are the remediator's (``vigil.actions``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from vigil.actions import Run
 from vigil.errors import InputError
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import RemediatorDep, VigilDep
-from vigil.server.auth import AdminCaller, admin_key, claimed_actor
+from vigil.server.auth import CallerDep, claimed_actor
 from vigil.server.wire import iso, parse_time, read_object
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["actions"], dependencies=[Depends(admin_key)])
+router = APIRouter(tags=["actions"])
 _ERRORS = errors(403, 404, 409, 422, detail=(404, 409))
 
 
@@ -114,7 +114,7 @@ async def list_actions(
     response_model_exclude_unset=True,
 )
 async def run_action(
-    name: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
+    name: str, request: Request, caller: CallerDep, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Body: ``model``, ``reason``, ``by``, optional ``force`` (override the cooldown; audited) and
     ``to_version`` (a rollback's target). The run comes back executed, awaiting approval, or refused
@@ -139,7 +139,7 @@ async def run_action(
     response_model_exclude_unset=True,
 )
 async def approve_run(
-    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
+    id: str, request: Request, caller: CallerDep, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Needs a named API key other than the requester's."""
     actor = claimed_actor(caller, request, await read_object(request))
@@ -153,7 +153,7 @@ async def approve_run(
     response_model_exclude_unset=True,
 )
 async def reject_run(
-    id: str, request: Request, caller: AdminCaller, vigil: VigilDep, remediator: RemediatorDep
+    id: str, request: Request, caller: CallerDep, vigil: VigilDep, remediator: RemediatorDep
 ) -> RunView:
     """Body (optional): ``reason``."""
     body = await read_object(request)

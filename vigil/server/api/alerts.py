@@ -1,10 +1,10 @@
-"""``/v1/alerts`` and ``/v1/episodes``: what fires now, acknowledging it, and judging it (admin keys)."""
+"""``/v1/alerts`` and ``/v1/episodes``: what fires now, acknowledging it, and judging it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -12,12 +12,12 @@ from vigil.errors import InputError
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import EngineDep, MaybeEngineDep, OperationsDep, VigilDep
 from vigil.server.api.incidents import EpisodeView, IncidentView, episode_view, incident_view
-from vigil.server.auth import AdminCaller, admin_key, claimed_actor
+from vigil.server.auth import CallerDep, claimed_actor
 from vigil.server.wire import iso, parse_time, read_object
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["alerts"], dependencies=[Depends(admin_key)])
+router = APIRouter(tags=["alerts"])
 _ERRORS = errors(404, 409, 422, detail=(404,))
 
 
@@ -90,7 +90,7 @@ async def list_alerts(vigil: VigilDep, engine: MaybeEngineDep) -> Alerts:
     response_model_exclude_unset=True,
 )
 async def ack_alert(
-    fingerprint: str, request: Request, caller: AdminCaller, ops: OperationsDep
+    fingerprint: str, request: Request, caller: CallerDep, ops: OperationsDep
 ) -> IncidentView:
     """Body (optional): ``note``."""
     body = await read_object(request)
@@ -104,7 +104,7 @@ async def ack_alert(
     summary="Mark an alert as a real problem or a false alarm",
     responses=_ERRORS,
 )
-async def verdict(fingerprint: str, request: Request, caller: AdminCaller, ops: OperationsDep) -> Verdict:
+async def verdict(fingerprint: str, request: Request, caller: CallerDep, ops: OperationsDep) -> Verdict:
     """Body: ``verdict`` (true: a real problem; false: it should not have fired) and, for an alert no
     longer current, its ``episode``. Audited."""
     body = await read_object(request)

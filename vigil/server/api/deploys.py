@@ -1,21 +1,21 @@
 """``POST /v1/models/{model}/deploys`` and ``GET /v1/annotations``: deploys, which move the live version
-and open a grace period for the model's alerts (admin keys; 409 when alerting is off)."""
+and open a grace period for the model's alerts (409 when alerting is off)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import EngineDep, OperationsDep, VigilDep
-from vigil.server.auth import AdminCaller, admin_key, claimed_actor
+from vigil.server.auth import CallerDep, claimed_actor
 from vigil.server.wire import iso, parse_time, read_object
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["deploys"], dependencies=[Depends(admin_key)])
+router = APIRouter(tags=["deploys"])
 
 
 class Annotation(Answer):
@@ -43,7 +43,7 @@ class Annotations(Answer):
     responses=errors(404, 409, 422),
 )
 async def deploy(
-    model: str, request: Request, caller: AdminCaller, vigil: VigilDep, ops: OperationsDep
+    model: str, request: Request, caller: CallerDep, vigil: VigilDep, ops: OperationsDep
 ) -> Deployed:
     """Body: ``version``, ``by``, optional ``note``, ``at`` (default now) and ``grace`` (e.g. ``30m``;
     default ``alerting.deploy_grace``). Records the version as live (the rollback target moves) and

@@ -1,23 +1,23 @@
-"""``/v1/incidents``: alerts grouped for people, with a timeline (admin keys; 409 when alerting is off)."""
+"""``/v1/incidents``: alerts grouped for people, with a timeline (409 when alerting is off)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from vigil.alerting.response.episodes import Episode
 from vigil.alerting.response.incidents import Incident, response_times
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import EngineDep, OperationsDep
-from vigil.server.auth import AdminCaller, admin_key, claimed_actor
+from vigil.server.auth import CallerDep, claimed_actor
 from vigil.server.wire import iso, parse_time, read_object
 
 __all__ = ["EpisodeView", "IncidentView", "episode_view", "incident_view", "router"]
 
-router = APIRouter(tags=["incidents"], dependencies=[Depends(admin_key)])
+router = APIRouter(tags=["incidents"])
 _ERRORS = errors(404, 409, 422, detail=(404,))
 
 
@@ -139,7 +139,7 @@ async def show_incident(id: str, ops: OperationsDep) -> IncidentDetail:
 
 
 async def _change(
-    id: str, what: str, request: Request, caller: AdminCaller, ops: OperationsDep
+    id: str, what: str, request: Request, caller: CallerDep, ops: OperationsDep
 ) -> IncidentView:
     body = await read_object(request)
     actor = claimed_actor(caller, request, body)
@@ -154,7 +154,7 @@ async def _change(
     responses=_ERRORS,
     response_model_exclude_unset=True,
 )
-async def ack_incident(id: str, request: Request, caller: AdminCaller, ops: OperationsDep) -> IncidentView:
+async def ack_incident(id: str, request: Request, caller: CallerDep, ops: OperationsDep) -> IncidentView:
     """Body (optional): ``note``."""
     return await _change(id, "ack", request, caller, ops)
 
@@ -165,7 +165,7 @@ async def ack_incident(id: str, request: Request, caller: AdminCaller, ops: Oper
     responses=_ERRORS,
     response_model_exclude_unset=True,
 )
-async def note_incident(id: str, request: Request, caller: AdminCaller, ops: OperationsDep) -> IncidentView:
+async def note_incident(id: str, request: Request, caller: CallerDep, ops: OperationsDep) -> IncidentView:
     """Body: ``text``."""
     return await _change(id, "note", request, caller, ops)
 
@@ -176,8 +176,6 @@ async def note_incident(id: str, request: Request, caller: AdminCaller, ops: Ope
     responses=_ERRORS,
     response_model_exclude_unset=True,
 )
-async def resolve_incident(
-    id: str, request: Request, caller: AdminCaller, ops: OperationsDep
-) -> IncidentView:
+async def resolve_incident(id: str, request: Request, caller: CallerDep, ops: OperationsDep) -> IncidentView:
     """Body (optional): ``note``."""
     return await _change(id, "resolve", request, caller, ops)

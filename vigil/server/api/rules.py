@@ -1,11 +1,11 @@
 """``/v1/rules`` (with replaying a rule over history), ``/v1/review`` and ``/v1/slos``: the rules in force
-and how well they serve (admin keys; 409 when alerting is off)."""
+and how well they serve (409 when alerting is off)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -17,13 +17,13 @@ from vigil.alerting.rules.error_budget import slo_statuses
 from vigil.errors import ConfigError, InputError
 from vigil.server.api.answers import Answer, Deleted, errors
 from vigil.server.api.deps import EngineDep, OperationsDep, VigilDep
-from vigil.server.auth import AdminCaller, admin_key, claimed_actor
+from vigil.server.auth import CallerDep, claimed_actor
 from vigil.server.errors import Conflict, NotFound
 from vigil.server.wire import duration_seconds, parse_time, read_object, when
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["rules"], dependencies=[Depends(admin_key)])
+router = APIRouter(tags=["rules"])
 _ERRORS = errors(404, 409, 422, detail=(404,))
 
 
@@ -178,7 +178,7 @@ async def list_rules(engine: EngineDep) -> Rules:
     response_model_exclude_unset=True,
 )
 async def put_rule(
-    name: str, request: Request, caller: AdminCaller, vigil: VigilDep, engine: EngineDep
+    name: str, request: Request, caller: CallerDep, vigil: VigilDep, engine: EngineDep
 ) -> PutRule:
     """The body is one rule as in the ``rules:`` section (``name`` may be left out). Audited."""
     body = await read_object(request)
@@ -197,7 +197,7 @@ async def put_rule(
 
 @router.delete("/v1/rules/{name}", summary="Remove a rule added through the API", responses=_ERRORS)
 async def delete_rule(
-    name: str, request: Request, caller: AdminCaller, vigil: VigilDep, engine: EngineDep
+    name: str, request: Request, caller: CallerDep, vigil: VigilDep, engine: EngineDep
 ) -> Deleted:
     """Audited."""
     if not await run_in_threadpool(engine.delete_rule, name, claimed_actor(caller, request), vigil.clock()):
