@@ -3,7 +3,8 @@
 
 Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics`` (ingest keys); ``/v1/models``, their
 metrics, drift and events, alerts, silences, incidents, rules, actions, deploys, maintenance and the audit
-log (admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json`` (open).
+log (admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json`` (open); the
+dashboard at ``/`` (``vigil.server.ui``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
-from vigil.server import wire
+from vigil.server import ui, wire
 from vigil.server.api import (
     actions,
     alerts,
@@ -112,6 +113,7 @@ def create_app(
     for resource in _ROUTERS:
         app.include_router(resource.router)
     docs.mount(app)
+    ui.mount(app)
     _document_records(app)
     return app
 
