@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from vigil.actions.deployments import KIND as DEPLOYMENT_KIND
 from vigil.actions.deployments import Change, Deployment
+from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation
 from vigil.alerting.response.episodes import Episode, History
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE
@@ -63,7 +64,7 @@ HOSTS = (
     Panel(
         "hosts",
         "Hosts",
-        "%",
+        "percent",
         [
             ("host_cpu_percent", "CPU"),
             ("host_memory_percent", "memory"),
@@ -234,13 +235,18 @@ def _report(query: Query, name: str, span: TimeRange) -> tuple[Report | None, st
 def deploy_marks(
     store: Store, name: str, span: TimeRange, deployment: Deployment | None = None
 ) -> list[Mark]:
-    """The changes of the live version (deploys, rollbacks, fallbacks, config edits) in the range."""
+    """Deploys (``POST /v1/models/{m}/deploys``) and the changes of the live version (rollbacks,
+    fallbacks, config edits) in the range, oldest first."""
     found = deployment if deployment is not None else _deployment(store, name)
-    return [
-        Mark(c.at, f"{c.kind} {c.version}")
-        for c in (found.history if found else ())
-        if span.start <= c.at <= span.end
-    ]
+    seen: dict[tuple[float, str], Mark] = {}
+    for record in store.records(DEPLOY_KIND, since=span.start - EPISODES_BEFORE):
+        a = DeployAnnotation.from_json(record.body)
+        if a.model == name and span.start <= a.at <= span.end:
+            seen[(round(a.at), a.version)] = Mark(a.at, f"deploy {a.version}")
+    for c in found.history if found else ():
+        if span.start <= c.at <= span.end:
+            seen.setdefault((round(c.at), c.version), Mark(c.at, f"{c.kind} {c.version}"))
+    return sorted(seen.values(), key=lambda m: m.t)
 
 
 def _deployment(store: Store, name: str) -> Deployment | None:

@@ -68,6 +68,8 @@ def fmt_number(value: Any, unit: str = "", digits: int = 3) -> str:
     x = float(value)
     if unit == "%":
         return f"{_short(x * 100, digits)}%"
+    if unit == "percent":  # already a percentage
+        return f"{_short(x, digits)}%"
     if unit == "$":
         return f"${x:,.2f}" if abs(x) >= 0.01 or x == 0 else f"${x:.2g}"
     text = _short(x, digits)

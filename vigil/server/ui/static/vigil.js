@@ -12,7 +12,8 @@
   function fmt(v, unit) {
     if (v == null || !isFinite(v)) return "—";
     var a = Math.abs(v), s;
-    if (unit === "%") return fmt(v * 100) + "%";
+    if (unit === "%") return fmt(v * 100) + "%";  // a ratio
+    if (unit === "percent") return fmt(v) + "%";  // already a percentage
     if (a >= 1e9) s = (v / 1e9).toPrecision(3) + "G";
     else if (a >= 1e6) s = (v / 1e6).toPrecision(3) + "M";
     else if (a >= 1e3) s = (v / 1e3).toPrecision(3) + "k";
@@ -60,9 +61,10 @@
   }
 
   function draw(fig) {
-    var spec = JSON.parse(fig.querySelector("script[type='application/json']").textContent);
-    var box = fig.querySelector(".plot");
-    if (!box || !spec.x || !spec.x.length) return;
+    var source = fig.querySelector("script[type='application/json']"), box = fig.querySelector(".plot");
+    if (!source || !box) return;  // an empty chart: its text says so
+    var spec = JSON.parse(source.textContent);
+    if (!spec.x || !spec.x.length) return;
     var spark = spec.kind === "spark";
     var colors = ["#0b5cad", "#c2410c", "#6d28d9", "#15803d", "#be185d", "#0e7490"];
     var series = [{ value: function (u, v) { return v == null ? "—" : uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}")(utc(v)); } }];
@@ -74,14 +76,18 @@
     var width = spark ? (box.clientWidth || 120) : Math.max(260, box.clientWidth);
     var opts = {
       width: width, height: spark ? 30 : 190, tzDate: utc, series: series,
-      scales: { x: { time: true }, y: spec.ymin != null ? { range: function (u, lo, hi) { return [spec.ymin, Math.max(hi, spec.ymax || hi)]; } } : {} },
+      scales: { x: { time: true }, y: spec.ymin != null ? { range: function (u, lo, hi) {
+        var top = Math.max(hi || 0, spec.ymax || 0);
+        if (!(top > spec.ymin)) top = spec.ymin + (spec.unit === "%" ? 0.01 : 1);  // all zero: still an axis
+        return [spec.ymin, top * 1.05];
+      } } : {} },
       legend: { show: !spark },
       cursor: spark ? { show: false } : { drag: { x: true, y: false, setScale: false } },
       select: { show: !spark },
       axes: spark ? [{ show: false }, { show: false }] : [
         { stroke: "#4d5661", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" } },
         { stroke: "#4d5661", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" }, size: 56,
-          values: function (u, vals) { return vals.map(function (v) { return fmt(v, spec.unit === "%" ? "%" : ""); }); } }
+          values: function (u, vals) { return vals.map(function (v) { return fmt(v, spec.unit === "%" || spec.unit === "percent" ? spec.unit : ""); }); } }
       ],
       hooks: {
         draw: [function (u) { decorate(u, spec); }],
