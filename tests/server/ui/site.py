@@ -3,7 +3,8 @@ what the dashboard tests open.
 
 * ``credit`` (binary, team risk, production): a baseline file; ``x`` drifts (+1.5 sd) and ``city`` shifts
   in the last 20 minutes, in the ``eu`` segment only; latency triples in the last 15 minutes; 30% errors in
-  the last 8 (the rule ``CreditErrors`` fires); labels for half the predictions; host readings; a deploy 10 minutes ago.
+  the last 8 (the rule ``CreditErrors`` fires); labels for half the predictions; host readings; a deploy
+  10 minutes ago.
 * ``price`` (regression, team pricing, staging): steady, with labels.
 * ``assistant`` (llm, team assistant): tokens and cost, silent for the last 20 minutes.
 """
