@@ -265,6 +265,12 @@ def _episodes(store: Store, name: str, span: TimeRange) -> list[Episode]:
     return sorted(mine, key=lambda e: -e.fired_at)
 
 
-def changes(deployment: Deployment | None) -> list[Change]:
-    """The live version's changes, newest first."""
-    return list(reversed(deployment.history)) if deployment else []
+def changes(store: Store, name: str, deployment: Deployment | None) -> list[Change]:
+    """The live version's changes and the deploys recorded for ``name`` (a deploy of the version already
+    live moves nothing but is still a deploy), newest first."""
+    found = {(round(c.at), c.version): c for c in (deployment.history if deployment else ())}
+    for record in store.records(DEPLOY_KIND):
+        a = DeployAnnotation.from_json(record.body)
+        if a.model == name:
+            found.setdefault((round(a.at), a.version), Change(a.version, None, a.at, a.by, "deploy", a.note))
+    return sorted(found.values(), key=lambda c: -c.at)

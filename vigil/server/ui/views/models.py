@@ -60,7 +60,7 @@ async def model(
         "model.html",
         Page(name, "models", span),
         m=detail,
-        changes=changes(detail.deployment),
+        changes=changes(vigil.store, name, detail.deployment),
         heat_colour=heat_colour,
         base=base_url(request),
         now=now,
