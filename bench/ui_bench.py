@@ -183,7 +183,6 @@ def measure(path: Path, models: int, repeat: int) -> dict[str, Any]:
             "model 7d": "/models/m00?range=7d",
             "feature 1h": "/models/m00/features/income",
         }
-        app.state.vigil.query.__dict__.pop("_ui_cache", None)
         for label, path_ in pages.items():
             times = []
             for _ in range(repeat + 1):

@@ -17,8 +17,9 @@ from fastapi import Depends, Header, HTTPException, Request
 from vigil.alerting.engine import AlertEngine
 from vigil.server.auth import Caller, Doorman
 from vigil.server.services import Vigil
+from vigil.server.ui.rollups import Rollups
 
-__all__ = ["MaybeEngine", "UiCaller", "UiVigil", "ui_caller"]
+__all__ = ["MaybeEngine", "UiCaller", "UiVigil", "rollups", "ui_caller"]
 
 REALM = 'Basic realm="Vigil dashboard: the password is an admin API key", charset="UTF-8"'
 
@@ -56,6 +57,15 @@ def ui_caller(
 def _vigil(request: Request) -> Vigil:
     vigil: Vigil = request.app.state.vigil
     return vigil
+
+
+def rollups(request: Request) -> Rollups:
+    """The app's cached service rollups (made on first use)."""
+    found: Rollups | None = getattr(request.app.state, "ui_rollups", None)
+    if found is None:
+        vigil = _vigil(request)
+        found = request.app.state.ui_rollups = Rollups(vigil.query, vigil.clock)
+    return found
 
 
 def _engine(request: Request) -> AlertEngine | None:

@@ -1,8 +1,10 @@
 """Every model's health over a range, for the overview: its status from its firing alerts, the numbers
 that matter (throughput, error rate, p95 latency, drift share, accuracy or MAE, cost) and their trends.
 
-The numbers come from ``Query.series`` (the same service ``GET /v1/models/{m}/metrics`` calls): the range's
-value is one step covering the whole range (``origin`` at its end), the trends ``TREND_POINTS`` steps.
+Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``TREND_POINTS``
+of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as ``Query.series`` reads
+it). Drift share and accuracy (or MAE) need the feature profiles and the prediction log: they are read with
+``Query.series`` for the last complete trend step only, and kept.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.engine import AlertEngine
-from vigil.monitoring.query import Query
+from vigil.monitoring.retention import GRACE
 from vigil.registry import Registry
 from vigil.server.ui.charts import Chart, spark
+from vigil.server.ui.rollups import Rollups
 from vigil.server.ui.timerange import TimeRange, nice_step
 from vigil.spec import ModelSpec
 
@@ -32,6 +35,7 @@ __all__ = [
 
 TREND_POINTS = 24
 TRENDS = ("throughput", "error_rate", "latency_p95")
+TOTALS = ("events", "throughput", "error_rate", "latency_p95", "cost")
 
 COLUMNS = {
     "name": ("Model", ""),
@@ -75,6 +79,9 @@ class ModelHealth:
     quality: tuple[str, str] | None
     """The metric in the ``quality`` column and its unit (``accuracy``, ``%``), None for LLMs."""
     trends: dict[str, list[tuple[float, float | None]]]
+    latest_at: float = math.nan
+    """Start of the step drift share and accuracy are read for (the last complete trend step)."""
+    latest_step: float = math.nan
 
     @property
     def trend_charts(self) -> dict[str, Chart]:
@@ -149,7 +156,7 @@ def status_of(firing: Sequence[Firing]) -> str:
 
 
 def health(
-    query: Query, registry: Registry, names: Sequence[str], span: TimeRange, firing: Sequence[Firing]
+    rollups: Rollups, registry: Registry, names: Sequence[str], span: TimeRange, firing: Sequence[Firing]
 ) -> list[ModelHealth]:
     """The health of each model of ``names`` over ``span``."""
     out = []
@@ -158,25 +165,22 @@ def health(
         if spec is None:
             continue
         mine = [f for f in firing if f.model == name]
-        out.append(_one(query, name, spec, span, mine))
+        out.append(_one(rollups, name, spec, span, mine))
     return out
 
 
-def _one(query: Query, name: str, spec: ModelSpec, span: TimeRange, firing: list[Firing]) -> ModelHealth:
+def _one(rollups: Rollups, name: str, spec: ModelSpec, span: TimeRange, firing: list[Firing]) -> ModelHealth:
     window = spec.window.total_seconds()
-    quality = quality_metric(spec)
-    names = ["events", "throughput", "error_rate", "latency_p95", "cost"]
-    if spec.baseline is not None:
-        names.append("drift_share")
-    if quality is not None:
-        names.append(quality[0])
-    # one step over the whole range, ending at its end (the range rounded out to whole windows)
-    end = math.ceil(span.end / window) * window
-    whole = max(window, math.ceil(span.span / window) * window)
-    total = query.series(name, names, end - whole, end, step=whole, origin=end)
-    values = {n: (pts[-1][1] if pts else None) for n, pts in total.items()}
-    if quality is not None:
-        values["quality"] = values.pop(quality[0], None)
     step = nice_step(span.span, window, TREND_POINTS)
-    trends = query.series(name, list(TRENDS), span.start, span.end, step=step)
-    return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends)
+    quality = quality_metric(spec)
+    values = rollups.total(name, TOTALS, span.start, span.end, step)
+    trends = rollups.series(name, TRENDS, span.start, span.end, step)
+    # drift and labels need the profiles and the prediction log: read for the last complete step only
+    latest = [n for n in ("drift_share", quality[0] if quality else None) if n is not None]
+    if spec.baseline is None:
+        latest = [n for n in latest if n != "drift_share"]
+    last = math.floor((span.end - GRACE) / step) * step - step
+    read = rollups.latest(name, latest, last, step) if latest and last >= span.start - step else {}
+    values["drift_share"] = read.get("drift_share")
+    values["quality"] = read.get(quality[0]) if quality else None
+    return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends, last, step)

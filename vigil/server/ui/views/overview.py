@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.alerting.rules.error_budget import SloStatus, slo_statuses
-from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
+from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil, rollups
 from vigil.server.ui.health import COLUMNS, firing_now, health
 from vigil.server.ui.render import Page, render
 from vigil.server.ui.views.common import base_url, time_range
@@ -47,7 +47,7 @@ async def overview(request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiC
 
     def gather() -> tuple[list[Any], list[Any], list[SloStatus]]:
         firing = firing_now(engine, now)
-        rows = health(vigil.query, vigil.registry, names, span, firing)
+        rows = health(rollups(request), vigil.registry, names, span, firing)
         slos: list[SloStatus] = []
         if engine is not None:
             defined = [r.slo for r in engine.rules if r.slo is not None and r.slo.model in names]
