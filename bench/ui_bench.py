@@ -177,10 +177,8 @@ def measure(path: Path, models: int, repeat: int) -> dict[str, Any]:
             "overview 24h": "/",
             "overview 1h": "/?range=1h",
             "overview 7d": "/?range=7d",
-            "overview 30d": "/?range=30d",
             "model 1h": "/models/m00",
             "model 24h": "/models/m00?range=24h",
-            "model 7d": "/models/m00?range=7d",
             "feature 1h": "/models/m00/features/income",
         }
         for label, path_ in pages.items():

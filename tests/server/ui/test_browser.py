@@ -123,7 +123,13 @@ def test_every_view_loads_clean(watched: Watched) -> None:
     assert watched.problems == []
 
 
-def test_overview_shows_health_alerts_and_slos(watched: Watched) -> None:
+def test_overview_shows_health_alerts_and_slos(watched: Watched, site: Site) -> None:
+    deadline = time.monotonic() + 30  # the rule is evaluated every second once the events are folded
+    while time.monotonic() < deadline:
+        alerts = httpx.get(f"{site.url}/v1/alerts").json()["alerts"]
+        if any(a["labels"]["alertname"] == "CreditErrors" and a["status"] == "firing" for a in alerts):
+            break
+        time.sleep(0.2)
     page = watched.open("/")
     rows = page.locator("#models tbody tr")
     status = {r.get_attribute("data-model"): r.locator("td").nth(1).inner_text() for r in rows.all()}

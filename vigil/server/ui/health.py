@@ -4,7 +4,7 @@ that matter (throughput, error rate, p95 latency, drift share, accuracy or MAE, 
 Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``TREND_POINTS``
 of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as ``Query.series`` reads
 it). Drift share and accuracy (or MAE) need the feature profiles and the prediction log: they are read with
-``Query.series`` for the last complete trend step only, and kept.
+``Query.series`` for the last complete trend step (at most an hour) only, and kept.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.engine import AlertEngine
-from vigil.monitoring.retention import GRACE
+from vigil.monitoring.retention import GRACE, HOUR
 from vigil.registry import Registry
 from vigil.server.ui.charts import Chart, spark
 from vigil.server.ui.rollups import Rollups
@@ -179,8 +179,9 @@ def _one(rollups: Rollups, name: str, spec: ModelSpec, span: TimeRange, firing: 
     latest = [n for n in ("drift_share", quality[0] if quality else None) if n is not None]
     if spec.baseline is None:
         latest = [n for n in latest if n != "drift_share"]
-    last = math.floor((span.end - GRACE) / step) * step - step
-    read = rollups.latest(name, latest, last, step) if latest and last >= span.start - step else {}
+    recent = min(step, HOUR)
+    last = math.floor((span.end - GRACE) / recent) * recent - recent
+    read = rollups.latest(name, latest, last, recent) if latest and last >= span.start - recent else {}
     values["drift_share"] = read.get("drift_share")
     values["quality"] = read.get(quality[0]) if quality else None
-    return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends, last, step)
+    return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends, last, recent)

@@ -129,7 +129,7 @@ class Rollups:
         if held is not None and complete and held.upto >= t + step and now - held.read_at < self.refresh:
             return held.state
         if complete:
-            state = self._rolled(model, t, step) or self._merge(model, t, t + step)
+            state = self._rolled(model, t, step) or self._parts(model, t, step, res, now)
             self._keep(key, _Held(state, now, t + step))
             return state
         # the newest step: windows older than two windows are merged once, the rest read anew
@@ -142,6 +142,16 @@ class Rollups:
         self._keep(key, held)
         fresh = self._merge(model, settled, t + step)
         return held.state.copy().merge(fresh) if fresh.events else held.state
+
+    def _parts(self, model: str, t: float, step: float, res: int, now: float) -> WindowState:
+        """A complete step of whole days or hours as the merge of those (each cached), else its windows."""
+        for size in (DAY, HOUR):
+            if step > size and step % size == 0 and t % size == 0 and res <= size:
+                merged = WindowState(sample_size=0)
+                for k in range(int(step // size)):
+                    merged.merge(self._step(model, t + k * size, size, res, now))
+                return merged
+        return self._merge(model, t, t + step)
 
     def _rolled(self, model: str, t: float, step: float) -> WindowState | None:
         """An aligned complete hour or day from its rollup rows (None when it was not rolled up)."""
