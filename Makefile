@@ -26,6 +26,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
+	scripts/install-chromium.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -131,7 +131,7 @@ def test_threshold_goes_pending_then_fires_after_for_changes_severity_and_resolv
             notes = alert.annotations
             assert notes["value"] == "0.6" and notes["threshold"] == "0.5"
             assert notes["owner"] == "oncall@example.com" and notes["runbook"].startswith("https://")
-            assert notes["dashboard_url"].startswith("/v1/models/credit/metrics?names=error_rate&")
+            assert notes["dashboard_url"].startswith("/models/credit?metric=error_rate&")
             assert f"to={T0 + 300:.0f}" in notes["dashboard_url"] and "step=60" in notes["dashboard_url"]
             assert "error_rate of credit is 0.6" in notes["summary"]
             assert alert.starts_at == at(4)

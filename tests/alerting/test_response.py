@@ -441,7 +441,7 @@ alerting:
         assert [e["event_action"] for e in received] == ["trigger"]
         trigger = received[0]
         assert trigger["payload"]["custom_details"]["dashboard_url"].startswith(
-            "https://vigil.example.com/v1/"
+            "https://vigil.example.com/models/"
         )
         incident = client.get("/v1/incidents").json()["incidents"][0]
         client.post(f"/v1/incidents/{incident['id']}/ack", json={"by": "ana"})

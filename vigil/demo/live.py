@@ -86,7 +86,7 @@ class Trouble:
     model: str
     what: str
     look: str
-    """Which metric or endpoint shows it."""
+    """The dashboard page that shows it (a path)."""
     alerts: tuple[str, ...]
     """The alerts (rule names, on ``model``) it should fire."""
 
@@ -108,7 +108,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             1e9,
             "tumor-classifier",
             "drift: 'mean radius' +1.5 sd and 'mean texture' ×1.6",
-            "GET /v1/models/tumor-classifier/drift",
+            "/models/tumor-classifier?range=15m#drift",
             ("DriftMeanRadius", "DriftMeanTexture"),
         ),
         Trouble(
@@ -118,7 +118,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             step,
             "tumor-classifier",
             "latency spike: ×6 for a while",
-            "metrics latency_p95 / latency_p99",
+            "/models/tumor-classifier?range=15m#service (latency)",
             ("LatencyP95Spike",),
         ),
         Trouble(
@@ -128,7 +128,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             step / 2,
             "diabetes-progression",
             "error burst: 30% of requests fail",
-            "metrics error_rate",
+            "/models/diabetes-progression?range=15m#service (error rate)",
             ("ErrorRateHigh",),
         ),
         Trouble(
@@ -138,7 +138,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             1e9,
             "diabetes-progression",
             "feature pipeline sends nulls in 'bmi' (40%)",
-            "metrics null_rate:bmi; GET /drift quality section",
+            "/models/diabetes-progression/features/bmi?range=15m",
             ("NullRateHigh",),
         ),
         Trouble(
@@ -148,7 +148,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             step,
             "support-assistant",
             "cost spike: answers 5× longer for a while (tokens out, cost, latency)",
-            "metrics cost_per_prediction / tokens_per_prediction / latency_p95",
+            "/models/support-assistant?range=15m#cost",
             ("CostPerPredictionSpike", "LatencyP95Spike"),
         ),
         Trouble(
@@ -158,7 +158,7 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             max(calm, 6 * window),
             "support-assistant",
             "silence: the assistant stops sending for a while",
-            "metrics events; GET /v1/alerts",
+            "/models/support-assistant?range=15m (throughput; firing alerts)",
             ("NoData",),
         ),
     ]
@@ -248,7 +248,9 @@ def run_demo(
         where = _start_receivers(out, timeline, rules, alertmanager, say, running)
         _write_config(out, window, timings, rules, url, where)
         _start_server(out, port, running)
+        say(f"Dashboard: {url}/  (open it in a browser)")
         say(f"Vigil is running: {url}  (store {store_path}, config {out / 'vigil.yaml'})")
+        say(f"  a model     {url}/models/tumor-classifier?range=15m")
         say(f"  models      {url}/v1/models")
         say(
             f"  metrics     {url}/v1/models/tumor-classifier/metrics"
@@ -267,7 +269,10 @@ def run_demo(
             say(f"  Alertmanager {where['alertmanager']}/#/alerts   (a real one; Vigil forwards to it)")
         say(f"streaming ~{rate:.0f} predictions/s per model; labels arrive 5–20 s late. Planned trouble:")
         for t in troubles:
-            say(f"  +{t.at:>4.0f}s  {t.model}: {t.what}   → {t.look}   (should fire {', '.join(t.alerts)})")
+            say(
+                f"  +{t.at:>4.0f}s  {t.model}: {t.what}   → {url}{t.look}"
+                f"   (should fire {', '.join(t.alerts)})"
+            )
         if calm < 6 * w:
             say(
                 f"note: a calm of {calm:g} s is under 6 windows ({6 * w:g} s): the shorter troubles (calm/4, "
@@ -426,7 +431,7 @@ def _stream(
                     now = time.time()
                     timeline.inject(t.name, t.model, t.alerts, now, now - start)
                     injected.append({"at": now, "name": t.name, "model": t.model, "what": t.what})
-                    say(f"{format_wall_clock(time.time())}  INJECTED  {t.model}: {t.what}   → {t.look}")
+                    say(f"{format_wall_clock(time.time())}  INJECTED  {t.model}: {t.what}   → {url}{t.look}")
             n = max(1, int(rng.poisson(rate * tick)))
             for m in models:
                 sent += _serve(client, m, n, elapsed, troubles, rng, pending)

@@ -3,8 +3,9 @@
 
 Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics``; ``/v1/models``, their metrics, drift
 and events, alerts, silences, incidents, rules, actions, deploys, maintenance, keys and the audit log;
-``/login`` and ``/logout``; ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json``. Who
-may call each: ``vigil.server.roles``, enforced by ``vigil.server.auth.authorize`` on every route.
+``/login`` and ``/logout``; the dashboard at ``/`` (``vigil.server.ui``); ``GET /healthz``, ``/metrics``
+(Prometheus), ``/docs``, ``/openapi.json``. Who may call each: ``vigil.server.roles``, enforced by
+``vigil.server.auth.authorize`` on every route.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
-from vigil.server import auth, wire
+from vigil.server import auth, ui, wire
 from vigil.server.api import (
     actions,
     alerts,
@@ -134,6 +135,7 @@ def create_app(
     for resource in _ROUTERS:
         app.include_router(resource.router)
     docs.mount(app)
+    ui.mount(app)
     _document_records(app)
     gate.bind(app)  # last: refuses to start with a route the role table does not list
     return app

@@ -47,6 +47,9 @@ ROUTES: dict[str, Need] = {
     "GET /login": "open",
     "POST /login": "open",
     "POST /logout": "open",
+    # the dashboard's assets (no data in them)
+    "GET /ui/static/*": "open",
+    "GET /favicon.ico": "open",
     # ingest
     "POST /v1/events": "ingest",
     "POST /v1/labels": "ingest",
@@ -68,6 +71,18 @@ ROUTES: dict[str, Need] = {
     "GET /v1/maintenance": "viewer",
     "GET /v1/annotations": "viewer",
     "GET /v1/actions": "viewer",
+    # the dashboard's pages: what the JSON routes above show (a feature page leaves out the raw events
+    # unless the caller may read them)
+    "GET /": "viewer",
+    "GET /models": "viewer",
+    "GET /models/{name}": "viewer",
+    "GET /models/{name}/features/{feature}": "viewer",
+    "GET /alerts": "viewer",
+    "GET /incidents": "viewer",
+    "GET /rules": "viewer",
+    "GET /review": "viewer",
+    "GET /reports": "viewer",
+    "GET /procedure": "viewer",
     # responding
     "POST /v1/alerts/{fingerprint}/ack": "editor",
     "POST /v1/alerts/{fingerprint}/verdict": "editor",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from vigil.alerting.rules.base import Evaluation, fmt
 from vigil.spec import ModelSpec
@@ -32,11 +32,13 @@ def labels_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
 
 def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
     """``summary``, ``description`` (the kind's sentence), ``value``, ``threshold`` (and ``baseline`` for
-    relative and anomaly rules), ``window``, ``owner``, ``runbook``, ``dashboard_url`` (the metric's series
-    around the window, at the rule's step). Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and
-    ``baseline_points`` (and ``seasonality``); SLOs add ``burn_rate_<window>`` for every window read,
-    ``error_budget_remaining`` (share of the SLO window's budget left, negative when overspent),
-    ``target``, ``slo_window`` and ``burn_windows`` (the tiers, e.g. ``1h/5m > 14.4 (page)``)."""
+    relative and anomaly rules), ``window``, ``owner``, ``runbook``, ``dashboard_url`` (the dashboard's
+    page of the model over the time before the window: ``/models/<model>?metric=...&from=...&to=...``, with
+    the rule's ``step``, ``version`` and ``segment``; made absolute with ``alerting.external_url``).
+    Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and ``baseline_points`` (and ``seasonality``);
+    SLOs add ``burn_rate_<window>`` for every window read, ``error_budget_remaining`` (share of the SLO
+    window's budget left, negative when overspent), ``target``, ``slo_window`` and ``burn_windows`` (the
+    tiers, e.g. ``1h/5m > 14.4 (page)``)."""
     rule = ev.rule
     where = ev.model if rule.segment_text is None else f"{ev.model} [{rule.segment_text}]"
     what, extra = rule.describe(ev, where)
@@ -61,7 +63,7 @@ def _dashboard(ev: Evaluation) -> str:
     rule = ev.rule
     names, start, step = rule.dashboard(ev)
     params: dict[str, str] = {
-        "names": names,
+        "metric": names,
         "from": f"{start:.0f}",
         "to": f"{ev.end:.0f}",
         "step": f"{step:.0f}",
@@ -70,4 +72,4 @@ def _dashboard(ev: Evaluation) -> str:
         params["version"] = rule.version
     if rule.segment_text is not None:
         params["segment"] = rule.segment_text
-    return f"/v1/models/{ev.model}/metrics?{urlencode(params)}"
+    return f"/models/{quote(ev.model, safe='')}?{urlencode(params)}"

@@ -1,0 +1,226 @@
+"""The dashboard's server time and page weight on a store of 50 models × 30 days.
+
+Run from the repository root:
+    .venv/bin/python bench/ui_bench.py [--models 50] [--days 30] [--repeat 5] [--store PATH]
+
+Builds (or reuses, with ``--store``) an SQLite store as a server with default retention holds after a
+month: per model, minute windows for the last 2 days, rolled-up hours for 30 days and days for 30 days.
+The windows are real: a seeding server (the real ingest and aggregator) folds 30 events a minute into
+``SEEDS`` distinct minutes per model, and their saved states are copied across the month through the
+store API (hours and days merged from them, as rollups do). Models: binary, regression and LLM tasks, 5
+features, a baseline file, 5 teams, 2 environments; SLOs on 10 of them; alerting on.
+
+Then, in-process (``create_app`` and ASGI, no network), times each page: the first request (cold:
+nothing cached) and the median of ``--repeat`` more (warm), and the bytes a browser transfers for the
+page and its assets with gzip (the assets once: browsers cache them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from vigil.config import parse_config
+from vigil.monitoring.retention import DAY, HOUR, ROLLUP_WRITER
+from vigil.monitoring.window import WindowState
+from vigil.server.app import Vigil, create_app
+from vigil.store.base import WindowRow
+from vigil.store.sqlite import SQLiteStore
+
+SEEDS = 12
+EVENTS_PER_MINUTE = 30
+TASKS = ("binary", "binary", "binary", "regression", "llm")
+FEATURES = ("age", "income", "debt", "region_code", "channel")
+
+
+def config_text(models: int, root: Path) -> str:
+    lines = ["version: 1", "models:"]
+    for i in range(models):
+        task = TASKS[i % len(TASKS)]
+        lines += [
+            f"  m{i:02d}:",
+            f"    task: {task}",
+            f"    owner: {{team: team-{i % 5}}}",
+            f"    environment: {'production' if i % 3 else 'staging'}",
+            "    window: 1m",
+            "    sample_size: 20",
+            f"    baseline: {{file: {root / 'baseline.parquet'}}}",
+        ]
+    lines += ["slos:"]
+    for i in range(0, models, max(1, models // 10)):
+        lines.append(f"  - {{name: m{i:02d}-availability, model: m{i:02d}, sli: availability, target: 0.99}}")
+    lines += ["alerting: {evaluate_every: 1h, default_rules: false}"]
+    return "\n".join(lines) + "\n"
+
+
+def _baseline(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 5000
+    pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "income": rng.lognormal(10, 0.5, n),
+            "debt": rng.gamma(2, 1000, n),
+            "region_code": rng.integers(0, 20, n),
+            "channel": rng.choice(["web", "app", "branch"], n),
+            "prediction": rng.integers(0, 2, n),
+            "score": rng.random(n),
+        }
+    ).to_parquet(root / "baseline.parquet")
+
+
+def _events(model: str, task: str, t0: float, rng: np.random.Generator) -> list[dict[str, Any]]:
+    out = []
+    for k in range(EVENTS_PER_MINUTE):
+        score = float(rng.random())
+        event: dict[str, Any] = {
+            "model": model,
+            "timestamp": t0 + k * 60 / EVENTS_PER_MINUTE,
+            "features": {
+                "age": float(rng.normal(42, 10)),
+                "income": float(rng.lognormal(10, 0.5)),
+                "debt": float(rng.gamma(2, 1000)),
+                "region_code": int(rng.integers(0, 20)),
+                "channel": str(rng.choice(["web", "app", "branch"])),
+            },
+            "latency_ms": float(rng.gamma(3, 10)),
+        }
+        if task == "binary":
+            event |= {"prediction": int(score > 0.5), "score": score}
+        elif task == "regression":
+            event["prediction"] = float(rng.normal(100, 10))
+        else:
+            event |= {"prediction": "ok", "tokens_in": 200, "tokens_out": 80, "cost": 0.0003}
+        if rng.random() < 0.02:
+            event["error"] = "TimeoutError: upstream"
+        out.append(event)
+    return out
+
+
+def build(path: Path, models: int, days: int, now: float) -> None:
+    """The store: seed real windows, then copy them over the month (see the module docstring)."""
+    root = path.parent
+    _baseline(root)
+    config = parse_config(config_text(models, root))
+    store = SQLiteStore(path)
+    seed_at = math.floor((now - 300 * DAY) / 60) * 60
+    seeding = Vigil(config, store, clock=lambda: seed_at + SEEDS * 60 + 120, writer="seed", flush_every=3600)
+    seeding.aggregator.start()
+    rng = np.random.default_rng(1)
+    names = [f"m{i:02d}" for i in range(models)]
+    for i, name in enumerate(names):
+        task = TASKS[i % len(TASKS)]
+        events = [e for s in range(SEEDS) for e in _events(name, task, seed_at + s * 60, rng)]
+        accepted = seeding.ingestor.events(orjson.dumps(events), "application/json", None).accepted
+        assert accepted == len(events)
+    seeding.aggregator.wait_idle()
+    seeding.aggregator.flush()
+    seeding.aggregator.stop()
+    end_minute = math.floor(now / 60) * 60
+    end_hour = math.floor(now / HOUR) * HOUR
+    end_day = math.floor(now / DAY) * DAY
+    for name in names:
+        seeds = store.windows(name, 60, seed_at, seed_at + SEEDS * 60)
+        states = [r.state for r in seeds]
+        version = seeds[0].version
+        hour_state = WindowState()
+        for s in states * (60 // SEEDS):
+            hour_state.merge(WindowState.from_bytes(s))
+        hour_bytes = hour_state.to_bytes()
+        day_state = WindowState()
+        for _ in range(24):
+            day_state.merge(WindowState.from_bytes(hour_bytes))
+        day_bytes = day_state.to_bytes()
+        rows = [
+            WindowRow(name, version, 60, int(t), "main", EVENTS_PER_MINUTE, states[k % len(states)])
+            for k, t in enumerate(range(end_minute - 2 * DAY, end_minute + 60, 60))
+        ]
+        rows += [
+            WindowRow(name, version, HOUR, int(t), ROLLUP_WRITER, hour_state.events, hour_bytes)
+            for t in range(end_hour - days * DAY, end_hour, HOUR)
+        ]
+        rows += [
+            WindowRow(name, version, DAY, int(t), ROLLUP_WRITER, day_state.events, day_bytes)
+            for t in range(end_day - days * DAY, end_day, DAY)
+        ]
+        store.save_windows("main", rows, checkpoint=0)
+        store.delete_windows(name, 60, seed_at + DAY)
+    store.close()
+
+
+def measure(path: Path, models: int, repeat: int) -> dict[str, Any]:
+    config = parse_config(config_text(models, path.parent))
+    store = SQLiteStore(path)
+    app = create_app(config, store)
+    results: dict[str, Any] = {}
+    gz = {"Accept-Encoding": "gzip"}
+    with TestClient(app) as client:
+        assets = 0
+        first = client.get("/", headers=gz)
+        for link in ("vendor/uplot/uPlot.iife.min.js", "vendor/uplot/uPlot.min.css", "vigil.js", "vigil.css"):
+            answer = client.get(f"/ui/static/{link}", headers=gz)
+            assets += answer.num_bytes_downloaded
+        assets += client.get("/ui/static/favicon.svg", headers=gz).num_bytes_downloaded
+        results["assets_gzip_bytes"] = assets
+        del first
+        pages = {
+            "overview 24h": "/",
+            "overview 1h": "/?range=1h",
+            "overview 7d": "/?range=7d",
+            "model 1h": "/models/m00",
+            "model 24h": "/models/m00?range=24h",
+            "feature 1h": "/models/m00/features/income",
+        }
+        for label, path_ in pages.items():
+            times = []
+            for _ in range(repeat + 1):
+                t0 = time.perf_counter()
+                answer = client.get(path_, headers=gz)
+                times.append(time.perf_counter() - t0)
+                assert answer.status_code == 200, (path_, answer.text[:500])
+            results[label] = {
+                "cold_ms": round(times[0] * 1000, 1),
+                "warm_ms": round(statistics.median(times[1:]) * 1000, 1),
+                "html_gzip_bytes": answer.num_bytes_downloaded,
+                "html_bytes": len(answer.content),
+            }
+    store.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--store", type=Path, help="reuse (or build once at) this path")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="vigil-ui-bench-"))
+    path = args.store or workdir / "v.db"
+    if not path.exists():
+        t0 = time.perf_counter()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build(path, args.models, args.days, time.time())
+        print(f"built {path} in {time.perf_counter() - t0:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
+    results = measure(path, args.models, args.repeat)
+    print(f"assets (gzip, once): {results.pop('assets_gzip_bytes') / 1024:.1f} KiB")
+    print(f"{'page':<14} {'cold ms':>9} {'warm ms':>9} {'html KiB':>9} {'gzip KiB':>9}")
+    for label, r in results.items():
+        print(
+            f"{label:<14} {r['cold_ms']:>9.1f} {r['warm_ms']:>9.1f} "
+            f"{r['html_bytes'] / 1024:>9.1f} {r['html_gzip_bytes'] / 1024:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

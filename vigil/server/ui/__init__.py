@@ -1,0 +1,39 @@
+"""The dashboard: server-rendered pages (Jinja2) at ``/``, with uPlot charts and a little JavaScript of
+our own, every asset served from this package (``/ui/static``), so it works without the internet and
+installs with pip alone.
+
+Views (``views/``, one router each): the overview (``/``), the models (``/models``), one model
+(``/models/{name}``), one feature (``/models/{name}/features/{feature}``), and placeholders for the views
+not built yet. Every page takes the same time range in its URL (``timerange``), is allowed by one
+dependency (``deps.ui_caller``), and reads the services the JSON API reads (``vigil.server.services``).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from vigil.server.ui.render import STATIC
+from vigil.server.ui.views import features, models, overview, pending
+
+__all__ = ["ROUTERS", "mount"]
+
+ROUTERS = (overview, models, features, pending)
+
+_FAVICON = files("vigil.server.ui").joinpath("static", "favicon.svg").read_bytes()
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the dashboard's pages and assets on ``app``."""
+    static = StaticFiles(packages=[("vigil.server.ui", "static")])
+    app.mount(STATIC, GZipMiddleware(static, minimum_size=1024), name="ui-static")
+    for view in ROUTERS:
+        app.include_router(view.router)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})

@@ -1,0 +1,67 @@
+"""``/models``: the registered models; ``/models/{name}``: one model over the page's range (live service
+metrics, drift heatmap, data quality, performance, cost, hosts, its alerts and versions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
+from vigil.server.ui.detail import ModelDetail, changes, heat_colour, model_detail
+from vigil.server.ui.health import firing_now
+from vigil.server.ui.render import Page, render
+from vigil.server.ui.views.common import base_url, time_range
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/models", response_class=HTMLResponse)
+async def models(request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiCaller) -> HTMLResponse:
+    now = vigil.clock()
+    span = time_range(request, now)
+    firing = await run_in_threadpool(firing_now, engine, now)
+    items = [
+        (name, spec, vigil.registry.source(name), [f for f in firing if f.model == name])
+        for name, spec in sorted(vigil.registry.items())
+    ]
+    return render(
+        request, "models.html", Page("Models", "models", span), items=items, base=base_url(request), now=now
+    )
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+async def model(
+    name: str, request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiCaller
+) -> HTMLResponse:
+    now = vigil.clock()
+    span = time_range(request, now)
+    spec = vigil.registry.get(name)
+    if spec is None:
+        return render(
+            request,
+            "missing.html",
+            Page("Unknown model", "models", span),
+            status=404,
+            what=f"No model named {name!r}.",
+            known=vigil.registry.names(),
+        )
+
+    def gather() -> ModelDetail:
+        firing = [f for f in firing_now(engine, now) if f.model == name]
+        previous = vigil.registry.previous(name)
+        return model_detail(vigil.query, vigil.store, name, spec, span, firing, previous)
+
+    detail = await run_in_threadpool(gather)
+    return render(
+        request,
+        "model.html",
+        Page(name, "models", span),
+        m=detail,
+        changes=changes(vigil.store, name, detail.deployment),
+        heat_colour=heat_colour,
+        base=base_url(request),
+        now=now,
+    )
