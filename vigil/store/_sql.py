@@ -54,6 +54,7 @@ WINDOWS = """SELECT model, version, resolution, start, writer, events, state FRO
 """Followed by ``WINDOWS_OF_VERSION`` or not, then ``WINDOWS_ORDER``."""
 WINDOWS_OF_VERSION = " AND version = %s"
 WINDOWS_ORDER = " ORDER BY start, version, writer"
+WINDOW_MODELS = "SELECT DISTINCT model FROM windows ORDER BY model"
 LAST_WINDOW_START = "SELECT max(start) FROM windows WHERE model = %s AND resolution = %s AND writer = %s"
 DELETE_WINDOWS = "DELETE FROM windows WHERE model = %s AND resolution = %s AND start < %s"
 

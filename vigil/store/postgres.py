@@ -360,6 +360,9 @@ class PostgresStore:
             params.append(version)
         return [WindowRow(*r) for r in self._read(query + sql.WINDOWS_ORDER, params)]
 
+    def window_models(self) -> list[str]:
+        return [str(m) for (m,) in self._read(sql.WINDOW_MODELS)]
+
     def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
         rows = self._read(sql.LAST_WINDOW_START, (model, resolution, writer))
         return None if rows[0][0] is None else int(rows[0][0])
