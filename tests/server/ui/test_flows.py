@@ -83,8 +83,21 @@ def test_every_flow_view_loads_clean(alice: Watched, site: FlowSite) -> None:
         assert page.locator("h1").first.is_visible(), name
         drawable = page.locator("[data-chart] .plot").count()
         assert page.locator("[data-chart] canvas").count() == drawable, f"{name}: not every chart was drawn"
+        assert page.evaluate(UNLABELLED) == [], f"{name}: a control without a label or a button without text"
+        assert page.evaluate(NO_CSRF) == [], f"{name}: a form without its csrf_token field"
         _shot(page, name)
     assert alice.problems == []
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter(el => el.type !== "hidden")
+  .filter(el => el.tagName === "BUTTON"
+    ? !el.textContent.trim()
+    : !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+  .map(el => el.outerHTML.slice(0, 120))"""
+NO_CSRF = """() => [...document.querySelectorAll("form[method=post]")]
+  .filter(f => !f.querySelector("input[type=hidden][name=csrf_token]"))
+  .map(f => f.getAttribute("action"))"""
 
 
 def _iso(t: float) -> str:
