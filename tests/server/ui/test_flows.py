@@ -93,7 +93,8 @@ UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, bu
   .filter(el => el.type !== "hidden")
   .filter(el => el.tagName === "BUTTON"
     ? !el.textContent.trim()
-    : !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+    : !(el.labels && el.labels.length)
+      && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
   .map(el => el.outerHTML.slice(0, 120))"""
 NO_CSRF = """() => [...document.querySelectorAll("form[method=post]")]
   .filter(f => !f.querySelector("input[type=hidden][name=csrf_token]"))
