@@ -242,6 +242,12 @@ def test_a_note_and_an_action_approved_by_a_second_person(
     assert site.api("GET", "/v1/models/credit").json()["live"] == "v1"
     timeline = other.locator("ol.timeline").inner_text()
     assert "approved by bob" in timeline
+    episode = other.locator("#episode-table tbody tr", has_text="CreditErrors")
+    episode.get_by_role("button", name="Real problem").click()  # a verdict from the incident's page
+    other.wait_for_url(f"**/incidents/{incident}#alert-*")
+    _settle(other)
+    verdict = other.locator("#episode-table tbody tr", has_text="CreditErrors").inner_text()
+    assert "real problem (bob)" in verdict
     _shot(other, "incident-after-approval")
     assert {
         ("alice", "action.request"),

@@ -185,7 +185,8 @@ async def verdict(
         text: Literal["true", "false"] = "true" if value == "true" else "false"
         operations(vigil, engine).verdict(fingerprint, form.get("episode") or None, text, form.actor)
 
-    return await acted(request, form, "Not judged", "alerts", judge, anchor=f"alert-{fingerprint}")
+    anchor = "alerts" if fingerprint == "-" else f"alert-{fingerprint}"  # "-": a past episode's
+    return await acted(request, form, "Not judged", "alerts", judge, anchor=anchor)
 
 
 @router.post("/alerts/{fingerprint}/comment")
