@@ -22,6 +22,7 @@ from vigil.cli.alerts import alerts, silences
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
 from vigil.cli.rules import review, rules
+from vigil.cli.sop import sop
 from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
 from vigil.reports.text import summary
@@ -196,39 +197,18 @@ def check(
 def validate(path: str) -> None:
     """Check a vigil.yaml: every problem with its file, line and what to fix (models, columns, rules, SLOs,
     actions and the alerting section)."""
-    from vigil.actions import actions_from_config
-    from vigil.alerting.rules import rules_from_config, slos_from_config
-    from vigil.alerting.settings import load_alerting
-    from vigil.config import load_config
-    from vigil.errors import ConfigError
+    from vigil.procedure.sections import load_sections
 
-    cfg = load_config(path)
-    text = Path(path).read_text(encoding="utf-8")
-    problems = []
-    rules: tuple[Any, ...] = ()
-    counts = [f"{len(cfg.models)} models", f"{len(cfg.columns)} columns declared"]
-    try:
-        rules = rules_from_config(cfg, path, text)
-        counts.append(f"{len(rules)} rules")
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    try:
-        slos = slos_from_config(cfg, path, text)
-        counts.append(f"{len(slos)} SLOs")
-        rules = (*rules, *slos)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    try:
-        counts.append(f"{len(actions_from_config(cfg, path, text, rules=[r.name for r in rules]))} actions")
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    if "alerting" in (cfg.model_extra or {}):
-        try:
-            counts.append(f"{len(load_alerting(cfg, path).receivers)} receivers")
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
+    checked = load_sections(path)
+    counts = [
+        f"{len(checked.config.models)} models",
+        f"{len(checked.config.columns)} columns declared",
+        f"{len(checked.rules)} rules",
+        f"{len(checked.slos)} SLOs",
+        f"{len(checked.actions)} actions",
+    ]
+    if checked.alerting is not None:
+        counts.append(f"{len(checked.alerting.receivers)} receivers")
     click.echo(f"{path}: valid ({', '.join(counts)})")
 
 
@@ -395,3 +375,4 @@ main.add_command(rules)
 main.add_command(review)
 main.add_command(actions)
 main.add_command(ingest)
+main.add_command(sop)

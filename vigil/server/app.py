@@ -2,8 +2,9 @@
 (config, store, clock), builds the services and includes the routers of ``vigil.server.api``.
 
 Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics`` (ingest keys); ``/v1/models``, their
-metrics, drift and events, alerts, silences, incidents, rules, actions, deploys, maintenance and the audit
-log (admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``, ``/openapi.json`` (open).
+metrics, drift and events, alerts, silences, incidents, rules, actions, deploys, maintenance, the audit
+log and the procedure diagram (admin keys); ``GET /healthz``, ``/metrics`` (Prometheus), ``/docs``,
+``/openapi.json`` (open).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from vigil.server.api import (
     ingest,
     maintenance,
     models,
+    procedure,
     queries,
     rules,
     silences,
@@ -48,7 +50,7 @@ from vigil.store.base import Store
 __all__ = ["Vigil", "alert_engine", "create_app"]
 
 _API = (ingest, models, queries, alerts, silences, incidents, rules, actions, deploys, maintenance, audit)
-_ROUTERS = (*_API, health, exposition)
+_ROUTERS = (*_API, procedure, health, exposition)
 """The modules of the routers, in the order the OpenAPI document lists them."""
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "Evaluation",
     "MetricRule",
     "RuleBase",
+    "by_rank",
     "finite",
     "fmt",
     "known_metric",
@@ -201,6 +202,15 @@ class RuleBase(BaseModel):
         """The severity this rule's condition gives ``value`` (None: no breach, or no value)."""
         raise NotImplementedError
 
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        """The severities this rule's alerts can have, the most severe first (each kind says which)."""
+        raise NotImplementedError
+
+    def condition(self) -> str:
+        """When it breaches, in words: ``error_rate > 0.05 warning, > 0.1 critical`` (each kind says how)."""
+        raise NotImplementedError
+
     # what its alerts say ------------------------------------------------------------------------------------
 
     def extra_labels(self) -> dict[str, str]:
@@ -259,6 +269,11 @@ def levels_of(warning: float | None, critical: float | None) -> dict[Severity, f
     if critical is not None:
         out[Severity.CRITICAL] = critical
     return out
+
+
+def by_rank(levels: Mapping[Severity, float]) -> tuple[Severity, ...]:
+    """The severities of ``levels``, the most severe first."""
+    return tuple(sorted(levels, key=lambda s: -s.rank))
 
 
 def finite(value: float | None) -> bool:
