@@ -24,6 +24,8 @@ lint: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
+	scripts/install-graphviz.sh
+	scripts/install-mermaid-parser.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest vigil tests

@@ -109,7 +109,7 @@ def render_dot(procedure: Procedure, path: Path | None = None) -> str:
             f"{'; '.join(column)}; }}"
         )
     out.append(f"  {' -> '.join(f'rank_{i}' for i in range(len(ranks)))} [style=invis, weight=100];")
-    for drawn in drawn_edges(procedure):
+    for drawn in drawn_edges(procedure, path.edges if path is not None else ()):
         source, target = ids[drawn.source], ids[drawn.target]
         name = ids[drawn.group] if drawn.group else source
         attrs = [f'id="e_{name}__{target}__{drawn.kind.value.replace(" ", "_")}"']
@@ -148,8 +148,9 @@ def _columns(stage: Stage, nodes: list[Node]) -> list[list[Node]]:
 
 
 def _quoted(text: str) -> str:
-    """``text`` inside a DOT double-quoted string (no escape sequence of DOT's own is left to act)."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """``text`` inside a DOT double-quoted string: no escape sequence of DOT's own (``\\n``, ``\\N``) is left
+    to act, and ``&`` is written as an entity, since Graphviz reads entities in every label."""
+    return text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 def render_svg(procedure: Procedure, path: Path | None = None, *, dot: str | None = None) -> str:

@@ -211,9 +211,11 @@ def diagram_ids(procedure: Procedure) -> dict[str, str]:
     return safe_ids([*(n.id for n in procedure.nodes), *groups])
 
 
-def drawn_edges(procedure: Procedure) -> list[Drawn]:
+def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]] = ()) -> list[Drawn]:
     """The arrows to draw, in the order of the edges: an edge of a kind in ``_GATHERED`` that every node of
-    its source's group has, to the same target, is drawn once, from the group."""
+    its source's group has, to the same target, is drawn once, from the group. Then each of ``extra`` (a
+    path's edges) that the graph lacks: an alert with labels of its own can take a route no rule's own
+    alerts take."""
     groups: dict[tuple[Stage, str], set[str]] = {}
     for node in procedure.nodes:
         if node.group:
@@ -233,4 +235,8 @@ def drawn_edges(procedure: Procedure) -> list[Drawn]:
                     out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, keys, group_id(source)))
                 continue
         out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, frozenset({edge.key})))
+    keys = {e.key for e in procedure.edges}
+    for key in sorted(set(extra) - keys):
+        if key[0] in procedure and key[1] in procedure:
+            out.append(Drawn(key[0], key[1], key[2], "", frozenset({key})))
     return out

@@ -78,7 +78,7 @@ def render_mermaid(procedure: Procedure, path: Path | None = None) -> str:
                 out.append("    end")
         out.append("  end")
     highlighted: list[int] = []
-    for index, drawn in enumerate(drawn_edges(procedure)):
+    for index, drawn in enumerate(drawn_edges(procedure, path.edges if path is not None else ())):
         arrow = "-.->" if drawn.kind in DOTTED else "-->"
         label = drawn.label or (drawn.kind.value if drawn.kind is EdgeKind.BY_HAND else "")
         text = f'|"{escape(label)}"|' if label else ""
