@@ -222,12 +222,12 @@ def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]]
             groups.setdefault((node.stage, node.group), set()).add(node.id)
     out: list[Drawn] = []
     done: set[tuple[str, str, EdgeKind]] = set()
+    present = {e.key for e in procedure.edges}
     for edge in procedure.edges:
         source = procedure.node(edge.source)
         if edge.kind in _GATHERED and source.group:
             members = groups[(source.stage, source.group)]
             keys = frozenset((m, edge.target, edge.kind) for m in members)
-            present = {e.key for e in procedure.edges if e.kind is edge.kind and e.target == edge.target}
             if keys <= present:
                 gathered = (group_id(source), edge.target, edge.kind)
                 if gathered not in done:
@@ -235,8 +235,7 @@ def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]]
                     out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, keys, group_id(source)))
                 continue
         out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, frozenset({edge.key})))
-    keys = {e.key for e in procedure.edges}
-    for key in sorted(set(extra) - keys):
+    for key in sorted(set(extra) - present):
         if key[0] in procedure and key[1] in procedure:
             out.append(Drawn(key[0], key[1], key[2], "", frozenset({key})))
     return out
