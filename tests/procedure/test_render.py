@@ -77,6 +77,14 @@ def test_mermaid_keeps_to_the_syntax_rules(which: str, example: Sections, nested
             assert re.search(r"^\s+class \S+ path$", text, re.M) and "linkStyle" in text
 
 
+def test_runbooks_are_drawn_as_arrows_only_on_a_path(example: Sections) -> None:
+    assert " -.-> runbook_" not in render(example, "mermaid")
+    traced = render(example, "mermaid", ["alertname=IncomeDrift model=credit-risk severity=warning"])
+    assert re.findall(r"^  (\S+) -.-> runbook_\S+$", traced, re.M) == ["rule_credit_risk_IncomeDrift"]
+    assert "runbook: https://runbooks.example.com/credit-risk/drift" in render(example, "mermaid")
+    assert re.search(r"^  class mute_\S+ maymute$", traced, re.M)  # what may mute it: dashed, not the path
+
+
 def test_mermaids_own_parser_accepts_every_diagram(example: Sections, nested: Sections) -> None:
     hostile = checked(HOSTILE)
     texts = [render(s, "mermaid") for s in (example, nested, hostile)]
@@ -121,7 +129,8 @@ def test_svg_highlights_the_path_in_colour_and_width(example: Sections) -> None:
     shapes = (f"{SVG}polygon", f"{SVG}path", f"{SVG}ellipse")
     for node in p.nodes:
         shape = next(e for e in by_id[ids[node.id]].iter() if e.tag in shapes)
-        on = shape.get("stroke") == "#b45309" and shape.get("fill") == "#fde68a"
+        fill = "#fffbeb" if node.stage is Stage.MUTES else "#fde68a"  # what may mute it: a paler fill
+        on = shape.get("stroke") == "#b45309" and shape.get("fill") == fill
         assert on == (node.id in path.nodes), node.id
     edges = [g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]
     lit = [g for g in edges if any(e.get("stroke") == "#b45309" for e in g.iter(f"{SVG}path"))]

@@ -137,7 +137,7 @@ def _is_url(text: str) -> bool:
 
 
 def _wrap(text: str) -> list[str]:
-    return textwrap.wrap(text, _WRAP, break_on_hyphens=False) or [""]
+    return textwrap.wrap(text, _WRAP, break_on_hyphens=False, break_long_words=False) or [""]
 
 
 def duration(seconds: float) -> str:
@@ -211,7 +211,7 @@ class _Builder:
             self.edge(rule_id, incident, EdgeKind.OPENS)
         book = runbook_id(p)
         if book is not None and rule.runbook:
-            self.add(_runbook(book, rule.name, rule.runbook, p.source))
+            self.add(_runbook(book, rule.name, rule.runbook))
             self.edge(rule_id, book, EdgeKind.RUNBOOK)
 
     def metric(self, p: PlacedRule) -> str:
@@ -417,7 +417,9 @@ def _rule_node(p: PlacedRule, tree: RouteTree | None) -> Node:
         timing += f"{' · ' if timing else ''}for {span(rule.for_)}"
     if rule.keep_firing_for is not None:
         timing += f" · keep firing {span(rule.keep_firing_for)}"
-    lines = [kind, *_wrap(rule.condition()), *([timing] if timing else [])]
+    book = runbook_id(p)
+    shown = "none" if book is None or not rule.runbook else _runbook(book, rule.name, rule.runbook).title
+    lines = [kind, *_wrap(rule.condition()), *([timing] if timing else []), f"runbook: {shown}"]
     routes: dict[str, list[str]] = {}
     if tree is not None:
         for severity in rule.severities:
@@ -495,7 +497,7 @@ def _where(entry: ChannelConfig) -> str:
     return kind
 
 
-def _runbook(node_id: str, rule: str, text: str, source: str) -> Node:
+def _runbook(node_id: str, rule: str, text: str) -> Node:
     if node_id.startswith("runbook:default/"):
         return Node(
             node_id,

@@ -198,6 +198,9 @@ class Drawn:
 
 _GATHERED = (EdgeKind.OPENS,)
 """Kinds drawn once per group: every rule of a model opens that model's incident."""
+_ON_PATH_ONLY = (EdgeKind.RUNBOOK,)
+"""Kinds drawn only where a path goes: each rule box names its runbook, and an arrow from every rule to a
+column far to its right would cross the whole diagram (and cost Graphviz most of its time)."""
 
 
 def group_id(node: Node) -> str:
@@ -213,9 +216,9 @@ def diagram_ids(procedure: Procedure) -> dict[str, str]:
 
 def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]] = ()) -> list[Drawn]:
     """The arrows to draw, in the order of the edges: an edge of a kind in ``_GATHERED`` that every node of
-    its source's group has, to the same target, is drawn once, from the group. Then each of ``extra`` (a
-    path's edges) that the graph lacks: an alert with labels of its own can take a route no rule's own
-    alerts take."""
+    its source's group has, to the same target, is drawn once, from the group; one of a kind in
+    ``_ON_PATH_ONLY`` only when it is among ``extra`` (a path's edges). Then each of ``extra`` that the
+    graph lacks: an alert with labels of its own can take a route no rule's own alerts take."""
     groups: dict[tuple[Stage, str], set[str]] = {}
     for node in procedure.nodes:
         if node.group:
@@ -223,8 +226,11 @@ def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]]
     out: list[Drawn] = []
     done: set[tuple[str, str, EdgeKind]] = set()
     present = {e.key for e in procedure.edges}
+    shown = set(extra)
     for edge in procedure.edges:
         source = procedure.node(edge.source)
+        if edge.kind in _ON_PATH_ONLY and edge.key not in shown:
+            continue
         if edge.kind in _GATHERED and source.group:
             members = groups[(source.stage, source.group)]
             keys = frozenset((m, edge.target, edge.kind) for m in members)
@@ -235,7 +241,7 @@ def drawn_edges(procedure: Procedure, extra: Iterable[tuple[str, str, EdgeKind]]
                     out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, keys, group_id(source)))
                 continue
         out.append(Drawn(edge.source, edge.target, edge.kind, edge.label, frozenset({edge.key})))
-    for key in sorted(set(extra) - present):
+    for key in sorted(shown - present):
         if key[0] in procedure and key[1] in procedure:
             out.append(Drawn(key[0], key[1], key[2], "", frozenset({key})))
     return out

@@ -4,7 +4,7 @@ One ``subgraph`` per stage, left to right, each model's metrics and rules in a `
 ids from :func:`~vigil.procedure.graph.diagram_ids`. Every text
 is quoted and escaped with Mermaid's entity codes (``#quot;``, ``#35;``, ``#lt;``...), so no label can end a
 string or open HTML. With a :class:`~vigil.procedure.path.Path`, what it goes through has the class
-``path`` (its edges a ``linkStyle``), the rest the class ``dim``.
+``path`` (its edges a ``linkStyle``), what may mute it ``maymute``, the rest ``dim``.
 
 >>> escape('say "hi" <b>#1</b> & more')
 'say #quot;hi#quot; #lt;b#gt;#35;1#lt;/b#gt; #amp; more'
@@ -23,7 +23,7 @@ from vigil.procedure.graph import (
     group_id,
 )
 from vigil.procedure.path import Path
-from vigil.procedure.style import DIM, DOTTED, PATH, STAGE_COLOURS
+from vigil.procedure.style import DIM, DOTTED, MAY_MUTE, PATH, STAGE_COLOURS
 
 __all__ = ["escape", "render_mermaid"]
 
@@ -90,17 +90,23 @@ def render_mermaid(procedure: Procedure, path: Path | None = None) -> str:
         fill, stroke = STAGE_COLOURS[stage]
         out.append(f"  classDef {stage.value} fill:{fill},stroke:{stroke},color:#0f172a")
     out.append(f"  classDef path fill:{PATH[0]},stroke:{PATH[1]},stroke-width:3px,color:#0f172a")
+    out.append(
+        f"  classDef maymute fill:{MAY_MUTE[0]},stroke:{MAY_MUTE[1]},stroke-dasharray:5 3,color:#0f172a"
+    )
     out.append(f"  classDef dim fill:{DIM[0]},stroke:{DIM[1]},color:{DIM[2]}")
     if path is None:  # one class per node: a second one's style would fight the first
         for stage, nodes in procedure.stages():
             out.append(f"  class {','.join(ids[n.id] for n in nodes)} {stage.value}")
     else:
-        on = [ids[n.id] for n in procedure.nodes if n.id in path.nodes]
-        off = [ids[n.id] for n in procedure.nodes if n.id not in path.nodes]
-        if on:
-            out.append(f"  class {','.join(on)} path")
-        if off:
-            out.append(f"  class {','.join(off)} dim")
+        on = [n for n in procedure.nodes if n.id in path.nodes]
+        classes = {
+            "path": [ids[n.id] for n in on if n.stage is not Stage.MUTES],
+            "maymute": [ids[n.id] for n in on if n.stage is Stage.MUTES],
+            "dim": [ids[n.id] for n in procedure.nodes if n.id not in path.nodes],
+        }
+        for name, refs in classes.items():
+            if refs:
+                out.append(f"  class {','.join(refs)} {name}")
         if highlighted:
             out.append(f"  linkStyle {','.join(map(str, highlighted))} stroke:{PATH[1]},stroke-width:3px")
     return "\n".join(out) + "\n"

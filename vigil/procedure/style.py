@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from vigil.procedure.graph import EdgeKind, Stage
 
-__all__ = ["DIM", "DOTTED", "PATH", "STAGE_COLOURS"]
+__all__ = ["DIM", "DOTTED", "MAY_MUTE", "PATH", "STAGE_COLOURS"]
 
 STAGE_COLOURS: Mapping[Stage, tuple[str, str]] = MappingProxyType(
     {
@@ -27,6 +27,8 @@ STAGE_COLOURS: Mapping[Stage, tuple[str, str]] = MappingProxyType(
 
 PATH = ("#fde68a", "#b45309")
 """(fill, stroke) of what a highlighted path goes through; its edges take the stroke."""
+MAY_MUTE = ("#fffbeb", "#b45309")
+"""(fill, stroke) of what may mute the path's alert: drawn dashed, for the alert does not go through it."""
 DIM = ("#f8fafc", "#cbd5e1", "#94a3b8")
 """(fill, stroke, text) of what the path does not touch."""
 
