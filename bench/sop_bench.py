@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,25 +116,40 @@ def main() -> int:
                     print(f"{name} failed: {done.stderr.decode()[-500:]}", file=sys.stderr)
                     return 1
                 sizes[name] = len(done.stdout)
-        graph = _graph_size(configs)
-    print(f"median of {args.runs} runs each (whole process), output size")
-    for name, seconds in times.items():
-        size = f"{sizes[name] / 1024:8.1f} KiB" if "sop" in name else ""
-        print(f"  {name:<48} {statistics.median(seconds):6.3f} s {size}")
-    for label, (nodes, edges) in graph.items():
-        print(f"  {label}: {nodes} nodes, {edges} edges")
+        print(f"median of {args.runs} runs each (whole process), output size")
+        for name, seconds in times.items():
+            size = f"{sizes[name] / 1024:8.1f} KiB" if "sop" in name else ""
+            print(f"  {name:<48} {statistics.median(seconds):6.3f} s {size}")
+        _in_process(configs, args.runs)
     return 0
 
 
-def _graph_size(configs: dict[str, Path]) -> dict[str, tuple[int, int]]:
+def _in_process(configs: dict[str, Path], runs: int) -> None:
+    """Where the time goes, in one process (best of ``runs``): loading and checking, building the graph,
+    each renderer (SVG: writing the DOT and Graphviz's dot laying it out)."""
     sys.path.insert(0, str(ROOT))
-    from vigil.procedure import build, load_sections
+    from vigil.procedure import build, load_sections, render_dot, render_markdown, render_mermaid, render_svg
 
-    out = {}
+    print(f"in one process, best of {runs}")
     for label, path in configs.items():
-        p = build(load_sections(path))
-        out[label] = (len(p.nodes), len(p.edges))
-    return out
+        sections = load_sections(path)
+        procedure = build(sections)
+        steps: dict[str, Callable[[], object]] = {
+            "load and check": partial(load_sections, path),
+            "build the graph": partial(build, sections),
+            "mermaid": partial(render_mermaid, procedure),
+            "markdown": partial(render_markdown, procedure),
+            "dot text": partial(render_dot, procedure),
+            "svg (dot text + Graphviz)": partial(render_svg, procedure),
+        }
+        print(f"  {label}: {len(procedure.nodes)} nodes, {len(procedure.edges)} edges")
+        for step, work in steps.items():
+            best = float("inf")
+            for _ in range(runs):
+                t = time.perf_counter()
+                work()
+                best = min(best, time.perf_counter() - t)
+            print(f"    {step:<28} {best * 1000:9.1f} ms")
 
 
 if __name__ == "__main__":
