@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
-from vigil.procedure.build import duration
 from vigil.procedure.graph import EdgeKind, Node, Procedure, Stage
 from vigil.procedure.mermaid import render_mermaid
 from vigil.procedure.path import Path
+from vigil.procedure.placed import duration
 
 __all__ = ["cell", "render_markdown"]
 

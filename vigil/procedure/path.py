@@ -27,8 +27,8 @@ from vigil.alerting.mute.deploys import DEFAULT_GRACE_EXEMPT
 from vigil.alerting.mute.inhibit import BUILT_IN_INHIBITIONS
 from vigil.alerting.rules.base import span
 from vigil.errors import InputError
-from vigil.procedure.build import PlacedRule, alert_labels, duration, placed_rules, route_id, runbook_id
 from vigil.procedure.graph import EdgeKind
+from vigil.procedure.placed import PlacedRule, alert_labels, duration, placed_rules, route_id, runbook_id
 from vigil.procedure.sections import Sections
 
 __all__ = ["Path", "parse_labels", "trace"]
