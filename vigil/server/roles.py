@@ -71,6 +71,7 @@ ROUTES: dict[str, Need] = {
     "GET /v1/maintenance": "viewer",
     "GET /v1/annotations": "viewer",
     "GET /v1/actions": "viewer",
+    "GET /v1/procedure": "viewer",
     # the dashboard's pages: what the JSON routes above show (a feature page leaves out the raw events
     # unless the caller may read them)
     "GET /": "viewer",

@@ -29,6 +29,7 @@ from vigil.server.ui.views import (
     models,
     overview,
     pending,
+    procedure,
     reports,
     review,
     rules,
@@ -36,7 +37,7 @@ from vigil.server.ui.views import (
 
 __all__ = ["ROUTERS", "mount"]
 
-ROUTERS = (overview, models, features, alerts, incidents, rules, review, reports, pending)
+ROUTERS = (overview, models, features, alerts, incidents, rules, review, reports, procedure, pending)
 
 _FAVICON = files("vigil.server.ui").joinpath("static", "favicon.svg").read_bytes()
 

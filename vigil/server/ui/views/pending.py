@@ -16,12 +16,7 @@ __all__ = ["PENDING", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-PENDING: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "procedure": (
-        "The monitoring procedure as a diagram, generated from vigil.yaml.",
-        [("vigil sop vigil.yaml --format svg", "")],
-    ),
-}
+PENDING: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 """Navigation key -> (what the page will show, [(where it is today, link or "")])."""
 
 
