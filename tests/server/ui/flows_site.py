@@ -38,13 +38,19 @@ from vigil.store.sqlite import SQLiteStore
 
 __all__ = ["KEYS", "FlowSite", "flow_site"]
 
-KEYS = {"alice": "alice-key-5b1e0c9d", "bob": "bob-key-a93f27e1", "feeder": "feeder-key-0d6c44b2"}
+KEYS = {
+    "alice": "alice-key-5b1e0c9d",
+    "bob": "bob-key-a93f27e1",
+    "carol": "carol-key-71d2e8a4",
+    "feeder": "feeder-key-0d6c44b2",
+}
 
 CONFIG = """\
 version: 1
 security:
   api_keys:
     admin: [{{name: alice, key: {alice}}}, {{name: bob, key: {bob}}}]
+    viewer: [{{name: carol, key: {carol}}}]
     ingest: [{{name: feeder, key: {feeder}}}]
 models:
   credit:

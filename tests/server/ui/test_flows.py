@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page
@@ -337,3 +338,65 @@ def test_drift_report_downloads_as_the_api_answers(alice: Watched, site: FlowSit
     # a download ends the navigation that fetched it: Chromium reports it aborted, and nothing else failed
     assert [p for p in alice.problems if "/reports/drift." not in p or "ERR_ABORTED" not in p] == []
     assert len(alice.problems) == 2
+
+
+def _sign_in(browser: Browser, site: FlowSite, who: str, path: str) -> tuple[BrowserContext, Page]:
+    """A browser with no key of its own, sent to sign in on its way to ``path``, then signed in as ``who``."""
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, base_url=site.url)
+    page = context.new_page()
+    page.goto(path)
+    assert urlparse(page.url).path == "/login", page.url
+    page.get_by_label("API key").fill(KEYS[who])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{site.url}{path}", page.url
+    return context, page
+
+
+def test_a_signed_in_viewer_reads_but_is_refused_an_edit(browser: Browser, site: FlowSite) -> None:
+    context, page = _sign_in(browser, site, "carol", "/alerts?model=credit")
+    try:
+        assert _card(page, "CreditErrors", "credit").is_visible()
+        card = _card(page, "CreditErrors", "credit")
+        card.locator("summary", has_text="Comment").click()
+        card.get_by_label("Comment on CreditErrors").fill("looking")
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            card.get_by_role("button", name="Add comment").click()
+        assert answer.value.status == 403
+        page.wait_for_load_state()
+        assert "needs the editor role" in page.locator("body").inner_text()
+        _shot(page, "viewer-refused")
+        timeline = site.api("GET", f"/v1/incidents/{site.incident_of('credit')}").json()["timeline"]
+        assert not any(e["text"] == "CreditErrors: looking" for e in timeline)
+    finally:
+        context.close()
+
+
+def test_a_signed_in_editor_acts_through_the_session_and_its_csrf_token(
+    browser: Browser, site: FlowSite
+) -> None:
+    context, page = _sign_in(browser, site, "bob", "/alerts?model=credit")
+    try:
+        assert "Signed in as bob (admin)" in page.locator("header .who").inner_text()
+        card = _card(page, "CreditErrors", "credit")
+        card.locator("summary", has_text="Comment").click()
+        card.get_by_label("Comment on CreditErrors").fill("signed in, no key header")
+        card.get_by_role("button", name="Add comment").click()
+        page.wait_for_load_state("networkidle")
+        timeline = site.api("GET", f"/v1/incidents/{site.incident_of('credit')}").json()["timeline"]
+        assert any(
+            (e["actor"], e["text"]) == ("bob", "CreditErrors: signed in, no key header") for e in timeline
+        )
+        # the same form without the session's token is refused
+        answer = context.request.post(
+            f"/alerts/{site.alert('CreditErrors')['fingerprint']}/comment",
+            form={"text": "forged", "csrf_token": "not-this-sessions"},
+            max_redirects=0,
+        )
+        assert answer.status == 403 and "csrf_token" in answer.text()
+        page.get_by_role("button", name="Sign out").click()  # the header's form, with the session's token
+        page.wait_for_load_state("networkidle")
+        page.goto("/alerts")
+        assert urlparse(page.url).path == "/login"  # signed out: sent to sign in again
+    finally:
+        context.close()

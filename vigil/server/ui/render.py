@@ -154,6 +154,7 @@ def render(request: Request, template: str, page: Page, status: int = 200, **con
         return f"{path}?{urlencode(kept)}" if kept else path
 
     links = {p: f"{path}?{urlencode({**query, 'range': p})}" for p in PRESETS}
+    context.setdefault("caller", getattr(request.state, "caller", None))  # who the role gate let in
     html = ENV.get_template(template).render(
         page=page, request=request, query=query, here=here, range_links=links, **context
     )
