@@ -198,11 +198,15 @@ class ClassificationState:
             "log_loss_sum": self.log_loss_sum,
             "brier_sum": self.brier_sum,
         }
-        return codec.pack(_MAGIC, _VERSION, header, [self.matrix, self.unpredicted, self.histograms])
+        at = np.flatnonzero(self.histograms)  # a window fills few of its bins: keep those only
+        counts = self.histograms.ravel()[at]
+        return codec.pack(_MAGIC, _VERSION, header, [self.matrix, self.unpredicted, at, counts])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ClassificationState:
-        h, (matrix, unpredicted, histograms) = codec.unpack(_MAGIC, _VERSION, data, "classification state")
+        h, (matrix, unpredicted, at, counts) = codec.unpack(_MAGIC, _VERSION, data, "classification state")
+        histograms = np.zeros((len(h["score_classes"]), 2, h["bins"]), np.int64)
+        histograms.ravel()[at] = counts
         return cls(
             h["bins"],
             h["classes"],
