@@ -107,7 +107,7 @@ def main() -> None:
         return total
 
     merge_s, merged = _best(merge_all, args.repeat)
-    states = [ClassificationState.from_bytes(b) for b in blobs[:1440]]  # one day in memory (~230 MB at 10k bins)
+    states = [ClassificationState.from_bytes(b) for b in blobs[:1440]]  # one day in memory: 230 MB
 
     def merge_day() -> ClassificationState:
         total = ClassificationState(bins=args.bins)
@@ -116,7 +116,7 @@ def main() -> None:
         return total
 
     merge_day_s, _ = _best(merge_day, args.repeat)
-    del states
+    states.clear()
     metrics_s, ours = _best(lambda: _figures(merged), args.repeat)
     sklearn_s, theirs = _best(lambda: _sklearn(y, pred, score), args.repeat)
     result = {

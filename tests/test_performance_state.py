@@ -104,6 +104,18 @@ def test_coarse_bins_stay_within_their_bound(bins: int) -> None:
     assert abs(s.average_precision() - exact_ap) <= s.average_precision_bound()
 
 
+@pytest.mark.parametrize("bins", [100, 1_000, 10_000])
+def test_auc_bound_follows_the_bin_width(bins: int) -> None:
+    # densities at most D = 1.25: the stated bound is at most D / (2 bins), the observed error within it
+    rng = np.random.default_rng(bins)
+    n = 200_000
+    y = rng.random(n) < 0.5
+    score = np.where(y, rng.uniform(0.2, 1.0, n), rng.uniform(0.0, 0.8, n))
+    s = ClassificationState(bins=bins).update(np.where(y, "1", "0"), np.full(n, "0"), score, ["1"])
+    assert s.roc_auc_bound() <= 1.1 * 1.25 / (2 * bins)  # 10% for sampling noise in the bins
+    assert abs(s.roc_auc() - metrics.roc_auc_score(y, score)) <= s.roc_auc_bound()
+
+
 @pytest.mark.parametrize("k", [3, 5])
 def test_multiclass_scores_one_vs_rest(k: int) -> None:
     y, pred, probs = _multiclass(k, k, 10_000)
