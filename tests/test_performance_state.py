@@ -116,6 +116,24 @@ def test_auc_bound_follows_the_bin_width(bins: int) -> None:
     assert abs(s.roc_auc() - metrics.roc_auc_score(y, score)) <= s.roc_auc_bound()
 
 
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.77, 1.0])
+def test_counts_across_thresholds(threshold: float) -> None:
+    rng = np.random.default_rng(3)
+    y = rng.random(5_000) < 0.4
+    score = np.where(y, rng.beta(4, 2, y.size), rng.beta(2, 4, y.size))
+    s = ClassificationState(bins=1_000).update(np.where(y, "1", "0"), np.full(y.size, "0"), score, ["1"])
+    got, unsure = s.confusion_at(threshold)
+    want = metrics.confusion_matrix(y, score >= threshold, labels=[False, True]).ravel()  # tn, fp, fn, tp
+    assert sum(abs(a - b) for a, b in zip((got.tn, got.fp, got.fn, got.tp), want, strict=True)) <= 2 * unsure
+    assert unsure == np.count_nonzero(
+        np.minimum((score * 1_000).astype(int), 999) == min(int(threshold * 1_000), 999)
+    )
+    if threshold in (0.0, 0.5):  # a bin edge: its bin's rows are all at or above it, so every count is exact
+        assert (got.tn, got.fp, got.fn, got.tp) == tuple(want)
+    with pytest.raises(ValueError, match="no score for class 'x'"):
+        s.confusion_at(0.5, "x")
+
+
 @pytest.mark.parametrize("k", [3, 5])
 def test_multiclass_scores_one_vs_rest(k: int) -> None:
     y, pred, probs = _multiclass(k, k, 10_000)

@@ -88,11 +88,13 @@ class ClassificationState:
         column per class of ``score_classes``. Rows with a NaN score count in the confusion matrix only.
         Returns ``self``."""
         truth = _text(y_true)
-        pred_raw = np.asarray(y_pred, dtype=object)
+        pred_raw = np.asarray(y_pred)
         if truth.shape != pred_raw.shape or truth.ndim != 1:
             raise ValueError(f"labels and predictions differ in shape ({truth.shape} and {pred_raw.shape})")
-        missing = np.array([p is None for p in pred_raw], dtype=bool) if pred_raw.size else np.zeros(0, bool)
-        pred = _text(np.where(missing, "", pred_raw))
+        missing = np.zeros(truth.size, bool)
+        if pred_raw.dtype == object:  # only an object array can hold None
+            missing = np.fromiter((p is None for p in pred_raw), bool, pred_raw.size)
+        pred = _text(np.where(missing, "", pred_raw) if missing.any() else pred_raw)
         self._grow(sorted({*self.classes, *np.unique(truth).tolist(), *np.unique(pred[~missing]).tolist()}))
         k = len(self.classes)
         names = np.array(self.classes, dtype=str)
@@ -316,6 +318,21 @@ class ClassificationState:
 
     def average_precision_bound(self, of: str | None = None) -> float:
         return self._score_figure(curves.average_precision_bound, of)
+
+    def confusion_at(self, threshold: float, of: str | None = None) -> tuple[Confusion, int]:
+        """The one-vs-rest counts of a scored class (the binary score's by default) if the scored rows with
+        a score at or above ``threshold`` were predicted that class, and how many rows share the threshold's
+        bin: those count as at or above it, so the counts are exact but for at most that many rows."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        of = of if of is not None else (self.score_classes[0] if len(self.score_classes) == 1 else None)
+        if of is None or of not in self.score_classes:
+            raise ValueError(f"no score for class {of!r}; scored classes: {self.score_classes}")
+        neg, pos = self.histograms[self.score_classes.index(of)]
+        k = int(curves.bin_of(np.array([threshold]), self.bins)[0])
+        tp, fp = int(pos[k:].sum()), int(neg[k:].sum())
+        fn, tn = int(pos.sum()) - tp, int(neg.sum()) - fp
+        return Confusion(tp, fp, fn, tn), int(pos[k] + neg[k])
 
     def log_loss(self) -> float:
         """Mean log loss of the scored rows; NaN without any."""
