@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from sklearn import metrics
 
 from vigil.config import parse_config
 from vigil.drift import METHOD_NAMES
@@ -128,6 +129,32 @@ def test_binary_label_metrics_equal_the_plain_reading(store: SQLiteStore, seed: 
         "label_coverage": len(labels) / len(first),
         "label_lag_p50": 30.0,
         "predictions": float(len(first)),
+    }
+    assert {name: points[0][1] for name, points in got.items()} == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multiclass_precision_recall_f1_are_macro_averages(store: SQLiteStore, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    classes = ["cat", "dog", "fox", "owl"]
+    rows = [
+        (f"r{i}", T0 + i, None if rng.random() < 0.05 else str(rng.choice(classes)), None) for i in range(400)
+    ]
+    _log(store, rows)
+    labels = {rid: str(rng.choice(classes[:3])) for rid, *_ in rows if rng.random() < 0.8}  # "owl" never
+    store.put_labels([LabelRow("m", rid, lab, T0 + 500) for rid, lab in labels.items()])
+    names = ["accuracy", "precision", "recall", "f1"]
+    got = _query(store, "multiclass").series("m", names, T0, T0 + 400, step=24_000)
+    predicted = {rid: pred for rid, _, pred, _ in rows}
+    y = [lab for rid, lab in labels.items()]
+    p = [predicted[rid] or "(none)" for rid in labels]  # a missing prediction is wrong, and no class
+    seen = sorted({*y, *(c for c in p if c != "(none)")})
+    kw = {"labels": seen, "average": "macro", "zero_division": np.nan}
+    want = {
+        "accuracy": metrics.accuracy_score(y, p),
+        "precision": metrics.precision_score(y, p, **kw),
+        "recall": metrics.recall_score(y, p, **kw),  # owl: never a label, so no recall, left out
+        "f1": metrics.f1_score(y, p, **kw),
     }
     assert {name: points[0][1] for name, points in got.items()} == pytest.approx(want, rel=1e-12)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
+    import vigil.performance as performance_types
     from vigil.comparison.report import Report
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
@@ -125,6 +126,23 @@ def _labelled(fn: Callable[[Joined], float]) -> Callable[[Step, str | None], flo
             return None
         done = rows.take(rows.labelled)
         return fn(done) if len(done) else None
+
+    return compute
+
+
+def _by_class(
+    binary: Callable[[performance_types.Confusion], float],
+    multiclass: Callable[[performance_types.ClassificationState], float],
+) -> Callable[[Step, str | None], float | None]:
+    """Binary: a figure of class 1's confusion counts; multiclass: a figure of every class's counts."""
+
+    def compute(step: Step, feature: str | None) -> float | None:
+        read = _labelled(
+            (lambda r: binary(r.confusion()))
+            if step.task == "binary"
+            else lambda r: multiclass(r.classification())
+        )
+        return read(step, feature)
 
     return compute
 
@@ -293,33 +311,33 @@ CATALOGUE: dict[str, Metric] = {
         ),
         Metric(
             "precision",
-            "labelled predictions of class 1 that were right (binary)",
+            "labelled predictions of class 1 that were right (binary); macro average of classes (multiclass)",
             "ratio",
             "rows",
-            _labelled(lambda r: r.confusion().precision),
+            _by_class(lambda c: c.precision, lambda s: s.precision("macro")),
             labels=True,
             segment=True,
-            tasks=("binary",),
+            tasks=_CLASSES,
         ),
         Metric(
             "recall",
-            "labelled cases of class 1 that were predicted 1 (binary)",
+            "labelled cases of class 1 that were predicted 1 (binary); macro average of classes (multiclass)",
             "ratio",
             "rows",
-            _labelled(lambda r: r.confusion().recall),
+            _by_class(lambda c: c.recall, lambda s: s.recall("macro")),
             labels=True,
             segment=True,
-            tasks=("binary",),
+            tasks=_CLASSES,
         ),
         Metric(
             "f1",
-            "harmonic mean of precision and recall (binary)",
+            "harmonic mean of precision and recall (binary); the macro average of each class's (multiclass)",
             "ratio",
             "rows",
-            _labelled(lambda r: r.confusion().f1),
+            _by_class(lambda c: c.f1, lambda s: s.f1("macro")),
             labels=True,
             segment=True,
-            tasks=("binary",),
+            tasks=_CLASSES,
         ),
         Metric(
             "mae",

@@ -102,6 +102,12 @@ class Joined:
         """The confusion counts of the class "1" (binary models)."""
         return performance.confusion(self.label, self.prediction, self.positive)
 
+    def classification(self) -> performance.ClassificationState:
+        """The confusion counts of every class (class codes as text; a missing prediction counts as wrong)."""
+        predicted = self.prediction.astype(str).astype(object)
+        predicted[~self.predicted] = None
+        return performance.ClassificationState().update(self.label.astype(str), predicted)
+
     def mae(self) -> float:
         both = self.prediction_is_number & self.label_is_number
         return performance.mae(self.label_value[both], self.prediction_value[both])

@@ -1,12 +1,33 @@
 """Model quality from predictions and their labels: pure arithmetic over numpy arrays.
 
 ``classification`` (accuracy, precision, recall, F1 from the confusion counts) and ``regression`` (MAE, MSE,
-RMSE, R²). Every function takes whole arrays (one element per labelled prediction) and answers NaN where the
-metric is undefined (no rows, a zero denominator), never raising and never warning: the caller decides what
-an undefined value means (the live metrics show no value). Checked against scikit-learn in the tests.
+RMSE, R²) take whole arrays (one element per labelled prediction). ``ClassificationState`` and
+``RegressionState`` hold the same figures (and ROC AUC, average precision, log loss, Brier score, MAPE and
+the error distribution) as mergeable per-window state, so any range is the merge of its windows; ``curves``
+computes the AUCs from score histograms with a bound on their distance from the exact value, ``interval``
+the Wilson interval of a proportion. Every figure is NaN where the metric is undefined (no rows, a zero
+denominator), never raising and never warning: the caller decides what an undefined value means (the live
+metrics show no value). Checked against scikit-learn in the tests.
 """
 
 from vigil.performance.classification import Confusion, accuracy, confusion, f1, precision, recall
+from vigil.performance.classification_state import ClassificationState
+from vigil.performance.interval import wilson
 from vigil.performance.regression import mae, mse, r2, rmse
+from vigil.performance.regression_state import RegressionState
 
-__all__ = ["Confusion", "accuracy", "confusion", "f1", "mae", "mse", "precision", "r2", "recall", "rmse"]
+__all__ = [
+    "ClassificationState",
+    "Confusion",
+    "RegressionState",
+    "accuracy",
+    "confusion",
+    "f1",
+    "mae",
+    "mse",
+    "precision",
+    "r2",
+    "recall",
+    "rmse",
+    "wilson",
+]
