@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "ApiKeyRecord",
@@ -50,7 +50,9 @@ __all__ = [
     "PredictionBatch",
     "Record",
     "Store",
+    "WindowCount",
     "WindowRow",
+    "WindowSum",
 ]
 
 
@@ -115,6 +117,33 @@ class WindowRow:
     writer: str
     events: int
     state: bytes
+    errors: int | None = None
+    """The failed requests among the events (None in rows saved before Vigil kept it beside the state)."""
+
+
+class WindowCount(NamedTuple):
+    """A window row without its state: which row it is and how many events it holds (its state only ever
+    grows, so the count tells whether two reads of a row saw the same state). A tuple: thousands are read
+    at a time."""
+
+    version: str
+    resolution: int
+    start: int
+    writer: str
+    events: int
+    errors: int | None = None
+    """As ``WindowRow.errors``."""
+
+
+class WindowSum(NamedTuple):
+    """The rows of one version whose start falls in one period: how many, their events and their errors
+    (None when a row does not say its errors)."""
+
+    version: str
+    start: int
+    rows: int
+    events: int
+    errors: int | None
 
 
 @dataclass(frozen=True)
@@ -300,6 +329,19 @@ class Store(Protocol):
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowRow]:
         """Rows of every writer with ``start <= row.start < end``, ordered by start."""
+        ...
+
+    def window_counts(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowCount]:
+        """The rows ``windows`` would return, without their states (no blob is read), in the same order."""
+        ...
+
+    def window_sums(
+        self, model: str, resolution: int, start: float, end: float, period: int, version: str | None = None
+    ) -> list[WindowSum]:
+        """The rows ``window_counts`` would return, summed per version and period of ``period`` seconds
+        (periods at whole multiples of it), by period then version."""
         ...
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int: ...

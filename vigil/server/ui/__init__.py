@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from vigil.server.ui.render import STATIC
+from vigil.server.ui.render import ENV, STATIC
 from vigil.server.ui.views import features, models, overview, pending
 
-__all__ = ["ROUTERS", "mount"]
+__all__ = ["ROUTERS", "compile_templates", "mount"]
 
 ROUTERS = (overview, models, features, pending)
 
@@ -37,3 +37,9 @@ def mount(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
         return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+def compile_templates() -> None:
+    """Compile every page template now (Jinja2 keeps them), not at each one's first request."""
+    for name in ENV.list_templates(extensions=["html"]):
+        ENV.get_template(name)

@@ -4,7 +4,9 @@ that matter (throughput, error rate, p95 latency, drift share, accuracy or MAE, 
 Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``TREND_POINTS``
 of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as ``Query.series`` reads
 it). Drift share and accuracy (or MAE) need the feature profiles and the prediction log: they are read with
-``Query.series`` for the last complete trend step (at most an hour) only, and kept.
+``Query.series`` for the last complete hour only (whatever the range: drift of a few minutes of traffic says
+little), and kept; the hour's drift is kept in the store by the server once it rolls the hour up, so a
+cold page reads a record per model (``monitoring.drifts``).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class ModelHealth:
     """The metric in the ``quality`` column and its unit (``accuracy``, ``%``), None for LLMs."""
     trends: dict[str, list[tuple[float, float | None]]]
     latest_at: float = math.nan
-    """Start of the step drift share and accuracy are read for (the last complete trend step)."""
+    """Start of the hour drift share and accuracy are read for (the last complete hour)."""
     latest_step: float = math.nan
 
     @property
@@ -173,15 +175,15 @@ def _one(rollups: Rollups, name: str, spec: ModelSpec, span: TimeRange, firing: 
     window = spec.window.total_seconds()
     step = nice_step(span.span, window, TREND_POINTS)
     quality = quality_metric(spec)
-    values = rollups.total(name, TOTALS, span.start, span.end, step)
-    trends = rollups.series(name, TRENDS, span.start, span.end, step)
-    # drift and labels need the profiles and the prediction log: read for the last complete step only
+    trends, values = rollups.read(name, TRENDS, TOTALS, span.start, span.end, step)
+    # drift and labels need the profiles and the prediction log: read for the last complete hour only (its
+    # drift is kept in the store once worked out, by the server after its hourly rollup)
     latest = [n for n in ("drift_share", quality[0] if quality else None) if n is not None]
     if spec.baseline is None:
         latest = [n for n in latest if n != "drift_share"]
-    recent = min(step, HOUR)
+    recent = float(HOUR)
     last = math.floor((span.end - GRACE) / recent) * recent - recent
-    read = rollups.latest(name, latest, last, recent) if latest and last >= span.start - recent else {}
+    read = rollups.latest(name, latest, last, recent) if latest else {}
     values["drift_share"] = read.get("drift_share")
     values["quality"] = read.get(quality[0]) if quality else None
     return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends, last, recent)
