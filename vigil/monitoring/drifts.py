@@ -123,7 +123,7 @@ class DriftKeep:
 
 
 def _id(model: str, version: str | None, step: float, start: float) -> str:
-    return orjson.dumps([model, version, step, start]).decode()
+    return orjson.dumps([model, version, float(step), float(start)]).decode()
 
 
 def _finite(v: float) -> float | None:

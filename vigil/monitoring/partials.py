@@ -84,4 +84,4 @@ class HourSoFar:
 
 
 def _id(model: str, hour: float) -> str:
-    return orjson.dumps([model, hour]).decode()
+    return orjson.dumps([model, float(hour)]).decode()
