@@ -27,6 +27,8 @@ test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
 	scripts/install-chromium.sh
+	scripts/install-graphviz.sh
+	scripts/install-mermaid-parser.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -10,6 +10,9 @@ The windows are real: a seeding server (the real ingest and aggregator) folds 30
 store API (hours and days merged from them, as rollups do). Models: binary, regression and LLM tasks, 5
 features, a baseline file, 5 teams, 2 environments; SLOs on 10 of them; alerting on.
 
+With ``--flows``: the alerts console with 50 firing alerts and an incident page with 200 timeline entries
+(a store of its own, built through the real ingest and one round of the real engine).
+
 Then, in-process (``create_app`` and ASGI, no network), times each page: the first request (cold:
 nothing cached) and the median of ``--repeat`` more (warm), and the bytes a browser transfers for the
 page and its assets with gzip (the assets once: browsers cache them).
@@ -301,6 +304,99 @@ def over_http(path: Path, models: int, repeat: int, records: list[Record]) -> di
     return out
 
 
+FLOW_MODELS = 10
+FLOW_RULES = 5
+TIMELINE = 200
+
+
+def flows_config(root: Path) -> str:
+    """10 models, 5 rules on every model that all breach (50 firing alerts), two named admin keys and a
+    rollback that needs approval."""
+    lines = ["version: 1", "models:"]
+    for i in range(FLOW_MODELS):
+        lines += [
+            f"  f{i:02d}: {{task: binary, owner: {{team: team-{i % 3}}}, window: 1m, versions: [v1, v2]}}"
+        ]
+    lines += ["rules:"]
+    for k in range(FLOW_RULES):
+        level = 0.01 * (k + 1)
+        lines.append(
+            f"  - {{name: Errors{k}, metric: error_rate, warning: {level}, critical: 0.5, window: 1m, "
+            f'runbook: "https://runbooks.example.com/errors-{k}"}}'
+        )
+    lines += [
+        "actions:",
+        '  - {name: rollback, model: "*", kind: rollback, approval: required, cooldown: 0, '
+        'command: ["true"]}',
+        "alerting: {evaluate_every: 1h, default_rules: false}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def measure_flows(repeat: int) -> dict[str, Any]:
+    """Server time of the alerts console with 50 firing alerts (5 of them silenced) and of an incident
+    page with 200 timeline entries and its 5 alerts, in-process; the store built through the real ingest
+    and one round of the real engine."""
+    root = Path(tempfile.mkdtemp(prefix="vigil-ui-flows-bench-"))
+    now = math.floor(time.time() / 60) * 60 - 30
+    app = create_app(parse_config(flows_config(root)), SQLiteStore(root / "v.db"), clock=lambda: now)
+    results: dict[str, Any] = {}
+    gz = {"Accept-Encoding": "gzip"}
+    with TestClient(app) as client:
+        events = [
+            {"model": f"f{i:02d}", "timestamp": now - 150 + k, "error": "Timeout" if k % 10 == 0 else None}
+            for i in range(FLOW_MODELS)
+            for k in range(150)
+        ]
+        accepted = client.post("/v1/events", json=[{k: v for k, v in e.items() if v} for e in events])
+        assert accepted.json()["accepted"] == len(events), accepted.text
+        engine = app.state.alerting
+        assert app.state.vigil.aggregator.wait_idle(30)
+        engine.tick(now)
+        firing = client.get("/v1/alerts").json()["alerts"]
+        assert len(firing) == FLOW_MODELS * FLOW_RULES, len(firing)
+        for i in range(5):
+            body = {
+                "matchers": [f'model="f0{i}"', 'alertname="Errors0"'],
+                "duration": "2h",
+                "comment": "bench",
+            }
+            assert client.post("/v1/silences", json=body).status_code == 201
+        incident = engine.incidents.open_for("f00")
+        assert incident is not None
+        for n in range(TIMELINE - len(incident.timeline)):
+            engine.incidents.note(incident.id, "alice", f"note {n}: checked the upstream feed again", now)
+        shown = engine.incidents.get(incident.id)
+        assert shown is not None and len(shown.timeline) == TIMELINE
+        pages = {
+            "alerts (50 alerts)": "/alerts",
+            f"incident ({TIMELINE} entries)": f"/incidents/{incident.id}",
+        }
+        for label, path_ in pages.items():
+            times = []
+            for _ in range(repeat + 1):
+                t0 = time.perf_counter()
+                answer = client.get(path_, headers=gz)
+                times.append(time.perf_counter() - t0)
+                assert answer.status_code == 200, (path_, answer.text[:500])
+            results[label] = {
+                "cold_ms": round(times[0] * 1000, 1),
+                "warm_ms": round(statistics.median(times[1:]) * 1000, 1),
+                "html_gzip_bytes": answer.num_bytes_downloaded,
+                "html_bytes": len(answer.content),
+            }
+    return results
+
+
+def _table(results: dict[str, Any]) -> None:
+    print(f"{'page':<24} {'cold ms':>9} {'warm ms':>9} {'html KiB':>9} {'gzip KiB':>9}")
+    for label, r in results.items():
+        print(
+            f"{label:<24} {r['cold_ms']:>9.1f} {r['warm_ms']:>9.1f} "
+            f"{r['html_bytes'] / 1024:>9.1f} {r['html_gzip_bytes'] / 1024:>9.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=50)
@@ -309,7 +405,13 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3, help="fresh servers per page (median first request)")
     parser.add_argument("--store", type=Path, help="reuse (or build once at) this path")
     parser.add_argument("--no-http", action="store_true", help="skip the run over HTTP on loopback")
+    parser.add_argument(
+        "--flows", action="store_true", help="only the alerts console and an incident page (50 alerts)"
+    )
     args = parser.parse_args()
+    if args.flows:
+        _table(measure_flows(args.repeat))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="vigil-ui-bench-"))
     path = args.store or workdir / "v.db"
     if not path.exists():

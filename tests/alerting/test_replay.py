@@ -133,6 +133,15 @@ def test_for_holds_off_a_short_spike_escalates_after_its_own_for_and_resolves() 
     assert result.final.phase is OFF
 
 
+def test_the_trace_keeps_what_every_evaluation_saw_when_asked() -> None:
+    source = SeriesSource(minutes(ERRORS))
+    end = after(len(ERRORS) - 1)
+    traced = replay(errors_rule(), source, "m", after(0), end, trace=True)
+    # the level of the severity breached (critical's above 0.5), the warning's otherwise
+    assert traced.trace == tuple((after(k), v, 0.5 if v > 0.5 else 0.2) for k, v in enumerate(ERRORS))
+    assert replay(errors_rule(), source, "m", after(0), end).trace == ()
+
+
 def test_a_firing_still_open_at_the_end_has_no_resolution_and_lasts_to_the_last_evaluation() -> None:
     source = SeriesSource(minutes(ERRORS))
     result = replay(errors_rule(), source, "m", after(0), after(7) + 59)  # the last evaluation is after(7)

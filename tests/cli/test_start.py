@@ -66,7 +66,12 @@ def test_operator_commands_do_not_import_the_statistics_stack(served: Served, co
 
 @pytest.mark.parametrize(
     "command",
-    [["--help"], ["report", "--help"], ["validate", str(ROOT / "vigil" / "examples" / "vigil.yaml")]],
+    [
+        ["--help"],
+        ["report", "--help"],
+        ["validate", str(ROOT / "vigil" / "examples" / "vigil.yaml")],
+        ["sop", str(ROOT / "vigil" / "examples" / "monitoring.yaml"), "--format", "markdown"],
+    ],
     ids=" ".join,
 )
 def test_local_commands_do_not_import_the_statistics_stack(command: list[str]) -> None:

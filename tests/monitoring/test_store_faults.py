@@ -192,6 +192,24 @@ def test_batches_of_a_model_no_longer_declared_are_held_until_it_is_again(
         assert _count(client, "n") == 500
 
 
+def test_counted_windows_of_a_model_no_longer_declared_are_named_at_start(
+    apps: Apps, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(apps.app(TWO_MODELS)) as client:  # n's events folded and saved as windows
+        _ok(client, _events("n", 200, 0))
+        _ok(client, _events("m", 100, 0))
+        assert _count(client, "n") == 200
+    with caplog.at_level(logging.WARNING), TestClient(apps.app(ONLY_M)) as client:
+        assert _count(client) == 100
+    said = [r for r in caplog.records if getattr(r, "event", None) == "store.undeclared_model"]
+    assert [r.model for r in said] == ["n"]  # type: ignore[attr-defined]
+    assert "windows of n" in said[0].getMessage() and "no longer declares" in said[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), TestClient(apps.app(TWO_MODELS)) as client:  # declared again
+        assert _count(client, "n") == 200
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "store.undeclared_model"]
+
+
 def test_a_damaged_batch_is_quarantined_loudly_and_kept(apps: Apps, caplog: pytest.LogCaptureFixture) -> None:
     crashed = TestClient(apps.app())
     _ok(crashed, _events("m", 100, 0))

@@ -227,6 +227,7 @@ def test_the_answers_are_what_the_document_says(app: FastAPI) -> None:
         call("GET", "/v1/keys")
         call("DELETE", "/v1/keys/{id}", path={"id": made["id"]})
         call("GET", "/v1/audit")
+        call("GET", "/v1/procedure", params={"alert": "alertname=ErrorsHigh model=m severity=critical"})
         call("GET", "/healthz", headers={})
         call("GET", "/metrics", headers={})
 

@@ -26,8 +26,10 @@ _LATER_TABLES = ("api_keys", "secrets")
 """The tables of the migrations after it."""
 
 
-def _window(start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60) -> WindowRow:
-    return WindowRow("m", version, res, start, writer, events, f"{writer}:{start}:{events}".encode())
+def _window(
+    start: int, writer: str = "w1", version: str = "v1", events: int = 1, res: int = 60, model: str = "m"
+) -> WindowRow:
+    return WindowRow(model, version, res, start, writer, events, f"{writer}:{start}:{events}".encode())
 
 
 def test_registry_upserts_and_deletes(store: Store) -> None:
@@ -188,6 +190,14 @@ def test_last_window_start_per_writer(store: Store) -> None:
     assert store.last_window_start("m", 3600, "rollup") == 7200
     assert store.last_window_start("m", 3600, "w") == 10800
     assert store.last_window_start("m", 60, "rollup") is None
+
+
+def test_window_models_are_the_models_with_windows(store: Store) -> None:
+    assert store.window_models() == []
+    store.save_windows("w", [_window(0, "w", model="b"), _window(60, "w", model="a"), _window(120, "w")], 1)
+    assert store.window_models() == sorted({"a", "b", "m"})
+    store.delete_windows("b", 60, 1e12)
+    assert store.window_models() == ["a", "m"]
 
 
 def test_a_working_store_passes_its_check(store: Store) -> None:

@@ -365,6 +365,14 @@ class AlertEngine:
         acknowledge_pages(self.receivers, groups)
         return incident
 
+    def current_states(self) -> dict[StateKey, AlertState]:
+        """Each rule's alert state on each model (pending ones included): this engine's while it evaluates,
+        else those the evaluator saved."""
+        with self._lock:
+            if self.leading:
+                return dict(self.states)
+        return self._load_states()
+
     def alerts(self) -> list[Alert]:
         """The current alerts: this engine's while it evaluates, else those the evaluator saved."""
         with self._lock:

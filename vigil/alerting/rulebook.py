@@ -22,11 +22,11 @@ from vigil.alerting.evaluate.source import Models
 from vigil.alerting.rules import (
     DeclaredRule,
     Rule,
-    default_rules,
     parse_rules,
     rules_from_config,
     slos_from_config,
 )
+from vigil.alerting.rules.defaults import defaults_besides
 from vigil.alerting.rules.section import validate_rule
 from vigil.config import VigilConfig
 from vigil.store.base import Store
@@ -55,11 +55,8 @@ class RuleBook:
         configured: list[Rule] = [*rules_from_config(config), *slos_from_config(config)]
         extra: list[Rule] = []
         if defaults:
-            named = {(r.name, r.model) for r in configured}
-            for name in models.names():
-                spec = models.get(name)
-                if spec is not None:
-                    extra.extend(r for r in default_rules(name, spec) if (r.name, r.model) not in named)
+            specs = [(name, spec) for name in models.names() if (spec := models.get(name)) is not None]
+            extra.extend(defaults_besides(specs, configured))
         return cls([*configured, *extra], store, extra)
 
     def api_rules(self) -> list[tuple[DeclaredRule, dict[str, Any]]]:

@@ -23,6 +23,7 @@ from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
 from vigil.cli.keys import keys
 from vigil.cli.rules import review, rules
+from vigil.cli.sop import sop
 from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
 
@@ -368,3 +369,4 @@ main.add_command(review)
 main.add_command(actions)
 main.add_command(ingest)
 main.add_command(keys)
+main.add_command(sop)

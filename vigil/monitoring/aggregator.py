@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 
 from vigil.errors import StoreError
 from vigil.events import from_ipc, profiled_columns
-from vigil.monitoring.held import undeclared, warn_held
+from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
 from vigil.monitoring.retention import DAY, HOUR, maintain, placement
 from vigil.monitoring.templates import Templates
@@ -175,6 +175,7 @@ class Aggregator:
         if replayed or foldable or len(self._held) != held_before:
             self.flush()
         warn_held(self._held.values())
+        warn_undeclared(self.store.window_models(), self.registry.names())
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="vigil-aggregator", daemon=True)
         self._thread.start()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from vigil.store.base import HeldBatch
 
-__all__ = ["undeclared", "warn_held"]
+__all__ = ["undeclared", "warn_held", "warn_undeclared"]
 
 log = logging.getLogger("vigil.aggregator")
 
@@ -16,6 +16,20 @@ log = logging.getLogger("vigil.aggregator")
 def undeclared(model: str) -> str:
     """Why a batch of ``model`` is held while the config does not declare it."""
     return f"model {model!r} is not declared: declare it again to count these events"
+
+
+def warn_undeclared(stored: Iterable[str], declared: Iterable[str]) -> None:
+    """Warn about the models whose windows the store holds but that are declared nowhere (neither in the
+    config nor through the API): their history is kept, but no page, query or rule reads it."""
+    known = set(declared)
+    for model in sorted(set(stored) - known):
+        log.warning(
+            "the store holds windows of %s, a model the config no longer declares: its history is kept "
+            "but not shown or judged. Declare %s again (in vigil.yaml, or with POST /v1/models) to see it",
+            model,
+            model,
+            extra={"event": "store.undeclared_model", "model": model},
+        )
 
 
 def warn_held(held: Iterable[HeldBatch]) -> None:

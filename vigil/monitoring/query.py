@@ -301,6 +301,25 @@ class Query:
         report = _compare(baseline, current, spec, labels=("baseline", "current"))
         return _in_user_words(report, baseline, current, spec)
 
+    def compare(
+        self,
+        model: str,
+        reference: tuple[float, float],
+        current: tuple[float, float],
+        version: str | None = None,
+        labels: tuple[str, str] = ("reference", "current"),
+    ) -> Report:
+        """The drift report of the merged windows of the ``current`` range against those of the
+        ``reference`` range (each ``(start, end)``), in the user's words as :meth:`drift`."""
+        spec = self._spec(model)
+        ref = self.merged(model, *reference, version).profile
+        cur = self.merged(model, *current, version).profile
+        for profile, which in ((ref, "reference"), (cur, "current")):
+            if not profile.columns:
+                raise InputError(f"no events of {model!r} in the {which} range")
+        report = _compare(ref, cur, spec, labels=labels)
+        return _in_user_words(report, ref, cur, spec, against="the reference range")
+
     def events(
         self, model: str, start: float, end: float, limit: int = 100, version: str | None = None
     ) -> list[dict[str, Any]]:
@@ -455,10 +474,13 @@ def _compare(
     return compare_profiles(baseline, current, config=_model_config(spec), ignore=tags, labels=labels)
 
 
-def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: ModelSpec) -> Report:
+def _in_user_words(
+    report: Report, baseline: Profile, current: Profile, spec: ModelSpec, against: str = ""
+) -> Report:
     """``report`` with the prediction and score named so (not by their internal column names), segment
-    tags left out, and ``skipped`` saying what was not compared and why, with what to do."""
-    source = spec.baseline
+    tags left out, and ``skipped`` saying what was not compared and why, with what to do. ``against``
+    names a reference other than the model's baseline (``the reference range``)."""
+    source = None if against else spec.baseline
     names = {
         inner: outer if outer not in spec.features else f"{outer} (model output)"
         for inner, outer in _OUTPUTS.items()
@@ -485,7 +507,7 @@ def _in_user_words(report: Report, baseline: Profile, current: Profile, spec: Mo
                 f"({source.predictions.start:%Y-%m-%d %H:%M} to {source.predictions.end:%Y-%m-%d %H:%M} UTC)"
             )
         else:
-            skipped[shown] = f"not compared: the baseline has no {_OUTPUTS[inner]}s"
+            skipped[shown] = f"not compared: {against or 'the baseline'} has no {_OUTPUTS[inner]}s"
     tags = sorted({n[len(SEGMENT_PREFIX) :] for n in current.columns if n.startswith(SEGMENT_PREFIX)})
     if tags:
         skipped["segment tags"] = (

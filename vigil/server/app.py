@@ -2,10 +2,10 @@
 (config, store, clock), builds the services and includes the routers of ``vigil.server.api``.
 
 Routes: ``POST /v1/events`` · ``/v1/labels`` · ``/v1/host-metrics``; ``/v1/models``, their metrics, drift
-and events, alerts, silences, incidents, rules, actions, deploys, maintenance, keys and the audit log;
-``/login`` and ``/logout``; the dashboard at ``/`` (``vigil.server.ui``); ``GET /healthz``, ``/metrics``
-(Prometheus), ``/docs``, ``/openapi.json``. Who may call each: ``vigil.server.roles``, enforced by
-``vigil.server.auth.authorize`` on every route.
+and events, alerts, silences, incidents, rules, actions, deploys, maintenance, keys, the audit log and the
+procedure diagram; ``/login`` and ``/logout``; the dashboard at ``/`` (``vigil.server.ui``); ``GET /healthz``,
+``/metrics`` (Prometheus), ``/docs``, ``/openapi.json``. Who may call each: ``vigil.server.roles``, enforced
+by ``vigil.server.auth.authorize`` on every route.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from vigil.server.api import (
     login,
     maintenance,
     models,
+    procedure,
     queries,
     rules,
     silences,
@@ -67,7 +68,7 @@ _API = (
     audit,
     keys,
 )
-_ROUTERS = (*_API, health, exposition, login)
+_ROUTERS = (*_API, procedure, health, exposition, login)
 """The modules of the routers, in the order the OpenAPI document lists them."""
 
 

@@ -71,6 +71,7 @@ ROUTES: dict[str, Need] = {
     "GET /v1/maintenance": "viewer",
     "GET /v1/annotations": "viewer",
     "GET /v1/actions": "viewer",
+    "GET /v1/procedure": "viewer",
     # the dashboard's pages: what the JSON routes above show (a feature page leaves out the raw events
     # unless the caller may read them)
     "GET /": "viewer",
@@ -83,6 +84,24 @@ ROUTES: dict[str, Need] = {
     "GET /review": "viewer",
     "GET /reports": "viewer",
     "GET /procedure": "viewer",
+    "GET /incidents/{id}": "viewer",
+    "GET /alerts/silences/new": "viewer",
+    "GET /rules/replay": "viewer",
+    "GET /review/report.html": "viewer",
+    "GET /reports/drift.html": "viewer",
+    "GET /reports/drift.json": "viewer",
+    # the dashboard's forms: the roles of the JSON routes that do the same
+    "POST /alerts/{fingerprint}/ack": "editor",
+    "POST /alerts/{fingerprint}/verdict": "editor",
+    "POST /alerts/{fingerprint}/comment": "editor",
+    "POST /alerts/silences": "editor",
+    "POST /alerts/silences/{id}/expire": "editor",
+    "POST /incidents/{id}/notes": "editor",
+    "POST /incidents/{id}/ack": "editor",
+    "POST /incidents/{id}/resolve": "editor",
+    "POST /incidents/{id}/actions": "admin",
+    "POST /actions/runs/{run_id}/approve": "admin",
+    "POST /actions/runs/{run_id}/reject": "admin",
     # responding
     "POST /v1/alerts/{fingerprint}/ack": "editor",
     "POST /v1/alerts/{fingerprint}/verdict": "editor",

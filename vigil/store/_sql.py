@@ -63,6 +63,7 @@ WINDOW_SUMS = """SELECT version, start - (start %% %s) AS period, COUNT(*), SUM(
 WINDOW_SUMS_GROUPS = " GROUP BY version, period ORDER BY period, version"
 WINDOWS_OF_VERSION = " AND version = %s"
 WINDOWS_ORDER = " ORDER BY start, version, writer"
+WINDOW_MODELS = "SELECT DISTINCT model FROM windows ORDER BY model"
 LAST_WINDOW_START = "SELECT max(start) FROM windows WHERE model = %s AND resolution = %s AND writer = %s"
 DELETE_WINDOWS = "DELETE FROM windows WHERE model = %s AND resolution = %s AND start < %s"
 

@@ -321,6 +321,10 @@ class Store(Protocol):
         transaction."""
         ...
 
+    def window_models(self) -> list[str]:
+        """The models that have windows in the store, sorted (a model dropped from the config keeps them)."""
+        ...
+
     def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
         """The latest start of a row of ``writer`` at ``resolution`` (None when it has none)."""
         ...

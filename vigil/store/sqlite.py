@@ -279,6 +279,9 @@ class SQLiteStore:
             params.append(version)
         return [WindowSum._make(r) for r in self._read(qmark(query + sql.WINDOW_SUMS_GROUPS), params)]
 
+    def window_models(self) -> list[str]:
+        return [str(m) for (m,) in self._read(sql.WINDOW_MODELS)]
+
     def last_window_start(self, model: str, resolution: int, writer: str) -> int | None:
         rows = self._read(qmark(sql.LAST_WINDOW_START), (model, resolution, writer))
         return None if rows[0][0] is None else int(rows[0][0])

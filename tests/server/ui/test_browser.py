@@ -284,3 +284,19 @@ def test_empty_states_say_what_to_do(watched: Watched, site: Site) -> None:
     assert "No events for assistant" in empty.inner_text()
     assert f"curl -X POST {site.url}/v1/events" in empty.inner_text()
     assert watched.problems == []
+
+
+def test_the_procedure_traces_an_alert_on_the_diagram(watched: Watched) -> None:
+    page = watched.open("/procedure")
+    svg = page.locator("#procedure-svg")
+    assert svg.evaluate("img => img.complete && img.naturalWidth > 0")  # Graphviz drew it
+    page.get_by_label("Alert labels").fill("alertname=CreditErrors model=credit severity=critical")
+    page.get_by_role("button", name="Trace").click()
+    page.wait_for_load_state("networkidle")
+    assert _query(page)["alert"] == ["alertname=CreditErrors model=credit severity=critical"]
+    path = page.locator("#path-text").inner_text()
+    assert "CreditErrors" in path and "credit" in path
+    assert svg.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "alert=alertname%3DCreditErrors" in str(svg.get_attribute("src"))
+    page.screenshot(path=str(SHOTS / "procedure-path.png"), full_page=True)
+    assert watched.problems == []

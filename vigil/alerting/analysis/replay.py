@@ -13,7 +13,9 @@ rule's last complete window before ``now`` (``rule.evaluate``, as the round does
   at ``end``), with the highest severity reached and the **peak**, the furthest value seen by the
   evaluations while firing: the lowest where lower is worse (``op: "<"``, ``no_data``, anomaly rules with
   ``direction: down``: ``rule.lower_is_worse``), else the highest;
-* **held_off**: pending spells that ended without firing (a ``for`` that kept a short breach quiet).
+* **held_off**: pending spells that ended without firing (a ``for`` that kept a short breach quiet);
+* with ``trace=True``, **trace**: every evaluation's time, value and threshold (what a chart of the replay
+  draws).
 
 ``every`` defaults to ``min(W, 60 s)`` with ``W`` the rule's window rounded up to the model's window
 resolution, as ``Window.at`` rounds it: every window is seen, and ``for``/``keep_firing_for`` are
@@ -126,6 +128,8 @@ class Replay:
     """Pending spells that ended without firing."""
     final: AlertState = field(repr=False)
     """The state after the last evaluation."""
+    trace: tuple[tuple[float, float | None, float | None], ...] = field(default=(), repr=False)
+    """``(at, value, threshold)`` of every evaluation, when asked for (``replay(..., trace=True)``)."""
 
     @property
     def last(self) -> float:
@@ -176,10 +180,17 @@ def window_width(rule: RuleBase, resolution: float) -> float:
 
 
 def replay(
-    rule: RuleBase, query: MetricSource, model: str, start: float, end: float, every: float | None = None
+    rule: RuleBase,
+    query: MetricSource,
+    model: str,
+    start: float,
+    end: float,
+    every: float | None = None,
+    *,
+    trace: bool = False,
 ) -> Replay:
     """Evaluate ``rule`` on ``model`` at ``start, start + every, …`` (up to ``end``) and step its state, as
-    the live engine would have; see the module docstring.
+    the live engine would have; see the module docstring. ``trace`` keeps every evaluation's value.
 
     Raises ValueError for an unregistered model, ``end < start``, a non-positive ``every``, or more than
     ``MAX_EVALUATIONS`` evaluations.
@@ -207,9 +218,12 @@ def replay(
     firings: list[Firing] = []
     open_: Firing | None = None
     breaching = held_off = 0
+    seen: list[tuple[float, float | None, float | None]] = []
     for k in range(count):
         now = start + k * every
         ev = rule.evaluate(model, spec, source, now)
+        if trace:
+            seen.append((now, ev.value, ev.threshold))
         new = step(state, ev.breached, ev.value, now)
         breaching += ev.breached is not None
         if (new.phase, new.severity) != (state.phase, state.severity):
@@ -229,7 +243,18 @@ def replay(
     if open_ is not None:
         firings.append(open_)
     return Replay(
-        rule, model, start, end, every, count, breaching, tuple(transitions), tuple(firings), held_off, state
+        rule,
+        model,
+        start,
+        end,
+        every,
+        count,
+        breaching,
+        tuple(transitions),
+        tuple(firings),
+        held_off,
+        state,
+        tuple(seen),
     )
 
 

@@ -45,7 +45,17 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.rules.base import Duration, Evaluation, MetricRule, finite, fmt, levels_of, problem
+from vigil.alerting.rules.base import (
+    Duration,
+    Evaluation,
+    MetricRule,
+    by_rank,
+    finite,
+    fmt,
+    levels_of,
+    problem,
+    span,
+)
 from vigil.alerting.state import Severity
 from vigil.timefmt import format_span
 
@@ -224,6 +234,18 @@ class AnomalyRule(MetricRule):
     def levels(self) -> dict[Severity, float]:
         """The z levels, by severity."""
         return levels_of(self.warning, self.critical)
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        return by_rank(self.levels())
+
+    def condition(self) -> str:
+        """``throughput robust z < -3.5 warning, < -5 critical over 7d (seasonality 1d)``."""
+        side = "< -" if self.direction == "down" else "> "
+        levels = ", ".join(f"{side}{z:g} {s.value}" for s, z in self.levels().items())
+        z = "|robust z|" if self.direction == "both" else "robust z"
+        season = f", seasonality {span(self.seasonality)}" if self.seasonality else ""
+        return f"{self.metric} {z} {levels} over {span(self.baseline_window)}{season}"
 
     def breached_z(self, z: float | None) -> Severity | None:
         """The severity a z-score gives: the highest level passed (strictly) in the rule's direction; None

@@ -24,7 +24,7 @@ from vigil.config.problems import choose
 from vigil.errors import Invalid, Issue
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, parse_segment, segment_text
 from vigil.spec import ModelSpec
-from vigil.timefmt import parse_duration
+from vigil.timefmt import format_span, parse_duration
 
 __all__ = [
     "PER_FEATURE",
@@ -32,15 +32,24 @@ __all__ = [
     "Evaluation",
     "MetricRule",
     "RuleBase",
+    "by_rank",
     "finite",
     "fmt",
     "known_metric",
     "levels_of",
     "problem",
+    "span",
     "zeros_to_none",
 ]
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def span(d: timedelta) -> str:
+    """A duration as a rule is written: its largest whole unit, weeks included (``5m``, ``1d``, ``2w``)."""
+    return format_span(d, weeks=True)
+
+
 PER_FEATURE = ("drift", "null_rate")
 
 
@@ -191,6 +200,15 @@ class RuleBase(BaseModel):
         """The severity this rule's condition gives ``value`` (None: no breach, or no value)."""
         raise NotImplementedError
 
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        """The severities this rule's alerts can have, the most severe first (each kind says which)."""
+        raise NotImplementedError
+
+    def condition(self) -> str:
+        """When it breaches, in words: ``error_rate > 0.05 warning, > 0.1 critical`` (each kind says how)."""
+        raise NotImplementedError
+
     # what its alerts say ------------------------------------------------------------------------------------
 
     def extra_labels(self) -> dict[str, str]:
@@ -249,6 +267,11 @@ def levels_of(warning: float | None, critical: float | None) -> dict[Severity, f
     if critical is not None:
         out[Severity.CRITICAL] = critical
     return out
+
+
+def by_rank(levels: Mapping[Severity, float]) -> tuple[Severity, ...]:
+    """The severities of ``levels``, the most severe first."""
+    return tuple(sorted(levels, key=lambda s: -s.rank))
 
 
 def finite(value: float | None) -> bool:

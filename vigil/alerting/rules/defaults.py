@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from vigil.alerting.rules.base import RuleBase
 from vigil.alerting.rules.section import DeclaredRule, validate_rule
 from vigil.spec import ModelSpec
 
-__all__ = ["DEFAULT_RULES_DOC", "DEFAULT_RUNBOOKS", "default_rules"]
+__all__ = ["DEFAULT_RULES_DOC", "DEFAULT_RUNBOOKS", "default_rules", "defaults_besides"]
 
 
 DEFAULT_RULES_DOC = """\
@@ -105,3 +107,12 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
         validate_rule({**base, "runbook": DEFAULT_RUNBOOKS[s["name"]].format(model=model_name), **s})
         for s in specs
     ]
+
+
+def defaults_besides(
+    models: Iterable[tuple[str, ModelSpec]], configured: Iterable[RuleBase]
+) -> list[DeclaredRule]:
+    """The default rules of each ``(name, spec)`` in ``models``, bar those ``configured`` names for that model
+    (a rule of the same name on the same model replaces the default)."""
+    named = {(r.name, r.model) for r in configured}
+    return [r for name, spec in models for r in default_rules(name, spec) if (r.name, r.model) not in named]

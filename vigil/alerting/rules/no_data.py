@@ -31,6 +31,14 @@ class NoDataRule(RuleBase):
     def lower_is_worse(self) -> bool:
         return True
 
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        return (self.severity,)
+
+    def condition(self) -> str:
+        """``no events (warning)``."""
+        return f"no {self.metric} ({self.severity.value})"
+
     def breached(self, value: float | None, baseline: float | None = None) -> Severity | None:
         """``severity`` when ``value`` (the events counted) is 0."""
         return self.severity if finite(value) and value == 0 else None

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.rules.base import Duration, Evaluation, MetricRule, finite, fmt, problem
+from vigil.alerting.rules.base import Duration, Evaluation, MetricRule, finite, fmt, problem, span
 from vigil.alerting.state import Severity
 
 __all__ = ["RelativeRule"]
@@ -53,6 +53,21 @@ class RelativeRule(MetricRule):
     @property
     def lower_is_worse(self) -> bool:
         return self.op == "<"
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        return (self.severity,)
+
+    def condition(self) -> str:
+        """``latency_p95 above 3x its trailing 7d median (warning)``."""
+        hows = [f"{self.factor:g}x"] if self.factor is not None else []
+        hows += [f"{self.percent:g}%"] if self.percent is not None else []
+        how = " and ".join(hows)
+        side = "above" if self.op == ">" else "below"
+        return (
+            f"{self.metric} {how} {side} its trailing {span(self.baseline_window)} {self.baseline} "
+            f"({self.severity.value})"
+        )
 
     def relative_bound(self, baseline: float) -> float:
         """The value the metric must pass (above for ``>``, below for ``<``) given the baseline statistic."""

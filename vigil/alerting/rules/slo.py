@@ -118,6 +118,34 @@ class SloRule(RuleBase):
         threshold = tiers[0].factor if tiers else None
         return Evaluation(self, model, end - slo.window, end, value, None, threshold, breached, status=status)
 
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        return tuple(
+            _SEVERITY[t] for t in ("page", "ticket") if any(w.severity == t for w in self.slo.burn_windows)
+        )
+
+    def condition(self) -> str:
+        """``availability 99.9% over 30d: critical at burn rate 14.4x (1h and 5m), 6x (6h and 30m); warning at
+        ...``; the SLI says what is good (requests without error, requests of at most 300 ms, windows with
+        accuracy >= 0.9)."""
+        slo = self.objective
+        sli = slo.sli
+        if sli.kind == "latency":
+            good = f"requests of at most {sli.threshold_ms:g} ms"
+        elif sli.kind == "quality":
+            good = f"windows with {sli.metric} {'>=' if sli.op == '<' else '<='} {sli.threshold:g}"
+        else:
+            good = "requests without error"
+        tiers = []
+        for tier in ("page", "ticket"):
+            windows = [w for w in slo.burn_windows if w.severity == tier]
+            if windows:
+                rates = ", ".join(
+                    f"{w.factor:g}x ({format_span(w.long)} and {format_span(w.short)})" for w in windows
+                )
+                tiers.append(f"{_SEVERITY[tier].value} at burn rate {rates}")
+        return f"{slo.target * 100:g}% {good} over {format_span(slo.window)}: {'; '.join(tiers)}"
+
     def judge(self, window: Window) -> Evaluation:
         return self.evaluate(window.model, window.spec, window.source, window.end)
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from vigil.alerting.evaluate.window import Window
-from vigil.alerting.rules.base import Evaluation, MetricRule, finite, fmt, levels_of, problem
+from vigil.alerting.rules.base import Evaluation, MetricRule, by_rank, finite, fmt, levels_of, problem
 from vigil.alerting.state import Severity
 
 __all__ = ["ThresholdRule"]
@@ -52,6 +52,15 @@ class ThresholdRule(MetricRule):
     def levels(self) -> dict[Severity, float]:
         """The levels given, by severity."""
         return levels_of(self.warning, self.critical)
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        return by_rank(self.levels())
+
+    def condition(self) -> str:
+        """``error_rate > 0.05 warning, > 0.1 critical``: each level given, warning first."""
+        levels = ", ".join(f"{self.op} {limit:g} {s.value}" for s, limit in self.levels().items())
+        return f"{self.metric} {levels}"
 
     def breached(self, value: float | None, baseline: float | None = None) -> Severity | None:
         """The highest level ``value`` passes (strictly, on the side of ``op``); None for no value."""

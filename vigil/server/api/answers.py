@@ -43,6 +43,7 @@ _WHY = {
     413: "The body is over the limit.",
     415: "An unsupported Content-Encoding.",
     422: "Bad input: what was wrong and what to do.",
+    501: "This server cannot make this answer: a program it needs is missing (the answer says which).",
     503: "Try again after Retry-After seconds: the store is unavailable, or the server is catching up.",
 }
 _DETAIL = {401, 403}

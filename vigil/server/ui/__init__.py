@@ -3,9 +3,13 @@ our own, every asset served from this package (``/ui/static``), so it works with
 installs with pip alone.
 
 Views (``views/``, one router each): the overview (``/``), the models (``/models``), one model
-(``/models/{name}``), one feature (``/models/{name}/features/{feature}``), and placeholders for the views
-not built yet. Every page takes the same time range in its URL (``timerange``), is allowed by one
-dependency (``deps.ui_caller``), and reads the services the JSON API reads (``vigil.server.services``).
+(``/models/{name}``), one feature (``/models/{name}/features/{feature}``), the alerts console
+(``/alerts``), incidents (``/incidents``, ``/incidents/{id}``), rules and SLOs with rule replay
+(``/rules``, ``/rules/replay``), the alert-quality review (``/review``), drift reports (``/reports``), and
+placeholders for the views not built yet. Every page takes the same time range in its URL
+(``timerange``), is allowed by one dependency (``deps.ui_caller``), and reads the services the JSON API
+reads (``vigil.server.services``). Forms post to their view's paths and go through ``forms`` (read the
+form, check its CSRF field (``csrf``), call the service, go back to the page).
 """
 
 from __future__ import annotations
@@ -18,11 +22,22 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from vigil.server.ui.render import ENV, STATIC
-from vigil.server.ui.views import features, models, overview, pending
+from vigil.server.ui.views import (
+    alerts,
+    features,
+    incidents,
+    models,
+    overview,
+    pending,
+    procedure,
+    reports,
+    review,
+    rules,
+)
 
 __all__ = ["ROUTERS", "compile_templates", "mount"]
 
-ROUTERS = (overview, models, features, pending)
+ROUTERS = (overview, models, features, alerts, incidents, rules, review, reports, procedure, pending)
 
 _FAVICON = files("vigil.server.ui").joinpath("static", "favicon.svg").read_bytes()
 

@@ -22,7 +22,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from vigil._version import __version__
+from vigil.server.ui.csrf import csrf_token
 from vigil.server.ui.timerange import PRESETS, TimeRange
+from vigil.timefmt import format_duration
 
 __all__ = ["NAV", "Page", "fmt_number", "fmt_time", "render"]
 
@@ -107,6 +109,11 @@ def fmt_ago(t: float | None, now: float) -> str:
     return f"{s // 86_400}d {s % 86_400 // 3600}h ago"
 
 
+def fmt_span(seconds: float | None) -> str:
+    """A duration in its two largest units, ``4m10s``, ``1h05m``, ``2d03h``; ``—`` for none."""
+    return "—" if seconds is None or not math.isfinite(seconds) else format_duration(seconds)
+
+
 def time_input(t: float) -> str:
     """An epoch time as an ``<input type="datetime-local">`` value, in UTC (``2026-11-21T10:00``)."""
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M")
@@ -125,8 +132,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_number, time=fmt_time, json=as_json, time_input=time_input)
+    env.filters.update(num=fmt_number, time=fmt_time, json=as_json, time_input=time_input, span=fmt_span)
     env.globals.update(NAV=NAV, PRESETS=PRESETS, STATIC=STATIC, version=__version__, ago=fmt_ago)
+    env.globals["csrf_token"] = csrf_token  # the one CSRF seam (vigil.server.ui.csrf)
     return env
 
 
@@ -146,6 +154,7 @@ def render(request: Request, template: str, page: Page, status: int = 200, **con
         return f"{path}?{urlencode(kept)}" if kept else path
 
     links = {p: f"{path}?{urlencode({**query, 'range': p})}" for p in PRESETS}
+    context.setdefault("caller", getattr(request.state, "caller", None))  # who the role gate let in
     html = ENV.get_template(template).render(
         page=page, request=request, query=query, here=here, range_links=links, **context
     )

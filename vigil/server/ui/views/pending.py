@@ -16,33 +16,7 @@ __all__ = ["PENDING", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-PENDING: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "alerts": (
-        "Firing, pending, silenced and inhibited alerts; acknowledge, silence, mark a false alarm.",
-        [("GET /v1/alerts", "/v1/alerts"), ("GET /v1/silences", "/v1/silences"), ("vigil alerts list", "")],
-    ),
-    "incidents": (
-        "Incidents with their timelines, notes, actions and MTTA/MTTR.",
-        [("GET /v1/incidents", "/v1/incidents"), ("vigil incidents list", "")],
-    ),
-    "rules": (
-        "The rules and SLOs in force: levels, owners, error budgets and burn rates; replay a rule over "
-        "history.",
-        [("GET /v1/rules", "/v1/rules"), ("GET /v1/slos", "/v1/slos"), ("vigil rules test", "")],
-    ),
-    "review": (
-        "The alert-quality review with its threshold suggestions.",
-        [("GET /v1/review?format=html", "/v1/review?format=html"), ("vigil review", "")],
-    ),
-    "reports": (
-        "The drift report for any two ranges or against the baseline, as HTML or JSON.",
-        [("GET /v1/models/{model}/drift", ""), ("vigil report", "")],
-    ),
-    "procedure": (
-        "The monitoring procedure as a diagram, generated from vigil.yaml.",
-        [("vigil sop vigil.yaml --format svg", "")],
-    ),
-}
+PENDING: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 """Navigation key -> (what the page will show, [(where it is today, link or "")])."""
 
 
