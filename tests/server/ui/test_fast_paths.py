@@ -25,7 +25,7 @@ from vigil.monitoring.retention import HOUR
 from vigil.server.app import create_app
 from vigil.server.services import Vigil
 from vigil.server.ui.detail import HEAT_POINTS, model_detail
-from vigil.server.ui.health import TREND_POINTS, health
+from vigil.server.ui.health import health, trend_step
 from vigil.server.ui.rollups import Rollups
 from vigil.server.ui.timerange import TimeRange, nice_step
 from vigil.store.sqlite import SQLiteStore
@@ -132,7 +132,7 @@ def _close(got: list[tuple[float, float | None]], want: list[tuple[float, float 
             assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (what, a, b)
 
 
-@pytest.mark.parametrize("preset", ["1h", "24h"])
+@pytest.mark.parametrize("preset", ["1h", "24h", "7d"])
 def test_overview_numbers_are_the_apis(served: Served, preset: str) -> None:
     vigil, now = served.vigil, served.clock()
     span = TimeRange.parse({"range": preset}, now)
@@ -140,7 +140,7 @@ def test_overview_numbers_are_the_apis(served: Served, preset: str) -> None:
     for attempt in range(2):  # cold (read from the store), then warm (the cached steps)
         rows = health(rollups.through(vigil.query.snapshot()), vigil.registry, ["credit", "price"], span, [])
         for row in rows:
-            step = nice_step(span.span, 60, TREND_POINTS)
+            step = trend_step(span.span, 60)
             first = math.floor(span.start / step) * step
             api = served.api(
                 row.name,
@@ -183,7 +183,7 @@ def test_the_overview_page_charts_what_the_api_answers(served: Served) -> None:
         )
     }
     spark = specs["credit-latency_p95"]
-    step = nice_step(24 * HOUR, 60, TREND_POINTS)
+    step = trend_step(24 * HOUR, 60)
     now = served.clock()
     api = served.api("credit", ["latency_p95"], spark["x"][0], now, step)["latency_p95"]
     assert spark["x"] == [t for t, _ in api]

@@ -1,12 +1,12 @@
 """Every model's health over a range, for the overview: its status from its firing alerts, the numbers
 that matter (throughput, error rate, p95 latency, drift share, accuracy or MAE, cost) and their trends.
 
-Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``TREND_POINTS``
-of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as ``Query.series`` reads
-it). Drift share and accuracy (or MAE) need the feature profiles and the prediction log: they are read with
-``Query.series`` for the last complete hour only (whatever the range: drift of a few minutes of traffic says
-little), and kept; the hour's drift is kept in the store by the server once it rolls the hour up, so a
-cold page reads a record per model (``monitoring.drifts``).
+Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``trend_step``: at
+most ``TREND_POINTS`` of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as
+``Query.series`` reads it). Drift share and accuracy (or MAE) need the feature profiles and the prediction
+log: they are read with ``Query.series`` for the last complete hour only (whatever the range: drift of a few
+minutes of traffic says little), and kept; the hour's drift is kept in the store by the server once the
+hour is complete, so a cold page reads a record per model (``monitoring.drifts``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.engine import AlertEngine
-from vigil.monitoring.retention import GRACE, HOUR
+from vigil.monitoring.retention import DAY, GRACE, HOUR
 from vigil.registry import Registry
 from vigil.server.ui.charts import Chart, spark
 from vigil.server.ui.rollups import Rollups
@@ -33,6 +33,7 @@ __all__ = [
     "health",
     "quality_metric",
     "status_of",
+    "trend_step",
 ]
 
 TREND_POINTS = 24
@@ -104,6 +105,18 @@ class ModelHealth:
         return (0, value)
 
 
+def trend_step(span: float, window: float) -> float:
+    """The overview's trend step over ``span`` seconds: the finest giving at most ``TREND_POINTS`` steps,
+    but a whole day rather than 6 or 12 hours (from a week up: each step is then one day rollup to read,
+    not 6 or 12 hour rollups).
+
+    >>> trend_step(3600, 60), trend_step(86_400, 60), trend_step(7 * 86_400, 60), trend_step(3 * 86_400, 60)
+    (300.0, 3600.0, 86400.0, 10800.0)
+    """
+    step = nice_step(span, window, TREND_POINTS)
+    return float(max(step, DAY)) if 6 * HOUR <= step < DAY else step
+
+
 def quality_metric(spec: ModelSpec) -> tuple[str, str] | None:
     """The label-based metric an overview shows for a model of this task: accuracy or MAE."""
     if spec.task in ("binary", "multiclass"):
@@ -173,7 +186,7 @@ def health(
 
 def _one(rollups: Rollups, name: str, spec: ModelSpec, span: TimeRange, firing: list[Firing]) -> ModelHealth:
     window = spec.window.total_seconds()
-    step = nice_step(span.span, window, TREND_POINTS)
+    step = trend_step(span.span, window)
     quality = quality_metric(spec)
     trends, values = rollups.read(name, TRENDS, TOTALS, span.start, span.end, step)
     # drift and labels need the profiles and the prediction log: read for the last complete hour only (its
