@@ -180,16 +180,20 @@ class Rollups:
         return _Held(state, held.read_at, settled)
 
     def _cold(self, model: str, t: float, step: float, settled: float) -> tuple[WindowState, WindowState]:
-        """The newest step read anew, split at ``settled``: its current hour so far as the server kept it
-        (``Query.hour_so_far``) when it can, and one read of the rest."""
-        hour = math.floor(settled / HOUR) * HOUR
-        kept = self.query.hour_so_far(model, hour) if t <= hour < settled else None
-        if kept is None or kept[0] > settled:
-            return self._merge(model, t, t + step, settled)  # one read, split at ``settled``
-        upto, so_far = kept
-        before = self._merge(model, t, hour, hour)[0]  # whole hours, from their rollups
-        after, fresh = self._merge(model, upto, t + step, settled)
-        return WindowState(sample_size=0).merge(before).merge(so_far).merge(after), fresh
+        """The newest step read anew, split at ``settled``: the hours not rolled up yet (this one and, for
+        a few minutes after it ends, the last) from what the server kept of them (``Query.hour_so_far``)
+        when it can, the rest from the windows and rollups."""
+        last = math.floor((settled - 1) / HOUR) * HOUR  # the hour of the last settled window
+        older = WindowState(sample_size=0)
+        cursor = t
+        for hour in (last - HOUR, last):
+            kept = self.query.hour_so_far(model, hour) if cursor <= hour < settled else None
+            if kept is None or kept[0] > settled:
+                continue
+            older.merge(self._merge(model, cursor, hour, hour)[0]).merge(kept[1])
+            cursor = kept[0]
+        rest, fresh = self._merge(model, cursor, t + step, settled)
+        return older.merge(rest), fresh
 
     def _merge(self, model: str, start: float, end: float, split: float) -> tuple[WindowState, WindowState]:
         """The service part of the rows starting in ``[start, end)``, merged: those before ``split``, and
