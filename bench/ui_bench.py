@@ -10,9 +10,10 @@ The windows are real: a seeding server (the real ingest and aggregator) folds 30
 store API (hours and days merged from them, as rollups do). Models: binary, regression and LLM tasks, 5
 features, a baseline file, 5 teams, 2 environments; SLOs on 10 of them; alerting on. Then it keeps what a
 server running for that month would have kept (``Query.keep_drift`` for the steps the preset pages read,
-the current hour so far; and, before measuring, the hours complete since the build are rolled up as a
-running server rolls them up), and puts exactly that back before each server it starts, so every cold
-start finds the same store.
+the current hour so far), and before each server it starts puts exactly that back and then does what a
+server running until that moment would have done since (rolls up the hours complete since, keeps their
+drift and the hour so far: ``Aggregator.maintain``), so every cold start finds the store as a server that
+just stopped left it.
 
 Each page is timed on ``--cold`` servers just started on the store (cold: the median of their first
 requests; each server does what ``vigil serve`` does before it listens, ``prepare_process``), then
@@ -45,7 +46,7 @@ import orjson
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from vigil.config import parse_config
+from vigil.config import VigilConfig, parse_config
 from vigil.monitoring.drifts import KEPT_STEPS, KIND
 from vigil.monitoring.retention import DAY, HOUR, ROLLUP_WRITER
 from vigil.monitoring.window import WindowState
@@ -195,13 +196,11 @@ def keep_drift(path: Path, models: int, now: float) -> None:
     store.close()
 
 
-def catch_up(path: Path, models: int) -> None:
+def catch_up(store: SQLiteStore, config: VigilConfig) -> None:
     """What a server running until now would have done since the store was built: roll up the hours
-    complete since, keep their drift and the current hour so far (``Aggregator.maintain``)."""
-    store = SQLiteStore(path)
-    vigil = Vigil(parse_config(config_text(models, path.parent)), store)
-    vigil.aggregator.maintain()
-    store.close()
+    complete since, keep their drift and the current hour so far (``Aggregator.maintain``, as the server
+    runs it every minute)."""
+    Vigil(config, store).aggregator.maintain()
 
 
 def kept(path: Path) -> list[Record]:
@@ -249,6 +248,7 @@ def measure(path: Path, models: int, repeat: int, colds: int, records: list[Reco
         for run in range(colds):
             store = SQLiteStore(path)
             restore(store, records)
+            catch_up(store, config)
             app = create_app(config, store)
             prepare_process()  # as ``vigil serve`` does before it listens
             with TestClient(app) as client:
@@ -287,6 +287,7 @@ def over_http(path: Path, models: int, repeat: int, colds: int, records: list[Re
         for run in range(colds):
             store = SQLiteStore(path)
             restore(store, records)
+            catch_up(store, parse_config(config.read_text()))
             store.close()
             times = _served(path, config, PAGES[label], 1 + (repeat if run == colds - 1 else 0))
             cold.append(times[0])
@@ -451,7 +452,6 @@ def main() -> None:
         keep_drift(path, args.models, now)
         took = time.perf_counter() - t0
         print(f"kept the drift a server running for the month keeps, in {took:.0f} s")
-    catch_up(path, args.models)
     records = kept(path)
     results = measure(path, args.models, args.repeat, args.cold, records)
     assets = results.pop("assets")
