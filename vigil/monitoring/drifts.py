@@ -1,11 +1,11 @@
 """Drift of complete steps, worked out once and kept.
 
-Comparing a step's merged profile with the baseline costs some 10 ms of tests per model (more to merge the
-profiles); a dashboard reads the same complete steps again and again (the overview reads every model's last
-complete hour, a model page up to 30 heatmap cells). So a complete step's numbers, its drift share and each
-compared column's effect size, are kept in the store's records (kind ``drift``, one per model, version,
-step and step start): every server sharing the store, and this one after a restart, reads the record
-instead. A server keeps the drift of ``KEPT_STEPS`` as they complete, so the dashboard finds it kept.
+Comparing a step's merged profile with the baseline costs some 6–10 ms of tests per model (more to merge
+the profiles); a dashboard reads the same complete steps again and again (the overview reads every model's
+last complete hour, a model page up to 30 heatmap cells). So a complete step's numbers, its drift share
+and each compared column's effect size, are kept in the store's records (kind ``drift``, one per model,
+version, step and step start): every server sharing the store, and this one after a restart, reads the
+record instead. A server keeps the drift of ``KEPT_STEPS`` as they complete, so the dashboard finds it kept.
 
 A record is used only while it describes the same comparison: its ``stamp`` holds the step's event count
 (rows only ever grow, so the same count means the same windows merged), a digest of the baseline's

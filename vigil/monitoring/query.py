@@ -78,12 +78,11 @@ class Query:
     aggregator: Aggregator | None
     baselines: Baselines
     clock: Callable[[], float]
-    kept: DriftKeep = field(default=None)  # type: ignore[assignment]  # made in __post_init__ when not given
+    kept: DriftKeep = field(init=False)
     """The drift of complete steps, kept in the store's records."""
 
     def __post_init__(self) -> None:
-        if self.kept is None:
-            self.kept = DriftKeep(self.store, self.clock)
+        self.kept = DriftKeep(self.store, self.clock)
         self._kept_steps: dict[tuple[str, float], float] = {}
         self._reader: Reader = Reader(self.store, self.aggregator)
         self.hours = HourSoFar(self.store)

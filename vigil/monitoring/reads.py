@@ -4,7 +4,8 @@ process's newer windows in memory, decoded without their event samples.
 
 A ``Snapshot`` is the same reader for the work of one page: the rows' event counts are read once per
 model and resolution (later reads of a narrower range are answered from them), the rows once, and each row
-decoded once, however many series, steps, SLO windows and reports of the page read it. A snapshot serves
+decoded once (of the last 1,024 read), however many series, steps, SLO windows and reports of the page read
+it. A snapshot serves
 one request and is dropped with it: what it holds is as fresh as its first read.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -113,16 +115,23 @@ class Snapshot(Reader):
     def __init__(self, store: Store, aggregator: Aggregator | None) -> None:
         self.held = _HeldRows(store)
         super().__init__(cast(Store, self.held), aggregator)
-        self._decoded: dict[tuple[str, WindowCount], WindowState] = {}
+        self._decoded: OrderedDict[tuple[str, WindowCount], WindowState] = OrderedDict()
 
     def decode(self, row: WindowRow) -> WindowState:
         key = (row.model, WindowCount(row.version, row.resolution, row.start, row.writer, row.events))
         found = self._decoded.get(key)
         if found is None:
             found = self._decoded[key] = super().decode(row)
+            if len(self._decoded) > _DECODED:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end(key)
         return found
 
 
+_DECODED = 1024
+"""Most decoded windows a snapshot holds (the least recently read go first): a window's latency buckets
+are 33 KB in memory, and a page reads one model after the other."""
 _Counted = tuple[float, float, list[WindowCount], list[int]]
 """A range read, its counts and their starts."""
 _RowKey = tuple[str, int, str, int]
