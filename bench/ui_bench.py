@@ -19,8 +19,8 @@ Each page is timed on ``--cold`` servers just started on the store (cold: the me
 requests; each server does what ``vigil serve`` does before it listens, ``prepare_process``), then
 ``--repeat`` more requests on the last one (warm: their median): in-process (``create_app`` and ASGI, no
 network), then the overview and the model page from ``vigil serve`` over HTTP on loopback. Sizes are the
-bytes a browser transfers with gzip: each page, and the assets (on a first visit only: later ones
-revalidate them).
+bytes a browser transfers with gzip: each page, and the assets (on a first visit only: later ones take
+them from the cache, or revalidate them).
 
 With ``--flows``: the alerts console with 50 firing alerts and an incident page with 200 timeline entries
 (a store of its own, built through the real ingest and one round of the real engine).
@@ -455,7 +455,7 @@ def main() -> None:
     records = kept(path)
     results = measure(path, args.models, args.repeat, args.cold, records)
     assets = results.pop("assets")
-    print(f"assets (gzip, first visit only; then revalidated): {sum(assets.values()) / 1024:.1f} KiB")
+    print(f"assets (gzip, first visit only; then cached): {sum(assets.values()) / 1024:.1f} KiB")
     for name, size in assets.items():
         print(f"  {name}: {size / 1024:.1f} KiB")
     print(f"{'page (in-process)':<18} {'cold ms':>9} {'warm ms':>9} {'html KiB':>9} {'gzip KiB':>9}  colds")

@@ -14,7 +14,8 @@ What is kept:
   checkpoint, kept in the log whatever its retention, and folded when they can be;
 * **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
   query time (so several server processes can share one PostgreSQL); saved together with the writer's
-  checkpoint in one transaction;
+  checkpoint in one transaction; their event and error counts beside the state, read without it
+  (``window_counts``, ``window_sums``: which rows a range needs, and SLO availability);
 * **predictions**, one row per ingested batch (an Arrow table of request id, version, time, prediction,
   score and segments): a batch costs one insert however many events it holds; and **labels**, one row per
   request id. The join by request id happens at query time, in Arrow;
