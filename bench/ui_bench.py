@@ -1,43 +1,57 @@
 """The dashboard's server time and page weight on a store of 50 models × 30 days.
 
 Run from the repository root:
-    .venv/bin/python bench/ui_bench.py [--models 50] [--days 30] [--repeat 5] [--store PATH]
+    .venv/bin/python bench/ui_bench.py [--models 50] [--days 30] [--repeat 5] [--cold 3] [--store PATH]
 
 Builds (or reuses, with ``--store``) an SQLite store as a server with default retention holds after a
 month: per model, minute windows for the last 2 days, rolled-up hours for 30 days and days for 30 days.
 The windows are real: a seeding server (the real ingest and aggregator) folds 30 events a minute into
 ``SEEDS`` distinct minutes per model, and their saved states are copied across the month through the
 store API (hours and days merged from them, as rollups do). Models: binary, regression and LLM tasks, 5
-features, a baseline file, 5 teams, 2 environments; SLOs on 10 of them; alerting on.
+features, a baseline file, 5 teams, 2 environments; SLOs on 10 of them; alerting on. Then it keeps what a
+server running for that month would have kept (``Query.keep_drift`` for the steps the preset pages read,
+the current hour so far), and before each server it starts puts exactly that back and then does what a
+server running until that moment would have done since (rolls up the hours complete since, keeps their
+drift and the hour so far: ``Aggregator.maintain``), so every cold start finds the store as a server that
+just stopped left it.
+
+Each page is timed on ``--cold`` servers just started on the store (cold: the median of their first
+requests; each server does what ``vigil serve`` does before it listens, ``prepare_process``), then
+``--repeat`` more requests on the last one (warm: their median): in-process (``create_app`` and ASGI, no
+network), then the overview and the model page from ``vigil serve`` over HTTP on loopback. Sizes are the
+bytes a browser transfers with gzip: each page, and the assets (on a first visit only: later ones take
+them from the cache, or revalidate them).
 
 With ``--flows``: the alerts console with 50 firing alerts and an incident page with 200 timeline entries
 (a store of its own, built through the real ingest and one round of the real engine).
-
-Then, in-process (``create_app`` and ASGI, no network), times each page: the first request (cold:
-nothing cached) and the median of ``--repeat`` more (warm), and the bytes a browser transfers for the
-page and its assets with gzip (the assets once: browsers cache them).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from vigil.config import parse_config
+from vigil.config import VigilConfig, parse_config
+from vigil.monitoring.drifts import KEPT_STEPS, KIND
 from vigil.monitoring.retention import DAY, HOUR, ROLLUP_WRITER
 from vigil.monitoring.window import WindowState
-from vigil.server.app import Vigil, create_app
-from vigil.store.base import WindowRow
+from vigil.server.app import Vigil, create_app, prepare_process
+from vigil.store.base import Record, WindowRow
 from vigil.store.sqlite import SQLiteStore
 
 SEEDS = 12
@@ -135,6 +149,7 @@ def build(path: Path, models: int, days: int, now: float) -> None:
     for name in names:
         seeds = store.windows(name, 60, seed_at, seed_at + SEEDS * 60)
         states = [r.state for r in seeds]
+        errors = [r.errors for r in seeds]
         version = seeds[0].version
         hour_state = WindowState()
         for s in states * (60 // SEEDS):
@@ -145,15 +160,21 @@ def build(path: Path, models: int, days: int, now: float) -> None:
             day_state.merge(WindowState.from_bytes(hour_bytes))
         day_bytes = day_state.to_bytes()
         rows = [
-            WindowRow(name, version, 60, int(t), "main", EVENTS_PER_MINUTE, states[k % len(states)])
+            WindowRow(
+                name, version, 60, int(t), "main", EVENTS_PER_MINUTE, states[k % SEEDS], errors[k % SEEDS]
+            )
             for k, t in enumerate(range(end_minute - 2 * DAY, end_minute + 60, 60))
         ]
         rows += [
-            WindowRow(name, version, HOUR, int(t), ROLLUP_WRITER, hour_state.events, hour_bytes)
+            WindowRow(
+                name, version, HOUR, int(t), ROLLUP_WRITER, hour_state.events, hour_bytes, hour_state.errors
+            )
             for t in range(end_hour - days * DAY, end_hour, HOUR)
         ]
         rows += [
-            WindowRow(name, version, DAY, int(t), ROLLUP_WRITER, day_state.events, day_bytes)
+            WindowRow(
+                name, version, DAY, int(t), ROLLUP_WRITER, day_state.events, day_bytes, day_state.errors
+            )
             for t in range(end_day - days * DAY, end_day, DAY)
         ]
         store.save_windows("main", rows, checkpoint=0)
@@ -161,44 +182,154 @@ def build(path: Path, models: int, days: int, now: float) -> None:
     store.close()
 
 
-def measure(path: Path, models: int, repeat: int) -> dict[str, Any]:
+def keep_drift(path: Path, models: int, now: float) -> None:
+    """What a server running on the store for the month has done after its rollups: keep the drift of each
+    step of ``drifts.KEPT_STEPS`` as it completed (``Query.keep_drift``), here for the ranges the preset
+    pages read (the last hour of 5-minute steps up to the last 30 days of days)."""
     config = parse_config(config_text(models, path.parent))
     store = SQLiteStore(path)
-    app = create_app(config, store)
-    results: dict[str, Any] = {}
-    gz = {"Accept-Encoding": "gzip"}
-    with TestClient(app) as client:
-        assets = 0
-        first = client.get("/", headers=gz)
-        for link in ("vendor/uplot/uPlot.iife.min.js", "vendor/uplot/uPlot.min.css", "vigil.js", "vigil.css"):
-            answer = client.get(f"/ui/static/{link}", headers=gz)
-            assets += answer.num_bytes_downloaded
-        assets += client.get("/ui/static/favicon.svg", headers=gz).num_bytes_downloaded
-        results["assets_gzip_bytes"] = assets
-        del first
-        pages = {
-            "overview 24h": "/",
-            "overview 1h": "/?range=1h",
-            "overview 7d": "/?range=7d",
-            "model 1h": "/models/m00",
-            "model 24h": "/models/m00?range=24h",
-            "feature 1h": "/models/m00/features/income",
-        }
-        for label, path_ in pages.items():
-            times = []
-            for _ in range(repeat + 1):
-                t0 = time.perf_counter()
-                answer = client.get(path_, headers=gz)
-                times.append(time.perf_counter() - t0)
-                assert answer.status_code == 200, (path_, answer.text[:500])
-            results[label] = {
-                "cold_ms": round(times[0] * 1000, 1),
-                "warm_ms": round(statistics.median(times[1:]) * 1000, 1),
-                "html_gzip_bytes": answer.num_bytes_downloaded,
-                "html_bytes": len(answer.content),
-            }
+    vigil = Vigil(config, store)
+    for name in vigil.registry.names():
+        for step, back in zip(KEPT_STEPS, (HOUR, 6 * HOUR, DAY, 7 * DAY, 30 * DAY), strict=True):
+            vigil.query.series(name, ["drift_share"], now - back - 2 * step, now, step)
+        vigil.query.hours.keep(name, 60, now)
     store.close()
+
+
+def catch_up(store: SQLiteStore, config: VigilConfig) -> None:
+    """What a server running until now would have done since the store was built: roll up the hours
+    complete since, keep their drift and the current hour so far (``Aggregator.maintain``, as the server
+    runs it every minute)."""
+    Vigil(config, store).aggregator.maintain()
+
+
+def kept(path: Path) -> list[Record]:
+    store = SQLiteStore(path)
+    try:
+        return store.records(KIND)
+    finally:
+        store.close()
+
+
+def restore(store: SQLiteStore, records: list[Record]) -> None:
+    """The kept drift as the build left it (a page measured before may have kept more)."""
+    store.delete_records(KIND, math.inf)
+    for r in records:
+        store.put_record(r.kind, r.id, r.body, r.updated_at)
+
+
+PAGES = {
+    "overview 24h": "/",
+    "overview 1h": "/?range=1h",
+    "overview 7d": "/?range=7d",
+    "model 1h": "/models/m00",
+    "model 24h": "/models/m00?range=24h",
+    "model 7d": "/models/m00?range=7d",
+    "feature 1h": "/models/m00/features/income",
+}
+ASSETS = (
+    "vendor/uplot/uPlot.iife.min.js",
+    "vendor/uplot/uPlot.min.css",
+    "vigil.js",
+    "vigil.css",
+    "favicon.svg",
+)
+GZ = {"Accept-Encoding": "gzip"}
+
+
+def measure(path: Path, models: int, repeat: int, colds: int, records: list[Record]) -> dict[str, Any]:
+    """Each page on ``colds`` servers just started on the store (cold: the median of their first
+    requests), then ``repeat`` more on the last one (warm: their median); the bytes a browser transfers
+    with gzip. Before each start the kept drift is put back as the build left it."""
+    config = parse_config(config_text(models, path.parent))
+    results: dict[str, Any] = {}
+    for label, url in PAGES.items():
+        cold: list[float] = []
+        for run in range(colds):
+            store = SQLiteStore(path)
+            restore(store, records)
+            catch_up(store, config)
+            app = create_app(config, store)
+            prepare_process()  # as ``vigil serve`` does before it listens
+            with TestClient(app) as client:
+                times = []
+                for _ in range(1 + (repeat if run == colds - 1 else 0)):
+                    t0 = time.perf_counter()
+                    answer = client.get(url, headers=GZ)
+                    times.append(time.perf_counter() - t0)
+                    assert answer.status_code == 200, (url, answer.text[:500])
+                cold.append(times[0])
+                if run == colds - 1:
+                    results[label] = {
+                        "cold_ms": round(statistics.median(cold) * 1000, 1),
+                        "colds_ms": [round(t * 1000) for t in cold],
+                        "warm_ms": round(statistics.median(times[1:]) * 1000, 1),
+                        "html_gzip_bytes": answer.num_bytes_downloaded,
+                        "html_bytes": len(answer.content),
+                    }
+                    if label == "overview 24h":
+                        results["assets"] = {
+                            a: client.get(f"/ui/static/{a}", headers=GZ).num_bytes_downloaded for a in ASSETS
+                        }
+            store.close()
     return results
+
+
+def over_http(path: Path, models: int, repeat: int, colds: int, records: list[Record]) -> dict[str, Any]:
+    """The overview and the model page from ``vigil serve`` on loopback, as the client sees them: each page
+    on ``colds`` servers just started (cold: the median of the first requests after the health check
+    answers), then ``repeat`` more on the last one (warm: their median)."""
+    config = path.parent / "vigil.yaml"
+    config.write_text(config_text(models, path.parent))
+    out: dict[str, Any] = {}
+    for label in ("overview 24h", "model 1h", "model 24h"):
+        cold: list[float] = []
+        for run in range(colds):
+            store = SQLiteStore(path)
+            restore(store, records)
+            catch_up(store, parse_config(config.read_text()))
+            store.close()
+            times = _served(path, config, PAGES[label], 1 + (repeat if run == colds - 1 else 0))
+            cold.append(times[0])
+        out[label] = {
+            "cold_ms": round(statistics.median(cold) * 1000, 1),
+            "colds_ms": [round(t * 1000) for t in cold],
+            "warm_ms": round(statistics.median(times[1:]) * 1000, 1),
+        }
+    return out
+
+
+def _served(path: Path, config: Path, url: str, requests: int) -> list[float]:
+    """Seconds of ``requests`` GETs of ``url`` from a ``vigil serve`` started for them."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    vigil = str(Path(sys.executable).parent / "vigil")
+    args = [vigil, "serve", "--config", str(config), "--store", str(path), "--port", str(port)]
+    server = subprocess.Popen([*args, "--log-level", "warning"], stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("vigil serve did not start")
+            time.sleep(0.2)
+        times = []
+        with httpx.Client(base_url=base, timeout=120, headers=GZ) as client:
+            for _ in range(requests):
+                t0 = time.perf_counter()
+                answer = client.get(url)
+                times.append(time.perf_counter() - t0)
+                assert answer.status_code == 200, answer.text[:500]
+        return times
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
 
 
 FLOW_MODELS = 10
@@ -298,8 +429,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="warm requests per page (median)")
+    parser.add_argument("--cold", type=int, default=3, help="fresh servers per page (median first request)")
     parser.add_argument("--store", type=Path, help="reuse (or build once at) this path")
+    parser.add_argument("--no-http", action="store_true", help="skip the run over HTTP on loopback")
     parser.add_argument(
         "--flows", action="store_true", help="only the alerts console and an incident page (50 alerts)"
     )
@@ -312,16 +445,29 @@ def main() -> None:
     if not path.exists():
         t0 = time.perf_counter()
         path.parent.mkdir(parents=True, exist_ok=True)
-        build(path, args.models, args.days, time.time())
+        now = time.time()
+        build(path, args.models, args.days, now)
         print(f"built {path} in {time.perf_counter() - t0:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
-    results = measure(path, args.models, args.repeat)
-    print(f"assets (gzip, once): {results.pop('assets_gzip_bytes') / 1024:.1f} KiB")
-    print(f"{'page':<14} {'cold ms':>9} {'warm ms':>9} {'html KiB':>9} {'gzip KiB':>9}")
+        t0 = time.perf_counter()
+        keep_drift(path, args.models, now)
+        took = time.perf_counter() - t0
+        print(f"kept the drift a server running for the month keeps, in {took:.0f} s")
+    records = kept(path)
+    results = measure(path, args.models, args.repeat, args.cold, records)
+    assets = results.pop("assets")
+    print(f"assets (gzip, first visit only; then cached): {sum(assets.values()) / 1024:.1f} KiB")
+    for name, size in assets.items():
+        print(f"  {name}: {size / 1024:.1f} KiB")
+    print(f"{'page (in-process)':<18} {'cold ms':>9} {'warm ms':>9} {'html KiB':>9} {'gzip KiB':>9}  colds")
     for label, r in results.items():
         print(
-            f"{label:<14} {r['cold_ms']:>9.1f} {r['warm_ms']:>9.1f} "
-            f"{r['html_bytes'] / 1024:>9.1f} {r['html_gzip_bytes'] / 1024:>9.1f}"
+            f"{label:<18} {r['cold_ms']:>9.1f} {r['warm_ms']:>9.1f} "
+            f"{r['html_bytes'] / 1024:>9.1f} {r['html_gzip_bytes'] / 1024:>9.1f}  {r['colds_ms']}"
         )
+    if not args.no_http:
+        print(f"{'page (HTTP)':<18} {'cold ms':>9} {'warm ms':>9}  colds")
+        for label, r in over_http(path, args.models, args.repeat, args.cold, records).items():
+            print(f"{label:<18} {r['cold_ms']:>9.1f} {r['warm_ms']:>9.1f}  {r['colds_ms']}")
 
 
 if __name__ == "__main__":

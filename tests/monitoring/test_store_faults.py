@@ -195,9 +195,11 @@ def test_batches_of_a_model_no_longer_declared_are_held_until_it_is_again(
 def test_counted_windows_of_a_model_no_longer_declared_are_named_at_start(
     apps: Apps, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with TestClient(apps.app(TWO_MODELS)) as client:  # n's events folded and saved as windows
+    app = apps.app(TWO_MODELS)
+    with TestClient(app) as client:  # n's events folded and saved as windows
         _ok(client, _events("n", 200, 0))
         _ok(client, _events("m", 100, 0))
+        assert app.state.vigil.aggregator.wait_idle(10)  # folded (acknowledged is not folded yet)
         assert _count(client, "n") == 200
     with caplog.at_level(logging.WARNING), TestClient(apps.app(ONLY_M)) as client:
         assert _count(client) == 100

@@ -80,6 +80,49 @@ def test_window_versions_filter(store: Store) -> None:
     store.save_windows("w", [_window(0, version="v1"), _window(0, version="v2")], checkpoint=1)
     assert [r.version for r in store.windows("m", 60, 0, 60, version="v2")] == ["v2"]
     assert len(store.windows("m", 60, 0, 60)) == 2
+    assert [c.version for c in store.window_counts("m", 60, 0, 60, version="v2")] == ["v2"]
+
+
+def test_window_counts_are_the_rows_without_their_states(store: Store) -> None:
+    store.save_windows("w1", [_window(0), _window(60, events=4), _window(3600, res=3600)], checkpoint=1)
+    store.save_windows("w2", [_window(60, writer="w2", events=2, version="v2")], checkpoint=1)
+    store.save_windows("w1", [_window(0, events=7)], checkpoint=2)  # grown: the count follows
+    counts = store.window_counts("m", 60, 0, 120.5)
+    rows = store.windows("m", 60, 0, 120.5)
+    assert [tuple(c) for c in counts] == [
+        (r.version, r.resolution, r.start, r.writer, r.events, r.errors) for r in rows
+    ]
+    assert [(c.start, c.writer, c.events) for c in counts] == [(0, "w1", 7), (60, "w1", 4), (60, "w2", 2)]
+    assert [c.start for c in store.window_counts("m", 3600, 0, 1e12)] == [3600]
+    assert store.window_counts("m", 60, 61, 1e12) == [] and store.window_counts("other", 60, 0, 1e12) == []
+    assert [c.errors for c in counts] == [None, None, None]  # not given: not known
+
+
+def test_window_sums_per_period_and_version(store: Store) -> None:
+    rows = [WindowRow("m", "v1", 60, 3600 + 60 * i, "w1", i + 1, b"s", errors=i) for i in range(3)] + [
+        WindowRow("m", "v1", 60, 7200, "w2", 10, b"s", errors=None),  # an older row: errors not known
+        WindowRow("m", "v2", 60, 3660, "w1", 5, b"s", errors=1),
+        WindowRow("m", "v1", 3600, 3600, "rollup", 6, b"s", errors=3),  # another resolution
+    ]
+    store.save_windows("w", rows, checkpoint=1)
+    sums = store.window_sums("m", 60, 0, 1e6, 3600)
+    assert [tuple(s) for s in sums] == [
+        ("v1", 3600, 3, 6, 3),
+        ("v2", 3600, 1, 5, 1),
+        ("v1", 7200, 1, 10, None),
+    ]
+    assert [tuple(s) for s in store.window_sums("m", 60, 3660, 7200, 3600, version="v1")] == [
+        ("v1", 3600, 2, 5, 3)
+    ]
+    assert store.window_sums("m", 60, 0, 3600, 3600) == []
+
+
+def test_windows_keep_their_error_counts(store: Store) -> None:
+    row = WindowRow("m", "v1", 60, 0, "w1", 5, b"state", errors=2)
+    store.save_windows("w1", [row], checkpoint=1)
+    assert store.windows("m", 60, 0, 60) == [row]
+    store.save_windows("w1", [WindowRow("m", "v1", 60, 0, "w1", 9, b"grown", errors=3)], checkpoint=2)
+    assert [(c.events, c.errors) for c in store.window_counts("m", 60, 0, 60)] == [(9, 3)]
 
 
 def test_failed_save_changes_nothing(store: Store) -> None:
@@ -248,6 +291,8 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
     """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
     store.close()
     undo = [
+        "DROP INDEX windows_counts",  # migration 6
+        "ALTER TABLE windows DROP COLUMN errors",
         *(f"DROP TABLE {table}" for table in _LATER_TABLES),
         "DROP TABLE ingest_keys",
         "INSERT INTO ingest_log (writer, model, rows, payload, received_at, key) "

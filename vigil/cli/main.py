@@ -287,7 +287,7 @@ def serve(**given: Any) -> None:
     from vigil.config import VigilConfig
     from vigil.ingest.validate import Limits
     from vigil.loading import load
-    from vigil.server.app import create_app
+    from vigil.server.app import create_app, prepare_process
     from vigil.server.logs import configure as configure_logging
     from vigil.settings import resolve
     from vigil.store import open_store
@@ -330,6 +330,7 @@ def serve(**given: Any) -> None:
             ", ".join(app.state.vigil.registry.names()) or "(none)",
             extra={"event": "server.start", "store": store.url, "writer": writer},
         )
+        prepare_process()
         uvicorn.run(
             app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False, log_config=None
         )

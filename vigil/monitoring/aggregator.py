@@ -117,6 +117,9 @@ class Aggregator:
         self.keep_open = keep_open
         self.maintain_every = maintain_every
         self.templates = Templates(store, baselines or (lambda model: None))
+        self.maintained: Callable[[str, float], None] | None = None
+        """Called with a model and the time after each maintenance of it (rollups, retention), on the
+        folding thread: the composition root keeps the drift of the hour just rolled up."""
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -475,7 +478,10 @@ class Aggregator:
         batches of models declared since for folding."""
         for name, spec in self.registry.items():
             try:
-                maintain(self.store, name, spec, self.writer, self._flushed, self.clock())
+                now = self.clock()
+                maintain(self.store, name, spec, self.writer, self._flushed, now)
+                if self.maintained is not None:
+                    self.maintained(name, now)
             except Exception:  # a failed clean-up is retried next time; monitoring goes on
                 log.exception("maintenance of %s failed", name)
         with self._state_lock:
@@ -522,6 +528,7 @@ class Aggregator:
                         self.writer,
                         self._windows[k].events,
                         self._windows[k].to_bytes(),
+                        self._windows[k].errors,
                     )
                     for k in sorted(dirty)
                 ]

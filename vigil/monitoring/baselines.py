@@ -7,6 +7,7 @@ names, so that its profile lines up with the windows'.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,27 +32,57 @@ class Baselines:
         self.store = store
         self.root = root or Path.cwd()
         self._cache: dict[str, Profile] = {}
+        self._digests: dict[str, str] = {}
 
     def file_profile(self, model: str) -> Profile | None:
         """The profile of the model's baseline file, or None when it has none (or a time range)."""
-        spec = self.registry.get(model)
-        if spec is None or spec.baseline is None or spec.baseline.file is None:
+        found = self._file(model)
+        if found is None:
             return None
-        path = Path(spec.baseline.file)
-        path = path if path.is_absolute() else self.root / path
-        key = f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+        key, path, spec = found
         if key in self._cache:
             return self._cache[key]
         saved = self.store.baseline(model, key)
         if saved is not None:
             self._cache[key] = Profile.from_bytes(saved)
+            self._digests[key] = _digest(saved)
             return self._cache[key]
         if not path.exists():
             raise InputError(f"baseline file of model {model!r} not found: {path}")
         result = profile(baseline_table(path, spec), kinds=declared_kinds(spec))
-        self.store.put_baseline(model, key, result.to_bytes())
+        data = result.to_bytes()
+        self.store.put_baseline(model, key, data)
         self._cache[key] = result
+        self._digests[key] = _digest(data)
         return result
+
+    def file_digest(self, model: str) -> str | None:
+        """A digest of the model's baseline file's profile as kept (what drift kept for later is checked
+        against), without decoding it when it was kept before; None when the model has no baseline file."""
+        found = self._file(model)
+        if found is None:
+            return None
+        key = found[0]
+        if key not in self._digests:
+            saved = self.store.baseline(model, key)
+            if saved is None:
+                self.file_profile(model)  # profiled and kept now
+            else:
+                self._digests[key] = _digest(saved)
+        return self._digests[key]
+
+    def _file(self, model: str) -> tuple[str, Path, ModelSpec] | None:
+        """The key the model's baseline file's profile is kept under (its path and modification time)."""
+        spec = self.registry.get(model)
+        if spec is None or spec.baseline is None or spec.baseline.file is None:
+            return None
+        path = Path(spec.baseline.file)
+        path = path if path.is_absolute() else self.root / path
+        return f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}", path, spec
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def baseline_table(path: Path, spec: ModelSpec) -> pa.Table:

@@ -23,7 +23,6 @@ from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
     import vigil.performance as performance_types
-    from vigil.comparison.report import Report
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
 
@@ -32,6 +31,7 @@ __all__ = [
     "METRICS",
     "PER_FEATURE",
     "SEGMENT_METRICS",
+    "Drift",
     "Metric",
     "Segment",
     "Step",
@@ -46,6 +46,15 @@ Source = Literal["window", "rows", "drift", "hosts"]
 
 
 @dataclass(frozen=True)
+class Drift:
+    """What the drift metrics read of a comparison with the baseline: its share of drifted columns and each
+    compared column's effect size (NaN where the method gives none)."""
+
+    share: float
+    effects: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class Step:
     """What one step of a series offers a metric."""
 
@@ -56,8 +65,9 @@ class Step:
     """The step's predictions with their labels (only the segment's with a segment)."""
     task: str
     segmented: bool
-    drift: Callable[[], Report | None]
-    """The baseline compared with the step's window (computed once, on first use; None without one)."""
+    drift: Callable[[], Drift | None]
+    """The baseline compared with the step's window (computed once, on first use, or kept from an earlier
+    read of the same events; None without a baseline)."""
     hosts: Mapping[str, float]
     """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
 
@@ -152,16 +162,13 @@ def _coverage(step: Step, feature: str | None) -> float | None:
 
 
 def _drift_share(step: Step, feature: str | None) -> float | None:
-    report = step.drift()
-    return None if report is None else report.drift_share
+    drift = step.drift()
+    return None if drift is None else drift.share
 
 
 def _feature_drift(step: Step, feature: str | None) -> float | None:
-    report = step.drift()
-    if report is None:
-        return None
-    column = report.columns.get(feature or "")
-    return column.effect if column is not None else math.nan
+    drift = step.drift()
+    return None if drift is None else drift.effects.get(feature or "", math.nan)
 
 
 def _host(reading: str) -> Callable[[Step, str | None], float | None]:

@@ -3,6 +3,9 @@
 Windows come from the store (every writer's saved rows) and, for this process, from the aggregator's
 memory (newer than what it last saved). A range is merged window by window; the merged state gives
 service, LLM, data-quality and drift metrics; label-based metrics come from the prediction–label join.
+Where a whole hour or day of the range falls in one step (or the range is merged whole), it is read from
+its rollup row when that holds exactly the same events (``retention.coarse_rows``): a day at hourly steps
+is 24 rows, not 1,440. The drift of a complete step is kept once worked out (``drifts.DriftKeep``).
 
 **Segments.** Windows are per model and version, not per segment, but the prediction log keeps each
 prediction's segment tags, so the metrics computed from the prediction–label join (``SEGMENT_METRICS``)
@@ -14,9 +17,10 @@ predictions sent with a request id), not over the windows' profiles. Other metri
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -33,9 +37,12 @@ from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, fro
 from vigil.monitoring import catalogue
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
-from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Step
+from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step
+from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
+from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
-from vigil.monitoring.retention import choose_rows
+from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
+from vigil.monitoring.retention import GRACE, HOUR, choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
@@ -56,6 +63,8 @@ __all__ = [
 
 MAX_POINTS = 20_000
 """Most steps one series may have."""
+_COUNTED = {"events": 0, "errors": 1}
+"""Metrics read from the rows' counts alone (their position in ``Reader.counts``' pairs)."""
 
 
 LABELS_BEFORE = 86_400.0
@@ -69,6 +78,15 @@ class Query:
     aggregator: Aggregator | None
     baselines: Baselines
     clock: Callable[[], float]
+    kept: DriftKeep = field(init=False)
+    """The drift of complete steps, kept in the store's records."""
+
+    def __post_init__(self) -> None:
+        self.kept = DriftKeep(self.store, self.clock)
+        self._kept_steps: dict[tuple[str, float], float] = {}
+        self._reader: Reader = Reader(self.store, self.aggregator)
+        self.hours = HourSoFar(self.store)
+        """The current hour so far, kept by the server (``partials``)."""
 
     # -- merging -------------------------------------------------------------------------------------------
 
@@ -99,10 +117,61 @@ class Query:
         return merged
 
     def merged(self, model: str, start: float, end: float, version: str | None = None) -> WindowState:
+        """Every window of ``model`` starting in ``[start, end)`` merged into one (without the event
+        sample: ``events`` reads that)."""
         total = WindowState()
-        for _, state in sorted(self.windows(model, start, end, version).items()):
+        for _, state in sorted(self._read(model, start, end, version).items()):
             total.merge(state)
         return total
+
+    def buckets(
+        self, model: str, start: float, end: float, step: float, version: str | None = None
+    ) -> dict[float, WindowState]:
+        """The rows starting in ``[start, end)`` merged per step of ``step`` seconds (a multiple of the
+        model's window; steps at whole multiples of it), as ``series`` reads them; steps without windows are
+        left out. No event samples. (Only rows that start in the range: an hour row of events folded there
+        late counts in the step of its hour's start, as in ``series``.)"""
+
+        def bucket(t: float) -> float:
+            return math.floor(t / step) * step
+
+        found = self._read(model, start, end, version, bucket)
+        return merge_buckets({k: v for k, v in found.items() if start <= k.start < end}, bucket)
+
+    def states(
+        self, model: str, start: float, end: float, version: str | None = None
+    ) -> dict[WindowKey, WindowState]:
+        """As ``windows``, without the event samples, and with each whole hour or day of the range read
+        from its rollup when that holds the same events (a key then stands for the hour or the day). The
+        states are not to be changed: merge them into new ones."""
+        return self._read(model, start, end, version)
+
+    def hour_so_far(self, model: str, hour: float) -> tuple[float, WindowState] | None:
+        """The kept service part of ``model``'s rows starting in ``[hour, upto)`` as (upto, merged state),
+        when still true of the rows and no window of the hour is newer in this process's memory
+        (``partials.HourSoFar.read``); else None."""
+        res = int(self._spec(model).window.total_seconds())
+        if self.aggregator is not None and self.aggregator.live_windows(model, hour, hour + HOUR):
+            return None
+        return self.hours.read(self._reader.store, model, res, hour)
+
+    def snapshot(self) -> Query:
+        """This query reading through a ``reads.Snapshot``: for the work of one page, whose series, reports
+        and SLOs read the same windows many times; drop it with the page."""
+        view = copy.copy(self)
+        view._reader = Snapshot(self.store, self.aggregator)
+        return view
+
+    def _read(
+        self,
+        model: str,
+        start: float,
+        end: float,
+        version: str | None,
+        bucket: Callable[[float], float] | None = None,
+    ) -> dict[WindowKey, WindowState]:
+        res = int(self._spec(model).window.total_seconds())
+        return self._reader.states(model, res, start, end, version, bucket)
 
     # -- metrics -------------------------------------------------------------------------------------------
 
@@ -158,11 +227,17 @@ class Query:
                 f"{points} steps of {step:g} s is over the limit of {MAX_POINTS}; give a larger step "
                 "or a shorter range"
             )
-        windows = self.windows(model, start, end, version)
-        buckets: dict[float, WindowState] = {}
-        for key, state in sorted(windows.items()):
-            b = bucket(key.start)
-            buckets[b] = buckets[b].merge(state) if b in buckets else state
+        if selector is None and set(names) <= _COUNTED.keys():  # SLO availability: no state to read
+            counted = self._reader.counts(model, int(res), start, end, version, bucket)
+            if counted is not None:
+                return {
+                    n: [
+                        (t, float(counted.get(t, (0, 0))[_COUNTED[n]]))
+                        for t in (first + k * step for k in range(points))
+                    ]
+                    for n in names
+                }
+        buckets = merge_buckets(self._read(model, start, end, version, bucket), bucket)
         rows_needed = selector is not None or any(m.source == "rows" for m, _ in wanted.values())
         joined = self.joined(model, first, end, version) if rows_needed else Joined.empty()
         if selector is not None:
@@ -170,10 +245,9 @@ class Query:
         # rows are in time order, so each step's rows are one slice (bucket keys as ``bucket`` computes them)
         keys = np.floor((joined.ts - offset) / step) * step + offset
         baseline = (
-            self._baseline_profile(model, spec)
-            if any(m.source == "drift" for m, _ in wanted.values())
-            else None
+            self._baseline_ref(model, spec) if any(m.source == "drift" for m, _ in wanted.values()) else None
         )
+        settings = self._settings(spec) if baseline is not None else ""
         hosts = _host_means(
             self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
         )
@@ -188,7 +262,7 @@ class Query:
                 rows=joined.take(slice(int(lo), int(hi))),
                 task=spec.task,
                 segmented=selector is not None,
-                drift=_once(partial(_drift, baseline, found, spec)),
+                drift=_once(partial(self._step_drift, model, version, step, t, found, baseline, settings)),
                 hosts=hosts.get(t, {}),
             )
             for name, (metric, feature) in wanted.items():
@@ -210,13 +284,17 @@ class Query:
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
         """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the
         user's words (see :func:`_in_user_words`: what was compared and what was not, and why)."""
+        return self.report(model, self.merged(model, start, end, version))
+
+    def report(self, model: str, merged: WindowState) -> Report:
+        """``drift``'s report for windows merged already (``merged``: of a range, by ``merged``)."""
         spec = self._spec(model)
         baseline = self._baseline_profile(model, spec)
         if baseline is None:
             raise InputError(
                 f"model {model!r} has no baseline: declare baseline: {{file: ...}} or {{from:, to:}}"
             )
-        current = self.merged(model, start, end, version).profile
+        current = merged.profile
         if not current.columns:
             raise InputError(f"no events of {model!r} between the given times")
         report = _compare(baseline, current, spec, labels=("baseline", "current"))
@@ -252,6 +330,63 @@ class Query:
         rows = sorted((orjson.loads(raw) for _, raw in sample[:limit]), key=lambda r: -r.get("ts", 0.0))
         task = self._spec(model).task
         return [_wire(row, task) for row in rows]
+
+    def keep_drift(self, model: str, now: float) -> None:
+        """Work out and keep the drift of the model's last complete step of each of ``drifts.KEPT_STEPS``
+        (those the dashboard reads), unless this was done already; the aggregator calls this after each
+        round of rollups."""
+        spec = self.registry.get(model)
+        if spec is None or spec.baseline is None:
+            return
+        res = spec.window.total_seconds()
+        for step in KEPT_STEPS:
+            if step % res:
+                continue
+            last = math.floor((now - GRACE) / step) * step - step
+            if self._kept_steps.get((model, step)) == last:
+                continue
+            self.series(model, ["drift_share"], last, last + step, step)
+            self._kept_steps[(model, step)] = last
+
+    def _step_drift(
+        self,
+        model: str,
+        version: str | None,
+        step: float,
+        start: float,
+        window: WindowState | None,
+        baseline: _BaselineRef | None,
+        settings: str,
+    ) -> Drift | None:
+        """The drift of one step: kept numbers when there are, else worked out (and kept if complete)."""
+        if baseline is None or window is None:
+            return None
+        stamp = Stamp(window.events, baseline.digest, settings)
+        found, drift = self.kept.read(model, version, step, start, stamp)
+        if not found:
+            profile = baseline.profile()
+            drift = _drift(profile, window, self._spec(model)) if profile is not None else None
+            self.kept.keep(model, version, step, start, stamp, drift)
+        return drift
+
+    def _baseline_ref(self, model: str, spec: ModelSpec) -> _BaselineRef | None:
+        """The model's baseline as drift reads it: its digest now, its profile when a step is compared (a
+        baseline file's profile, kept in the store, is then decoded only if some step's drift is not kept
+        already)."""
+        if spec.baseline is None:
+            return None
+        if spec.baseline.file is not None and spec.baseline.predictions is None:
+            digest = self.baselines.file_digest(model)
+            if digest is None:
+                return None
+            return _BaselineRef(digest, partial(self.baselines.file_profile, model))
+        profile = self._baseline_profile(model, spec)
+        if profile is None:
+            return None
+        return _BaselineRef(self.kept.profile_digest(profile), lambda: profile)
+
+    def _settings(self, spec: ModelSpec) -> str:
+        return self.kept.settings(spec, lambda: _model_config(spec).model_dump_json().encode())
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)
@@ -300,11 +435,17 @@ def _host_means(
     return {t: {r: sum(v) / len(v) for r, v in readings.items()} for t, readings in sums.items()}
 
 
-def _once(compute: Callable[[], Report | None]) -> Callable[[], Report | None]:
-    """``compute`` run on the first call only (a step's drift report serves every drift metric)."""
-    done: list[Report | None] = []
+@dataclass(frozen=True)
+class _BaselineRef:
+    digest: str
+    profile: Callable[[], Profile | None]
 
-    def read() -> Report | None:
+
+def _once(compute: Callable[[], Drift | None]) -> Callable[[], Drift | None]:
+    """``compute`` run on the first call only (a step's drift serves every drift metric)."""
+    done: list[Drift | None] = []
+
+    def read() -> Drift | None:
         if not done:
             done.append(compute())
         return done[0]
@@ -312,11 +453,12 @@ def _once(compute: Callable[[], Report | None]) -> Callable[[], Report | None]:
     return read
 
 
-def _drift(baseline: Profile | None, window: WindowState | None, spec: ModelSpec) -> Report | None:
-    """The baseline compared with a step's window; None without a baseline or a profiled window."""
-    if baseline is None or window is None or not window.profile.columns:
+def _drift(baseline: Profile, window: WindowState, spec: ModelSpec) -> Drift | None:
+    """The baseline compared with a step's window; None without a profiled window."""
+    if not window.profile.columns:
         return None
-    return _compare(baseline, window.profile, spec)
+    report = _compare(baseline, window.profile, spec)
+    return Drift(report.drift_share, {name: c.effect for name, c in report.columns.items()})
 
 
 _OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}

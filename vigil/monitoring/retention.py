@@ -11,7 +11,8 @@
   already rolled up; hours go after ``retention.hours``, days after ``retention.days``. The ingest log is
   pruned up to this writer's checkpoint after ``retention.events`` (held batches stay), predictions (and
   the idempotency keys of their batches) after ``retention.predictions``.
-* Queries read the finest rows that exist for each part of a range (``choose_rows``).
+* Queries read the finest rows that exist for each part of a range (``choose_rows``), or the same events
+  from the rollups where those hold them exactly (``coarse_rows``).
 """
 
 from __future__ import annotations
@@ -19,15 +20,25 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from vigil.monitoring.window import WindowState
 from vigil.spec import ModelSpec
-from vigil.store.base import Store, WindowRow
+from vigil.store.base import Store, WindowCount, WindowRow, WindowSum
 
-__all__ = ["DAY", "GRACE", "HOUR", "ROLLUP_WRITER", "choose_rows", "maintain", "placement"]
+__all__ = [
+    "DAY",
+    "GRACE",
+    "HOUR",
+    "ROLLUP_WRITER",
+    "choose_rows",
+    "coarse_counts",
+    "coarse_rows",
+    "maintain",
+    "placement",
+]
 
 log = logging.getLogger("vigil.retention")
 
@@ -115,7 +126,11 @@ def _roll(store: Store, model: str, source: int, target: int, now: float) -> int
         merged = WindowState()
         for row in group:
             merged.merge(WindowState.from_bytes(row.state))
-        out.append(WindowRow(model, version, target, start, ROLLUP_WRITER, merged.events, merged.to_bytes()))
+        out.append(
+            WindowRow(
+                model, version, target, start, ROLLUP_WRITER, merged.events, merged.to_bytes(), merged.errors
+            )
+        )
     if out:
         store.save_windows(ROLLUP_WRITER, out, checkpoint=0)
         log.info("rolled up %d %s-second periods of %s", len(out), target, model)
@@ -148,3 +163,180 @@ def choose_rows(
         for r in store.windows(model, DAY, math.floor(start / DAY) * DAY, end, version)
         if r.writer != ROLLUP_WRITER or r.start not in covered_days
     )
+
+
+def coarse_rows(
+    store: Store,
+    model: str,
+    res: int,
+    start: float,
+    end: float,
+    version: str | None,
+    whole: Callable[[int, int], bool] = lambda start, size: True,
+    live: Iterable[float] = (),
+) -> list[WindowRow]:
+    """The rows of ``choose_rows``, with each complete hour and day that a rollup holds exactly read from
+    that one rollup row instead of its windows: for a range of a day, some 24 hour rows and the minutes at
+    its ends, not 1,440 minutes. The merge of what it returns is the merge of what ``choose_rows`` returns.
+    Which rows: see ``coarse_counts``; only those are fetched."""
+    chosen, listed = coarse_counts(store, model, res, start, end, version, whole, live)
+    return _fetch(store, model, version, chosen, listed)
+
+
+def coarse_counts(
+    store: Store,
+    model: str,
+    res: int,
+    start: float,
+    end: float,
+    version: str | None,
+    whole: Callable[[int, int], bool] = lambda start, size: True,
+    live: Iterable[float] = (),
+) -> tuple[list[WindowCount], dict[int, list[WindowCount]]]:
+    """The rows ``coarse_rows`` reads, as their counts (no state is read), and the counts read of each
+    resolution (runs of them are fetched together).
+
+    A period is read from its rollup only when it lies wholly in the range, ``whole(period start, size)``
+    (a series passes whether the period falls in one step), no window of it is in ``live`` (starts of
+    windows the caller holds in memory, newer than their saved rows), and the rollup's event count equals
+    that of the rows it stands for. Rows only ever grow, and a rollup is the merge of those rows as they
+    were, so equal counts mean the same events: a window that gained events after its hour was rolled up
+    (a late writer) keeps its hour on the windows. The model's own windows are first read as sums per
+    hour (``Store.window_sums``); the counts of each window are read only for the hours not rolled up.
+    """
+    lo = math.floor(start / res) * res
+    if res >= HOUR:  # hours or longer are the model's own windows: days, at most, stand for them
+        finest = store.window_counts(model, res, lo, end, version)
+        if res >= DAY:
+            return list(finest), {res: finest}
+        days = store.window_counts(model, DAY, math.floor(start / DAY) * DAY, end, version)
+        covered = {math.floor(c.start / DAY) * DAY for c in finest}
+        chosen = [*finest, *(c for c in days if c.writer != ROLLUP_WRITER or c.start not in covered)]
+        parts: dict[tuple[str, int], list[WindowCount]] = {}
+        for c in finest:
+            parts.setdefault((c.version, math.floor(c.start / DAY) * DAY), []).append(c)
+        gone: set[WindowCount] = set()
+        busy_days = {math.floor(t / HOUR) * HOUR for t in live}
+        for c in days:
+            members = parts.get((c.version, c.start))
+            if c.writer != ROLLUP_WRITER or not members or sum(f.events for f in members) != c.events:
+                continue
+            if _fits(c.start, DAY, lo, end, whole, busy_days):
+                gone.update(members)
+                chosen.append(c)
+        return [c for c in chosen if c not in gone], {res: finest, DAY: days}
+    sums = store.window_sums(model, res, lo, end, HOUR, version)
+    hours = store.window_counts(model, HOUR, math.floor(start / HOUR) * HOUR, end, version)
+    days = store.window_counts(model, DAY, math.floor(start / DAY) * DAY, end, version)
+    # what choose_rows reads: the windows of each hour (as their sums, for now), hour rows where there are
+    # no windows and those of events folded there directly, then the same for days
+    covered = {s.start for s in sums}
+    chosen_hours = [c for c in hours if c.writer != ROLLUP_WRITER or c.start not in covered]
+    covered_days = {math.floor(t / DAY) * DAY for t in covered | {c.start for c in chosen_hours}}
+    chosen_days = [c for c in days if c.writer != ROLLUP_WRITER or c.start not in covered_days]
+    busy = {math.floor(t / HOUR) * HOUR for t in live}
+    # an hour's windows (by version) stand as one part until the hour is rolled up or kept on its windows
+    whole_hours: dict[tuple[str, int], WindowSum] = {(s.version, s.start): s for s in sums}
+    rolled_up: set[tuple[str, int]] = set()
+    for c in hours:
+        key = (c.version, c.start)
+        found = whole_hours.get(key)
+        if (
+            c.writer == ROLLUP_WRITER
+            and found is not None
+            and found.events == c.events
+            and _fits(c.start, HOUR, lo, end, whole, busy)
+        ):
+            rolled_up.add(key)
+            chosen_hours.append(c)
+    # days: their rollup stands for all of the day's parts when the counts agree
+    day_parts: dict[tuple[str, int], int] = {}
+    for s in sums:
+        if (s.version, s.start) not in rolled_up:
+            key = (s.version, math.floor(s.start / DAY) * DAY)
+            day_parts[key] = day_parts.get(key, 0) + s.events
+    for c in chosen_hours:
+        key = (c.version, math.floor(c.start / DAY) * DAY)
+        day_parts[key] = day_parts.get(key, 0) + c.events
+    rolled_days: set[tuple[str, int]] = set()
+    for c in days:
+        key = (c.version, c.start)
+        if (
+            c.writer == ROLLUP_WRITER
+            and key in day_parts
+            and day_parts[key] == c.events
+            and c not in chosen_days
+            and _fits(c.start, DAY, lo, end, whole, busy)
+        ):
+            rolled_days.add(key)
+            chosen_days.append(c)
+
+    def in_rolled_day(version: str, t: int) -> bool:
+        return (version, math.floor(t / DAY) * DAY) in rolled_days
+
+    chosen = [c for c in chosen_hours if not in_rolled_day(c.version, c.start)] + chosen_days
+    # the windows of the hours still read from them, fetched as runs of consecutive hours
+    fine = sorted(
+        {
+            s.start
+            for s in sums
+            if (s.version, s.start) not in rolled_up and not in_rolled_day(s.version, s.start)
+        }
+    )
+    windows: list[WindowCount] = []
+    for a, b in _runs(fine, HOUR):
+        windows += [
+            c
+            for c in store.window_counts(model, res, max(lo, a), min(end, b), version)
+            if (c.version, math.floor(c.start / HOUR) * HOUR) not in rolled_up
+            and not in_rolled_day(c.version, c.start)
+        ]
+    return windows + chosen, {res: windows, HOUR: hours, DAY: days}
+
+
+def _fits(
+    p: int, size: int, lo: float, end: float, whole: Callable[[int, int], bool], busy: set[int]
+) -> bool:
+    """Whether the period ``[p, p + size)`` may be read from its rollup (see ``coarse_counts``)."""
+    return p >= lo and p + size <= end and whole(p, size) and not any(p <= b < p + size for b in busy)
+
+
+def _runs(starts: list[int], size: int) -> list[tuple[int, int]]:
+    """Sorted period starts as ranges of consecutive periods."""
+    out: list[tuple[int, int]] = []
+    for t in starts:
+        if out and out[-1][1] == t:
+            out[-1] = (out[-1][0], t + size)
+        else:
+            out.append((t, t + size))
+    return out
+
+
+def _fetch(
+    store: Store,
+    model: str,
+    version: str | None,
+    chosen: list[WindowCount],
+    listed: dict[int, list[WindowCount]],
+) -> list[WindowRow]:
+    """The rows of ``chosen``, fetched in runs of rows next to each other in ``listed`` (the counts read, by
+    resolution and start: a row not chosen, or a gap of more than one period, ends a run), ordered by
+    resolution then start."""
+    wanted = set(chosen)
+    out: list[WindowRow] = []
+    for resolution, counts in sorted(listed.items()):
+        runs: list[list[WindowCount]] = []
+        last: WindowCount | None = None
+        for c in counts:
+            if c in wanted:
+                if last is None or c.start - last.start > resolution:
+                    runs.append([])
+                runs[-1].append(c)
+                last = c
+            else:
+                last = None
+        for run in runs:
+            keys = {(c.version, c.start, c.writer) for c in run}
+            rows = store.windows(model, resolution, run[0].start, run[-1].start + 1, version)
+            out += [r for r in rows if (r.version, r.start, r.writer) in keys]
+    return out

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import copy
 import math
+import struct
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
@@ -33,8 +37,14 @@ __all__ = ["PREDICTION", "SCORE", "SEGMENT_PREFIX", "WindowState"]
 
 POSITIVE = "1"
 """The positive class of a binary model (predictions are kept as class labels: ``True`` and ``1`` as "1")."""
+NullCounts = Sequence[Any]
+"""A profile's rows and, per column, its rows and nulls: ``[rows, {column: [rows, nulls]}]``, as the header
+holds it (read as parsed: thousands of windows are read at a time)."""
 _MAGIC = b"VGLW"
-_VERSION = 1
+_VERSION = 2
+"""2: mostly-zero arrays sparse; the profile (compressed already) and the sample (zlib of JSON) after the
+zlib'd part, so a read of the service part inflates neither; the profile's null counts in the header
+(1: profile and sample inside, the sample in the header)."""
 
 
 @dataclass
@@ -51,6 +61,9 @@ class WindowState:
     encoded: list[bytes] = field(default_factory=list, repr=False)
     """Encoded profiles not decoded yet (a window read from the store, or merged with one): decoded and
     merged in on first use of ``profile``, so service metrics never pay for the features."""
+    encoded_nulls: list[NullCounts | None] = field(default_factory=list, repr=False)
+    """Each encoded profile's rows and its columns' rows and nulls (None: not known, as in version 1
+    states), so that null rates are read without decoding the profiles."""
     sample: list[tuple[float, str]] = field(default_factory=list)
     """(priority, event as JSON) pairs, the smallest priorities kept."""
     sample_size: int = 100
@@ -97,7 +110,7 @@ class WindowState:
             decoded = Profile()
             self.__dict__["_profile"] = decoded
         if self.encoded:
-            pending, self.encoded = self.encoded, []
+            pending, self.encoded, self.encoded_nulls = self.encoded, [], []
             for raw in pending:
                 decoded.merge(Profile.from_bytes(raw))
         return decoded
@@ -105,7 +118,7 @@ class WindowState:
     @profile.setter
     def profile(self, value: Profile) -> None:
         self.__dict__["_profile"] = value
-        self.encoded = []
+        self.encoded, self.encoded_nulls = [], []
 
     def merge(self, other: WindowState) -> WindowState:
         self.events += other.events
@@ -117,7 +130,14 @@ class WindowState:
         self.cost.merge(other.cost)
         if other.__dict__.get("_profile") is not None:
             self.profile.merge(other.profile)
-        self.encoded.extend(other.encoded)
+        if other.encoded:
+            if len(self.encoded_nulls) != len(self.encoded):
+                self.encoded_nulls = [None] * len(self.encoded)
+            if len(other.encoded_nulls) == len(other.encoded):
+                self.encoded_nulls.extend(other.encoded_nulls)
+            else:
+                self.encoded_nulls.extend([None] * len(other.encoded))
+            self.encoded.extend(other.encoded)
         self.sample = sorted(self.sample + other.sample)[: max(self.sample_size, other.sample_size)]
         for kind, count in other.error_kinds.items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + count
@@ -163,14 +183,42 @@ class WindowState:
         return col.top.counts.get(POSITIVE, 0) / total if total else math.nan
 
     def null_rate(self, column: str | None = None) -> float:
-        """The share of nulls in one feature, or over all features (NaN when there are none)."""
-        cols = [
-            c
-            for n, c in self.profile.columns.items()
+        """The share of nulls in one feature, or over all features (NaN when there are none). Read from the
+        encoded profiles' null counts when it can be (exactly what decoding and merging them gives)."""
+        counts = self._null_counts()
+        wanted = [
+            (rows, nulls)
+            for n, (rows, nulls) in counts.items()
             if not n.startswith(("@", "#")) and (column is None or n == column)
         ]
-        rows = sum(c.rows for c in cols)
-        return sum(c.nulls for c in cols) / rows if rows else math.nan
+        rows = sum(r for r, _ in wanted)
+        return sum(n for _, n in wanted) / rows if rows else math.nan
+
+    def _null_counts(self) -> dict[str, tuple[int, int]]:
+        """(rows, nulls) per column of the profile, merged as ``Profile.merge`` merges them."""
+        known = self._nulls_of_encoded()
+        if self.__dict__.get("_profile") is not None or any(k is None for k in known):
+            return {n: (c.rows, c.nulls) for n, c in self.profile.columns.items()}
+        total = 0
+        merged: dict[str, list[int]] = {}
+        for part in known:
+            assert part is not None
+            rows, columns = part
+            for name, (r, n) in columns.items():
+                seen = merged.setdefault(name, [total, total])  # absent so far: all null
+                seen[0] += r
+                seen[1] += n
+            for name, seen in merged.items():
+                if name not in columns:
+                    seen[0] += rows
+                    seen[1] += rows
+            total += rows
+        return {n: (r, k) for n, (r, k) in merged.items()}
+
+    def _nulls_of_encoded(self) -> list[NullCounts | None]:
+        if len(self.encoded_nulls) == len(self.encoded):
+            return list(self.encoded_nulls)
+        return [None] * len(self.encoded)
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -221,27 +269,41 @@ class WindowState:
                 "centre": lat.centre,
                 "scale": lat.scale,
                 "zero": lat.zero,
-                "min": lat.min,
-                "max": lat.max,
+                "min": codec.number(lat.min),
+                "max": codec.number(lat.max),
             },
             "latency_moments": _moments(self.latency_moments),
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost": _moments(self.cost),
-            "sample": self.sample,
             "sample_size": self.sample_size,
             "error_kinds": self.error_kinds,
         }
-        return codec.pack(
-            _MAGIC,
-            _VERSION,
-            header,
-            [lat.positive, lat.negative, np.frombuffer(self._profile_bytes(), np.uint8)],
-        )
+        profile = self._profile_bytes()
+        known = self._nulls_of_encoded()
+        if self.__dict__.get("_profile") is None and len(known) == 1 and known[0] is not None:
+            header["nulls"] = known[0]
+        else:
+            p = self.profile
+            header["nulls"] = (p.rows, {n: (c.rows, c.nulls) for n, c in p.columns.items()})
+        tail = struct.pack("<I", len(profile)) + profile + zlib.compress(orjson.dumps(self.sample), 1)
+        return codec.pack(_MAGIC, _VERSION, header, [lat.positive, lat.negative], tail)
 
     @staticmethod
-    def from_bytes(data: bytes) -> WindowState:
-        header, (pos, neg, prof) = codec.unpack(_MAGIC, _VERSION, data, "window state")
+    def from_bytes(data: bytes, sample: bool = True) -> WindowState:
+        """Read what ``to_bytes`` wrote (this version or an older one). ``sample=False`` leaves the event
+        sample out (empty), for reads that never look at it: such a state must not be saved."""
+        header, arrays, tail = codec.unpack(_MAGIC, _VERSION, data, "window state")
+        if "sample" in header:  # version 1: the profile among the arrays, the sample in the header
+            pos, neg, prof = arrays
+            encoded = prof.tobytes()
+            events = [(float(p), str(r)) for p, r in header["sample"]] if sample else []
+        else:
+            pos, neg = arrays
+            (size,) = struct.unpack_from("<I", tail)
+            encoded = tail[4 : 4 + size]
+            raw = orjson.loads(zlib.decompress(tail[4 + size :])) if sample else []
+            events = [(float(p), str(r)) for p, r in raw]
         lat = header["latency"]
         return WindowState(
             events=header["events"],
@@ -253,19 +315,20 @@ class WindowState:
                 positive=pos,
                 negative=neg,
                 zero=lat["zero"],
-                min=lat["min"],
-                max=lat["max"],
+                min=float(lat["min"]),
+                max=float(lat["max"]),
             ),
-            latency_moments=Moments(*header["latency_moments"]),
+            latency_moments=codec.moments(header["latency_moments"]),
             tokens_in=header["tokens_in"],
             tokens_out=header["tokens_out"],
-            cost=Moments(*header["cost"]),
-            encoded=[prof.tobytes()],
-            sample=[(float(p), str(r)) for p, r in header["sample"]],
+            cost=codec.moments(header["cost"]),
+            encoded=[encoded],
+            encoded_nulls=[header.get("nulls")],
+            sample=events,
             sample_size=header["sample_size"],
             error_kinds=dict(header["error_kinds"]),
         )
 
 
-def _moments(m: Moments) -> list[float]:
-    return [m.count, m.mean, m.m2, m.min, m.max]
+def _moments(m: Moments) -> list[float | str]:
+    return [m.count, *(codec.number(x) for x in (m.mean, m.m2, m.min, m.max))]

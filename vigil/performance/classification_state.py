@@ -206,7 +206,7 @@ class ClassificationState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ClassificationState:
-        h, (matrix, unpredicted, at, counts) = codec.unpack(_MAGIC, _VERSION, data, "classification state")
+        h, (matrix, unpredicted, at, counts), _ = codec.unpack(_MAGIC, _VERSION, data, "classification state")
         histograms = np.zeros((len(h["score_classes"]), 2, h["bins"]), np.int64)
         histograms.ravel()[at] = counts
         return cls(

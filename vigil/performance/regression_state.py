@@ -95,7 +95,7 @@ class RegressionState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RegressionState:
-        h, (positive, negative) = codec.unpack(_MAGIC, _VERSION, data, "regression state")
+        h, (positive, negative), _ = codec.unpack(_MAGIC, _VERSION, data, "regression state")
         alpha, centre, scale, zero, lo, hi = h["errors"]
         return cls(
             h["abs_error_sum"],

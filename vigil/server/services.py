@@ -81,7 +81,9 @@ class Vigil:
             self.registry, store, self.aggregator, config.security, limits=limits, writer=writer, clock=clock
         )
         self.query = Query(store, self.registry, self.aggregator, self.baselines, clock)
+        self.aggregator.maintained = self._after_maintenance
         self.started_at = clock()
+        self._drift_pruned = 0.0
         self.remediator: Remediator | None = None
         """The remediation actions, when alerting is on (wired by the composition root)."""
 
@@ -90,6 +92,18 @@ class Vigil:
         deployments = Deployments(self.store, self.registry.declared, lambda _: self.registry.refresh())
         for name in self.registry.names():
             deployments.get(name, now)
+
+    def _after_maintenance(self, model: str, now: float) -> None:
+        """Keep the drift of the steps just complete and the current hour so far (read by the dashboard),
+        and forget kept drift past the hours' retention (read by nothing any more), once an hour."""
+        self.query.keep_drift(model, now)
+        spec = self.registry.get(model)
+        if spec is not None:
+            self.query.hours.keep(model, int(spec.window.total_seconds()), now)
+        if now - self._drift_pruned >= 3600:
+            self._drift_pruned = now
+            longest = max((s.retention.hours.total_seconds() for _, s in self.registry.items()), default=0.0)
+            self.query.kept.prune(now - longest - 86_400)
 
     def _template_baseline(self, model: str) -> Any:
         try:

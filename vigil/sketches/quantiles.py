@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -62,9 +63,7 @@ class QuantileSketch:
             raise ValueError(f"scale must be a positive finite number, got {self.scale}")
         if not math.isfinite(self.centre):
             raise ValueError(f"centre must be finite, got {self.centre}")
-        self._log_gamma = math.log((1.0 + self.alpha) / (1.0 - self.alpha))
-        self._k_min = math.floor(math.log(_MIN_Z) / self._log_gamma) + 1
-        self._k_max = math.ceil(math.log(_MAX_Z) / self._log_gamma)
+        self._log_gamma, self._k_min, self._k_max = _mapping(self.alpha)
         n = self._k_max - self._k_min + 1
         if self.positive.size == 0:
             self.positive = np.zeros(n, np.int64)
@@ -164,11 +163,7 @@ class QuantileSketch:
         Returns ``(edges, counts)`` with ``len(edges) == len(counts) + 1``; bucket ``i`` holds the values in
         ``(edges[i], edges[i+1]]`` (the outermost edges are clamped to the exact min and max).
         """
-        g = self._log_gamma
-        ks = np.arange(self._k_min, self._k_max + 1, dtype=np.float64)
-        upper = np.exp(ks * g)  # |z| upper edge of bucket k
-        lower = np.exp((ks - 1) * g)
-        z_edges = np.concatenate([-upper[::-1], [-lower[0], lower[0]], upper])
+        z_edges = _z_edges(self._k_min, self._k_max, self._log_gamma)
         counts = np.concatenate([self.negative[::-1], [self.zero], self.positive]).astype(np.int64)
         edges = self.centre + self.scale * z_edges
         # z-edges between two buckets are shared: drop the duplicate inner ones
@@ -187,6 +182,8 @@ class QuantileSketch:
 
     def quantile(self, q: float | npt.ArrayLike) -> FloatArray | float:
         """Estimated quantile(s) ``q`` in [0, 1]; NaN when empty. Error bound: see the module docstring."""
+        if isinstance(q, float | int):
+            return self._quantile(float(q))
         qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
         if np.any((qs < 0) | (qs > 1)):
             raise ValueError("quantiles must be in [0, 1]")
@@ -194,12 +191,38 @@ class QuantileSketch:
         if n == 0:
             out = np.full(qs.shape, np.nan)
         else:
-            edges, counts = self.buckets()
-            cum = np.cumsum(counts)
+            cum = np.cumsum(np.concatenate((self.negative[::-1], [self.zero], self.positive)))
             rank = np.clip(np.floor(qs * (n - 1)), 0, n - 1)
             b = np.searchsorted(cum, rank, side="right")
-            out = np.clip(self._representatives(edges[b], edges[b + 1]), self.min, self.max)
+            # the edges of those buckets alone, as ``buckets`` has them (the outermost clamped to min, max)
+            z = _z_edges(self._k_min, self._k_max, self._log_gamma)
+            lo = self.centre + self.scale * z[b]
+            hi = self.centre + self.scale * z[b + 1]
+            lo = np.where(b == 0, np.minimum(lo, self.min), lo)
+            hi = np.where(b + 1 == z.size - 1, np.maximum(hi, self.max), hi)
+            out = np.clip(self._representatives(lo, hi), self.min, self.max)
         return float(out[0]) if np.ndim(q) == 0 else out
+
+    def _quantile(self, q: float) -> float:
+        """``quantile`` of one ``q``, the same arithmetic in scalars (a dashboard reads thousands)."""
+        if not 0.0 <= q <= 1.0:
+            raise ValueError("quantiles must be in [0, 1]")
+        n = self.count
+        if n == 0:
+            return math.nan
+        rank = float(min(max(math.floor(q * (n - 1)), 0), n - 1))
+        cum = np.cumsum(np.concatenate((self.negative[::-1], [self.zero], self.positive)))
+        b = int(np.searchsorted(cum, rank, side="right"))
+        z = _z_edges(self._k_min, self._k_max, self._log_gamma)
+        lo = self.centre + self.scale * float(z[b])
+        hi = self.centre + self.scale * float(z[b + 1])
+        if b == 0:
+            lo = min(lo, self.min)
+        if b + 1 == z.size - 1:
+            hi = max(hi, self.max)
+        zlo, zhi = (lo - self.centre) / self.scale, (hi - self.centre) / self.scale
+        rep = self.centre + self.scale * (2.0 * zlo * zhi / (zlo + zhi) if zlo * zhi > 0 else 0.0)
+        return min(max(rep, self.min), self.max)
 
     def rank(self, x: float) -> float:
         """Estimated number of values <= x (linear within the bucket that holds x)."""
@@ -223,3 +246,22 @@ class QuantileSketch:
         if n == 0:
             return 0.0
         return float(max(self.positive.max(), self.negative.max(), self.zero)) / n
+
+
+@functools.lru_cache(maxsize=64)
+def _mapping(alpha: float) -> tuple[float, int, int]:
+    """``log(gamma)`` and the first and last bucket numbers for ``alpha`` (alike for every sketch of it)."""
+    log_gamma = math.log((1.0 + alpha) / (1.0 - alpha))
+    return log_gamma, math.floor(math.log(_MIN_Z) / log_gamma) + 1, math.ceil(math.log(_MAX_Z) / log_gamma)
+
+
+@functools.lru_cache(maxsize=64)
+def _z_edges(k_min: int, k_max: int, log_gamma: float) -> FloatArray:
+    """The bucket edges in units of ``scale`` around the centre, ascending (the same for every sketch of
+    one ``alpha``: worked out once). Read-only."""
+    ks = np.arange(k_min, k_max + 1, dtype=np.float64)
+    upper = np.exp(ks * log_gamma)  # |z| upper edge of bucket k
+    lower = np.exp((ks - 1) * log_gamma)
+    edges = np.concatenate([-upper[::-1], [-lower[0], lower[0]], upper])
+    edges.flags.writeable = False
+    return edges

@@ -15,8 +15,8 @@ __all__ = ["audit_filter", "qmark"]
 
 @functools.cache
 def qmark(sql: str) -> str:
-    """The statement with SQLite's ``?`` placeholders."""
-    return sql.replace("%s", "?").replace("%b", "?")
+    """The statement with SQLite's ``?`` placeholders (and ``%%``, PostgreSQL's escaped ``%``, as ``%``)."""
+    return sql.replace("%%", "%").replace("%s", "?").replace("%b", "?")
 
 
 # registry
@@ -44,14 +44,23 @@ HOLD = """INSERT INTO held VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (writ
 RELEASE = "DELETE FROM held WHERE writer = %s AND seq = %s"
 
 # windows
-SAVE_WINDOW = """INSERT INTO windows VALUES (%s, %s, %s, %s, %s, %s, %b)
+SAVE_WINDOW = """INSERT INTO windows (model, version, resolution, start, writer, events, state, errors)
+    VALUES (%s, %s, %s, %s, %s, %s, %b, %s)
     ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET
-    events = excluded.events, state = excluded.state"""
+    events = excluded.events, state = excluded.state, errors = excluded.errors"""
 SAVE_CHECKPOINT = """INSERT INTO checkpoints VALUES (%s, %s)
     ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq"""
-WINDOWS = """SELECT model, version, resolution, start, writer, events, state FROM windows
+WINDOWS = """SELECT model, version, resolution, start, writer, events, state, errors FROM windows
     WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"""
 """Followed by ``WINDOWS_OF_VERSION`` or not, then ``WINDOWS_ORDER``."""
+WINDOW_COUNTS = """SELECT version, resolution, start, writer, events, errors FROM windows
+    WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"""
+"""As ``WINDOWS``, without the states."""
+WINDOW_SUMS = """SELECT version, start - (start %% %s) AS period, COUNT(*), SUM(events),
+    CASE WHEN COUNT(errors) = COUNT(*) THEN SUM(errors) END FROM windows
+    WHERE model = %s AND resolution = %s AND start >= %s AND start < %s"""
+"""Followed by ``WINDOWS_OF_VERSION`` or not, then ``WINDOW_SUMS_GROUPS``."""
+WINDOW_SUMS_GROUPS = " GROUP BY version, period ORDER BY period, version"
 WINDOWS_OF_VERSION = " AND version = %s"
 WINDOWS_ORDER = " ORDER BY start, version, writer"
 WINDOW_MODELS = "SELECT DISTINCT model FROM windows ORDER BY model"

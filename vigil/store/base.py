@@ -14,7 +14,8 @@ What is kept:
   checkpoint, kept in the log whatever its retention, and folded when they can be;
 * **windows**: the mergeable state of one model × version × time bucket, one row per writer, merged at
   query time (so several server processes can share one PostgreSQL); saved together with the writer's
-  checkpoint in one transaction;
+  checkpoint in one transaction; their event and error counts beside the state, read without it
+  (``window_counts``, ``window_sums``: which rows a range needs, and SLO availability);
 * **predictions**, one row per ingested batch (an Arrow table of request id, version, time, prediction,
   score and segments): a batch costs one insert however many events it holds; and **labels**, one row per
   request id. The join by request id happens at query time, in Arrow;
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "ApiKeyRecord",
@@ -50,7 +51,9 @@ __all__ = [
     "PredictionBatch",
     "Record",
     "Store",
+    "WindowCount",
     "WindowRow",
+    "WindowSum",
 ]
 
 
@@ -115,6 +118,33 @@ class WindowRow:
     writer: str
     events: int
     state: bytes
+    errors: int | None = None
+    """The failed requests among the events (None in rows saved before Vigil kept it beside the state)."""
+
+
+class WindowCount(NamedTuple):
+    """A window row without its state: which row it is and how many events it holds (its state only ever
+    grows, so the count tells whether two reads of a row saw the same state). A tuple: thousands are read
+    at a time."""
+
+    version: str
+    resolution: int
+    start: int
+    writer: str
+    events: int
+    errors: int | None = None
+    """As ``WindowRow.errors``."""
+
+
+class WindowSum(NamedTuple):
+    """The rows of one version whose start falls in one period: how many, their events and their errors
+    (None when a row does not say its errors)."""
+
+    version: str
+    start: int
+    rows: int
+    events: int
+    errors: int | None
 
 
 @dataclass(frozen=True)
@@ -304,6 +334,19 @@ class Store(Protocol):
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowRow]:
         """Rows of every writer with ``start <= row.start < end``, ordered by start."""
+        ...
+
+    def window_counts(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowCount]:
+        """The rows ``windows`` would return, without their states (no blob is read), in the same order."""
+        ...
+
+    def window_sums(
+        self, model: str, resolution: int, start: float, end: float, period: int, version: str | None = None
+    ) -> list[WindowSum]:
+        """The rows ``window_counts`` would return, summed per version and period of ``period`` seconds
+        (periods at whole multiples of it), by period then version."""
         ...
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int: ...

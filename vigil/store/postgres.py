@@ -49,7 +49,9 @@ from vigil.store.base import (
     ModelRecord,
     PredictionBatch,
     Record,
+    WindowCount,
     WindowRow,
+    WindowSum,
 )
 from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS
 
@@ -334,7 +336,9 @@ class PostgresStore:
         hold: Sequence[HeldBatch] = (),
         release: Sequence[int] = (),
     ) -> None:
-        params = [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows]
+        params = [
+            (r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state, r.errors) for r in rows
+        ]
         held = [(writer, h.seq, h.model, h.rows, h.kind, h.reason, float(h.since)) for h in hold]
         released = [(writer, s) for s in release]
 
@@ -359,6 +363,26 @@ class PostgresStore:
             query += sql.WINDOWS_OF_VERSION
             params.append(version)
         return [WindowRow(*r) for r in self._read(query + sql.WINDOWS_ORDER, params)]
+
+    def window_counts(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowCount]:
+        query = sql.WINDOW_COUNTS
+        params: list[object] = [model, resolution, _int_bound(start), _int_bound(end)]
+        if version is not None:
+            query += sql.WINDOWS_OF_VERSION
+            params.append(version)
+        return [WindowCount._make(r) for r in self._read(query + sql.WINDOWS_ORDER, params)]
+
+    def window_sums(
+        self, model: str, resolution: int, start: float, end: float, period: int, version: str | None = None
+    ) -> list[WindowSum]:
+        query = sql.WINDOW_SUMS
+        params: list[object] = [int(period), model, resolution, _int_bound(start), _int_bound(end)]
+        if version is not None:
+            query += sql.WINDOWS_OF_VERSION
+            params.append(version)
+        return [WindowSum._make(r) for r in self._read(query + sql.WINDOW_SUMS_GROUPS, params)]
 
     def window_models(self) -> list[str]:
         return [str(m) for (m,) in self._read(sql.WINDOW_MODELS)]

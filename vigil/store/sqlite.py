@@ -37,7 +37,9 @@ from vigil.store.base import (
     ModelRecord,
     PredictionBatch,
     Record,
+    WindowCount,
     WindowRow,
+    WindowSum,
 )
 from vigil.store.migrations.sqlite import MIGRATIONS as _MIGRATIONS
 
@@ -240,7 +242,10 @@ class SQLiteStore:
             db.executemany(qmark(sql.RELEASE), [(writer, s) for s in release])
             db.executemany(
                 qmark(sql.SAVE_WINDOW),
-                [(r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state) for r in rows],
+                [
+                    (r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state, r.errors)
+                    for r in rows
+                ],
             )
             db.execute(qmark(sql.SAVE_CHECKPOINT), (writer, checkpoint))
 
@@ -253,6 +258,26 @@ class SQLiteStore:
             query += sql.WINDOWS_OF_VERSION
             params.append(version)
         return [WindowRow(*r) for r in self._read(qmark(query + sql.WINDOWS_ORDER), params)]
+
+    def window_counts(
+        self, model: str, resolution: int, start: float, end: float, version: str | None = None
+    ) -> list[WindowCount]:
+        query = sql.WINDOW_COUNTS
+        params: list[object] = [model, resolution, start, end]
+        if version is not None:
+            query += sql.WINDOWS_OF_VERSION
+            params.append(version)
+        return [WindowCount._make(r) for r in self._read(qmark(query + sql.WINDOWS_ORDER), params)]
+
+    def window_sums(
+        self, model: str, resolution: int, start: float, end: float, period: int, version: str | None = None
+    ) -> list[WindowSum]:
+        query = sql.WINDOW_SUMS
+        params: list[object] = [int(period), model, resolution, start, end]
+        if version is not None:
+            query += sql.WINDOWS_OF_VERSION
+            params.append(version)
+        return [WindowSum._make(r) for r in self._read(qmark(query + sql.WINDOW_SUMS_GROUPS), params)]
 
     def window_models(self) -> list[str]:
         return [str(m) for (m,) in self._read(sql.WINDOW_MODELS)]

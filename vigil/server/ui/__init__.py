@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from vigil.server.ui.render import STATIC
+from vigil.server.ui.render import ENV, STATIC
 from vigil.server.ui.views import (
     alerts,
     features,
@@ -35,7 +35,7 @@ from vigil.server.ui.views import (
     rules,
 )
 
-__all__ = ["ROUTERS", "mount"]
+__all__ = ["ROUTERS", "compile_templates", "mount"]
 
 ROUTERS = (overview, models, features, alerts, incidents, rules, review, reports, procedure, pending)
 
@@ -52,3 +52,9 @@ def mount(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
         return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+def compile_templates() -> None:
+    """Compile every page template now (Jinja2 keeps them), not at each one's first request."""
+    for name in ENV.list_templates(extensions=["html"]):
+        ENV.get_template(name)

@@ -4,6 +4,8 @@ history of its live version.
 
 Everything comes from ``Query`` (``series``, ``drift``) and the store's records, as the JSON API reads
 them; a chart at step ``s`` plots what ``GET /v1/models/{m}/metrics?step=s`` answers for the same range.
+The page reads through one ``Query.snapshot``: its charts, heatmap, report and null rates share the
+windows they read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from vigil.comparison.report import Report
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE
 from vigil.monitoring.query import Query
+from vigil.monitoring.window import WindowState
 from vigil.server.ui.charts import Band, Chart, Mark
 from vigil.server.ui.health import Firing, quality_metric
 from vigil.server.ui.timerange import TimeRange, nice_step
@@ -182,7 +185,8 @@ def model_detail(
             charts.append(Chart(f"{p.id}", p.title, "%" if p.percent else p.unit, series, marks, bands))
         sections[section] = charts
     events = sum(v or 0 for _, v in read["events"])
-    report, problem = _report(query, name, span)
+    merged = query.merged(name, span.start, span.end)  # for the report and the null rates
+    report, problem = _report(query, name, merged)
     if report is not None:
         features = [*report.columns] or features
     heat_step = nice_step(span.span, window, HEAT_POINTS)
@@ -195,7 +199,6 @@ def model_detail(
             heat.append(HeatRow(c, report.columns[c].threshold, drift[f"drift:{inner[c]}"]))
     nulls = {}
     if events:
-        merged = query.merged(name, span.start, span.end)
         nulls = {f: _finite(merged.null_rate(f)) for f in spec.features if f in merged.profile.columns}
     return ModelDetail(
         name=name,
@@ -225,9 +228,9 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _report(query: Query, name: str, span: TimeRange) -> tuple[Report | None, str | None]:
+def _report(query: Query, name: str, merged: WindowState) -> tuple[Report | None, str | None]:
     try:
-        return query.drift(name, span.start, span.end), None
+        return query.report(name, merged), None
     except InputError as exc:
         return None, str(exc)
 

@@ -1,7 +1,7 @@
 """One feature of one model over a range, for its drill-down page: the reference and current distributions
 and the test (from ``Query.drift``, as ``GET /v1/models/{m}/drift`` answers), its effect size and null
-rate over time (``drift:<f>``, ``null_rate:<f>``), its quality checks, example events from the stored
-sample, and the segments where it moved furthest.
+rate over time (``drift:<f>``, ``null_rate:<f>``, at the steps of the model page's heatmap), its quality
+checks, example events from the stored sample, and the segments where it moved furthest.
 
 **Segments.** Windows profile the whole traffic, not each segment, so the segments are judged on the raw
 events the windows keep (each window's sample, up to the model's ``sample_size``): per value of each
@@ -26,6 +26,7 @@ from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.monitoring.query import Query
 from vigil.quality.base import Check
 from vigil.server.ui.charts import Chart, Mark
+from vigil.server.ui.detail import HEAT_POINTS
 from vigil.server.ui.timerange import TimeRange, nice_step
 from vigil.spec import ModelSpec
 
@@ -68,7 +69,9 @@ def feature_detail(
 ) -> FeatureDetail:
     inner = _OUTPUTS.get(feature, feature)
     window = spec.window.total_seconds()
-    step = nice_step(span.span, window, 60)
+    # the model page's heatmap cells: each step is a comparison with the baseline (kept once worked out,
+    # shared with the heatmap), and a minute of traffic says little about drift
+    step = nice_step(span.span, window, HEAT_POINTS)
     column, checks, problem = None, [], None
     try:
         report = query.drift(name, span.start, span.end)

@@ -1,10 +1,12 @@
 """Every model's health over a range, for the overview: its status from its firing alerts, the numbers
 that matter (throughput, error rate, p95 latency, drift share, accuracy or MAE, cost) and their trends.
 
-Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``TREND_POINTS``
-of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as ``Query.series`` reads
-it). Drift share and accuracy (or MAE) need the feature profiles and the prediction log: they are read with
-``Query.series`` for the last complete trend step (at most an hour) only, and kept.
+Throughput, errors, p95 and cost are over the range rounded out to whole trend steps (``trend_step``: at
+most ``TREND_POINTS`` of them), from cached rollups (``rollups.Rollups``, read by the metric catalogue as
+``Query.series`` reads it). Drift share and accuracy (or MAE) need the feature profiles and the prediction
+log: they are read with ``Query.series`` for the last complete hour only (whatever the range: drift of a few
+minutes of traffic says little), and kept; the hour's drift is kept in the store by the server once the
+hour is complete, so a cold page reads a record per model (``monitoring.drifts``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.engine import AlertEngine
-from vigil.monitoring.retention import GRACE, HOUR
+from vigil.monitoring.retention import DAY, GRACE, HOUR
 from vigil.registry import Registry
 from vigil.server.ui.charts import Chart, spark
 from vigil.server.ui.rollups import Rollups
@@ -31,6 +33,7 @@ __all__ = [
     "health",
     "quality_metric",
     "status_of",
+    "trend_step",
 ]
 
 TREND_POINTS = 24
@@ -80,7 +83,7 @@ class ModelHealth:
     """The metric in the ``quality`` column and its unit (``accuracy``, ``%``), None for LLMs."""
     trends: dict[str, list[tuple[float, float | None]]]
     latest_at: float = math.nan
-    """Start of the step drift share and accuracy are read for (the last complete trend step)."""
+    """Start of the hour drift share and accuracy are read for (the last complete hour)."""
     latest_step: float = math.nan
 
     @property
@@ -100,6 +103,18 @@ class ModelHealth:
         if value is None or not math.isfinite(value):
             return (1, 0.0)  # no value: last, whichever way
         return (0, value)
+
+
+def trend_step(span: float, window: float) -> float:
+    """The overview's trend step over ``span`` seconds: the finest giving at most ``TREND_POINTS`` steps,
+    but a whole day rather than 6 or 12 hours (from a week up: each step is then one day rollup to read,
+    not 6 or 12 hour rollups).
+
+    >>> trend_step(3600, 60), trend_step(86_400, 60), trend_step(7 * 86_400, 60), trend_step(3 * 86_400, 60)
+    (300.0, 3600.0, 86400.0, 10800.0)
+    """
+    step = nice_step(span, window, TREND_POINTS)
+    return float(max(step, DAY)) if 6 * HOUR <= step < DAY else step
 
 
 def quality_metric(spec: ModelSpec) -> tuple[str, str] | None:
@@ -171,17 +186,17 @@ def health(
 
 def _one(rollups: Rollups, name: str, spec: ModelSpec, span: TimeRange, firing: list[Firing]) -> ModelHealth:
     window = spec.window.total_seconds()
-    step = nice_step(span.span, window, TREND_POINTS)
+    step = trend_step(span.span, window)
     quality = quality_metric(spec)
-    values = rollups.total(name, TOTALS, span.start, span.end, step)
-    trends = rollups.series(name, TRENDS, span.start, span.end, step)
-    # drift and labels need the profiles and the prediction log: read for the last complete step only
+    trends, values = rollups.read(name, TRENDS, TOTALS, span.start, span.end, step)
+    # drift and labels need the profiles and the prediction log: read for the last complete hour only (its
+    # drift is kept in the store once worked out, by the server after its hourly rollup)
     latest = [n for n in ("drift_share", quality[0] if quality else None) if n is not None]
     if spec.baseline is None:
         latest = [n for n in latest if n != "drift_share"]
-    recent = min(step, HOUR)
+    recent = float(HOUR)
     last = math.floor((span.end - GRACE) / recent) * recent - recent
-    read = rollups.latest(name, latest, last, recent) if latest and last >= span.start - recent else {}
+    read = rollups.latest(name, latest, last, recent) if latest else {}
     values["drift_share"] = read.get("drift_share")
     values["quality"] = read.get(quality[0]) if quality else None
     return ModelHealth(name, spec, status_of(firing), firing, values, quality, trends, last, recent)

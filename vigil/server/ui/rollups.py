@@ -5,27 +5,29 @@ A step's merged state keeps the service part only (events, errors, latency sketc
 the metrics are read from it by the catalogue, as ``Query.series`` reads them, so values agree with
 ``GET /v1/models/{m}/metrics`` at the same step.
 
-* **Complete steps** (ended more than ``GRACE`` ago) are read once and kept for ``refresh`` seconds (late
-  events that land in an old window are taken in within that time). A complete hour or day that was
-  rolled up is read from its rollup rows (one row, not 60 or 1,440; exact: a rollup is the merge of its
-  windows, and events folded there directly are in rows of other writers, read with it); otherwise from
-  the model's windows (``Query.windows``).
+* **Complete steps** (ended more than ``GRACE`` ago) are read once, together (``Query.buckets``: a
+  rolled-up hour or day from its one rollup row when that holds the same events), and kept with the
+  metric values read from them for ``refresh`` seconds (late events that land in an old window are taken
+  in within that time).
 * **The newest step** grows: its windows older than two windows are merged once and kept, the newer ones
   read anew at each request.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from vigil.alerting.rules.error_budget import Slo, SloStatus, slo_status
 from vigil.monitoring import catalogue
 from vigil.monitoring.catalogue import Step
+from vigil.monitoring.partials import service
 from vigil.monitoring.predictions import Joined
 from vigil.monitoring.query import Query
-from vigil.monitoring.retention import DAY, GRACE, HOUR, ROLLUP_WRITER
+from vigil.monitoring.retention import GRACE, HOUR
 from vigil.monitoring.window import WindowState
 
 __all__ = ["Rollups"]
@@ -41,20 +43,8 @@ class _Held:
     read_at: float
     upto: float
     """Windows starting before this are merged in (the step's end for a complete step)."""
-
-
-def _service(state: WindowState) -> WindowState:
-    """The service part of ``state`` (no profile, no sample): what the overview reads."""
-    return WindowState(
-        events=state.events,
-        errors=state.errors,
-        latency=state.latency,
-        latency_moments=state.latency_moments,
-        tokens_in=state.tokens_in,
-        tokens_out=state.tokens_out,
-        cost=state.cost,
-        sample_size=0,
-    )
+    values: dict[str, float | None] = field(default_factory=dict)
+    """Metrics read from ``state`` (complete steps only: a growing step is read anew)."""
 
 
 class Rollups:
@@ -68,46 +58,63 @@ class Rollups:
         self._latest: dict[
             tuple[str, tuple[str, ...], float, float], tuple[float, dict[str, float | None]]
         ] = {}
+        self._slos: dict[tuple[Slo, float], SloStatus] = {}
         self._lock = threading.Lock()
+
+    def through(self, query: Query) -> Rollups:
+        """These rollups (the same cache) reading what they lack through ``query`` (a page's snapshot)."""
+        view = copy.copy(self)
+        view.query = query
+        return view
 
     def steps(self, model: str, start: float, end: float, step: float) -> dict[float, WindowState]:
         """Each step of ``step`` seconds (aligned to multiples of it) from the one holding ``start`` to the
         one holding ``end``, merged (an empty state where there were no windows)."""
-        res = self._resolution(model)
-        step = max(res, math.ceil(step / res) * res)
-        now = self.clock()
-        first = math.floor(start / step) * step
-        out: dict[float, WindowState] = {}
-        t = first
-        while t < end:
-            out[t] = self._step(model, t, step, res, now)
-            t += step
-        return out
+        return {t: held.state for t, held in self._steps(model, start, end, step).items()}
 
     def series(
         self, model: str, names: Sequence[str], start: float, end: float, step: float
     ) -> dict[str, Points]:
         """Service metrics (``source`` ``window``) per step, as ``Query.series`` gives them."""
-        task = self._task(model)
-        steps = self.steps(model, start, end, step)
-        out: dict[str, Points] = {n: [] for n in names}
-        for t, state in steps.items():
-            context = _context(state, step, task)
-            for n in names:
-                out[n].append((t, catalogue.lookup(n)[0].read(context)))
-        return out
+        return self.read(model, names, (), start, end, step)[0]
 
     def total(
         self, model: str, names: Sequence[str], start: float, end: float, step: float
     ) -> dict[str, float | None]:
         """Service metrics over the steps covering ``[start, end)`` merged into one."""
-        steps = self.steps(model, start, end, step)
+        return self.read(model, (), names, start, end, step)[1]
+
+    def read(
+        self,
+        model: str,
+        trends: Sequence[str],
+        totals: Sequence[str],
+        start: float,
+        end: float,
+        step: float,
+    ) -> tuple[dict[str, Points], dict[str, float | None]]:
+        """``series`` of ``trends`` and ``total`` of ``totals`` from one reading of the steps."""
+        task = self._task(model)
+        step = self._step_of(model, step)
+        steps = self._steps(model, start, end, step)
+        out: dict[str, Points] = {n: [] for n in trends}
+        for t, held in steps.items():
+            context = _context(held.state, step, task)
+            for n in trends:
+                if n not in held.values:
+                    value = catalogue.lookup(n)[0].read(context)
+                    if held.upto < t + step:
+                        out[n].append((t, value))
+                        continue  # the growing step: read anew each time
+                    held.values[n] = value
+                out[n].append((t, held.values[n]))
+        if not totals:
+            return out, {}
         merged = WindowState(sample_size=0)
-        for state in steps.values():
-            merged.merge(state)
-        seconds = len(steps) * max(step, self._resolution(model))
-        context = _context(merged, seconds, self._task(model))
-        return {n: catalogue.lookup(n)[0].read(context) for n in names}
+        for held in steps.values():
+            merged.merge(held.state)
+        context = _context(merged, len(steps) * step, task)
+        return out, {n: catalogue.lookup(n)[0].read(context) for n in totals}
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -117,64 +124,87 @@ class Rollups:
             raise KeyError(model)
         return int(spec.window.total_seconds())
 
+    def _step_of(self, model: str, step: float) -> float:
+        res = self._resolution(model)
+        return float(max(res, math.ceil(step / res) * res))
+
     def _task(self, model: str) -> str:
         spec = self.query.registry.get(model)
         return spec.task if spec is not None else ""
 
-    def _step(self, model: str, t: float, step: float, res: int, now: float) -> WindowState:
+    def _steps(self, model: str, start: float, end: float, step: float) -> dict[float, _Held]:
+        res = self._resolution(model)
+        step = self._step_of(model, step)
+        now = self.clock()
+        out: dict[float, _Held] = {}
+        missing: list[float] = []
+        t = math.floor(start / step) * step
+        while t < end:
+            if t + step + GRACE > now:
+                out[t] = self._growing(model, t, step, res, now)
+            else:
+                with self._lock:
+                    held = self._held.get((model, step, t))
+                if held is not None and now - held.read_at < self.refresh:
+                    out[t] = held
+                else:
+                    missing.append(t)
+            t += step
+        if missing:  # read together: one read of the store for a cold page, not one per step
+            read = self.query.buckets(model, missing[0], missing[-1] + step, step)
+            for t in missing:
+                found = read.get(t)
+                held = _Held(
+                    service(found) if found is not None else WindowState(sample_size=0), now, t + step
+                )
+                self._keep((model, step, t), held)
+                out[t] = held
+        return dict(sorted(out.items()))
+
+    def _growing(self, model: str, t: float, step: float, res: int, now: float) -> _Held:
+        """The newest step: windows older than two windows are merged once, the rest read anew."""
         key = (model, step, t)
-        complete = t + step + GRACE <= now
         with self._lock:
             held = self._held.get(key)
-        if held is not None and complete and held.upto >= t + step and now - held.read_at < self.refresh:
-            return held.state
-        if complete:
-            state = self._rolled(model, t, step) or self._parts(model, t, step, res, now)
-            self._keep(key, _Held(state, now, t + step))
-            return state
-        # the newest step: windows older than two windows are merged once, the rest read anew
         settled = min(t + step, max(t, math.floor(now / res) * res - 2 * res))
         if held is None or held.upto > settled or now - held.read_at >= self.refresh:
-            held = _Held(self._merge(model, t, settled), now, settled)
-        elif held.upto < settled:
-            grown = held.state.copy().merge(self._merge(model, held.upto, settled))
-            held = _Held(grown, held.read_at, settled)
+            older, fresh = self._cold(model, t, step, settled)
+            held = _Held(older, now, settled)
+        else:
+            if held.upto < settled:
+                grown = held.state.copy().merge(self._merge(model, held.upto, settled, settled)[0])
+                held = _Held(grown, held.read_at, settled)
+            fresh = self._merge(model, settled, t + step, settled)[1]
         self._keep(key, held)
-        fresh = self._merge(model, settled, t + step)
-        return held.state.copy().merge(fresh) if fresh.events else held.state
+        state = held.state.copy().merge(fresh) if fresh.events else held.state
+        return _Held(state, held.read_at, settled)
 
-    def _parts(self, model: str, t: float, step: float, res: int, now: float) -> WindowState:
-        """A complete step of whole days or hours as the merge of those (each cached), else its windows."""
-        for size in (DAY, HOUR):
-            if step > size and step % size == 0 and t % size == 0 and res <= size:
-                merged = WindowState(sample_size=0)
-                for k in range(int(step // size)):
-                    merged.merge(self._step(model, t + k * size, size, res, now))
-                return merged
-        return self._merge(model, t, t + step)
-
-    def _rolled(self, model: str, t: float, step: float) -> WindowState | None:
-        """An aligned complete hour or day from its rollup rows (None when it was not rolled up)."""
-        for size in (DAY, HOUR):
-            if step != size or t % size:
+    def _cold(self, model: str, t: float, step: float, settled: float) -> tuple[WindowState, WindowState]:
+        """The newest step read anew, split at ``settled``: the hours not rolled up yet (this one and, for
+        a few minutes after it ends, the last) from what the server kept of them (``Query.hour_so_far``)
+        when it can, the rest from the windows and rollups."""
+        last = math.floor((settled - 1) / HOUR) * HOUR  # the hour of the last settled window
+        older = WindowState(sample_size=0)
+        cursor = t
+        for hour in (last - HOUR, last):
+            kept = self.query.hour_so_far(model, hour) if cursor <= hour < settled else None
+            if kept is None or kept[0] > settled:
                 continue
-            rows = self.query.store.windows(model, size, t, t + size)
-            if not any(r.writer == ROLLUP_WRITER for r in rows):
-                return None
-            merged = WindowState(sample_size=0)
-            for row in rows:
-                merged.merge(_service(WindowState.from_bytes(row.state)))
-            return merged
-        return None
+            older.merge(self._merge(model, cursor, hour, hour)[0]).merge(kept[1])
+            cursor = kept[0]
+        rest, fresh = self._merge(model, cursor, t + step, settled)
+        return older.merge(rest), fresh
 
-    def _merge(self, model: str, start: float, end: float) -> WindowState:
-        merged = WindowState(sample_size=0)
+    def _merge(self, model: str, start: float, end: float, split: float) -> tuple[WindowState, WindowState]:
+        """The service part of the rows starting in ``[start, end)``, merged: those before ``split``, and
+        the others."""
+        before, after = WindowState(sample_size=0), WindowState(sample_size=0)
         if end <= start:
-            return merged
-        for key, state in sorted(self.query.windows(model, start, end).items()):
+            return before, after
+        for key, state in sorted(self.query.states(model, start, end).items()):
             if start <= key.start < end:
-                merged.merge(_service(state))
-        return merged
+                (before if key.start < split else after).merge(service(state))
+        return before, after
 
     def latest(self, model: str, names: Sequence[str], start: float, step: float) -> dict[str, float | None]:
         """Metrics of any kind (drift, labels) for the complete step at ``start``, from ``Query.series``,
@@ -192,6 +222,27 @@ class Rollups:
                 self._latest.clear()
             self._latest[key] = (now, values)
         return values
+
+    def slo_statuses(self, slos: Sequence[Slo], now: float) -> list[SloStatus]:
+        """``error_budget.slo_statuses`` of ``slos`` at ``now``: each SLO is judged at the end of its
+        model's last complete window, so its status is kept until the next window ends."""
+        out = []
+        for slo in slos:
+            spec = self.query.registry.get(slo.model)
+            if spec is None:
+                continue
+            res = spec.window.total_seconds()
+            end = math.floor(now / res) * res
+            with self._lock:
+                found = self._slos.get((slo, end))
+            if found is None:
+                found = slo_status(self.query, slo, end)
+                with self._lock:
+                    if len(self._slos) > _MOST:
+                        self._slos.clear()
+                    self._slos[(slo, end)] = found
+            out.append(found)
+        return out
 
     def _keep(self, key: tuple[str, float, float], held: _Held) -> None:
         with self._lock:

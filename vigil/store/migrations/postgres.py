@@ -79,4 +79,11 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE secrets (
             name TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)""",
     ],
+    # 6: the windows' event and error counts, read without their states (an index-only scan); errors NULL in
+    # older rows
+    [
+        "ALTER TABLE windows ADD COLUMN errors BIGINT",
+        """CREATE INDEX windows_counts ON windows (model, resolution, start, version, writer)
+            INCLUDE (events, errors)""",
+    ],
 ]

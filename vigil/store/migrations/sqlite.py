@@ -69,4 +69,10 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL, created_by TEXT NOT NULL, last_used REAL) WITHOUT ROWID;
     CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID;
     """,
+    # 6: the windows' event and error counts, read without their states (a covering index: some 2 ms for 2
+    # days of minute windows of a model, not 20 reading the states' pages); errors NULL in older rows
+    """
+    ALTER TABLE windows ADD COLUMN errors INTEGER;
+    CREATE INDEX windows_counts ON windows (model, resolution, start, version, writer, events, errors);
+    """,
 ]

@@ -41,7 +41,7 @@ async def feature(
 
     def gather() -> FeatureDetail:
         marks = deploy_marks(vigil.store, name, span)
-        return feature_detail(vigil.query, name, spec, feature, span, marks)
+        return feature_detail(vigil.query.snapshot(), name, spec, feature, span, marks)
 
     detail = await run_in_threadpool(gather)
     hidden = not caller.may(RAW_EVENTS)  # raw events: the role GET /v1/models/{model}/events needs

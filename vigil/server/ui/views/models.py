@@ -52,7 +52,7 @@ async def model(
     def gather() -> ModelDetail:
         firing = [f for f in firing_now(engine, now) if f.model == name]
         previous = vigil.registry.previous(name)
-        return model_detail(vigil.query, vigil.store, name, spec, span, firing, previous)
+        return model_detail(vigil.query.snapshot(), vigil.store, name, spec, span, firing, previous)
 
     detail = await run_in_threadpool(gather)
     return render(

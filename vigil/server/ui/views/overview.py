@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.alerting.rules.error_budget import SloStatus, slo_statuses
+from vigil.alerting.rules.error_budget import SloStatus
 from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil, rollups
 from vigil.server.ui.health import COLUMNS, firing_now, health
 from vigil.server.ui.render import Page, render
@@ -46,12 +46,14 @@ async def overview(request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiC
     descending = params.get("dir", "desc" if sort == "status" else "asc") == "desc"
 
     def gather() -> tuple[list[Any], list[Any], list[SloStatus]]:
+        # one snapshot of the store for the page: the windows the rows and the SLOs share are read once
+        kept = rollups(request).through(vigil.query.snapshot())
         firing = firing_now(engine, now)
-        rows = health(rollups(request), vigil.registry, names, span, firing)
+        rows = health(kept, vigil.registry, names, span, firing)
         slos: list[SloStatus] = []
         if engine is not None:
             defined = [r.slo for r in engine.rules if r.slo is not None and r.slo.model in names]
-            slos = slo_statuses(engine.cache, defined, now)
+            slos = kept.slo_statuses(defined, now)
         return rows, firing, slos
 
     rows, firing, slos = await run_in_threadpool(gather)
