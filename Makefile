@@ -26,8 +26,8 @@ lint: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-services.sh
 	scripts/install-prometheus.sh
-	scripts/install-chromium.sh
-	scripts/install-graphviz.sh
+	scripts/install-debian-package.sh chromium chromium
+	scripts/install-debian-package.sh graphviz dot
 	scripts/install-mermaid-parser.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy

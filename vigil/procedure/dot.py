@@ -6,7 +6,8 @@ edge with an ``id`` the SVG keeps (:func:`~vigil.procedure.graph.diagram_ids` fo
 ``e_<source>__<target>__<kind>`` for edges), so a page can find them.
 
 :func:`render_svg` pipes it through ``dot -Tsvg``: Debian's ``graphviz`` package
-(``scripts/install-graphviz.sh``), run as a program, so there is no Python binding to install. The same
+(``scripts/install-debian-package.sh graphviz dot``), run as a program, so there is no Python binding to
+install. The same
 procedure, path and Graphviz version give the same bytes.
 
 >>> escape('a < b & "c"')

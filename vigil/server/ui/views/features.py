@@ -13,7 +13,7 @@ from vigil.server.ui.deps import UiCaller, UiVigil
 from vigil.server.ui.detail import deploy_marks
 from vigil.server.ui.feature import MIN_SEGMENT, FeatureDetail, feature_detail
 from vigil.server.ui.render import Page, render
-from vigil.server.ui.views.common import time_range
+from vigil.server.ui.views.common import time_range, unknown_model
 
 __all__ = ["router"]
 
@@ -30,14 +30,7 @@ async def feature(
     span = time_range(request, now)
     spec = vigil.registry.get(name)
     if spec is None:
-        return render(
-            request,
-            "missing.html",
-            Page("Unknown model", "models", span),
-            status=404,
-            what=f"No model named {name!r}.",
-            known=vigil.registry.names(),
-        )
+        return unknown_model(request, vigil.registry, name, span)
 
     def gather() -> FeatureDetail:
         marks = deploy_marks(vigil.store, name, span)

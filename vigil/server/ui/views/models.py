@@ -11,7 +11,7 @@ from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
 from vigil.server.ui.detail import ModelDetail, changes, heat_colour, model_detail
 from vigil.server.ui.health import firing_now
 from vigil.server.ui.render import Page, render
-from vigil.server.ui.views.common import base_url, time_range
+from vigil.server.ui.views.common import base_url, time_range, unknown_model
 
 __all__ = ["router"]
 
@@ -40,14 +40,7 @@ async def model(
     span = time_range(request, now)
     spec = vigil.registry.get(name)
     if spec is None:
-        return render(
-            request,
-            "missing.html",
-            Page("Unknown model", "models", span),
-            status=404,
-            what=f"No model named {name!r}.",
-            known=vigil.registry.names(),
-        )
+        return unknown_model(request, vigil.registry, name, span)
 
     def gather() -> ModelDetail:
         firing = [f for f in firing_now(engine, now) if f.model == name]
