@@ -306,6 +306,7 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
             op="<",
             critical=0.75,
             window="1m",
+            min_labels=20,  # 30 labels per segment and minute
         )
         for r in ("eu", "us")
     ]
