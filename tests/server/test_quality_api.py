@@ -135,7 +135,10 @@ def test_binary_quality_and_its_support(server: tuple[TestClient, FakeClock]) ->
         ts,
         score=score,
     )
-    names = "accuracy,precision,recall,positive_rate,roc_auc,pr_auc,log_loss,brier,ece,precision_micro,f1_weighted,recall:0,labelled"
+    names = (
+        "accuracy,precision,recall,positive_rate,roc_auc,pr_auc,log_loss,brier,ece,precision_micro,f1_weighted,"
+        "recall:0,labelled"
+    )
     body = _read(client, "credit", names)
     support = body["support"]
     assert set(support) == set(names.split(",")) and "support" not in _read(client, "credit", "events")

@@ -63,7 +63,8 @@ def _grouped(pos: Counts, neg: Counts, n: int) -> tuple[Counts, Counts, npt.NDAr
     bins = pos.size
     if n < 1 or bins % n:
         raise ValueError(
-            f"calibration bins ({n}) must divide the score histogram's {bins} bins; choose a divisor of {bins}"
+            f"calibration bins ({n}) must divide the score histogram's {bins} bins; "
+            f"choose a divisor of {bins}"
         )
     rows = pos + neg
     mid = (np.arange(bins, dtype=np.float64) + 0.5) / bins

@@ -85,7 +85,8 @@ def realised_panel(
     for metric, label in wanted:
         last = got[metric][-1] if got[metric] else None
         s = last.support if last is not None else None
-        figures.append(Figure(metric, label, last.value if last else None, s and s.lower, s and s.upper))
+        lower, upper = (s.lower, s.upper) if s is not None else (None, None)
+        figures.append(Figure(metric, label, last.value if last else None, lower, upper))
         if s is not None:
             labelled, coverage = s.labelled, s.label_coverage
     bins: list[ReliabilityBin] = []
