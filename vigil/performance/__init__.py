@@ -4,14 +4,14 @@
 RMSE, R²) take whole arrays (one element per labelled prediction). ``ClassificationState`` and
 ``RegressionState`` hold the same figures (and ROC AUC, average precision, log loss, Brier score, MAPE and
 the error distribution) as mergeable per-window state, so any range is the merge of its windows; ``curves``
-computes the AUCs from score histograms with a bound on their distance from the exact value, ``calibration``
+computes the AUCs from score histograms with a bound on their distance from the exact value, ``reliability``
 the reliability diagram and expected calibration error from the same histograms, ``interval``
 the Wilson interval of a proportion. Every figure is NaN where the metric is undefined (no rows, a zero
 denominator), never raising and never warning: the caller decides what an undefined value means (the live
 metrics show no value). Checked against scikit-learn in the tests.
 """
 
-from vigil.performance.calibration import ReliabilityBin
+from vigil.performance.reliability import ReliabilityBin
 from vigil.performance.classification import Confusion, accuracy, confusion, f1, precision, recall
 from vigil.performance.classification_state import ClassificationState
 from vigil.performance.interval import wilson

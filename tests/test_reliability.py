@@ -13,7 +13,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 
 from vigil.performance import ClassificationState, RegressionState
-from vigil.performance.calibration import ece, reliability
+from vigil.performance.reliability import ece, reliability
 
 EXACT = 1e-12
 

@@ -1,5 +1,5 @@
-"""Calibration of a probability score from its histograms: the reliability diagram and the expected
-calibration error (ECE).
+"""How well a probability score is calibrated, from its histograms: the reliability diagram and the
+expected calibration error (ECE).
 
 A histogram pair (``pos``, ``neg``: per fine bin, the rows of the class and the other rows, ``bins`` equal
 bins over ``[0, 1]``, as ``curves`` keeps them) is regrouped into ``n`` equal calibration bins (10 by
