@@ -10,9 +10,10 @@
 * Past ``retention.minutes`` the model's own windows are deleted, in whole hours, and only those hours
   already rolled up; just before, an hour whose windows gained events after its rollup was made (a
   writer's save that came late, or failed for a while) is rolled up again (``_remake``), so the rollup
-  alone then holds every event; days likewise before their hours go; hours go after ``retention.hours``, days after ``retention.days``. The ingest log is
-  pruned up to this writer's checkpoint after ``retention.events`` (held batches stay), predictions (and
-  the idempotency keys of their batches) after ``retention.predictions``.
+  alone then holds every event; days likewise before their hours go. Hours go after ``retention.hours``,
+  days after ``retention.days``. The ingest log is pruned up to this writer's checkpoint after
+  ``retention.events`` (held batches stay), predictions (and the idempotency keys of their batches) after
+  ``retention.predictions``.
 * Queries read the finest rows that exist for each part of a range (``choose_rows``), or the same events
   from the rollups where those hold them exactly (``coarse_rows``).
 """
