@@ -158,7 +158,7 @@ def regression(
         )
     else:
         raise ValueError(f"unknown test {test!r}; use welch or mann-whitney")
-    tests = [test] * len(names)
+    tests: list[str] = [test] * len(names)
     mae1, mae2 = mean1 + shift, mean2 + shift
     return _decide(
         names, n, mae1, mae2, mae1 - mae2, p, tests, too_small, "absolute_error", correction, alpha, min_size
@@ -226,7 +226,9 @@ def _sized(
 
 
 def _ratio(num: Floats, den: Floats) -> Floats:
-    return np.divide(num, den, out=np.full(num.shape, math.nan), where=den > 0)
+    out = np.full(num.shape, math.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
 
 
 def _decide(
