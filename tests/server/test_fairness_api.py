@@ -19,6 +19,7 @@ from scipy import stats
 from tests.fakes import FakeClock
 from vigil.config import parse_config
 from vigil.server.app import create_app
+from vigil.server.ui.render import fmt_number
 from vigil.store.sqlite import SQLiteStore
 
 T0 = 1_800_000_000.0
@@ -215,3 +216,20 @@ def test_regression_slices_compare_absolute_error(posted: tuple[TestClient, dict
     assert body["worse"][0]["p_value"] == pytest.approx(want, rel=1e-9)
     wrong = client.get("/v1/models/reg/slices", params={**RANGE, "metric": "accuracy"})
     assert wrong.status_code == 422 and "absolute error" in wrong.json()["error"]
+
+
+def test_the_model_page_lists_fairness_and_the_worst_slices(
+    posted: tuple[TestClient, dict[str, np.ndarray]],
+) -> None:
+    client, _ = posted
+    api = client.get("/v1/models/clf/fairness", params=RANGE).json()["attributes"]["gender"]
+    page = client.get("/models/clf", params={"from": "2027-01-15T08:00:00Z", "to": "2027-01-15T08:04:00Z"})
+    assert page.status_code == 200, page.text[:300]
+    html = page.text
+    assert 'id="fairness-gender"' in html and 'id="worst-slices"' in html
+    assert f"disparate impact {fmt_number(api['disparate_impact'])}" in html
+    assert ("fails the four-fifths rule" in html) == api["four_fifths_flag"]
+    assert "<td>region=eu</td>" in html and "<td>gender=f</td>" in html
+    assert "Left out (under 30 labelled predictions): x (" in html
+    bare = client.get("/models/reg", params={"from": "2027-01-15T08:00:00Z", "to": "2027-01-15T08:04:00Z"})
+    assert "No protected attributes declared" in bare.text and "(binary models only)" in bare.text
