@@ -32,6 +32,7 @@ models:
     fairness: {protected: [gender], min_group: 30}
   reg: {task: regression, owner: {team: pricing}, segments: [region]}
   bare: {task: binary, owner: {team: risk}, segments: [region]}
+alerting: {evaluate_every: 1h, default_rules: false}
 """
 N = 2_400
 TOL = 1e-12
@@ -233,3 +234,21 @@ def test_the_model_page_lists_fairness_and_the_worst_slices(
     assert "Left out (under 30 labelled predictions): x (" in html
     bare = client.get("/models/reg", params={"from": "2027-01-15T08:00:00Z", "to": "2027-01-15T08:04:00Z"})
     assert "No protected attributes declared" in bare.text and "(binary models only)" in bare.text
+
+
+def test_a_rule_on_disparate_impact_replays(posted: tuple[TestClient, dict[str, np.ndarray]]) -> None:
+    client, _ = posted
+    span = {"model": "clf", "from": T0, "to": T0 + 240, "every": 60}
+
+    def replay(level: float) -> dict[str, Any]:
+        rule = {"name": "FourFifths", "metric": "disparate_impact:gender", "op": "<", "warning": level}
+        r = client.post("/v1/rules/test", json={"rule": {**rule, "window": "1m"}, **span})
+        assert r.status_code == 200, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    always, never = replay(1.01), replay(0.01)  # the ratio is in (0, 1] in every step with data
+    assert (
+        always["metric"] == "disparate_impact:gender" and always["evaluations"] == never["evaluations"] >= 3
+    )
+    assert always["breaching"] >= 3 and never["breaching"] == 0
