@@ -452,47 +452,18 @@ def _fairness(name: str) -> Callable[[Step, str | None], float | None]:
     return compute
 
 
+_FAIRNESS_HELP = {
+    "demographic_parity_difference": "max − min share of predictions of class 1 across the groups of one "
+    "segment tag",
+    "equal_opportunity_difference": "max − min true-positive rate across the groups of one segment tag",
+    "equalized_odds_difference": "the larger of the true- and false-positive-rate differences across the "
+    "groups of one tag",
+    "disparate_impact": "min / max share of predictions of class 1 across the groups of one tag (under 0.8 "
+    "fails the four-fifths rule)",
+}
 PER_ATTRIBUTE: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric(
-            "demographic_parity_difference",
-            "max − min share of predictions of class 1 across the groups of one segment tag",
-            "ratio",
-            "rows",
-            _fairness("demographic_parity_difference"),
-            labels=True,
-            tasks=("binary",),
-        ),
-        Metric(
-            "equal_opportunity_difference",
-            "max − min true-positive rate across the groups of one segment tag",
-            "ratio",
-            "rows",
-            _fairness("equal_opportunity_difference"),
-            labels=True,
-            tasks=("binary",),
-        ),
-        Metric(
-            "equalized_odds_difference",
-            "the larger of the true- and false-positive-rate differences across the groups of one tag",
-            "ratio",
-            "rows",
-            _fairness("equalized_odds_difference"),
-            labels=True,
-            tasks=("binary",),
-        ),
-        Metric(
-            "disparate_impact",
-            "min / max share of predictions of class 1 across the groups of one tag (under 0.8 fails the "
-            "four-fifths rule)",
-            "ratio",
-            "rows",
-            _fairness("disparate_impact"),
-            labels=True,
-            tasks=("binary",),
-        ),
-    )
+    name: Metric(name, text, "ratio", "rows", _fairness(name), labels=True, tasks=("binary",))
+    for name, text in _FAIRNESS_HELP.items()
 }
 """Fairness figures of one segment tag (a protected attribute), read as ``name:<attribute>``; groups with
 fewer labelled predictions than the model's ``fairness.min_group`` (30 by default) are left out."""
