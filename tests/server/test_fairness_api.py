@@ -32,6 +32,11 @@ models:
     fairness: {protected: [gender], min_group: 30}
   reg: {task: regression, owner: {team: pricing}, segments: [region]}
   bare: {task: binary, owner: {team: risk}, segments: [region]}
+  strict:
+    task: binary
+    owner: {team: risk}
+    segments: [gender]
+    fairness: {protected: [gender], min_group: 100000}
 alerting: {evaluate_every: 1h, default_rules: false}
 """
 N = 2_400
@@ -74,7 +79,7 @@ def posted(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, np.ndarray]]]
             r = client.post(path, content=json.dumps(records), headers={"content-type": "application/json"})
             assert r.status_code == 200 and r.json()["rejected"] == [], r.text
 
-        for model in ("clf", "reg"):
+        for model in ("clf", "reg", "strict"):
             tags = [
                 {"gender": cols["gender"][i], "region": str(cols["region"][i])} if cols["tagged"][i] else {}
                 for i in range(N)
@@ -86,13 +91,13 @@ def posted(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, np.ndarray]]]
                         "model": model,
                         "request_id": f"{model}{i}",
                         "timestamp": float(cols["ts"][i]),
-                        "prediction": int(cols["pred"][i]) if model == "clf" else float(cols["y_hat"][i]),
+                        "prediction": float(cols["y_hat"][i]) if model == "reg" else int(cols["pred"][i]),
                         "segments": tags[i],
                     }
                     for i in range(N)
                 ],
             )
-            truth = cols["truth"].astype(int) if model == "clf" else cols["y"]
+            truth = cols["y"] if model == "reg" else cols["truth"].astype(int)
             post(
                 "/v1/labels",
                 [
@@ -158,6 +163,8 @@ def test_fairness_series_per_step_and_refusals(posted: tuple[TestClient, dict[st
         assert series["equalized_odds_difference:gender"][k][1] == pytest.approx(
             fl.equalized_odds_difference(y, p, sensitive_features=g), abs=TOL
         )
+    strict = client.get("/v1/models/strict/metrics", params={**RANGE, "names": names, "step": "60"}).json()
+    assert all(v is None for pts in strict["series"].values() for _, v in pts)  # its min_group: no group kept
     bad = client.get("/v1/models/bare/fairness", params=RANGE)
     assert bad.status_code == 422 and "declares no protected attributes" in bad.json()["error"]
     assert client.get("/v1/models/reg/fairness", params=RANGE).status_code == 422
