@@ -1,8 +1,9 @@
 """Alert rules: what to watch on which model, when it is bad, and who to tell (the ``rules:`` section of
 vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.rules.slo`).
 
-A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>`` or
-``null_rate:<feature>``) over its evaluation ``window`` and decides a severity. Kinds (one module each,
+A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>``,
+``null_rate:<feature>``, or a fairness figure of a segment tag such as ``disparate_impact:<attribute>``) over
+its evaluation ``window`` and decides a severity. Kinds (one module each,
 owning its fields, checks and judgement; registered in :mod:`vigil.alerting.rules.section`):
 
 * ``threshold`` (:class:`ThresholdRule`): the value against fixed levels; ``op: ">"`` breaches when

@@ -22,7 +22,7 @@ from vigil.alerting.rules.error_budget import Slo, SloStatus
 from vigil.alerting.state import Severity, Timing
 from vigil.config.problems import choose
 from vigil.errors import Invalid, Issue
-from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, parse_segment, segment_text
+from vigil.monitoring.catalogue import METRICS, PER_ATTRIBUTE, SEGMENT_METRICS, parse_segment, segment_text
 from vigil.spec import ModelSpec
 from vigil.timefmt import format_span, parse_duration
 
@@ -59,11 +59,12 @@ def problem(key: str, message: str, hint: str) -> Invalid:
 
 
 def known_metric(name: str) -> bool:
-    """True for a metric name ``Query.series`` knows: ``METRICS``, ``drift:<f>`` and ``null_rate:<f>``."""
+    """True for a metric name ``Query.series`` knows: ``METRICS``, ``drift:<f>``, ``null_rate:<f>`` and the
+    fairness figures of a segment tag (``disparate_impact:<attribute>``, ...)."""
     if name in METRICS:
         return True
     base, sep, feature = name.partition(":")
-    return bool(sep) and base in PER_FEATURE and bool(feature)
+    return bool(sep) and (base in PER_FEATURE or base in PER_ATTRIBUTE) and bool(feature)
 
 
 def fmt(value: float | None) -> str:
@@ -237,16 +238,21 @@ class MetricRule(RuleBase):
         if not metric:
             raise problem("", "metric is missing", "add metric: e.g. error_rate or latency_p95")
         if self.feature is not None:
-            if metric in PER_FEATURE:
+            if metric in PER_FEATURE or metric in PER_ATTRIBUTE:
                 metric = f"{metric}:{self.feature}"
             elif metric.partition(":")[2] != self.feature:
                 raise problem(
                     "feature",
                     f"feature {self.feature!r} does not apply to metric {metric!r}",
-                    "use metric: drift or null_rate with feature:, or remove feature",
+                    "use metric: drift or null_rate (or a fairness figure) with feature:, or remove feature",
                 )
         if not known_metric(metric):
-            known = [*METRICS, "drift:<feature>", "null_rate:<feature>"]
+            known = [
+                *METRICS,
+                "drift:<feature>",
+                "null_rate:<feature>",
+                *(f"{name}:<attribute>" for name in PER_ATTRIBUTE),
+            ]
             raise problem("metric", f"unknown metric {metric!r}", choose(metric, known, "metrics"))
         if self.segment is not None and metric not in SEGMENT_METRICS:
             raise problem(
