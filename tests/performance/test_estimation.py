@@ -203,7 +203,9 @@ def test_bad_inputs_are_sentences() -> None:
     with pytest.raises(InputError, match=r"predictions must be class indices 0\.\.1"):
         est.estimate(np.array([0.1, 0.2]), np.array([0, 2]))
     with pytest.raises(InputError, match="this estimator takes 3 columns"):
-        Estimator.fit(np.full((10, 3), 1 / 3), np.arange(10) % 3).estimate(np.full((2, 2), 0.5), np.array([0, 1]))
+        Estimator.fit(np.full((10, 3), 1 / 3), np.arange(10) % 3).estimate(
+            np.full((2, 2), 0.5), np.array([0, 1])
+        )
 
 
 def test_undefined_metrics_are_nan_with_a_nan_band() -> None:

@@ -33,9 +33,17 @@ def _text(result: dict[str, Any]) -> str:
         cells = []
         for m in metrics:
             e, r = c["estimated"][m], (c.get("realised") or {}).get(m)
-            band = f"{_figure(e['value'])} ±{(e['upper'] - e['lower']) / 2:.3f}" if e["value"] is not None else "—"
+            band = (
+                f"{_figure(e['value'])} ±{(e['upper'] - e['lower']) / 2:.3f}"
+                if e["value"] is not None
+                else "—"
+            )
             cells.append(f"{band:>14} {_figure(r) if 'realised' in c else '':>7}")
-        shift = "—" if c["concept_shift"] is None else ("YES: " + ", ".join(c["outside"]) if c["concept_shift"] else "no")
+        shift = (
+            "—"
+            if c["concept_shift"] is None
+            else ("YES: " + ", ".join(c["outside"]) if c["concept_shift"] else "no")
+        )
         lines.append(f"{c['start']:>8}-{c['end']:<8}  " + "  ".join(f"{x:>22}" for x in cells) + f"  {shift}")
     lines.append(
         f"\nestimated (± half the band: {result['band']}), then realised where the chunk has labels; "
@@ -59,7 +67,9 @@ def _text(result: dict[str, Any]) -> str:
 @click.option("--chunk-size", required=True, type=click.IntRange(min=1), help="Rows per chunk of CURRENT.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON result here.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report here.")
-@click.option("--fail-on-concept-shift", is_flag=True, help="Exit 1 when a labelled chunk shows concept shift.")
+@click.option(
+    "--fail-on-concept-shift", is_flag=True, help="Exit 1 when a labelled chunk shows concept shift."
+)
 def estimate(
     reference: str,
     current: str,

@@ -33,7 +33,7 @@ __all__ = ["ScoreColumn", "estimate_files", "parse_scores"]
 
 @dataclass(frozen=True)
 class ScoreColumn:
-    """A score column and the class whose probability it holds (None: the positive class of a binary model)."""
+    """A score column and the class whose probability it holds (None: a binary model's positive class)."""
 
     column: str
     label: str | None
@@ -47,8 +47,8 @@ def parse_scores(specs: Sequence[str]) -> list[ScoreColumn]:
         return [ScoreColumn(specs[0], None)]
     if len(specs) == 1:
         raise InputError(
-            f"--score {specs[0]} names one class: a multiclass model needs one --score CLASS=COLUMN per class, "
-            "a binary model just --score COLUMN"
+            f"--score {specs[0]} names one class: a multiclass model needs one --score CLASS=COLUMN per "
+            "class, a binary model just --score COLUMN"
         )
     out = [ScoreColumn(*reversed(s.split("=", 1))) if "=" in s else ScoreColumn(s, s) for s in specs]
     names = [s.label for s in out]
@@ -78,7 +78,7 @@ class _Table:
         col = self.column(spec.column, "score")
         if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
             raise InputError(f"score column '{spec.column}' of {self.what} is {col.type}, not a number")
-        values = col.to_numpy(zero_copy_only=False).astype(np.float64)
+        values: npt.NDArray[np.float64] = col.to_numpy(zero_copy_only=False).astype(np.float64)
         bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
         if bad.size:
             row = int(bad[0])
@@ -98,7 +98,7 @@ class _Table:
             return self._binary(col, name, role, valid)
         text = pc.cast(col, pa.string())
         found = pc.index_in(text, value_set=pa.array(classes, pa.string()))
-        out = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        out: npt.NDArray[np.int64] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         unknown = np.flatnonzero(valid & (out < 0))
         if unknown.size:
             row = int(unknown[0])
@@ -111,7 +111,9 @@ class _Table:
     def _binary(
         self, col: pa.ChunkedArray, name: str, role: str, valid: npt.NDArray[np.bool_]
     ) -> npt.NDArray[np.int64]:
-        if not (pa.types.is_boolean(col.type) or pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        if not (
+            pa.types.is_boolean(col.type) or pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+        ):
             raise InputError(
                 f"{role} column '{name}' of {self.what} is {col.type}; a binary model's {role}s are 0/1 or "
                 "true/false (for a multiclass model give one --score CLASS=COLUMN per class)"
@@ -121,8 +123,9 @@ class _Table:
         if bad.size:
             row = int(bad[0])
             raise InputError(
-                f"{role} column '{name}' of {self.what}, row {row}: {values[row]!r} is not 0/1; a binary "
-                f"model's {role}s are 0/1 or true/false (for several classes give one --score CLASS=COLUMN each)"
+                f"{role} column '{name}' of {self.what}, row {row}: {float(values[row]):g} is not 0/1; a "
+                f"binary model's {role}s are 0/1 or true/false (for several classes give one --score "
+                "CLASS=COLUMN each)"
             )
         return np.where(valid, values, -1).astype(np.int64)
 
@@ -130,9 +133,7 @@ class _Table:
 def _side(
     t: _Table, specs: list[ScoreColumn], prediction: str | None, classes: list[str] | None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    scores = (
-        t.scores(specs[0]) if classes is None else np.column_stack([t.scores(s) for s in specs])
-    )
+    scores = t.scores(specs[0]) if classes is None else np.column_stack([t.scores(s) for s in specs])
     if prediction is None:
         pred = (scores >= 0.5).astype(np.int64) if classes is None else scores.argmax(axis=1)
         return scores, pred
@@ -146,7 +147,10 @@ def _side(
 
 
 def _band(b: Band) -> dict[str, float | None]:
-    return {k: (v if math.isfinite(v) else None) for k, v in (("value", b.value), ("lower", b.lower), ("upper", b.upper))}
+    return {
+        k: (v if math.isfinite(v) else None)
+        for k, v in (("value", b.value), ("lower", b.lower), ("upper", b.upper))
+    }
 
 
 def _clean(figures: dict[str, float]) -> dict[str, float | None]:
@@ -190,7 +194,11 @@ def estimate_files(
         end = min(start + chunk_size, cur.rows)
         s, p = cur_scores[start:end], cur_pred[start:end]
         estimated = estimator.estimate(s, p)
-        chunk: dict[str, Any] = {"start": start, "end": end, "estimated": {m: _band(b) for m, b in estimated.items()}}
+        chunk: dict[str, Any] = {
+            "start": start,
+            "end": end,
+            "estimated": {m: _band(b) for m, b in estimated.items()},
+        }
         chunk["labelled"] = 0
         chunk["concept_shift"] = None
         if cur_labels is not None and (have := cur_labels[start:end] >= 0).any():
@@ -198,7 +206,9 @@ def estimate_files(
             check = estimated if have.all() else estimator.estimate(s[have], p[have])
             figures = realised(s[have], cur_labels[start:end][have], p[have])
             off = outside(check, figures)
-            chunk.update(labelled=int(have.sum()), realised=_clean(figures), concept_shift=bool(off), outside=off)
+            chunk.update(
+                labelled=int(have.sum()), realised=_clean(figures), concept_shift=bool(off), outside=off
+            )
         chunks.append(chunk)
     ref_figures = realised(ref_scores[known], ref_labels[known], ref_pred[known])
     columns = [s.column for s in specs]

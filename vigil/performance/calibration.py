@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import isotonic_regression
 
 __all__ = ["Calibration", "fit_calibration"]
 
@@ -52,10 +51,13 @@ class Calibration:
         scores = np.asarray(scores, dtype=np.float64)
         if self.is_identity:
             return scores
-        return np.interp(scores, self.knots, self.values)
+        out: Floats = np.interp(scores, self.knots, self.values)
+        return out
 
 
 def _fit(scores: Floats, labels: Floats) -> Calibration:
+    from scipy.optimize import isotonic_regression  # here: applying a fitted calibration needs no scipy
+
     x, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     mean = np.bincount(inverse, weights=labels, minlength=x.size) / counts
     fitted = isotonic_regression(mean, weights=counts.astype(np.float64)).x

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 from vigil.errors import InputError
 from vigil.performance.calibration import Calibration, fit_calibration
@@ -102,8 +101,8 @@ def _figures(y: Floats, pred: Ints, ranks: Floats, binary: bool) -> dict[str, tu
         predicted, positives = float(hit.sum()), float(yk.sum())
         tp = float(np.dot(yk, hit))
 
-        def add(name: str, num: float, den: float, g: Floats) -> None:
-            if den > 0:
+        def add(name: str, num: float, den: float, g: Floats, k: int = k) -> None:
+            if den > 0:  # else undefined for this class: left out of the macro average
                 column = np.zeros((n, k_all))
                 column[:, k] = g
                 per[name].append((num / den, column))
@@ -130,7 +129,15 @@ def _figures(y: Floats, pred: Ints, ranks: Floats, binary: bool) -> dict[str, tu
 
 
 def _ranks(scores: Floats) -> Floats:
-    return rankdata(scores, axis=0) if scores.size else scores.astype(np.float64)
+    """Each column's mid-ranks (ties share the mean of their ranks, 1-based), as ``scipy.stats.rankdata``."""
+    out = np.empty(scores.shape, dtype=np.float64)
+    for k in range(scores.shape[1]):
+        order = np.argsort(scores[:, k], kind="stable")
+        ordered = scores[order, k]
+        first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[first[1:], ordered.size]
+        out[order, k] = np.repeat((first + ends + 1) / 2.0, ends - first)
+    return out
 
 
 class Estimator:
@@ -173,10 +180,13 @@ class Estimator:
             p = self.calibrations[0].apply(s)
             return np.column_stack([1.0 - p, p])
         if s.ndim != 2 or s.shape[1] != len(self.calibrations):
-            raise InputError(f"the scores have shape {s.shape}; this estimator takes {len(self.calibrations)} columns")
+            raise InputError(
+                f"the scores have shape {s.shape}; this estimator takes {len(self.calibrations)} columns"
+            )
         p = np.column_stack([c.apply(s[:, k]) for k, c in enumerate(self.calibrations)])
         total = p.sum(axis=1, keepdims=True)
-        return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+        out: Floats = np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+        return out
 
     def estimate(self, scores: npt.ArrayLike, predictions: npt.ArrayLike) -> dict[str, Band]:
         """Every metric of ``METRICS`` estimated on one chunk, with its band (module docstring)."""
@@ -195,7 +205,9 @@ class Estimator:
 
     def to_bytes(self) -> bytes:
         arrays = [a for c in self.calibrations for a in (c.knots, c.values)]
-        return codec.pack(_MAGIC, _VERSION, {"binary": self.binary, "columns": len(self.calibrations)}, arrays)
+        return codec.pack(
+            _MAGIC, _VERSION, {"binary": self.binary, "columns": len(self.calibrations)}, arrays
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Estimator:
@@ -225,7 +237,9 @@ def outside(estimated: Mapping[str, Band], realised: Mapping[str, float]) -> lis
     return [
         m
         for m, band in estimated.items()
-        if math.isfinite(band.value) and math.isfinite(realised.get(m, math.nan)) and not band.contains(realised[m])
+        if math.isfinite(band.value)
+        and math.isfinite(realised.get(m, math.nan))
+        and not band.contains(realised[m])
     ]
 
 
@@ -251,4 +265,6 @@ def _scores(scores: npt.ArrayLike) -> Floats:
 
 def _check_codes(codes: npt.NDArray[np.generic], k: int, what: str) -> None:
     if codes.size and (codes.dtype.kind not in "biu" or codes.min() < 0 or codes.max() >= k):
-        raise InputError(f"{what}s must be class indices 0..{k - 1} (binary: 0/1); got {codes[:5].tolist()}...")
+        raise InputError(
+            f"{what}s must be class indices 0..{k - 1} (binary: 0/1); got {codes[:5].tolist()}..."
+        )

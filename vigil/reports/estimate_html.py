@@ -19,7 +19,13 @@ __all__ = ["render_estimate_html"]
 _W, _H = 540, 150
 _LEFT, _RIGHT, _TOP, _BOTTOM = 40, 10, 10, 22
 
-_NAMES = {"roc_auc": "ROC AUC", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1"}
+_NAMES = {
+    "roc_auc": "ROC AUC",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,9 @@ def _chart(metric: str, chunks: Sequence[Mapping[str, Any]]) -> MetricChart:
             line.append(f"{x(i)},{y(e['value'])}")
         if (r := (c.get("realised") or {}).get(metric)) is not None:
             off = metric in (c.get("outside") or [])
-            title = f"rows {c['start']}–{c['end']}: realised {fmt_number(r)}, estimated {fmt_number(e['value'])}"
+            title = (
+                f"rows {c['start']}–{c['end']}: realised {fmt_number(r)}, estimated {fmt_number(e['value'])}"
+            )
             dots.append(Dot(x(i), y(r), off, title))
     ticks = [(y(v), fmt_number(v)) for v in (bottom, (bottom + top) / 2, top)]
     return MetricChart(_NAMES[metric], " ".join(upper + lower[::-1]), " ".join(line), dots, ticks)
