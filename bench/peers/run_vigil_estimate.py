@@ -34,7 +34,7 @@ def work():  # type: ignore[no-untyped-def]
     s, _ = arrays(ref)
     y = ref[spec["label"]]
     y = y.to_numpy(np.int64) if classes is None else pd.Categorical(y, categories=classes).codes
-    est = Estimator.fit(s, y)
+    est = Estimator.fit(s, y, calibration=spec.get("calibration", "auto"))
     s, pred = arrays(cur)
     return [
         (at, min(at + n, len(s)), est.estimate(s[at : at + n], pred[at : at + n]))

@@ -115,7 +115,7 @@ def test_estimates_are_close_and_bands_cover_under_covariate_shift(distort: str)
 def test_the_standard_error_is_the_realised_figures_spread() -> None:
     rng = np.random.default_rng(3)
     truth, y = binary(rng, 50_000)
-    est = Estimator.fit(truth, y, check=False)
+    est = Estimator.fit(truth, y, calibration="never")
     s = rng.beta(4, 2, CHUNK)
     pred = (s >= 0.5).astype(np.int64)
     p = est.probabilities(s)[:, 1]

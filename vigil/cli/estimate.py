@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -65,6 +65,13 @@ def _text(result: dict[str, Any]) -> str:
 @click.option("--prediction", help="Predicted class column (default: score >= 0.5, or the top class).")
 @click.option("--label", required=True, help="Label column (0/1 or true/false; class names if multiclass).")
 @click.option("--chunk-size", required=True, type=click.IntRange(min=1), help="Rows per chunk of CURRENT.")
+@click.option(
+    "--calibration",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Isotonic calibration of the scores: where it helps (out-of-sample Brier score), always, or never.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON result here.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @click.option(
@@ -77,6 +84,7 @@ def estimate(
     prediction: str | None,
     label: str,
     chunk_size: int,
+    calibration: Literal["auto", "always", "never"],
     json_out: str | None,
     html_out: str | None,
     fail_on_concept_shift: bool,
@@ -89,7 +97,13 @@ def estimate(
     from vigil.comparison.estimate import estimate_files
 
     result = estimate_files(
-        reference, current, scores=scores, label=label, prediction=prediction, chunk_size=chunk_size
+        reference,
+        current,
+        scores=scores,
+        label=label,
+        prediction=prediction,
+        chunk_size=chunk_size,
+        calibration=calibration,
     )
     if json_out:
         _write(json_out, json.dumps(result, indent=2), "JSON result")

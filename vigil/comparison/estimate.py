@@ -25,7 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import InputError
-from vigil.performance.estimation import METRICS, WIDTH, Band, Estimator, outside, realised
+from vigil.performance.estimation import (
+    METRICS,
+    WIDTH,
+    Band,
+    CalibrationMode,
+    Estimator,
+    outside,
+    realised,
+)
 from vigil.tables import describe_source, read_table
 
 __all__ = ["ScoreColumn", "estimate_files", "parse_scores"]
@@ -165,6 +173,7 @@ def estimate_files(
     label: str,
     prediction: str | None = None,
     chunk_size: int,
+    calibration: CalibrationMode = "auto",
 ) -> dict[str, Any]:
     """Estimate every chunk of ``current`` from ``reference``; the JSON-ready result (``chunks``: ``start``,
     ``end`` (row positions in current, end exclusive), ``estimated``, ``realised``, ``concept_shift``)."""
@@ -185,7 +194,7 @@ def estimate_files(
             f"{ref.what}: label column '{label}' has {int(known.sum())} labelled rows of "
             f"{np.unique(ref_labels[known]).size} classes; the reference needs labelled rows of every class"
         )
-    estimator = Estimator.fit(ref_scores[known], ref_labels[known])
+    estimator = Estimator.fit(ref_scores[known], ref_labels[known], calibration=calibration)
     cur_scores, cur_pred = _side(cur, specs, prediction, classes)
     cur_labels = cur.codes(label, "label", classes) if cur.has(label) else None
 
@@ -218,6 +227,7 @@ def estimate_files(
             "rows": ref.rows,
             "labelled": int(known.sum()),
             "realised": _clean(ref_figures),
+            "calibration": calibration,
             "calibrated": dict(zip(columns, estimator.calibrated, strict=True)),
         },
         "current": {"source": describe_source(current), "rows": cur.rows},

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +51,7 @@ from vigil.errors import InputError
 from vigil.performance.calibration import Calibration, fit_calibration
 from vigil.stats import codec
 
-__all__ = ["METRICS", "Band", "Estimator", "concept_shift", "outside", "realised"]
+__all__ = ["METRICS", "Band", "CalibrationMode", "Estimator", "concept_shift", "outside", "realised"]
 
 METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
 """The estimated metrics, in the order reports show them."""
@@ -60,6 +61,8 @@ WIDTH = 3.0
 
 _MAGIC = b"VGLE"
 _VERSION = 1
+
+CalibrationMode = Literal["auto", "always", "never"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -162,16 +165,29 @@ class Estimator:
 
     @classmethod
     def fit(
-        cls, scores: npt.ArrayLike, labels: npt.ArrayLike, *, check: bool = True, seed: int = 0
+        cls,
+        scores: npt.ArrayLike,
+        labels: npt.ArrayLike,
+        *,
+        calibration: CalibrationMode = "auto",
+        seed: int = 0,
     ) -> Estimator:
-        """Fit on a reference: ``scores`` 1-D (binary, labels 0/1) or ``(n, K)`` (labels ``0..K-1``); with
-        ``check``, a column is calibrated only where that lowers its out-of-sample Brier score."""
+        """Fit on a reference: ``scores`` 1-D (binary, labels 0/1) or ``(n, K)`` (labels ``0..K-1``).
+        ``calibration``: ``auto`` calibrates a column only where that lowers its out-of-sample Brier score,
+        ``always`` calibrates every column, ``never`` takes the scores as probabilities."""
         s, y = _scores(scores), np.asarray(labels)
         _check_codes(y, 2 if s.ndim == 1 else s.shape[1], "label")
+        if calibration not in ("auto", "always", "never"):
+            raise InputError(f"calibration must be auto, always or never, not {calibration!r}")
+
+        def fitted(column: Floats, positive: npt.ArrayLike) -> Calibration:
+            if calibration == "never":
+                return Calibration.identity()
+            return fit_calibration(column, positive, check=calibration == "auto", seed=seed)
+
         if s.ndim == 1:
-            return cls((fit_calibration(s, y, check=check, seed=seed),), binary=True)
-        columns = [fit_calibration(s[:, k], y == k, check=check, seed=seed) for k in range(s.shape[1])]
-        return cls(tuple(columns), binary=False)
+            return cls((fitted(s, y),), binary=True)
+        return cls(tuple(fitted(s[:, k], y == k) for k in range(s.shape[1])), binary=False)
 
     def probabilities(self, scores: npt.ArrayLike) -> Floats:
         """The calibrated ``(n, K)`` class probabilities of ``scores`` (rows sum to 1)."""
