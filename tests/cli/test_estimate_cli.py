@@ -104,6 +104,47 @@ def test_labels_missing_from_current_give_estimates_only_and_an_html_page(
     assert "<svg" in page and "No labels in the current data" in page and "ROC AUC" in page
 
 
+def test_a_partly_labelled_chunk_is_checked_on_its_labelled_rows(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    ref, cur = files
+    out = tmp_path / "e.json"
+    args = (
+        "estimate",
+        "-r",
+        ref,
+        "-c",
+        cur,
+        "--score",
+        "p",
+        "--label",
+        "y",
+        "--chunk-size",
+        3000,
+        "--json",
+        out,
+    )
+    assert invoke(*args).exit_code == 0
+    first, second = json.loads(out.read_text())["chunks"]
+    assert (first["labelled"], second["labelled"]) == (3000, 1000)  # rows 4000-4499 have no label yet
+    frame = pd.read_csv(cur).iloc[3000:4000]
+    assert second["realised"]["accuracy"] == pytest.approx(
+        float((frame["pred"] == frame["y"]).mean()), abs=1e-12
+    )
+    assert second["concept_shift"] is False and first["concept_shift"] is True
+
+
+def test_calibration_can_be_forced_or_turned_off(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ref, cur = files
+    calibrated = {}
+    for mode in ("auto", "always", "never"):
+        out = tmp_path / f"{mode}.json"
+        args = ("estimate", "-r", ref, "-c", cur, "--score", "p", "--label", "y", "--chunk-size", 1000)
+        assert invoke(*args, "--calibration", mode, "--json", out).exit_code == 0
+        calibrated[mode] = json.loads(out.read_text())["reference"]["calibrated"]["p"]
+    assert calibrated == {"auto": False, "always": True, "never": False}
+
+
 def test_concept_shift_can_fail_the_run(files: tuple[Path, Path]) -> None:
     ref, cur = files
     args = ("estimate", "-r", ref, "-c", cur, "--score", "p", "--label", "y", "--chunk-size", 1000)

@@ -202,6 +202,8 @@ def test_bad_inputs_are_sentences() -> None:
         est.estimate(np.array([0.1, 0.2, 1.5]), np.array([0, 0, 1]))
     with pytest.raises(InputError, match=r"predictions must be class indices 0\.\.1"):
         est.estimate(np.array([0.1, 0.2]), np.array([0, 2]))
+    with pytest.raises(InputError, match="calibration must be auto, always or never, not 'sometimes'"):
+        Estimator.fit(np.linspace(0, 1, 100), np.arange(100) % 2, calibration="sometimes")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="this estimator takes 3 columns"):
         Estimator.fit(np.full((10, 3), 1 / 3), np.arange(10) % 3).estimate(
             np.full((2, 2), 0.5), np.array([0, 1])

@@ -5,7 +5,9 @@ RMSE, R²) take whole arrays (one element per labelled prediction). ``Classifica
 ``RegressionState`` hold the same figures (and ROC AUC, average precision, log loss, Brier score, MAPE and
 the error distribution) as mergeable per-window state, so any range is the merge of its windows; ``curves``
 computes the AUCs from score histograms with a bound on their distance from the exact value, ``interval``
-the Wilson interval of a proportion. Every figure is NaN where the metric is undefined (no rows, a zero
+the Wilson interval of a proportion. ``estimation`` estimates classification metrics before the labels
+arrive (from scores calibrated by ``calibration`` on a labelled reference), with ±3 SE bands and the
+concept-shift check. Every figure is NaN where the metric is undefined (no rows, a zero
 denominator), never raising and never warning: the caller decides what an undefined value means (the live
 metrics show no value). Checked against scikit-learn in the tests.
 """
