@@ -7,7 +7,9 @@ the error distribution) as mergeable per-window state, so any range is the merge
 computes the AUCs from score histograms with a bound on their distance from the exact value, ``interval``
 the Wilson interval of a proportion. ``fairness`` compares groups' confusion counts (parity and odds
 differences, disparate impact); ``slices`` finds the slices whose errors are significantly worse than the
-rest's, with a multiple-testing correction. Every figure is NaN where the metric is undefined (no rows, a zero
+rest's, with a multiple-testing correction. ``estimation`` estimates classification metrics before the
+labels arrive (from scores calibrated by ``calibration`` on a labelled reference), with ±3 SE bands and the
+concept-shift check. Every figure is NaN where the metric is undefined (no rows, a zero
 denominator), never raising and never warning: the caller decides what an undefined value means (the live
 metrics show no value). Checked against scikit-learn in the tests.
 """
