@@ -94,3 +94,12 @@ def emit(tool: str, rows: int, m: Meter, flagged: list[str], note: str = "", **e
         **extra,
     }
     print(json.dumps(record), flush=True)
+
+
+def emit_estimates(tool: str, seconds: float, chunks: list[dict[str, Any]]) -> None:
+    """One JSON line of a performance-estimation runner: in-process seconds and each chunk's estimates."""
+    from importlib.metadata import version
+
+    print(
+        json.dumps({"tool": tool, "seconds": round(seconds, 5), "version": version(tool), "chunks": chunks})
+    )

@@ -113,3 +113,52 @@ def test_an_event_arriving_after_its_hour_was_rolled_up_is_not_lost(tmp_path: Pa
     assert _total(v, T0, T0 + HOUR) == 21
     v.aggregator.stop()
     v.store.close()
+
+
+def test_windows_saved_after_their_hour_was_rolled_up_are_in_it_before_minutes_go(tmp_path: Path) -> None:
+    """A rollup made while a writer still held unsaved windows of the hour (another server's save came
+    later, or this one's failed at the time) is made again from the minutes before they are pruned: the
+    hour row alone then holds every event."""
+    clock = Clock(T0 + 30 * 60)
+    path = tmp_path / "v.db"
+    a = _vigil(path, clock)
+    b = Vigil(CONFIG, SQLiteStore(path), clock=clock, flush_every=3600, writer="b")
+    b.aggregator.start()
+    _send(a, [T0 + 60 * i for i in range(20)], "a")
+    _send(b, [T0 + 60 * i + 30 for i in range(7)], "b")  # b holds its windows: not saved yet
+    _settle(a, clock, T0 + HOUR + 600)  # a rolls the hour up from what is saved: its own 20
+    rollup = [r for r in a.store.windows("m", HOUR, 0, 1e12) if r.writer == ROLLUP_WRITER]
+    assert [(r.start, r.events) for r in rollup] == [(T0, 20)]
+    b.aggregator.flush()  # b's save comes after the rollup
+    assert _total(a, T0, T0 + HOUR) == 27  # read from the minutes while they disagree with the rollup
+    _settle(a, clock, T0 + 4 * HOUR)  # the hour's minutes are pruned
+    assert a.store.windows("m", 60, T0, T0 + HOUR) == []
+    assert _total(a, T0, T0 + HOUR) == 27
+    rollup = [r for r in a.store.windows("m", HOUR, 0, 1e12) if r.writer == ROLLUP_WRITER]
+    assert [(r.start, r.events) for r in rollup] == [(T0, 27)]
+    for v in (a, b):
+        v.aggregator.stop()
+        v.store.close()
+
+
+def test_an_hour_made_again_is_made_again_in_its_day_before_hours_go(tmp_path: Path) -> None:
+    """Windows saved even after their hour's minutes were pruned (the writer held them unsaved all that
+    time) are added to the hour's rollup, and the day rolled up from that hour is made again from its hours
+    before those are pruned: nothing is lost at either level."""
+    clock = Clock(T0 + 30 * 60)
+    path = tmp_path / "v.db"
+    a = _vigil(path, clock)
+    b = Vigil(CONFIG, SQLiteStore(path), clock=clock, flush_every=3600, writer="b")
+    b.aggregator.start()
+    _send(a, [T0 + 60 * i for i in range(20)], "a")
+    _send(b, [T0 + 60 * i + 30 for i in range(7)], "b")
+    _settle(a, clock, DAY * (T0 // DAY + 1) + 600)  # the day is complete: hour and day rolled up (20)
+    days = [r for r in a.store.windows("m", DAY, 0, 1e12) if r.writer == ROLLUP_WRITER]
+    assert [r.events for r in days] == [20]
+    b.aggregator.flush()
+    _settle(a, clock, T0 + 4 * DAY)  # minutes, then hours pruned
+    assert a.store.windows("m", HOUR, 0, T0 + DAY) == []
+    assert _total(a, T0 - DAY, T0 + DAY) == 27
+    for v in (a, b):
+        v.aggregator.stop()
+        v.store.close()

@@ -43,6 +43,8 @@ models:
     versions: [v1, v2]
     baseline: {{file: {baseline}}}
     features: {{income: {{type: numeric}}}}
+    segments: [region]
+    fairness: {{protected: [region]}}
 rules:
   - {{name: ErrorsHigh, model: m, metric: error_rate, warning: 0.05, window: 1m}}
 alerting:

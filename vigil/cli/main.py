@@ -19,6 +19,7 @@ import click
 from vigil._version import __version__
 from vigil.cli.actions import actions
 from vigil.cli.alerts import alerts, silences
+from vigil.cli.estimate import estimate
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
 from vigil.cli.keys import keys
@@ -370,3 +371,4 @@ main.add_command(actions)
 main.add_command(ingest)
 main.add_command(keys)
 main.add_command(sop)
+main.add_command(estimate)

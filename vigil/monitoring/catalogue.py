@@ -9,6 +9,8 @@ module itself imports nothing heavy, so checking a rule's metric name costs no n
 
 Two metrics take a feature: ``drift:<feature>`` (the drift method's effect size against the baseline) and
 ``null_rate:<feature>``; three take a class: ``precision:<class>``, ``recall:<class>``, ``f1:<class>``.
+The fairness figures take a segment tag (``PER_ATTRIBUTE``, computed in ``vigil.monitoring.fairness``):
+``disparate_impact:<attribute>`` and the three differences.
 The realised-quality metrics (AUCs, calibration, averages over classes, regression errors) are defined in
 ``realised``; ``Metric.support`` gives the labels behind a label metric's figure and, for a proportion, its
 Wilson interval.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATALOGUE",
     "METRICS",
+    "PER_ATTRIBUTE",
     "PER_CLASS",
     "PER_FEATURE",
     "SEGMENT_METRICS",
@@ -396,6 +399,36 @@ PER_FEATURE: dict[str, Metric] = {
 }
 """Metrics of one feature, read as ``name:<feature>``."""
 
+
+def _fairness(name: str) -> Callable[[Step, str | None], float | None]:
+    """A fairness figure of the step's labelled rows across the groups of one segment tag."""
+
+    def compute(step: Step, attribute: str | None) -> float | None:
+        from vigil.monitoring import fairness  # numpy: only once a figure is read
+
+        if not attribute or not len(step.rows):
+            return None
+        return fairness.figure(step.rows, name, attribute, step.min_group)
+
+    return compute
+
+
+_FAIRNESS_HELP = {
+    "demographic_parity_difference": "max − min share of predictions of class 1 across the groups of one "
+    "segment tag",
+    "equal_opportunity_difference": "max − min true-positive rate across the groups of one segment tag",
+    "equalized_odds_difference": "the larger of the true- and false-positive-rate differences across the "
+    "groups of one tag",
+    "disparate_impact": "min / max share of predictions of class 1 across the groups of one tag (under 0.8 "
+    "fails the four-fifths rule)",
+}
+PER_ATTRIBUTE: dict[str, Metric] = {
+    name: Metric(name, text, "ratio", "rows", _fairness(name), labels=True, tasks=("binary",))
+    for name, text in _FAIRNESS_HELP.items()
+}
+"""Fairness figures of one segment tag (a protected attribute), read as ``name:<attribute>``; groups with
+fewer labelled predictions than the model's ``fairness.min_group`` (30 by default) are left out."""
+
 METRICS: dict[str, str] = {name: m.help for name, m in CATALOGUE.items()}
 """Metric names ``Query.series`` knows, with their help, besides ``drift:<feature>``,
 ``null_rate:<feature>`` and the per-class ``PER_CLASS`` (``recall:<class>``)."""
@@ -417,6 +450,8 @@ def lookup(name: str) -> tuple[Metric, str | None]:
         return PER_FEATURE[base], feature
     if sep and feature and base in PER_CLASS:
         return PER_CLASS[base], feature
+    if sep and feature and base in PER_ATTRIBUTE:
+        return PER_ATTRIBUTE[base], feature
     raise KeyError(name)
 
 
@@ -432,8 +467,15 @@ def problem(name: str) -> str | None:
         return f"unknown metric {name!r}: name a feature, as in {base}:<feature>"
     if sep and base in PER_CLASS:
         return f"unknown metric {name!r}: name a class, as in {base}:<class>"
-    known = [*CATALOGUE, *(f"{b}:<feature>" for b in PER_FEATURE), *(f"{b}:<class>" for b in PER_CLASS)]
-    close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE], n=3, cutoff=0.6)
+    if base in PER_ATTRIBUTE:
+        return f"unknown metric {name!r}: name a segment tag, as in {base}:<attribute>"
+    known = [
+        *CATALOGUE,
+        *(f"{b}:<feature>" for b in PER_FEATURE),
+        *(f"{b}:<class>" for b in PER_CLASS),
+        *(f"{b}:<attribute>" for b in PER_ATTRIBUTE),
+    ]
+    close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE, *PER_ATTRIBUTE], n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"unknown metric {name!r}; {hint}known: {', '.join(known)}"
 
@@ -445,6 +487,7 @@ def markdown() -> str:
         *((n, m) for n, m in CATALOGUE.items()),
         *((f"{n}:<feature>", m) for n, m in PER_FEATURE.items()),
         *((f"{n}:<class>", m) for n, m in PER_CLASS.items()),
+        *((f"{n}:<attribute>", m) for n, m in PER_ATTRIBUTE.items()),
     ]
     for name, m in rows:
         needs = (

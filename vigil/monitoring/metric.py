@@ -53,6 +53,8 @@ class Step:
     read of the same events; None without a baseline)."""
     hosts: Mapping[str, float]
     """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
+    min_group: int = 30
+    """The model's ``fairness.min_group``: smaller groups are left out of the fairness figures."""
 
     @cached_property
     def classification(self) -> performance_types.ClassificationState:

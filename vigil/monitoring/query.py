@@ -284,6 +284,7 @@ class Query:
                 segmented=selector is not None,
                 drift=_once(partial(self._step_drift, model, version, step, t, found, baseline, settings)),
                 hosts=hosts.get(t, {}),
+                min_group=spec.fairness.min_group if spec.fairness is not None else 30,
             )
             for name, (metric, feature) in wanted.items():
                 shown = metric.support(context, feature) if support else None

@@ -8,9 +8,12 @@
   is older than the hours' retention): rows of writers other than ``rollup`` at a coarse resolution hold
   events found in no finer row, and add to whatever else covers their period.
 * Past ``retention.minutes`` the model's own windows are deleted, in whole hours, and only those hours
-  already rolled up; hours go after ``retention.hours``, days after ``retention.days``. The ingest log is
-  pruned up to this writer's checkpoint after ``retention.events`` (held batches stay), predictions (and
-  the idempotency keys of their batches) after ``retention.predictions``.
+  already rolled up; just before, an hour whose windows gained events after its rollup was made (a
+  writer's save that came late, or failed for a while) is rolled up again (``_remake``), so the rollup
+  alone then holds every event; days likewise before their hours go. Hours go after ``retention.hours``,
+  days after ``retention.days``. The ingest log is pruned up to this writer's checkpoint after
+  ``retention.events`` (held batches stay), predictions (and the idempotency keys of their batches) after
+  ``retention.predictions``.
 * Queries read the finest rows that exist for each part of a range (``choose_rows``), or the same events
   from the rollups where those hold them exactly (``coarse_rows``).
 """
@@ -23,6 +26,7 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
+import orjson
 
 from vigil.monitoring.window import WindowState
 from vigil.spec import ModelSpec
@@ -32,6 +36,7 @@ __all__ = [
     "DAY",
     "GRACE",
     "HOUR",
+    "PRUNED_KIND",
     "ROLLUP_WRITER",
     "choose_rows",
     "coarse_counts",
@@ -79,7 +84,7 @@ def maintain(
 ) -> dict[str, int]:
     """Roll up what is complete, then delete what is past retention. Returns counts, for the log."""
     res = int(spec.window.total_seconds())
-    done = {"hours": 0, "days": 0, "deleted": 0}
+    done = {"hours": 0, "days": 0, "remade": 0, "deleted": 0}
     if res < HOUR:
         done["hours"] = _roll(store, model, res, HOUR, now)
     if res < DAY:
@@ -91,10 +96,15 @@ def maintain(
         cut = math.floor((now - r.minutes.total_seconds()) / HOUR) * HOUR
         rolled = store.last_window_start(model, HOUR, ROLLUP_WRITER)
         if rolled is not None:
-            done["deleted"] += store.delete_windows(model, res, min(cut, rolled + HOUR))
+            before = min(cut, rolled + HOUR)
+            done["remade"] = _remake(store, model, res, HOUR, before)
+            done["deleted"] += _prune(store, model, res, before, now)
     if res < DAY:
         cut = math.floor((now - r.hours.total_seconds()) / DAY) * DAY
-        done["deleted"] += store.delete_windows(model, HOUR, cut)
+        rolled = store.last_window_start(model, DAY, ROLLUP_WRITER)
+        if rolled is not None:
+            done["remade"] += _remake(store, model, HOUR, DAY, min(cut, rolled + DAY))
+        done["deleted"] += _prune(store, model, HOUR, cut, now)
     done["deleted"] += store.delete_windows(model, DAY, now - r.days.total_seconds())
     store.forget_keys(model, now - r.predictions.total_seconds())
     done["deleted"] += store.delete_predictions(model, now - r.predictions.total_seconds())
@@ -116,7 +126,81 @@ def _roll(store: Store, model: str, source: int, target: int, now: float) -> int
     last_complete = math.floor((now - GRACE) / target) * target - target  # the last period that is done
     last = store.last_window_start(model, target, ROLLUP_WRITER)
     oldest = 0 if last is None else last + target
-    rows = store.windows(model, source, oldest, last_complete + target)
+    out = _merged(model, store.windows(model, source, oldest, last_complete + target), target)
+    if out:
+        store.save_windows(ROLLUP_WRITER, out, checkpoint=0)
+        log.info("rolled up %d %s-second periods of %s", len(out), target, model)
+    return len(out)
+
+
+def _remake(store: Store, model: str, source: int, target: int, before: float) -> int:
+    """Make each rolled-up ``target`` period before ``before`` hold every event of its ``source`` rows, just
+    before those rows are pruned; returns the periods made again.
+
+    A period whose rows still all exist (never pruned) but hold more events than its rollup had rows saved
+    after the rollup was made (a writer's save that came late, or failed at the time): it is rolled up again
+    from them, exactly. A period already pruned (before the watermark recorded at each prune) whose rows
+    appear again holds only rows saved after the prune, by a writer that held them unsaved all that time: they
+    are merged into the rollup. That is exact when the writer had saved none of those windows before; a part
+    it had saved before is in the rollup already and is counted again (logged)."""
+    pruned = _pruned(store, model, source)
+    sums: dict[tuple[str, int], int] = {}
+    for s in store.window_sums(model, source, 0, before, target):
+        sums[(s.version, s.start)] = sums.get((s.version, s.start), 0) + s.events
+    if not sums:
+        return 0
+    first = min(start for _, start in sums)
+    rollups = {
+        (c.version, c.start): c
+        for c in store.window_counts(model, target, first, before)
+        if c.writer == ROLLUP_WRITER
+    }
+    stale = sorted({k[1] for k, n in sums.items() if k not in rollups or rollups[k].events != n})
+    out: list[WindowRow] = []
+    for start in stale:
+        rows = store.windows(model, source, start, start + target)
+        if start < pruned:  # the rows saved after the prune, added to what the rollup holds
+            rows += [r for r in store.windows(model, target, start, start + 1) if r.writer == ROLLUP_WRITER]
+            log.warning(
+                "windows of %s saved after the %s-second period at %d was pruned are added to its rollup "
+                "(a part of them saved before the prune would be counted twice)",
+                model,
+                target,
+                start,
+                extra={"event": "retention.late_rows", "model": model, "start": start},
+            )
+        out += _merged(model, rows, target)
+    if out:
+        store.save_windows(ROLLUP_WRITER, out, checkpoint=0)
+        log.warning(
+            "rolled up %d %s-second periods of %s again: rows saved after their rollup",
+            len(stale),
+            target,
+            model,
+            extra={"event": "retention.remade", "model": model, "periods": len(stale)},
+        )
+    return len(stale)
+
+
+PRUNED_KIND = "pruned"
+"""Records of how far each model's rows of a resolution were pruned (id ``model:resolution``)."""
+
+
+def _pruned(store: Store, model: str, resolution: int) -> float:
+    record = store.record(PRUNED_KIND, f"{model}:{resolution}")
+    return -math.inf if record is None else float(orjson.loads(record.body)["before"])
+
+
+def _prune(store: Store, model: str, resolution: int, before: float, now: float) -> int:
+    """Delete the rows of ``resolution`` before ``before`` and record how far that went."""
+    deleted = store.delete_windows(model, resolution, before)
+    if before > _pruned(store, model, resolution):
+        store.put_record(PRUNED_KIND, f"{model}:{resolution}", orjson.dumps({"before": before}).decode(), now)
+    return deleted
+
+
+def _merged(model: str, rows: list[WindowRow], target: int) -> list[WindowRow]:
+    """``rows`` merged into one rollup row per ``target`` period and version."""
     periods: dict[tuple[int, str], list[WindowRow]] = {}
     for row in rows:
         start = math.floor(row.start / target) * target
@@ -131,10 +215,7 @@ def _roll(store: Store, model: str, source: int, target: int, now: float) -> int
                 model, version, target, start, ROLLUP_WRITER, merged.events, merged.to_bytes(), merged.errors
             )
         )
-    if out:
-        store.save_windows(ROLLUP_WRITER, out, checkpoint=0)
-        log.info("rolled up %d %s-second periods of %s", len(out), target, model)
-    return len(out)
+    return out
 
 
 def choose_rows(

@@ -191,6 +191,7 @@ async def authorize(request: Request) -> Caller:
             raise NotSignedIn(
                 "send an API key: Authorization: Bearer <key> (or X-API-Key), or sign in at /login"
             )
+        request.state.caller = caller  # the refusal's page says who is signed in
         if not caller.may(need):
             who = caller.holder or "this key"
             raise Refused(
@@ -273,6 +274,10 @@ async def _not_signed_in(request: Request, exc: Exception) -> Response:
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     if _wants_page(request):
+        page = getattr(request.app.state, "refused_page", None)
+        if page is not None:  # the dashboard's own page (vigil.server.ui), in its look
+            answer: Response = page(request, str(exc.detail))
+            return answer
         text = str(exc.detail).replace("&", "&amp;").replace("<", "&lt;")
         return HTMLResponse(
             f"<!doctype html><title>Not allowed · Vigil</title><h1>Not allowed</h1><p>{text}</p>"

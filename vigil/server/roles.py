@@ -15,6 +15,8 @@ open by mistake; a test calls every route with every role and checks the answer 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, get_args
 
@@ -24,7 +26,7 @@ from starlette.routing import Mount
 
 from vigil.spec.security import ROLES, Role
 
-__all__ = ["NEEDS", "ROUTES", "Need", "allows", "bind", "every_route", "markdown", "needs_role"]
+__all__ = ["NEEDS", "ROUTES", "Need", "allows", "bind", "every_route", "markdown", "need_of", "needs_role"]
 
 Need = Literal["open", "viewer", "editor", "admin", "ingest"]
 NEEDS: tuple[Need, ...] = get_args(Need)
@@ -59,6 +61,8 @@ ROUTES: dict[str, Need] = {
     "GET /v1/models/{model}": "viewer",
     "GET /v1/models/{model}/metrics": "viewer",
     "GET /v1/models/{model}/drift": "viewer",
+    "GET /v1/models/{model}/fairness": "viewer",
+    "GET /v1/models/{model}/slices": "viewer",
     "GET /v1/alerts": "viewer",
     "GET /v1/episodes": "viewer",
     "GET /v1/silences": "viewer",
@@ -132,6 +136,24 @@ ROUTES: dict[str, Need] = {
 def allows(roles: frozenset[Role], need: Need) -> bool:
     """Whether a caller with ``roles`` may call a route that needs ``need``."""
     return need == "open" or not roles.isdisjoint(_GRANTS[need])
+
+
+def need_of(method: str, path: str, table: Mapping[str, Need] = ROUTES) -> Need | None:
+    """What a concrete request (``POST``, ``/alerts/abc/ack``) needs, by the table's templates; None when
+    no route matches (the dashboard hides a form it cannot tell is allowed)."""
+    for key, need in table.items():
+        m, template = key.split(" ", 1)
+        if m == method and _pattern(template).fullmatch(path):
+            return need
+    return None
+
+
+@functools.cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\}|\*)", template)
+    return re.compile(
+        "".join("[^/]+" if p.startswith("{") else ".*" if p == "*" else re.escape(p) for p in parts)
+    )
 
 
 def needs_role(need: Need) -> str:

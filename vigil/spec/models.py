@@ -14,7 +14,7 @@ from vigil.errors import Invalid, Issue, as_written
 from vigil.spec.columns import ColumnSpec
 from vigil.spec.fields import Duration, Section, check, config_folder
 
-__all__ = ["TASKS", "Baseline", "ModelSpec", "Owner", "PredictionBaseline", "Retention", "Task"]
+__all__ = ["TASKS", "Baseline", "Fairness", "ModelSpec", "Owner", "PredictionBaseline", "Retention", "Task"]
 
 Task = Literal["binary", "multiclass", "regression", "llm"]
 TASKS: tuple[str, ...] = get_args(Task)
@@ -129,6 +129,29 @@ class Retention(Section):
     """Predictions kept for joining late labels."""
 
 
+class Fairness(Section):
+    """The protected attributes a binary model's fairness is measured across (``models.NAME.fairness:``):
+    each is one of the model's ``segments`` tags; groups with fewer than ``min_group`` labelled predictions
+    are left out of the figures (and named)."""
+
+    protected: tuple[Annotated[str, StringConstraints(min_length=1)], ...]
+    min_group: Annotated[int, Field(ge=1)] = 30
+
+    @field_validator("protected", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("protected")
+    @classmethod
+    def _some_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise Invalid(Issue("lists no attribute", "name the segment tags to compare, e.g. [gender]"))
+        if len(set(value)) != len(value):
+            raise Invalid(Issue("lists an attribute twice", "remove the repeat"))
+        return value
+
+
 class ModelSpec(Section):
     """One monitored model (``models.NAME:``): an inference point declared as code."""
 
@@ -142,6 +165,8 @@ class ModelSpec(Section):
     features: dict[str, ColumnSpec] = Field(default_factory=dict)
     segments: tuple[str, ...] = ()
     """The event ``segments`` tags this model's traffic is sliced by (shown in the registry)."""
+    fairness: Fairness | None = None
+    """Protected attributes (among ``segments``) whose groups' fairness is reported (binary models)."""
     baseline: Baseline | None = None
     window: Duration = timedelta(minutes=1)
     sampling_rate: Annotated[float, Field(gt=0, le=1)] = 1.0
@@ -190,6 +215,24 @@ class ModelSpec(Section):
                 "add it to versions, or fix the name",
                 ("live",),
             )
+
+    @check("fairness", "segments", "task")
+    def _protected_among_segments(self) -> Iterator[Issue]:
+        if self.fairness is None:
+            return
+        if self.task != "binary":
+            yield Issue(
+                f"fairness: applies to binary models (selection is a prediction of class 1), not {self.task}",
+                "remove fairness:, or declare task: binary",
+                ("fairness",),
+            )
+        for i, name in enumerate(self.fairness.protected):
+            if name not in self.segments:
+                yield Issue(
+                    f"protected attribute {as_written(name)} is not among segments {list(self.segments)}",
+                    f"add {name} to segments: (the tag events carry it in), or fix the name",
+                    ("fairness", "protected", i),
+                )
 
     @property
     def live_version(self) -> str:

@@ -2,9 +2,9 @@
 vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.rules.slo`).
 
 A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>``,
-``null_rate:<feature>`` or a per-class ``recall:<class>``) over its evaluation ``window`` and decides a
-severity. Kinds (one module each, owning its fields, checks and judgement; registered in
-:mod:`vigil.alerting.rules.section`):
+``null_rate:<feature>``, a per-class ``recall:<class>``, or a fairness figure of a segment tag such as
+``disparate_impact:<attribute>``) over its evaluation ``window`` and decides a severity. Kinds (one module
+each, owning its fields, checks and judgement; registered in :mod:`vigil.alerting.rules.section`):
 
 * ``threshold`` (:class:`ThresholdRule`): the value against fixed levels; ``op: ">"`` breaches when
   value > level (``warning`` below ``critical``), ``op: "<"`` when value < level (``warning`` above

@@ -24,6 +24,7 @@ from vigil.config.problems import choose
 from vigil.errors import Invalid, Issue
 from vigil.monitoring.catalogue import (
     METRICS,
+    PER_ATTRIBUTE,
     PER_CLASS,
     SEGMENT_METRICS,
     lookup,
@@ -72,11 +73,12 @@ def problem(key: str, message: str, hint: str) -> Invalid:
 
 def known_metric(name: str) -> bool:
     """True for a metric name ``Query.series`` knows: ``METRICS``, ``drift:<f>``, ``null_rate:<f>`` and the
-    per-class ``precision:<class>``, ``recall:<class>``, ``f1:<class>``."""
+    per-class ``precision:<class>``, ``recall:<class>``, ``f1:<class>``, and fairness figures of a segment tag
+    (``disparate_impact:<attribute>``, ...)."""
     if name in METRICS:
         return True
     base, sep, feature = name.partition(":")
-    return bool(sep) and (base in PER_FEATURE or base in PER_CLASS) and bool(feature)
+    return bool(sep) and (base in PER_FEATURE or base in PER_CLASS or base in PER_ATTRIBUTE) and bool(feature)
 
 
 def fmt(value: float | None) -> str:
@@ -264,16 +266,22 @@ class MetricRule(RuleBase):
         if not metric:
             raise problem("", "metric is missing", "add metric: e.g. error_rate or latency_p95")
         if self.feature is not None:
-            if metric in PER_FEATURE:
+            if metric in PER_FEATURE or metric in PER_ATTRIBUTE:
                 metric = f"{metric}:{self.feature}"
             elif metric.partition(":")[2] != self.feature:
                 raise problem(
                     "feature",
                     f"feature {self.feature!r} does not apply to metric {metric!r}",
-                    "use metric: drift or null_rate with feature:, or remove feature",
+                    "use metric: drift or null_rate (or a fairness figure) with feature:, or remove feature",
                 )
         if not known_metric(metric):
-            known = [*METRICS, "drift:<feature>", "null_rate:<feature>", *(f"{c}:<class>" for c in PER_CLASS)]
+            known = [
+                *METRICS,
+                "drift:<feature>",
+                "null_rate:<feature>",
+                *(f"{c}:<class>" for c in PER_CLASS),
+                *(f"{name}:<attribute>" for name in PER_ATTRIBUTE),
+            ]
             raise problem("metric", f"unknown metric {metric!r}", choose(metric, known, "metrics"))
         if self.segment is not None and metric not in SEGMENT_METRICS:
             raise problem(

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from vigil.server.ui.render import ENV, STATIC
+from vigil.server.ui.render import ENV, STATIC, Page, render
 from vigil.server.ui.views import (
     alerts,
     features,
@@ -48,10 +48,27 @@ def mount(app: FastAPI) -> None:
     app.mount(STATIC, GZipMiddleware(static, minimum_size=1024), name="ui-static")
     for view in ROUTERS:
         app.include_router(view.router)
+    app.state.refused_page = _refused
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
         return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+def _refused(request: Request, why: str) -> Response:
+    """The page of a request the caller's role may not make (403), with a way to sign in as someone else."""
+    back = request.headers.get("referer") or "/"
+    changed = request.method not in ("GET", "HEAD")
+    return render(
+        request,
+        "refused.html",
+        Page("Not allowed", ""),
+        status=403,
+        why=why,
+        back=back,
+        changed=changed,
+        sign_in=True,
+    )
 
 
 def compile_templates() -> None:

@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from vigil._version import __version__
+from vigil.server.roles import allows, need_of
 from vigil.server.ui.csrf import csrf_token
 from vigil.server.ui.timerange import PRESETS, TimeRange
 from vigil.timefmt import format_duration
@@ -125,6 +127,17 @@ def as_json(value: Any) -> Markup:
     return Markup(text)
 
 
+@pass_context
+def may(context: Context, method: str, path: str) -> bool:
+    """Whether the page's caller may send ``method path``: the dashboard shows a form only to those it
+    would not refuse (the server checks again when the form is sent). Without a gate (no caller), yes."""
+    caller = context.get("caller")
+    if caller is None:
+        return True
+    need = need_of(method, path)
+    return need is not None and allows(caller.roles, need)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("vigil.server.ui", "templates"),
@@ -135,6 +148,7 @@ def _environment() -> Environment:
     env.filters.update(num=fmt_number, time=fmt_time, json=as_json, time_input=time_input, span=fmt_span)
     env.globals.update(NAV=NAV, PRESETS=PRESETS, STATIC=STATIC, version=__version__, ago=fmt_ago)
     env.globals["csrf_token"] = csrf_token  # the one CSRF seam (vigil.server.ui.csrf)
+    env.globals["may"] = may
     return env
 
 

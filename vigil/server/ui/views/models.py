@@ -1,5 +1,6 @@
 """``/models``: the registered models; ``/models/{name}``: one model over the page's range (live service
-metrics, drift heatmap, data quality, performance, cost, hosts, its alerts and versions)."""
+metrics, drift heatmap, data quality, performance, fairness and worst slices, cost, hosts, its alerts and
+versions)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
 from vigil.server.ui.detail import ModelDetail, changes, heat_colour, model_detail
+from vigil.server.ui.fairness import WhoFaresWorse, who_fares_worse
 from vigil.server.ui.health import firing_now
 from vigil.server.ui.render import Page, render
 from vigil.server.ui.views.common import base_url, time_range, unknown_model
@@ -42,17 +44,20 @@ async def model(
     if spec is None:
         return unknown_model(request, vigil.registry, name, span)
 
-    def gather() -> ModelDetail:
+    def gather() -> tuple[ModelDetail, WhoFaresWorse | None]:
         firing = [f for f in firing_now(engine, now) if f.model == name]
         previous = vigil.registry.previous(name)
-        return model_detail(vigil.query.snapshot(), vigil.store, name, spec, span, firing, previous)
+        query = vigil.query.snapshot()
+        detail = model_detail(query, vigil.store, name, spec, span, firing, previous)
+        return detail, who_fares_worse(query, name, spec, span)
 
-    detail = await run_in_threadpool(gather)
+    detail, who = await run_in_threadpool(gather)
     return render(
         request,
         "model.html",
         Page(name, "models", span),
         m=detail,
+        who=who,
         changes=changes(vigil.store, name, detail.deployment),
         heat_colour=heat_colour,
         base=base_url(request),
