@@ -5,9 +5,11 @@ Run from the repository root:
 
 Writes ``--rows`` predictions of a binary model (one hour, batches of 1,000, 80% labelled a minute later,
 two segments) into a fresh SQLite store, then times, best of ``--repeat`` runs: the join alone
-(``Query.joined``), the label metrics for the whole hour as one step and as 60 steps, and the hour's
-accuracy for one segment. ``--code PATH`` measures the ``vigil`` package found in another checkout (say
-the commit before a change), in this same interpreter.
+(``Query.joined``), the label metrics for the whole hour as one step and as 60 steps, the realised-quality
+metrics (AUCs, calibration, averages: one ``ClassificationState`` per step) likewise and with their
+``support`` (labels, coverage, Wilson intervals), and the hour's accuracy for one segment. ``--code PATH``
+measures the ``vigil`` package found in another checkout (say the commit before a change), in this same
+interpreter.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 T0 = 1_800_000_000.0
 LABELLED = ["accuracy", "precision", "recall", "f1", "label_coverage", "label_lag_p50", "predictions"]
+REALISED = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "positive_rate", "f1_weighted", "recall:0"]
+"""Read from one mergeable state per step (``Step.classification``), shared by all of them."""
 
 
 def _use(code: str | None) -> None:
@@ -101,6 +105,15 @@ def main() -> int:
             ),
             "label metrics, 60 steps": _best(
                 lambda: query.series("m", LABELLED, T0, end, step=60), args.repeat
+            ),
+            "realised quality, 1 step": _best(
+                lambda: query.series("m", REALISED, T0, end, step=3600), args.repeat
+            ),
+            "realised quality, 60 steps": _best(
+                lambda: query.series("m", REALISED, T0, end, step=60), args.repeat
+            ),
+            "same, with support": _best(
+                lambda: query.readings("m", REALISED, T0, end, step=60, support=True), args.repeat
             ),
             "accuracy, one segment": _best(
                 lambda: query.series("m", ["accuracy"], T0, end, step=3600, segment="region=eu"), args.repeat

@@ -306,6 +306,7 @@ def test_a_segment_rule_fires_on_the_degraded_segment_only(app: App) -> None:
             op="<",
             critical=0.75,
             window="1m",
+            min_labels=20,  # 30 labels per segment and minute
         )
         for r in ("eu", "us")
     ]
@@ -469,3 +470,42 @@ def test_daily_cost_20_percent_above_its_weekly_mean(app: App) -> None:
     assert loud.baseline == pytest.approx(np.mean(week), rel=1e-9)  # sums of a few floats: 1e-9 is ample
     assert loud.threshold == pytest.approx(1.2 * np.mean(week), rel=1e-9)
     assert loud.value == pytest.approx(13.0)
+
+
+@pytest.mark.parametrize(("labelled", "fires"), [(40, False), (99, False), (100, True), (150, True)])
+def test_a_label_rule_waits_for_min_labels(app: App, labelled: int, fires: bool) -> None:
+    # every labelled prediction is wrong (accuracy 0 and ROC AUC 0): only the number of labels decides
+    n = 200
+    app.clock.now = at(0)
+    _post(
+        app,
+        "/v1/events",
+        [
+            {"model": "credit", "request_id": f"m{i}", "timestamp": T0 + i * 0.25, "prediction": i % 2}
+            | {"score": 0.9 if i % 2 else 0.8}
+            for i in range(n)
+        ],
+    )
+    _post(
+        app,
+        "/v1/labels",
+        [{"model": "credit", "request_id": f"m{i}", "label": 0 if i % 2 else 1} for i in range(labelled)],
+    )
+    rules: list[Rule] = [
+        ThresholdRule(name=f"Low{m}", model="credit", metric=m, op="<", critical=0.5, window="1m")
+        for m in ("accuracy", "roc_auc")
+    ]
+    # label_coverage is itself about the labels' count: never guarded
+    rules.append(
+        ThresholdRule(
+            name="Coverage", model="credit", metric="label_coverage", op="<", critical=0.9, window="1m"
+        )
+    )
+    alerts = run(app, rules, 0, {})
+    assert {a.labels["alertname"] for a in alerts} == ({"Lowaccuracy", "Lowroc_auc"} if fires else set()) | {
+        "Coverage"
+    }
+    unguarded = ThresholdRule(
+        name="Raw", model="credit", metric="accuracy", op="<", critical=0.5, window="1m", min_labels=0
+    )
+    assert [a.labels["alertname"] for a in run(app, [unguarded], 0, {})] == ["Raw"]

@@ -175,7 +175,9 @@ def test_relative_rule_needs_its_baseline_points_and_keep_firing_for_holds_the_r
 
 
 def test_peak_is_the_lowest_value_for_less_than_rules() -> None:
-    rule = ThresholdRule(name="Acc", metric="accuracy", op="<", warning=0.9, critical=0.7, window="1m")
+    rule = ThresholdRule(
+        name="Acc", metric="accuracy", op="<", warning=0.9, critical=0.7, window="1m", min_labels=0
+    )  # the source has no label counts: judge every value
     result = replay(rule, SeriesSource(minutes([0.95, 0.85, 0.6, 0.8, 0.95])), "m", after(0), after(4))
     assert result.firings == (Firing(after(1), after(4), CRIT, 0.6),)
 

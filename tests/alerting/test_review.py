@@ -234,7 +234,8 @@ def test_suggestion_for_a_less_than_rule_is_mirrored() -> None:
     data = rng.normal(0.9, 0.02, 3000)
     data[1000:1004] -= 0.3
     values: list[float | None] = [float(v) for v in data]
-    rule = ThresholdRule(name="Acc", metric="accuracy", op="<", warning=0.85, window="5m")
+    # the synthetic source has no label counts: min_labels=0 judges every value
+    rule = ThresholdRule(name="Acc", metric="accuracy", op="<", warning=0.85, window="5m", min_labels=0)
     got = suggest_thresholds(rule, series(values), "m", START, START + STEP * len(values))
     median = np.median(data)
     sigma = np.median(np.abs(data - median)) / norm.ppf(0.75)
@@ -266,7 +267,9 @@ def test_suggestion_edge_cases_constant_empty_unaligned_and_refused() -> None:
     empty = suggest_thresholds(rule, series([None] * 20), "m", START, START + 20 * STEP)
     assert (empty.values, empty.warning) == (0, None) and "nothing to suggest" in empty.notes[0]
     assert [c.name for c in empty.candidates] == ["current rule", "current warning"]
-    drops = AnomalyRule(name="D", metric="accuracy", direction="down", window="5m", baseline_window="1h")
+    drops = AnomalyRule(
+        name="D", metric="accuracy", direction="down", window="5m", baseline_window="1h", min_labels=0
+    )
     acc = np.array([0.9, 0.91, 0.89] * 30)
     down = suggest_thresholds(drops, series(list(acc)), "m", START, START + 90 * STEP)
     sigma = np.median(np.abs(acc - 0.9)) / norm.ppf(0.75)

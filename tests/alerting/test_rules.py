@@ -210,7 +210,7 @@ models:
 @pytest.mark.parametrize(
     ("model", "extra"),
     [
-        ("clf", {"AccuracyDrop"}),
+        ("clf", {"AccuracyDrop", "RocAucDrop", "CalibrationOff"}),
         ("multi", {"AccuracyDrop"}),
         ("reg", {"MaeRise"}),
         ("chat", {"CostPerPredictionSpike"}),
@@ -224,6 +224,14 @@ def test_default_rules_per_task(model: str, extra: set[str]) -> None:
     assert all(r.model == model and r.labels["team"] == spec.owner.team for r in rules.values())
     assert rules["LatencyP95Spike"].kind == "relative" and rules["LatencyP95Spike"].factor == 3
     assert rules["NoData"].kind == "no_data" and rules["NoData"].timing.for_warning == 900
+    if "RocAucDrop" in rules:  # binary: ranking and calibration, judged only with 100 labels an hour
+        auc, ece = rules["RocAucDrop"], rules["CalibrationOff"]
+        assert (
+            isinstance(auc, RelativeRule) and auc.metric == "roc_auc" and auc.op == "<" and auc.percent == 5
+        )
+        assert isinstance(ece, ThresholdRule) and (ece.metric, ece.warning, ece.critical) == ("ece", 0.1, 0.2)
+        assert auc.labels_needed == ece.labels_needed == rules["AccuracyDrop"].labels_needed == 100
+        assert rules["ErrorRateHigh"].labels_needed == 0
     if "AccuracyDrop" in rules:
         acc = rules["AccuracyDrop"]
         assert isinstance(acc, RelativeRule)

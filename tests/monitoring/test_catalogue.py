@@ -21,6 +21,7 @@ from vigil.ingest.batch import to_ipc
 from vigil.monitoring.catalogue import (
     CATALOGUE,
     METRICS,
+    PER_CLASS,
     PER_FEATURE,
     SEGMENT_METRICS,
     lookup,
@@ -55,6 +56,32 @@ def test_views_read_the_catalogue() -> None:
     assert set(SEGMENT_METRICS) == {n for n, m in CATALOGUE.items() if m.segment}
     assert all(m.help and m.unit for m in (*CATALOGUE.values(), *PER_FEATURE.values()))
     assert tuple(METHODS) == METHOD_NAMES  # the CLI's --method choices, kept without importing numpy
+
+
+def test_per_class_names_and_what_guards_the_label_figures() -> None:
+    assert lookup("recall:cat") == (PER_CLASS["recall"], "cat")
+    assert lookup("precision:1") == (PER_CLASS["precision"], "1")
+    assert "name a class, as in f1:<class>" in (problem("f1:") or "")
+    assert "recall:<class>" in (problem("nonsense_entirely") or "")
+    # the figures rules wait for min_labels on: every label figure but the counts about the labels
+    sampled = {n for n, m in CATALOGUE.items() if m.sampled}
+    assert {n for n, m in CATALOGUE.items() if m.labels} - sampled == {
+        "labelled",
+        "label_coverage",
+        "label_lag_p50",
+    }
+    assert all(m.sampled and m.labels for m in PER_CLASS.values())
+    # a Wilson interval only where the figure is one proportion (a share of 0-1)
+    proportions = {n for n, m in CATALOGUE.items() if m.proportion is not None}
+    assert proportions == {
+        "accuracy",
+        "precision",
+        "recall",
+        "positive_rate",
+        "precision_micro",
+        "recall_micro",
+    }
+    assert all(CATALOGUE[n].unit == "ratio" for n in proportions)
 
 
 def test_readme_documents_every_metric() -> None:

@@ -42,8 +42,17 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
             "credit-latency",
             *defaults,
             "AccuracyDrop",
+            "RocAucDrop",
+            "CalibrationOff",
         ],
-        "churn": ["HighLatency", "ChurnTrafficAnomaly", *defaults, "AccuracyDrop"],
+        "churn": [
+            "HighLatency",
+            "ChurnTrafficAnomaly",
+            *defaults,
+            "AccuracyDrop",
+            "RocAucDrop",
+            "CalibrationOff",
+        ],
         "support-assistant": ["HighLatency", "AssistantCost", *defaults, "CostPerPredictionSpike"],
     }
     sources = {n.id: n.facts["source"] for n in p.stage(Stage.RULES)}

@@ -8,18 +8,23 @@ metrics), the predictions joined with their labels (label metrics, per segment t
 module itself imports nothing heavy, so checking a rule's metric name costs no numpy.
 
 Two metrics take a feature: ``drift:<feature>`` (the drift method's effect size against the baseline) and
-``null_rate:<feature>``. The fairness figures take a segment tag (``PER_ATTRIBUTE``, computed in
-``vigil.monitoring.fairness``): ``disparate_impact:<attribute>`` and the three differences.
+``null_rate:<feature>``; three take a class: ``precision:<class>``, ``recall:<class>``, ``f1:<class>``.
+The fairness figures take a segment tag (``PER_ATTRIBUTE``, computed in ``vigil.monitoring.fairness``):
+``disparate_impact:<attribute>`` and the three differences.
+The realised-quality metrics (AUCs, calibration, averages over classes, regression errors) are defined in
+``realised``; ``Metric.support`` gives the labels behind a label metric's figure and, for a proportion, its
+Wilson interval.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from vigil.monitoring.metric import Drift, Metric, Step, Support
+from vigil.monitoring.realised import PER_CLASS, REALISED, confusion_of
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
@@ -31,82 +36,20 @@ __all__ = [
     "CATALOGUE",
     "METRICS",
     "PER_ATTRIBUTE",
+    "PER_CLASS",
     "PER_FEATURE",
     "SEGMENT_METRICS",
     "Drift",
     "Metric",
     "Segment",
     "Step",
+    "Support",
     "lookup",
     "markdown",
     "parse_segment",
     "problem",
     "segment_text",
 ]
-
-Source = Literal["window", "rows", "drift", "hosts"]
-
-
-@dataclass(frozen=True)
-class Drift:
-    """What the drift metrics read of a comparison with the baseline: its share of drifted columns and each
-    compared column's effect size (NaN where the method gives none)."""
-
-    share: float
-    effects: Mapping[str, float]
-
-
-@dataclass(frozen=True)
-class Step:
-    """What one step of a series offers a metric."""
-
-    seconds: float
-    window: WindowState | None
-    """The step's windows merged (None when it has none)."""
-    rows: Joined
-    """The step's predictions with their labels (only the segment's with a segment)."""
-    task: str
-    segmented: bool
-    drift: Callable[[], Drift | None]
-    """The baseline compared with the step's window (computed once, on first use, or kept from an earlier
-    read of the same events; None without a baseline)."""
-    hosts: Mapping[str, float]
-    """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
-    min_group: int = 30
-    """The model's ``fairness.min_group``: smaller groups are left out of the fairness figures."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One metric: how to compute it, and what it is."""
-
-    name: str
-    help: str
-    unit: str
-    """``events``, ``events/s``, ``ratio`` (0–1), ``ms``, ``s``, ``tokens``, ``USD``, ``percent``, or the
-    model's own unit (``score``, ``prediction``, ``label``)."""
-    source: Source
-    compute: Callable[[Step, str | None], float | None]
-    """The value of a step (NaN, infinities and None: no value); the second argument is the feature of a
-    per-feature metric."""
-    labels: bool = False
-    """Needs ground-truth labels."""
-    segment: bool = False
-    """Readable for one segment."""
-    tasks: tuple[str, ...] = ()
-    """Model tasks it applies to (empty: all); other tasks read no value."""
-    when_idle: float | None = None
-    """The value of a step without events (0 for counts; None: no value)."""
-
-    def read(self, step: Step, feature: str | None = None) -> float | None:
-        """The metric's value for ``step``, or None when it has none."""
-        if self.tasks and step.task not in self.tasks:
-            return None
-        idle = step.window is None or step.window.events == 0
-        if self.source in ("window", "drift") and not step.segmented and idle:
-            return self.when_idle
-        value = self.compute(step, feature)
-        return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _window(fn: Callable[[WindowState, float, str], float]) -> Callable[[Step, str | None], float | None]:
@@ -159,6 +102,14 @@ def _by_class(
         return read(step, feature)
 
     return compute
+
+
+def _binary(
+    counts: Callable[[performance_types.Confusion], tuple[int, int]],
+) -> Callable[[Step, str | None], tuple[int, int] | None]:
+    """A binary model's class-1 proportion as (successes, trials); None for other tasks (a macro average is
+    not one proportion)."""
+    return lambda step, feature: counts(confusion_of(step, None)) if step.task == "binary" else None
 
 
 def _coverage(step: Step, feature: str | None) -> float | None:
@@ -319,6 +270,8 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=_CLASSES,
+            proportion=lambda s, f: (s.classification.correct(), s.classification.rows),
+            sampled=True,
         ),
         Metric(
             "precision",
@@ -329,6 +282,8 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=_CLASSES,
+            proportion=_binary(lambda c: (c.tp, c.tp + c.fp)),
+            sampled=True,
         ),
         Metric(
             "recall",
@@ -339,6 +294,8 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=_CLASSES,
+            proportion=_binary(lambda c: (c.tp, c.tp + c.fn)),
+            sampled=True,
         ),
         Metric(
             "f1",
@@ -349,6 +306,7 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=_CLASSES,
+            sampled=True,
         ),
         Metric(
             "mae",
@@ -359,6 +317,7 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=("regression",),
+            sampled=True,
         ),
         Metric(
             "rmse",
@@ -369,7 +328,9 @@ CATALOGUE: dict[str, Metric] = {
             labels=True,
             segment=True,
             tasks=("regression",),
+            sampled=True,
         ),
+        *REALISED,
         Metric(
             "label_coverage",
             "share of predictions with a label so far",
@@ -469,8 +430,8 @@ PER_ATTRIBUTE: dict[str, Metric] = {
 fewer labelled predictions than the model's ``fairness.min_group`` (30 by default) are left out."""
 
 METRICS: dict[str, str] = {name: m.help for name, m in CATALOGUE.items()}
-"""Metric names ``Query.series`` knows, with their help, besides ``drift:<feature>`` and
-``null_rate:<feature>``."""
+"""Metric names ``Query.series`` knows, with their help, besides ``drift:<feature>``,
+``null_rate:<feature>`` and the per-class ``PER_CLASS`` (``recall:<class>``)."""
 SEGMENT_METRICS: tuple[str, ...] = (
     *(n for n, m in CATALOGUE.items() if m.segment and m.labels),
     *(n for n, m in CATALOGUE.items() if m.segment and not m.labels and m.source == "rows"),
@@ -487,6 +448,8 @@ def lookup(name: str) -> tuple[Metric, str | None]:
     base, sep, feature = name.partition(":")
     if sep and feature and base in PER_FEATURE:
         return PER_FEATURE[base], feature
+    if sep and feature and base in PER_CLASS:
+        return PER_CLASS[base], feature
     if sep and feature and base in PER_ATTRIBUTE:
         return PER_ATTRIBUTE[base], feature
     raise KeyError(name)
@@ -502,11 +465,14 @@ def problem(name: str) -> str | None:
     base, sep, _ = name.partition(":")
     if sep and base in PER_FEATURE:
         return f"unknown metric {name!r}: name a feature, as in {base}:<feature>"
+    if sep and base in PER_CLASS:
+        return f"unknown metric {name!r}: name a class, as in {base}:<class>"
     if base in PER_ATTRIBUTE:
         return f"unknown metric {name!r}: name a segment tag, as in {base}:<attribute>"
     known = [
         *CATALOGUE,
         *(f"{b}:<feature>" for b in PER_FEATURE),
+        *(f"{b}:<class>" for b in PER_CLASS),
         *(f"{b}:<attribute>" for b in PER_ATTRIBUTE),
     ]
     close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE, *PER_ATTRIBUTE], n=3, cutoff=0.6)
@@ -520,6 +486,7 @@ def markdown() -> str:
     rows = [
         *((n, m) for n, m in CATALOGUE.items()),
         *((f"{n}:<feature>", m) for n, m in PER_FEATURE.items()),
+        *((f"{n}:<class>", m) for n, m in PER_CLASS.items()),
         *((f"{n}:<attribute>", m) for n, m in PER_ATTRIBUTE.items()),
     ]
     for name, m in rows:

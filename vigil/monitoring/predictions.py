@@ -59,6 +59,8 @@ class Joined:
     segments: Sequence[str]
     positive: int
     """The code of the class "1" (the positive class of binary metrics); ``NO_CLASS - 1`` if no row has it."""
+    classes: pa.Array | None = None
+    """The class (text) of each code: labels and predictions alike."""
 
     def __len__(self) -> int:
         return int(self.ts.size)
@@ -80,7 +82,7 @@ class Joined:
             for f in fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
-        return Joined(**cut, segments=self.segments, positive=self.positive)
+        return Joined(**cut, segments=self.segments, positive=self.positive, classes=self.classes)
 
     def in_segment(self, selector: Segment) -> Joined:
         """The rows whose segment tags include every ``key=value`` of ``selector`` (each distinct tag text
@@ -107,6 +109,35 @@ class Joined:
         predicted = self.prediction.astype(str).astype(object)
         predicted[~self.predicted] = None
         return performance.ClassificationState().update(self.label.astype(str), predicted)
+
+    def labelled_count(self) -> int:
+        return int(np.count_nonzero(self.labelled))
+
+    def realised_classification(self, binary: bool) -> performance.ClassificationState:
+        """The labelled rows' mergeable state, classes by name; for a binary model with the score as the
+        probability of class ``1`` (a score outside ``[0, 1]`` is left out of the score figures)."""
+        rows = self.take(self.labelled)
+        state = performance.ClassificationState()
+        codes = np.unique(np.concatenate([rows.label, rows.prediction]))
+        codes = codes[codes != NO_CLASS]
+        if not codes.size or self.classes is None:
+            return state
+        names = np.array(self.classes.take(pa.array(codes)).to_pylist(), dtype=str)
+        truth = names[np.searchsorted(codes, rows.label)]
+        predicted: npt.NDArray[Any] = names[np.searchsorted(codes, rows.prediction).clip(0, codes.size - 1)]
+        if not rows.predicted.all():  # a missing prediction counts as wrong
+            predicted = predicted.astype(object)
+            predicted[~rows.predicted] = None
+        if not binary:
+            return state.update(truth, predicted)
+        score = rows.score
+        usable = rows.has_score & (score >= 0.0) & (score <= 1.0)
+        return state.update(truth, predicted, np.where(usable, score, np.nan), ["1"])
+
+    def realised_regression(self) -> performance.RegressionState:
+        """The mergeable error state of the rows whose prediction and label are both numbers."""
+        both = self.prediction_is_number & self.label_is_number
+        return performance.RegressionState().update(self.label_value[both], self.prediction_value[both])
 
     def mae(self) -> float:
         both = self.prediction_is_number & self.label_is_number
@@ -220,6 +251,7 @@ def join(predictions: pa.Table | None, labels: LabelColumns) -> Joined:
         segment=_codes(segment.indices),
         segments=segment.dictionary.to_pylist(),
         positive=found if found >= 0 else NO_CLASS - 1,
+        classes=dictionary,
     )
 
 

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -37,7 +37,7 @@ from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, fro
 from vigil.monitoring import catalogue
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
-from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step
+from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
 from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
 from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
@@ -56,6 +56,7 @@ __all__ = [
     "SEGMENT_METRICS",
     "Baselines",
     "Query",
+    "Reading",
     "Segment",
     "parse_segment",
     "segment_text",
@@ -186,7 +187,26 @@ class Query:
         segment: Segment | str | None = None,
         origin: float = 0.0,
     ) -> dict[str, list[tuple[float, float | None]]]:
-        """``{name: [(step start, value), ...]}``; None where a step has no data for that metric.
+        """``{name: [(step start, value), ...]}``; None where a step has no data for that metric (see
+        :meth:`readings`)."""
+        got = self.readings(model, names, start, end, step, version, segment, origin)
+        return {n: [(r.start, r.value) for r in points] for n, points in got.items()}
+
+    def readings(
+        self,
+        model: str,
+        names: Sequence[str],
+        start: float,
+        end: float,
+        step: float | None = None,
+        version: str | None = None,
+        segment: Segment | str | None = None,
+        origin: float = 0.0,
+        support: bool = False,
+    ) -> dict[str, list[Reading]]:
+        """``{name: [Reading, ...]}``, one per step: its start, its value (None where the step has no data
+        for that metric) and, with ``support``, a label metric's ``Support`` (labels, coverage, Wilson
+        interval).
 
         Steps start at ``origin + k × step`` (by default at whole multiples of the step since the epoch;
         an alert rule judging the latest windows passes the end of its range); ``origin`` should be a
@@ -232,7 +252,7 @@ class Query:
             if counted is not None:
                 return {
                     n: [
-                        (t, float(counted.get(t, (0, 0))[_COUNTED[n]]))
+                        Reading(t, float(counted.get(t, (0, 0))[_COUNTED[n]]))
                         for t in (first + k * step for k in range(points))
                     ]
                     for n in names
@@ -251,7 +271,7 @@ class Query:
         hosts = _host_means(
             self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
         )
-        out: dict[str, list[tuple[float, float | None]]] = {n: [] for n in names}
+        out: dict[str, list[Reading]] = {n: [] for n in names}
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
@@ -267,7 +287,8 @@ class Query:
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
             )
             for name, (metric, feature) in wanted.items():
-                out[name].append((t, metric.read(context, feature)))
+                shown = metric.support(context, feature) if support else None
+                out[name].append(Reading(t, metric.read(context, feature), shown))
         return out
 
     def joined(self, model: str, start: float, end: float, version: str | None = None) -> Joined:
@@ -434,6 +455,14 @@ def _host_means(
             if value is not None:
                 sums.setdefault(t, {}).setdefault(reading, []).append(float(value))
     return {t: {r: sum(v) / len(v) for r, v in readings.items()} for t, readings in sums.items()}
+
+
+class Reading(NamedTuple):
+    """One step of a metric: its start, its value, and what a label metric's figure rests on."""
+
+    start: float
+    value: float | None
+    support: Support | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@
 RMSE, R²) take whole arrays (one element per labelled prediction). ``ClassificationState`` and
 ``RegressionState`` hold the same figures (and ROC AUC, average precision, log loss, Brier score, MAPE and
 the error distribution) as mergeable per-window state, so any range is the merge of its windows; ``curves``
-computes the AUCs from score histograms with a bound on their distance from the exact value, ``interval``
-the Wilson interval of a proportion. ``fairness`` compares groups' confusion counts (parity and odds
+computes the AUCs from score histograms with a bound on their distance from the exact value, ``reliability``
+the reliability diagram and expected calibration error from the same histograms, ``interval`` the Wilson
+interval of a proportion. ``fairness`` compares groups' confusion counts (parity and odds
 differences, disparate impact); ``slices`` finds the slices whose errors are significantly worse than the
 rest's, with a multiple-testing correction. ``estimation`` estimates classification metrics before the
 labels arrive (from scores calibrated by ``calibration`` on a labelled reference), with ±3 SE bands and the
@@ -19,11 +20,13 @@ from vigil.performance.classification_state import ClassificationState
 from vigil.performance.interval import wilson
 from vigil.performance.regression import mae, mse, r2, rmse
 from vigil.performance.regression_state import RegressionState
+from vigil.performance.reliability import ReliabilityBin
 
 __all__ = [
     "ClassificationState",
     "Confusion",
     "RegressionState",
+    "ReliabilityBin",
     "accuracy",
     "confusion",
     "f1",

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.performance import curves
+from vigil.performance import reliability as diagram
 from vigil.performance.classification import Confusion
 from vigil.stats import codec
 
@@ -333,6 +334,26 @@ class ClassificationState:
         tp, fp = int(pos[k:].sum()), int(neg[k:].sum())
         fn, tn = int(pos.sum()) - tp, int(neg.sum()) - fp
         return Confusion(tp, fp, fn, tn), int(pos[k] + neg[k])
+
+    def ece(self, n: int = diagram.DEFAULT_BINS, of: str | None = None) -> float:
+        """Expected calibration error over ``n`` equal bins of class ``of``'s score, chosen as ``roc_auc``
+        (multiclass by default: the mean of the classes' one-vs-rest ECE); within ``ece_bound``
+        (``vigil.performance.reliability``)."""
+        return self._score_figure(lambda pos, neg: diagram.ece(pos, neg, n), of)
+
+    def ece_bound(self) -> float:
+        return diagram.ece_bound(self.bins) if self.score_classes else math.nan
+
+    def reliability(
+        self, n: int = diagram.DEFAULT_BINS, of: str | None = None
+    ) -> list[diagram.ReliabilityBin]:
+        """The reliability diagram of class ``of``'s score (the binary score's by default): the non-empty of
+        ``n`` equal bins; empty without scores."""
+        of = of if of is not None else (self.score_classes[0] if len(self.score_classes) == 1 else None)
+        if of is None or of not in self.score_classes:
+            return []
+        neg, pos = self.histograms[self.score_classes.index(of)]
+        return diagram.reliability(pos, neg, n)
 
     def log_loss(self) -> float:
         """Mean log loss of the scored rows; NaN without any."""

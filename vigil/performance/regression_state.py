@@ -135,6 +135,27 @@ class RegressionState:
         """The ``q`` quantile of prediction - label (within 1% of its distance from zero); NaN for no rows."""
         return float(self.errors.quantile(q)) if self.rows else math.nan
 
+    def abs_error_quantile(self, q: float) -> float:
+        """The ``q`` quantile of |prediction - label| (within 1% of the exact value: the error sketch is
+        centred on zero, so folding its negative buckets onto the positive ones keeps its guarantee); NaN
+        for no rows."""
+        s = self.errors
+        if not self.rows:
+            return math.nan
+        if s.centre != 0.0:
+            raise ValueError(f"absolute errors need an error sketch centred on 0, not {s.centre}")
+        folded = QuantileSketch(
+            s.alpha,
+            0.0,
+            s.scale,
+            s.positive + s.negative,
+            np.zeros_like(s.negative),
+            s.zero,
+            0.0,
+            max(abs(s.min), abs(s.max)),
+        )
+        return float(folded.quantile(q))
+
 
 def _ratio(num: float, den: float) -> float:
     return num / den if den else math.nan

@@ -27,6 +27,10 @@ Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_cli
 * ``vigil_dataset_drift_share{model}`` (gauge, 0–1): share of tested features that drifted;
   ``vigil_dataset_drifted{model}`` (gauge, 0/1): the model's dataset-drift verdict.
 * ``vigil_last_evaluation_timestamp_seconds{model}`` (gauge): when those drift metrics were computed.
+* ``vigil_quality_<metric>{model}`` (gauges): realised quality over the last hour, one family per label
+  metric of the model's task (``vigil_quality_accuracy_ratio``, ``vigil_quality_roc_auc_ratio``,
+  ``vigil_quality_ece_ratio``, ``vigil_quality_mae``, ``vigil_quality_label_coverage_ratio``,
+  ``vigil_quality_labelled``...); see ``vigil.server.prometheus_quality``.
 * ``vigil_aggregator_pending_events`` (gauge): events accepted but not folded into windows yet.
 * ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
@@ -82,6 +86,7 @@ from prometheus_client.samples import Sample
 
 from vigil._version import __version__
 from vigil.errors import InputError
+from vigil.server.prometheus_quality import QualityGauges
 from vigil.server.services import Vigil
 from vigil.sketches import QuantileSketch
 from vigil.spec import ModelSpec
@@ -162,6 +167,7 @@ class _VigilCollector:
     def __init__(self, vigil: Vigil, state: _State) -> None:
         self.vigil = vigil
         self.state = state
+        self.quality = QualityGauges(vigil, state.failed)
 
     def collect(self) -> Iterator[Metric]:
         vigil = self.vigil
@@ -191,8 +197,10 @@ class _VigilCollector:
             if digest is not None and digest.features is not None:
                 _add_drift(f, model, digest)
 
+        quality = self.quality.families(models, now)
         f.errors.add_metric([], float(self.state.errors))
         yield from f.all()
+        yield from quality
 
     def _refresh_drift(self, models: dict[str, ModelSpec], now: float) -> None:
         """Recompute stale drift reports, the oldest first, within ``DRIFT_BUDGET`` seconds."""

@@ -177,6 +177,24 @@ def test_charts_plot_what_the_api_answers(watched: Watched, site: Site) -> None:
     now = watched.open("/models/credit?range=1h")
     bands = _chart(now, "errors")["spec"]["bands"]
     assert any(b["label"].startswith("CreditErrors") and b["severity"] == "critical" for b in bands)
+    # the realised-quality panel: the figures of its range as the API gives them in one step over it
+    # (a half hour on a multiple of itself, so both read the same rows), the Wilson interval beside a
+    # share, and the reliability diagram with a bar per non-empty bin
+    half = 1800
+    lo = (site.now - 45 * 60) // half * half
+    panel_page = watched.open(f"/models/credit?from={_iso(lo)}&to={_iso(lo + half)}")
+    panel = panel_page.locator("#realised")
+    assert panel.is_visible()
+    whole = httpx.get(
+        f"{site.url}/v1/models/credit/metrics",
+        params={"names": "roc_auc", "from": _iso(lo), "to": _iso(lo + half), "step": half},
+    ).json()
+    auc = whole["series"]["roc_auc"][0][1]
+    assert 0.5 < auc < 1
+    assert panel.locator('tr[data-metric="roc_auc"] td').nth(1).inner_text() == f"{auc:.3g}"
+    assert " – " in panel.locator('tr[data-metric="accuracy"] td').nth(2).inner_text()
+    bars = panel_page.locator("#reliability svg rect.bin").count()
+    assert bars == panel_page.locator("#reliability-bins tbody tr").count() >= 5
     assert watched.problems == []
 
 

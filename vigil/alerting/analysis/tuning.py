@@ -15,7 +15,7 @@ from vigil.alerting.analysis.replay import replay, window_width
 from vigil.alerting.evaluate.cache import SeriesCache
 from vigil.alerting.evaluate.source import MetricSource
 from vigil.alerting.rules import AnomalyRule, NoDataRule, RelativeRule, SloRule, ThresholdRule, known_metric
-from vigil.alerting.rules.base import RuleBase
+from vigil.alerting.rules.base import MetricRule, RuleBase
 
 __all__ = ["Candidate", "Suggestion", "suggest_thresholds"]
 
@@ -224,6 +224,7 @@ def _threshold(rule: RuleBase, op: str, warning: float | None, critical: float |
             "window": rule.window,
             "for": rule.for_,
             "keep_firing_for": rule.keep_firing_for,
+            **({"min_labels": rule.min_labels} if isinstance(rule, MetricRule) else {}),
         }
     )
 

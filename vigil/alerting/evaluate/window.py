@@ -18,7 +18,10 @@ from datetime import timedelta
 from vigil.alerting.evaluate.source import MetricSource, Points
 from vigil.spec import ModelSpec
 
-__all__ = ["Window", "width_of"]
+__all__ = ["LABELLED", "Window", "width_of"]
+
+LABELLED = "labelled"
+"""The metric that counts a step's labelled predictions (read beside a rule's metric for ``min_labels``)."""
 
 
 def width_of(window: timedelta, resolution: float) -> float:
@@ -39,6 +42,8 @@ class Window:
     start: float
     end: float
     width: float
+    min_labels: int = 0
+    """Steps with fewer labelled predictions than this read no value (a metric of the labels only)."""
 
     @classmethod
     def at(
@@ -53,42 +58,38 @@ class Window:
         sliding: bool = False,
         version: str | None = None,
         segment: Mapping[str, str] | None = None,
+        min_labels: int = 0,
     ) -> Window:
         """The window a rule with these settings judges at ``now`` (see the module docstring)."""
         res = spec.window.total_seconds()
         width = width_of(window, res)
         grid = res if sliding else width
         end = math.floor(now / grid) * grid
-        return cls(model, spec, source, metric, version, segment, end - width, end, width)
+        return cls(model, spec, source, metric, version, segment, end - width, end, width, min_labels)
 
     @property
     def aligned(self) -> bool:
         """Whether the window starts on a whole multiple of its width (else it slides)."""
         return self.end % self.width == 0
 
-    def read(self, lo: float, hi: float) -> Points:
-        """The metric over ``[lo, hi)`` in steps of the width, on whole multiples of it."""
+    def read(self, lo: float, hi: float, origin: float = 0.0) -> Points:
+        """The metric over ``[lo, hi)`` in steps of the width, starting at whole multiples of it past
+        ``origin``; a step with fewer than ``min_labels`` labels reads None."""
+        names = [self.metric, LABELLED] if self.min_labels else [self.metric]
         got = self.source.series(
-            self.model, [self.metric], lo, hi, self.width, self.version, segment=self.segment
+            self.model, names, lo, hi, self.width, self.version, segment=self.segment, origin=origin
         )
-        return got[self.metric]
+        if not self.min_labels:
+            return got[self.metric]
+        labelled = dict(got.get(LABELLED, []))
+        return [(t, v if (labelled.get(t) or 0) >= self.min_labels else None) for t, v in got[self.metric]]
 
     def latest(self) -> float | None:
         """The value over ``[start, end)`` (read with steps starting at ``end`` when the window slides)."""
         if self.aligned:
             points = self.read(self.start, self.end)
         else:
-            got = self.source.series(
-                self.model,
-                [self.metric],
-                self.start,
-                self.end,
-                self.width,
-                self.version,
-                segment=self.segment,
-                origin=self.end,
-            )
-            points = got[self.metric]
+            points = self.read(self.start, self.end, origin=self.end)
         return points[-1][1] if points and points[-1][0] == self.start else None
 
     def value(self) -> float | None:

@@ -2,9 +2,9 @@
 vigil.yaml; the ``slos:`` section, which becomes rules of kind ``slo``, is :mod:`vigil.alerting.rules.slo`).
 
 A rule reads one metric of ``Query.series`` (a name in ``METRICS``, ``drift:<feature>``,
-``null_rate:<feature>``, or a fairness figure of a segment tag such as ``disparate_impact:<attribute>``) over
-its evaluation ``window`` and decides a severity. Kinds (one module each,
-owning its fields, checks and judgement; registered in :mod:`vigil.alerting.rules.section`):
+``null_rate:<feature>``, a per-class ``recall:<class>``, or a fairness figure of a segment tag such as
+``disparate_impact:<attribute>``) over its evaluation ``window`` and decides a severity. Kinds (one module
+each, owning its fields, checks and judgement; registered in :mod:`vigil.alerting.rules.section`):
 
 * ``threshold`` (:class:`ThresholdRule`): the value against fixed levels; ``op: ">"`` breaches when
   value > level (``warning`` below ``critical``), ``op: "<"`` when value < level (``warning`` above
@@ -31,6 +31,12 @@ owning its fields, checks and judgement; registered in :mod:`vigil.alerting.rule
 evaluation (a ``1h`` rule on a model with ``1m`` windows reads the last 60 minutes each minute), rather
 than whole ``window``-aligned buckets (the last complete hour, 18:00–19:00, judged from 19:00). Default
 rules slide; see :mod:`vigil.alerting.evaluate.window` for the exact windows.
+
+**Few labels.** A rule on a metric of the labels alone (accuracy, precision, recall, f1 and their averages
+and per-class forms, roc_auc, pr_auc, log_loss, brier, ece, positive_rate, mae, rmse, mape, r2, error_p50,
+error_p90) judges only windows holding at least ``min_labels`` labelled predictions (100 by default; 0 turns
+the guard off); a window with fewer reads as no value, for its verdict and for a relative or anomaly
+rule's history alike, so a window of 40 labels does not page anyone.
 
 Every rule has ``for`` and ``keep_firing_for`` (see ``vigil.alerting.state``), ``labels`` (added to its
 alerts: team, service, a severity route...), ``owner``, ``runbook`` (a URL or inline Markdown), ``route``

@@ -24,6 +24,10 @@ once the 18:42 window closes, not at 19:00.
 * ``NoData``: no events in 5m windows for 15m (warning; its inhibition mutes the model's other alerts).
 * ``AccuracyDrop`` (binary, multiclass): accuracy over 1h 10% below its 7-day median; quiet until labels
   have arrived for at least 5 hourly windows.
+* ``RocAucDrop`` (binary): roc_auc over 1h 5% below its 7-day median, likewise.
+* ``CalibrationOff`` (binary): ece over 1h > 0.1 warning, > 0.2 critical.
+
+Rules on label metrics judge only hours with at least ``min_labels`` (100) labelled predictions.
 * ``MaeRise`` (regression): mae over 1h 20% above its 7-day median, likewise once labels exist.
 * ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean.
 """
@@ -58,6 +62,17 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
         "Accuracy on labelled predictions fell 10% below its weekly median. Check label coverage and lag "
         "first (late or partial labels bias it), then drift of the features and the prediction; retrain or "
         "roll back if the fall is real."
+    ),
+    "RocAucDrop": (
+        "The score ranks positives above negatives less well than last week (ROC AUC 5% below its weekly "
+        "median): the model lost signal, not just its threshold. Check label coverage, then the drift report "
+        "(`GET /v1/models/{model}/drift`) for the features that moved; retrain or roll back if it is real."
+    ),
+    "CalibrationOff": (
+        "The score no longer means what it says: among predictions scored p, the share that are positive is "
+        "far from p (expected calibration error over 0.1). See the reliability diagram on the model's "
+        "dashboard page; decisions that read the score as a probability need recalibration (e.g. isotonic "
+        "on recent labels) or a retrain."
     ),
     "MaeRise": (
         "The mean absolute error rose 20% above its weekly median. Check label coverage and lag, then the "
@@ -95,6 +110,11 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
     relative_1h: dict[str, Any] = {"kind": "relative", "window": "1h", "baseline_window": "7d"}
     if spec.task in ("binary", "multiclass"):
         specs.append({"name": "AccuracyDrop", "metric": "accuracy", "op": "<", "percent": 10, **relative_1h})
+    if spec.task == "binary":
+        specs.append({"name": "RocAucDrop", "metric": "roc_auc", "op": "<", "percent": 5, **relative_1h})
+        specs.append(
+            {"name": "CalibrationOff", "metric": "ece", "warning": 0.1, "critical": 0.2, "window": "1h"}
+        )
     elif spec.task == "regression":
         specs.append({"name": "MaeRise", "metric": "mae", "percent": 20, **relative_1h})
     elif spec.task == "llm":

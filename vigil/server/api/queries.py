@@ -1,8 +1,11 @@
 """``GET /v1/models/{model}/metrics``, ``/drift`` and ``/events``: a model's numbers over a time range.
-Ranges default to the hour before ``to`` (default: now)."""
+Ranges default to the hour before ``to`` (default: now). Label metrics come with ``support`` beside
+``series``: per step, the labels behind the value, their coverage and, for a proportion, its Wilson
+interval."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +13,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import InputError
-from vigil.monitoring.query import METRICS, parse_segment
+from vigil.monitoring.query import METRICS, Reading, parse_segment
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import VigilDep
 from vigil.server.wire import iso, parse_step, time_range
@@ -30,9 +33,26 @@ class Ranged(Answer):
     end: str = Field(alias="to")
 
 
+class SupportView(Answer):
+    """What a label metric's value of one step rests on."""
+
+    time: str
+    labelled: int
+    """Predictions of the step whose label has arrived."""
+    label_coverage: float | None
+    """Their share of the step's predictions (null: no predictions)."""
+    lower: float | None = None
+    """A proportion's 95% Wilson interval (accuracy, precision, recall, positive_rate...), where the step
+    has labels for it; absent for other metrics."""
+    upper: float | None = None
+
+
 class Series(Ranged):
     series: dict[str, list[tuple[str, float | int | None]]]
     """Per metric, ``[time, value]`` pairs, one per step (null: no value in that step)."""
+    support: dict[str, list[SupportView]] | None = None
+    """Per label metric asked for, one entry per step beside ``series``: its labels, label coverage and,
+    for a proportion, its Wilson interval; absent when no label metric was asked for."""
 
 
 class ColumnDriftView(Answer):
@@ -129,9 +149,36 @@ async def metrics(
     seconds = parse_step(step) if step else None
     vigil.spec(model)
     wanted = [n.strip() for n in names.split(",") if n.strip()]
-    series = await run_in_threadpool(vigil.query.series, model, wanted, a, b, seconds, version, chosen)
-    points = {n: [(iso(t), v) for t, v in pairs] for n, pairs in series.items()}
-    return Series.model_validate({"model": model, "from": iso(a), "to": iso(b), "series": points})
+    read = partial(vigil.query.readings, model, wanted, a, b, seconds, version, chosen, support=True)
+    readings = await run_in_threadpool(read)
+    body: dict[str, Any] = {
+        "model": model,
+        "from": iso(a),
+        "to": iso(b),
+        "series": {n: [(iso(r.start), r.value) for r in got] for n, got in readings.items()},
+    }
+    support = {
+        n: [_support(r) for r in got]
+        for n, got in readings.items()
+        if any(r.support is not None for r in got)
+    }
+    if support:
+        body["support"] = support
+    return Series.model_validate(body)
+
+
+def _support(reading: Reading) -> dict[str, Any]:
+    s = reading.support
+    if s is None:
+        return {"time": iso(reading.start), "labelled": 0, "label_coverage": None}
+    out: dict[str, Any] = {
+        "time": iso(reading.start),
+        "labelled": s.labelled,
+        "label_coverage": s.label_coverage,
+    }
+    if s.lower is not None and s.upper is not None:
+        out |= {"lower": s.lower, "upper": s.upper}
+    return out
 
 
 @router.get(

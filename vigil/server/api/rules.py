@@ -45,6 +45,8 @@ class RuleView(Answer):
     baseline: str | None = None
     baseline_window: str | None = None
     min_baseline_points: int | None = None
+    min_labels: int | None = None
+    """A rule on a metric of the labels judges only windows with this many labelled predictions."""
     seasonality: str | None = None
     direction: str | None = None
     severity: str | None = None

@@ -25,6 +25,7 @@ from vigil.monitoring.query import Query
 from vigil.monitoring.window import WindowState
 from vigil.server.ui.charts import Band, Chart, Mark
 from vigil.server.ui.health import Firing, quality_metric
+from vigil.server.ui.realised import RealisedPanel, realised_panel
 from vigil.server.ui.timerange import TimeRange, nice_step
 from vigil.spec import ModelSpec
 from vigil.store.base import Store
@@ -119,6 +120,8 @@ class ModelDetail:
     firing: list[Firing]
     events: float
     null_rates: dict[str, float | None] = field(default_factory=dict)
+    realised: RealisedPanel | None = None
+    """The label figures over the whole range, their support and the reliability diagram."""
 
     @property
     def heat_times(self) -> list[float]:
@@ -215,6 +218,7 @@ def model_detail(
         firing=list(firing),
         events=events,
         null_rates=nulls,
+        realised=realised_panel(query, name, spec, span.start, span.end) if events else None,
     )
 
 
