@@ -210,7 +210,7 @@ models:
 @pytest.mark.parametrize(
     ("model", "extra"),
     [
-        ("clf", {"AccuracyDrop", "RocAucDrop", "CalibrationOff"}),
+        ("clf", {"AccuracyDrop", "RocAucDrop", "CalibrationOff", "ConceptShift"}),
         ("multi", {"AccuracyDrop"}),
         ("reg", {"MaeRise"}),
         ("chat", {"CostPerPredictionSpike"}),
@@ -230,7 +230,10 @@ def test_default_rules_per_task(model: str, extra: set[str]) -> None:
             isinstance(auc, RelativeRule) and auc.metric == "roc_auc" and auc.op == "<" and auc.percent == 5
         )
         assert isinstance(ece, ThresholdRule) and (ece.metric, ece.warning, ece.critical) == ("ece", 0.1, 0.2)
+        shift = rules["ConceptShift"]  # a realised figure outside the estimate's band, with 100 labels
+        assert isinstance(shift, ThresholdRule) and (shift.metric, shift.warning) == ("concept_shift", 0.5)
         assert auc.labels_needed == ece.labels_needed == rules["AccuracyDrop"].labels_needed == 100
+        assert shift.labels_needed == 100
         assert rules["ErrorRateHigh"].labels_needed == 0
     if "AccuracyDrop" in rules:
         acc = rules["AccuracyDrop"]

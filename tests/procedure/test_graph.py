@@ -44,6 +44,7 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
             "AccuracyDrop",
             "RocAucDrop",
             "CalibrationOff",
+            "ConceptShift",
         ],
         "churn": [
             "HighLatency",
@@ -52,6 +53,7 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
             "AccuracyDrop",
             "RocAucDrop",
             "CalibrationOff",
+            "ConceptShift",
         ],
         "support-assistant": ["HighLatency", "AssistantCost", *defaults, "CostPerPredictionSpike"],
     }

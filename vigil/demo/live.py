@@ -191,6 +191,7 @@ def _train(out: Path) -> tuple[_Model, _Model]:
     base = population.copy()
     base["score"] = clf.predict_proba(population)[:, 1]
     base["prediction"] = clf.predict(population)
+    base["label"] = cancer.target  # labelled scores: the live performance estimate is fitted on them
     base.to_parquet(out / "tumor-baseline.parquet", index=False)
 
     diabetes = load_diabetes(as_frame=True, scaled=False)

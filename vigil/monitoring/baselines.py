@@ -71,6 +71,11 @@ class Baselines:
                 self._digests[key] = _digest(saved)
         return self._digests[key]
 
+    def file_path(self, model: str) -> Path | None:
+        """Where the model's baseline file is, or None when it has none."""
+        found = self._file(model)
+        return None if found is None else found[1]
+
     def _file(self, model: str) -> tuple[str, Path, ModelSpec] | None:
         """The key the model's baseline file's profile is kept under (its path and modification time)."""
         spec = self.registry.get(model)
@@ -87,9 +92,12 @@ def _digest(data: bytes) -> str:
 
 def baseline_table(path: Path, spec: ModelSpec) -> pa.Table:
     """A baseline file (training or validation data) with the live tables' column names: features as they
-    are, ``prediction`` and ``score`` as ``@prediction`` and ``@score``; PII, ids and timestamps left out."""
+    are, ``prediction`` and ``score`` as ``@prediction`` and ``@score``; PII, ids and timestamps left out,
+    and ``label`` (the ground truth the performance estimator is fitted on, not a feature)."""
     table = read_table(path, what=f"baseline of {spec.description or 'the model'}")
     skip = {n for n, s in spec.features.items() if s.role in ("pii", "id", "timestamp") or s.ignore}
+    if "label" not in spec.features:
+        skip.add("label")
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for name in table.column_names:
         if name in skip:

@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from vigil.monitoring.estimated import ESTIMATED
 from vigil.monitoring.metric import Drift, Metric, Step, Support
 from vigil.monitoring.realised import PER_CLASS, REALISED, confusion_of
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
@@ -331,6 +332,7 @@ CATALOGUE: dict[str, Metric] = {
             sampled=True,
         ),
         *REALISED,
+        *ESTIMATED,
         Metric(
             "label_coverage",
             "share of predictions with a label so far",

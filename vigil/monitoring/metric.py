@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import vigil.performance as performance_types
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
+    from vigil.performance.estimation import Band, Estimator
 
 __all__ = ["CONFIDENCE", "Drift", "Metric", "Source", "Step", "Support"]
 
@@ -55,6 +56,23 @@ class Step:
     """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
     min_group: int = 30
     """The model's ``fairness.min_group``: smaller groups are left out of the fairness figures."""
+    estimator: Callable[[], Estimator | None] = lambda: None
+    """The model's performance estimator (``vigil.monitoring.estimates``), fitted on first use; None
+    without a baseline of labelled scores."""
+
+    @cached_property
+    def estimates(self) -> dict[str, Band] | None:
+        """The step's estimated metrics (``vigil.monitoring.estimated``); computed once per step."""
+        from vigil.monitoring.estimated import estimates
+
+        return estimates(self)
+
+    @cached_property
+    def shift(self) -> tuple[dict[str, Band], dict[str, float]] | None:
+        """Estimated and realised figures of the step's labelled predictions; computed once per step."""
+        from vigil.monitoring.estimated import shift
+
+        return shift(self)
 
     @cached_property
     def classification(self) -> performance_types.ClassificationState:
@@ -108,6 +126,8 @@ class Metric:
     """The value of a step without events (0 for counts; None: no value)."""
     proportion: Callable[[Step, str | None], tuple[int, int] | None] | None = None
     """For a proportion of the labelled predictions: its (successes, trials), for the Wilson interval."""
+    band: Callable[[Step, str | None], tuple[float, float] | None] | None = None
+    """For an estimate: its band (lower, upper), given as the support's interval."""
     sampled: bool = False
     """A figure over the labelled predictions, noisy when they are few: alert rules judge it only with at
     least ``min_labels`` labels in the window."""
@@ -124,11 +144,16 @@ class Metric:
 
     def support(self, step: Step, feature: str | None = None) -> Support | None:
         """What the figure of a label metric rests on (None for other metrics, and other tasks)."""
-        if not self.labels or (self.tasks and step.task not in self.tasks):
+        if (not self.labels and self.band is None) or (self.tasks and step.task not in self.tasks):
             return None
         n = len(step.rows)
         coverage = step.labelled / n if n else None
         lower = upper = None
+        if self.band is not None:
+            found = self.band(step, feature)
+            if found is not None:
+                lower, upper = found
+            return Support(step.labelled, coverage, lower, upper)
         counts = self.proportion(step, feature) if self.proportion is not None and step.labelled else None
         if counts is not None and counts[1] > 0:
             from vigil.performance.interval import wilson  # numpy only once a step is read

@@ -39,6 +39,7 @@ from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
 from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
+from vigil.monitoring.estimates import Estimators
 from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
@@ -86,6 +87,8 @@ class Query:
         self.kept = DriftKeep(self.store, self.clock)
         self._kept_steps: dict[tuple[str, float], float] = {}
         self._reader: Reader = Reader(self.store, self.aggregator)
+        self.estimators = Estimators(self.registry, self.store, self.baselines, self.joined)
+        """Each binary model's performance estimator (``estimated_*`` metrics, ``concept_shift``)."""
         self.hours = HourSoFar(self.store)
         """The current hour so far, kept by the server (``partials``)."""
 
@@ -285,6 +288,7 @@ class Query:
                 drift=_once(partial(self._step_drift, model, version, step, t, found, baseline, settings)),
                 hosts=hosts.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
+                estimator=partial(self.estimators.get, model),
             )
             for name, (metric, feature) in wanted.items():
                 shown = metric.support(context, feature) if support else None

@@ -43,7 +43,11 @@ def gauge_name(metric: str) -> str:
 
 
 def _names(task: str) -> list[str]:
-    return [n for n, m in CATALOGUE.items() if m.labels and (not m.tasks or task in m.tasks)]
+    return [
+        n
+        for n, m in CATALOGUE.items()
+        if (m.labels or m.band is not None) and (not m.tasks or task in m.tasks)
+    ]
 
 
 @dataclass

@@ -26,10 +26,12 @@ once the 18:42 window closes, not at 19:00.
   have arrived for at least 5 hourly windows.
 * ``RocAucDrop`` (binary): roc_auc over 1h 5% below its 7-day median, likewise.
 * ``CalibrationOff`` (binary): ece over 1h > 0.1 warning, > 0.2 critical.
-
-Rules on label metrics judge only hours with at least ``min_labels`` (100) labelled predictions.
+* ``ConceptShift`` (binary): concept_shift over 1h > 0.5, i.e. 1 (warning): a realised figure fell outside
+  the band estimated from the scores (quiet without a baseline of labelled scores).
 * ``MaeRise`` (regression): mae over 1h 20% above its 7-day median, likewise once labels exist.
 * ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean.
+
+Rules on label metrics judge only hours with at least ``min_labels`` (100) labelled predictions.
 """
 
 
@@ -74,6 +76,14 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
         "dashboard page; decisions that read the score as a probability need recalibration (e.g. isotonic "
         "on recent labels) or a retrain."
     ),
+    "ConceptShift": (
+        "Labelled outcomes no longer follow the scores the way they did on the baseline: a realised figure "
+        "(accuracy, precision, recall, F1 or ROC AUC) lies outside the band estimated from the same "
+        "predictions' scores. The inputs may look unchanged (no drift), yet what they mean for the outcome "
+        "moved (a new fraud pattern, a changed policy, a label pipeline that changed meaning). Check the "
+        "labels' source first, then compare `accuracy` with `estimated_accuracy` over time; retrain on "
+        "recent labels if it is real."
+    ),
     "MaeRise": (
         "The mean absolute error rose 20% above its weekly median. Check label coverage and lag, then the "
         "drift report; retrain or roll back if the rise is real."
@@ -115,6 +125,7 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
         specs.append(
             {"name": "CalibrationOff", "metric": "ece", "warning": 0.1, "critical": 0.2, "window": "1h"}
         )
+        specs.append({"name": "ConceptShift", "metric": "concept_shift", "warning": 0.5, "window": "1h"})
     elif spec.task == "regression":
         specs.append({"name": "MaeRise", "metric": "mae", "percent": 20, **relative_1h})
     elif spec.task == "llm":
