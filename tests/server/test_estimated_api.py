@@ -130,6 +130,30 @@ def test_estimates_before_labels_then_concept_shift_once_they_arrive(
     assert auc["lower"] <= metrics.roc_auc_score(truth[calm], score[calm]) <= auc["upper"]
     assert [v for _, v in body["series"]["concept_shift"]] == [0.0, 1.0]
 
+    # the same range in full: realised figures as scikit-learn gives them, the estimate and the check
+    r = client.get("/v1/models/credit/quality", params={"from": T0, "to": T0 + STEP})
+    assert r.status_code == 200, r.text
+    q = r.json()
+    c = q["classification"]
+    assert q["labelled"] == q["predictions"] == n and c["classes"] == ["0", "1"]
+    assert c["confusion_matrix"] == metrics.confusion_matrix(truth[calm], prediction[calm]).tolist()
+    assert c["averages"]["weighted"]["f1"] == pytest.approx(
+        metrics.f1_score(truth[calm], prediction[calm], average="weighted"), abs=1e-12
+    )
+    auc = metrics.roc_auc_score(truth[calm], score[calm])
+    assert abs(c["roc_auc"]["value"] - auc) <= c["roc_auc"]["bound"] + 1e-12
+    at = {t["threshold"]: t for t in c["thresholds"]}
+    for threshold in (0.3, 0.5, 0.7):  # the counts if the threshold were moved there
+        want = (score[calm] >= threshold) & (truth[calm] == 1)
+        assert abs(at[threshold]["tp"] - int(want.sum())) <= at[threshold]["in_threshold_bin"]
+    assert q["estimated"]["labelled"]["concept_shift"] is False
+    assert q["estimated"]["metrics"]["accuracy"]["value"] == pytest.approx(
+        expected.estimate(score[calm], prediction[calm])["accuracy"].value, abs=1e-12
+    )
+    shifted = client.get("/v1/models/credit/quality", params={"from": T0 + STEP, "to": NOW}).json()
+    assert shifted["estimated"]["labelled"]["concept_shift"] is True
+    assert "accuracy" in shifted["estimated"]["labelled"]["outside"]
+
 
 def test_without_labelled_scores_in_the_baseline_there_is_no_estimate_and_the_reason_is_given(
     tmp_path: Path,

@@ -87,6 +87,9 @@ def _performance(spec: ModelSpec) -> tuple[Panel, ...]:
         if spec.task == "binary":
             metrics += [("precision", "precision"), ("recall", "recall"), ("f1", "F1")]
         panels.append(Panel("performance", "Performance", "ratio", metrics))
+        if spec.task == "binary":  # from the scores, before labels (needs a baseline of labelled scores)
+            estimated = [("estimated_accuracy", "estimated"), ("accuracy", "realised")]
+            panels.append(Panel("estimated", "Accuracy, estimated and realised", "ratio", estimated))
     elif main is not None:
         metrics = [("mae", "MAE"), ("rmse", "RMSE")]
         panels.append(Panel("performance", "Error of the predictions", "", metrics))

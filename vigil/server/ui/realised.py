@@ -31,6 +31,9 @@ FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
         ("log_loss", "Log loss"),
         ("brier", "Brier score"),
         ("ece", "Expected calibration error"),
+        ("estimated_accuracy", "Accuracy estimated from the scores (band ±3 SE)"),
+        ("estimated_roc_auc", "ROC AUC estimated from the scores (band ±3 SE)"),
+        ("concept_shift", "Concept shift (1: realised outside the estimate's band)"),
     ),
     "multiclass": (
         ("accuracy", "Accuracy"),
