@@ -33,6 +33,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "VIGIL_HOST", "Address to listen on."),
     Setting("port", 8000, "VIGIL_PORT", "Port to listen on."),
     Setting(
+        "otlp_port",
+        0,
+        "VIGIL_OTLP_PORT",
+        "Also listen on this port (OTLP/HTTP's is 4318) for OpenTelemetry exporters: POST /v1/traces. "
+        "0: only on --port, which takes it too.",
+    ),
+    Setting(
         "writer",
         "",
         "VIGIL_WRITER",

@@ -166,6 +166,17 @@ def test_the_answers_are_what_the_document_says(app: FastAPI) -> None:
         call("POST", "/v1/events", INGEST, json=events)
         call("POST", "/v1/labels", INGEST, json=[{"model": "m", "request_id": "r1", "label": 1}])
         call("POST", "/v1/host-metrics", INGEST, json=[{"model": "m", "host": "a", "cpu_percent": 5}])
+        span: dict[str, Any] = {
+            "traceId": "ab" * 16,
+            "spanId": "cd" * 8,
+            "startTimeUnixNano": str(int(T0 * 1e9)),
+        }
+        span["attributes"] = [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]
+        service = {"key": "service.name", "value": {"stringValue": "nobody"}}  # rejected: partial success
+        export = {
+            "resourceSpans": [{"resource": {"attributes": [service]}, "scopeSpans": [{"spans": [span]}]}]
+        }
+        call("POST", "/v1/traces", INGEST, json=export)
         assert app.state.vigil.aggregator.wait_idle(10)
         call("GET", "/v1/models")
         call("POST", "/v1/models", json={"name": "new", "task": "binary", "owner": {"team": "x"}})

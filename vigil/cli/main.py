@@ -332,9 +332,12 @@ def serve(**given: Any) -> None:
             extra={"event": "server.start", "store": store.url, "writer": writer},
         )
         prepare_process()
-        uvicorn.run(
-            app, host=s["host"], port=int(s["port"]), log_level="warning", access_log=False, log_config=None
-        )
+        ports = [int(s["port"]), *([int(s["otlp_port"])] if int(s["otlp_port"]) else [])]
+        if len(ports) > 1:
+            log.info("OTLP/HTTP on http://%s:%s/v1/traces", s["host"], ports[1])
+        sockets = [uvicorn.Config(app, host=s["host"], port=p).bind_socket() for p in ports]
+        served = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None)
+        uvicorn.Server(served).run(sockets=sockets)
     finally:
         store.close()  # when the start failed (after a clean stop, the app closed it already)
 

@@ -28,6 +28,7 @@ from vigil.spec import (
     ColumnSpec,
     DriftSettings,
     ModelSpec,
+    OtlpSettings,
     QualitySettings,
     Section,
     SecuritySettings,
@@ -60,6 +61,7 @@ class VigilConfig(Section):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    otlp: OtlpSettings = Field(default_factory=OtlpSettings)
     rules: Any = None
     """``rules:`` as written; checked by :func:`vigil.alerting.rules.parse_rules`."""
     slos: Any = None

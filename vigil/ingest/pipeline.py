@@ -99,7 +99,13 @@ class Ingestor:
         with another body is refused (409)."""
         data = inflate(body, content_encoding, self.limits)
         digest = hashlib.sha256(data).digest() if key else None
-        records = parse_body(data, content_type, self.limits)
+        return self.records(parse_body(data, content_type, self.limits), key, digest)
+
+    def records(
+        self, records: list[Any], key: str | None = None, digest: bytes | None = None
+    ) -> IngestResult:
+        """``events`` for records already decoded (wire dicts, as ``vigil.schema.Event`` reads them): from
+        another protocol's decoder (OTLP). ``digest`` identifies the request's body for ``key``."""
         rejected: list[Rejection] = []
         wire = fast_table(records)  # the vectorised path: every record valid
         if wire is not None:

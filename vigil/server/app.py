@@ -42,6 +42,7 @@ from vigil.server.api import (
     login,
     maintenance,
     models,
+    otlp,
     procedure,
     quality,
     queries,
@@ -58,6 +59,7 @@ __all__ = ["Vigil", "alert_engine", "create_app", "prepare_process"]
 
 _API = (
     ingest,
+    otlp,
     models,
     queries,
     quality,

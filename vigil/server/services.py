@@ -113,6 +113,10 @@ class Vigil:
 
     # -- models ----------------------------------------------------------------------------------------------
 
+    def otlp_model(self, service: str) -> str:
+        """The model whose events an OpenTelemetry service's LLM spans are (``otlp.services``)."""
+        return self.config.otlp.model_of(service)
+
     def spec(self, model: str) -> ModelSpec:
         """The declaration of ``model``; ``UnknownModel`` when it is not registered."""
         spec = self.registry.get(model)

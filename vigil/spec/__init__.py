@@ -28,6 +28,7 @@ from vigil.spec.fields import (
     suggest,
 )
 from vigil.spec.models import TASKS, Baseline, ModelSpec, Owner, PredictionBaseline, Retention, Task
+from vigil.spec.otlp import OtlpSettings
 from vigil.spec.quality import QualitySettings
 from vigil.spec.security import RESERVED_ACTORS, ApiKey, ApiKeys, SecuritySettings
 
@@ -56,6 +57,7 @@ __all__ = [
     "Duration",
     "ModelSpec",
     "NumericMethod",
+    "OtlpSettings",
     "Owner",
     "PredictionBaseline",
     "QualitySettings",

@@ -1,0 +1,75 @@
+"""Which spans are LLM calls, and how each instrumentation's attributes become an event's fields."""
+
+from __future__ import annotations
+
+from vigil.otlp.genai import is_llm, to_event
+
+START = 1_800_000_000_000_000_000
+
+
+def test_llm_spans_are_told_by_any_convention_and_others_are_not() -> None:
+    assert is_llm({"gen_ai.operation.name": "chat"})
+    assert is_llm({"gen_ai.system": "openai"})  # the previous generation
+    assert is_llm({"llm.request.type": "completion"})  # OpenLLMetry
+    assert is_llm({"openinference.span.kind": "llm"})  # OpenInference, any case
+    assert not is_llm({"openinference.span.kind": "RETRIEVER"})
+    assert not is_llm({"http.request.method": "POST", "url.path": "/chat"})
+
+
+def test_current_conventions_win_over_older_names_and_the_error_type_names_the_error() -> None:
+    event = to_event(
+        "assistant",
+        "ab" * 16,
+        START,
+        START + 1_500_000_000,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.system": "old-name",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 12,
+            "gen_ai.usage.prompt_tokens": 999,
+            "gen_ai.usage.output_tokens": 3,
+            "error.type": "RateLimitError",
+        },
+        "",  # status ERROR without a message
+    )
+    assert event == {
+        "model": "assistant",
+        "request_id": "ab" * 16,
+        "timestamp": START / 1e9,
+        "latency_ms": 1500.0,
+        "error": "RateLimitError",
+        "tokens_in": 12,
+        "tokens_out": 3,
+        "segments": {"llm_model": "gpt-4o-2024-08-06", "provider": "openai", "operation": "chat"},
+    }
+
+
+def test_openllmetry_and_openinference_names_and_a_status_message() -> None:
+    openllmetry = to_event(
+        "m",
+        "",
+        START,
+        0,
+        {"llm.request.type": "chat", "gen_ai.system": "anthropic", "llm.usage.prompt_tokens": 5},
+        "overloaded",
+    )
+    assert openllmetry == {
+        "model": "m",
+        "timestamp": START / 1e9,
+        "error": "overloaded",
+        "tokens_in": 5,
+        "segments": {"provider": "anthropic", "operation": "chat"},
+    }
+    openinference = to_event(
+        "m",
+        "cd" * 16,
+        START,
+        START + 10**6,
+        {"openinference.span.kind": "LLM", "llm.model_name": "mistral", "llm.token_count.completion": 8},
+        None,
+    )
+    assert openinference["tokens_out"] == 8 and openinference["segments"] == {"llm_model": "mistral"}
+    assert "error" not in openinference and openinference["latency_ms"] == 1.0
