@@ -1,0 +1,169 @@
+"""OTLP span ingest: LLM spans per second into a real `vigil serve`, protobuf against OTLP/JSON.
+
+    .venv/bin/python bench/otlp_bench.py [--seconds 20] [--concurrency 4] [--spans 500]
+
+`vigil serve --otlp-port` on an embedded store in a temporary folder; a load loop posts pre-encoded
+export requests of `--spans` LLM spans each (GenAI attributes: operation, provider, request and response
+model, input and output tokens; a tenth failing) from `--concurrency` connections for `--seconds` per
+encoding, timing each acknowledgement. Afterwards the events the server counted are checked against the
+spans acknowledged. Prints one JSON line per encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+CONFIG = """
+models:
+  assistant:
+    task: llm
+    owner: {team: bench}
+"""
+
+
+def _kv(key: str, value: str | int) -> KeyValue:
+    v = AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=value)
+    return KeyValue(key=key, value=v)
+
+
+def request(rng: np.random.Generator, n: int, start_ns: int) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(_kv("service.name", "assistant"))
+    spans = rs.scope_spans.add().spans
+    for i in range(n):
+        s = Span(
+            trace_id=rng.bytes(16),
+            span_id=rng.bytes(8),
+            name="chat gpt-4o",
+            start_time_unix_nano=start_ns + i * 1000,
+            end_time_unix_nano=start_ns + i * 1000 + int(rng.gamma(2.0, 300e6)),
+        )
+        s.attributes.extend(
+            [
+                _kv("gen_ai.operation.name", "chat"),
+                _kv("gen_ai.provider.name", "openai"),
+                _kv("gen_ai.request.model", "gpt-4o"),
+                _kv("gen_ai.response.model", "gpt-4o-2024-08-06"),
+                _kv("gen_ai.usage.input_tokens", int(rng.integers(50, 2000))),
+                _kv("gen_ai.usage.output_tokens", int(rng.integers(10, 500))),
+            ]
+        )
+        if i % 10 == 0:
+            s.status.code = Status.STATUS_CODE_ERROR
+        spans.append(s)
+    return req
+
+
+def otlp_json(req: ExportTraceServiceRequest) -> bytes:
+    """OTLP/JSON: protobuf's JSON mapping with the ids as hex."""
+    data: Any = json_format.MessageToDict(req)
+    for rs in data["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for key in ("traceId", "spanId"):
+                    span[key] = base64.b64decode(span[key]).hex()
+    return orjson.dumps(data)
+
+
+async def load(url: str, bodies: list[bytes], ctype: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    waits: list[float] = []
+    acked = 0
+    stop = time.monotonic() + seconds
+
+    async def worker(k: int) -> None:
+        nonlocal acked
+        async with httpx.AsyncClient(timeout=60) as client:
+            i = k
+            while time.monotonic() < stop:
+                t = time.perf_counter()
+                r = await client.post(url, content=bodies[i % len(bodies)], headers={"content-type": ctype})
+                waits.append(time.perf_counter() - t)
+                if r.status_code == 200:
+                    acked += 1
+                i += concurrency
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return {"requests": acked, "seconds": time.monotonic() - began, "waits": waits}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--spans", type=int, default=500)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    now_ns = time.time_ns()
+    requests = [request(rng, args.spans, now_ns - 600 * 10**9 + k * 10**9) for k in range(16)]
+    encodings = {
+        "protobuf": ("application/x-protobuf", [r.SerializeToString() for r in requests]),
+        "json": ("application/json", [otlp_json(r) for r in requests]),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "vigil.yaml").write_text(CONFIG)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        vigil = str(Path(sys.executable).parent / "vigil")
+        cmd = [vigil, "serve", "--config", f"{tmp}/vigil.yaml", "--store", f"{tmp}/v.db", "--port", "0"]
+        cmd[-1] = str(port + 1 if port < 65000 else port - 1)
+        cmd += ["--otlp-port", str(port)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            total = 0
+            for name, (ctype, bodies) in encodings.items():
+                got = asyncio.run(load(url + "/v1/traces", bodies, ctype, args.seconds, args.concurrency))
+                spans = got["requests"] * args.spans
+                total += spans
+                waits = np.array(got["waits"]) * 1000
+                size = sum(len(b) for b in bodies) / len(bodies)
+                print(
+                    f'{{"encoding": "{name}", "spans_per_s": {spans / got["seconds"]:.0f}, '
+                    f'"requests": {got["requests"]}, "request_bytes": {size:.0f}, '
+                    f'"ack_p50_ms": {np.percentile(waits, 50):.1f}, '
+                    f'"ack_p99_ms": {np.percentile(waits, 99):.1f}}}'
+                )
+            counted = 0.0
+            for _ in range(60):
+                series = httpx.get(
+                    url + "/v1/models/assistant/metrics", params={"names": "events", "step": "1d"}
+                )
+                now = float(sum(v or 0 for _, v in series.json()["series"]["events"]))
+                if now == counted and now:
+                    break
+                counted = now
+                time.sleep(1)
+            print(f'{{"acknowledged_spans": {total}, "counted_events": {counted:.0f}}}')
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()
