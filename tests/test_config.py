@@ -133,7 +133,8 @@ def test_unknown_sections_are_refused(section: str, meant: str) -> None:
 def test_an_unknown_section_far_from_any_lists_them() -> None:
     problem = only("pineapple: 1\n")
     assert problem.hint == (
-        "sections: version, drift, quality, columns, models, security, otlp, rules, slos, alerting, actions"
+        "sections: version, drift, quality, columns, models, security, otlp, pricing, rules, slos, alerting, "
+        "actions"
     )
 
 

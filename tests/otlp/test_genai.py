@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from vigil.otlp.genai import is_llm, to_event
+from vigil.spec.pricing import PricingSettings
 
 START = 1_800_000_000_000_000_000
 
@@ -73,3 +77,51 @@ def test_openllmetry_and_openinference_names_and_a_status_message() -> None:
     )
     assert openinference["tokens_out"] == 8 and openinference["segments"] == {"llm_model": "mistral"}
     assert "error" not in openinference and openinference["latency_ms"] == 1.0
+
+
+PRICES = PricingSettings.model_validate(
+    {
+        "version": "2026-12",
+        "models": {
+            "openai/gpt-4o": {"input": 2.5, "output": 10.0, "cached_input": 1.25},
+            "claude": {"input": 3.0, "output": 15.0},
+        },
+    }
+)
+
+
+def test_a_span_without_a_cost_is_priced_by_the_table_and_says_by_which() -> None:
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06",  # not in the table: the request's model is
+        "gen_ai.usage.input_tokens": 1_000,
+        "gen_ai.usage.cache_read.input_tokens": 400,
+        "gen_ai.usage.output_tokens": 200,
+    }
+    event = to_event("m", "", START, START, attributes, None, PRICES)
+    assert event["cost"] == pytest.approx((600 * 2.5 + 400 * 1.25 + 200 * 10.0) / 1e6, rel=1e-15)
+    assert event["segments"]["pricing"] == "2026-12"
+    # by model alone, whatever the provider; no cached price: cached tokens at the input price
+    claude = to_event(
+        "m",
+        "",
+        START,
+        START,
+        {"gen_ai.system": "x", "gen_ai.request.model": "claude"}
+        | {"gen_ai.usage.input_tokens": 10, "gen_ai.usage.cache_read.input_tokens": 4},
+        None,
+        PRICES,
+    )
+    assert claude["cost"] == pytest.approx(10 * 3.0 / 1e6, rel=1e-15)
+    # a cost sent by the instrumentation wins, and an unpriced model has none (no pricing segment)
+    sent = to_event("m", "", START, START, attributes | {"gen_ai.usage.cost": 0.5}, None, PRICES)
+    assert sent["cost"] == 0.5 and "pricing" not in sent["segments"]
+    unknown = to_event("m", "", START, START, attributes | {"gen_ai.request.model": "o9"}, None, PRICES)
+    assert "cost" not in unknown and "pricing" not in unknown["segments"]
+
+
+def test_a_price_must_be_a_non_negative_number() -> None:
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        PricingSettings.model_validate({"models": {"m": {"input": -1, "output": 1}}})

@@ -32,6 +32,10 @@ models:
     owner: {team: assistants}
 otlp:
   services: {support-bot: assistant}
+pricing:
+  version: "2026-12"
+  models:
+    openai/gpt-4o: {input: 2.5, output: 10}
 """
 
 
@@ -117,12 +121,16 @@ def test_the_opentelemetry_sdk_exporter_sends_llm_spans_that_become_events(serve
             )
     provider.force_flush()
     provider.shutdown()
-    totals = serve.totals("events,errors,tokens_in,tokens_out")
+    totals = serve.totals("events,errors,tokens_in,tokens_out,cost")
+    cost = totals.pop("cost")  # the ten gpt-4o calls priced by the table; the others are not in it
+    assert cost == pytest.approx((1045 * 2.5 + 200 * 10) / 1e6, rel=1e-9)
     assert totals == {"events": 12.0, "errors": 1.0, "tokens_in": 1045 + 7 + 3, "tokens_out": 200.0}
     sample = httpx.get(serve.url + "/v1/models/assistant/events", params={"limit": 20}).json()["events"]
     models = sorted({e["segments"].get("llm_model") for e in sample})
     assert models == ["claude", "gpt-4o-2024-08-06", "mistral"]
     assert all(len(e["request_id"]) == 32 for e in sample)  # the trace id, for feedback to join
+    priced = [e for e in sample if e["segments"].get("llm_model") == "gpt-4o-2024-08-06"]
+    assert priced and all(e["segments"]["pricing"] == "2026-12" for e in priced)
 
 
 def _json_span(trace: str, **attributes: Any) -> dict[str, Any]:

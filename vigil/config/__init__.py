@@ -29,6 +29,7 @@ from vigil.spec import (
     DriftSettings,
     ModelSpec,
     OtlpSettings,
+    PricingSettings,
     QualitySettings,
     Section,
     SecuritySettings,
@@ -62,6 +63,7 @@ class VigilConfig(Section):
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     otlp: OtlpSettings = Field(default_factory=OtlpSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
     rules: Any = None
     """``rules:`` as written; checked by :func:`vigil.alerting.rules.parse_rules`."""
     slos: Any = None

@@ -14,16 +14,20 @@ A span is an LLM call when it carries any of the GenAI, OpenInference-LLM or Ope
 spans (HTTP handlers, database calls) are not events and are neither kept nor rejected. The event: the
 model is the resource's ``service.name`` (unless the config maps it), its time the span's start, its
 latency the span's duration, its error the span's ERROR status (``error.type``, else the status message,
-else ``error``), its tokens and cost as sent (cost from an attribute where the instrumentation gives
-one), and as segments the provider's model name (``llm_model``: the response's, else the request's), the
-provider and the operation. ``request_id`` is the trace id (hex), so feedback and labels sent for the
-trace join its first LLM call. Prompts and completions are not kept.
+else ``error``), its tokens as sent, its cost from an attribute where the instrumentation gives one,
+else from the config's price table (``pricing:``, by provider and model, cached input tokens at their
+own price; the table's version then a segment, ``pricing``), and as segments the provider's model name
+(``llm_model``: the response's, else the request's), the provider and the operation. ``request_id`` is
+the trace id (hex), so feedback and labels sent for the trace join its first LLM call. Prompts and
+completions are not kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from vigil.spec.pricing import PricingSettings
 
 __all__ = ["is_llm", "to_event"]
 
@@ -45,6 +49,11 @@ _TOKENS_OUT = (
     "llm.usage.completion_tokens",
 )
 _COST = ("gen_ai.usage.cost", "llm.usage.cost", "llm.cost.total")
+_CACHED = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
 _MARKERS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "llm.request.type")
 
 
@@ -63,9 +72,12 @@ def to_event(
     end_ns: int,
     attributes: Attributes,
     error_status: str | None,
+    pricing: PricingSettings | None = None,
 ) -> dict[str, Any]:
     """The Vigil event (a wire record, as ``vigil.schema.Event`` reads it) of one LLM span.
-    ``error_status``: the span status's message when its code is ERROR (``""`` without one), else None."""
+    ``error_status``: the span status's message when its code is ERROR (``""`` without one), else None.
+    A span without a cost attribute is priced by ``pricing`` where it names the provider's model (cached
+    input tokens at the cached price); the table's version is then the event's ``pricing`` segment."""
     error = None
     if error_status is not None:
         error = _text(attributes.get("error.type")) or error_status or "error"
@@ -80,15 +92,27 @@ def to_event(
         )
         if value is not None
     }
+    tokens_in, tokens_out = _first(attributes, _TOKENS_IN), _first(attributes, _TOKENS_OUT)
+    cost = _first(attributes, _COST)
+    if cost is None and pricing is not None and (tokens_in is not None or tokens_out is not None):
+        cost = pricing.cost(
+            _text(_first(attributes, _PROVIDER)),
+            tuple(_text(attributes.get(n)) for n in _MODEL),
+            _count(tokens_in),
+            _count(tokens_out),
+            _count(_first(attributes, _CACHED)),
+        )
+        if cost is not None:
+            segments["pricing"] = pricing.version
     event: dict[str, Any] = {
         "model": model,
         "request_id": trace_id or None,
         "timestamp": start_ns / 1e9,
         "latency_ms": max(end_ns - start_ns, 0) / 1e6 if end_ns else None,
         "error": error,
-        "tokens_in": _first(attributes, _TOKENS_IN),
-        "tokens_out": _first(attributes, _TOKENS_OUT),
-        "cost": _first(attributes, _COST),
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cost": cost,
         "segments": {k: _text(v) for k, v in segments.items()},
     }
     return {k: v for k, v in event.items() if v is not None and v != {}}
@@ -100,6 +124,11 @@ def _first(attributes: Attributes, names: tuple[str, ...]) -> Any:
         if value is not None and value != "":
             return value
     return None
+
+
+def _count(value: Any) -> int:
+    """A token count for pricing (0 when absent or not a count: the event's own check rejects it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _text(value: Any) -> str | None:

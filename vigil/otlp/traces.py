@@ -26,6 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from vigil.errors import InputError
 from vigil.otlp.genai import is_llm, to_event
+from vigil.spec.pricing import PricingSettings
 
 __all__ = ["JSON", "PROTOBUF", "Decoded", "SpanFacts", "answer", "decode", "events"]
 
@@ -82,8 +83,11 @@ def decode(body: bytes, content_type: str) -> list[SpanFacts]:
         raise InputError(f"the body is not an OTLP trace export request in OTLP/JSON: {exc}") from None
 
 
-def events(spans: list[SpanFacts], model_of: Callable[[str], str]) -> Decoded:
-    """The events of the LLM spans among ``spans``; ``model_of`` names the Vigil model of a service."""
+def events(
+    spans: list[SpanFacts], model_of: Callable[[str], str], pricing: PricingSettings | None = None
+) -> Decoded:
+    """The events of the LLM spans among ``spans``; ``model_of`` names the Vigil model of a service, and
+    ``pricing`` prices the spans that carry no cost."""
     out = Decoded(spans=len(spans))
     models: dict[str, str] = {}
     for span in spans:
@@ -104,6 +108,7 @@ def events(spans: list[SpanFacts], model_of: Callable[[str], str]) -> Decoded:
                 span.end_ns,
                 span.attributes,
                 span.message if span.failed else None,
+                pricing,
             )
         )
     return out

@@ -29,6 +29,7 @@ from vigil.spec.fields import (
 )
 from vigil.spec.models import TASKS, Baseline, ModelSpec, Owner, PredictionBaseline, Retention, Task
 from vigil.spec.otlp import OtlpSettings
+from vigil.spec.pricing import Price, PricingSettings
 from vigil.spec.quality import QualitySettings
 from vigil.spec.security import RESERVED_ACTORS, ApiKey, ApiKeys, SecuritySettings
 
@@ -60,6 +61,8 @@ __all__ = [
     "OtlpSettings",
     "Owner",
     "PredictionBaseline",
+    "Price",
+    "PricingSettings",
     "QualitySettings",
     "Retention",
     "Secret",

@@ -91,7 +91,7 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
         request = decode(data, ctype)
     except InputError as exc:
         raise BadRequest(400, str(exc)) from None
-    decoded = events(request, vigil.otlp_model)
+    decoded = events(request, vigil.otlp_model, vigil.config.pricing)
     if not decoded.events:
         return decoded
     try:
