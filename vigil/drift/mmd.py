@@ -45,12 +45,13 @@ def subsample(x: FloatArray, limit: int, rng: np.random.Generator) -> FloatArray
     """At most ``limit`` rows of ``x``, drawn without replacement (all of them, in order, when fewer)."""
     if x.shape[0] <= limit:
         return x
-    return x[np.sort(rng.choice(x.shape[0], size=limit, replace=False))]
+    rows: FloatArray = x[np.sort(rng.choice(x.shape[0], size=limit, replace=False))]
+    return rows
 
 
 def _squared_distances(z: FloatArray) -> FloatArray:
     norms = np.einsum("ij,ij->i", z, z)
-    d2 = norms[:, None] + norms[None, :] - 2.0 * (z @ z.T)
+    d2: FloatArray = norms[:, None] + norms[None, :] - 2.0 * (z @ z.T)
     np.maximum(d2, 0.0, out=d2)
     np.fill_diagonal(d2, 0.0)
     return d2
