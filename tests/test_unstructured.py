@@ -153,7 +153,7 @@ def test_report_tests_embeddings_and_text(files: dict[str, Path], tmp_path: Path
 
 def test_text_descriptors_quiet_under_the_null() -> None:
     """Zipf-distributed words, 1,000 answers per side, 40 seeds: each descriptor flagged in at most 4 runs
-    (alpha 0.05 plus 3 binomial standard deviations is 0.153 of 40 = 6; measured at most 2)."""
+    (alpha 0.05 plus 3 binomial standard deviations is 0.153 of 40 = 6; measured at most 1)."""
     cfg = VigilConfig.model_validate({"columns": {"answer": {"type": "text"}}})
     flags: dict[str, int] = {}
     for seed in range(40):
