@@ -15,12 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from vigil.cli.main import main
-from vigil.comparison.compare import compare
+from vigil.comparison.compare import compare, compare_profiles
 from vigil.config import VigilConfig
 from vigil.drift.mmd import mmd_test
 from vigil.errors import InputError
 from vigil.stats.text import descriptors, reference_descriptors, vocabulary
-from vigil.stats.vectors import as_matrix
+from vigil.stats.profile import Profile, profile
+from vigil.stats.vectors import VectorProfile, as_matrix
 
 _ALPHABET = ["the", "Cat", "sat,", "on", "mat.", "ÉTÉ", "naïve", "x_1", "42", "?!", "", "  ", "\t"]
 
@@ -184,3 +185,72 @@ def test_mixed_lengths_stop_the_report_with_the_row() -> None:
     cur = pa.table({"emb": pa.array([[1.0, 2.0]] * 3 + [[1.0]] * 2)})
     with pytest.raises(InputError, match="current: column 'emb' row 3 has 1 numbers"):
         compare(ref, cur)
+
+
+# --- the mergeable state of an embedding column ------------------------------------------------------------
+
+
+def test_vector_profile_merges_as_one_pass() -> None:
+    """Counts, mean and per-axis variance of merged parts equal numpy's over all vectors (to 1e-12
+    relative), and the merged sample is exactly the bottom-k of the union of the parts' priorities."""
+    rng = np.random.default_rng(4)
+    parts = [rng.normal(i, 1.0 + i, size=(300 + 200 * i, 6)) for i in range(4)]
+    profiles = [VectorProfile(capacity=250).update(pa.array(list(p)), "e") for p in parts]
+    merged = VectorProfile(capacity=250)
+    for p in profiles:
+        merged.merge(p)
+    everything = np.concatenate(parts)
+    assert (merged.rows, merged.count, merged.dimensions) == (len(everything), len(everything), 6)
+    assert merged.mean is not None and merged.m2 is not None
+    np.testing.assert_allclose(merged.mean, everything.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(merged.m2 / (merged.count - 1), everything.var(axis=0, ddof=1), rtol=1e-12)
+    pooled = np.concatenate([p.priorities for p in profiles])
+    np.testing.assert_array_equal(merged.priorities, np.sort(pooled)[:250])
+    assert merged.sample.shape == (250, 6) and merged.sample.dtype == np.float32
+    # every sampled vector is one of the inputs
+    rows = {tuple(v) for v in everything.astype(np.float32)}
+    assert all(tuple(v) in rows for v in merged.sample)
+
+
+def test_vector_profile_sample_is_uniform() -> None:
+    """Vectors 0..9,999 folded in 10 batches, sample of 1,000: the sampled indices' mean is within 4
+    standard errors of 4,999.5 (sd of a uniform sample mean without replacement: 2,886.8 / sqrt(1,000)
+    x sqrt(1 - 1,000/10,000) = 86.6)."""
+    values = np.arange(10_000, dtype=np.float64)[:, None] * np.ones((1, 2))
+    merged = VectorProfile()
+    for chunk in np.array_split(values, 10):
+        merged.merge(VectorProfile().update(pa.array(list(chunk)), "e"))
+    assert len(merged.sample) == 1000 and len(np.unique(merged.sample[:, 0])) == 1000
+    assert abs(merged.sample[:, 0].mean() - 4999.5) <= 4 * 86.6
+
+
+def test_profile_keeps_embeddings_through_the_codec() -> None:
+    rng = np.random.default_rng(2)
+    table = pa.table(
+        {"x": rng.normal(size=500), "e": pa.array([*map(list, rng.normal(size=(499, 8))), None])}
+    )
+    p = profile(table)
+    assert "e" not in p.columns and "e" not in p.skipped
+    back = Profile.from_bytes(p.to_bytes())
+    v, w = p.vectors["e"], back.vectors["e"]
+    assert (w.rows, w.nulls, w.count, w.capacity) == (500, 1, 499, v.capacity)
+    assert w.total is not None and v.total is not None
+    np.testing.assert_array_equal(w.total, v.total)
+    np.testing.assert_array_equal(w.sample, v.sample)
+    np.testing.assert_array_equal(w.priorities, v.priorities)
+    # a later batch without the column counts as nulls; merging keeps the rows aligned
+    p.update(pa.table({"x": [1.0, 2.0]}))
+    assert (p.vectors["e"].rows, p.vectors["e"].nulls) == (502, 3)
+    assert Profile().merge(back).vectors["e"].rows == 500
+
+
+def test_profiles_compare_embeddings_with_mmd() -> None:
+    rng = np.random.default_rng(8)
+    ref = profile(pa.table({"e": pa.array(list(rng.normal(size=(3000, 16))))}))
+    same = profile(pa.table({"e": pa.array(list(rng.normal(size=(3000, 16))))}), like=ref)
+    moved = profile(pa.table({"e": pa.array(list(rng.normal(0.2, 1.0, size=(3000, 16))))}), like=ref)
+    quiet, loud = compare_profiles(ref, same).columns["e"], compare_profiles(ref, moved).columns["e"]
+    assert quiet.method == loud.method == "mmd"
+    assert not quiet.drift and loud.drift
+    direct = mmd_test(ref.vectors["e"].sample, moved.vectors["e"].sample)
+    assert loud.statistic == pytest.approx(direct.statistic, rel=1e-12)

@@ -27,6 +27,7 @@ from vigil.comparison.unstructured import (
     label_descriptors,
     readjust,
     text_columns,
+    vector_drift,
 )
 from vigil.comparison.verdicts import calibrated_thresholds, decide, thresholds
 from vigil.config import VigilConfig, load_config
@@ -137,6 +138,13 @@ def compare_profiles(
     rule = _drift_rule(cfg, None, False)
     skipped = _excluded(cfg, ignore, list(reference.columns))
     common = [n for n in reference.columns if n in current.columns and n not in skipped]
+    vectors: dict[str, ColumnDrift] = {}
+    for name in [n for n in reference.vectors if n in current.vectors and n not in skipped]:
+        verdict = vector_drift(name, reference.vectors[name], current.vectors[name], rule)
+        if isinstance(verdict, str):
+            skipped[name] = verdict
+        else:
+            vectors[name] = verdict
     return _compare(
         reference,
         current,
@@ -151,6 +159,7 @@ def compare_profiles(
         reference={"source": labels[0], "rows": reference.rows},
         current={"source": labels[1], "rows": current.rows},
         exact=False,
+        extra=vectors,
     )
 
 

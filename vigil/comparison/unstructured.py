@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from vigil.comparison.report import ColumnDrift
@@ -20,7 +22,7 @@ from vigil.config import VigilConfig
 from vigil.drift.decide import DriftRule, adjust_p_values
 from vigil.drift.mmd import MAX_SAMPLES, mmd_test
 from vigil.stats.text import DESCRIPTORS, descriptor_table, reference_descriptors
-from vigil.stats.vectors import Matrix, as_matrix, is_vector_type
+from vigil.stats.vectors import Matrix, VectorProfile, as_matrix, is_vector_type
 
 __all__ = [
     "MMD_THRESHOLD",
@@ -31,6 +33,7 @@ __all__ = [
     "label_descriptors",
     "readjust",
     "text_columns",
+    "vector_drift",
 ]
 
 MMD_THRESHOLD = 0.0
@@ -101,14 +104,38 @@ def embedding_drift(
     mixed lengths (naming the row)."""
     ref = as_matrix(reference, name, dimensions, what="reference")
     cur = as_matrix(current, name, dimensions, what="current")
-    if ref.vectors.shape[1] != cur.vectors.shape[1] and len(ref.vectors) and len(cur.vectors):
+    return _verdict(name, (ref.vectors, _summary(ref)), (cur.vectors, _summary(cur)), rule, threshold)
+
+
+def vector_drift(
+    name: str, reference: VectorProfile, current: VectorProfile, rule: DriftRule
+) -> ColumnDrift | str:
+    """MMD verdict for one embedding column of two profiles (their samples), or why it cannot be tested."""
+    return _verdict(
+        name,
+        (reference.sample, _profile_summary(reference)),
+        (current.sample, _profile_summary(current)),
+        rule,
+        (MMD_THRESHOLD, "default"),
+    )
+
+
+def _verdict(
+    name: str,
+    reference: tuple[npt.NDArray[Any], dict[str, object]],
+    current: tuple[npt.NDArray[Any], dict[str, object]],
+    rule: DriftRule,
+    threshold: tuple[float, str],
+) -> ColumnDrift | str:
+    (ref, ref_summary), (cur, cur_summary) = reference, current
+    if ref.ndim != 2 or cur.ndim != 2 or len(ref) < 2 or len(cur) < 2:
+        return "fewer than 2 usable vectors on one side: nothing to compare"
+    if ref.shape[1] != cur.shape[1]:
         return (
-            f"vectors of {ref.vectors.shape[1]} numbers in reference but {cur.vectors.shape[1]} in current: "
+            f"vectors of {ref.shape[1]} numbers in reference but {cur.shape[1]} in current: "
             "not the same embedding"
         )
-    if len(ref.vectors) < 2 or len(cur.vectors) < 2:
-        return "fewer than 2 usable vectors on one side: nothing to compare"
-    outcome = mmd_test(ref.vectors, cur.vectors)
+    outcome = mmd_test(ref, cur)
     p = float(outcome.p_value if outcome.p_value is not None else 1.0)
     return ColumnDrift(
         column=name,
@@ -124,8 +151,8 @@ def embedding_drift(
         threshold_source=threshold[1],
         drift=bool(p < rule.alpha and outcome.effect >= threshold[0]),
         note=f"MMD^2 on at most {MAX_SAMPLES:,} vectors per side, permutation p-value",
-        reference=_summary(ref),
-        current=_summary(cur),
+        reference=ref_summary,
+        current=cur_summary,
     )
 
 
@@ -138,6 +165,21 @@ def _summary(m: Matrix) -> dict[str, object]:
         "non_finite": m.non_finite,
         "dimensions": int(v.shape[1]),
         "mean_norm": float(norms.mean()) if len(norms) else None,
+        "sampled": min(len(v), MAX_SAMPLES),
+    }
+
+
+def _profile_summary(v: VectorProfile) -> dict[str, object]:
+    mean = v.mean
+    spread = None if v.m2 is None or v.count < 2 else float(np.sqrt(v.m2 / (v.count - 1)).mean())
+    return {
+        "rows": v.rows,
+        "nulls": v.nulls,
+        "non_finite": v.non_finite,
+        "dimensions": v.dimensions,
+        "mean_norm": None if mean is None else float(np.linalg.norm(mean)),
+        "mean_axis_sd": spread,
+        "sampled": len(v.sample),
     }
 
 

@@ -1,4 +1,5 @@
-"""Embedding columns: a list of numbers per row, read as one 2-d float array.
+"""Embedding columns: a list of numbers per row, read as one 2-d float array, and summarised in a
+mergeable ``VectorProfile`` (counts, mean, per-axis variance, a bounded uniform sample).
 
 >>> import pyarrow as pa
 >>> m = as_matrix(pa.array([[1.0, 2.0], None, [3, 4]]), "e")
@@ -8,7 +9,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ import pyarrow.compute as pc
 
 from vigil.errors import InputError
 
-__all__ = ["Matrix", "as_matrix", "is_vector_type"]
+__all__ = ["SAMPLE_SIZE", "Matrix", "VectorProfile", "as_matrix", "is_vector_type"]
 
 FloatArray = npt.NDArray[np.float64]
 Arrayish = Any  # a pyarrow Array or ChunkedArray (pyarrow ships no type information)
@@ -71,3 +73,97 @@ def as_matrix(column: Arrayish, name: str, dimensions: int | None = None, *, wha
     vectors = values.reshape(-1, width) if width else np.zeros((len(present), 0))
     finite = np.isfinite(vectors).all(axis=1)
     return Matrix(vectors[finite], int((~valid).sum()), int((~finite).sum()))
+
+
+SAMPLE_SIZE = 1_000
+"""Vectors a ``VectorProfile`` keeps, as float32: at dimension 384 a profile holds at most 1.5 MB."""
+
+
+@dataclass
+class VectorProfile:
+    """A mergeable summary of an embedding column: counts, the running mean and per-axis variance, and a
+    uniform sample of at most ``capacity`` vectors.
+
+    The sample is a bottom-k sample: every vector gets an independent uniform priority and the ``capacity``
+    smallest are kept, so the sample of a merge is exactly the sample the union would have kept (a uniform
+    sample without replacement of all vectors folded in, whatever the order and grouping of the merges).
+    Priorities come from a generator seeded by the batch's bytes: profiling the same data gives the same
+    sample.
+    """
+
+    capacity: int = SAMPLE_SIZE
+    rows: int = 0
+    nulls: int = 0
+    non_finite: int = 0
+    count: int = 0
+    total: FloatArray | None = None
+    """Sum of the vectors (the mean is ``total / count``)."""
+    m2: FloatArray | None = None
+    """Per axis, the sum of squared deviations from the mean (Chan et al.'s parallel update)."""
+    priorities: FloatArray = field(default_factory=lambda: np.zeros(0))
+    sample: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    kind: str = "embedding"
+
+    @property
+    def dimensions(self) -> int | None:
+        return None if self.total is None else int(self.total.size)
+
+    @property
+    def mean(self) -> FloatArray | None:
+        return None if self.total is None or not self.count else self.total / self.count
+
+    def update(self, column: Arrayish, name: str = "embedding") -> VectorProfile:
+        """Add a list column (``as_matrix``); vectors of another length than before raise ``InputError``."""
+        m = as_matrix(column, name, self.dimensions)
+        self.rows += m.nulls + m.non_finite + len(m.vectors)
+        self.nulls += m.nulls
+        self.non_finite += m.non_finite
+        return self.update_vectors(m.vectors)
+
+    def update_vectors(self, x: FloatArray) -> VectorProfile:
+        """Add finite vectors (one per row); the caller counts rows and nulls."""
+        if not len(x):
+            return self
+        seed = int.from_bytes(hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=8).digest())
+        priorities = np.random.default_rng(seed).random(len(x))
+        other = VectorProfile(capacity=self.capacity, count=len(x), total=x.sum(axis=0))
+        other.m2 = ((x - x.mean(axis=0)) ** 2).sum(axis=0)
+        keep = np.argsort(priorities)[: self.capacity]
+        other.priorities, other.sample = priorities[keep], x[keep].astype(np.float32)
+        return self._merge_state(other)
+
+    def merge(self, other: VectorProfile) -> VectorProfile:
+        self.rows += other.rows
+        self.nulls += other.nulls
+        self.non_finite += other.non_finite
+        return self._merge_state(other)
+
+    def _merge_state(self, other: VectorProfile) -> VectorProfile:
+        if other.total is None or other.m2 is None or not other.count:
+            return self
+        if self.total is None or self.m2 is None or not self.count:
+            self.count, self.total, self.m2 = other.count, other.total.copy(), other.m2.copy()
+            self.priorities, self.sample = other.priorities.copy(), other.sample.copy()
+            return self
+        if other.total.size != self.total.size:
+            raise InputError(
+                f"vectors of {other.total.size} numbers cannot be merged with vectors of {self.total.size}: "
+                "an embedding keeps one length (declare dimensions: to refuse the others at ingest)"
+            )
+        n, m = self.count, other.count
+        delta = other.total / m - self.total / n
+        self.m2 = self.m2 + other.m2 + delta**2 * (n * m / (n + m))
+        self.total = self.total + other.total
+        self.count = n + m
+        priorities = np.concatenate([self.priorities, other.priorities])
+        sample = np.concatenate([self.sample, other.sample])
+        keep = np.argsort(priorities, kind="stable")[: self.capacity]
+        self.priorities, self.sample = priorities[keep], sample[keep]
+        return self
+
+    def empty_like(self) -> VectorProfile:
+        return VectorProfile(capacity=self.capacity)
+
+    @property
+    def null_share(self) -> float:
+        return self.nulls / self.rows if self.rows else float("nan")
