@@ -1,0 +1,92 @@
+"""Embeddings on the live path, through the real HTTP ingest, aggregator and SQLite store: a declared
+embedding is accepted as a JSON array of numbers, records of another length or with non-numbers are
+rejected one by one with the reason, the windows keep a sample that MMD tests against a baseline file or
+another range, and ``drift:<feature>`` reads as a series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from vigil.config import parse_config
+from vigil.monitoring.query import Query
+from vigil.server.app import create_app
+from vigil.store.sqlite import SQLiteStore
+
+NOW = 1_800_000_000.0
+A = (NOW - 3 * 3600, NOW - 2 * 3600)
+B = (NOW - 3600, NOW)
+DIM = 8
+CONFIG = """
+models:
+  m:
+    task: binary
+    owner: {team: t}
+    window: 1m
+    baseline: {file: train.parquet}
+    features: {x: {type: numeric}, e: {type: embedding, dimensions: 8}}
+"""
+
+
+def _events(rng: np.random.Generator, start: float, shift: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": "m",
+            "timestamp": start + i * 3.0,
+            "features": {"x": float(rng.normal()), "e": rng.normal(shift, 1.0, DIM).round(6).tolist()},
+            "prediction": int(rng.random() < 0.5),
+        }
+        for i in range(1200)
+    ]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    rng = np.random.default_rng(5)
+    train = pa.table({"x": rng.normal(size=3000), "e": pa.array(list(rng.normal(size=(3000, DIM))))})
+    pq.write_table(train, tmp_path / "train.parquet")
+    app = create_app(parse_config(CONFIG), SQLiteStore(tmp_path / "v.db"), clock=lambda: NOW, root=tmp_path)
+    with TestClient(app) as client:
+        yield client, app, rng
+
+
+def _post(client: TestClient, batch: list[dict[str, Any]]) -> dict[str, Any]:
+    answer: dict[str, Any] = client.post("/v1/events", json=batch).json()
+    return answer
+
+
+def test_bad_vectors_are_rejected_record_by_record(served: Any) -> None:
+    client, _, rng = served
+    batch = _events(rng, A[0], 0.0)[:6]
+    batch[1]["features"]["e"] = [1.0, 2.0]
+    batch[3]["features"]["e"] = [1.0, "a", 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    batch[4]["features"]["e"] = 0.5
+    answer = _post(client, batch)
+    assert answer["accepted"] == 3
+    rejected = {r["index"]: (r["field"], r["reason"]) for r in answer["rejected"]}
+    assert rejected[1] == ("features.e", "expected 8 numbers (declared dimensions: 8), got 2")
+    assert rejected[3][0] == "features.e" and "item 1" in rejected[3][1]
+    assert rejected[4] == ("features.e", "expected a list of numbers (declared type: embedding), got '0.5'")
+
+
+def test_drift_of_an_embedding_against_the_baseline_and_a_range(served: Any) -> None:
+    client, app, rng = served
+    for start, shift in ((A[0], 0.0), (B[0], 0.3)):
+        batch = _events(rng, start, shift)
+        assert _post(client, batch)["accepted"] == len(batch)
+    assert app.state.vigil.aggregator.wait_idle(10)
+    query: Query = app.state.vigil.query
+    calm, moved = query.drift("m", *A), query.drift("m", *B)
+    assert calm.columns["e"].method == moved.columns["e"].method == "mmd"
+    assert not calm.columns["e"].drift and moved.columns["e"].drift
+    assert query.compare("m", A, B).columns["e"].drift
+    series = query.series("m", ["drift:e"], A[0], NOW, 3600)["drift:e"]
+    effects = dict(series)
+    assert effects[B[0]] is not None and effects[A[0]] is not None
+    assert effects[B[0]] > 10 * max(effects[A[0]], 1e-4)
