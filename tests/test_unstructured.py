@@ -19,8 +19,8 @@ from vigil.comparison.compare import compare, compare_profiles
 from vigil.config import VigilConfig
 from vigil.drift.mmd import mmd_test
 from vigil.errors import InputError
-from vigil.stats.text import descriptors, reference_descriptors, vocabulary
 from vigil.stats.profile import Profile, profile
+from vigil.stats.text import descriptors, reference_descriptors, vocabulary
 from vigil.stats.vectors import VectorProfile, as_matrix
 
 _ALPHABET = ["the", "Cat", "sat,", "on", "mat.", "ÉTÉ", "naïve", "x_1", "42", "?!", "", "  ", "\t"]

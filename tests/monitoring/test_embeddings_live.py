@@ -88,5 +88,6 @@ def test_drift_of_an_embedding_against_the_baseline_and_a_range(served: Any) -> 
     assert query.compare("m", A, B).columns["e"].drift
     series = query.series("m", ["drift:e"], A[0], NOW, 3600)["drift:e"]
     effects = dict(series)
-    assert effects[B[0]] is not None and effects[A[0]] is not None
-    assert effects[B[0]] > 10 * max(effects[A[0]], 1e-4)
+    calm_effect, moved_effect = effects[A[0]], effects[B[0]]
+    assert calm_effect is not None and moved_effect is not None
+    assert moved_effect > 10 * max(calm_effect, 1e-4)
