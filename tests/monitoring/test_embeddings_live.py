@@ -91,3 +91,14 @@ def test_drift_of_an_embedding_against_the_baseline_and_a_range(served: Any) -> 
     calm_effect, moved_effect = effects[A[0]], effects[B[0]]
     assert calm_effect is not None and moved_effect is not None
     assert moved_effect > 10 * max(calm_effect, 1e-4)
+
+
+def test_dashboard_pages_show_an_embedding(served: Any) -> None:
+    client, app, rng = served
+    assert _post(client, _events(rng, B[0], 0.3))["accepted"] == 1200
+    assert app.state.vigil.aggregator.wait_idle(10)
+    params = {"from": B[0], "to": NOW}
+    for path in ("/models/m", "/models/m/features/e", "/v1/models/m/drift"):
+        r = client.get(path, params=params)
+        assert r.status_code == 200, (path, r.text[:500])
+    assert client.get("/v1/models/m/drift", params=params).json()["columns"]["e"]["method"] == "mmd"
