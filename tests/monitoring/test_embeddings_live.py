@@ -102,3 +102,13 @@ def test_dashboard_pages_show_an_embedding(served: Any) -> None:
         r = client.get(path, params=params)
         assert r.status_code == 200, (path, r.text[:500])
     assert client.get("/v1/models/m/drift", params=params).json()["columns"]["e"]["method"] == "mmd"
+
+
+def test_the_sdk_sends_a_numpy_vector_as_an_array(served: Any) -> None:
+    from vigil.sdk.records import dump
+
+    client, _, _ = served
+    record = {"model": "m", "timestamp": A[0], "features": {"x": 1.0, "e": np.arange(DIM, dtype=np.float32)}}
+    body = b"[" + dump(record) + b"]"
+    answer = client.post("/v1/events", content=body, headers={"Content-Type": "application/json"}).json()
+    assert answer == {"accepted": 1, "rejected": []}
