@@ -10,8 +10,9 @@ Class labels are kept as text (``class_labels``), so that ``True``, ``1`` and ``
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,8 +24,12 @@ __all__ = [
     "SCORE",
     "SEGMENT_PREFIX",
     "SERVICE_COLUMNS",
+    "VECTOR_TYPE",
+    "as_vectors",
     "class_labels",
     "from_ipc",
+    "is_list_type",
+    "parsed_vector",
     "prediction_values",
     "profiled_columns",
     "to_ipc",
@@ -49,6 +54,8 @@ SERVICE_COLUMNS = (
     "probabilities",
 )
 _NUMERIC_PREDICTION = ("regression",)
+VECTOR_TYPE = pa.list_(pa.float64())
+"""How the event table keeps an embedding."""
 
 
 def class_labels(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -64,12 +71,44 @@ def class_labels(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arr
 
 
 def typed(values: pa.ChunkedArray | pa.Array, declared: str | None) -> pa.ChunkedArray | pa.Array:
-    """A feature's values as its declared type says (numbers as float64, categories and text as text)."""
+    """A feature's values as its declared type says (numbers as float64, categories and text as text,
+    embeddings as lists of float64)."""
     if declared == "numeric":
         return pc.cast(values, pa.float64())
+    if declared == "embedding":
+        return as_vectors(values)
     if pa.types.is_null(values.type):
         return pa.nulls(len(values), pa.string())
     return class_labels(values) if declared in ("categorical", "text") else values
+
+
+def is_list_type(dtype: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+    )
+
+
+def parsed_vector(text: str) -> list[float] | None:
+    """A list of numbers written as JSON text (the per-record path's form of a list among scalars)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        return None
+    return [float(v) for v in value]
+
+
+def as_vectors(values: Any) -> Any:
+    """The values as ``list<float64>`` (rows that are not lists of numbers as nulls: ``vigil.ingest.vectors``
+    rejected them before)."""
+    if is_list_type(values.type):
+        return pc.cast(values, VECTOR_TYPE)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return pa.array([None if v is None else parsed_vector(v) for v in values.to_pylist()], VECTOR_TYPE)
+    return pa.nulls(len(values), VECTOR_TYPE)
 
 
 def prediction_values(table: pa.Table, task: str) -> pa.ChunkedArray | pa.Array:

@@ -3,7 +3,8 @@
 over a whole batch at once), and every problem is reported with the record's index and the field.
 
 Times are RFC 3339 strings or seconds since the epoch (UTC), kept to the microsecond. Strings are capped
-at ``MAX_STRING`` characters, feature maps at ``MAX_FEATURES`` entries; NaN and infinities are refused
+at ``MAX_STRING`` characters, feature maps at ``MAX_FEATURES`` entries, embeddings (a feature given as
+a list of numbers) at ``MAX_DIMENSIONS`` numbers; NaN and infinities are refused
 (JSON has none, and a NaN feature is a null: send ``null``). Numbers are capped at ``MAX_NUMBER`` in size
 and token counts at ``MAX_TOKENS``, so that no window's sums and sums of squares can overflow: a larger
 value is nearly always a sentinel (``1.8e308`` for "missing"), refused with its record rather than
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "MAX_DIMENSIONS",
     "MAX_FEATURES",
     "MAX_NUMBER",
     "MAX_STRING",
@@ -36,6 +38,8 @@ MAX_FEATURES = 2_000
 MAX_NUMBER = 1e100
 """Largest size of a number (a feature, score, latency, cost, probability, label): squared and summed
 over any window it stays finite."""
+MAX_DIMENSIONS = 8_192
+"""Most numbers in one embedding feature."""
 MAX_TOKENS = 1_000_000_000
 """Most tokens in one call (``tokens_in``, ``tokens_out``): a window's totals stay within 64 bits."""
 
@@ -89,7 +93,11 @@ def _no_map(value: Any) -> Any:
 
 
 Map = Annotated[dict[Name, Scalar], BeforeValidator(_no_map), Field(max_length=MAX_FEATURES)]
-"""Features or segment tags; null is an empty map."""
+"""Segment tags; null is an empty map."""
+Vector = Annotated[list[Real], Field(min_length=1, max_length=MAX_DIMENSIONS)]
+"""An embedding: a list of finite numbers."""
+Features = Annotated[dict[Name, Scalar | Vector], BeforeValidator(_no_map), Field(max_length=MAX_FEATURES)]
+"""Features: scalars, or lists of numbers (embeddings); null is an empty map."""
 
 
 class Event(BaseModel):
@@ -104,7 +112,7 @@ class Event(BaseModel):
     """Needed to join a label later."""
     timestamp: Timestamp | None = None
     """When the prediction was made; the server's clock when absent."""
-    features: Map = Field(default_factory=dict)
+    features: Features = Field(default_factory=dict)
     prediction: Scalar = None
     """The class (binary/multiclass), the value (regression) or the text (LLM)."""
     score: Real | None = None

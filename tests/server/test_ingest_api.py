@@ -191,7 +191,7 @@ def test_nan_and_infinity_tokens_are_rejected_record_by_record(server: Server) -
     [
         ({"model": 5}, "model"),
         ({"model": "credit", "features": [1, 2]}, "features"),
-        ({"model": "credit", "features": {"extra": [1, 2]}}, "features.extra"),
+        ({"model": "credit", "features": {"extra": ["a", "b"]}}, "features.extra"),  # numbers: an embedding
         ({"model": "credit", "features": {"extra": {"a": 1}}}, "features.extra"),
         ({"model": "credit", "segments": {"tier": ["gold"]}}, "segments.tier"),
         ({"model": "credit", "latency_ms": "fast"}, "latency_ms"),

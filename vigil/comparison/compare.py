@@ -18,7 +18,17 @@ from typing import Any, cast, get_args
 import numpy as np
 import pyarrow as pa
 
-from vigil.comparison.report import Report
+from vigil.comparison.report import ColumnDrift, Report
+from vigil.comparison.unstructured import (
+    add_descriptors,
+    descriptor_names,
+    embedding_columns,
+    embedding_drift,
+    label_descriptors,
+    readjust,
+    text_columns,
+    vector_drift,
+)
 from vigil.comparison.verdicts import calibrated_thresholds, decide, thresholds
 from vigil.config import VigilConfig, load_config
 from vigil.drift.decide import Correction, DriftRule, choose_method
@@ -71,8 +81,13 @@ def compare(
     ref_table = read_table(reference, what="reference", for_profiling=True)
     cur_table = read_table(current, what="current", for_profiling=True)
     skipped = _excluded(cfg, ignore, ref_table.column_names)
+    texts = [t for t in text_columns(cfg) if t not in set(ignore)]
+    vectors = _embeddings(cfg, ref_table, cur_table, skipped, rule)
+    ref_table = ref_table.drop_columns(list(vectors))
+    cur_table = cur_table.drop_columns([n for n in vectors if n in cur_table.column_names])
+    ref_table, cur_table = add_descriptors(ref_table, cur_table, texts)
     common = [n for n in ref_table.column_names if n in cur_table.column_names and n not in skipped]
-    if not common:
+    if not common and not vectors:
         raise InputError(
             "reference and current share no columns to compare: reference has "
             f"{_names(ref_table.column_names)}, current has {_names(cur_table.column_names)}"
@@ -103,6 +118,8 @@ def compare(
         reference={"source": describe_source(reference), "rows": ref_table.num_rows},
         current={"source": describe_source(current), "rows": cur_table.num_rows},
         exact=exact,
+        texts=texts,
+        extra={n: v for n, v in vectors.items() if isinstance(v, ColumnDrift)},
     )
 
 
@@ -121,6 +138,13 @@ def compare_profiles(
     rule = _drift_rule(cfg, None, False)
     skipped = _excluded(cfg, ignore, list(reference.columns))
     common = [n for n in reference.columns if n in current.columns and n not in skipped]
+    vectors: dict[str, ColumnDrift] = {}
+    for name in [n for n in reference.vectors if n in current.vectors and n not in skipped]:
+        verdict = vector_drift(name, reference.vectors[name], current.vectors[name], rule)
+        if isinstance(verdict, str):
+            skipped[name] = verdict
+        else:
+            vectors[name] = verdict
     return _compare(
         reference,
         current,
@@ -135,6 +159,7 @@ def compare_profiles(
         reference={"source": labels[0], "rows": reference.rows},
         current={"source": labels[1], "rows": current.rows},
         exact=False,
+        extra=vectors,
     )
 
 
@@ -153,7 +178,11 @@ def _compare(
     reference: dict[str, Any],
     current: dict[str, Any],
     exact: bool,
+    texts: list[str] | None = None,
+    extra: Mapping[str, ColumnDrift] | None = None,
 ) -> Report:
+    texts = text_columns(cfg) if texts is None else texts
+    descriptors = descriptor_names(texts)
     skipped.update({n: why for n, why in ref_p.skipped.items() if n in common})
     pairs: dict[str, tuple[Pair, Method]] = {}
     for name in common:
@@ -179,8 +208,11 @@ def _compare(
         for name, value in calibrator(pairs).items():
             if limits[name][1] == "default":
                 limits[name] = (value, "calibrated")
-    columns = decide(pairs, limits, rule, cfg)
-    checks = _quality(ref_p, cur_p, common, skipped, qrule)
+    columns = label_descriptors(decide(pairs, limits, rule, cfg), texts)
+    if extra:
+        columns = readjust(columns | dict(extra), rule)
+    # descriptors are tested for drift only: the reference measures out-of-vocabulary words on half its rows
+    checks = _quality(ref_p, cur_p, [n for n in common if n not in descriptors], skipped, qrule)
     return Report(
         reference=reference,
         current=current,
@@ -243,7 +275,22 @@ def _excluded(cfg: VigilConfig, ignore: Iterable[str], names: list[str]) -> dict
         elif spec.role in _SKIP_ROLES:
             out[name] = _SKIP_ROLES[spec.role]
         elif spec.type == "text":
-            out[name] = "free text (type: text): text drift is not tested"
+            out[name] = f"free text (type: text): tested through {name}.length, .tokens, .empty and .oov"
+    return out
+
+
+def _embeddings(
+    cfg: VigilConfig, ref: pa.Table, cur: pa.Table, skipped: dict[str, str], rule: DriftRule
+) -> dict[str, ColumnDrift | str]:
+    """Each embedding column's MMD verdict; those that cannot be tested go to ``skipped`` with the reason."""
+    out: dict[str, ColumnDrift | str] = {}
+    for name, dims in embedding_columns(cfg, ref, skipped).items():
+        if name not in cur.column_names:
+            out[name] = skipped[name] = "an embedding missing from current"
+            continue
+        out[name] = verdict = embedding_drift(name, ref.column(name), cur.column(name), dims, rule)
+        if isinstance(verdict, str):
+            skipped[name] = verdict
     return out
 
 

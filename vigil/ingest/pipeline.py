@@ -35,6 +35,7 @@ from vigil.ingest.validate import (
     inflate,
     parse_body,
 )
+from vigil.ingest.vectors import vector_problems
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
 from vigil.schema import Event, HostMetrics, Label
@@ -311,6 +312,11 @@ def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[st
                 flag(pc.is_valid(pc.struct_field(struct, [k])), f"features.{f.name}", _reserved(f.name))
                 continue
             declared_spec = spec.features.get(f.name)
+            if declared_spec is not None and declared_spec.type == "embedding":
+                values = pc.struct_field(struct, [k])
+                for row, reason in vector_problems(values, declared_spec.dimensions).items():
+                    out.setdefault(row, (f"features.{f.name}", reason))
+                continue
             if declared_spec is None or declared_spec.type != "numeric":
                 continue
             if pa.types.is_string(f.type):

@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from vigil.errors import VigilError
-from vigil.schema import MAX_NUMBER, MAX_TOKENS
+from vigil.schema import MAX_DIMENSIONS, MAX_NUMBER, MAX_TOKENS
 
 __all__ = [
     "BadRequest",
@@ -145,8 +145,9 @@ def _problems(errors: Sequence[Any]) -> list[tuple[int, tuple[Any, ...], str]]:
         loc = tuple(error["loc"])
         index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
         where = loc[1:] if loc and isinstance(loc[0], int) else loc
-        if len(where) > 1 and where[-1] in _UNION_MEMBERS:
-            key = (index, where[:-1])
+        vector = next((k for k, part in enumerate(where) if str(part).startswith("list[")), None)
+        if vector is not None or (len(where) > 1 and where[-1] in _UNION_MEMBERS):
+            key = (index, where[:vector] if vector is not None else where[:-1])
             if key not in unions:
                 unions[key] = []
                 out.append((index, where[:-1], ""))
@@ -159,6 +160,16 @@ def _problems(errors: Sequence[Any]) -> list[tuple[int, tuple[Any, ...], str]]:
 
 
 def _union_reason(errors: list[Any]) -> str:
+    value = errors[0].get("input")
+    if isinstance(value, list):  # meant as an embedding: say what is wrong inside the list
+        for error in errors:
+            loc = [str(part) for part in error["loc"]]
+            at = next((k for k, part in enumerate(loc) if part.startswith("list[")), None)
+            if at is None:
+                continue
+            if at + 1 < len(loc):
+                return f"an embedding is a list of numbers; item {loc[at + 1]}: {_reason(error)}"
+            return f"an embedding is a list of 1 to {MAX_DIMENSIONS:,} numbers (got {len(value):,})"
     for error in errors:  # past the size of any number (the float member), not only of 64-bit integers
         if _limit(error) in (MAX_NUMBER, -MAX_NUMBER):
             return _reason(error)
@@ -166,10 +177,11 @@ def _union_reason(errors: list[Any]) -> str:
         for error in errors:
             if error["type"] == kind:
                 return _reason(error)
-    value = errors[0].get("input")
     if value is None:
         return "required: a number, a boolean or a string (got null)"
-    return f"expected a number, a boolean, a string or null (got {_shown(value)})"
+    lists = any(str(part).startswith("list[") for e in errors for part in e["loc"])
+    listed = "a number, a boolean, a string, a list of numbers or null" if lists else None
+    return f"expected {listed or 'a number, a boolean, a string or null'} (got {_shown(value)})"
 
 
 def _limit(error: Any) -> Any:

@@ -13,7 +13,7 @@ from vigil.spec.fields import Section, check
 
 __all__ = ["COLUMN_ROLES", "COLUMN_TYPES", "ColumnDrift", "ColumnRole", "ColumnSpec", "ColumnType"]
 
-ColumnType = Literal["numeric", "categorical", "datetime", "text"]
+ColumnType = Literal["numeric", "categorical", "datetime", "text", "embedding"]
 ColumnRole = Literal["feature", "id", "timestamp", "target", "prediction", "pii"]
 COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
 COLUMN_ROLES: tuple[str, ...] = get_args(ColumnRole)
@@ -46,6 +46,8 @@ class ColumnSpec(Section):
     max: float | None = None
     allowed: tuple[str | int, ...] | None = None
     drift: ColumnDrift | None = None
+    dimensions: Annotated[int, Field(gt=0)] | None = None
+    """For ``type: embedding``: the length of every vector (records of another length are refused)."""
     ignore: bool = False
     redact: Literal["hmac", "drop"] = "hmac"
     """For ``role: pii`` at ingest: replace the value by a keyed HMAC (a stable pseudonym), or drop it."""
@@ -100,6 +102,16 @@ class ColumnSpec(Section):
                     (bound,),
                     at_key=True,
                 )
+
+    @check("type", "dimensions")
+    def _dimensions_for_embeddings(self) -> Iterator[Issue]:
+        if self.dimensions is not None and self.type != "embedding":
+            yield Issue(
+                f"dimensions applies only to embedding columns (type is {self._kind()})",
+                "remove dimensions, or set type: embedding",
+                ("dimensions",),
+                at_key=True,
+            )
 
     @check("min", "max")
     def _bounds_in_order(self) -> Iterator[Issue]:

@@ -32,7 +32,8 @@ METHODS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "numeric": NUMERIC_METHODS,
     "categorical": CATEGORICAL_METHODS,
     "datetime": NUMERIC_METHODS,  # compared as timestamps
-    "text": (),
+    "text": (),  # tested through its descriptors (length, words, empty, out-of-vocabulary share)
+    "embedding": (),  # always MMD
 }
 """Drift methods that apply to each column type (besides ``auto``)."""
 

@@ -19,7 +19,7 @@ import math
 import struct
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from vigil.sketches.frequent import FrequentItems
 from vigil.sketches.quantiles import QuantileSketch
 from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile
 from vigil.stats.moments import Moments
+from vigil.stats.vectors import VectorProfile
 
 __all__ = [
     "FORMAT_VERSION",
@@ -106,6 +107,7 @@ class ProfileParts:
     types: Mapping[str, str]
     duplicate_rows: int
     skipped: Mapping[str, str]
+    vectors: Mapping[str, VectorProfile] = field(default_factory=dict)
 
 
 def dump_profile(p: ProfileParts) -> bytes:
@@ -118,6 +120,8 @@ def dump_profile(p: ProfileParts) -> bytes:
         "skipped": p.skipped,
         "columns": {name: _dump_column(col, arrays) for name, col in p.columns.items()},
     }
+    if p.vectors:  # absent from profiles without embeddings (and from those written before them)
+        header["vectors"] = {name: _dump_vectors(v, arrays) for name, v in p.vectors.items()}
     head = json.dumps(header, separators=(",", ":"), allow_nan=True).encode()
     body = struct.pack("<I", len(head)) + head + b"".join(arrays.parts)
     return MAGIC + bytes([FORMAT_VERSION]) + zlib.compress(body, 6)
@@ -145,6 +149,37 @@ def load_profile(data: bytes) -> ProfileParts:
         types=header["types"],
         duplicate_rows=header["duplicate_rows"],
         skipped=header["skipped"],
+        vectors={name: _load_vectors(v, arrays) for name, v in header.get("vectors", {}).items()},
+    )
+
+
+def _dump_vectors(v: VectorProfile, arrays: _Arrays) -> dict[str, Any]:
+    empty = np.zeros(0)
+    return {
+        "capacity": v.capacity,
+        "rows": v.rows,
+        "nulls": v.nulls,
+        "non_finite": v.non_finite,
+        "count": v.count,
+        "total": arrays.put(empty if v.total is None else v.total),
+        "m2": arrays.put(empty if v.m2 is None else v.m2),
+        "priorities": arrays.put(v.priorities),
+        "sample": arrays.put(v.sample),
+    }
+
+
+def _load_vectors(d: dict[str, Any], arrays: _Arrays) -> VectorProfile:
+    total, m2 = arrays.get(d["total"]), arrays.get(d["m2"])
+    return VectorProfile(
+        capacity=d["capacity"],
+        rows=d["rows"],
+        nulls=d["nulls"],
+        non_finite=d["non_finite"],
+        count=d["count"],
+        total=total if d["count"] else None,
+        m2=m2 if d["count"] else None,
+        priorities=arrays.get(d["priorities"]),
+        sample=arrays.get(d["sample"]),
     )
 
 

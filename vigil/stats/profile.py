@@ -32,6 +32,7 @@ from vigil.stats.column import (
     column_hashes,
     sketch_for,
 )
+from vigil.stats.vectors import VectorProfile, is_vector_type
 from vigil.tables import ColumnKind, declared_type, kind_of, read_table
 
 __all__ = ["Profile", "profile"]
@@ -51,6 +52,8 @@ class Profile:
     duplicate_rows: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     """Columns not profiled, with the reason."""
+    vectors: dict[str, VectorProfile] = field(default_factory=dict)
+    """Embedding columns (lists of numbers), kept apart: they are tested with MMD, not per value."""
 
     def update(
         self,
@@ -72,6 +75,8 @@ class Profile:
                 continue
             column = table.column(name)
             self.types.setdefault(name, declared_type(table.schema.field(name)))
+            if self._vector(name, column, table.num_rows):
+                continue
             col = self.columns.get(name)
             if col is None and name not in self.skipped:
                 col = _new_column(name, column, self.skipped)
@@ -100,10 +105,11 @@ class Profile:
         else:
             for item in work:
                 row_hash = combine(row_hash, run(item))
-        for name, col in self.columns.items():
-            if name not in table.column_names:  # a column missing from this batch: all null here
-                col.rows += table.num_rows
-                col.nulls += table.num_rows
+        missing = [c for n, c in self.columns.items() if n not in table.column_names]
+        missing_v = [v for n, v in self.vectors.items() if n not in table.column_names]
+        for counted in (*missing, *missing_v):  # a column missing from this batch: all null here
+            counted.rows += table.num_rows
+            counted.nulls += table.num_rows
         self.rows += table.num_rows
         for name in extra:
             row_hash = combine(row_hash, column_hashes(table.column(name)))
@@ -111,7 +117,30 @@ class Profile:
             self.duplicate_rows += count_duplicates(finish(row_hash))
         return self
 
+    def _vector(self, name: str, column: pa.ChunkedArray, rows: int) -> bool:
+        """Fold an embedding column in; False when ``name`` is not one."""
+        vec = self.vectors.get(name)
+        if vec is None:
+            if name in self.columns or name in self.skipped or not is_vector_type(column.type):
+                return False
+            vec = self.vectors[name] = VectorProfile(rows=self.rows, nulls=self.rows)
+        if pa.types.is_null(column.type):
+            vec.rows += rows
+            vec.nulls += rows
+        else:
+            vec.update(column, name)
+        return True
+
     def merge(self, other: Profile) -> Profile:
+        for name, vec in other.vectors.items():
+            mine_v = self.vectors.get(name)
+            if mine_v is None:
+                mine_v = self.vectors[name] = VectorProfile(rows=self.rows, nulls=self.rows)
+            mine_v.merge(vec)
+        for name, mine_v in self.vectors.items():
+            if name not in other.vectors:
+                mine_v.rows += other.rows
+                mine_v.nulls += other.rows
         for name, col in other.columns.items():
             mine = self.columns.get(name)
             if mine is None:
@@ -136,19 +165,27 @@ class Profile:
     def empty_like(self, names: Iterable[str] | None = None) -> Profile:
         """An empty profile whose columns line up with this one's (kinds and sketch buckets)."""
         wanted = self.columns if names is None else {n: self.columns[n] for n in names if n in self.columns}
-        return Profile(columns={n: c.empty_like() for n, c in wanted.items()})
+        vectors = self.vectors if names is None else {n: self.vectors[n] for n in names if n in self.vectors}
+        return Profile(
+            columns={n: c.empty_like() for n, c in wanted.items()},
+            vectors={n: v.empty_like() for n, v in vectors.items()},
+        )
 
     def to_bytes(self) -> bytes:
         """A compact, versioned binary form (``vigil.stats.codec``); its size does not grow with the row
         count."""
-        parts = codec.ProfileParts(self.rows, self.columns, self.types, self.duplicate_rows, self.skipped)
+        parts = codec.ProfileParts(
+            self.rows, self.columns, self.types, self.duplicate_rows, self.skipped, self.vectors
+        )
         return codec.dump_profile(parts)
 
     @staticmethod
     def from_bytes(data: bytes) -> Profile:
         """Read what ``to_bytes`` wrote; raises ``InputError`` for a foreign, newer or damaged blob."""
         p = codec.load_profile(data)
-        return Profile(p.rows, dict(p.columns), dict(p.types), p.duplicate_rows, dict(p.skipped))
+        return Profile(
+            p.rows, dict(p.columns), dict(p.types), p.duplicate_rows, dict(p.skipped), dict(p.vectors)
+        )
 
 
 def profile(
