@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "MAX_DIMENSIONS",
@@ -26,6 +34,7 @@ __all__ = [
     "MAX_STRING",
     "MAX_TOKENS",
     "Event",
+    "Feedback",
     "HostMetrics",
     "Label",
     "Scalar",
@@ -144,6 +153,31 @@ class Label(BaseModel):
     """The true class (or value); required, and not null."""
     timestamp: Timestamp | None = None
     """When the truth became known; the server's clock when absent."""
+
+
+class Feedback(BaseModel):
+    """What a user (or an evaluator) said of an earlier prediction, joined by ``request_id`` (for spans
+    sent over OTLP, the trace id) like a label. At least one of ``thumb``, ``rating`` and ``scores``."""
+
+    model_config = _RECORD
+
+    model: Name
+    request_id: Name
+    thumb: Literal["up", "down"] | None = None
+    rating: Real | None = None
+    """On the application's own scale (1–5 stars, 0–10...)."""
+    scores: dict[Name, Real] = Field(default_factory=dict, max_length=100)
+    """Evaluators' scores by evaluator name (``faithfulness``, ``relevance``...)."""
+    comment: Text | None = None
+    """Free text: scrubbed of personal data before it is stored, as the model's scrub setting says."""
+    timestamp: Timestamp | None = None
+    """When it was given; the server's clock when absent."""
+
+    @model_validator(mode="after")
+    def _something(self) -> Feedback:
+        if self.thumb is None and self.rating is None and not self.scores:
+            raise ValueError("give a thumb (up or down), a rating or evaluator scores")
+        return self
 
 
 class HostMetrics(BaseModel):

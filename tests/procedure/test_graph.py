@@ -55,7 +55,13 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
             "CalibrationOff",
             "ConceptShift",
         ],
-        "support-assistant": ["HighLatency", "AssistantCost", *defaults, "CostPerPredictionSpike"],
+        "support-assistant": [
+            "HighLatency",
+            "AssistantCost",
+            *defaults,
+            "CostPerPredictionSpike",
+            "NegativeFeedbackSurge",
+        ],
     }
     sources = {n.id: n.facts["source"] for n in p.stage(Stage.RULES)}
     assert sources["rule:credit-risk/credit-latency"] == "slo"

@@ -165,6 +165,7 @@ def test_the_answers_are_what_the_document_says(app: FastAPI) -> None:
         ]
         call("POST", "/v1/events", INGEST, json=events)
         call("POST", "/v1/labels", INGEST, json=[{"model": "m", "request_id": "r1", "label": 1}])
+        call("POST", "/v1/feedback", INGEST, json=[{"model": "m", "request_id": "r1", "thumb": "up"}])
         call("POST", "/v1/host-metrics", INGEST, json=[{"model": "m", "host": "a", "cpu_percent": 5}])
         span: dict[str, Any] = {
             "traceId": "ab" * 16,

@@ -9,6 +9,7 @@ import pytest
 from vigil.store import open_store
 from vigil.store.base import (
     ApiKeyRecord,
+    FeedbackRow,
     HeldBatch,
     HostRow,
     KeyedBatch,
@@ -205,6 +206,30 @@ def test_a_working_store_passes_its_check(store: Store) -> None:
     store.check(thorough=True)
 
 
+def test_feedback_latest_per_request_and_name_by_time_and_pruned(store: Store) -> None:
+    store.put_feedback(
+        [
+            FeedbackRow("m", "r1", "thumb", 0.0, "wrong answer", 10.0),
+            FeedbackRow("m", "r1", "eval:faithfulness", 0.4, None, 10.5),
+            FeedbackRow("m", "r2", "rating", 4.0, None, 11.0),
+            FeedbackRow("m", "r1", "thumb", 1.0, "fixed now", 12.0),  # changed their mind: replaces the first
+        ]
+    )
+    store.put_feedback([FeedbackRow("m", "r3", "thumb", 1.0, None, 13.0)])
+    store.put_feedback([FeedbackRow("other", "r1", "thumb", 0.0, None, 10.0)])
+    got = [(r.request_id, r.name, r.value, r.comment, r.ts) for r in store.feedback("m", 0, 100)]
+    assert got == [
+        ("r1", "eval:faithfulness", 0.4, None, 10.5),
+        ("r2", "rating", 4.0, None, 11.0),
+        ("r1", "thumb", 1.0, "fixed now", 12.0),
+        ("r3", "thumb", 1.0, None, 13.0),
+    ]
+    assert [r.request_id for r in store.feedback("m", 11.0, 13.0)] == ["r2", "r1"]  # [start, end)
+    store.delete_predictions("m", 12.0)  # retention of predictions takes their feedback with them
+    assert [r.ts for r in store.feedback("m", 0, 100)] == [12.0, 13.0]
+    assert len(store.feedback("other", 0, 100)) == 1
+
+
 def test_prediction_batches_and_labels(store: Store) -> None:
     a = PredictionBatch("m", "w1", 1, 10.0, 20.0, 3, b"batch-1")
     b = PredictionBatch("m", "w1", 2, 30.0, 40.0, 2, b"batch-2")
@@ -291,6 +316,7 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
     """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
     store.close()
     undo = [
+        "DROP TABLE feedback",  # migration 7
         "DROP INDEX windows_counts",  # migration 6
         "ALTER TABLE windows DROP COLUMN errors",
         *(f"DROP TABLE {table}" for table in _LATER_TABLES),

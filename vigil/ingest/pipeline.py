@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 
 from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events
-from vigil.ingest.redact import Redactor
+from vigil.ingest.redact import Redactor, scrub
 from vigil.ingest.validate import (
     BadRequest,
     Checked,
@@ -38,9 +38,9 @@ from vigil.ingest.validate import (
 from vigil.ingest.vectors import vector_problems
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
-from vigil.schema import Event, HostMetrics, Label
+from vigil.schema import Event, Feedback, HostMetrics, Label
 from vigil.spec import ModelSpec, SecuritySettings
-from vigil.store.base import HostRow, LabelRow, Store
+from vigil.store.base import FeedbackRow, HostRow, LabelRow, Store
 from vigil.timefmt import format_time
 
 __all__ = ["IngestResult", "Ingestor"]
@@ -48,6 +48,7 @@ __all__ = ["IngestResult", "Ingestor"]
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _LABELS: TypeAdapter[list[Label]] = TypeAdapter(list[Label])
 _HOSTS: TypeAdapter[list[HostMetrics]] = TypeAdapter(list[HostMetrics])
+_FEEDBACK: TypeAdapter[list[Feedback]] = TypeAdapter(list[Feedback])
 _FUTURE = timedelta(hours=1)
 """How far ahead of the server's clock an event's timestamp may be (clock skew)."""
 
@@ -225,6 +226,37 @@ class Ingestor:
         if rows:
             self.store.put_labels(rows)
         return IngestResult(len(rows), checked.rejected)
+
+    def feedback(self, body: bytes, content_type: str | None, content_encoding: str | None) -> IngestResult:
+        """Check and store feedback: one row per thumb, rating and evaluator score (``eval:<name>``), the
+        latest of each per request id; the comment scrubbed with the model's redactor, as event text is.
+        Its time is checked as a label's."""
+        checked = self._simple(body, content_type, content_encoding, _FEEDBACK)
+        now = self.clock()
+        rows: list[FeedbackRow] = []
+        accepted = 0
+        for record, position in zip(checked.records, checked.positions, strict=True):
+            ts = record.timestamp.timestamp() if record.timestamp else now
+            problem = _label_time_problem(ts, self.registry.get(record.model), now)
+            if problem:
+                checked.reject(position, "timestamp", problem)
+                continue
+            comment = record.comment
+            spec = self.registry.get(record.model)
+            if comment and (spec is None or spec.scrub):  # free text, scrubbed as the model's errors are
+                comment = scrub(comment)
+            accepted += 1
+            values = [("thumb", 1.0 if record.thumb == "up" else 0.0)] if record.thumb else []
+            values += [("rating", record.rating)] if record.rating is not None else []
+            values += [(f"eval:{name}", score) for name, score in record.scores.items()]
+            rows += [
+                FeedbackRow(record.model, record.request_id, name, value, comment if i == 0 else None, ts)
+                for i, (name, value) in enumerate(values)
+            ]
+        checked.rejected.sort(key=lambda r: r.index)
+        if rows:
+            self.store.put_feedback(rows)
+        return IngestResult(accepted, checked.rejected)
 
     def host_metrics(
         self, body: bytes, content_type: str | None, content_encoding: str | None

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vigil.monitoring.estimated import ESTIMATED
+from vigil.monitoring.feedbacks import FEEDBACK, PER_EVALUATOR
 from vigil.monitoring.metric import Drift, Metric, Step, Support
 from vigil.monitoring.realised import PER_CLASS, REALISED, confusion_of
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
@@ -38,6 +39,7 @@ __all__ = [
     "METRICS",
     "PER_ATTRIBUTE",
     "PER_CLASS",
+    "PER_EVALUATOR",
     "PER_FEATURE",
     "SEGMENT_METRICS",
     "Drift",
@@ -333,6 +335,7 @@ CATALOGUE: dict[str, Metric] = {
         ),
         *REALISED,
         *ESTIMATED,
+        *FEEDBACK,
         Metric(
             "label_coverage",
             "share of predictions with a label so far",
@@ -454,6 +457,8 @@ def lookup(name: str) -> tuple[Metric, str | None]:
         return PER_CLASS[base], feature
     if sep and feature and base in PER_ATTRIBUTE:
         return PER_ATTRIBUTE[base], feature
+    if sep and feature and base in PER_EVALUATOR:
+        return PER_EVALUATOR[base], feature
     raise KeyError(name)
 
 
@@ -471,11 +476,14 @@ def problem(name: str) -> str | None:
         return f"unknown metric {name!r}: name a class, as in {base}:<class>"
     if base in PER_ATTRIBUTE:
         return f"unknown metric {name!r}: name a segment tag, as in {base}:<attribute>"
+    if base in PER_EVALUATOR:
+        return f"unknown metric {name!r}: name an evaluator, as in {base}:<evaluator>"
     known = [
         *CATALOGUE,
         *(f"{b}:<feature>" for b in PER_FEATURE),
         *(f"{b}:<class>" for b in PER_CLASS),
         *(f"{b}:<attribute>" for b in PER_ATTRIBUTE),
+        *(f"{b}:<evaluator>" for b in PER_EVALUATOR),
     ]
     close = difflib.get_close_matches(name, [*CATALOGUE, *PER_FEATURE, *PER_ATTRIBUTE], n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
@@ -490,6 +498,7 @@ def markdown() -> str:
         *((f"{n}:<feature>", m) for n, m in PER_FEATURE.items()),
         *((f"{n}:<class>", m) for n, m in PER_CLASS.items()),
         *((f"{n}:<attribute>", m) for n, m in PER_ATTRIBUTE.items()),
+        *((f"{n}:<evaluator>", m) for n, m in PER_EVALUATOR.items()),
     ]
     for name, m in rows:
         needs = (
@@ -500,6 +509,7 @@ def markdown() -> str:
                 "rows": "predictions with a request id",
                 "drift": "a baseline",
                 "hosts": "SDK host readings",
+                "feedback": "feedback",
             }[m.source]
         )
         tasks = f" ({', '.join(m.tasks)})" if m.tasks else ""

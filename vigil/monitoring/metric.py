@@ -10,8 +10,8 @@ nothing heavy (numpy is needed only once a step is read), so checking a metric n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIDENCE", "Drift", "Metric", "Source", "Step", "Support"]
 
-Source = Literal["window", "rows", "drift", "hosts"]
+Source = Literal["window", "rows", "drift", "hosts", "feedback"]
 
 CONFIDENCE = 0.95
 """The confidence of the Wilson intervals beside proportion metrics."""
@@ -54,6 +54,9 @@ class Step:
     read of the same events; None without a baseline)."""
     hosts: Mapping[str, float]
     """Mean host readings of the step (``cpu_percent``, ...), where there are any."""
+    feedback: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    """The feedback given in the step, by kind (``thumb``, ``rating``, ``eval:<evaluator>``); read only
+    when a feedback metric is asked for."""
     min_group: int = 30
     """The model's ``fairness.min_group``: smaller groups are left out of the fairness figures."""
     estimator: Callable[[], Estimator | None] = lambda: None

@@ -45,6 +45,7 @@ from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
 from vigil.monitoring.retention import GRACE, HOUR, choose_rows
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
+from vigil.monitoring.sources import feedback_by_step, host_means
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
 from vigil.spec import ModelSpec
@@ -271,8 +272,11 @@ class Query:
             self._baseline_ref(model, spec) if any(m.source == "drift" for m, _ in wanted.values()) else None
         )
         settings = self._settings(spec) if baseline is not None else ""
-        hosts = _host_means(
-            self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket
+        hosts = host_means(self.store, model, [n for n in names if n.startswith("host_")], first, end, bucket)
+        given = (
+            feedback_by_step(self.store, model, first, end, bucket)
+            if any(m.source == "feedback" for m, _ in wanted.values())
+            else {}
         )
         out: dict[str, list[Reading]] = {n: [] for n in names}
         for k in range(points):
@@ -287,6 +291,7 @@ class Query:
                 segmented=selector is not None,
                 drift=_once(partial(self._step_drift, model, version, step, t, found, baseline, settings)),
                 hosts=hosts.get(t, {}),
+                feedback=given.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
                 estimator=partial(self.estimators.get, model),
             )
@@ -441,24 +446,6 @@ class Query:
         assert spec.baseline.start is not None and spec.baseline.end is not None
         merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
         return merged.profile if merged.profile.columns else None
-
-
-def _host_means(
-    store: Store, model: str, names: list[str], first: float, end: float, bucket: Callable[[float], float]
-) -> dict[float, dict[str, float]]:
-    """Mean host readings per step: {step start: {reading (``cpu_percent``...): mean}}, for the steps and
-    readings there are."""
-    if not names:
-        return {}
-    sums: dict[float, dict[str, list[float]]] = {}
-    for row in store.host_metrics(model, first, end):
-        t = bucket(row.ts)
-        for name in names:
-            reading = name[len("host_") :]
-            value = getattr(row, reading, None)
-            if value is not None:
-                sums.setdefault(t, {}).setdefault(reading, []).append(float(value))
-    return {t: {r: sum(v) / len(v) for r, v in readings.items()} for t, readings in sums.items()}
 
 
 class Reading(NamedTuple):

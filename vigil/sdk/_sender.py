@@ -102,6 +102,7 @@ class Sender:
         # the sender thread (which competes for the GIL) only a join and a gzip.
         self.events: deque[bytes] = deque()
         self.labels: deque[bytes] = deque()
+        self.feedback: deque[bytes] = deque()
         self._host: deque[bytes] = deque(maxlen=1_000)
         self._inflight = 0
         self.closed = False  # the caller's side refuses records
@@ -117,6 +118,7 @@ class Sender:
         self._send_size = batch_size  # lowered after a 413
         self._sent = 0
         self._labels_sent = 0
+        self._feedback_sent = 0
         self._host_sent = 0
         self.dropped = 0
         self.invalid = 0
@@ -181,7 +183,7 @@ class Sender:
 
     # -- observing and stopping -----------------------------------------------------------------------
     def pending(self) -> int:
-        return len(self.events) + len(self.labels) + len(self._host) + self._inflight
+        return len(self.events) + len(self.labels) + len(self.feedback) + len(self._host) + self._inflight
 
     def stats(self) -> dict[str, int]:
         """The counters of :meth:`Client.stats`."""
@@ -189,6 +191,7 @@ class Sender:
             "queued": self.pending(),
             "sent": self._sent,
             "labels_sent": self._labels_sent,
+            "feedback_sent": self._feedback_sent,
             "host_metrics_sent": self._host_sent,
             "dropped": self.dropped,
             "invalid": self.invalid,
@@ -281,7 +284,8 @@ class Sender:
             if not self._send_batch("events", q):
                 return
         if everything:
-            for kind, queue in (("labels", self.labels), ("host metrics", self._host)):
+            queues = (("labels", self.labels), ("feedback", self.feedback), ("host metrics", self._host))
+            for kind, queue in queues:
                 while queue:
                     if not self._send_batch(kind, queue):
                         return
@@ -335,7 +339,12 @@ class Sender:
 
     def _deliver(self, kind: str, records: list[bytes]) -> list[bytes]:
         """Sends one batch with retries; returns the records left unsent because close() ran out of time."""
-        path = {"events": "/v1/events", "labels": "/v1/labels", "host metrics": "/v1/host-metrics"}[kind]
+        path = {
+            "events": "/v1/events",
+            "labels": "/v1/labels",
+            "feedback": "/v1/feedback",
+            "host metrics": "/v1/host-metrics",
+        }[kind]
         if not records:
             return []
         body = self._encode(records)
@@ -422,6 +431,8 @@ class Sender:
             self._sent += accepted
         elif kind == "labels":
             self._labels_sent += accepted
+        elif kind == "feedback":
+            self._feedback_sent += accepted
         else:
             self._host_sent += accepted
         self._count_rejected(kind, rejected)

@@ -277,6 +277,42 @@ class Client:
         except Exception:
             s.refuse(model)
 
+    def log_feedback(
+        self,
+        model: str,
+        request_id: str,
+        *,
+        thumb: str | None = None,
+        rating: float | None = None,
+        scores: dict[str, float] | None = None,
+        comment: str | None = None,
+        timestamp: float | str | None = None,
+    ) -> None:
+        """Queues what a user (``thumb`` ``"up"``/``"down"``, a ``rating``, a ``comment``) or an evaluator
+        (``scores`` by evaluator name) said of the prediction ``request_id`` of ``model`` (for spans sent
+        over OpenTelemetry: the trace id). Non-blocking and never raises, like :meth:`log`."""
+        s = self._sender
+        try:
+            if s.closed or type(model) is not str:
+                s.refuse(model)
+                return
+            record: dict[str, Any] = {"model": model, "request_id": request_id}
+            record |= {"timestamp": _time() if timestamp is None else timestamp}
+            for key, value in (
+                ("thumb", thumb),
+                ("rating", rating),
+                ("scores", scores),
+                ("comment", comment),
+            ):
+                if value is not None:
+                    record[key] = value
+            q = s.feedback
+            q.append(dump(record))
+            if len(q) > s.capacity:
+                s.overflow(q)
+        except Exception:
+            s.refuse(model)
+
     def monitor(
         self,
         model: str,
@@ -314,13 +350,13 @@ class Client:
     def stats(self) -> dict[str, int]:
         """Counters since the client started (records unless named batches).
 
-        ``queued``: waiting or being sent (events, labels, host metrics); ``sent``: events the server
-        accepted; ``labels_sent``, ``host_metrics_sent``: the same for those; ``dropped``: records
-        discarded unsent because a queue was full (the oldest go) or the client was closed;
-        ``invalid``: calls refused locally (bad arguments, unserialisable values); ``rejected_records``:
-        records the server refused (200/422 ``rejected``); ``failed_batches`` / ``failed_records``:
-        batches given up (non-retryable answer or retries exhausted) and their records; ``retries``:
-        HTTP attempts repeated after a failure.
+        ``queued``: waiting or being sent (events, labels, feedback, host metrics); ``sent``: events the
+        server accepted; ``labels_sent``, ``feedback_sent``, ``host_metrics_sent``: the same for those;
+        ``dropped``: records discarded unsent because a queue was full (the oldest go) or the client was
+        closed; ``invalid``: calls refused locally (bad arguments, unserialisable values);
+        ``rejected_records``: records the server refused (200/422 ``rejected``); ``failed_batches`` /
+        ``failed_records``: batches given up (non-retryable answer or retries exhausted) and their
+        records; ``retries``: HTTP attempts repeated after a failure.
         """
         return self._sender.stats()
 

@@ -56,6 +56,7 @@ ROUTES: dict[str, Need] = {
     "POST /v1/events": "ingest",
     "POST /v1/labels": "ingest",
     "POST /v1/host-metrics": "ingest",
+    "POST /v1/feedback": "ingest",
     "POST /v1/traces": "ingest",
     # reading
     "GET /v1/models": "viewer",

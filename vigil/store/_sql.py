@@ -81,6 +81,12 @@ LABEL_COLUMNS_SINCE = """SELECT request_id, label, ts FROM labels WHERE model = 
     ORDER BY ts, request_id"""
 DELETE_PREDICTIONS = 'DELETE FROM predictions WHERE model = %s AND "end" < %s'
 DELETE_LABELS = "DELETE FROM labels WHERE model = %s AND ts < %s"
+PUT_FEEDBACK = """INSERT INTO feedback (model, request_id, name, value, comment, ts)
+    VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (model, request_id, name)
+    DO UPDATE SET value = excluded.value, comment = excluded.comment, ts = excluded.ts"""
+FEEDBACK = """SELECT model, request_id, name, value, comment, ts FROM feedback
+    WHERE model = %s AND ts >= %s AND ts < %s ORDER BY ts, request_id, name"""
+DELETE_FEEDBACK = "DELETE FROM feedback WHERE model = %s AND ts < %s"
 
 # host metrics
 HOST_COLUMNS = """model, host, ts, cpu_percent, memory_percent, memory_bytes, gpu_percent, gpu_memory_percent,

@@ -173,6 +173,19 @@ class LabelRow:
 
 
 @dataclass(frozen=True)
+class FeedbackRow:
+    """One piece of feedback on a prediction: ``name`` is ``thumb`` (1 up, 0 down), ``rating`` (on the
+    application's own scale) or ``eval:<evaluator>`` (its score); ``comment`` scrubbed like free text."""
+
+    model: str
+    request_id: str
+    name: str
+    value: float
+    comment: str | None
+    ts: float
+
+
+@dataclass(frozen=True)
 class LabelColumns:
     """Labels as three columns of the same length, in the order ``Store.labels`` gives them."""
 
@@ -370,6 +383,14 @@ class Store(Protocol):
 
     def label_columns(self, model: str, since: float) -> LabelColumns:
         """The same labels as ``labels``, as columns (no object per label: what the label join reads)."""
+        ...
+
+    def put_feedback(self, rows: Sequence[FeedbackRow]) -> None:
+        """Insert or replace (the latest of a request id and name wins)."""
+        ...
+
+    def feedback(self, model: str, start: float, end: float) -> list[FeedbackRow]:
+        """Feedback given in ``[start, end)``, by time."""
         ...
 
     def delete_predictions(self, model: str, before: float) -> int:

@@ -21,12 +21,9 @@ URL), when the database is shared with other applications.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
 import operator
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,9 +34,13 @@ from psycopg import conninfo
 
 import vigil.store._sql as sql
 from vigil.errors import StoreError
+from vigil.store._pg import Conn as _Conn
+from vigil.store._pg import bulk_insert, int_bound, mask_password, one_line, rollback, where
+from vigil.store._pg import float_or_none as _f
 from vigil.store.base import (
     ApiKeyRecord,
     AuditEntry,
+    FeedbackRow,
     HeldBatch,
     HostRow,
     KeyedBatch,
@@ -55,55 +56,14 @@ from vigil.store.base import (
 )
 from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore", "mask_password"]
 
 _T = TypeVar("_T")
-_Conn = psycopg.Connection[tuple[Any, ...]]
 
 # pg_advisory_xact_lock key of schema migrations: "VIGL" + 1.
 _MIGRATION_LOCK = 0x5649_474C_0000_0001
 
-# From this many rows on, predictions and labels are loaded with COPY (see _bulk_insert).
-_COPY_MIN_ROWS = 32
-
-_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
-
 _KEY = operator.itemgetter(0, 1)  # (model, request_id) of a row's parameters
-
-
-def mask_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (in the user info, a ``password=`` query parameter,
-    or a key=value connection string)."""
-    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^/]*@", r"\1:***@", url, flags=re.IGNORECASE)
-    masked = re.sub(r"([?&]password=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
-    return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1\2***", masked, flags=re.IGNORECASE)
-
-
-def _where(url: str) -> str:
-    """host:port (and database) of a connection URL, for messages."""
-    try:
-        params = conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "an unparseable address"
-    host = str(params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost")
-    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
-    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or "")
-    return f"{host}:{port}" + (f" (database {dbname!r})" if dbname else "")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text.removeprefix("connection failed: ") or type(exc).__name__
-
-
-def _int_bound(x: float) -> int | None:
-    """The smallest integer ≥ ``x``, clamped to BIGINT (None for NaN, which matches nothing): an integer
-    column compares with ``x`` as with this bound, and the column's index stays usable."""
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return _BIGINT_MAX if x > 0 else _BIGINT_MIN
-    return min(max(math.ceil(x), _BIGINT_MIN), _BIGINT_MAX)
 
 
 class PostgresStore:
@@ -133,7 +93,7 @@ class PostgresStore:
         try:
             given = conninfo.conninfo_to_dict(self._conninfo)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot use the PostgreSQL URL {self.url}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot use the PostgreSQL URL {self.url}: {one_line(exc)}") from None
         if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
             params["connect_timeout"] = 10
         if "application_name" not in given and "PGAPPNAME" not in os.environ:
@@ -142,7 +102,7 @@ class PostgresStore:
             return psycopg.connect(self._conninfo, autocommit=False, **params)
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot connect to PostgreSQL at {_where(self._conninfo)}: {_one_line(exc)} "
+                f"cannot connect to PostgreSQL at {where(self._conninfo)}: {one_line(exc)} "
                 f"— check the store URL ({self.url}) and that the server is running and reachable"
             ) from None
 
@@ -165,24 +125,24 @@ class PostgresStore:
                     return result
                 except psycopg.OperationalError as exc:
                     if not (conn.broken or conn.closed):
-                        _rollback(conn)
+                        rollback(conn)
                         raise StoreError(
-                            f"PostgreSQL at {_where(self._conninfo)} failed: {_one_line(exc)}"
+                            f"PostgreSQL at {where(self._conninfo)} failed: {one_line(exc)}"
                         ) from exc
                     conn.close()
                     self._conn = None
                     if committing and not idempotent:
                         raise StoreError(
-                            f"lost the connection to PostgreSQL at {_where(self._conninfo)} while committing "
-                            f"({_one_line(exc)}); the write may or may not have been stored"
+                            f"lost the connection to PostgreSQL at {where(self._conninfo)} while committing "
+                            f"({one_line(exc)}); the write may or may not have been stored"
                         ) from None
                     if attempt == 2:
                         raise StoreError(
-                            f"lost the connection to PostgreSQL at {_where(self._conninfo)} "
-                            f"and reconnecting did not help: {_one_line(exc)}"
+                            f"lost the connection to PostgreSQL at {where(self._conninfo)} "
+                            f"and reconnecting did not help: {one_line(exc)}"
                         ) from None
                 except BaseException:
-                    _rollback(conn)
+                    rollback(conn)
                     raise
             raise AssertionError("unreachable")
 
@@ -216,7 +176,7 @@ class PostgresStore:
             version = int(row[0]) if row else 0
             if version > len(_MIGRATIONS):
                 raise StoreError(
-                    f"the database at {_where(self._conninfo)} has Vigil schema version {version}, "
+                    f"the database at {where(self._conninfo)} has Vigil schema version {version}, "
                     f"newer than this Vigil knows ({len(_MIGRATIONS)}): upgrade Vigil"
                 )
             if version == len(_MIGRATIONS):
@@ -226,8 +186,8 @@ class PostgresStore:
                     conn.execute(statement)
             except psycopg.errors.DuplicateTable as exc:
                 raise StoreError(
-                    f"cannot create Vigil's tables in the database at {_where(self._conninfo)}: "
-                    f"{_one_line(exc)} — give Vigil its own database or schema"
+                    f"cannot create Vigil's tables in the database at {where(self._conninfo)}: "
+                    f"{one_line(exc)} — give Vigil its own database or schema"
                 ) from None
             conn.execute("INSERT INTO vigil_schema_migrations VALUES (%s, %s)", (version + 1, time.time()))
             return True
@@ -246,7 +206,7 @@ class PostgresStore:
         row = self._read("SELECT pg_is_in_recovery()")[0]
         if row[0]:
             raise StoreError(
-                f"PostgreSQL at {_where(self._conninfo)} is a read-only standby: point the store URL at the "
+                f"PostgreSQL at {where(self._conninfo)} is a read-only standby: point the store URL at the "
                 "primary"
             )
 
@@ -358,7 +318,7 @@ class PostgresStore:
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowRow]:
         query = sql.WINDOWS
-        params: list[object] = [model, resolution, _int_bound(start), _int_bound(end)]
+        params: list[object] = [model, resolution, int_bound(start), int_bound(end)]
         if version is not None:
             query += sql.WINDOWS_OF_VERSION
             params.append(version)
@@ -368,7 +328,7 @@ class PostgresStore:
         self, model: str, resolution: int, start: float, end: float, version: str | None = None
     ) -> list[WindowCount]:
         query = sql.WINDOW_COUNTS
-        params: list[object] = [model, resolution, _int_bound(start), _int_bound(end)]
+        params: list[object] = [model, resolution, int_bound(start), int_bound(end)]
         if version is not None:
             query += sql.WINDOWS_OF_VERSION
             params.append(version)
@@ -378,7 +338,7 @@ class PostgresStore:
         self, model: str, resolution: int, start: float, end: float, period: int, version: str | None = None
     ) -> list[WindowSum]:
         query = sql.WINDOW_SUMS
-        params: list[object] = [int(period), model, resolution, _int_bound(start), _int_bound(end)]
+        params: list[object] = [int(period), model, resolution, int_bound(start), int_bound(end)]
         if version is not None:
             query += sql.WINDOWS_OF_VERSION
             params.append(version)
@@ -392,7 +352,7 @@ class PostgresStore:
         return None if rows[0][0] is None else int(rows[0][0])
 
     def delete_windows(self, model: str, resolution: int, before: float) -> int:
-        return self._write(sql.DELETE_WINDOWS, (model, resolution, _int_bound(before)))
+        return self._write(sql.DELETE_WINDOWS, (model, resolution, int_bound(before)))
 
     # predictions and labels --------------------------------------------------------------------------------
 
@@ -410,8 +370,8 @@ class PostgresStore:
         last = {(r.model, r.request_id): r for r in rows}  # the latest label of a request id wins
         params = [(r.model, r.request_id, r.label, float(r.ts)) for r in last.values()]
         params.sort(key=_KEY)
-        _bulk_insert(
-            self,
+        bulk_insert(
+            self._run,
             "labels",
             sql.LABEL_COLUMNS,
             ("text", "text", "text", "float8"),
@@ -428,10 +388,26 @@ class PostgresStore:
         ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
         return LabelColumns(list(ids), list(labels), list(ts))
 
+    def put_feedback(self, rows: Sequence[FeedbackRow]) -> None:
+        last = {(r.model, r.request_id, r.name): r for r in rows}  # the latest of each wins
+        params = [
+            (r.model, r.request_id, r.name, float(r.value), r.comment, float(r.ts)) for r in last.values()
+        ]
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(sql.PUT_FEEDBACK, params)
+
+        self._run(work)
+
+    def feedback(self, model: str, start: float, end: float) -> list[FeedbackRow]:
+        return [FeedbackRow(*r) for r in self._read(sql.FEEDBACK, [model, float(start), float(end)])]
+
     def delete_predictions(self, model: str, before: float) -> int:
         def work(conn: _Conn) -> int:
             n = conn.execute(sql.DELETE_PREDICTIONS, (model, float(before))).rowcount
             conn.execute(sql.DELETE_LABELS, (model, float(before)))
+            conn.execute(sql.DELETE_FEEDBACK, (model, float(before)))
             return n
 
         return self._run(work)
@@ -440,8 +416,8 @@ class PostgresStore:
 
     def put_host_metrics(self, rows: Sequence[HostRow]) -> None:
         params = [
-            (r.model, r.host, float(r.ts), _float(r.cpu_percent), _float(r.memory_percent), r.memory_bytes,
-             _float(r.gpu_percent), _float(r.gpu_memory_percent), r.gpu_memory_bytes)
+            (r.model, r.host, float(r.ts), _f(r.cpu_percent), _f(r.memory_percent), r.memory_bytes,
+             _f(r.gpu_percent), _f(r.gpu_memory_percent), r.gpu_memory_bytes)
             for r in rows
         ]  # fmt: skip
         if not params:
@@ -543,53 +519,3 @@ class PostgresStore:
             return conn.execute(sql.LEASE, (name, holder, now + ttl, now)).fetchone() is not None
 
         return self._run(work)
-
-
-def _float(x: float | None) -> float | None:
-    return None if x is None else float(x)
-
-
-def _rollback(conn: _Conn) -> None:
-    with contextlib.suppress(psycopg.Error):  # when the connection is gone, the server has rolled back
-        conn.rollback()
-
-
-def _bulk_insert(
-    store: PostgresStore,
-    table: str,
-    columns: Sequence[str],
-    types: Sequence[str],
-    params: list[tuple[Any, ...]],
-    conflict: str,
-) -> None:
-    """Insert ``params`` (no two rows with the same key) into ``table`` in one transaction. Small batches use
-    ``executemany`` (pipelined); from ``_COPY_MIN_ROWS`` rows on, a binary ``COPY`` into a session-local
-    temporary table (emptied at each commit) and one ``INSERT … SELECT … ON CONFLICT``, about twice as fast
-    (about 90,000 new rows/s against 60,000 for 10,000-row batches of predictions on a local server)."""
-    if not params:
-        return
-    names = ", ".join(columns)
-    if len(params) < _COPY_MIN_ROWS:
-        placeholders = ", ".join(["%s"] * len(columns))
-        statement = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {conflict}"
-
-        def work(conn: _Conn) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(statement, params)
-
-    else:
-        temp = f"vigil_load_{table}"
-
-        def work(conn: _Conn) -> None:
-            with conn.cursor() as cur:
-                cur.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} "
-                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-                with cur.copy(f"COPY {temp} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(list(types))
-                    for row in params:
-                        copy.write_row(row)
-                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp} {conflict}")
-
-    store._run(work)

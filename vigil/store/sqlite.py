@@ -28,6 +28,7 @@ from vigil.store._sql import qmark
 from vigil.store.base import (
     ApiKeyRecord,
     AuditEntry,
+    FeedbackRow,
     HeldBatch,
     HostRow,
     KeyedBatch,
@@ -315,10 +316,21 @@ class SQLiteStore:
         ids, labels, ts = zip(*rows, strict=True) if rows else ((), (), ())
         return LabelColumns(list(ids), list(labels), list(ts))
 
+    def put_feedback(self, rows: Sequence[FeedbackRow]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                qmark(sql.PUT_FEEDBACK),
+                [(r.model, r.request_id, r.name, r.value, r.comment, r.ts) for r in rows],
+            )
+
+    def feedback(self, model: str, start: float, end: float) -> list[FeedbackRow]:
+        return [FeedbackRow(*r) for r in self._read(qmark(sql.FEEDBACK), (model, start, end))]
+
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
             n = db.execute(qmark(sql.DELETE_PREDICTIONS), (model, before)).rowcount
             db.execute(qmark(sql.DELETE_LABELS), (model, before))
+            db.execute(qmark(sql.DELETE_FEEDBACK), (model, before))
             return n
 
     # host metrics ------------------------------------------------------------------------------------------

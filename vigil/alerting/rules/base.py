@@ -26,6 +26,7 @@ from vigil.monitoring.catalogue import (
     METRICS,
     PER_ATTRIBUTE,
     PER_CLASS,
+    PER_EVALUATOR,
     SEGMENT_METRICS,
     lookup,
     parse_segment,
@@ -74,11 +75,13 @@ def problem(key: str, message: str, hint: str) -> Invalid:
 def known_metric(name: str) -> bool:
     """True for a metric name ``Query.series`` knows: ``METRICS``, ``drift:<f>``, ``null_rate:<f>`` and the
     per-class ``precision:<class>``, ``recall:<class>``, ``f1:<class>``, and fairness figures of a segment tag
-    (``disparate_impact:<attribute>``, ...)."""
-    if name in METRICS:
-        return True
-    base, sep, feature = name.partition(":")
-    return bool(sep) and (base in PER_FEATURE or base in PER_CLASS or base in PER_ATTRIBUTE) and bool(feature)
+    (``disparate_impact:<attribute>``, ...), and an evaluator's ``eval_score:<evaluator>``: what the
+    catalogue looks up."""
+    try:
+        lookup(name)
+    except KeyError:
+        return False
+    return True
 
 
 def fmt(value: float | None) -> str:
@@ -281,6 +284,7 @@ class MetricRule(RuleBase):
                 "null_rate:<feature>",
                 *(f"{c}:<class>" for c in PER_CLASS),
                 *(f"{name}:<attribute>" for name in PER_ATTRIBUTE),
+                *(f"{name}:<evaluator>" for name in PER_EVALUATOR),
             ]
             raise problem("metric", f"unknown metric {metric!r}", choose(metric, known, "metrics"))
         if self.segment is not None and metric not in SEGMENT_METRICS:

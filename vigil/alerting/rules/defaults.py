@@ -30,6 +30,8 @@ once the 18:42 window closes, not at 19:00.
   the band estimated from the scores (quiet without a baseline of labelled scores).
 * ``MaeRise`` (regression): mae over 1h 20% above its 7-day median, likewise once labels exist.
 * ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean.
+* ``NegativeFeedbackSurge`` (llm): positive_feedback_rate over 1h 20% below its 7-day median (quiet
+  until feedback has been given in at least 5 hourly windows).
 
 Rules on label metrics judge only hours with at least ``min_labels`` (100) labelled predictions.
 """
@@ -88,6 +90,12 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
         "The mean absolute error rose 20% above its weekly median. Check label coverage and lag, then the "
         "drift report; retrain or roll back if the rise is real."
     ),
+    "NegativeFeedbackSurge": (
+        "Users give thumbs down far more often than this week (the share of thumbs up is 20% below its "
+        "weekly median). Read the comments of the hour's feedback, check a recent deploy or a prompt or "
+        "model change (the `llm_model` segment), and the evaluator scores (`eval_score:<evaluator>`); roll "
+        "back if a change explains it."
+    ),
     "CostPerPredictionSpike": (
         "Each prediction costs 50% more than last week's mean. Compare tokens in and out per prediction "
         "(prompt growth, longer answers, retries) and check for a model or price change in the last deploy."
@@ -133,6 +141,10 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
             {"name": "CostPerPredictionSpike", "metric": "cost_per_prediction", "percent": 50}
             | relative_1h
             | {"baseline": "mean"}
+        )
+        specs.append(
+            {"name": "NegativeFeedbackSurge", "metric": "positive_feedback_rate", "op": "<", "percent": 20}
+            | relative_1h
         )
     return [
         validate_rule({**base, "runbook": DEFAULT_RUNBOOKS[s["name"]].format(model=model_name), **s})

@@ -11,14 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.ingest.pipeline import IngestResult
-from vigil.schema import Event, HostMetrics, Label
+from vigil.schema import Event, Feedback, HostMetrics, Label
 from vigil.server.api.answers import Answer, errors
 from vigil.server.api.deps import VigilDep
 from vigil.server.wire import read_body
 
 __all__ = ["RECORDS", "router"]
 
-RECORDS = (Event, Label, HostMetrics)
+RECORDS = (Event, Label, Feedback, HostMetrics)
 """The records these routes take, for the OpenAPI document's schemas."""
 
 router = APIRouter(tags=["ingest"])
@@ -97,6 +97,19 @@ async def post_events(request: Request, vigil: VigilDep) -> JSONResponse:
 async def post_labels(request: Request, vigil: VigilDep) -> JSONResponse:
     """Labels join their prediction by request id, whenever they arrive."""
     return await _ingest(request, vigil.ingestor.limits.max_body_bytes, vigil.ingestor.labels)
+
+
+@router.post(
+    "/v1/feedback",
+    summary="Log user feedback and evaluator scores",
+    response_model=Ingested,
+    openapi_extra=_body_doc("Feedback"),
+    responses=_REFUSED,
+)
+async def post_feedback(request: Request, vigil: VigilDep) -> JSONResponse:
+    """Thumbs, ratings and evaluator scores of a prediction, joined by request id (the trace id for spans
+    sent over OTLP) like labels; the latest of each per request id counts. Comments are scrubbed."""
+    return await _ingest(request, vigil.ingestor.limits.max_body_bytes, vigil.ingestor.feedback)
 
 
 @router.post(

@@ -86,4 +86,13 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX windows_counts ON windows (model, resolution, start, version, writer)
             INCLUDE (events, errors)""",
     ],
+    # 7: feedback on predictions (thumbs, ratings, evaluator scores), the latest per request id and name
+    [
+        """CREATE TABLE feedback (
+            model TEXT COLLATE "C" NOT NULL, request_id TEXT COLLATE "C" NOT NULL,
+            name TEXT COLLATE "C" NOT NULL, value DOUBLE PRECISION NOT NULL, comment TEXT,
+            ts DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (model, request_id, name))""",
+        "CREATE INDEX feedback_ts ON feedback (model, ts)",
+    ],
 ]

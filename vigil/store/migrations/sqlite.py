@@ -75,4 +75,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE windows ADD COLUMN errors INTEGER;
     CREATE INDEX windows_counts ON windows (model, resolution, start, version, writer, events, errors);
     """,
+    # 7: feedback on predictions (thumbs, ratings, evaluator scores), the latest per request id and name
+    """
+    CREATE TABLE feedback (
+        model TEXT NOT NULL, request_id TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+        comment TEXT, ts REAL NOT NULL, PRIMARY KEY (model, request_id, name)) WITHOUT ROWID;
+    CREATE INDEX feedback_ts ON feedback (model, ts);
+    """,
 ]
