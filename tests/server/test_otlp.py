@@ -106,6 +106,12 @@ def test_the_opentelemetry_sdk_exporter_sends_llm_spans_that_become_events(serve
                         "gen_ai.usage.output_tokens": 20,
                     }
                 )
+                if i < 2:  # an evaluator's verdict on the call: feedback on the trace's prediction
+                    verdict = {
+                        "gen_ai.evaluation.name": "relevance",
+                        "gen_ai.evaluation.score.value": 0.25 + i,
+                    }
+                    span.add_event("gen_ai.evaluation.result", verdict)
         with tracer.start_as_current_span("completion") as span:  # the previous generation, failing
             span.set_attributes(
                 {
@@ -121,6 +127,11 @@ def test_the_opentelemetry_sdk_exporter_sends_llm_spans_that_become_events(serve
             )
     provider.force_flush()
     provider.shutdown()
+    relevance = httpx.get(
+        serve.url + "/v1/models/assistant/metrics", params={"names": "eval_score:relevance", "step": "1d"}
+    ).json()["series"]["eval_score:relevance"]
+    # both calls are of one trace, the prediction feedback joins: the trace's latest verdict counts
+    assert [v for _, v in relevance if v is not None] == [1.25]
     totals = serve.totals("events,errors,tokens_in,tokens_out,cost")
     cost = totals.pop("cost")  # the ten gpt-4o calls priced by the table; the others are not in it
     assert cost == pytest.approx((1045 * 2.5 + 200 * 10) / 1e6, rel=1e-9)

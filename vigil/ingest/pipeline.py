@@ -258,6 +258,24 @@ class Ingestor:
             self.store.put_feedback(rows)
         return IngestResult(accepted, checked.rejected)
 
+    def evaluations(self, rows: list[tuple[str, str, str, float, float]]) -> list[str]:
+        """Store evaluators' scores read from another protocol (OTLP's ``gen_ai.evaluation.result``):
+        (model, request id, evaluator, score, time). Returns why each refused one was refused."""
+        now = self.clock()
+        keep, problems = [], []
+        for model, request_id, evaluator, score, ts in rows:
+            spec = self.registry.get(model)
+            problem = (
+                f"unknown model {model!r}" if spec is None else _label_time_problem(ts or now, spec, now)
+            )
+            if problem or not request_id or not -1e100 <= score <= 1e100:
+                problems.append(f"evaluation {evaluator!r}: {problem or 'no trace id or no finite score'}")
+            else:
+                keep.append(FeedbackRow(model, request_id, f"eval:{evaluator}", score, None, ts or now))
+        if keep:
+            self.store.put_feedback(keep)
+        return problems
+
     def host_metrics(
         self, body: bytes, content_type: str | None, content_encoding: str | None
     ) -> IngestResult:

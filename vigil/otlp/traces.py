@@ -10,7 +10,7 @@ receivers.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ class Decoded:
     """What a request's spans gave: the events of its LLM spans, and the spans that could not be read."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: list[tuple[str, str, str, float, float]] = field(default_factory=list)
+    """``gen_ai.evaluation.result`` span events: (model, trace id, evaluator, score, time in seconds)."""
     spans: int = 0
     """Spans in the request."""
     rejected: int = 0
@@ -59,6 +61,8 @@ class SpanFacts:
     failed: bool
     """Its status is ERROR."""
     message: str
+    evaluations: tuple[tuple[str, float, float], ...] = ()
+    """Its ``gen_ai.evaluation.result`` events with a numeric score: (evaluator, score, time in seconds)."""
 
 
 def decode(body: bytes, content_type: str) -> list[SpanFacts]:
@@ -86,20 +90,28 @@ def decode(body: bytes, content_type: str) -> list[SpanFacts]:
 def events(
     spans: list[SpanFacts], model_of: Callable[[str], str], pricing: PricingSettings | None = None
 ) -> Decoded:
-    """The events of the LLM spans among ``spans``; ``model_of`` names the Vigil model of a service, and
-    ``pricing`` prices the spans that carry no cost."""
+    """The events of the LLM spans among ``spans`` and the evaluations any span carries; ``model_of``
+    names the Vigil model of a service, and ``pricing`` prices the spans that carry no cost."""
     out = Decoded(spans=len(spans))
     models: dict[str, str] = {}
+
+    def model_of_span(span: SpanFacts) -> str:
+        found = models.get(span.service)
+        if found is None:
+            found = models[span.service] = model_of(span.service)
+        return found
+
     for span in spans:
+        if span.evaluations:
+            model = model_of_span(span)
+            out.evaluations += [(model, span.trace_id, n, score, t) for n, score, t in span.evaluations]
         if not is_llm(span.attributes):
             continue
         if not span.start_ns:
             out.rejected += 1
             out.problems.append(f"span {span.span_id or '?'} has no start time")
             continue
-        model = models.get(span.service)
-        if model is None:
-            model = models[span.service] = model_of(span.service)
+        model = model_of_span(span)
         out.events.append(
             to_event(
                 model,
@@ -129,6 +141,10 @@ def _from_protobuf(request: ExportTraceServiceRequest) -> Iterator[SpanFacts]:
                     {kv.key: _value(kv.value) for kv in span.attributes},
                     span.status.code == Status.STATUS_CODE_ERROR,
                     span.status.message,
+                    _evaluations(
+                        (e.name, e.time_unix_nano, {kv.key: _value(kv.value) for kv in e.attributes})
+                        for e in span.events
+                    ),
                 )
 
 
@@ -149,7 +165,37 @@ def _from_json(data: Mapping[str, Any]) -> Iterator[SpanFacts]:
                     _json_attributes(span.get("attributes")),
                     code in (2, "STATUS_CODE_ERROR"),
                     str(status.get("message") or ""),
+                    _evaluations(
+                        (
+                            e.get("name"),
+                            int(e.get("timeUnixNano") or 0),
+                            _json_attributes(e.get("attributes")),
+                        )
+                        for e in span.get("events") or ()
+                    ),
                 )
+
+
+EVALUATION = "gen_ai.evaluation.result"
+"""The GenAI conventions' span event of an evaluator's verdict."""
+
+
+def _evaluations(
+    events: Iterable[tuple[Any, int, Mapping[str, Any]]],
+) -> tuple[tuple[str, float, float], ...]:
+    """The evaluator name, numeric score and time of each ``gen_ai.evaluation.result`` event."""
+    out = []
+    for name, t, attributes in events:
+        score = attributes.get("gen_ai.evaluation.score.value")
+        evaluator = attributes.get("gen_ai.evaluation.name")
+        if (
+            name == EVALUATION
+            and isinstance(score, int | float)
+            and not isinstance(score, bool)
+            and evaluator
+        ):
+            out.append((str(evaluator), float(score), t / 1e9))
+    return tuple(out)
 
 
 def _json_attributes(values: Any) -> dict[str, Any]:

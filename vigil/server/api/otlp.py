@@ -92,6 +92,10 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
     except InputError as exc:
         raise BadRequest(400, str(exc)) from None
     decoded = events(request, vigil.otlp_model, vigil.config.pricing)
+    if decoded.evaluations:  # evaluators' verdicts: feedback on the trace's prediction
+        refused = vigil.ingestor.evaluations(decoded.evaluations)
+        decoded.rejected += len(refused)
+        decoded.problems += refused
     if not decoded.events:
         return decoded
     try:
