@@ -62,7 +62,8 @@ def test_adwin_delta_interpolates_its_table() -> None:
 )
 def test_delay_after_a_mean_shift(make: Callable[[], Detector], bound_1: float, bound_half: float) -> None:
     """Mean delay over 300 streams of 500 in-control values (none with a false alarm) then a shift of 1σ
-    (and 0.5σ): within the bound stated here (measured: CUSUM 19 and 50, Page-Hinkley 41 and 91, ADWIN 39 and 67)."""
+    (and 0.5σ): within the bound stated here (measured: CUSUM 19 and 50, Page-Hinkley 41 and 91, ADWIN 39
+    and 67)."""
     rng = np.random.default_rng(3)
     for shift, bound in ((1.0, bound_1), (0.5, bound_half)):
         delays = []

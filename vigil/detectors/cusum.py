@@ -6,12 +6,13 @@ from 0. ``k`` (in units of ``scale``) is half the shift it is tuned to (0.25: a 
 follows from ``arl``.
 
 **False alarms.** ``arl`` is the mean number of values between false alarms on i.i.d. N(target, scale²):
-``h`` solves Siegmund's approximation ARL⁺ = (e^{2kb} - 2kb - 1) / (2k²), b = h + 1.166, with
-ARL⁺ = 2 × ``arl`` for two sides (:mod:`vigil.detectors.calibration`), checked by simulation within
-±20% (``tests/detectors/test_arl.py``). The default ``arl = 10_000``, ``k = 0.25`` gives h ≈ 14.5
-(simulated: 10,300 values between false alarms over 2 × 10^6). Delay at the defaults on N(0, 1): about 19 values for a shift of 1σ, 50 for 0.5σ. On Bernoulli(p) error
-rates (``target = p``, ``scale = √(p(1-p))``) false alarms come far more often: every ~780 values at
-p = 0.01 and the defaults (one error is a +9.9σ step); raise ``arl`` or watch a windowed rate instead.
+``h`` solves Siegmund's approximation ARL⁺ = (e^{2kb} - 2kb - 1) / (2k²), b = h + 1.166, with ARL⁺ = 2 ×
+``arl`` for two sides (:mod:`vigil.detectors.calibration`), checked by simulation within ±20%
+(``tests/detectors/test_arl.py``). The default ``arl = 10_000``, ``k = 0.25`` gives h ≈ 14.5 (simulated:
+10,300 values between false alarms over 2 × 10^6). Delay at the defaults on N(0, 1): about 19 values for a
+shift of 1σ, 50 for 0.5σ. On Bernoulli(p) error rates (``target = p``, ``scale = √(p(1-p))``) false alarms
+come far more often: every ~780 values at p = 0.01 and the defaults (one error is a +9.9σ step); raise
+``arl`` or watch a windowed rate instead.
 
 Vectorised: between detections Sₜ is a Lindley recursion, ``Sₜ = Cₜ - min(−S₀, min_{i≤t} Cᵢ)`` over the
 cumulative sum C of the increments, so a batch is a few numpy cumulative operations (blocks of 4096).

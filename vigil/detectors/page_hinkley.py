@@ -10,11 +10,12 @@ Unlike river's ``PageHinkley`` there is no fading factor and δ, λ are in units
 the same on any stream once its scale is given.
 
 **False alarms.** ``arl`` is the mean number of values between false alarms on i.i.d. N(μ, σ²) (any μ;
-``scale = σ``): λ solves Siegmund's approximation with k = δ (:mod:`vigil.detectors.calibration`),
-checked by simulation within ±20% (``tests/detectors/test_arl.py``). The default ``arl = 10_000`` with
-``delta = 0.1`` gives λ ≈ 28.9 (simulated: 9,950 values between false alarms over 2 × 10^6). On Bernoulli(p) error rates (``scale = √(p(1-p))``) false alarms come about 2.3x as often at
-p = 0.01 (skewed increments: 4,300 values between them). Delay at the defaults on N(0, 1): about 41
-values for a shift of 1σ, 91 for 0.5σ (the running mean takes in part of the shift).
+``scale = σ``): λ solves Siegmund's approximation with k = δ (:mod:`vigil.detectors.calibration`), checked
+by simulation within ±20% (``tests/detectors/test_arl.py``). The default ``arl = 10_000`` with ``delta =
+0.1`` gives λ ≈ 28.9 (simulated: 9,950 values between false alarms over 2 × 10^6). On Bernoulli(p) error
+rates (``scale = √(p(1-p))``) false alarms come about 2.3x as often at p = 0.01 (skewed increments: 4,300
+values between them). Delay at the defaults on N(0, 1): about 41 values for a shift of 1σ, 91 for 0.5σ (the
+running mean takes in part of the shift).
 
 Vectorised: between detections the running mean, both sums and their running extremes are numpy cumulative
 operations over the batch (blocks of 4096 values).
