@@ -19,15 +19,19 @@ SETTINGS = {
 }
 
 
-def run(make, values: list[float]) -> tuple[list[int], float]:
-    detector = make()
-    found = []
-    start = time.perf_counter()
-    for i, x in enumerate(values):
-        detector.update(x)
-        if detector.drift_detected:
-            found.append(i)
-    return found, time.perf_counter() - start
+def run(make, values: list[float], repeats: int = 3) -> tuple[list[int], float]:
+    """The positions detected, and the best time of ``repeats`` runs (the machine is shared)."""
+    best = float("inf")
+    for _ in range(repeats):
+        detector = make()
+        found = []
+        start = time.perf_counter()
+        for i, x in enumerate(values):
+            detector.update(x)
+            if detector.drift_detected:
+                found.append(i)
+        best = min(best, time.perf_counter() - start)
+    return found, best
 
 
 folder = Path(sys.argv[1])

@@ -34,7 +34,7 @@ def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
     """``summary``, ``description`` (the kind's sentence), ``value``, ``threshold`` (and ``baseline`` for
     relative and anomaly rules), ``window``, ``owner``, ``runbook``, ``dashboard_url`` (the dashboard's
     page of the model over the time before the window: ``/models/<model>?metric=...&from=...&to=...``, with
-    the rule's ``step``, ``version`` and ``segment``; made absolute with ``alerting.external_url``).
+    the rule's ``step``, ``version``, ``segment`` and a change rule's ``change_at``; made absolute with ``alerting.external_url``).
     Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and ``baseline_points`` (and ``seasonality``);
     SLOs add ``burn_rate_<window>`` for every window read, ``error_budget_remaining`` (share of the SLO
     window's budget left, negative when overspent), ``target``, ``slo_window`` and ``burn_windows`` (the
@@ -72,4 +72,6 @@ def _dashboard(ev: Evaluation) -> str:
         params["version"] = rule.version
     if rule.segment_text is not None:
         params["segment"] = rule.segment_text
+    if ev.change_at is not None:
+        params["change_at"] = f"{ev.change_at:.0f}"  # the model page marks it on its charts
     return f"/models/{quote(ev.model, safe='')}?{urlencode(params)}"
