@@ -56,7 +56,7 @@ def _boundaries(
     arriving = widths.copy()
     counts = np.zeros((widths.shape[0], levels), dtype=np.int64)
     for level in range(levels):
-        merges = np.where(arriving <= max_buckets, 0, 1 + (arriving - max_buckets - 1) // 2)
+        merges = np.maximum((arriving - max_buckets + 1) // 2, 0)  # a merge at each (max_buckets + 1)th
         counts[:, level] = arriving - 2 * merges
         arriving = merges
     slots = np.arange(max_buckets + 1)
