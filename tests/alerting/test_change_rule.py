@@ -233,3 +233,8 @@ def test_a_change_in_latency_fires_and_survives_a_restart(db: Path, tmp_path: Pa
         assert alert.status is AlertStatus.FIRING and alert.labels["kind"] == "change"
         assert alert.annotations["change_at"] == format_time(ev.change_at)
         assert re.search(r"change detected at \S+Z, starting \S+Z", alert.annotations["description"])
+        # the alert's link opens the model page with the change point marked on its charts
+        link = alert.annotations["dashboard_url"]
+        assert f"change_at={ev.change_at:.0f}" in link
+        page = client.get(link + "&range=6h")
+        assert page.status_code == 200 and f"change from {format_time(ev.change_at)}" in page.text
