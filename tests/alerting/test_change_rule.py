@@ -134,6 +134,7 @@ def test_a_quiet_series_never_fires() -> None:
         ("{name: R, metric: error_rate, kind: change, sliding: true}", "sliding", "whole steps"),
         ("{name: R, metric: error_rate, kind: change, window: 1h, history: 1d}", "history", "warmup + 10"),
         ("{name: R, metric: error_rate, kind: change, window: 1h, hold: 10m}", "hold", "at least one window"),
+        ("{name: R, metric: error_rate, kind: change, window: 1m, history: 30d}", "history", "10000 windows"),
         ("{name: R, metric: error_rate, kind: change, detector: kswin}", "detector", "page_hinkley"),
         ("{name: R, metric: error_rate, kind: change, arl: 1}", "arl", "greater than 1"),
     ],

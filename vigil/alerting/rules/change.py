@@ -49,7 +49,10 @@ from vigil.detectors import ADWIN, CUSUM, Detector, PageHinkley
 from vigil.detectors.locate import change_point
 from vigil.timefmt import format_time
 
-__all__ = ["DETECTORS", "Change", "ChangeRule", "detect"]
+__all__ = ["DETECTORS", "MAX_HISTORY_WINDOWS", "Change", "ChangeRule", "detect"]
+
+MAX_HISTORY_WINDOWS = 10_000
+"""The most windows ``history`` may hold: a replay reads up to twice that, within ``Query.series``' limit."""
 
 DETECTORS = ("page_hinkley", "cusum", "adwin")
 """The detectors a change rule may run."""
@@ -123,6 +126,14 @@ class ChangeRule(MetricRule):
                 f"history ({span(self.history)}) must hold warmup + 10 = {self.warmup + 10} windows of "
                 f"{span(self.window)}",
                 f"use e.g. history: {span(max(timedelta(days=7), (self.warmup + 10) * self.window))}",
+            )
+        longest = MAX_HISTORY_WINDOWS * self.window
+        if self.history > longest:
+            raise problem(
+                "history",
+                f"history ({span(self.history)}) holds more than {MAX_HISTORY_WINDOWS} windows of "
+                f"{span(self.window)} (the replay reads up to twice history)",
+                f"shorten history (e.g. history: {span(longest)}) or lengthen window",
             )
         if self.hold < self.window:
             raise problem("hold", "hold must be at least one window", f"use e.g. hold: {span(self.window)}")
