@@ -1,11 +1,10 @@
 """ADWIN: adaptive windowing (Bifet & Gavaldà 2007), as river's ``drift.ADWIN`` runs it.
 
 The window holds every value since the last detection, summarised as an exponential histogram: at most
-``max_buckets + 1`` buckets of each size 2^i, the two oldest of a size merged into one of the next size
-when a sixth arrives. Every ``clock`` values (once the window is over ``grace_period``) each bucket
-boundary, oldest first and skipping the newest bucket of each size (as river does), splits the window
-into an older W0 and the rest W1 (both of at least ``min_window_length`` values); a change is detected at
-the first check where some split has ``|mean(W0) - mean(W1)| > ε`` with
+``max_buckets + 1`` buckets of each size 2^i, the two oldest of a size merged into one of the next size when
+a sixth arrives. Every ``clock`` values (once the window is over ``grace_period``) each bucket boundary
+splits the window into an older W0 and the rest W1 (both of at least ``min_window_length`` values); a change
+is detected at the first check where some split has ``|mean(W0) - mean(W1)| > ε`` with
 
     ε = sqrt(2 m σ² δ') + (2/3) δ' m,   m = 1/(n0 - L + 1) + 1/(n1 - L + 1),   δ' = ln(2 ln(n) / δ)
 
@@ -16,16 +15,17 @@ compares them on every stream).
 **How the buckets are kept.** With the window emptied at each detection, the histogram's shape (how many
 buckets of each size) is a function of the width alone, so it is computed, not stored: the window's values
 are kept as prefix sums of x and x² (16 bytes per value; a bucket's total is a difference of two), and each
-check is a handful of numpy operations over its ≤ ``max_buckets`` × log2(n) boundaries. About 0.4 µs per
-value on one core, whatever the batch size.
+check is a handful of numpy operations over its ≤ (``max_buckets`` + 1) × log2(n) boundaries, all the
+checks of a batch at once. 0.12-0.20 µs per value read in large batches (``bench/README.md``); a call
+costs some 20 µs more, so one value per call is far slower.
 
 **False alarms.** ``delta`` bounds the chance of a false cut per check; the mean number of values between
 false alarms (ARL0) at the defaults (``delta = 0.002``) on i.i.d. N(0, 1) is of the order of 10^6 (2
 false alarms in 4 × 10^6 values), and none in 4 × 10^6 values of Bernoulli(0.01). ``ADWIN(arl=...)`` picks
-the delta for a target ARL0 on N(0, 1) from the calibrated table (:mod:`vigil.detectors.calibration`),
-within ±25% from 1,200 to 10^5 (``arl = 10_000``: delta ≈ 0.18; on Bernoulli(0.01) that setting gives
-about 1.4 × 10^5). Delay at ``arl = 10_000`` on N(0, 1): about 39 values for a shift of 1σ, 67 for 0.5σ
-(most of it waiting for the next check, every 32 values).
+the delta for a target ARL0 on N(0, 1) from the calibrated table (:mod:`vigil.detectors.calibration`;
+checked at 5,000 within ±25%; ``arl = 10_000``: delta ≈ 0.18, which on Bernoulli(0.01) gives about
+1.4 × 10^5). Delay at ``arl = 10_000`` on N(0, 1): about 39 values for a shift of 1σ, 67 for 0.5σ
+(including up to 31 values waiting for the next check).
 
 >>> rng = np.random.default_rng(7)
 >>> stream = np.concatenate([rng.normal(0, 1, 1000), rng.normal(1, 1, 1000)])
