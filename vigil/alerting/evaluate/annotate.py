@@ -33,12 +33,13 @@ def labels_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
 def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
     """``summary``, ``description`` (the kind's sentence), ``value``, ``threshold`` (and ``baseline`` for
     relative and anomaly rules), ``window``, ``owner``, ``runbook``, ``dashboard_url`` (the dashboard's
-    page of the model over the time before the window: ``/models/<model>?metric=...&from=...&to=...``, with
-    the rule's ``step``, ``version`` and ``segment``; made absolute with ``alerting.external_url``).
-    Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and ``baseline_points`` (and ``seasonality``);
-    SLOs add ``burn_rate_<window>`` for every window read, ``error_budget_remaining`` (share of the SLO
-    window's budget left, negative when overspent), ``target``, ``slo_window`` and ``burn_windows`` (the
-    tiers, e.g. ``1h/5m > 14.4 (page)``)."""
+    page of the model over the time before the window: ``/models/<model>?metric=...&from=...&to=...``,
+    with the rule's ``step``, ``version``, ``segment`` and a change rule's ``change_at``; made absolute
+    with ``alerting.external_url``). Anomaly rules add ``z``, ``median``, ``mad``, ``scale`` and
+    ``baseline_points`` (and ``seasonality``); change rules ``change_at``, ``detected_at``, ``detector``
+    and ``level_before``; SLOs add ``burn_rate_<window>`` for every window read,
+    ``error_budget_remaining`` (share of the SLO window's budget left, negative when overspent),
+    ``target``, ``slo_window`` and ``burn_windows`` (the tiers, e.g. ``1h/5m > 14.4 (page)``)."""
     rule = ev.rule
     where = ev.model if rule.segment_text is None else f"{ev.model} [{rule.segment_text}]"
     what, extra = rule.describe(ev, where)
@@ -72,4 +73,6 @@ def _dashboard(ev: Evaluation) -> str:
         params["version"] = rule.version
     if rule.segment_text is not None:
         params["segment"] = rule.segment_text
+    if ev.change_at is not None:
+        params["change_at"] = f"{ev.change_at:.0f}"  # the model page marks it on its charts
     return f"/models/{quote(ev.model, safe='')}?{urlencode(params)}"

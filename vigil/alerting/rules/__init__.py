@@ -26,6 +26,12 @@ each, owning its fields, checks and judgement; registered in :mod:`vigil.alertin
 * ``no_data`` (:class:`NoDataRule`): the model sent no events in the evaluation window; with ``for`` this is
   "no events for ``for``". Its metric is ``events`` (leave ``metric`` out); with a ``segment`` it is
   ``predictions`` (none of that segment's predictions were logged).
+* ``change`` (:class:`ChangeRule`): a sequential change detector (``detector: page_hinkley``, the
+  default, ``cusum`` or ``adwin``, :mod:`vigil.detectors`) replayed over the metric's per-window series;
+  ``arl`` (10000 by default) is the mean number of windows between false alarms on an in-control series.
+  It breaches at ``severity`` while the latest change was detected within ``hold`` (1h): "change detected
+  at <time>", with the estimated change point as the ``change_at`` annotation (see
+  :mod:`vigil.alerting.rules.change` for the warm-up, the replay span ``history`` and why a replay).
 
 ``sliding: true`` makes a rule judge the latest complete model windows spanning its ``window`` at every
 evaluation (a ``1h`` rule on a model with ``1m`` windows reads the last 60 minutes each minute), rather
@@ -58,6 +64,8 @@ Recipes::
       - {name: ErrorRateSpike, metric: error_rate, kind: relative, factor: 3, baseline: median}
       # daily cost more than 20% above its mean of the previous week (days are UTC days)
       - {name: DailyCostUp, metric: cost, kind: relative, percent: 20, baseline: mean, window: 1d}
+      # the error rate's level moved (a step from 1% to 3%), one false alarm per ~10,000 windows
+      - {name: ErrorRateChanged, metric: error_rate, kind: change, detector: page_hinkley, arl: 10000}
 
 Example::
 
@@ -110,6 +118,7 @@ from __future__ import annotations
 
 from vigil.alerting.rules.anomaly import ANOMALY_LEVELS, AnomalyRule
 from vigil.alerting.rules.base import Evaluation, RuleBase, known_metric
+from vigil.alerting.rules.change import ChangeRule
 from vigil.alerting.rules.defaults import DEFAULT_RULES_DOC, DEFAULT_RUNBOOKS, default_rules
 from vigil.alerting.rules.no_data import NoDataRule
 from vigil.alerting.rules.relative import RelativeRule
@@ -131,6 +140,7 @@ __all__ = [
     "DEFAULT_RUNBOOKS",
     "KINDS",
     "AnomalyRule",
+    "ChangeRule",
     "DeclaredRule",
     "Evaluation",
     "NoDataRule",

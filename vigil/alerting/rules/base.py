@@ -105,7 +105,9 @@ class Evaluation:
     """One rule on one model at one time: the window read, the value, the baseline and the verdict.
 
     Anomaly rules add ``z``, the history's ``mad`` (unscaled), the ``scale`` z divides by and the number of
-    history ``points`` (``baseline`` is the history's median); slo rules add the SLO's ``status``."""
+    history ``points`` (``baseline`` is the history's median); slo rules add the SLO's ``status``; change
+    rules the latest change's estimated start ``change_at`` and ``detected_at`` (step starts, seconds),
+    ``points`` the changes detected over the replay and ``baseline`` the level before the latest."""
 
     rule: RuleBase
     model: str
@@ -120,6 +122,8 @@ class Evaluation:
     scale: float | None = None
     points: int | None = None
     status: SloStatus | None = None
+    change_at: float | None = None
+    detected_at: float | None = None
 
 
 class RuleBase(BaseModel):

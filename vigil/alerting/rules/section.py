@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, TypeAdapter
 
 from vigil.alerting.rules.anomaly import AnomalyRule
 from vigil.alerting.rules.base import RuleBase, problem
+from vigil.alerting.rules.change import ChangeRule
 from vigil.alerting.rules.no_data import NoDataRule
 from vigil.alerting.rules.relative import RelativeRule
 from vigil.alerting.rules.slo import SloRule
@@ -29,10 +30,11 @@ KINDS: dict[str, type[RuleBase]] = {
     "relative": RelativeRule,
     "anomaly": AnomalyRule,
     "no_data": NoDataRule,
+    "change": ChangeRule,
 }
 """The kinds a ``rules:`` entry may name (``slo`` rules come from the ``slos:`` section)."""
 
-DeclaredRule = ThresholdRule | RelativeRule | AnomalyRule | NoDataRule
+DeclaredRule = ThresholdRule | RelativeRule | AnomalyRule | NoDataRule | ChangeRule
 """A rule a ``rules:`` entry declares."""
 Rule = DeclaredRule | SloRule
 """Any rule in force."""
@@ -70,7 +72,7 @@ def _route(data: object) -> object:
 
 
 RuleSpec = Annotated[
-    ThresholdRule | RelativeRule | AnomalyRule | NoDataRule,
+    ThresholdRule | RelativeRule | AnomalyRule | NoDataRule | ChangeRule,
     Field(discriminator="kind"),
     BeforeValidator(_route),
 ]

@@ -21,7 +21,7 @@ Points = Sequence[tuple[float, float | None]]
 
 @dataclass(frozen=True)
 class Mark:
-    """A moment on the time axis (a deploy, a rollback)."""
+    """A moment on the time axis (a deploy, a rollback, a change a change rule detected)."""
 
     t: float
     label: str
@@ -92,7 +92,8 @@ class Chart:
         if self.bands:
             parts.append(f"{len(self.bands)} alert episode(s) marked")
         if self.marks:
-            parts.append(f"{len(self.marks)} deploy(s) marked")
+            kinds = ", ".join(sorted({m.label.split(" ", 1)[0] for m in self.marks}))
+            parts.append(f"{len(self.marks)} moment(s) marked ({kinds})")
         return f"{self.title}. " + "; ".join(parts)
 
 

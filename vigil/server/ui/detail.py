@@ -158,11 +158,14 @@ def model_detail(
     span: TimeRange,
     firing: Sequence[Firing],
     previous: str | None,
+    extra_marks: Sequence[Mark] = (),
 ) -> ModelDetail:
+    """The model page's content over ``span``; ``extra_marks`` (a change point an alert links to) are drawn
+    beside the deploys."""
     window = spec.window.total_seconds()
     step = nice_step(span.span, window)
     deployment = _deployment(store, name)
-    marks = deploy_marks(store, name, span, deployment)
+    marks = sorted([*deploy_marks(store, name, span, deployment), *extra_marks], key=lambda m: m.t)
     episodes = _episodes(store, name, span)
     bands = [
         Band(e.fired_at, e.resolved_at, f"{e.rule} ({e.severity})", e.severity)

@@ -15,13 +15,23 @@ from datetime import timedelta
 from vigil.alerting.alert import Alert, AlertStatus
 from vigil.alerting.analysis.replay import Replay, default_every, replay
 from vigil.alerting.engine import AlertEngine
-from vigil.alerting.rules import ANOMALY_LEVELS, AnomalyRule, NoDataRule, RelativeRule, Rule, ThresholdRule
+from vigil.alerting.evaluate.window import Window
+from vigil.alerting.rules import (
+    ANOMALY_LEVELS,
+    AnomalyRule,
+    ChangeRule,
+    NoDataRule,
+    RelativeRule,
+    Rule,
+    ThresholdRule,
+)
 from vigil.alerting.state import Phase
 from vigil.monitoring.query import Query
 from vigil.registry import Registry
-from vigil.server.ui.charts import Band, Chart
+from vigil.server.ui.charts import Band, Chart, Mark
 from vigil.server.ui.timerange import TimeRange
-from vigil.timefmt import format_span
+from vigil.spec import ModelSpec
+from vigil.timefmt import format_span, format_time
 
 __all__ = ["MAX_POINTS", "ReplayView", "RuleRow", "condition", "replay_view", "rule_rows"]
 
@@ -84,6 +94,9 @@ def condition(rule: Rule) -> tuple[str, list[tuple[str, str]]]:
         return f"robust z-score against its own {span_w(rule.baseline_window)} history{where}", levels
     if isinstance(rule, NoDataRule):
         return f"no {rule.metric} in the window", [(rule.severity.value, "none sent")]
+    if isinstance(rule, ChangeRule):
+        text = f"a change in its level ({rule.detector}, one false alarm per {_num(rule.arl)} windows)"
+        return text, [(rule.severity.value, f"detected within {span_w(rule.hold)}")]
     slo = rule.slo
     if slo is not None:
         text = f"{slo.sli.label} ≥ {slo.target * 100:g}% over {format_span(slo.window)}"
@@ -177,11 +190,28 @@ def replay_view(rule: Rule, query: Query, model: str, range_: TimeRange, every: 
         f"{rule.metric} of {model}, as each evaluation saw it",
         "",
         series,
+        marks=change_marks(rule, query, model, spec, range_) if isinstance(rule, ChangeRule) else (),
         bands=bands,
         thresholds=static,
         ymin=None,
     )
     return ReplayView(result, chart, bucketed)
+
+
+def change_marks(
+    rule: ChangeRule, query: Query, model: str, spec: ModelSpec, range_: TimeRange
+) -> list[Mark]:
+    """The estimated change points a change rule finds in the range (its replay as of the range's end),
+    each marked with when it was detected."""
+    window = Window.at(
+        range_.end, model, spec, query, metric=rule.metric, window=rule.window, version=rule.version
+    )
+    _, found = rule.changes(window)
+    return [
+        Mark(c.change_at, f"change (detected {format_time(c.detected_at)})")
+        for c in found
+        if range_.start <= c.change_at <= range_.end
+    ]
 
 
 def _bucket(

@@ -4,16 +4,20 @@ versions)."""
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from vigil.server.ui.charts import Mark
 from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
 from vigil.server.ui.detail import ModelDetail, changes, heat_colour, model_detail
 from vigil.server.ui.fairness import WhoFaresWorse, who_fares_worse
 from vigil.server.ui.health import firing_now
 from vigil.server.ui.render import Page, render
 from vigil.server.ui.views.common import base_url, time_range, unknown_model
+from vigil.timefmt import format_time
 
 __all__ = ["router"]
 
@@ -34,6 +38,15 @@ async def models(request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiCal
     )
 
 
+def change_mark(request: Request) -> list[Mark]:
+    """The change point an alert of a change rule links to (``?change_at=<epoch seconds>``), as a mark."""
+    try:
+        t = float(request.query_params.get("change_at", ""))
+    except ValueError:
+        return []
+    return [Mark(t, f"change from {format_time(t)}")] if math.isfinite(t) else []
+
+
 @router.get("/models/{name}", response_class=HTMLResponse)
 async def model(
     name: str, request: Request, vigil: UiVigil, engine: MaybeEngine, _: UiCaller
@@ -48,7 +61,7 @@ async def model(
         firing = [f for f in firing_now(engine, now) if f.model == name]
         previous = vigil.registry.previous(name)
         query = vigil.query.snapshot()
-        detail = model_detail(query, vigil.store, name, spec, span, firing, previous)
+        detail = model_detail(query, vigil.store, name, spec, span, firing, previous, change_mark(request))
         return detail, who_fares_worse(query, name, spec, span)
 
     detail, who = await run_in_threadpool(gather)
