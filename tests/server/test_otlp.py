@@ -107,7 +107,7 @@ def test_the_opentelemetry_sdk_exporter_sends_llm_spans_that_become_events(serve
                     }
                 )
                 if i < 2:  # an evaluator's verdict on the call: feedback on the trace's prediction
-                    verdict = {
+                    verdict: dict[str, str | float] = {
                         "gen_ai.evaluation.name": "relevance",
                         "gen_ai.evaluation.score.value": 0.25 + i,
                     }
