@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, cast, get_args
 
 import numpy as np
 import pyarrow as pa
 
+from vigil.comparison.multivariate import MULTIVARIATE_MODES, multivariate
 from vigil.comparison.report import Report
 from vigil.comparison.verdicts import calibrated_thresholds, decide, thresholds
 from vigil.config import VigilConfig, load_config
@@ -32,6 +34,7 @@ from vigil.quality.duplicates import duplicate_rows
 from vigil.quality.nulls import infinite_values, null_rate
 from vigil.quality.ranges import out_of_range
 from vigil.quality.schema import schema, type_mismatches
+from vigil.spec.drift import MultivariateMode
 from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float
 from vigil.stats.profile import Profile, profile
 from vigil.tables import ColumnKind, describe_source, read_table
@@ -55,15 +58,20 @@ def compare(
     exact: bool = False,
     correction: str | None = None,
     calibrate: bool | None = None,
+    multivariate_mode: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Compare ``current`` with ``reference`` (DataFrames, Arrow tables, or file paths).
 
     ``method`` forces one drift method on every column it applies to (others keep their default).
     ``exact`` computes numeric tests on the raw values (scipy) instead of the sketches.
-    ``correction`` (none, bonferroni, bh) and ``calibrate`` override the config's ``drift:`` section.
+    ``correction`` (none, bonferroni, bh), ``calibrate`` and ``multivariate_mode`` (both, reconstruction,
+    classifier, off) override the config's ``drift:`` section.
     """
     cfg = _config(config)
+    mode = cfg.drift.multivariate if multivariate_mode is None else multivariate_mode
+    if mode not in MULTIVARIATE_MODES:
+        raise InputError(f"unknown multivariate mode {mode!r}; choose one of {', '.join(MULTIVARIATE_MODES)}")
     if method is not None and method not in METHODS:
         raise InputError(f"unknown drift method {method!r}; choose one of {', '.join(METHODS)}")
     rule = _drift_rule(cfg, correction, calibrate)
@@ -89,7 +97,7 @@ def compare(
     def calibrator(pairs: Mapping[str, tuple[Pair, Method]]) -> dict[str, float]:
         return calibrated_thresholds(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds)
 
-    return _compare(
+    result = _compare(
         ref_p,
         cur_p,
         cfg,
@@ -104,6 +112,9 @@ def compare(
         current={"source": describe_source(current), "rows": cur_table.num_rows},
         exact=exact,
     )
+    features = [name for name in result.columns if _role(cfg, name) not in ("target", "prediction")]
+    joint = multivariate(ref_table, cur_table, ref_p, features, cast(MultivariateMode, mode))
+    return replace(result, multivariate=joint)
 
 
 def compare_profiles(
@@ -197,6 +208,11 @@ def _compare(
         skipped=skipped,
         quality=checks,
     )
+
+
+def _role(cfg: VigilConfig, name: str) -> str:
+    spec = cfg.columns.get(name)
+    return spec.role if spec is not None else "feature"
 
 
 def _config(config: VigilConfig | str | os.PathLike[str] | None) -> VigilConfig:

@@ -58,6 +58,7 @@ class Report:
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str]
     quality: list[Check]
+    multivariate: dict[str, Any] | None = None
     generated_at: str = field(default_factory=lambda: format_time(time.time()))
 
     @property
@@ -75,6 +76,11 @@ class Report:
     @property
     def dataset_drift(self) -> bool:
         return self.n_tested > 0 and self.drift_share >= float(self.settings["drift_share"])
+
+    @property
+    def multivariate_drift(self) -> bool:
+        """Whether a joint test (PCA reconstruction error, domain classifier) flagged the features."""
+        return bool(self.multivariate and self.multivariate.get("drift"))
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -96,6 +102,7 @@ class Report:
                     "columns": {name: c.to_dict() for name, c in self.columns.items()},
                     "skipped": self.skipped,
                     "quality": [c.to_dict() for c in self.quality],
+                    "multivariate": self.multivariate,
                 }
             )
         )

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import orjson
@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from vigil.comparison.compare import compare_profiles
 from vigil.comparison.report import Report
 from vigil.config import VigilConfig
+from vigil.drift.multivariate import MultivariateOutcome
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
 from vigil.monitoring import catalogue
@@ -40,6 +41,7 @@ from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
 from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
 from vigil.monitoring.estimates import Estimators
+from vigil.monitoring.multivariate import JointBaselines
 from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
@@ -91,6 +93,8 @@ class Query:
         """Each binary model's performance estimator (``estimated_*`` metrics, ``concept_shift``)."""
         self.hours = HourSoFar(self.store)
         """The current hour so far, kept by the server (``partials``)."""
+        self.joint = JointBaselines(self.baselines)
+        """Each model's baseline file fitted for the live reconstruction error."""
 
     # -- merging -------------------------------------------------------------------------------------------
 
@@ -289,6 +293,7 @@ class Query:
                 hosts=hosts.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
                 estimator=partial(self.estimators.get, model),
+                joint=_once(partial(self._step_joint, model, version, t, t + step)),
             )
             for name, (metric, feature) in wanted.items():
                 shown = metric.support(context, feature) if support else None
@@ -395,6 +400,19 @@ class Query:
             self.kept.keep(model, version, step, start, stamp, drift)
         return drift
 
+    def _step_joint(
+        self, model: str, version: str | None, start: float, end: float
+    ) -> MultivariateOutcome | None:
+        """The step's sampled events (every window's) against the baseline file, jointly."""
+        if self.baselines.file_path(model) is None:
+            return None  # nothing to compare with: the windows are not read
+        rows = (
+            orjson.loads(raw)
+            for state in self.windows(model, start, end, version).values()
+            for _, raw in state.sample
+        )
+        return self.joint.outcome(model, rows)
+
     def _baseline_ref(self, model: str, spec: ModelSpec) -> _BaselineRef | None:
         """The model's baseline as drift reads it: its digest now, its profile when a step is compared (a
         baseline file's profile, kept in the store, is then decoded only if some step's drift is not kept
@@ -469,17 +487,20 @@ class Reading(NamedTuple):
     support: Support | None = None
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class _BaselineRef:
     digest: str
     profile: Callable[[], Profile | None]
 
 
-def _once(compute: Callable[[], Drift | None]) -> Callable[[], Drift | None]:
+def _once(compute: Callable[[], _T]) -> Callable[[], _T]:
     """``compute`` run on the first call only (a step's drift serves every drift metric)."""
-    done: list[Drift | None] = []
+    done: list[_T] = []
 
-    def read() -> Drift | None:
+    def read() -> _T:
         if not done:
             done.append(compute())
         return done[0]
