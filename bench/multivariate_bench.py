@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -99,7 +100,11 @@ def peer_run(tool: str, ref: np.ndarray, cur: np.ndarray, tag: str, timeout: int
         paths.append(str(path))
     runner = ROOT / "bench" / "peers" / PEERS[tool]
     try:
-        done = subprocess.run([str(py), str(runner), *paths], capture_output=True, text=True, timeout=timeout)
+        # one OpenMP thread, as Vigil's classifier runs: on a shared machine spinning threads run far slower
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(
+            [str(py), str(runner), *paths], capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]

@@ -72,7 +72,9 @@ def test_hourly_joint_drift_flags_only_the_decorrelated_hour(
     cols = {"x": baseline["x"].to_numpy(), "y": baseline["y"].to_numpy()}
     enc = Encoder.fit(cols, {})
     model = Reconstruction(enc.transform(cols, {}))
-    x_cur = enc.transform({"x": np.array([r["x"] for r in apart]), "y": np.array([r["y"] for r in apart])}, {})
+    x_cur = enc.transform(
+        {"x": np.array([r["x"] for r in apart]), "y": np.array([r["y"] for r in apart])}, {}
+    )
     assert got["reconstruction_error"][1][1] == pytest.approx(float(model.errors(x_cur).mean()), rel=1e-9)
 
 

@@ -19,6 +19,7 @@ from typing import Any, cast, get_args
 import numpy as np
 import pyarrow as pa
 
+from vigil.comparison.importance import drift_impact, output_column
 from vigil.comparison.multivariate import MULTIVARIATE_MODES, multivariate
 from vigil.comparison.report import Report
 from vigil.comparison.verdicts import calibrated_thresholds, decide, thresholds
@@ -113,8 +114,16 @@ def compare(
         exact=exact,
     )
     features = [name for name in result.columns if _role(cfg, name) not in ("target", "prediction")]
+    output = output_column({n: _role(cfg, n) for n in cfg.columns}, list(ref_p.columns))
+    if output is not None:
+        features = [name for name in features if name != output]
     joint = multivariate(ref_table, cur_table, ref_p, features, cast(MultivariateMode, mode))
-    return replace(result, multivariate=joint)
+    impact = (
+        drift_impact(ref_table, ref_p, features, output, result.columns)
+        if output and result.drifted
+        else None
+    )
+    return replace(result, multivariate=joint, importance=impact)
 
 
 def compare_profiles(

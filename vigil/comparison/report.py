@@ -59,6 +59,9 @@ class Report:
     skipped: dict[str, str]
     quality: list[Check]
     multivariate: dict[str, Any] | None = None
+    importance: dict[str, Any] | None = None
+    """Which drift matters (:mod:`vigil.comparison.importance`): set when a column drifted and the
+    reference holds the model's output."""
     generated_at: str = field(default_factory=lambda: format_time(time.time()))
 
     @property
@@ -103,6 +106,7 @@ class Report:
                     "skipped": self.skipped,
                     "quality": [c.to_dict() for c in self.quality],
                     "multivariate": self.multivariate,
+                    "importance": self.importance,
                 }
             )
         )

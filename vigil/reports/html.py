@@ -448,6 +448,7 @@ def _build_context(report: Mapping[str, Any]) -> dict[str, Any]:
         "quality_counts": quality_counts,
         "settings": _settings(settings),
         "multivariate": _multivariate(report.get("multivariate")),
+        "impact": [str(s) for s in (_mapping(report.get("importance")).get("summary") or [])],
     }
 
 

@@ -38,6 +38,10 @@ def summary(report: Mapping[str, Any]) -> str:
                 f"  {name:<{width}}  {c['method']:<14} effect {_g(c['effect'])} ≥ {_g(c['threshold'])}"
                 f"  p {_p(p)}" + (f"  ({c['note']})" if c.get("note") else "")
             )
+    impact = report.get("importance")
+    if impact and impact["summary"]:
+        lines.append("Drift that matters (by importance to the model's output × drift):")
+        lines.extend(f"  {s}" for s in impact["summary"])
     lines.extend(_multivariate(report.get("multivariate")))
     quality: list[Mapping[str, Any]] = report["quality"]
     counts = {s: sum(1 for q in quality if q["status"] == s) for s in ("fail", "warn", "pass")}
