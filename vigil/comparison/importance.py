@@ -66,14 +66,14 @@ def drift_impact(
     order = numeric + categorical
     total = float(np.sum(mi))
     shares = {n: (float(v) / total if total > 0 else 0.0) for n, v in zip(order, mi, strict=True)}
-    ranked = []
+    ranked: list[dict[str, Any]] = []
     for name in order:
         c = columns.get(name)
         if c is None or not c.drift:
             continue
         ratio = c.effect / c.threshold if c.threshold and np.isfinite(c.effect) else float("inf")
         ranked.append({"column": name, "importance": shares[name], "effect_ratio": ratio})
-    ranked.sort(key=lambda r: -(r["importance"] * min(r["effect_ratio"], 1e6)))
+    ranked.sort(key=lambda r: -(float(r["importance"]) * min(float(r["effect_ratio"]), 1e6)))
     return {
         "output": output,
         "method": "mutual_information",

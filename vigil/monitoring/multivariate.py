@@ -14,17 +14,19 @@ so the false-alarm rate stays at the method's 0.27% per step whatever the range.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.drift.multivariate import Encoder, MultivariateOutcome, Reconstruction
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS
 from vigil.monitoring.baselines import Baselines, baseline_table
+from vigil.monitoring.window import WindowState
 
 __all__ = ["MIN_ROWS", "JointBaselines"]
 
@@ -45,6 +47,21 @@ class JointBaselines:
         self.baselines = baselines
         self._fitted: dict[str, _Fitted | None] = {}
         self._lock = threading.Lock()
+
+    def step(
+        self,
+        windows: Callable[[str, float, float, str | None], Mapping[Any, WindowState]],
+        model: str,
+        start: float,
+        end: float,
+        version: str | None,
+    ) -> MultivariateOutcome | None:
+        """The sampled events of every window ``windows`` (``Query.windows``) gives for ``[start, end)``,
+        jointly against the baseline file; the windows are not read when the model has no baseline file."""
+        if self.baselines.file_path(model) is None:
+            return None
+        states = windows(model, start, end, version).values()
+        return self.outcome(model, (orjson.loads(raw) for state in states for _, raw in state.sample))
 
     def outcome(self, model: str, rows: Iterable[Mapping[str, Any]]) -> MultivariateOutcome | None:
         """The verdict for ``rows`` (raw events, as the windows sample them); None without a baseline file

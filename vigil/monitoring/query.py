@@ -32,7 +32,6 @@ import pyarrow.compute as pc
 from vigil.comparison.compare import compare_profiles
 from vigil.comparison.report import Report
 from vigil.config import VigilConfig
-from vigil.drift.multivariate import MultivariateOutcome
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
 from vigil.monitoring import catalogue
@@ -293,7 +292,7 @@ class Query:
                 hosts=hosts.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
                 estimator=partial(self.estimators.get, model),
-                joint=_once(partial(self._step_joint, model, version, t, t + step)),
+                joint=_once(partial(self.joint.step, self.windows, model, t, t + step, version)),
             )
             for name, (metric, feature) in wanted.items():
                 shown = metric.support(context, feature) if support else None
@@ -399,19 +398,6 @@ class Query:
             drift = _drift(profile, window, self._spec(model)) if profile is not None else None
             self.kept.keep(model, version, step, start, stamp, drift)
         return drift
-
-    def _step_joint(
-        self, model: str, version: str | None, start: float, end: float
-    ) -> MultivariateOutcome | None:
-        """The step's sampled events (every window's) against the baseline file, jointly."""
-        if self.baselines.file_path(model) is None:
-            return None  # nothing to compare with: the windows are not read
-        rows = (
-            orjson.loads(raw)
-            for state in self.windows(model, start, end, version).values()
-            for _, raw in state.sample
-        )
-        return self.joint.outcome(model, rows)
 
     def _baseline_ref(self, model: str, spec: ModelSpec) -> _BaselineRef | None:
         """The model's baseline as drift reads it: its digest now, its profile when a step is compared (a
