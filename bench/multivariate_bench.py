@@ -76,8 +76,7 @@ def split(name: str, n: int, kind: str, seed: int) -> tuple[np.ndarray, np.ndarr
 def vigil_run(ref: np.ndarray, cur: np.ndarray, classifier: bool) -> dict[str, Any]:
     cols = {f"x{j}": ref[:, j] for j in range(ref.shape[1])}
     t0 = time.perf_counter()
-    enc = Encoder.fit(cols, {})
-    x_ref = enc.transform(cols, {})
+    enc, x_ref = Encoder.fit_transform(cols, {})
     x_cur = enc.transform({f"x{j}": cur[:, j] for j in range(cur.shape[1])}, {})
     rec = Reconstruction(x_ref).test(x_cur)
     out: dict[str, Any] = {"reconstruction": rec.drift, "reconstruction_s": time.perf_counter() - t0}

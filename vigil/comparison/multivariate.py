@@ -45,8 +45,7 @@ def multivariate(
         }
     numeric = [n for n in features if not isinstance(ref_p.columns[n], CategoricalProfile)]
     categorical = [n for n in features if isinstance(ref_p.columns[n], CategoricalProfile)]
-    encoder = Encoder.fit(*_columns(ref, ref_p, numeric, categorical))
-    x_ref = encoder.transform(*_columns(ref, ref_p, numeric, categorical))
+    encoder, x_ref = Encoder.fit_transform(*_columns(ref, ref_p, numeric, categorical))
     x_cur = encoder.transform(*_columns(cur, ref_p, numeric, categorical))
     outcomes: list[MultivariateOutcome] = []
     if mode in ("both", "reconstruction"):

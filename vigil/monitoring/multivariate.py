@@ -101,8 +101,8 @@ def _fitted(table: pa.Table) -> _Fitted | None:
             categorical[name] = pc.cast(column, pa.string()).to_numpy(zero_copy_only=False)
     if not names or table.num_rows < 100:
         return None
-    encoder = Encoder.fit(numeric, categorical)
-    return _Fitted(encoder, Reconstruction(encoder.transform(numeric, categorical)))
+    encoder, x = Encoder.fit_transform(numeric, categorical)
+    return _Fitted(encoder, Reconstruction(x))
 
 
 def _number(value: Any) -> float:

@@ -40,10 +40,18 @@ class Encoder:
     def fit(cls, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, np.ndarray]) -> Encoder:
         """Fit on the reference's columns (numeric as float arrays with NaN for nulls; categorical as any
         array of values, ``None`` for nulls). Every array must have the same length."""
+        return cls.fit_transform(numeric, categorical)[0]
+
+    @classmethod
+    def fit_transform(
+        cls, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, np.ndarray]
+    ) -> tuple[Encoder, FloatArray]:
+        """``fit``, and the reference's own matrix (one pass instead of two)."""
         fill = {}
         for name, values in numeric.items():
-            finite = values[np.isfinite(values)]
-            fill[name] = float(np.median(finite)) if finite.size else 0.0
+            finite = np.isfinite(values)
+            kept = values if finite.all() else values[finite]
+            fill[name] = float(np.median(kept)) if kept.size else 0.0
         freqs = {
             name: pd.Series(values, dtype=object).value_counts(normalize=True, dropna=False)
             for name, values in categorical.items()
@@ -53,7 +61,9 @@ class Encoder:
         centre = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
         scale = x.std(axis=0) if len(x) else np.ones(x.shape[1])
         scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(centre)), scale, 1.0)
-        return cls(raw.numeric, raw.categorical, fill, freqs, centre, scale)
+        x -= centre
+        x /= scale
+        return cls(raw.numeric, raw.categorical, fill, freqs, centre, scale), np.ascontiguousarray(x)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -64,14 +74,24 @@ class Encoder:
         self, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, np.ndarray]
     ) -> FloatArray:
         """The rows as a standardised ``(n, len(names))`` matrix."""
-        return (self._raw(numeric, categorical) - self.centre) / self.scale
+        x = self._raw(numeric, categorical)
+        x -= self.centre
+        x /= self.scale
+        return np.ascontiguousarray(x)  # row-major for the row-wise sums that follow
 
     def _raw(self, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, np.ndarray]) -> FloatArray:
-        parts: list[FloatArray] = []
-        for name in self.numeric:
-            v = np.asarray(numeric[name], dtype=np.float64)
-            parts.append(np.where(np.isfinite(v), v, self.fill[name]))
-        for name in self.categorical:
+        names = self.numeric + self.categorical
+        if not names:
+            return np.zeros((0, 0))
+        n = len(numeric[names[0]]) if self.numeric else len(categorical[names[0]])
+        # column-major: each column is written in one contiguous run
+        out = np.empty((n, len(names)), dtype=np.float64, order="F")
+        for j, name in enumerate(self.numeric):
+            out[:, j] = numeric[name]
+            finite = np.isfinite(out[:, j])
+            if not finite.all():
+                out[~finite, j] = self.fill[name]
+        for j, name in enumerate(self.categorical, start=len(self.numeric)):
             series = pd.Series(categorical[name], dtype=object)
             freq = self.frequencies[name]
             mapped = np.array(series.map(freq).to_numpy(dtype=np.float64, na_value=np.nan))
@@ -79,7 +99,5 @@ class Encoder:
                 # map() skips nulls; they are a value of their own in the reference's shares
                 null_share = float(freq[freq.index.isna()].sum())
                 mapped[series.isna().to_numpy()] = null_share
-            parts.append(np.nan_to_num(mapped, nan=0.0))
-        if not parts:
-            return np.zeros((0, 0))
-        return np.column_stack(parts)
+            out[:, j] = np.nan_to_num(mapped, nan=0.0)
+        return out
