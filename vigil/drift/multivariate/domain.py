@@ -5,7 +5,8 @@ scored out of fold by gradient-boosted trees (scikit-learn's ``HistGradientBoost
 ``folds``-fold cross-validation). The statistic is the ROC AUC of those out-of-fold scores: 0.5 when the
 sides cannot be told apart, 1.0 when they always can. Its significance is the Mann-Whitney null of
 AUC = 0.5, normal with sd ``sqrt((n0 + n1 + 1) / (12 n0 n1))``; drift when the one-sided p-value is below
-``alpha`` (0.001). Measured false-alarm rate on same-distribution samples: ``bench/multivariate_bench.py``.
+``alpha`` (0.001). Measured: 0 false alarms in 24 same-distribution splits of real data, 1k-1M rows
+(``bench/multivariate_bench.py``).
 
 Sampling bounds the cost whatever the tables' sizes: about 3 s for 5,000 rows a side and 10 features, on
 one core (the trees run single-threaded: with OpenMP's threads on a busy machine they ran 25x slower).
