@@ -73,6 +73,12 @@ def _comparison_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--calibrate", is_flag=True, default=None, help="Thresholds from the reference's own variability."
         ),
+        click.option(
+            "--multivariate",
+            "multivariate_mode",
+            type=click.Choice(["both", "reconstruction", "classifier", "off"]),
+            help="Joint drift tests over the features (default: the config's, both).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -94,6 +100,7 @@ def _run(options: dict[str, Any]) -> Report:
             exact=bool(options.get("exact")),
             correction=options.get("correction"),
             calibrate=options.get("calibrate"),
+            multivariate_mode=options.get("multivariate_mode"),
             progress=tick,
         )
 
@@ -148,6 +155,11 @@ def report(html_out: str | None, json_out: str | None, **options: Any) -> None:
 )
 @click.option("--fail-on-column-drift", is_flag=True, help="Fail when any column drifted.")
 @click.option(
+    "--fail-on-multivariate-drift",
+    is_flag=True,
+    help="Fail when a joint test (PCA reconstruction error, domain classifier) flagged the features.",
+)
+@click.option(
     "--quality",
     "quality_level",
     type=click.Choice(["fail", "warn", "off"]),
@@ -159,6 +171,7 @@ def report(html_out: str | None, json_out: str | None, **options: Any) -> None:
 def check(
     max_drift_share: float | None,
     fail_on_column_drift: bool,
+    fail_on_multivariate_drift: bool,
     quality_level: str,
     json_out: str | None,
     **options: Any,
@@ -180,6 +193,13 @@ def check(
         )
     if fail_on_column_drift and result.drifted:
         failures.append(f"columns drifted: {', '.join(result.drifted)}")
+    if fail_on_multivariate_drift and result.multivariate_drift:
+        assert result.multivariate is not None
+        joint = result.multivariate
+        failures.append(
+            f"multivariate drift: {joint['method']} {joint['statistic']:.4g} beyond its threshold "
+            f"{joint['threshold']:.4g}"
+        )
     levels = {"fail": ("fail",), "warn": ("fail", "warn"), "off": ()}[quality_level]
     bad = [c for c in result.quality if c.status in levels]
     if bad:
@@ -335,9 +355,9 @@ def serve(**given: Any) -> None:
         ports = [int(s["port"]), *([int(s["otlp_port"])] if int(s["otlp_port"]) else [])]
         if len(ports) > 1:
             log.info("OTLP/HTTP on http://%s:%s/v1/traces", s["host"], ports[1])
-        sockets = [uvicorn.Config(app, host=s["host"], port=p).bind_socket() for p in ports]
-        served = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None)
-        uvicorn.Server(served).run(sockets=sockets)
+        quiet: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None}
+        sockets = [uvicorn.Config(app, host=s["host"], port=p, **quiet).bind_socket() for p in ports]
+        uvicorn.Server(uvicorn.Config(app, **quiet)).run(sockets=sockets)
     finally:
         store.close()  # when the start failed (after a clean stop, the app closed it already)
 

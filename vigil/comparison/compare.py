@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, cast, get_args
 
 import numpy as np
 import pyarrow as pa
 
+from vigil.comparison.importance import drift_impact, output_column
+from vigil.comparison.multivariate import MULTIVARIATE_MODES, multivariate
 from vigil.comparison.report import ColumnDrift, Report
 from vigil.comparison.unstructured import (
     add_descriptors,
@@ -42,6 +45,7 @@ from vigil.quality.duplicates import duplicate_rows
 from vigil.quality.nulls import infinite_values, null_rate
 from vigil.quality.ranges import out_of_range
 from vigil.quality.schema import schema, type_mismatches
+from vigil.spec.drift import MultivariateMode
 from vigil.stats.column import CategoricalProfile, ColumnProfile, NumericProfile, as_float
 from vigil.stats.profile import Profile, profile
 from vigil.tables import ColumnKind, describe_source, read_table
@@ -65,15 +69,20 @@ def compare(
     exact: bool = False,
     correction: str | None = None,
     calibrate: bool | None = None,
+    multivariate_mode: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Compare ``current`` with ``reference`` (DataFrames, Arrow tables, or file paths).
 
     ``method`` forces one drift method on every column it applies to (others keep their default).
     ``exact`` computes numeric tests on the raw values (scipy) instead of the sketches.
-    ``correction`` (none, bonferroni, bh) and ``calibrate`` override the config's ``drift:`` section.
+    ``correction`` (none, bonferroni, bh), ``calibrate`` and ``multivariate_mode`` (both, reconstruction,
+    classifier, off) override the config's ``drift:`` section.
     """
     cfg = _config(config)
+    mode = cfg.drift.multivariate if multivariate_mode is None else multivariate_mode
+    if mode not in MULTIVARIATE_MODES:
+        raise InputError(f"unknown multivariate mode {mode!r}; choose one of {', '.join(MULTIVARIATE_MODES)}")
     if method is not None and method not in METHODS:
         raise InputError(f"unknown drift method {method!r}; choose one of {', '.join(METHODS)}")
     rule = _drift_rule(cfg, correction, calibrate)
@@ -104,7 +113,7 @@ def compare(
     def calibrator(pairs: Mapping[str, tuple[Pair, Method]]) -> dict[str, float]:
         return calibrated_thresholds(ref_table.select(keep_ref), ref_p, pairs, cur_p.rows, kinds)
 
-    return _compare(
+    result = _compare(
         ref_p,
         cur_p,
         cfg,
@@ -121,6 +130,17 @@ def compare(
         texts=texts,
         extra={n: v for n, v in vectors.items() if isinstance(v, ColumnDrift)},
     )
+    features = [name for name in result.columns if _role(cfg, name) not in ("target", "prediction")]
+    output = output_column({n: _role(cfg, n) for n in cfg.columns}, list(ref_p.columns))
+    if output is not None:
+        features = [name for name in features if name != output]
+    joint = multivariate(ref_table, cur_table, ref_p, features, cast(MultivariateMode, mode))
+    impact = (
+        drift_impact(ref_table, ref_p, features, output, result.columns)
+        if output and result.drifted
+        else None
+    )
+    return replace(result, multivariate=joint, importance=impact)
 
 
 def compare_profiles(
@@ -229,6 +249,11 @@ def _compare(
         skipped=skipped,
         quality=checks,
     )
+
+
+def _role(cfg: VigilConfig, name: str) -> str:
+    spec = cfg.columns.get(name)
+    return spec.role if spec is not None else "feature"
 
 
 def _config(config: VigilConfig | str | os.PathLike[str] | None) -> VigilConfig:

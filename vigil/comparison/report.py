@@ -58,6 +58,10 @@ class Report:
     columns: dict[str, ColumnDrift]
     skipped: dict[str, str]
     quality: list[Check]
+    multivariate: dict[str, Any] | None = None
+    importance: dict[str, Any] | None = None
+    """Which drift matters (:mod:`vigil.comparison.importance`): set when a column drifted and the
+    reference holds the model's output."""
     generated_at: str = field(default_factory=lambda: format_time(time.time()))
 
     @property
@@ -75,6 +79,11 @@ class Report:
     @property
     def dataset_drift(self) -> bool:
         return self.n_tested > 0 and self.drift_share >= float(self.settings["drift_share"])
+
+    @property
+    def multivariate_drift(self) -> bool:
+        """Whether a joint test (PCA reconstruction error, domain classifier) flagged the features."""
+        return bool(self.multivariate and self.multivariate.get("drift"))
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -96,6 +105,8 @@ class Report:
                     "columns": {name: c.to_dict() for name, c in self.columns.items()},
                     "skipped": self.skipped,
                     "quality": [c.to_dict() for c in self.quality],
+                    "multivariate": self.multivariate,
+                    "importance": self.importance,
                 }
             )
         )

@@ -31,6 +31,7 @@ from vigil.monitoring.segments import Segment, parse_segment, segment_text
 
 if TYPE_CHECKING:
     import vigil.performance as performance_types
+    from vigil.drift.multivariate import MultivariateOutcome
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
 
@@ -127,6 +128,14 @@ def _drift_share(step: Step, feature: str | None) -> float | None:
 def _feature_drift(step: Step, feature: str | None) -> float | None:
     drift = step.drift()
     return None if drift is None else drift.effects.get(feature or "", math.nan)
+
+
+def _joint(read: Callable[[MultivariateOutcome], float]) -> Callable[[Step, str | None], float | None]:
+    def compute(step: Step, feature: str | None) -> float | None:
+        outcome = step.joint()
+        return None if outcome is None else read(outcome)
+
+    return compute
 
 
 def _host(reading: str) -> Callable[[Step, str | None], float | None]:
@@ -255,6 +264,21 @@ CATALOGUE: dict[str, Metric] = {
         ),
         Metric(
             "drift_share", "share of features drifted against the baseline", "ratio", "drift", _drift_share
+        ),
+        Metric(
+            "multivariate_drift",
+            "1 when the sampled events' PCA reconstruction error left the baseline file's band "
+            "(mean ± 3 sd), else 0; needs 100 sampled events in the step",
+            "ratio",
+            "drift",
+            _joint(lambda o: float(o.drift)),
+        ),
+        Metric(
+            "reconstruction_error",
+            "mean PCA reconstruction error of the sampled events against the baseline file's components",
+            "score",
+            "drift",
+            _joint(lambda o: o.statistic),
         ),
         Metric(
             "predictions",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import vigil.performance as performance_types
+    from vigil.drift.multivariate import MultivariateOutcome
     from vigil.monitoring.predictions import Joined
     from vigil.monitoring.window import WindowState
     from vigil.performance.estimation import Band, Estimator
@@ -62,6 +63,9 @@ class Step:
     estimator: Callable[[], Estimator | None] = lambda: None
     """The model's performance estimator (``vigil.monitoring.estimates``), fitted on first use; None
     without a baseline of labelled scores."""
+    joint: Callable[[], MultivariateOutcome | None] = lambda: None
+    """The step's sampled events against the baseline file, jointly (``vigil.monitoring.multivariate``);
+    None without a baseline file or with too few sampled events."""
 
     @cached_property
     def estimates(self) -> dict[str, Band] | None:

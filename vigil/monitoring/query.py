@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import orjson
@@ -40,6 +40,7 @@ from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
 from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
 from vigil.monitoring.estimates import Estimators
+from vigil.monitoring.multivariate import JointBaselines
 from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
 from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
@@ -92,6 +93,8 @@ class Query:
         """Each binary model's performance estimator (``estimated_*`` metrics, ``concept_shift``)."""
         self.hours = HourSoFar(self.store)
         """The current hour so far, kept by the server (``partials``)."""
+        self.joint = JointBaselines(self.baselines)
+        """Each model's baseline file fitted for the live reconstruction error."""
 
     # -- merging -------------------------------------------------------------------------------------------
 
@@ -294,6 +297,7 @@ class Query:
                 feedback=given.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
                 estimator=partial(self.estimators.get, model),
+                joint=_once(partial(self.joint.step, self.windows, model, t, t + step, version)),
             )
             for name, (metric, feature) in wanted.items():
                 shown = metric.support(context, feature) if support else None
@@ -456,17 +460,20 @@ class Reading(NamedTuple):
     support: Support | None = None
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class _BaselineRef:
     digest: str
     profile: Callable[[], Profile | None]
 
 
-def _once(compute: Callable[[], Drift | None]) -> Callable[[], Drift | None]:
+def _once(compute: Callable[[], _T]) -> Callable[[], _T]:
     """``compute`` run on the first call only (a step's drift serves every drift metric)."""
-    done: list[Drift | None] = []
+    done: list[_T] = []
 
-    def read() -> Drift | None:
+    def read() -> _T:
         if not done:
             done.append(compute())
         return done[0]

@@ -447,6 +447,34 @@ def _build_context(report: Mapping[str, Any]) -> dict[str, Any]:
         "quality": quality,
         "quality_counts": quality_counts,
         "settings": _settings(settings),
+        "multivariate": _multivariate(report.get("multivariate")),
+        "impact": [str(s) for s in (_mapping(report.get("importance")).get("summary") or [])],
+    }
+
+
+def _multivariate(joint: object) -> dict[str, Any] | None:
+    """The joint tests' table: each method's statistic, its normal band, p-value and verdict."""
+    if not isinstance(joint, Mapping):
+        return None
+    methods = []
+    for m in joint.get("methods") or []:
+        lower = m.get("lower_threshold")
+        upper = fmt_number(m.get("threshold"))
+        methods.append(
+            {
+                "title": _text(m.get("title")),
+                "statistic": fmt_number(m.get("statistic")),
+                "band": f"{fmt_number(lower)} – {upper}" if lower is not None else f"≤ {upper}",
+                "p_value": fmt_number(m.get("p_value")),
+                "drift": bool(m.get("drift")),
+            }
+        )
+    features = [str(f) for f in joint.get("features") or []]
+    return {
+        "drift": bool(joint.get("drift")),
+        "features": features,
+        "note": joint.get("note"),
+        "methods": methods,
     }
 
 

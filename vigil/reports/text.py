@@ -38,6 +38,11 @@ def summary(report: Mapping[str, Any]) -> str:
                 f"  {name:<{width}}  {c['method']:<14} effect {_g(c['effect'])} ≥ {_g(c['threshold'])}"
                 f"  p {_p(p)}" + (f"  ({c['note']})" if c.get("note") else "")
             )
+    impact = report.get("importance")
+    if impact and impact["summary"]:
+        lines.append("Drift that matters (by importance to the model's output × drift):")
+        lines.extend(f"  {s}" for s in impact["summary"])
+    lines.extend(_multivariate(report.get("multivariate")))
     quality: list[Mapping[str, Any]] = report["quality"]
     counts = {s: sum(1 for q in quality if q["status"] == s) for s in ("fail", "warn", "pass")}
     lines.append(f"Data quality: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass")
@@ -50,6 +55,25 @@ def summary(report: Mapping[str, Any]) -> str:
         lines.append("Not tested:")
         lines.extend(f"  {n}: {why}" for n, why in skipped.items())
     return "\n".join(lines)
+
+
+def _multivariate(joint: Mapping[str, Any] | None) -> list[str]:
+    """One line for the joint verdict, one per method."""
+    if joint is None:
+        return []
+    if not joint["methods"]:
+        return [f"Multivariate drift: not tested — {joint.get('note', '')}"]
+    verdict = "YES" if joint["drift"] else "no"
+    lines = [f"Multivariate drift: {verdict} — over {len(joint['features'])} features"]
+    for m in joint["methods"]:
+        band = (
+            f"{_g(m['lower_threshold'])}..{_g(m['threshold'])}"
+            if m.get("lower_threshold") is not None
+            else (f"≤ {_g(m['threshold'])}")
+        )
+        flag = "DRIFT" if m["drift"] else "ok"
+        lines.append(f"  {m['title']:<40} {_g(m['statistic'])} (normal {band})  p {_p(m['p_value'])}  {flag}")
+    return lines
 
 
 def _ratio(column: Mapping[str, Any]) -> float:

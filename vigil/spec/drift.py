@@ -17,12 +17,15 @@ __all__ = [
     "Correction",
     "DriftMethod",
     "DriftSettings",
+    "MultivariateMode",
     "NumericMethod",
 ]
 
 Correction = Literal["none", "bonferroni", "bh"]
 NumericMethod = Literal["ks", "wasserstein", "psi", "jensen_shannon", "hellinger", "cvm"]
 CategoricalMethod = Literal["chi2", "psi", "jensen_shannon", "hellinger"]
+MultivariateMode = Literal["both", "reconstruction", "classifier", "off"]
+"""Which joint tests ``vigil report`` runs over the features (``drift.multivariate``)."""
 DriftMethod = Literal["ks", "chi2", "psi", "jensen_shannon", "hellinger", "wasserstein", "cvm"]
 
 NUMERIC_METHODS: tuple[str, ...] = get_args(NumericMethod)
@@ -48,3 +51,4 @@ class DriftSettings(Section):
     categorical_method: Literal["auto", CategoricalMethod] = "auto"
     thresholds: dict[DriftMethod, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
     calibrate: bool = False
+    multivariate: MultivariateMode = "both"
