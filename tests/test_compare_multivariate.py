@@ -44,7 +44,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_correlation_change_flagged_though_no_column_drifted(files: dict[str, Path]) -> None:
-    report = compare(files["ref"], files["apart"])
+    report = compare(files["ref"], files["apart"], multivariate_mode="both")
     assert report.drifted == []  # every column alone looks the same
     joint = report.to_dict()["multivariate"]
     assert joint["drift"] is True
