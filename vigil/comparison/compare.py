@@ -130,7 +130,15 @@ def compare(
         texts=texts,
         extra={n: v for n, v in vectors.items() if isinstance(v, ColumnDrift)},
     )
-    features = [name for name in result.columns if _role(cfg, name) not in ("target", "prediction")]
+    # the joint tests read the scalar columns both tables hold (not embeddings, not text's descriptors)
+    features = [
+        name
+        for name in result.columns
+        if _role(cfg, name) not in ("target", "prediction")
+        and name in ref_p.columns
+        and name in ref_table.column_names
+        and name in cur_table.column_names
+    ]
     output = output_column({n: _role(cfg, n) for n in cfg.columns}, list(ref_p.columns))
     if output is not None:
         features = [name for name in features if name != output]

@@ -97,6 +97,11 @@ class Drift(Ranged):
     columns: dict[str, ColumnDriftView]
     skipped: dict[str, str]
     quality: list[CheckView]
+    multivariate: dict[str, Any] | None = None
+    """Joint drift over the features (``vigil report``'s section; the live report has none: read the
+    ``multivariate_drift`` metric)."""
+    importance: dict[str, Any] | None = None
+    """Which drifted columns matter to the model's output (files with the model's output only)."""
 
 
 class EventView(Answer):
