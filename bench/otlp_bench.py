@@ -105,6 +105,13 @@ async def load(url: str, bodies: list[bytes], ctype: str, seconds: float, concur
     return {"requests": acked, "seconds": time.monotonic() - began, "waits": waits}
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        found: int = s.getsockname()[1]
+        return found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -120,13 +127,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "vigil.yaml").write_text(CONFIG)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        main_port, port = _free_port(), _free_port()
         vigil = str(Path(sys.executable).parent / "vigil")
-        cmd = [vigil, "serve", "--config", f"{tmp}/vigil.yaml", "--store", f"{tmp}/v.db", "--port", "0"]
-        cmd[-1] = str(port + 1 if port < 65000 else port - 1)
-        cmd += ["--otlp-port", str(port)]
+        cmd = [vigil, "serve", "--config", f"{tmp}/vigil.yaml", "--store", f"{tmp}/v.db"]
+        cmd += ["--port", str(main_port), "--otlp-port", str(port)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"

@@ -38,7 +38,7 @@ from vigil.ingest.validate import (
 from vigil.ingest.vectors import vector_problems
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
-from vigil.schema import Event, Feedback, HostMetrics, Label
+from vigil.schema import MAX_NUMBER, Event, Feedback, HostMetrics, Label
 from vigil.spec import ModelSpec, SecuritySettings
 from vigil.store.base import FeedbackRow, HostRow, LabelRow, Store
 from vigil.timefmt import format_time
@@ -268,7 +268,7 @@ class Ingestor:
             problem = (
                 f"unknown model {model!r}" if spec is None else _label_time_problem(ts or now, spec, now)
             )
-            if problem or not request_id or not -1e100 <= score <= 1e100:
+            if problem or not request_id or not -MAX_NUMBER <= score <= MAX_NUMBER:
                 problems.append(f"evaluation {evaluator!r}: {problem or 'no trace id or no finite score'}")
             else:
                 keep.append(FeedbackRow(model, request_id, f"eval:{evaluator}", score, None, ts or now))

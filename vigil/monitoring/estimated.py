@@ -47,15 +47,9 @@ def shift(step: Step) -> tuple[dict[str, Band], dict[str, float]] | None:
     estimator = step.estimator()
     if estimator is None or not step.labelled:
         return None
-    from vigil.monitoring.estimates import positive_rows
-    from vigil.performance.estimation import realised
+    from vigil.monitoring.estimates import against_labels
 
-    scores, predictions, labels, _ = positive_rows(step.rows)
-    done = labels >= 0
-    if not done.any():
-        return None
-    s, p, y = scores[done], predictions[done], labels[done]
-    return estimator.estimate(s, p), realised(s, y, p)
+    return against_labels(estimator, step.rows)
 
 
 def _estimated(name: str) -> Metric:

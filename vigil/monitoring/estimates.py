@@ -21,12 +21,12 @@ import pyarrow as pa
 from vigil.errors import InputError
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.predictions import Joined, numbers
-from vigil.performance.estimation import Estimator
+from vigil.performance.estimation import Band, Estimator, realised
 from vigil.registry import Registry
 from vigil.store.base import Store
 from vigil.tables import read_table
 
-__all__ = ["MIN_REFERENCE", "Estimators", "positive_rows"]
+__all__ = ["MIN_REFERENCE", "Estimators", "against_labels", "positive_rows"]
 
 log = logging.getLogger("vigil.estimates")
 
@@ -43,6 +43,17 @@ def positive_rows(rows: Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     labelled = rows.labelled[ok]
     labels = np.where(labelled, (rows.label[ok] == rows.positive).astype(np.int64), -1)
     return scores, predictions, labels, ok
+
+
+def against_labels(estimator: Estimator, rows: Joined) -> tuple[dict[str, Band], dict[str, float]] | None:
+    """The estimate and the realised figures over the labelled, scored rows of ``rows`` (what the
+    concept-shift check compares); None without such rows."""
+    scores, predictions, labels, _ = positive_rows(rows)
+    done = labels >= 0
+    if not done.any():
+        return None
+    s, p, y = scores[done], predictions[done], labels[done]
+    return estimator.estimate(s, p), realised(s, y, p)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -282,6 +282,7 @@ class Query:
             else {}
         )
         out: dict[str, list[Reading]] = {n: [] for n in names}
+        estimator = cache(partial(self.estimators.get, model))  # looked up once, by the first step that asks
         for k in range(points):
             t = first + k * step
             found = buckets.get(t)
@@ -296,7 +297,7 @@ class Query:
                 hosts=hosts.get(t, {}),
                 feedback=given.get(t, {}),
                 min_group=spec.fairness.min_group if spec.fairness is not None else 30,
-                estimator=partial(self.estimators.get, model),
+                estimator=estimator,
                 joint=_once(partial(self.joint.step, self.windows, model, t, t + step, version)),
             )
             for name, (metric, feature) in wanted.items():

@@ -217,6 +217,11 @@ def _class_figure(fn: Callable[[performance_types.Confusion], float]) -> Compute
     return labelled_only(lambda step, of: fn(confusion_of(step, of)) if of else math.nan)
 
 
+def _class_counts(fn: Callable[[performance_types.Confusion], tuple[int, int]]) -> Counts:
+    """A proportion's (successes, trials) from one class's counts, for its Wilson interval."""
+    return lambda step, of: fn(confusion_of(step, of))
+
+
 PER_CLASS: dict[str, Metric] = {
     "precision": Metric(
         "precision",
@@ -226,7 +231,7 @@ PER_CLASS: dict[str, Metric] = {
         _class_figure(lambda c: c.precision),
         labels=True,
         tasks=_CLASSES,
-        proportion=lambda s, of: (confusion_of(s, of).tp, confusion_of(s, of).tp + confusion_of(s, of).fp),
+        proportion=_class_counts(lambda c: (c.tp, c.tp + c.fp)),
         sampled=True,
     ),
     "recall": Metric(
@@ -237,7 +242,7 @@ PER_CLASS: dict[str, Metric] = {
         _class_figure(lambda c: c.recall),
         labels=True,
         tasks=_CLASSES,
-        proportion=lambda s, of: (confusion_of(s, of).tp, confusion_of(s, of).tp + confusion_of(s, of).fn),
+        proportion=_class_counts(lambda c: (c.tp, c.tp + c.fn)),
         sampled=True,
     ),
     "f1": Metric(

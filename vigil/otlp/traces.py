@@ -222,9 +222,10 @@ def _json_value(value: Mapping[str, Any]) -> Any:
 def _hex(text: Any) -> str:
     if text is None or text == "":
         return ""
-    if not isinstance(text, str) or len(text) % 2 or any(c not in "0123456789abcdefABCDEF" for c in text):
-        raise ValueError(f"trace and span ids are hex in OTLP/JSON; got {text!r}")
-    return text.lower()
+    try:
+        return bytes.fromhex(text).hex()  # lower case, and a ValueError for what is not hex
+    except (ValueError, TypeError):
+        raise ValueError(f"trace and span ids are hex in OTLP/JSON; got {text!r}") from None
 
 
 def answer(rejected: int, message: str, content_type: str) -> tuple[bytes, str]:

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import InputError
-from vigil.monitoring.estimates import positive_rows
+from vigil.monitoring.estimates import against_labels, positive_rows
 from vigil.monitoring.predictions import Joined
 from vigil.monitoring.segments import parse_segment
-from vigil.performance.estimation import Estimator, concept_shift, outside, realised
+from vigil.performance.estimation import Estimator, concept_shift, outside
 from vigil.server.api.answers import errors
 from vigil.server.api.deps import VigilDep
 from vigil.server.api.queries import From, Ranged, To
@@ -157,16 +157,14 @@ def _at(c: Any, threshold: float) -> dict[str, Any]:
 
 
 def _estimated(rows: Joined, estimator: Estimator) -> dict[str, Any]:
-    scores, predictions, labels, _ = positive_rows(rows)
+    scores, predictions, _, _ = positive_rows(rows)
     if not len(scores):
         return {}
     bands = estimator.estimate(scores, predictions)
     out: dict[str, Any] = {"metrics": {m: _band(b) for m, b in bands.items()}}
-    done = labels >= 0
-    if done.any():
-        s, p, y = scores[done], predictions[done], labels[done]
-        of_labelled = estimator.estimate(s, p)
-        truth = realised(s, y, p)
+    checked = against_labels(estimator, rows)
+    if checked is not None:
+        of_labelled, truth = checked
         out["labelled"] = {
             "estimated": {m: _band(b) for m, b in of_labelled.items()},
             "realised": {m: _n(v) for m, v in truth.items()},
