@@ -15,7 +15,9 @@ skipped):
   inactive with the rule's timing. States of keys not evaluated this time are passed through unchanged.
 * Alerts come from ``vigil.alerting.alert.alerts_for`` (a firing alert at every evaluation while firing,
   one resolved alert when it resolves), with the labels and annotations of
-  :mod:`vigil.alerting.evaluate.annotate`.
+  :mod:`vigil.alerting.evaluate.annotate`. A breached rule on a drift metric (``drift_share``,
+  ``drift:<feature>``, ``multivariate_drift``...) also says which drifted features matter most, when an
+  ``explain`` is given (``annotate.with_drift_matters``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from vigil.alerting.alert import Alert, alerts_for
-from vigil.alerting.evaluate.annotate import annotations_for, labels_for
-from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.evaluate.annotate import annotations_for, labels_for, on_drift, with_drift_matters
+from vigil.alerting.evaluate.source import Explain, MetricSource
 from vigil.alerting.rules.base import Evaluation, RuleBase
 from vigil.alerting.state import AlertState, step
 from vigil.spec import ModelSpec
@@ -41,7 +43,11 @@ def evaluate_one(rule: RuleBase, model: str, spec: ModelSpec, source: MetricSour
 
 
 def evaluate(
-    rules: Iterable[RuleBase], source: MetricSource, states: Mapping[StateKey, AlertState], now: float
+    rules: Iterable[RuleBase],
+    source: MetricSource,
+    states: Mapping[StateKey, AlertState],
+    now: float,
+    explain: Explain | None = None,
 ) -> tuple[dict[StateKey, AlertState], list[Alert]]:
     """Evaluate every rule on every model it applies to at ``now``; see the module docstring.
 
@@ -60,5 +66,8 @@ def evaluate(
             prev = states.get(key, AlertState(timing=rule.timing))
             new = step(prev, ev.breached, ev.value, now)
             new_states[key] = new
-            alerts.extend(alerts_for(labels_for(ev, spec), prev, new, annotations_for(ev, spec)))
+            notes = annotations_for(ev, spec)
+            if explain is not None and ev.breached is not None and on_drift(rule):
+                notes = with_drift_matters(notes, rule, explain(model, ev.start, ev.end, rule.version))
+            alerts.extend(alerts_for(labels_for(ev, spec), prev, new, notes))
     return new_states, alerts
