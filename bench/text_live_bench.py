@@ -49,6 +49,10 @@ KINDS: dict[str, dict[str, Any]] = {
 }
 
 
+DESCRIPTORS: dict[str, dict[str, int]] = {}
+"""Per kind of hour, how many hours each descriptor was flagged in."""
+
+
 def answers(
     rng: np.random.Generator, n: int, words: tuple[int, int] = (4, 14), empty: float = 0.03, new: float = 0.0
 ) -> list[str | None]:
@@ -90,6 +94,12 @@ def run(seed: int, rows: int, hours: list[str]) -> list[float | None]:
         assert vigil.aggregator.wait_idle(60)
         vigil.aggregator.flush()
         got = vigil.query.series("bot", ["text_drift:answer"], T0, T0 + len(hours) * HOUR, HOUR)
+        for k, kind in enumerate(hours):
+            report = vigil.query.drift("bot", T0 + k * HOUR, T0 + (k + 1) * HOUR)
+            for name, c in report.columns.items():
+                if name.startswith("answer.") and c.drift:
+                    DESCRIPTORS.setdefault(kind, {}).setdefault(name, 0)
+                    DESCRIPTORS[kind][name] += 1
         vigil.aggregator.stop()
         vigil.store.close()
         return [v for _, v in got["text_drift:answer"]]
@@ -111,6 +121,7 @@ def main() -> None:
     for kind, values in flags.items():
         what = "false alarms" if kind == "same" else "detected"
         print(f"{kind:>14}: {what} {int(sum(values))}/{len(values)} hours ({np.mean(values):.1%})")
+        print(f"{'':>14}  by descriptor: {dict(sorted(DESCRIPTORS.get(kind, {}).items()))}")
 
 
 if __name__ == "__main__":
