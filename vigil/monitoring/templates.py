@@ -55,6 +55,14 @@ class Templates:
                 template = saved
             new = [c for c in data.column_names if c not in template.columns and c not in template.skipped]
             if new:
+                # the baseline's mapping where it has the column (a template fixed before it had it)
+                baseline = self._baselines(model)
+                if baseline is not None:
+                    template.columns.update(
+                        baseline.empty_like([c for c in new if c in baseline.columns]).columns
+                    )
+                    new = [c for c in new if c not in template.columns]
+            if new:
                 fresh = profile(data.select(new), kinds=_kinds(spec))
                 template.columns.update(fresh.empty_like().columns)
                 template.skipped.update(fresh.skipped)
