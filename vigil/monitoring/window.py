@@ -1,7 +1,9 @@
 """The state of one window (model × version × time bucket): everything live metrics need, mergeable.
 
 * service: events, errors, a latency sketch (plain DDSketch, 1% relative error) and latency moments;
-* LLM: tokens in and out, cost (sum and moments);
+* LLM: tokens in and out, cost (sum and moments), and cost and tokens per value of the segments named in
+  ``spend`` (the model's ``spend.by``: ``user``, ``feature``), the costliest values exactly, the rest as
+  "other" (``vigil.sketches.spenders``);
 * data: a ``Profile`` of the features, the prediction (``@prediction``), the score (``@score``) and the
   segment tags (``#name``), built like the model's template so every window's buckets line up;
 * drill-down: a bottom-k sample of raw events, the ``sample_size`` rows with the smallest random
@@ -28,6 +30,8 @@ import pyarrow.compute as pc
 
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX
 from vigil.sketches import QuantileSketch
+from vigil.sketches.spenders import Spenders
+from vigil.spec import Spend
 from vigil.stats import codec
 from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.moments import Moments
@@ -69,6 +73,8 @@ class WindowState:
     sample_size: int = 100
     error_kinds: dict[str, int] = field(default_factory=dict)
     """Errors by kind (the text before the first colon), at most 20 kinds plus "other"."""
+    spend: dict[str, Spenders] = field(default_factory=dict)
+    """Cost and tokens per value of each segment tag named (``{"user": Spenders}``)."""
 
     def update(
         self, events: pa.Table, data: pa.Table, template: Profile | None, rng: np.random.Generator
@@ -94,6 +100,8 @@ class WindowState:
         if "cost" in events.column_names:
             cost = events.column("cost").to_numpy(zero_copy_only=False).astype(np.float64)
             self.cost.update(cost[np.isfinite(cost)])
+            if self.spend:
+                self._add_spend(events)
         if data.num_rows:
             if template is not None:
                 self._align(template)
@@ -101,6 +109,14 @@ class WindowState:
         if self.sample_size:
             self._sample(events, rng)
         return self
+
+    def track_spend(self, spend: Spend | None) -> None:
+        """Keep spend per value of each tag ``spend`` names from now on (those tracked already go on)."""
+        if spend is None:
+            return
+        for tag in spend.by:
+            if tag not in self.spend:
+                self.spend[tag] = Spenders(spend.top)
 
     @property
     def profile(self) -> Profile:
@@ -141,6 +157,12 @@ class WindowState:
         self.sample = sorted(self.sample + other.sample)[: max(self.sample_size, other.sample_size)]
         for kind, count in other.error_kinds.items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + count
+        for tag, theirs in other.spend.items():
+            mine = self.spend.get(tag)
+            if mine is None:
+                self.spend[tag] = theirs.copy()
+            else:
+                mine.merge(theirs)
         return self
 
     def copy(self) -> WindowState:
@@ -240,6 +262,25 @@ class WindowState:
             key = kind if kind in self.error_kinds or len(self.error_kinds) < 20 else "other"
             self.error_kinds[key] = self.error_kinds.get(key, 0) + int(item["counts"])
 
+    def _add_spend(self, events: pa.Table) -> None:
+        """Cost and tokens summed per value of each spend tag, one Arrow group-by per tag."""
+        sums = [c for c in ("cost", "tokens_in", "tokens_out") if c in events.column_names]
+        for tag, spenders in self.spend.items():
+            column = SEGMENT_PREFIX + tag
+            if column not in events.column_names:
+                continue
+            part = events.select([column, *sums]).filter(pc.is_valid(events.column(column)))
+            if not part.num_rows:
+                continue
+            part = part.set_column(0, column, pc.cast(part.column(column), pa.string()))
+            grouped = part.group_by(column).aggregate([(c, "sum") for c in sums])
+            cost = pc.fill_null(grouped.column("cost_sum"), 0.0).to_numpy(zero_copy_only=False)
+            tokens = np.zeros(grouped.num_rows, dtype=np.int64)
+            for c in ("tokens_in", "tokens_out"):
+                if c in sums:
+                    tokens += pc.fill_null(grouped.column(f"{c}_sum"), 0).to_numpy(zero_copy_only=False)
+            spenders.update(grouped.column(column).to_pylist(), np.nan_to_num(cost), tokens)
+
     def _sample(self, events: pa.Table, rng: np.random.Generator) -> None:
         n = events.num_rows
         k = min(self.sample_size, n)
@@ -279,6 +320,8 @@ class WindowState:
             "sample_size": self.sample_size,
             "error_kinds": self.error_kinds,
         }
+        if self.spend:
+            header["spend"] = {tag: s.to_json() for tag, s in self.spend.items() if s.cost or s.other_cost}
         profile = self._profile_bytes()
         known = self._nulls_of_encoded()
         if self.__dict__.get("_profile") is None and len(known) == 1 and known[0] is not None:
@@ -327,6 +370,7 @@ class WindowState:
             sample=events,
             sample_size=header["sample_size"],
             error_kinds=dict(header["error_kinds"]),
+            spend={tag: Spenders.from_json(s) for tag, s in (header.get("spend") or {}).items()},
         )
 
 
