@@ -40,7 +40,9 @@ def test_top_spenders_exact_the_rest_other_and_the_top_share(serve: Serve) -> No
     tracer = provider.get_tracer("test")
     # three heavy users (each call costs more than all light users together), eight light ones, and
     # calls without a user (unattributed)
-    calls = [(f"u-{h}", "chat", 4000 * (h + 1), 800) for h in range(3) for _ in range(3)]
+    calls: list[tuple[str | None, str, int, int]] = [
+        (f"u-{h}", "chat", 4000 * (h + 1), 800) for h in range(3) for _ in range(3)
+    ]
     calls += [(f"light-{i}", "search", 10, 2) for i in range(8) for _ in range(2)]
     calls += [(None, "chat", 100, 10)] * 2
     cost: dict[str | None, float] = defaultdict(float)
