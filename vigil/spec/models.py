@@ -3,6 +3,7 @@ retention."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,10 +160,7 @@ class Spend(Section):
     OTLP spans give ``user`` (``user.id``, ``enduser.id``) and ``feature`` (``app.feature``,
     ``http.route``); SDK events give whatever segments they send."""
 
-    by: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")], ...] = (
-        "user",
-        "feature",
-    )
+    by: tuple[str, ...] = ("user", "feature")
     top: Annotated[int, Field(ge=1, le=10_000)] = 100
     """Values kept exactly per tag and window (the rest are summed as "other")."""
 
@@ -176,7 +174,18 @@ class Spend(Section):
     def _once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             raise Invalid(Issue("lists a tag twice", "remove the repeat"))
+        for tag in value:
+            if not _TAG.fullmatch(tag):
+                raise Invalid(
+                    Issue(
+                        f"{as_written(tag)} is not a segment tag name",
+                        "use letters, digits, '_', '.' or '-' (at most 64), e.g. user or feature",
+                    )
+                )
         return value
+
+
+_TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 class ModelSpec(Section):
