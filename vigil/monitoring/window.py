@@ -21,9 +21,11 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -263,23 +265,31 @@ class WindowState:
             self.error_kinds[key] = self.error_kinds.get(key, 0) + int(item["counts"])
 
     def _add_spend(self, events: pa.Table) -> None:
-        """Cost and tokens summed per value of each spend tag, one Arrow group-by per tag."""
-        sums = [c for c in ("cost", "tokens_in", "tokens_out") if c in events.column_names]
+        """Cost and tokens summed per value of each spend tag: the tag dictionary-encoded, then numpy's
+        ``bincount`` over the codes (an Arrow group-by costs ~2 ms a call in plan start-up alone)."""
+        cost = np.nan_to_num(events.column("cost").to_numpy(zero_copy_only=False).astype(np.float64))
+        tokens = np.zeros(events.num_rows, dtype=np.int64)
+        for name in ("tokens_in", "tokens_out"):
+            if name in events.column_names:
+                tokens += pc.fill_null(events.column(name), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         for tag, spenders in self.spend.items():
             column = SEGMENT_PREFIX + tag
             if column not in events.column_names:
                 continue
-            part = events.select([column, *sums]).filter(pc.is_valid(events.column(column)))
-            if not part.num_rows:
+            values = events.column(column).combine_chunks()
+            if not pa.types.is_dictionary(values.type):
+                values = pc.dictionary_encode(pc.cast(values, pa.string()))
+            codes = values.indices
+            valid = np.asarray(codes.is_valid(), dtype=bool)
+            if not valid.any():
                 continue
-            part = part.set_column(0, column, pc.cast(part.column(column), pa.string()))
-            grouped = part.group_by(column).aggregate([(c, "sum") for c in sums])
-            cost = pc.fill_null(grouped.column("cost_sum"), 0.0).to_numpy(zero_copy_only=False)
-            tokens = np.zeros(grouped.num_rows, dtype=np.int64)
-            for c in ("tokens_in", "tokens_out"):
-                if c in sums:
-                    tokens += pc.fill_null(grouped.column(f"{c}_sum"), 0).to_numpy(zero_copy_only=False)
-            spenders.update(grouped.column(column).to_pylist(), np.nan_to_num(cost), tokens)
+            at = pc.fill_null(codes, 0).to_numpy(zero_copy_only=False)[valid]
+            names: pa.Array = values.dictionary
+            spenders.add(
+                partial(_names_at, names),
+                np.bincount(at, cost[valid], len(names)),
+                np.bincount(at, tokens[valid], len(names)).astype(np.int64),
+            )
 
     def _sample(self, events: pa.Table, rng: np.random.Generator) -> None:
         n = events.num_rows
@@ -372,6 +382,10 @@ class WindowState:
             error_kinds=dict(header["error_kinds"]),
             spend={tag: Spenders.from_json(s) for tag, s in (header.get("spend") or {}).items()},
         )
+
+
+def _names_at(names: pa.Array, at: npt.NDArray[np.intp]) -> list[str]:
+    return [str(v) for v in names.take(pa.array(at)).to_pylist()]
 
 
 def _moments(m: Moments) -> list[float | str]:

@@ -20,7 +20,7 @@ value in the batch, never one per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,18 +47,28 @@ class Spenders:
     ) -> Spenders:
         """Add already-summed spend: ``keys[i]`` cost ``costs[i]`` USD and used ``tokens[i]`` tokens.
         Returns ``self``."""
+        return self.add(lambda at: [keys[i] for i in at], costs, tokens)
+
+    def add(
+        self,
+        keys_at: Callable[[npt.NDArray[np.intp]], list[str]],
+        costs: Iterable[float] | npt.NDArray[np.float64],
+        tokens: Iterable[int] | npt.NDArray[np.int64],
+    ) -> Spenders:
+        """``update`` for values whose names are costly to make (an Arrow dictionary): ``keys_at(at)``
+        names the values at positions ``at``, asked only for those a batch keeps. Returns ``self``."""
         c = np.asarray(costs, dtype=np.float64)
         t = np.asarray(tokens, dtype=np.int64)
-        if len(keys) > self.capacity:
+        at = np.arange(len(c))
+        if len(c) > self.capacity:
             # keep a batch's costliest values only; the rest can never outrank what is kept
-            top = np.argpartition(-c, self.capacity - 1)[: self.capacity]
-            rest = np.ones(len(keys), dtype=bool)
-            rest[top] = False
+            at = np.argpartition(-c, self.capacity - 1)[: self.capacity]
+            rest = np.ones(len(c), dtype=bool)
+            rest[at] = False
             self.other_cost += float(c[rest].sum())
             self.other_tokens += int(t[rest].sum())
-            keys, c, t = [keys[i] for i in top], c[top], t[top]
         cost, tok = self.cost, self.tokens
-        for key, dc, dt in zip(keys, c.tolist(), t.tolist(), strict=True):
+        for key, dc, dt in zip(keys_at(at), c[at].tolist(), t[at].tolist(), strict=True):
             cost[key] = cost.get(key, 0.0) + dc
             tok[key] = tok.get(key, 0) + dt
         self._trim()
