@@ -18,8 +18,9 @@ else ``error``), its tokens as sent, its cost from an attribute where the instru
 else from the config's price table (``pricing:``, by provider and model, cached input tokens at their
 own price; the table's version then a segment, ``pricing``), and as segments the provider's model name
 (``llm_model``: the response's, else the request's), the provider, the operation, the ``user``
-(``user.id``, ``enduser.id``) and the ``feature`` (``app.feature``, ``feature``, ``http.route``), which
-``spend:`` sums cost by. ``request_id`` is
+(``user.id``, ``enduser.id``), the ``feature`` (``app.feature``, ``feature``, ``http.route``), the
+``session`` (``session.id``) and the ``conversation`` (``gen_ai.conversation.id``), which ``spend:`` can
+sum cost by. ``request_id`` is
 the trace id (hex), so feedback and labels sent for the trace join its first LLM call. Prompts and
 completions are not kept.
 """
@@ -58,6 +59,8 @@ _CACHED = (
 )
 _USER = ("user.id", "enduser.id")
 _FEATURE = ("app.feature", "feature", "http.route")
+_SESSION = ("session.id",)
+_CONVERSATION = ("gen_ai.conversation.id",)
 _MARKERS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "llm.request.type")
 
 
@@ -95,6 +98,8 @@ def to_event(
             ("operation", _first(attributes, _OPERATION)),
             ("user", _first(attributes, _USER)),
             ("feature", _first(attributes, _FEATURE)),
+            ("session", _first(attributes, _SESSION)),
+            ("conversation", _first(attributes, _CONVERSATION)),
         )
         if value is not None
     }

@@ -157,8 +157,8 @@ class Spend(Section):
     """Cost and tokens per value of segment tags (``models.NAME.spend:``): each window keeps the ``top``
     costliest values of each tag in ``by`` exactly and the rest as "other", so that
     ``GET /v1/models/NAME/spenders?by=user`` and the ``top_spender_share`` metric can say who spends.
-    OTLP spans give ``user`` (``user.id``, ``enduser.id``) and ``feature`` (``app.feature``,
-    ``http.route``); SDK events give whatever segments they send."""
+    OTLP spans give ``user`` (``user.id``, ``enduser.id``), ``feature`` (``app.feature``, ``http.route``),
+    ``session`` and ``conversation``; SDK events give whatever segments they send."""
 
     by: tuple[str, ...] = ("user", "feature")
     top: Annotated[int, Field(ge=1, le=10_000)] = 100
