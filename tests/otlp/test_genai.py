@@ -136,5 +136,7 @@ def test_the_user_and_the_feature_are_segments_that_spend_is_summed_by() -> None
     second = to_event("m", "", START, START, base | {"enduser.id": 42, "http.route": "/chat/{id}"}, None)
     assert (second["segments"]["user"], second["segments"]["feature"]) == ("42", "/chat/{id}")
     assert "user" not in to_event("m", "", START, START, base, None)["segments"]
-    third = to_event("m", "", START, START, base | {"session.id": "s-9", "gen_ai.conversation.id": "c-1"}, None)
+    third = to_event(
+        "m", "", START, START, base | {"session.id": "s-9", "gen_ai.conversation.id": "c-1"}, None
+    )
     assert (third["segments"]["session"], third["segments"]["conversation"]) == ("s-9", "c-1")

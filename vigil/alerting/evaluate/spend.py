@@ -4,8 +4,10 @@ A firing alert on a spend metric (``cost``, ``cost_per_prediction``, ``tokens_in
 ``tokens_per_prediction``, ``top_spender_share``) reads the window's states once and adds, per tag the
 model keeps spend by (``spend.by``), ``top_<tag>`` (the value) and ``top_<tag>_share`` (its share of the
 window's cost). The ``top_spender_share`` rule's summary names the user: "user u-4821 spent 38% of
-assistant's cost in the last 15m, 1.2% on average"; the other rules' summaries end with the source:
-"top user u-4821 (38% of the cost), top feature chat (90%)". A rule's own ``summary`` is left as written.
+assistant's cost in the last 15m, 1.2% on average" (the average: the rule's baseline, the top user's
+share over the baseline window, whoever it was); the other rules' summaries end with the source:
+"top user u-4821 (38% of the cost), top feature chat (90%)". A rule's own ``summary`` is left as written. Only breaching evaluations read the windows (once per
+round while pending or firing), so quiet rounds cost nothing more.
 """
 
 from __future__ import annotations
