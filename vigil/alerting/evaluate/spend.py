@@ -6,8 +6,9 @@ model keeps spend by (``spend.by``), ``top_<tag>`` (the value) and ``top_<tag>_s
 window's cost). The ``top_spender_share`` rule's summary names the user: "user u-4821 spent 38% of
 assistant's cost in the last 15m, 1.2% on average" (the average: the rule's baseline, the top user's
 share over the baseline window, whoever it was); the other rules' summaries end with the source:
-"top user u-4821 (38% of the cost), top feature chat (90%)". A rule's own ``summary`` is left as written. Only breaching evaluations read the windows (once per
-round while pending or firing), so quiet rounds cost nothing more.
+"top user u-4821 (38% of the cost), top feature chat (90%)". A rule's own ``summary`` is left as
+written. Only breaching evaluations read the windows (once per round while pending or firing), so quiet
+rounds cost nothing more.
 """
 
 from __future__ import annotations
