@@ -48,3 +48,23 @@ def test_spend_sums_like_pandas_and_survives_codec_merge_and_service_part() -> N
     plain = WindowState()
     plain.update(a, pa.table({}), None, rng)
     assert plain.spend == {} and WindowState.from_bytes(plain.to_bytes()).spend == {}
+
+
+def test_top_spender_share_is_read_from_twenty_priced_calls_up() -> None:
+    """One call of a quiet step is 100% of its cost: the share says nothing there, so it reads NaN (a
+    rule then skips the step) until the step holds 20 priced calls."""
+    from vigil.monitoring.catalogue import _top_share
+
+    rng = np.random.default_rng(5)
+    for n, defined in ((1, False), (19, False), (20, True), (300, True)):
+        table = _events(rng, n)
+        w = WindowState()
+        w.track_spend(Spend(by=("user", "feature"), top=10))
+        w.update(table, pa.table({}), None, rng)
+        share = _top_share(w, "user")
+        if not defined:
+            assert np.isnan(share), n
+            continue
+        frame = table.to_pandas()
+        exact = frame.groupby("#user")["cost"].sum().max() / frame["cost"].sum()
+        assert share == pytest.approx(exact, rel=1e-12), n

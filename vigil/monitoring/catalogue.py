@@ -64,11 +64,16 @@ def _window(fn: Callable[[WindowState, float, str], float]) -> Callable[[Step, s
     return compute
 
 
+_MIN_PRICED_CALLS = 20
+"""Fewer priced calls than this in a step and one user's share of them says nothing (one call is 100%)."""
+
+
 def _top_share(w: WindowState, tag: str) -> float:
-    """The costliest value's share of the window's cost (NaN without cost or without that tag)."""
+    """The costliest value's share of the window's cost (NaN without cost, without that tag, or with
+    fewer than ``_MIN_PRICED_CALLS`` priced calls)."""
     spenders = w.spend.get(tag)
     total = w.cost.mean * w.cost.count if w.cost.count else 0.0
-    if spenders is None or not spenders.cost or not total > 0:
+    if spenders is None or not spenders.cost or not total > 0 or w.cost.count < _MIN_PRICED_CALLS:
         return math.nan
     return min(max(spenders.cost.values()) / total, 1.0)
 
@@ -259,7 +264,7 @@ CATALOGUE: dict[str, Metric] = {
         ),
         Metric(
             "top_spender_share",
-            "the costliest user's share of the cost (the `user` tag of `spend.by`)",
+            "the costliest user's share of the cost (`user` of `spend.by`; steps of 20 priced calls or more)",
             "ratio",
             "window",
             _window(lambda w, s, t: _top_share(w, "user")),
