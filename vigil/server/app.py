@@ -49,6 +49,7 @@ from vigil.server.api import (
     queries,
     rules,
     silences,
+    spend,
 )
 from vigil.server.keyring import Keyring
 from vigil.server.prometheus import Exporter
@@ -65,6 +66,7 @@ _API = (
     queries,
     quality,
     fairness,
+    spend,
     alerts,
     silences,
     incidents,

@@ -15,7 +15,8 @@ skipped):
   inactive with the rule's timing. States of keys not evaluated this time are passed through unchanged.
 * Alerts come from ``vigil.alerting.alert.alerts_for`` (a firing alert at every evaluation while firing,
   one resolved alert when it resolves), with the labels and annotations of
-  :mod:`vigil.alerting.evaluate.annotate`. A breached rule on a drift metric (``drift_share``,
+  :mod:`vigil.alerting.evaluate.annotate` (a firing alert on a spend metric also names the costliest user
+  and feature: :mod:`vigil.alerting.evaluate.spend`). A breached rule on a drift metric (``drift_share``,
   ``drift:<feature>``, ``multivariate_drift``...) also says which drifted features matter most, when an
   ``explain`` is given (``annotate.with_drift_matters``).
 """
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from vigil.alerting.alert import Alert, alerts_for
 from vigil.alerting.evaluate.annotate import annotations_for, labels_for, on_drift, with_drift_matters
 from vigil.alerting.evaluate.source import Explain, MetricSource
+from vigil.alerting.evaluate.spend import spend_notes
 from vigil.alerting.rules.base import Evaluation, RuleBase
 from vigil.alerting.state import AlertState, step
 from vigil.spec import ModelSpec
@@ -67,6 +69,7 @@ def evaluate(
             new = step(prev, ev.breached, ev.value, now)
             new_states[key] = new
             notes = annotations_for(ev, spec)
+            notes.update(spend_notes(ev, spec, source, notes["summary"]))
             if explain is not None and ev.breached is not None and on_drift(rule):
                 notes = with_drift_matters(notes, rule, explain(model, ev.start, ev.end, rule.version))
             alerts.extend(alerts_for(labels_for(ev, spec), prev, new, notes))
