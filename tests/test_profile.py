@@ -162,3 +162,12 @@ def test_entirely_null_text_column() -> None:
     assert (p.columns["c"].rows, p.columns["c"].nulls, p.columns["c"].count) == (3, 3, 0)
     p.update(pa.table({"c": pa.array(["a", None], pa.string()), "x": [1.0, 1.0]}))
     assert p.columns["c"].top.counts == {"a": 1}  # type: ignore[union-attr]
+
+
+def test_a_baselines_vocabularies_survive_the_codec_and_stay_out_of_windows() -> None:
+    p = profile(pa.table({"answer": ["a b", "c"]}))
+    p.vocabularies = {"answer": frozenset({"a", "b", "c"})}
+    back = Profile.from_bytes(p.to_bytes())
+    assert back.vocabularies == {"answer": frozenset({"a", "b", "c"})}
+    assert back.empty_like().vocabularies == {}  # windows start from the template's columns only
+    assert Profile.from_bytes(profile(pa.table({"x": [1.0]})).to_bytes()).vocabularies == {}

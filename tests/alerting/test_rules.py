@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from vigil.alerting.rules import (
+    ChangeRule,
     NoDataRule,
     RelativeRule,
     ThresholdRule,
@@ -220,7 +221,18 @@ def test_default_rules_per_task(model: str, extra: set[str]) -> None:
     spec = parse_config(CONFIG).models[model]
     rules = {r.name: r for r in default_rules(model, spec)}
     common = {"ErrorRateHigh", "LatencyP95Spike", "DriftShareHigh", "NullRateHigh", "NoData"}
+    common |= {"MultivariateDrift", "ErrorRateChange"}
     assert set(rules) == common | extra
+    joint, change = rules["MultivariateDrift"], rules["ErrorRateChange"]
+    assert isinstance(joint, ThresholdRule) and (joint.metric, joint.warning) == ("multivariate_drift", 0.5)
+    assert joint.window.total_seconds() == 3600 and joint.sliding
+    assert isinstance(change, ChangeRule) and (change.metric, change.detector, change.arl) == (
+        "error_rate",
+        "page_hinkley",
+        10_000,
+    )
+    assert change.window.total_seconds() == 3600 and not change.sliding
+    assert all(r.runbook for r in rules.values())
     assert all(r.model == model and r.labels["team"] == spec.owner.team for r in rules.values())
     assert rules["LatencyP95Spike"].kind == "relative" and rules["LatencyP95Spike"].factor == 3
     assert rules["NoData"].kind == "no_data" and rules["NoData"].timing.for_warning == 900

@@ -32,7 +32,15 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
         "model:churn",
         "model:support-assistant",
     ]
-    defaults = ["ErrorRateHigh", "LatencyP95Spike", "DriftShareHigh", "NullRateHigh", "NoData"]
+    defaults = [
+        "ErrorRateHigh",
+        "LatencyP95Spike",
+        "DriftShareHigh",
+        "NullRateHigh",
+        "NoData",
+        "MultivariateDrift",
+        "ErrorRateChange",
+    ]
     assert _rules(p) == {
         "credit-risk": [
             "HighLatency",

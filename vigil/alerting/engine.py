@@ -42,7 +42,7 @@ from vigil.alerting.dispatch.dispatcher import Notification
 from vigil.alerting.dispatch.routes import MultiDispatcher, receivers_for
 from vigil.alerting.evaluate.cache import SeriesCache
 from vigil.alerting.evaluate.round import StateKey, evaluate
-from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.evaluate.source import Explain, MetricSource
 from vigil.alerting.mute import AnyMuter, Muter
 from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation, DeployGrace
 from vigil.alerting.mute.inhibit import BUILT_IN_INHIBITIONS, Inhibitor, InhibitRule
@@ -112,6 +112,7 @@ class AlertEngine:
         inhibitions: Iterable[InhibitRule] = BUILT_IN_INHIBITIONS,
         muters: Sequence[Muter] = (),
         holder: str = "main",
+        explain: Explain | None = None,
     ) -> None:
         self.rulebook = rules if isinstance(rules, RuleBook) else RuleBook(rules, store)
         self.query = query
@@ -130,6 +131,8 @@ class AlertEngine:
         self.silences = SilenceStore(store)
         self.cache = SeriesCache(query, clock=clock, fresh=2, refresh=3600.0)
         """The metric source of the rounds (see :mod:`vigil.alerting.evaluate.cache`)."""
+        self.explain = explain
+        """Which drifted features matter most, for drift alerts' text (``evaluate.source.Explain``)."""
         self.rules: tuple[Rule, ...] = self.rulebook.rules()
         """The rules in force, as of the last round (or rule change)."""
         self.states: dict[StateKey, AlertState] = self._load_states()
@@ -155,12 +158,13 @@ class AlertEngine:
         *,
         clock: Callable[[], float],
         holder: str = "main",
+        explain: Explain | None = None,
     ) -> AlertEngine:
         """The engine of ``config``'s ``alerting:``, ``rules:`` and ``slos:`` sections (``ConfigError`` for a
         bad one), the default rules of ``query``'s registered models included unless turned off."""
         settings = load_alerting(config)
         rulebook = RuleBook.from_config(config, query.registry, store, defaults=settings.default_rules)
-        return cls(rulebook, query, settings, store, clock=clock, holder=holder)
+        return cls(rulebook, query, settings, store, clock=clock, holder=holder, explain=explain)
 
     def subscribe(self, hook: RoundHook) -> None:
         """Call ``hook(firing, now)`` at the end of every round this engine evaluates (see :data:`RoundHook`);
@@ -289,7 +293,7 @@ class AlertEngine:
                     extra={"event": "lease.taken", "holder": self.holder},
                 )
             old = self.states
-            self.states, alerts = evaluate(self.rules, self.cache, self.states, now)
+            self.states, alerts = evaluate(self.rules, self.cache, self.states, now, self.explain)
             alerts = [self._absolute(a) for a in alerts]
             _log_changes(old, self.states)
             self._save_states(old, now)

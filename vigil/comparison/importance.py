@@ -22,7 +22,7 @@ from vigil.drift.multivariate import Encoder
 from vigil.stats.column import CategoricalProfile, as_float
 from vigil.stats.profile import Profile
 
-__all__ = ["drift_impact", "output_column"]
+__all__ = ["drift_impact", "importance", "output_column", "rank", "sentence"]
 
 _SAMPLE = 5000
 
@@ -39,6 +39,27 @@ def drift_impact(
     ref: pa.Table, ref_p: Profile, features: Sequence[str], output: str, columns: Mapping[str, ColumnDrift]
 ) -> dict[str, Any] | None:
     """The report's ``importance`` section; None when the output or the features cannot be read."""
+    found = importance(ref, ref_p, features, output)
+    if found is None:
+        return None
+    shares, rows = found
+    ranked = rank(shares, columns)
+    return {
+        "output": output,
+        "method": "mutual_information",
+        "rows": rows,
+        "importance": dict(sorted(shares.items(), key=lambda kv: -kv[1])),
+        "drifted": ranked,
+        "summary": [sentence(r, output) for r in ranked],
+    }
+
+
+def importance(
+    ref: pa.Table, ref_p: Profile, features: Sequence[str], output: str
+) -> tuple[dict[str, float], int] | None:
+    """Each feature's share of the mutual information with ``output`` in the reference (shares summing to
+    1; numeric features first, then categorical ones), and the rows it was measured on; None when the
+    output or the features cannot be read."""
     from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
 
     names = [n for n in features if n != output and n in ref_p.columns]
@@ -66,25 +87,25 @@ def drift_impact(
     order = numeric + categorical
     total = float(np.sum(mi))
     shares = {n: (float(v) / total if total > 0 else 0.0) for n, v in zip(order, mi, strict=True)}
+    return shares, int(keep.sum())
+
+
+def rank(shares: Mapping[str, float], columns: Mapping[str, ColumnDrift]) -> list[dict[str, Any]]:
+    """The drifted columns among ``shares``' features, each with its importance and its effect ÷ threshold
+    (infinite without a threshold or an effect), ranked by importance × that ratio (capped at 10^6)."""
     ranked: list[dict[str, Any]] = []
-    for name in order:
+    for name, share in shares.items():
         c = columns.get(name)
         if c is None or not c.drift:
             continue
         ratio = c.effect / c.threshold if c.threshold and np.isfinite(c.effect) else float("inf")
-        ranked.append({"column": name, "importance": shares[name], "effect_ratio": ratio})
+        ranked.append({"column": name, "importance": share, "effect_ratio": ratio})
     ranked.sort(key=lambda r: -(float(r["importance"]) * min(float(r["effect_ratio"]), 1e6)))
-    return {
-        "output": output,
-        "method": "mutual_information",
-        "rows": int(keep.sum()),
-        "importance": dict(sorted(shares.items(), key=lambda kv: -kv[1])),
-        "drifted": ranked,
-        "summary": [_sentence(r, output) for r in ranked],
-    }
+    return ranked
 
 
-def _sentence(r: Mapping[str, Any], output: str) -> str:
+def sentence(r: Mapping[str, Any], output: str) -> str:
+    """One ranked drift in words: "income drifted (4.2× its threshold) and carries 60% of ..."."""
     return (
         f"{r['column']} drifted ({r['effect_ratio']:.1f}× its threshold) and carries "
         f"{r['importance']:.0%} of the features' information about {output}"

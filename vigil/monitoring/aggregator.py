@@ -39,13 +39,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vigil.errors import StoreError
-from vigil.events import from_ipc, profiled_columns
+from vigil.events import from_ipc
+from vigil.monitoring.batches import Batch, Part, WindowKey, add_totals, by_model, cut
 from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
-from vigil.monitoring.retention import DAY, HOUR, maintain, placement
+from vigil.monitoring.retention import maintain
 from vigil.monitoring.templates import Templates
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
@@ -58,29 +58,13 @@ __all__ = ["Aggregator", "WindowKey"]
 log = logging.getLogger("vigil.aggregator")
 
 
-@dataclass(frozen=True, order=True)
-class WindowKey:
-    model: str
-    version: str
-    start: int
-    resolution: int
-
-
-@dataclass(frozen=True)
-class _Batch:
-    model: str
-    seq: int
-    table: pa.Table
-
-
 @dataclass
 class _Prepared:
     """A fold whose reading and writing of the store is done: what is left changes memory only."""
 
     model: str
     seqs: list[int]
-    parts: list[tuple[WindowKey, pa.Table, pa.Table]]
-    """(window, its events, their profiled columns after sampling)."""
+    parts: list[Part]
     template: Profile
     known: dict[WindowKey, bool] = field(default_factory=dict)
     """Whether each window was in memory when prepared."""
@@ -120,7 +104,7 @@ class Aggregator:
         self.maintained: Callable[[str, float], None] | None = None
         """Called with a model and the time after each maintenance of it (rollups, retention), on the
         folding thread: the composition root keeps the drift of the hour just rolled up."""
-        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -213,7 +197,7 @@ class Aggregator:
         """Hand over a logged batch (room reserved by ``admit``)."""
         with self._state_lock:
             self._inflight[seq] = (model, table.num_rows)
-        self._queue.put(_Batch(model, seq, table))
+        self._queue.put(Batch(model, seq, table))
 
     @property
     def pending_rows(self) -> int:
@@ -271,7 +255,7 @@ class Aggregator:
                     break
                 if more is not None:
                     batches.append(more)
-            for model, group in _group(batches).items():
+            for model, group in by_model(batches).items():
                 if self._stop.is_set():
                     break  # left in flight: held at the last save, folded at the next start
                 self._fold_safely(model, group)
@@ -293,7 +277,7 @@ class Aggregator:
                 self.maintain()
                 next_maintenance = time.monotonic() + self.maintain_every
 
-    def _fold_safely(self, model: str, batches: Sequence[_Batch]) -> bool:
+    def _fold_safely(self, model: str, batches: Sequence[Batch]) -> bool:
         """Fold ``batches`` (of one model, in log order): retry while the store fails, hold what cannot be
         folded. False when stopping first (they stay unfolded)."""
         if self.registry.get(model) is None:
@@ -336,7 +320,7 @@ class Aggregator:
             except Exception as exc:
                 self._quarantine(entry.seq, entry.model, entry.rows, exc)
                 continue
-            self._fold_safely(entry.model, [_Batch(entry.model, entry.seq, table)])
+            self._fold_safely(entry.model, [Batch(entry.model, entry.seq, table)])
 
     def _fold_held_due(self) -> None:
         """Fold held batches waiting for it (a few at a time; the rest on the next rounds)."""
@@ -405,34 +389,9 @@ class Aggregator:
             pass  # a window was saved and evicted meanwhile: read it back
 
     def _prepare(self, model: str, seqs: list[int], table: pa.Table, spec: ModelSpec) -> _Prepared:
-        ts = table.column("ts").to_numpy(zero_copy_only=False)
-        resolution = placement(self.store, model, spec, ts, self.clock())
-        starts = (np.floor(ts / resolution) * resolution).astype(np.int64)
-        versions = table.column("version").to_numpy(zero_copy_only=False)
-        # a column that is null throughout this batch says nothing of its kind (numbers or categories):
-        # it counts as missing here (all null), and is profiled from the first batch that has a value
-        data_columns = [
-            c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
-        ]
-        template = self.templates.covering(model, table.select(data_columns), spec)
-        names, version_codes = np.unique(versions.astype(str), return_inverse=True)
-        levels = np.searchsorted(np.array([0, HOUR, DAY]), resolution, side="right")  # 1, 2 or 3
-        slot = (starts - starts.min()) // int(resolution.min())
-        codes = (version_codes.astype(np.int64) * 4 + levels) * (int(slot.max()) + 1) + slot
-        keys, inverse = np.unique(codes, return_inverse=True)
-        prepared = _Prepared(model, seqs, [], template)
-        for i in range(len(keys)):
-            rows = np.flatnonzero(inverse == i)
-            part = table.take(pa.array(rows)) if len(keys) > 1 else table
-            first = rows[0]
-            key = WindowKey(
-                model, str(names[version_codes[first]]), int(starts[first]), int(resolution[first])
-            )
-            data = part.select(data_columns)
-            if spec.sampling_rate < 1.0:
-                keep = self._rng.random(part.num_rows) < spec.sampling_rate
-                data = data.filter(pa.array(keep))
-            prepared.parts.append((key, part, data))
+        template, parts = cut(self.store, self.templates, model, spec, table, self.clock(), self._rng)
+        prepared = _Prepared(model, seqs, parts, template)
+        for key, _, _ in parts:
             with self._state_lock:
                 known = prepared.known[key] = key in self._windows
             if not known:
@@ -462,7 +421,7 @@ class Aggregator:
                 window.track_spend(spec.spend if spec is not None else None)
                 window.update(part, data, p.template, self._rng)
                 self._dirty.add(key)
-                _add_totals(self.totals.setdefault((key.model, key.version), {}), part)
+                add_totals(self.totals.setdefault((key.model, key.version), {}), part)
             for seq in p.seqs:
                 self._inflight.pop(seq, None)
                 if seq in self._held:  # folded at last: forget it with the windows that now hold it
@@ -578,22 +537,3 @@ class Aggregator:
             log.warning("batch %d of %s was logged but never folded; folding it now", entry.seq, entry.model)
             self._hold(entry.seq, entry.model, entry.rows, "pending", "logged, not folded yet")
         self._queue_refold([self._held[e.seq] for e in strays])
-
-
-def _group(batches: list[_Batch]) -> dict[str, list[_Batch]]:
-    out: dict[str, list[_Batch]] = {}
-    for b in batches:
-        out.setdefault(b.model, []).append(b)
-    return out
-
-
-def _add_totals(totals: dict[str, float], part: pa.Table) -> None:
-    totals["events"] = totals.get("events", 0) + part.num_rows
-    totals["errors"] = totals.get("errors", 0) + part.num_rows - part.column("error").null_count
-    for name in ("tokens_in", "tokens_out", "cost"):
-        value = pc.sum(part.column(name)).as_py()
-        totals[name] = totals.get(name, 0) + float(value or 0)
-    lat = part.column("latency_ms")
-    if lat.null_count < len(lat):
-        totals["latency_sum_ms"] = totals.get("latency_sum_ms", 0) + float(pc.sum(lat).as_py() or 0)
-        totals["latency_count"] = totals.get("latency_count", 0) + len(lat) - lat.null_count

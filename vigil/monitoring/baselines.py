@@ -1,6 +1,7 @@
 """Baselines: what a model's live data is compared with.
 
-A baseline is a file (training or validation data), profiled once and kept in the store, or a production
+A baseline is a file (training or validation data), profiled once (with its text features' descriptors
+and vocabularies, ``vigil.monitoring.texts``) and kept in the store, or a production
 time range merged from windows (``Query`` merges those). The file is read with the live tables' column
 names, so that its profile lines up with the windows'.
 """
@@ -14,6 +15,7 @@ import pyarrow as pa
 
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, prediction_values, typed
+from vigil.monitoring.texts import baseline_descriptors
 from vigil.registry import Registry
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile, profile
@@ -49,7 +51,9 @@ class Baselines:
             return self._cache[key]
         if not path.exists():
             raise InputError(f"baseline file of model {model!r} not found: {path}")
-        result = profile(baseline_table(path, spec), kinds=declared_kinds(spec))
+        table, vocabularies = baseline_descriptors(baseline_table(path, spec), spec)
+        result = profile(table, kinds=declared_kinds(spec))
+        result.vocabularies = vocabularies
         data = result.to_bytes()
         self.store.put_baseline(model, key, data)
         self._cache[key] = result
@@ -83,7 +87,13 @@ class Baselines:
             return None
         path = Path(spec.baseline.file)
         path = path if path.is_absolute() else self.root / path
-        return f"file:{path}:{path.stat().st_mtime_ns if path.exists() else 0}", path, spec
+        mtime = path.stat().st_mtime_ns if path.exists() else 0
+        return f"file:{path}:{mtime}:{_PROFILED}", path, spec
+
+
+_PROFILED = 2
+"""How a baseline file is profiled, part of the key its profile is kept under: 2 added the text features'
+descriptors and vocabularies, so a profile kept before is made again."""
 
 
 def _digest(data: bytes) -> str:

@@ -28,6 +28,7 @@ from vigil.monitoring.feedbacks import FEEDBACK, PER_EVALUATOR
 from vigil.monitoring.metric import Drift, Metric, Step, Support
 from vigil.monitoring.realised import PER_CLASS, REALISED, confusion_of
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
+from vigil.monitoring.texts import TEXT
 
 if TYPE_CHECKING:
     import vigil.performance as performance_types
@@ -446,8 +447,9 @@ PER_FEATURE: dict[str, Metric] = {
         "window",
         lambda s, f: s.window.null_rate(f) if s.window is not None else None,
     ),
+    **TEXT,
 }
-"""Metrics of one feature, read as ``name:<feature>``."""
+"""Metrics of one feature, read as ``name:<feature>`` (the ``text_*`` ones of a ``type: text`` feature)."""
 
 
 def _fairness(name: str) -> Callable[[Step, str | None], float | None]:

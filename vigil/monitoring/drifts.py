@@ -2,10 +2,11 @@
 
 Comparing a step's merged profile with the baseline costs some 6–10 ms of tests per model (more to merge
 the profiles); a dashboard reads the same complete steps again and again (the overview reads every model's
-last complete hour, a model page up to 30 heatmap cells). So a complete step's numbers, its drift share
-and each compared column's effect size, are kept in the store's records (kind ``drift``, one per model,
-version, step and step start): every server sharing the store, and this one after a restart, reads the
-record instead. A server keeps the drift of ``KEPT_STEPS`` as they complete, so the dashboard finds it kept.
+last complete hour, a model page up to 30 heatmap cells). So a complete step's numbers, its drift share,
+each compared column's effect size and which columns drifted, are kept in the store's records (kind
+``drift``, one per model, version, step and step start): every server sharing the store, and this one
+after a restart, reads the record instead. A server keeps the drift of ``KEPT_STEPS`` as they complete, so
+the dashboard finds it kept.
 
 A record is used only while it describes the same comparison: its ``stamp`` holds the step's event count
 (rows only ever grow, so the same count means the same windows merged), a digest of the baseline's
@@ -39,7 +40,7 @@ KEPT_STEPS = (300, 900, 3600, 6 * 3600, 86_400)
 dashboard reads for its preset ranges (heatmap cells of 5 minutes for an hour, 15 for 6 hours, an hour for
 a day, 6 hours for a week, a day for a month; the overview's last hour). Per model, some 17 comparisons
 an hour."""
-_FORMAT = 1
+_FORMAT = 2
 """Of the records' bodies; part of every stamp, so a change of what is kept makes old records unused."""
 _DIGESTS = 256
 """Most digests remembered (each holds its profile or spec alive)."""
@@ -86,7 +87,8 @@ class DriftKeep:
             return False, None
         if body.get("effects") is None:
             return True, None
-        return True, Drift(_number(body["share"]), {c: _number(e) for c, e in body["effects"].items()})
+        effects = {c: _number(e) for c, e in body["effects"].items()}
+        return True, Drift(_number(body["share"]), effects, frozenset(body.get("drifted", ())))
 
     def keep(
         self, model: str, version: str | None, step: float, start: float, stamp: Stamp, drift: Drift | None
@@ -99,6 +101,7 @@ class DriftKeep:
             "stamp": [stamp.events, stamp.baseline, stamp.settings],
             "share": None if drift is None else _finite(drift.share),
             "effects": None if drift is None else {c: _finite(e) for c, e in drift.effects.items()},
+            "drifted": [] if drift is None else sorted(drift.drifted),
         }
         self.store.put_record(KIND, _id(model, version, step, start), orjson.dumps(body).decode(), now)
         return True

@@ -32,11 +32,12 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Drift:
-    """What the drift metrics read of a comparison with the baseline: its share of drifted columns and each
-    compared column's effect size (NaN where the method gives none)."""
+    """What the drift metrics read of a comparison with the baseline: its share of drifted columns, each
+    compared column's effect size (NaN where the method gives none) and the columns that drifted."""
 
     share: float
     effects: Mapping[str, float]
+    drifted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -487,7 +487,8 @@ def _drift(baseline: Profile, window: WindowState, spec: ModelSpec) -> Drift | N
     if not window.profile.columns:
         return None
     report = _compare(baseline, window.profile, spec)
-    return Drift(report.drift_share, {name: c.effect for name, c in report.columns.items()})
+    effects = {name: c.effect for name, c in report.columns.items()}
+    return Drift(report.drift_share, effects, frozenset(n for n, c in report.columns.items() if c.drift))
 
 
 _OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}

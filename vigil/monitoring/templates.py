@@ -2,7 +2,8 @@
 
 A column's kind and bucket mapping are fixed the first time it is seen (by the baseline, else the first
 batch that has it) and kept in the store under ``TEMPLATE_KEY``, so that the windows of every writer, and
-of every restart, merge exactly.
+of every restart, merge exactly. The baseline's text vocabularies go with it: live out-of-vocabulary shares
+are measured against them (``vocabularies``).
 """
 
 from __future__ import annotations
@@ -41,15 +42,26 @@ class Templates:
             template = self._baselines(model)
             if template is None:  # no baseline: the first batch fixes the bucket mapping for good
                 template = profile(data, kinds=_kinds(spec))
+            vocabularies = template.vocabularies
             template = template.empty_like()
+            template.vocabularies = dict(vocabularies)
             self._store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
             self._known[model] = template
         if not set(data.column_names) <= template.columns.keys() | template.skipped.keys():
             saved = self._load(model)  # another writer may have fixed the new columns already
             if saved is not None:
                 saved.columns = {**saved.columns, **template.columns}
+                saved.vocabularies = {**template.vocabularies, **saved.vocabularies}
                 template = saved
             new = [c for c in data.column_names if c not in template.columns and c not in template.skipped]
+            if new:
+                # the baseline's mapping where it has the column (a template fixed before it had it)
+                baseline = self._baselines(model)
+                if baseline is not None:
+                    template.columns.update(
+                        baseline.empty_like([c for c in new if c in baseline.columns]).columns
+                    )
+                    new = [c for c in new if c not in template.columns]
             if new:
                 fresh = profile(data.select(new), kinds=_kinds(spec))
                 template.columns.update(fresh.empty_like().columns)
@@ -57,6 +69,15 @@ class Templates:
             self._store.put_baseline(model, TEMPLATE_KEY, template.to_bytes())
             self._known[model] = template
         return template
+
+    def vocabularies(self, model: str) -> dict[str, frozenset[str]]:
+        """The vocabularies of the model's text features that live text is measured against: the
+        template's, else (no template yet, or one fixed before the baseline had any) the baseline's."""
+        template = self.get(model)
+        if template is not None and template.vocabularies:
+            return template.vocabularies
+        baseline = self._baselines(model)
+        return baseline.vocabularies if baseline is not None else {}
 
     def _load(self, model: str) -> Profile | None:
         saved = self._store.baseline(model, TEMPLATE_KEY)

@@ -26,6 +26,7 @@ from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
+from vigil.monitoring.impact import Impact
 from vigil.server import auth, ui, wire
 from vigil.server.api import (
     actions,
@@ -87,7 +88,10 @@ def alert_engine(
     subscribed to its rounds (kept as ``vigil.remediator``)."""
     if not config.has_alerting:
         return None
-    engine = AlertEngine.from_config(config, vigil.query, vigil.store, clock=clock, holder=writer)
+    explain = Impact(vigil.baselines, vigil.query.drift).drift_matters
+    engine = AlertEngine.from_config(
+        config, vigil.query, vigil.store, clock=clock, holder=writer, explain=explain
+    )
     vigil.remediator = subscribe_remediation(engine, config, vigil.registry)
     return engine
 

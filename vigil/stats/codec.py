@@ -108,6 +108,7 @@ class ProfileParts:
     duplicate_rows: int
     skipped: Mapping[str, str]
     vectors: Mapping[str, VectorProfile] = field(default_factory=dict)
+    vocabularies: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def dump_profile(p: ProfileParts) -> bytes:
@@ -122,6 +123,8 @@ def dump_profile(p: ProfileParts) -> bytes:
     }
     if p.vectors:  # absent from profiles without embeddings (and from those written before them)
         header["vectors"] = {name: _dump_vectors(v, arrays) for name, v in p.vectors.items()}
+    if p.vocabularies:  # absent from profiles without text features (and from those written before them)
+        header["vocabularies"] = {name: sorted(words) for name, words in p.vocabularies.items()}
     head = json.dumps(header, separators=(",", ":"), allow_nan=True).encode()
     body = struct.pack("<I", len(head)) + head + b"".join(arrays.parts)
     return MAGIC + bytes([FORMAT_VERSION]) + zlib.compress(body, 6)
@@ -150,6 +153,7 @@ def load_profile(data: bytes) -> ProfileParts:
         duplicate_rows=header["duplicate_rows"],
         skipped=header["skipped"],
         vectors={name: _load_vectors(v, arrays) for name, v in header.get("vectors", {}).items()},
+        vocabularies={name: frozenset(words) for name, words in header.get("vocabularies", {}).items()},
     )
 
 

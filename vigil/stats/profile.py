@@ -54,6 +54,9 @@ class Profile:
     """Columns not profiled, with the reason."""
     vectors: dict[str, VectorProfile] = field(default_factory=dict)
     """Embedding columns (lists of numbers), kept apart: they are tested with MMD, not per value."""
+    vocabularies: dict[str, frozenset[str]] = field(default_factory=dict)
+    """A baseline's text features' vocabularies (``vigil.stats.text.vocabulary``), which live text's
+    out-of-vocabulary share is measured against. Not data: merging and ``empty_like`` leave them out."""
 
     def update(
         self,
@@ -175,7 +178,13 @@ class Profile:
         """A compact, versioned binary form (``vigil.stats.codec``); its size does not grow with the row
         count."""
         parts = codec.ProfileParts(
-            self.rows, self.columns, self.types, self.duplicate_rows, self.skipped, self.vectors
+            self.rows,
+            self.columns,
+            self.types,
+            self.duplicate_rows,
+            self.skipped,
+            self.vectors,
+            self.vocabularies,
         )
         return codec.dump_profile(parts)
 
@@ -184,7 +193,13 @@ class Profile:
         """Read what ``to_bytes`` wrote; raises ``InputError`` for a foreign, newer or damaged blob."""
         p = codec.load_profile(data)
         return Profile(
-            p.rows, dict(p.columns), dict(p.types), p.duplicate_rows, dict(p.skipped), dict(p.vectors)
+            p.rows,
+            dict(p.columns),
+            dict(p.types),
+            p.duplicate_rows,
+            dict(p.skipped),
+            dict(p.vectors),
+            dict(p.vocabularies),
         )
 
 

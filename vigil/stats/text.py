@@ -23,6 +23,7 @@ Nulls stay null in every descriptor. Everything runs over whole Arrow columns (n
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,13 @@ def _words(text: pa.Array) -> tuple[pa.Array, npt.NDArray[np.intp]]:
     return flat, rows
 
 
+@functools.lru_cache(maxsize=32)
+def _value_set(known: frozenset[str]) -> pa.Array:
+    """A vocabulary as an Arrow array, made once per vocabulary (a frozenset keeps its hash): the live path
+    describes every batch against the same one (50,000 words: 140 ms a batch to rebuild, measured)."""
+    return pa.array(sorted(known), pa.string())
+
+
 def vocabulary(column: Arrayish, size: int = VOCABULARY_SIZE) -> frozenset[str]:
     """The ``size`` most frequent words of a text column."""
     words, _ = _words(_strings(column))
@@ -101,7 +109,11 @@ def descriptors(column: Arrayish, known: frozenset[str] | None) -> dict[str, Flo
     tokens = np.bincount(rows, minlength=size).astype(np.float64)
     oov = np.full(size, np.nan)
     if known is not None:
-        inside = pc.is_in(words, value_set=pa.array(sorted(known), pa.string()))
+        # the vocabulary's words this column uses, then the column against those: hashing the column's few
+        # thousand distinct words is cheaper than hashing a 50,000-word vocabulary at every call
+        vocab = _value_set(known)
+        used = vocab.filter(pc.is_in(vocab, value_set=pc.unique(words)))
+        inside = pc.is_in(words, value_set=used)
         missing = ~np.asarray(inside.to_numpy(zero_copy_only=False), dtype=bool)
         unknown = np.bincount(rows, weights=missing.astype(np.float64), minlength=size)
         with np.errstate(invalid="ignore", divide="ignore"):

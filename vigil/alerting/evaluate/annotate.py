@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
-from vigil.alerting.rules.base import Evaluation, fmt
+from vigil.alerting.rules.base import Evaluation, MetricRule, RuleBase, fmt
+from vigil.monitoring.catalogue import lookup
 from vigil.spec import ModelSpec
 
-__all__ = ["annotations_for", "labels_for"]
+__all__ = ["annotations_for", "labels_for", "on_drift", "with_drift_matters"]
 
 
 def labels_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
@@ -58,6 +60,30 @@ def annotations_for(ev: Evaluation, spec: ModelSpec) -> dict[str, str]:
     if rule.runbook:
         notes["runbook"] = rule.runbook
     return notes
+
+
+def on_drift(rule: RuleBase) -> bool:
+    """Whether ``rule`` watches a drift metric (one compared with the baseline: ``drift_share``,
+    ``drift:<feature>``, ``multivariate_drift``, ``text_drift:<feature>``...)."""
+    if not isinstance(rule, MetricRule):
+        return False
+    try:
+        return lookup(rule.metric)[0].source == "drift"
+    except KeyError:
+        return False
+
+
+def with_drift_matters(notes: dict[str, str], rule: RuleBase, sentences: Sequence[str]) -> dict[str, str]:
+    """``notes`` saying which drifted features matter most: ``drift_matters`` (the sentences, one a line),
+    the first sentence added to ``description`` and (unless the rule sets its own) ``summary``."""
+    if not sentences:
+        return notes
+    out = dict(notes)
+    out["drift_matters"] = "\n".join(sentences)
+    out["description"] = f"{notes['description']}; {sentences[0]}"
+    if not rule.summary:
+        out["summary"] = f"{rule.name}: {out['description']}"
+    return out
 
 
 def _dashboard(ev: Evaluation) -> str:

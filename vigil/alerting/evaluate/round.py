@@ -16,7 +16,9 @@ skipped):
 * Alerts come from ``vigil.alerting.alert.alerts_for`` (a firing alert at every evaluation while firing,
   one resolved alert when it resolves), with the labels and annotations of
   :mod:`vigil.alerting.evaluate.annotate` (a firing alert on a spend metric also names the costliest user
-  and feature: :mod:`vigil.alerting.evaluate.spend`).
+  and feature: :mod:`vigil.alerting.evaluate.spend`). A breached rule on a drift metric (``drift_share``,
+  ``drift:<feature>``, ``multivariate_drift``...) also says which drifted features matter most, when an
+  ``explain`` is given (``annotate.with_drift_matters``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from vigil.alerting.alert import Alert, alerts_for
-from vigil.alerting.evaluate.annotate import annotations_for, labels_for
-from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.evaluate.annotate import annotations_for, labels_for, on_drift, with_drift_matters
+from vigil.alerting.evaluate.source import Explain, MetricSource
 from vigil.alerting.evaluate.spend import spend_notes
 from vigil.alerting.rules.base import Evaluation, RuleBase
 from vigil.alerting.state import AlertState, step
@@ -43,7 +45,11 @@ def evaluate_one(rule: RuleBase, model: str, spec: ModelSpec, source: MetricSour
 
 
 def evaluate(
-    rules: Iterable[RuleBase], source: MetricSource, states: Mapping[StateKey, AlertState], now: float
+    rules: Iterable[RuleBase],
+    source: MetricSource,
+    states: Mapping[StateKey, AlertState],
+    now: float,
+    explain: Explain | None = None,
 ) -> tuple[dict[StateKey, AlertState], list[Alert]]:
     """Evaluate every rule on every model it applies to at ``now``; see the module docstring.
 
@@ -64,5 +70,7 @@ def evaluate(
             new_states[key] = new
             notes = annotations_for(ev, spec)
             notes.update(spend_notes(ev, spec, source, notes["summary"]))
+            if explain is not None and ev.breached is not None and on_drift(rule):
+                notes = with_drift_matters(notes, rule, explain(model, ev.start, ev.end, rule.version))
             alerts.extend(alerts_for(labels_for(ev, spec), prev, new, notes))
     return new_states, alerts

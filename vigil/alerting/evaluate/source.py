@@ -8,15 +8,20 @@ protocol and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from vigil.spec import ModelSpec
 
-__all__ = ["MetricSource", "Models", "Points"]
+__all__ = ["Explain", "MetricSource", "Models", "Points"]
 
 Points = list[tuple[float, float | None]]
 """``[(step start, value), ...]``; None where a step has no value."""
+
+
+Explain = Callable[[str, float, float, str | None], list[str]]
+"""``explain(model, start, end, version)``: the drifted features of the range that matter most, in
+sentences (``vigil.monitoring.impact.Impact.drift_matters``); what a drift alert adds to its text."""
 
 
 class Models(Protocol):

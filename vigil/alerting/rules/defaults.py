@@ -22,6 +22,12 @@ once the 18:42 window closes, not at 19:00.
 * ``DriftShareHigh``: drift_share over 1h > 0.3 warning, > 0.5 critical (quiet without a baseline).
 * ``NullRateHigh``: null_rate over 15m > 1% warning, > 5% critical (the quality defaults), for 15m.
 * ``NoData``: no events in 5m windows for 15m (warning; its inhibition mutes the model's other alerts).
+* ``MultivariateDrift``: multivariate_drift over 1h > 0.5, i.e. 1 (warning): the features' joint
+  distribution left the baseline file's band, even where no single column drifted (quiet without a
+  baseline file or with fewer than 100 sampled events in the hour).
+* ``ErrorRateChange``: a change (page_hinkley, one false alarm per 10,000 hours of an in-control series)
+  in the hourly error_rate, replayed over 7d and held 1h (warning): a lasting step of the error rate,
+  also one far below ``ErrorRateHigh``'s 5%. Not sliding (a change rule reads whole hours).
 * ``AccuracyDrop`` (binary, multiclass): accuracy over 1h 10% below its 7-day median; quiet until labels
   have arrived for at least 5 hourly windows.
 * ``RocAucDrop`` (binary): roc_auc over 1h 5% below its 7-day median, likewise.
@@ -64,6 +70,21 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
     "NoData": (
         "The model sent no events for 15 minutes. Is the service up and taking traffic? Is its SDK "
         "pointed at this server with a valid key? A deploy that broke logging shows here first."
+    ),
+    "MultivariateDrift": (
+        "The features no longer move together as they do in the baseline file: the PCA reconstruction "
+        "error of the hour's sampled events left the baseline's band, though each column alone may look "
+        "unchanged. Usual causes: a join that pairs fields of different records, a new kind of traffic "
+        "(another country, a bot), a feature now computed from another source. Follow "
+        "`reconstruction_error` over time, read the drift report (`GET /v1/models/{model}/drift`) and the "
+        "event sample (`GET /v1/models/{model}/events`); fix the input, or retrain if the world changed."
+    ),
+    "ErrorRateChange": (
+        "The hourly error rate stepped to a new level and stayed there (a sequential change detector; "
+        "`change_at` estimates when it started), possibly well under ErrorRateHigh's threshold: a slow "
+        "leak rather than an outage. Read the errors in the event sample (`GET /v1/models/{model}/events`) "
+        "around `change_at`, and check the deploys, config changes and dependencies of that hour; roll "
+        "back if a change explains it."
     ),
     "AccuracyDrop": (
         "Accuracy on labelled predictions fell 10% below its weekly median. Check label coverage and lag "
@@ -134,6 +155,9 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
         {"name": "NullRateHigh", "metric": "null_rate", "warning": 0.01, "critical": 0.05, "window": "15m"}
         | {"for": "15m"},
         {"name": "NoData", "kind": "no_data", "window": "5m", "for": "15m"},
+        {"name": "MultivariateDrift", "metric": "multivariate_drift", "warning": 0.5, "window": "1h"},
+        {"name": "ErrorRateChange", "kind": "change", "metric": "error_rate", "window": "1h"}
+        | {"sliding": False, "detector": "page_hinkley", "arl": 10_000, "history": "7d", "hold": "1h"},
     ]
     relative_1h: dict[str, Any] = {"kind": "relative", "window": "1h", "baseline_window": "7d"}
     if spec.task in ("binary", "multiclass"):
