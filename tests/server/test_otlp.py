@@ -40,10 +40,10 @@ pricing:
 
 
 class Serve:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, config: str = CONFIG) -> None:
         self.port, self.otlp = _free_port(), _free_port()
         self.url, self.otlp_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.otlp}"
-        (tmp / "vigil.yaml").write_text(CONFIG)
+        (tmp / "vigil.yaml").write_text(config)
         vigil = str(Path(sys.executable).parent / "vigil")
         args = [vigil, "serve", "--config", str(tmp / "vigil.yaml"), "--store", str(tmp / "v.db")]
         args += ["--port", str(self.port), "--otlp-port", str(self.otlp), "--flush-every", "0.2"]
