@@ -143,7 +143,7 @@ def test_sdk_log_events_join_their_spans_scrubbed_and_metrics_are_accepted(
         'vigil_otlp_received_total{outcome="evaluation",signal="log_records"} 1.0',
         'vigil_otlp_received_total{outcome="ignored",signal="log_records"} 1.0',
         'vigil_otlp_received_total{outcome="event",signal="spans"} 3.0',
-        'vigil_otlp_received_total{outcome="ignored",signal="data_points"} 1.0',
+        'vigil_otlp_received_total{outcome="genai_ignored",signal="data_points"} 1.0',
     ):
         assert line in exposed, "\n".join(x for x in exposed.splitlines() if "otlp" in x)
     serve.stop()

@@ -34,7 +34,8 @@ first ``MAX_FEATURES`` per model) and ``method``: never request ids, users or pr
 * ``vigil_aggregator_pending_events`` (gauge): events accepted but not folded into windows yet.
 * ``vigil_otlp_received_total{signal, outcome}`` (counter): OTLP items received: ``spans`` (``event``,
   ``ignored``: not LLM calls, ``rejected``), ``log_records`` (``content``, ``late_content``: arrived
-  after its span, not stored, ``evaluation``, ``ignored``, ``rejected``), ``data_points`` (``ignored``).
+  after its span, not stored, ``evaluation``, ``ignored``, ``rejected``), ``data_points``
+  (``genai_ignored``: the GenAI client metrics, ``ignored``: others; ``vigil.otlp.metrics`` says why).
 * ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
 Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.

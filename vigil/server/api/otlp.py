@@ -218,6 +218,6 @@ async def metric_points(request: Request, vigil: VigilDep) -> Response:
     found = await run_in_threadpool(
         _decoded, vigil, body, request.headers.get("content-encoding"), metrics.count, ctype
     )
-    vigil.count_otlp("data_points", ignored=found.points)
+    vigil.count_otlp("data_points", genai_ignored=found.genai, ignored=found.points - found.genai)
     content, media = metrics.answer(ctype)
     return Response(content, media_type=media)
