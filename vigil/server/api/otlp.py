@@ -115,7 +115,9 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
     request = _decoded(vigil, body, encoding, decode, ctype)
     keep = vigil.config.otlp.keep_content
     decoded = events(request, vigil.otlp_model, vigil.config.pricing, vigil.otlp_content if keep else None)
-    vigil.count_otlp("spans", ignored=decoded.spans - len(decoded.events))
+    vigil.count_otlp(
+        "spans", ignored=decoded.spans - len(decoded.events) - decoded.rejected, rejected=decoded.rejected
+    )
     _register_llms(vigil, decoded.events)
     if keep:
         _scrub(vigil, decoded.events)
