@@ -19,7 +19,7 @@ else from the config's price table (``pricing:``, by provider and model, cached 
 own price; the table's version then a segment, ``pricing``), and as segments the provider's model name
 (``llm_model``: the response's, else the request's), the provider and the operation. ``request_id`` is
 the trace id (hex), so feedback and labels sent for the trace join its first LLM call. Prompts and
-completions are not kept.
+completions are read apart (``vigil.otlp.content``) and added by ``traces.events``.
 """
 
 from __future__ import annotations
