@@ -78,14 +78,16 @@ def test_pending_joins_in_order_tells_late_content_and_forgets_by_time_and_size(
     pending = Pending(ttl=10, budget=100, clock=lambda: now[0])
     assert pending.hold("t", "s1", Content(prompt="system: a"))
     assert pending.hold("t", "s1", Content(prompt="user: b", completion="assistant: c"))
-    assert pending.take([("t", "s1"), ("t", "s2")]) == {
-        ("t", "s1"): Content("system: a\nuser: b", "assistant: c")
-    }
+    joined = {("t", "s1"): Content("system: a\nuser: b", "assistant: c")}
+    assert pending.peek([("t", "s1"), ("t", "s2")]) == joined
+    assert pending.peek([("t", "s1")]) == joined  # still held: a refused export is retried
+    pending.done([("t", "s1"), ("t", "s2")])
+    assert pending.peek([("t", "s1")]) == {}
     assert not pending.hold("t", "s1", Content(prompt="late"))  # its span was ingested: late
     assert not pending.hold("t", "s2", Content(prompt="late"))
     now[0] = 11.0  # past the ttl: ingested spans forgotten, so content for them is held again
     assert pending.hold("t", "s2", Content(prompt="x"))
     assert pending.hold("t", "s3", Content(prompt="y" * 100))  # over the budget: the oldest dropped
-    assert len(pending) == 1 and pending.take([("t", "s2")]) == {}
+    assert len(pending) == 1 and pending.peek([("t", "s2")]) == {}
     now[0] = 22.0
-    assert pending.take([("t", "s3")]) == {}  # expired
+    assert pending.peek([("t", "s3")]) == {}  # expired

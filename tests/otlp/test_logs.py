@@ -59,7 +59,7 @@ def test_protobuf_and_otlp_json_read_the_same_and_sort() -> None:
     out = logs.sort(found, lambda service: f"model-of-{service}", pending)
     assert (out.records, out.content, out.ignored, out.rejected) == (3, 1, 1, 0)
     assert out.evaluations == [("model-of-bot", "01" * 16, "relevance", 0.5, 1_800_000_001.0)]
-    assert pending.take([("01" * 16, "02" * 8)]) == {("01" * 16, "02" * 8): Content(prompt="user: hi")}
+    assert pending.peek([("01" * 16, "02" * 8)]) == {("01" * 16, "02" * 8): Content(prompt="user: hi")}
     # content not kept: the content event is ignored, not held
     assert logs.sort(found, str, None).ignored == 2
 

@@ -305,3 +305,26 @@ def _sample(client: TestClient) -> list[dict[str, Any]]:
             return events
         time.sleep(0.1)
     return []
+
+
+def test_a_span_refused_for_back_pressure_finds_its_content_again_when_retried(tmp_path: Path) -> None:
+    with _app(tmp_path, CONFIG) as client:
+        user = {
+            "traceId": TRACE,
+            "spanId": SPAN,
+            "eventName": "gen_ai.user.message",
+            "body": {"stringValue": "hi"},
+        }
+        r = client.post("/v1/logs", content=json.dumps(_json_logs("support-bot", user)), headers=_JSON)
+        assert r.status_code == 200 and r.json() == {}
+        aggregator = client.app.state.vigil.aggregator  # type: ignore[attr-defined]
+        limit, aggregator.max_pending_rows = aggregator.max_pending_rows, 0
+        assert aggregator.admit(1)  # something waits and there is no room: the next export is refused
+        span = json.dumps(_json_span(TRACE, SPAN, **{"gen_ai.operation.name": "chat"}))
+        r = client.post("/v1/traces", content=span, headers=_JSON)
+        assert r.status_code == 503 and "retry-after" in r.headers
+        aggregator.release(1)
+        aggregator.max_pending_rows = limit
+        r = client.post("/v1/traces", content=span, headers=_JSON)  # the exporter's retry
+        assert r.status_code == 200 and r.json() == {}
+        assert [e["features"]["prompt"] for e in _sample(client)] == ["user: hi"]

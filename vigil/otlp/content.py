@@ -244,12 +244,26 @@ class Pending:
                 self._size -= self._held.popitem(last=False)[1].size
             return True
 
-    def take(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Content]:
-        """The content held for these spans (removed), and each span marked ingested for ``ttl``."""
-        now = self._clock()
+    def peek(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Content]:
+        """The content held for these spans, left held: ``done`` forgets it once their events are stored
+        (a refused export is retried, and must find it again)."""
         out = {}
         with self._lock:
-            self._expire(now)
+            self._expire(self._clock())
+            for key in keys:
+                held = self._held.get(key)
+                if held is not None:
+                    out[key] = Content(
+                        _cut("\n".join(held.prompt)) if held.prompt else None,
+                        _cut("\n".join(held.completion)) if held.completion else None,
+                    )
+        return out
+
+    def done(self, keys: Iterable[tuple[str, str]]) -> None:
+        """These spans' events are stored: their content forgotten, and each marked ingested for ``ttl``
+        (content arriving for it later is late)."""
+        now = self._clock()
+        with self._lock:
             for key in keys:
                 self._seen[key] = now
                 self._seen.move_to_end(key)
@@ -258,11 +272,6 @@ class Pending:
                 held = self._held.pop(key, None)
                 if held is not None:
                     self._size -= held.size
-                    out[key] = Content(
-                        _cut("\n".join(held.prompt)) if held.prompt else None,
-                        _cut("\n".join(held.completion)) if held.completion else None,
-                    )
-        return out
 
     def __len__(self) -> int:
         return len(self._held)

@@ -46,6 +46,8 @@ class Decoded:
     """Spans in the request."""
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    """(trace id, span id) of the LLM spans whose content was looked up: ``Pending.done`` once stored."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def events(
     names the Vigil model of a service, and ``pricing`` prices the spans that carry no cost. With
     ``content``, each event keeps its prompt (feature ``prompt``) and completion (``prediction``), from
     the span's attributes or else from the log records ``content`` holds for it (unscrubbed: the
-    caller scrubs); without, they are dropped."""
+    caller scrubs, and calls ``content.done(keys)`` once the events are stored); without, they are
+    dropped."""
     out = Decoded(spans=len(spans))
     models: dict[str, str] = {}
     said: list[tuple[dict[str, Any], Any, tuple[str, str]]] = []
@@ -123,7 +126,8 @@ def events(
         if content is not None:
             said.append((event, from_span(span.attributes), (span.trace_id, span.span_id)))
     if content is not None and said:
-        held = content.take(key for _, _, key in said)
+        out.keys = [key for _, _, key in said]
+        held = content.peek(out.keys)
         for event, found, key in said:
             logged = held.get(key)
             prompt = found.prompt or (logged.prompt if logged else None)

@@ -103,10 +103,11 @@ async def _read(request: Request, vigil: Vigil) -> tuple[str, bytes]:
     return ctype, await read_body(request, vigil.ingestor.limits.max_body_bytes)
 
 
-def _decoded(vigil: Vigil, body: bytes, encoding: str | None, decode: Any, ctype: str) -> Any:
+def _decoded(vigil: Vigil, body: bytes, encoding: str | None, reader: Any, ctype: str) -> Any:
+    """The body inflated and read by ``reader`` (a signal's ``decode``); 400 for one it cannot read."""
     data = inflate(body, encoding, vigil.ingestor.limits)
     try:
-        return decode(data, ctype)
+        return reader(data, ctype)
     except InputError as exc:
         raise BadRequest(400, str(exc)) from None
 
@@ -130,12 +131,14 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
     try:
         result = vigil.ingestor.records(decoded.events)
     except BadRequest as exc:
-        if exc.status != 404:  # back-pressure (503) and the like: the exporter retries
+        if exc.status != 404:  # back-pressure (503) and the like: the exporter retries, content still held
             raise
+        vigil.otlp_content.done(decoded.keys)
         decoded.rejected += len(decoded.events)
         decoded.problems.insert(0, str(exc))
         vigil.count_otlp("spans", rejected=len(decoded.events))
         return decoded
+    vigil.otlp_content.done(decoded.keys)
     decoded.rejected += len(result.rejected)
     vigil.count_otlp("spans", event=result.accepted, rejected=len(result.rejected))
     for r in result.rejected[:_MESSAGES]:
