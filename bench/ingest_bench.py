@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -99,6 +100,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: a figure that holds on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -107,12 +114,12 @@ def _rss_mb(pid: int) -> float:
 
 
 async def _load(
-    url: str, bodies: list[bytes], seconds: float, concurrency: int
+    url: str, bodies: list[bytes], seconds: float, concurrency: int, content_type: str = "application/json"
 ) -> tuple[list[float], int, int]:
     latencies: list[float] = []
     acked = failed = 0
     stop = time.monotonic() + seconds
-    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    headers = {"content-type": content_type, "content-encoding": "gzip"}
 
     async def worker(k: int) -> None:
         nonlocal acked, failed
@@ -133,7 +140,14 @@ async def _load(
     return latencies, acked, failed
 
 
-def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, object]:
+def _body(records: list[dict[str, object]], wire: str) -> bytes:
+    """A request body as the SDK sends it (NDJSON, one record a line) or as a JSON array."""
+    if wire == "ndjson":
+        return b"\n".join(orjson.dumps(r) for r in records)
+    return orjson.dumps(records)
+
+
+def http_ingest(seconds: float, concurrency: int, batch: int, wire: str = "ndjson") -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     (tmp / "vigil.yaml").write_text(CONFIG)
     port = _free_port()
@@ -160,7 +174,8 @@ def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, objec
             except httpx.HTTPError:
                 time.sleep(0.1)
         rng = np.random.default_rng(1)
-        bodies = [gzip.compress(orjson.dumps(events(rng, batch, time.time())), 1) for _ in range(16)]
+        content_type = "application/x-ndjson" if wire == "ndjson" else "application/json"
+        bodies = [gzip.compress(_body(events(rng, batch, time.time()), wire), 1) for _ in range(16)]
         rss: list[tuple[float, float]] = []
         done = threading.Event()
 
@@ -172,9 +187,11 @@ def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, objec
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        cpu = _cpu_s(server.pid)
         t = time.perf_counter()
-        latencies, acked, failed = asyncio.run(_load(url, bodies, seconds, concurrency))
+        latencies, acked, failed = asyncio.run(_load(url, bodies, seconds, concurrency, content_type))
         wall = time.perf_counter() - t
+        cpu = _cpu_s(server.pid) - cpu  # taken before the count is read back: ingest and folding only
         done.set()
         counted = 0.0
         for _ in range(100):  # the server folds what it acknowledged; wait until it has
@@ -188,11 +205,13 @@ def http_ingest(seconds: float, concurrency: int, batch: int) -> dict[str, objec
             time.sleep(0.5)
         lat = np.array(latencies) * 1000
         return {
+            "wire": wire,
             "seconds": round(wall, 1),
             "concurrency": concurrency,
             "batch": batch,
             "events_per_s": round(acked / wall),
             "acked": acked,
+            "server_cpu_us_per_event": round(cpu / max(acked, 1) * 1e6, 2),
             "counted_by_server": int(counted),
             "non_2xx": failed,
             "ack_ms": {
@@ -213,6 +232,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument(
+        "--wire", choices=["ndjson", "json", "both"], default="both", help="NDJSON (as the SDK sends) or JSON"
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     updates = profile_updates()
@@ -221,7 +243,8 @@ def main() -> None:
         print(f"  {k:>12}: {v:>12,.0f}")
     if args.skip_http:
         return
-    result = http_ingest(args.seconds, args.concurrency, args.batch)
+    wires = ["ndjson", "json"] if args.wire == "both" else [args.wire]
+    result = [http_ingest(args.seconds, args.concurrency, args.batch, wire) for wire in wires]
     print(json.dumps(result, indent=1))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,10 @@ class Recorder:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
-                records = json.loads(body)
+                if "ndjson" in self.headers.get("Content-Type", ""):
+                    records = [json.loads(line) for line in body.splitlines()]
+                else:
+                    records = json.loads(body)
                 got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, records)
                 with recorder.lock:
                     answer = recorder.plan.popleft() if recorder.plan else Answer()
@@ -214,7 +217,7 @@ def test_events_arrive_with_every_field_gzip_and_auth(
     (request,) = server.requests()
     assert request.raw[:2] == b"\x1f\x8b"
     assert request.headers["content-encoding"] == "gzip"
-    assert request.headers["content-type"] == "application/json"
+    assert request.headers["content-type"] == "application/x-ndjson"
     assert request.headers["authorization"] == "Bearer s3cret"
     assert request.headers["user-agent"].startswith("vigil-sdk/")
     assert client.stats()["sent"] == 2

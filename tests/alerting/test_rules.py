@@ -213,7 +213,7 @@ models:
         ("clf", {"AccuracyDrop", "RocAucDrop", "CalibrationOff", "ConceptShift"}),
         ("multi", {"AccuracyDrop"}),
         ("reg", {"MaeRise"}),
-        ("chat", {"CostPerPredictionSpike", "NegativeFeedbackSurge"}),
+        ("chat", {"CostPerPredictionSpike", "TopSpenderShareJump", "NegativeFeedbackSurge"}),
     ],
 )
 def test_default_rules_per_task(model: str, extra: set[str]) -> None:

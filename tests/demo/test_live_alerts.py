@@ -2,8 +2,9 @@
 
 One real run of ``run_demo`` (a real server on loopback, the SDK, the alert engine, a webhook recorder, an
 aiosmtpd server and Debian's ``prometheus-alertmanager`` when installed) is shared by the tests of this
-module. It uses 4 s windows and a 16 s calm start, so the drift is injected at +16 s and the error burst at
-+32 s, and it runs just long enough for the error burst's worst-case delay (:meth:`DemoTimings.worst_delay`).
+module. It uses 4 s windows and a 16 s calm start, so the drift is injected at +16 s, the error burst at
++32 s and the cost spike (one user, through OpenTelemetry spans) at +48 s, and it runs just long enough for
+the cost spike's worst-case delay (:meth:`DemoTimings.worst_delay`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from vigil.demo.assistant import ABUSER
 from vigil.demo.live import run_demo
 from vigil.demo.receivers import ALERTMANAGER_BINARY, free_port
 from vigil.demo.rules import DemoTimings
@@ -24,7 +26,8 @@ TIMINGS = DemoTimings(WINDOW)
 # (for 0) -> 2*4 + 0 + 0.8 + 3*0.8 + 3 = 14.2 s; drift holds one window (for 4 s) -> 18.2 s.
 ERRORS_BOUND = TIMINGS.worst_delay(hold=0)
 DRIFT_BOUND = TIMINGS.worst_delay(hold=WINDOW)
-DURATION = 2 * CALM + ERRORS_BOUND + 1  # the error burst is injected at calm + 2 * (calm / 2)
+COST_BOUND = TIMINGS.worst_delay(hold=WINDOW)
+DURATION = 3 * CALM + COST_BOUND + 1  # the cost spike is injected at calm + 4 * (calm / 2)
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +119,21 @@ def test_alertmanager_lists_the_error_burst_and_the_drift(demo: dict[str, Any]) 
         got = _first(demo, "alertmanager", alertname, model)
         assert got is not None, f"Alertmanager never listed {alertname} on {model}"
         assert 0 < got["delay"] <= bound + 0.5  # + one 0.25 s poll of GET /api/v2/alerts
+
+
+def test_the_cost_spike_alerts_name_the_user_behind_it(demo: dict[str, Any]) -> None:
+    """The assistant's spans come through the OpenTelemetry SDK; one user causes the spike, and both the
+    cost alert and the share alert say who."""
+    for alertname in ("CostPerPredictionSpike", "TopSpenderShareJump"):
+        got = _first(demo, "webhook", alertname, "support-assistant")
+        assert got is not None, f"the webhook never got {alertname}: {demo['notifications']}"
+        assert got["trouble"] == "cost spike" and 0 < got["delay"] <= COST_BOUND, got
+        assert got["annotations"]["top_user"] == ABUSER, got
+        assert float(got["annotations"]["top_user_share"]) > 0.5, got
+    share = _first(demo, "webhook", "TopSpenderShareJump", "support-assistant")
+    assert share is not None
+    assert share["summary"].startswith(f"TopSpenderShareJump: user {ABUSER} spent "), share["summary"]
+    assert "of support-assistant's cost in the last 4s" in share["summary"], share["summary"]
+    text = "\n".join(demo["lines"])
+    assert "CostPerPredictionSpike support-assistant warning firing" in text
+    assert f"[top user {ABUSER}]" in text

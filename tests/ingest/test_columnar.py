@@ -4,6 +4,7 @@ stored from it is the same table, value for value and type for type."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,9 +16,9 @@ from pydantic import TypeAdapter
 
 from vigil.config import parse_config
 from vigil.ingest.batch import events_table
-from vigil.ingest.columnar import fast_table, from_events
+from vigil.ingest.columnar import fast_table, from_events, ndjson_table
 from vigil.ingest.redact import Redactor
-from vigil.ingest.validate import check_records
+from vigil.ingest.validate import Limits, check_records, parse_body
 from vigil.schema import Event
 
 NOW = 1_800_000_000.0
@@ -183,6 +184,45 @@ def test_vectorised_and_per_record_paths_agree(batch: list[Any]) -> None:
     per_record = from_events(checked.records)
     assert _stored(fast) == _stored(per_record)
     assert _schema(fast) == _schema(per_record)
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=_batches)
+@example(batch=[{"model": "m", "features": {"x": 2**53 + 1, "y": 0.5}}])
+@example(batch=[{"model": "m", "features": {"x": 2**63}}, {"model": "m", "features": {"x": 0.5}}])
+@example(batch=[{"model": "m", "features": {"x": "2027-01-15"}}])
+@example(batch=[{"model": "m", "score": math.inf}])
+def test_ndjson_read_by_arrow_is_what_the_python_parser_reads(batch: list[Any]) -> None:
+    """A body Arrow's JSON reader takes whole is one the line-by-line path takes whole, stored alike.
+    Bodies are written as a lax client writes them (NaN and Infinity tokens included)."""
+    body = "\n".join(json.dumps(record) for record in batch).encode()
+    arrow = ndjson_table(body)
+    event("arrow" if arrow is not None else "line by line")
+    if arrow is None:
+        return
+    records = parse_body(body, "application/x-ndjson", Limits())
+    assert not check_records(records, _EVENTS).rejected, "Arrow's path took what pydantic refuses"
+    fast = fast_table(records)
+    assert fast is not None
+    assert _stored(arrow) == _stored(fast)
+    assert _schema(arrow) == _schema(fast)
+
+
+def test_ndjson_bodies_arrow_could_misread_go_line_by_line() -> None:
+    """A byte-order mark, two records on one line, huge integer literals, strings Arrow would read as
+    times: the line-by-line path decides (and rejects or keeps them as Python reads them)."""
+    good = b'{"model": "m", "features": {"x": 1.5}}'
+    assert ndjson_table(good) is not None
+    assert ndjson_table(good + b"\n\n" + good + b"\r\n") is not None
+    for body in (
+        b"\xef\xbb\xbf" + good,
+        good + b" " + good,
+        b'{"model": "m", "features": {"x": 99999999999999999999}}',
+        b'{"model": "m", "features": {"x": 9007199254740993}}\n{"model": "m", "features": {"x": 0.5}}',
+        b'{"model": "m", "features": {"x": "2027-01-15"}}',
+        b'{"model": "m", "score": NaN}',
+    ):
+        assert ndjson_table(body) is None, body
 
 
 def test_timestamps_are_stored_alike_by_both_paths() -> None:

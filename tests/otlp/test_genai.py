@@ -125,3 +125,18 @@ def test_a_span_without_a_cost_is_priced_by_the_table_and_says_by_which() -> Non
 def test_a_price_must_be_a_non_negative_number() -> None:
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         PricingSettings.model_validate({"models": {"m": {"input": -1, "output": 1}}})
+
+
+def test_the_user_and_the_feature_are_segments_that_spend_is_summed_by() -> None:
+    base = {"gen_ai.operation.name": "chat"}
+    first = to_event(
+        "m", "", START, START, base | {"user.id": "u-1", "enduser.id": "e-1", "app.feature": "faq"}, None
+    )
+    assert first["segments"] == {"operation": "chat", "user": "u-1", "feature": "faq"}
+    second = to_event("m", "", START, START, base | {"enduser.id": 42, "http.route": "/chat/{id}"}, None)
+    assert (second["segments"]["user"], second["segments"]["feature"]) == ("42", "/chat/{id}")
+    assert "user" not in to_event("m", "", START, START, base, None)["segments"]
+    third = to_event(
+        "m", "", START, START, base | {"session.id": "s-9", "gen_ai.conversation.id": "c-1"}, None
+    )
+    assert (third["segments"]["session"], third["segments"]["conversation"]) == ("s-9", "c-1")

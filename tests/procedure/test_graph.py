@@ -60,6 +60,7 @@ def test_the_example_places_every_rule_on_every_model_it_watches(example: Sectio
             "AssistantCost",
             *defaults,
             "CostPerPredictionSpike",
+            "TopSpenderShareJump",
             "NegativeFeedbackSurge",
         ],
     }

@@ -193,7 +193,7 @@ def test_the_answers_are_what_the_document_says(app: FastAPI) -> None:
         call("POST", "/v1/models", json={"name": "new", "task": "binary", "owner": {"team": "x"}})
         call("GET", "/v1/models/{model}", path={"model": "m"})
         around = {"from": str(T0 - 60), "to": str(T0 + 120)}
-        for kind in ("metrics", "drift", "events", "slices", "quality"):
+        for kind in ("metrics", "drift", "events", "slices", "quality", "spenders"):
             call("GET", f"/v1/models/{{model}}/{kind}", path={"model": "m"}, params=around)
         call("GET", "/v1/models/{model}/fairness", path={"model": "m"}, params={**around, "attributes": "g"})
         for now in (T0 + 60, T0 + 90):

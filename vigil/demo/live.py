@@ -2,10 +2,11 @@
 
 It starts the server on an embedded store, trains two models on data sets scikit-learn ships (breast
 cancer: a binary classifier; diabetes: a regression) and simulates an LLM assistant, then streams traffic
-to all three through the SDK, with ground-truth labels arriving late. After a calm start it injects:
+to the two models through the SDK, with ground-truth labels arriving late, while the assistant sends
+OpenTelemetry spans (:mod:`vigil.demo.assistant`) with its users' feedback. After a calm start it injects:
 drift in two features, a latency spike, a burst of errors, a feature pipeline that starts sending nulls,
-a cost spike on the LLM, and a silence (the assistant stops sending). It prints what it injected, when,
-and where to look.
+a cost spike on the LLM caused by one user (the alerts name them), and a silence (the assistant stops
+sending). It prints what it injected, when, and where to look.
 
 The server's alert engine runs the demo's rules (:mod:`vigil.demo.rules`) and notifies three receivers
 the demo starts on 127.0.0.1 (:mod:`vigil.demo.receivers`): a webhook recorder, an SMTP server and, when
@@ -17,7 +18,6 @@ the first notification per receiver and when it resolved (:mod:`vigil.demo.timel
 from __future__ import annotations
 
 import math
-import random
 import shutil
 import threading
 import time
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from vigil.demo.assistant import ABUSER, Assistant
 from vigil.demo.receivers import ALERTMANAGER_BINARY, AlertmanagerWatch, SmtpRecorder, WebhookRecorder
 from vigil.demo.rules import DemoTimings, alerting_section, alertname_for, rules_section
 from vigil.demo.timeline import Timeline
@@ -63,14 +64,16 @@ models:
       bmi: {{type: numeric}}
   support-assistant:
     task: llm
-    description: a simulated LLM support assistant (tokens and cost)
+    description: a simulated LLM support assistant, sending OpenTelemetry spans (tokens, cost per user)
     owner: {{team: assistant, contact: "#assistant-oncall"}}
     versions: [gpt-small-2026-10]
     live: gpt-small-2026-10
     window: {window}
-    features:
-      customer_email: {{role: pii, redact: drop}}
-      prompt: {{type: text, scrub: true}}
+    spend: {{by: [user, feature]}}
+pricing:
+  version: demo-2026-12
+  models:
+    openai/gpt-small-2026-10: {{input: 0.15, output: 0.6}}
 """
 
 
@@ -147,9 +150,9 @@ def schedule(calm: float, window: float = 10.0) -> list[Trouble]:
             calm + 4 * step,
             step,
             "support-assistant",
-            "cost spike: answers 5× longer for a while (tokens out, cost, latency)",
-            "/models/support-assistant?range=15m#cost",
-            ("CostPerPredictionSpike", "LatencyP95Spike"),
+            f"cost spike: user {ABUSER} runs a script of long summaries (tokens out, cost, latency)",
+            "/v1/models/support-assistant/spenders?by=user&range=5m",
+            ("CostPerPredictionSpike", "LatencyP95Spike", "TopSpenderShareJump"),
         ),
         Trouble(
             "assistant silent",
@@ -415,10 +418,8 @@ def _stream(
     from vigil.sdk import Client
 
     client = Client(url, flush_interval=0.5, host_metrics_every=5.0)
-    # The assistant is another service: its own client, so its text answers never share a batch (and an
-    # Arrow column) with the regression's numbers.
-    assistant = Client(url, flush_interval=0.5, host_metrics_every=None)
     rng = np.random.default_rng(0)
+    assistant = Assistant(url, client, rng)
     pending: deque[tuple[float, str, str, object]] = deque()
     announced: set[int] = set()
     sent = 0
@@ -437,7 +438,8 @@ def _stream(
             for m in models:
                 sent += _serve(client, m, n, elapsed, troubles, rng, pending)
             if not _active(troubles, "support-assistant", elapsed, "silence"):
-                sent += _assistant(assistant, max(1, n // 3), elapsed, troubles, rng)
+                spike = _active(troubles, "support-assistant", elapsed, "cost")
+                sent += assistant.answer(max(1, n // 3), spike)
             now = time.time()
             while pending and pending[0][0] <= now:
                 _, model, rid, label = pending.popleft()
@@ -446,8 +448,8 @@ def _stream(
     except KeyboardInterrupt:
         say("stopping")
     finally:
+        assistant.close()
         client.close(timeout=5)
-        assistant.close(timeout=5)
         time.sleep(1.5)  # the last batches reach the windows before the server stops
     return sent
 
@@ -521,31 +523,4 @@ def _serve(
             truth = float(m.y[idx[j]])
         if error is None:
             pending.append((time.time() + float(rng.uniform(5, 20)), m.name, rid, truth))
-    return n
-
-
-_TOPICS = ["refund", "delivery", "password reset", "invoice", "upgrade", "cancellation"]
-
-
-def _assistant(client: Any, n: int, elapsed: float, troubles: list[Trouble], rng: np.random.Generator) -> int:
-    verbose = 5.0 if _active(troubles, "support-assistant", elapsed, "cost") else 1.0
-    for _ in range(n):
-        topic = random.choice(_TOPICS)
-        tokens_in = int(rng.integers(40, 400))
-        tokens_out = int(rng.gamma(3.0, 60.0) * verbose)
-        cost = tokens_in * 0.15e-6 + tokens_out * 0.6e-6
-        client.log(
-            "support-assistant",
-            request_id=f"chat-{time.time_ns()}",
-            features={
-                "topic": topic,
-                "customer_email": "someone@example.com",
-                "prompt": f"About my {topic}: call me on +44 20 7946 0958",
-            },
-            prediction=f"Here is how to handle your {topic} …",
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-            latency_ms=float(200 + tokens_out * 8 * rng.uniform(0.8, 1.2)),
-        )
     return n

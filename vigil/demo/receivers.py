@@ -67,6 +67,8 @@ class Received:
     status: str
     """``firing`` or ``resolved``."""
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """The alert's annotations where the receiver gets them (webhook, Alertmanager); empty by e-mail."""
 
 
 OnReceive = Callable[[Received], None]
@@ -79,7 +81,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _from_labels(at: float, receiver: str, labels: Mapping[str, str], status: str) -> Received:
+def _from_labels(
+    at: float,
+    receiver: str,
+    labels: Mapping[str, str],
+    status: str,
+    annotations: Mapping[str, str] | None = None,
+) -> Received:
     return Received(
         at,
         receiver,
@@ -88,6 +96,7 @@ def _from_labels(at: float, receiver: str, labels: Mapping[str, str], status: st
         labels.get("severity", "?"),
         status,
         dict(labels),
+        dict(annotations or {}),
     )
 
 
@@ -144,7 +153,13 @@ class WebhookRecorder:
         alerts = payload.get("alerts", []) if isinstance(payload, dict) else []
         for alert in alerts:
             self.on_receive(
-                _from_labels(at, self.receiver, alert.get("labels", {}), alert.get("status", "?"))
+                _from_labels(
+                    at,
+                    self.receiver,
+                    alert.get("labels", {}),
+                    alert.get("status", "?"),
+                    alert.get("annotations", {}),
+                )
             )
 
 

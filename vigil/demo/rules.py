@@ -17,7 +17,7 @@ statistic of ``mean radius`` / ``mean texture`` is 0.03–0.09 calm and 0.63–0
 critical 0.4); latency p95 is 21–25 ms calm and ~130 ms in the spike (3× the trailing median); the error
 rate is 0–1% calm and ~30% in the burst (warning 5%, critical 10%); nulls in ``bmi`` are 0% calm and 40%
 (warning 1%, critical 5%); the assistant's cost per answer is ~4× during the cost spike (2× the trailing
-mean).
+mean), and its top user's share of the cost ~0.9 against ~0.1 calm (3× the trailing mean).
 """
 
 from __future__ import annotations
@@ -87,10 +87,14 @@ _RUNBOOKS = {
 2. Find the producer of `bmi` (the EHR extract) and its last change; check for a schema rename.
 3. Until fixed, flag affected predictions; backfill once the pipeline is repaired.""",
     "cost": """\
-**Cost per answer at least 2x its trailing mean.**
-1. `GET /v1/models/support-assistant/metrics?names=tokens_per_prediction,cost_per_prediction`.
-2. Longer answers: check the prompt template and `max_tokens`; a model switch: check the version label.
-3. Cap `max_tokens` or roll back the prompt; tell finance if the spend matters.""",
+**Cost per answer at least 2x its trailing mean.** The alert names the top user and feature (`top_user`).
+1. Identify the source: `GET /v1/models/support-assistant/spenders?by=user&range=5m` (and `by=feature`).
+2. `GET /v1/models/support-assistant/metrics?names=tokens_per_prediction,cost_per_prediction`.
+3. One user: rate-limit them. Everyone: check the prompt template, `max_tokens`, a model switch.""",
+    "share": """\
+**One user spends a far larger share of the cost than usual** (the alert names them).
+1. `GET /v1/models/support-assistant/spenders?by=user&range=5m`: who, how much, on which feature.
+2. A script or a runaway agent loop on one account, or abuse: rate-limit or block the user.""",
     "nodata": """\
 **No events from this model.** Its drift alerts are muted while this fires (nothing to compare).
 1. Is the service up? Check its health endpoint and deploy log.
@@ -169,6 +173,19 @@ def rules_section(timings: DemoTimings) -> list[dict[str, Any]]:
             "for": _s(w),
             "owner": "#assistant-oncall",
             "runbook": _RUNBOOKS["cost"],
+        },
+        {
+            "name": "TopSpenderShareJump",
+            "model": "support-assistant",
+            "metric": "top_spender_share",
+            "kind": "relative",
+            "factor": 3,
+            "baseline": "mean",
+            **relative,
+            **one,
+            "for": _s(w),
+            "owner": "#assistant-oncall",
+            "runbook": _RUNBOOKS["share"],
         },
         {
             "name": "NoData",

@@ -69,14 +69,16 @@ class Timeline:
             if cause is not None
             else "no injected trouble explains it"
         )
+        who = f"  [top user {r.annotations['top_user']}]" if "top_user" in r.annotations else ""
         self.say(
             f"{format_wall_clock(r.at)}  NOTIFIED  {r.receiver:<12}  "
-            f"{r.alertname} {r.model} {r.severity} {r.status}  ({why})"
+            f"{r.alertname} {r.model} {r.severity} {r.status}  ({why}){who}"
         )
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every received alert, oldest first: receiver, at, alertname, model, severity, status, trouble
-        (None when unexpected) and delay (seconds after that trouble's injection)."""
+        (None when unexpected), delay (seconds after that trouble's injection), and the alert's summary
+        and annotations (where the receiver gets them)."""
         with self._lock:
             items = sorted(self.received, key=lambda x: x[0].at)
         return [
@@ -89,6 +91,8 @@ class Timeline:
                 "status": r.status,
                 "trouble": cause.name if cause else None,
                 "delay": r.at - cause.at if cause else None,
+                "summary": r.annotations.get("summary"),
+                "annotations": dict(r.annotations),
             }
             for r, cause in items
         ]

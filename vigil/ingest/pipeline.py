@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from vigil.ingest.batch import events_table, reserved, to_ipc
-from vigil.ingest.columnar import fast_table, from_events
+from vigil.ingest.columnar import fast_table, from_events, ndjson_table
 from vigil.ingest.redact import Redactor, scrub
 from vigil.ingest.validate import (
     BadRequest,
@@ -33,6 +33,7 @@ from vigil.ingest.validate import (
     check_records,
     decode_body,
     inflate,
+    is_ndjson,
     parse_body,
 )
 from vigil.ingest.vectors import vector_problems
@@ -101,6 +102,13 @@ class Ingestor:
         with another body is refused (409)."""
         data = inflate(body, content_encoding, self.limits)
         digest = hashlib.sha256(data).digest() if key else None
+        if is_ndjson(content_type) and data.strip():
+            wire = ndjson_table(data)  # every record valid, parsed without the GIL
+            if wire is not None:
+                if wire.num_rows > self.limits.max_records:
+                    n, limit = wire.num_rows, self.limits.max_records
+                    raise BadRequest(413, f"{n} records in one request is over the limit", limit=limit)
+                return self._accept(wire, np.arange(wire.num_rows), [], wire.num_rows, key, digest)
         return self.records(parse_body(data, content_type, self.limits), key, digest)
 
     def records(
@@ -119,6 +127,20 @@ class Ingestor:
             wire = from_events(checked.records) if checked.records else None
         if wire is None:
             return IngestResult(rejected=sorted(rejected, key=lambda r: r.index))
+        return self._accept(wire, positions, rejected, len(records), key, digest)
+
+    def _accept(
+        self,
+        wire: pa.Table,
+        positions: np.ndarray[Any, np.dtype[np.int64]],
+        rejected: list[Rejection],
+        n_records: int,
+        key: str | None,
+        digest: bytes | None,
+    ) -> IngestResult:
+        """Split checked ``wire`` rows by model, check them against each model's spec, log and hand
+        over the good ones. ``positions``: each row's index in the request; ``rejected``: records
+        refused so far."""
         now = self.clock()
         by_model: dict[str, pa.Table] = {}
         unknown: set[str] = set()
@@ -142,7 +164,7 @@ class Ingestor:
                 part = part.take(pa.array(keep))
             if part.num_rows:
                 by_model[name] = part
-        if unknown and not by_model and len(rejected) == len(records):
+        if unknown and not by_model and len(rejected) == n_records:
             first = sorted(unknown)[0]
             raise BadRequest(404, self.registry.unknown(first), known_models=self.registry.names())
         result = IngestResult(rejected=sorted(rejected, key=lambda r: r.index))

@@ -29,6 +29,7 @@ __all__ = [
     "check_records",
     "decode_body",
     "inflate",
+    "is_ndjson",
     "parse_body",
 ]
 
@@ -93,12 +94,16 @@ def inflate(body: bytes, content_encoding: str | None, limits: Limits) -> bytes:
     return body
 
 
+def is_ndjson(content_type: str | None) -> bool:
+    """Whether a body of ``content_type`` is NDJSON (one record a line) rather than JSON."""
+    return "ndjson" in (content_type or "") or "jsonl" in (content_type or "")
+
+
 def parse_body(body: bytes, content_type: str | None, limits: Limits) -> list[Any]:
     """The records in a decompressed body: a JSON array, one JSON object, or NDJSON."""
     if not body.strip():
         raise BadRequest(400, "empty body; send a JSON array of records or NDJSON")
-    ndjson = "ndjson" in (content_type or "") or "jsonl" in (content_type or "")
-    if ndjson:
+    if is_ndjson(content_type):
         records = [_loads(line, i + 1) for i, line in enumerate(body.splitlines()) if line.strip()]
     else:
         data = _loads(body, None)

@@ -459,6 +459,7 @@ class Aggregator:
                 if window is None:
                     window = p.loaded.get(key) or WindowState(sample_size=sample_size)
                     self._windows[key] = window
+                window.track_spend(spec.spend if spec is not None else None)
                 window.update(part, data, p.template, self._rng)
                 self._dirty.add(key)
                 _add_totals(self.totals.setdefault((key.model, key.version), {}), part)

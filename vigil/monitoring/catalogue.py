@@ -64,6 +64,20 @@ def _window(fn: Callable[[WindowState, float, str], float]) -> Callable[[Step, s
     return compute
 
 
+_MIN_PRICED_CALLS = 20
+"""Fewer priced calls than this in a step and one user's share of them says nothing (one call is 100%)."""
+
+
+def _top_share(w: WindowState, tag: str) -> float:
+    """The costliest value's share of the window's cost (NaN without cost, without that tag, or with
+    fewer than ``_MIN_PRICED_CALLS`` priced calls)."""
+    spenders = w.spend.get(tag)
+    total = w.cost.mean * w.cost.count if w.cost.count else 0.0
+    if spenders is None or not spenders.cost or not total > 0 or w.cost.count < _MIN_PRICED_CALLS:
+        return math.nan
+    return min(max(spenders.cost.values()) / total, 1.0)
+
+
 def _output_mean(
     window: Callable[[WindowState, str], float], rows: Callable[[Joined, str], float]
 ) -> Callable[[Step, str | None], float | None]:
@@ -247,6 +261,13 @@ CATALOGUE: dict[str, Metric] = {
             "USD",
             "window",
             _window(lambda w, s, t: w.cost.mean if w.cost.count else math.nan),
+        ),
+        Metric(
+            "top_spender_share",
+            "the costliest user's share of the cost (`user` of `spend.by`; steps of 20 priced calls or more)",
+            "ratio",
+            "window",
+            _window(lambda w, s, t: _top_share(w, "user")),
         ),
         Metric(
             "tokens_per_prediction",

@@ -26,7 +26,7 @@ KIND = "hour"
 
 
 def service(state: WindowState) -> WindowState:
-    """The service part of ``state``: no profile, no sample, no error kinds."""
+    """The service part of ``state`` (its spend too): no profile, no sample, no error kinds."""
     return WindowState(
         events=state.events,
         errors=state.errors,
@@ -36,6 +36,7 @@ def service(state: WindowState) -> WindowState:
         tokens_out=state.tokens_out,
         cost=state.cost,
         sample_size=0,
+        spend=state.spend,
     )
 
 

@@ -17,7 +17,10 @@ latency the span's duration, its error the span's ERROR status (``error.type``, 
 else ``error``), its tokens as sent, its cost from an attribute where the instrumentation gives one,
 else from the config's price table (``pricing:``, by provider and model, cached input tokens at their
 own price; the table's version then a segment, ``pricing``), and as segments the provider's model name
-(``llm_model``: the response's, else the request's), the provider and the operation. ``request_id`` is
+(``llm_model``: the response's, else the request's), the provider, the operation, the ``user``
+(``user.id``, ``enduser.id``), the ``feature`` (``app.feature``, ``feature``, ``http.route``), the
+``session`` (``session.id``) and the ``conversation`` (``gen_ai.conversation.id``), which ``spend:`` can
+sum cost by. ``request_id`` is
 the trace id (hex), so feedback and labels sent for the trace join its first LLM call. Prompts and
 completions are read apart (``vigil.otlp.content``) and added by ``traces.events``.
 """
@@ -54,6 +57,10 @@ _CACHED = (
     "gen_ai.usage.cache_read_input_tokens",
     "llm.token_count.prompt_details.cache_read",
 )
+_USER = ("user.id", "enduser.id")
+_FEATURE = ("app.feature", "feature", "http.route")
+_SESSION = ("session.id",)
+_CONVERSATION = ("gen_ai.conversation.id",)
 _MARKERS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "llm.request.type")
 
 
@@ -89,6 +96,10 @@ def to_event(
             ("llm_model", _first(attributes, _MODEL)),
             ("provider", _first(attributes, _PROVIDER)),
             ("operation", _first(attributes, _OPERATION)),
+            ("user", _first(attributes, _USER)),
+            ("feature", _first(attributes, _FEATURE)),
+            ("session", _first(attributes, _SESSION)),
+            ("conversation", _first(attributes, _CONVERSATION)),
         )
         if value is not None
     }

@@ -48,6 +48,7 @@ from vigil.server.api import (
     queries,
     rules,
     silences,
+    spend,
 )
 from vigil.server.keyring import Keyring
 from vigil.server.prometheus import Exporter
@@ -64,6 +65,7 @@ _API = (
     queries,
     quality,
     fairness,
+    spend,
     alerts,
     silences,
     incidents,

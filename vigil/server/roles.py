@@ -64,6 +64,7 @@ ROUTES: dict[str, Need] = {
     "GET /v1/models": "viewer",
     "GET /v1/models/{model}": "viewer",
     "GET /v1/models/{model}/metrics": "viewer",
+    "GET /v1/models/{model}/spenders": "viewer",
     "GET /v1/models/{model}/drift": "viewer",
     "GET /v1/models/{model}/quality": "viewer",
     "GET /v1/models/{model}/fairness": "viewer",

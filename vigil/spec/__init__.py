@@ -27,7 +27,7 @@ from vigil.spec.fields import (
     expand_env,
     suggest,
 )
-from vigil.spec.models import TASKS, Baseline, ModelSpec, Owner, PredictionBaseline, Retention, Task
+from vigil.spec.models import TASKS, Baseline, ModelSpec, Owner, PredictionBaseline, Retention, Spend, Task
 from vigil.spec.otlp import OtlpSettings
 from vigil.spec.pricing import Price, PricingSettings
 from vigil.spec.quality import QualitySettings
@@ -68,6 +68,7 @@ __all__ = [
     "Secret",
     "Section",
     "SecuritySettings",
+    "Spend",
     "Task",
     "check",
     "config_folder",

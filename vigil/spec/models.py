@@ -3,6 +3,7 @@ retention."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,6 +153,41 @@ class Fairness(Section):
         return value
 
 
+class Spend(Section):
+    """Cost and tokens per value of segment tags (``models.NAME.spend:``): each window keeps the ``top``
+    costliest values of each tag in ``by`` exactly and the rest as "other", so that
+    ``GET /v1/models/NAME/spenders?by=user`` and the ``top_spender_share`` metric can say who spends.
+    OTLP spans give ``user`` (``user.id``, ``enduser.id``), ``feature`` (``app.feature``, ``http.route``),
+    ``session`` and ``conversation``; SDK events give whatever segments they send."""
+
+    by: tuple[str, ...] = ("user", "feature")
+    top: Annotated[int, Field(ge=1, le=10_000)] = 100
+    """Values kept exactly per tag and window (the rest are summed as "other")."""
+
+    @field_validator("by", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("by")
+    @classmethod
+    def _once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise Invalid(Issue("lists a tag twice", "remove the repeat"))
+        for tag in value:
+            if not _TAG.fullmatch(tag):
+                raise Invalid(
+                    Issue(
+                        f"{as_written(tag)} is not a segment tag name",
+                        "use letters, digits, '_', '.' or '-' (at most 64), e.g. user or feature",
+                    )
+                )
+        return value
+
+
+_TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
 class ModelSpec(Section):
     """One monitored model (``models.NAME:``): an inference point declared as code."""
 
@@ -168,6 +204,8 @@ class ModelSpec(Section):
     fairness: Fairness | None = None
     """Protected attributes (among ``segments``) whose groups' fairness is reported (binary models)."""
     baseline: Baseline | None = None
+    spend: Spend = Field(default_factory=Spend)
+    """Who spends: cost and tokens per user and feature (segment tags), top spenders exact."""
     window: Duration = timedelta(minutes=1)
     sampling_rate: Annotated[float, Field(gt=0, le=1)] = 1.0
     """Share of events profiled (the rest are counted in service metrics only)."""

@@ -15,7 +15,8 @@ skipped):
   inactive with the rule's timing. States of keys not evaluated this time are passed through unchanged.
 * Alerts come from ``vigil.alerting.alert.alerts_for`` (a firing alert at every evaluation while firing,
   one resolved alert when it resolves), with the labels and annotations of
-  :mod:`vigil.alerting.evaluate.annotate`.
+  :mod:`vigil.alerting.evaluate.annotate` (a firing alert on a spend metric also names the costliest user
+  and feature: :mod:`vigil.alerting.evaluate.spend`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from vigil.alerting.alert import Alert, alerts_for
 from vigil.alerting.evaluate.annotate import annotations_for, labels_for
 from vigil.alerting.evaluate.source import MetricSource
+from vigil.alerting.evaluate.spend import spend_notes
 from vigil.alerting.rules.base import Evaluation, RuleBase
 from vigil.alerting.state import AlertState, step
 from vigil.spec import ModelSpec
@@ -60,5 +62,7 @@ def evaluate(
             prev = states.get(key, AlertState(timing=rule.timing))
             new = step(prev, ev.breached, ev.value, now)
             new_states[key] = new
-            alerts.extend(alerts_for(labels_for(ev, spec), prev, new, annotations_for(ev, spec)))
+            notes = annotations_for(ev, spec)
+            notes.update(spend_notes(ev, spec, source, notes["summary"]))
+            alerts.extend(alerts_for(labels_for(ev, spec), prev, new, notes))
     return new_states, alerts

@@ -29,7 +29,10 @@ once the 18:42 window closes, not at 19:00.
 * ``ConceptShift`` (binary): concept_shift over 1h > 0.5, i.e. 1 (warning): a realised figure fell outside
   the band estimated from the scores (quiet without a baseline of labelled scores).
 * ``MaeRise`` (regression): mae over 1h 20% above its 7-day median, likewise once labels exist.
-* ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean.
+* ``CostPerPredictionSpike`` (llm): cost_per_prediction over 1h 50% above its 7-day mean; the alert names
+  the costliest user and feature of the hour (``top_user``, ``top_feature``).
+* ``TopSpenderShareJump`` (llm): top_spender_share (the costliest user's share of the cost) over 15m 3×
+  its 7-day mean: one user suddenly spends most (abuse, a runaway loop); the alert names the user.
 * ``NegativeFeedbackSurge`` (llm): positive_feedback_rate over 1h 20% below its 7-day median (quiet
   until feedback has been given in at least 5 hourly windows).
 
@@ -98,7 +101,14 @@ DEFAULT_RUNBOOKS: dict[str, str] = {
     ),
     "CostPerPredictionSpike": (
         "Each prediction costs 50% more than last week's mean. Compare tokens in and out per prediction "
-        "(prompt growth, longer answers, retries) and check for a model or price change in the last deploy."
+        "(prompt growth, longer answers, retries) and check for a model or price change in the last deploy. "
+        "The alert names the source: the costliest user and feature of the hour (`top_user`, `top_feature`; "
+        "all of them: `GET /v1/models/{model}/spenders?by=user&range=1h`)."
+    ),
+    "TopSpenderShareJump": (
+        "One user spends a far larger share of the cost than usual (the alert names them). See who and how "
+        "much (`GET /v1/models/{model}/spenders?by=user&range=15m`, and `by=feature`): a script or a runaway "
+        "agent loop on one account, or abuse. Rate-limit or block the user if it is not legitimate use."
     ),
 }
 """A short inline runbook for each default rule (``{model}`` is the model's name)."""
@@ -141,6 +151,11 @@ def default_rules(model_name: str, spec: ModelSpec) -> list[DeclaredRule]:
             {"name": "CostPerPredictionSpike", "metric": "cost_per_prediction", "percent": 50}
             | relative_1h
             | {"baseline": "mean"}
+        )
+        specs.append(
+            {"name": "TopSpenderShareJump", "metric": "top_spender_share", "factor": 3}
+            | relative_1h
+            | {"window": "15m", "baseline": "mean"}
         )
         specs.append(
             {"name": "NegativeFeedbackSurge", "metric": "positive_feedback_rate", "op": "<", "percent": 20}
