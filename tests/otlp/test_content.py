@@ -77,7 +77,9 @@ def test_pending_joins_in_order_tells_late_content_and_forgets_by_time_and_size(
     now = [0.0]
     pending = Pending(ttl=10, budget=100, clock=lambda: now[0])
     assert pending.hold("t", "s1", Content(prompt="system: a"))
-    assert pending.hold("t", "s1", Content(prompt="user: b", completion="assistant: c"))
+    assert pending.hold("t", "s1", Content(prompt="user: b", completion="assistant: c"), record=(5, "b", "c"))
+    # the same log record again (an export retried after a lost answer): held once
+    assert pending.hold("t", "s1", Content(prompt="user: b", completion="assistant: c"), record=(5, "b", "c"))
     joined = {("t", "s1"): Content("system: a\nuser: b", "assistant: c")}
     assert pending.peek([("t", "s1"), ("t", "s2")]) == joined
     assert pending.peek([("t", "s1")]) == joined  # still held: a refused export is retried

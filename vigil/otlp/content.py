@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +196,8 @@ class _Held:
     completion: list[str] = field(default_factory=list)
     since: float = 0.0
     size: int = 0
+    records: set[Hashable] = field(default_factory=set)
+    """The records held (a log export retried after a lost answer sends them again)."""
 
 
 class Pending:
@@ -222,8 +224,10 @@ class Pending:
         self._size = 0
         self._lock = threading.Lock()
 
-    def hold(self, trace_id: str, span_id: str, content: Content) -> bool:
-        """Keep ``content`` for the span; False when that span was ingested already (late content)."""
+    def hold(self, trace_id: str, span_id: str, content: Content, record: Hashable = None) -> bool:
+        """Keep ``content`` for the span; False when that span was ingested already (late content).
+        ``record`` identifies the log record (its time and event name): one held already is not
+        added again."""
         key = (trace_id, span_id)
         now = self._clock()
         with self._lock:
@@ -233,6 +237,10 @@ class Pending:
             held = self._held.get(key)
             if held is None:
                 held = self._held[key] = _Held(since=now)
+            if record is not None:
+                if record in held.records:
+                    return True
+                held.records.add(record)
             added = 0
             for text, into in ((content.prompt, held.prompt), (content.completion, held.completion)):
                 if text is not None:

@@ -98,7 +98,9 @@ def sort(records: list[LogFacts], model_of: Callable[[str], str], content: Pendi
             said = from_event(record.event, record.body, record.attributes)
             if not said:
                 out.ignored += 1
-            elif content.hold(record.trace_id, record.span_id, said):
+            elif content.hold(
+                record.trace_id, record.span_id, said, (record.time_ns, said.prompt, said.completion)
+            ):
                 out.content += 1
             else:
                 out.late += 1
