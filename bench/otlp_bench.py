@@ -1,12 +1,16 @@
-"""OTLP span ingest: LLM spans per second into a real `vigil serve`, protobuf against OTLP/JSON.
+"""OTLP ingest: LLM spans and GenAI log records per second into a real `vigil serve`, protobuf against
+OTLP/JSON.
 
     .venv/bin/python bench/otlp_bench.py [--seconds 20] [--concurrency 4] [--spans 500]
 
 `vigil serve --otlp-port` on an embedded store in a temporary folder; a load loop posts pre-encoded
 export requests of `--spans` LLM spans each (GenAI attributes: operation, provider, request and response
 model, input and output tokens; a tenth failing) from `--concurrency` connections for `--seconds` per
-encoding, timing each acknowledgement. Afterwards the events the server counted are checked against the
-spans acknowledged. Prints one JSON line per encoding.
+encoding, timing each acknowledgement. Then the same with a prompt and a completion on each span (an
+e-mail and a phone number in the prompt: the scrubbing is in the figure), and `POST /v1/logs` requests of
+as many content log records (a `gen_ai.user.message` and a `gen_ai.choice` per call, held for spans that
+never come). Afterwards the events the server counted are checked against the spans acknowledged.
+Prints one JSON line per signal and encoding.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import httpx
 import numpy as np
 import orjson
 from google.protobuf import json_format
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -43,7 +49,13 @@ def _kv(key: str, value: str | int) -> KeyValue:
     return KeyValue(key=key, value=v)
 
 
-def request(rng: np.random.Generator, n: int, start_ns: int) -> ExportTraceServiceRequest:
+PROMPT = "My order {i} has not arrived; write to jo.smith@example.com or call +44 20 7946 0958."
+ANSWER = "I am sorry about order {i}: a replacement ships today."
+
+
+def request(
+    rng: np.random.Generator, n: int, start_ns: int, content: bool = False
+) -> ExportTraceServiceRequest:
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     rs.resource.attributes.append(_kv("service.name", "assistant"))
@@ -66,20 +78,38 @@ def request(rng: np.random.Generator, n: int, start_ns: int) -> ExportTraceServi
                 _kv("gen_ai.usage.output_tokens", int(rng.integers(10, 500))),
             ]
         )
+        if content:
+            s.attributes.extend(
+                [_kv("gen_ai.prompt", PROMPT.format(i=i)), _kv("gen_ai.completion", ANSWER.format(i=i))]
+            )
         if i % 10 == 0:
             s.status.code = Status.STATUS_CODE_ERROR
         spans.append(s)
     return req
 
 
-def otlp_json(req: ExportTraceServiceRequest) -> bytes:
+def log_request(rng: np.random.Generator, n: int, start_ns: int) -> ExportLogsServiceRequest:
+    """``n`` content log records: a user message and a choice for each of ``n // 2`` calls."""
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.append(_kv("service.name", "assistant"))
+    records = rl.scope_logs.add().log_records
+    for i in range(n // 2):
+        trace_id, span_id = rng.bytes(16), rng.bytes(8)
+        for name, text in (("gen_ai.user.message", PROMPT), ("gen_ai.choice", ANSWER)):
+            r = records.add(trace_id=trace_id, span_id=span_id, event_name=name, time_unix_nano=start_ns + i)
+            r.body.kvlist_value.values.append(_kv("content", text.format(i=i)))
+    return req
+
+
+def otlp_json(req: Message) -> bytes:
     """OTLP/JSON: protobuf's JSON mapping with the ids as hex."""
     data: Any = json_format.MessageToDict(req)
-    for rs in data["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for span in ss["spans"]:
+    for resource in data.get("resourceSpans") or data.get("resourceLogs") or ():
+        for scope in resource.get("scopeSpans") or resource.get("scopeLogs") or ():
+            for item in scope.get("spans") or scope.get("logRecords") or ():
                 for key in ("traceId", "spanId"):
-                    span[key] = base64.b64decode(span[key]).hex()
+                    item[key] = base64.b64decode(item[key]).hex()
     return orjson.dumps(data)
 
 
@@ -120,10 +150,11 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     now_ns = time.time_ns()
-    requests = [request(rng, args.spans, now_ns - 600 * 10**9 + k * 10**9) for k in range(16)]
-    encodings = {
-        "protobuf": ("application/x-protobuf", [r.SerializeToString() for r in requests]),
-        "json": ("application/json", [otlp_json(r) for r in requests]),
+    starts = [now_ns - 600 * 10**9 + k * 10**9 for k in range(16)]
+    runs: dict[tuple[str, str], list[Message]] = {
+        ("spans", "/v1/traces"): [request(rng, args.spans, t) for t in starts],
+        ("spans_with_content", "/v1/traces"): [request(rng, args.spans, t, content=True) for t in starts],
+        ("log_records", "/v1/logs"): [log_request(rng, args.spans, t) for t in starts],
     }
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "vigil.yaml").write_text(CONFIG)
@@ -141,18 +172,23 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             total = 0
-            for name, (ctype, bodies) in encodings.items():
-                got = asyncio.run(load(url + "/v1/traces", bodies, ctype, args.seconds, args.concurrency))
-                spans = got["requests"] * args.spans
-                total += spans
-                waits = np.array(got["waits"]) * 1000
-                size = sum(len(b) for b in bodies) / len(bodies)
-                print(
-                    f'{{"encoding": "{name}", "spans_per_s": {spans / got["seconds"]:.0f}, '
-                    f'"requests": {got["requests"]}, "request_bytes": {size:.0f}, '
-                    f'"ack_p50_ms": {np.percentile(waits, 50):.1f}, '
-                    f'"ack_p99_ms": {np.percentile(waits, 99):.1f}}}'
-                )
+            for (signal, path), requests in runs.items():
+                for name, ctype, bodies in (
+                    ("protobuf", "application/x-protobuf", [r.SerializeToString() for r in requests]),
+                    ("json", "application/json", [otlp_json(r) for r in requests]),
+                ):
+                    got = asyncio.run(load(url + path, bodies, ctype, args.seconds, args.concurrency))
+                    items = got["requests"] * args.spans
+                    total += items if path == "/v1/traces" else 0
+                    waits = np.array(got["waits"]) * 1000
+                    size = sum(len(b) for b in bodies) / len(bodies)
+                    rate = items / got["seconds"]
+                    print(
+                        f'{{"signal": "{signal}", "encoding": "{name}", "per_s": {rate:.0f}, '
+                        f'"requests": {got["requests"]}, "request_bytes": {size:.0f}, '
+                        f'"ack_p50_ms": {np.percentile(waits, 50):.1f}, '
+                        f'"ack_p99_ms": {np.percentile(waits, 99):.1f}}}'
+                    )
             counted = 0.0
             for _ in range(60):
                 series = httpx.get(

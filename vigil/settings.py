@@ -36,8 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
         "otlp_port",
         0,
         "VIGIL_OTLP_PORT",
-        "Also listen on this port (OTLP/HTTP's is 4318) for OpenTelemetry exporters: POST /v1/traces. "
-        "0: only on --port, which takes it too.",
+        "Also listen on this port (OTLP/HTTP's is 4318) for OpenTelemetry exporters: POST /v1/traces, "
+        "/v1/logs and /v1/metrics. 0: only on --port, which takes them too.",
     ),
     Setting(
         "writer",

@@ -178,6 +178,16 @@ def test_the_answers_are_what_the_document_says(app: FastAPI) -> None:
             "resourceSpans": [{"resource": {"attributes": [service]}, "scopeSpans": [{"spans": [span]}]}]
         }
         call("POST", "/v1/traces", INGEST, json=export)
+        verdict = [
+            {"key": "gen_ai.evaluation.name", "value": {"stringValue": "relevance"}},
+            {"key": "gen_ai.evaluation.score.value", "value": {"doubleValue": 0.5}},
+        ]
+        record = {"traceId": "ab" * 16, "eventName": "gen_ai.evaluation.result", "attributes": verdict}
+        logs = {
+            "resourceLogs": [{"resource": {"attributes": [service]}, "scopeLogs": [{"logRecords": [record]}]}]
+        }
+        call("POST", "/v1/logs", INGEST, json=logs)  # an unknown service: partial success
+        call("POST", "/v1/metrics", INGEST, json={"resourceMetrics": []})
         assert app.state.vigil.aggregator.wait_idle(10)
         call("GET", "/v1/models")
         call("POST", "/v1/models", json={"name": "new", "task": "binary", "owner": {"team": "x"}})

@@ -354,7 +354,7 @@ def serve(**given: Any) -> None:
         prepare_process()
         ports = [int(s["port"]), *([int(s["otlp_port"])] if int(s["otlp_port"]) else [])]
         if len(ports) > 1:
-            log.info("OTLP/HTTP on http://%s:%s/v1/traces", s["host"], ports[1])
+            log.info("OTLP/HTTP on http://%s:%s (/v1/traces, /v1/logs, /v1/metrics)", s["host"], ports[1])
         quiet: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None}
         sockets = [uvicorn.Config(app, host=s["host"], port=p, **quiet).bind_socket() for p in ports]
         uvicorn.Server(uvicorn.Config(app, **quiet)).run(sockets=sockets)

@@ -22,7 +22,7 @@ own price; the table's version then a segment, ``pricing``), and as segments the
 ``session`` (``session.id``) and the ``conversation`` (``gen_ai.conversation.id``), which ``spend:`` can
 sum cost by. ``request_id`` is
 the trace id (hex), so feedback and labels sent for the trace join its first LLM call. Prompts and
-completions are not kept.
+completions are read apart (``vigil.otlp.content``) and added by ``traces.events``.
 """
 
 from __future__ import annotations

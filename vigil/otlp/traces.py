@@ -1,37 +1,38 @@
-"""OTLP trace export requests (``POST /v1/traces``): decoded from protobuf or OTLP/JSON, their LLM spans
-turned into Vigil events, and the answer the OTLP specification gives.
-
-OTLP/JSON differs from protobuf's own JSON mapping in ways that matter here: trace and span ids are hex
-strings, not base64 (the specification's "JSON Protobuf Encoding"), and int64 values may be strings. Both
-encodings are read into the same ``SpanFacts``. Unknown fields are ignored, as the specification asks of
-receivers.
+"""OTLP trace export requests (``POST /v1/traces``): decoded from protobuf or OTLP/JSON (``vigil.otlp.wire``),
+their LLM spans turned into Vigil events, and the answer the OTLP specification gives. Both encodings are
+read into the same ``SpanFacts``.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from vigil.errors import InputError
+from vigil.otlp import wire
+from vigil.otlp.content import Pending, from_span
 from vigil.otlp.genai import is_llm, to_event
+from vigil.otlp.wire import JSON, PROTOBUF, hex_id, json_attributes, value
 from vigil.spec.pricing import PricingSettings
 
-__all__ = ["JSON", "PROTOBUF", "Decoded", "SpanFacts", "answer", "decode", "events"]
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
+__all__ = [
+    "EVALUATION",
+    "JSON",
+    "PROTOBUF",
+    "Decoded",
+    "SpanFacts",
+    "answer",
+    "decode",
+    "evaluation",
+    "events",
+]
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Decoded:
     """Spans in the request."""
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    """(trace id, span id) of the LLM spans whose content was looked up: ``Pending.done`` once stored."""
 
 
 @dataclass(frozen=True)
@@ -67,33 +70,31 @@ class SpanFacts:
 
 def decode(body: bytes, content_type: str) -> list[SpanFacts]:
     """The spans of the export request in ``body``: protobuf (``application/x-protobuf``) or OTLP/JSON
-    (``application/json``, read as JSON directly: protobuf's JSON parser is 40 times slower). Raises
-    ``InputError`` for a body that is not one (the endpoint answers 400)."""
-    if content_type == PROTOBUF:
-        request = ExportTraceServiceRequest()
-        try:
-            request.ParseFromString(body)
-        except DecodeError as exc:
-            raise InputError(
-                f"the body is not an OTLP ExportTraceServiceRequest in protobuf: {exc}"
-            ) from None
+    (``application/json``). Raises ``InputError`` for a body that is not one (the endpoint answers 400)."""
+    request = wire.parse(body, content_type, ExportTraceServiceRequest)
+    if isinstance(request, ExportTraceServiceRequest):
         return list(_from_protobuf(request))
     try:
-        data = orjson.loads(body) if body.strip() else {}
-        if not isinstance(data, dict):
-            raise TypeError(f"a JSON {type(data).__name__}, not an object")
-        return list(_from_json(data))
-    except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        return list(_from_json(request))  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise InputError(f"the body is not an OTLP trace export request in OTLP/JSON: {exc}") from None
 
 
 def events(
-    spans: list[SpanFacts], model_of: Callable[[str], str], pricing: PricingSettings | None = None
+    spans: list[SpanFacts],
+    model_of: Callable[[str], str],
+    pricing: PricingSettings | None = None,
+    content: Pending | None = None,
 ) -> Decoded:
     """The events of the LLM spans among ``spans`` and the evaluations any span carries; ``model_of``
-    names the Vigil model of a service, and ``pricing`` prices the spans that carry no cost."""
+    names the Vigil model of a service, and ``pricing`` prices the spans that carry no cost. With
+    ``content``, each event keeps its prompt (feature ``prompt``) and completion (``prediction``), from
+    the span's attributes or else from the log records ``content`` holds for it (unscrubbed: the
+    caller scrubs, and calls ``content.done(keys)`` once the events are stored); without, they are
+    dropped."""
     out = Decoded(spans=len(spans))
     models: dict[str, str] = {}
+    said: list[tuple[dict[str, Any], Any, tuple[str, str]]] = []
 
     def model_of_span(span: SpanFacts) -> str:
         found = models.get(span.service)
@@ -112,23 +113,35 @@ def events(
             out.problems.append(f"span {span.span_id or '?'} has no start time")
             continue
         model = model_of_span(span)
-        out.events.append(
-            to_event(
-                model,
-                span.trace_id,
-                span.start_ns,
-                span.end_ns,
-                span.attributes,
-                span.message if span.failed else None,
-                pricing,
-            )
+        event = to_event(
+            model,
+            span.trace_id,
+            span.start_ns,
+            span.end_ns,
+            span.attributes,
+            span.message if span.failed else None,
+            pricing,
         )
+        out.events.append(event)
+        if content is not None:
+            said.append((event, from_span(span.attributes), (span.trace_id, span.span_id)))
+    if content is not None and said:
+        out.keys = [key for _, _, key in said]
+        held = content.peek(out.keys)
+        for event, found, key in said:
+            logged = held.get(key)
+            prompt = found.prompt or (logged.prompt if logged else None)
+            completion = found.completion or (logged.completion if logged else None)
+            if prompt is not None:
+                event.setdefault("features", {})["prompt"] = prompt
+            if completion is not None:
+                event["prediction"] = completion
     return out
 
 
 def _from_protobuf(request: ExportTraceServiceRequest) -> Iterator[SpanFacts]:
     for resource_spans in request.resource_spans:
-        resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+        resource = {kv.key: value(kv.value) for kv in resource_spans.resource.attributes}
         service = str(resource.get("service.name") or "unknown_service")
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
@@ -138,11 +151,14 @@ def _from_protobuf(request: ExportTraceServiceRequest) -> Iterator[SpanFacts]:
                     span.span_id.hex(),
                     span.start_time_unix_nano,
                     span.end_time_unix_nano,
-                    {kv.key: _value(kv.value) for kv in span.attributes},
+                    _with_content_events(
+                        {kv.key: value(kv.value) for kv in span.attributes},
+                        [(e.name, {kv.key: value(kv.value) for kv in e.attributes}) for e in span.events],
+                    ),
                     span.status.code == Status.STATUS_CODE_ERROR,
                     span.status.message,
                     _evaluations(
-                        (e.name, e.time_unix_nano, {kv.key: _value(kv.value) for kv in e.attributes})
+                        (e.name, e.time_unix_nano, {kv.key: value(kv.value) for kv in e.attributes})
                         for e in span.events
                     ),
                 )
@@ -150,7 +166,7 @@ def _from_protobuf(request: ExportTraceServiceRequest) -> Iterator[SpanFacts]:
 
 def _from_json(data: Mapping[str, Any]) -> Iterator[SpanFacts]:
     for resource_spans in data.get("resourceSpans") or ():
-        resource = _json_attributes((resource_spans.get("resource") or {}).get("attributes"))
+        resource = json_attributes((resource_spans.get("resource") or {}).get("attributes"))
         service = str(resource.get("service.name") or "unknown_service")
         for scope in resource_spans.get("scopeSpans") or ():
             for span in scope.get("spans") or ():
@@ -158,18 +174,24 @@ def _from_json(data: Mapping[str, Any]) -> Iterator[SpanFacts]:
                 code = status.get("code", 0)
                 yield SpanFacts(
                     service,
-                    _hex(span.get("traceId")),
-                    _hex(span.get("spanId")),
+                    hex_id(span.get("traceId")),
+                    hex_id(span.get("spanId")),
                     int(span.get("startTimeUnixNano") or 0),
                     int(span.get("endTimeUnixNano") or 0),
-                    _json_attributes(span.get("attributes")),
+                    _with_content_events(
+                        json_attributes(span.get("attributes")),
+                        [
+                            (e.get("name"), json_attributes(e.get("attributes")))
+                            for e in span.get("events") or ()
+                        ],
+                    ),
                     code in (2, "STATUS_CODE_ERROR"),
                     str(status.get("message") or ""),
                     _evaluations(
                         (
                             e.get("name"),
                             int(e.get("timeUnixNano") or 0),
-                            _json_attributes(e.get("attributes")),
+                            json_attributes(e.get("attributes")),
                         )
                         for e in span.get("events") or ()
                     ),
@@ -186,66 +208,38 @@ def _evaluations(
     """The evaluator name, numeric score and time of each ``gen_ai.evaluation.result`` event."""
     out = []
     for name, t, attributes in events:
-        score = attributes.get("gen_ai.evaluation.score.value")
-        evaluator = attributes.get("gen_ai.evaluation.name")
-        if (
-            name == EVALUATION
-            and isinstance(score, int | float)
-            and not isinstance(score, bool)
-            and evaluator
-        ):
-            out.append((str(evaluator), float(score), t / 1e9))
+        found = evaluation(attributes) if name == EVALUATION else None
+        if found is not None:
+            out.append((found[0], found[1], t / 1e9))
     return tuple(out)
 
 
-def _json_attributes(values: Any) -> dict[str, Any]:
-    return {kv["key"]: _json_value(kv.get("value") or {}) for kv in values or ()}
-
-
-def _json_value(value: Mapping[str, Any]) -> Any:
-    """An OTLP/JSON ``AnyValue``: int64 may come as a string; bytes are base64."""
-    for kind, found in value.items():
-        if kind == "intValue":
-            return int(found)
-        if kind == "doubleValue":
-            return float(found)
-        if kind == "arrayValue":
-            return [_json_value(v) for v in found.get("values") or ()]
-        if kind == "kvlistValue":
-            return _json_attributes(found.get("values"))
-        if kind == "bytesValue":
-            return base64.b64decode(found)
-        return found  # stringValue, boolValue
+def evaluation(attributes: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The evaluator and numeric score of a ``gen_ai.evaluation.result`` event (span or log); None when
+    it has no name or no numeric score (a label-only verdict)."""
+    score = attributes.get("gen_ai.evaluation.score.value")
+    evaluator = attributes.get("gen_ai.evaluation.name")
+    if isinstance(score, int | float) and not isinstance(score, bool) and evaluator:
+        return str(evaluator), float(score)
     return None
-
-
-def _hex(text: Any) -> str:
-    if text is None or text == "":
-        return ""
-    try:
-        return bytes.fromhex(text).hex()  # lower case, and a ValueError for what is not hex
-    except (ValueError, TypeError):
-        raise ValueError(f"trace and span ids are hex in OTLP/JSON; got {text!r}") from None
 
 
 def answer(rejected: int, message: str, content_type: str) -> tuple[bytes, str]:
     """The body of a successful export's answer, with ``partial_success`` when some spans were rejected,
     in the request's encoding."""
-    response = ExportTraceServiceResponse()
-    if rejected:
-        response.partial_success.rejected_spans = rejected
-        response.partial_success.error_message = message
-    if content_type == PROTOBUF:
-        return response.SerializeToString(), PROTOBUF
-    return json_format.MessageToJson(response, indent=None).encode(), JSON
+    return wire.answer(ExportTraceServiceResponse, "rejected_spans", rejected, message, content_type)
 
 
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind)
+_CONTENT_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": "gen_ai.completion"}
+"""The previous GenAI conventions' span events of a call's content, and the attribute each carries."""
+
+
+def _with_content_events(
+    attributes: dict[str, Any], span_events: Iterable[tuple[Any, Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """The span's attributes, with the prompt and completion of its content events where it has none."""
+    for name, found in span_events:
+        key = _CONTENT_EVENTS.get(name)
+        if key is not None and key not in attributes and found.get(key) is not None:
+            attributes[key] = found[key]
+    return attributes

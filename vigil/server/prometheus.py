@@ -8,8 +8,8 @@ Prometheus text format. Everything is read at scrape time from what the server a
 here is updated on the ingest path.
 
 Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_client``). Labels are only
-``model``, ``model_version``, ``outcome``/``token_type`` (two values each), ``feature`` (the first
-``MAX_FEATURES`` per model) and ``method``: never request ids, users or prompts.
+``model``, ``model_version``, ``outcome``/``token_type`` (a few values each), ``signal``, ``feature`` (the
+first ``MAX_FEATURES`` per model) and ``method``: never request ids, users or prompts.
 
 * ``vigil_build_info{version}`` (gauge, 1): the running Vigil.
 * ``vigil_start_time_seconds`` (gauge): when this process started; its counters count from then.
@@ -32,6 +32,10 @@ Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_cli
   ``vigil_quality_ece_ratio``, ``vigil_quality_mae``, ``vigil_quality_label_coverage_ratio``,
   ``vigil_quality_labelled``...); see ``vigil.server.prometheus_quality``.
 * ``vigil_aggregator_pending_events`` (gauge): events accepted but not folded into windows yet.
+* ``vigil_otlp_received_total{signal, outcome}`` (counter): OTLP items received: ``spans`` (``event``,
+  ``ignored``: not LLM calls, ``rejected``), ``log_records`` (``content``, ``late_content``: arrived
+  after its span, not stored, ``evaluation``, ``ignored``, ``rejected``), ``data_points``
+  (``genai_ignored``: the GenAI client metrics, ``ignored``: others; ``vigil.otlp.metrics`` says why).
 * ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
 Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.
@@ -176,6 +180,8 @@ class _VigilCollector:
         f.build.add_metric([], {"version": __version__})
         f.start.add_metric([], vigil.started_at)
         f.pending.add_metric([], float(vigil.aggregator.pending_rows))
+        for (signal, outcome), n in sorted(vigil.otlp_counts().items()):
+            f.otlp.add_metric([signal, outcome], float(n))
 
         models = dict(vigil.registry.items())
         by_model: dict[str, dict[str, dict[str, float]]] = {}
@@ -311,6 +317,11 @@ class _Families:
         self.pending = GaugeMetricFamily(
             "vigil_aggregator_pending_events", "Events accepted but not yet folded into windows."
         )
+        self.otlp = CounterMetricFamily(
+            "vigil_otlp_received",
+            "OTLP items received by this process, by signal (spans, log_records, data_points) and outcome.",
+            labels=["signal", "outcome"],
+        )
         self.errors = CounterMetricFamily(
             "vigil_metrics_collection_errors",
             "Model metric computations that failed during scrapes of this process (series left out).",
@@ -332,6 +343,7 @@ class _Families:
             self.dataset_drifted,
             self.evaluated,
             self.pending,
+            self.otlp,
             self.errors,
         ]
 

@@ -58,6 +58,8 @@ ROUTES: dict[str, Need] = {
     "POST /v1/host-metrics": "ingest",
     "POST /v1/feedback": "ingest",
     "POST /v1/traces": "ingest",
+    "POST /v1/logs": "ingest",
+    "POST /v1/metrics": "ingest",
     # reading
     "GET /v1/models": "viewer",
     "GET /v1/models/{model}": "viewer",

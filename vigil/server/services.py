@@ -5,7 +5,9 @@ no service for. Services write the store and the audit log; routes only read req
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +30,7 @@ from vigil.ingest.pipeline import Ingestor
 from vigil.ingest.validate import BadRequest, Limits
 from vigil.monitoring.aggregator import Aggregator
 from vigil.monitoring.query import Baselines, Query
+from vigil.otlp.content import Pending
 from vigil.registry import Registry
 from vigil.server.errors import Conflict, NotFound, UnknownModel
 from vigil.server.wire import iso
@@ -86,6 +89,10 @@ class Vigil:
         self._drift_pruned = 0.0
         self.remediator: Remediator | None = None
         """The remediation actions, when alerting is on (wired by the composition root)."""
+        self.otlp_content = Pending()
+        """Prompts and completions from OTLP log records, waiting for their spans."""
+        self._otlp_counts: Counter[tuple[str, str]] = Counter()
+        self._otlp_lock = threading.Lock()
 
     def _record_config_deploys(self, now: float) -> None:
         """A ``live:`` edited in the config since the store last recorded it is a deploy: record it now."""
@@ -112,6 +119,19 @@ class Vigil:
             return None
 
     # -- models ----------------------------------------------------------------------------------------------
+
+    def count_otlp(self, signal: str, **outcomes: int) -> None:
+        """Count OTLP items received (``vigil_otlp_received_total``): ``spans``, ``log_records`` or
+        ``data_points``, by outcome."""
+        with self._otlp_lock:
+            for outcome, n in outcomes.items():
+                if n:
+                    self._otlp_counts[signal, outcome] += n
+
+    def otlp_counts(self) -> dict[tuple[str, str], int]:
+        """OTLP items received since start, by (signal, outcome)."""
+        with self._otlp_lock:
+            return dict(self._otlp_counts)
 
     def otlp_model(self, service: str) -> str:
         """The model whose events an OpenTelemetry service's LLM spans are (``otlp.services``)."""
