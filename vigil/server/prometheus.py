@@ -32,6 +32,8 @@ Metrics (prefix ``vigil_``, base units, label values escaped by ``prometheus_cli
   ``vigil_quality_ece_ratio``, ``vigil_quality_mae``, ``vigil_quality_label_coverage_ratio``,
   ``vigil_quality_labelled``...); see ``vigil.server.prometheus_quality``.
 * ``vigil_aggregator_pending_events`` (gauge): events accepted but not folded into windows yet.
+* ``vigil_broker_pending_messages`` and ``vigil_broker_ack_pending_messages`` (gauges, with ``--broker``):
+  batches in the stream not delivered to a worker yet, and delivered but not acknowledged (the workers' lag).
 * ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
 Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.
@@ -176,6 +178,10 @@ class _VigilCollector:
         f.build.add_metric([], {"version": __version__})
         f.start.add_metric([], vigil.started_at)
         f.pending.add_metric([], float(vigil.aggregator.pending_rows))
+        lag = vigil.broker_lag()
+        if lag is not None:
+            f.broker_pending.add_metric([], float(lag.pending))
+            f.broker_ack_pending.add_metric([], float(lag.ack_pending))
 
         models = dict(vigil.registry.items())
         by_model: dict[str, dict[str, dict[str, float]]] = {}
@@ -311,6 +317,12 @@ class _Families:
         self.pending = GaugeMetricFamily(
             "vigil_aggregator_pending_events", "Events accepted but not yet folded into windows."
         )
+        self.broker_pending = GaugeMetricFamily(
+            "vigil_broker_pending_messages", "Batches in the broker's stream not delivered to a worker yet."
+        )
+        self.broker_ack_pending = GaugeMetricFamily(
+            "vigil_broker_ack_pending_messages", "Batches delivered to a worker and not acknowledged yet."
+        )
         self.errors = CounterMetricFamily(
             "vigil_metrics_collection_errors",
             "Model metric computations that failed during scrapes of this process (series left out).",
@@ -332,6 +344,7 @@ class _Families:
             self.dataset_drifted,
             self.evaluated,
             self.pending,
+            *([self.broker_pending, self.broker_ack_pending] if self.broker_pending.samples else []),
             self.errors,
         ]
 
