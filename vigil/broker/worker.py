@@ -133,7 +133,7 @@ class Worker:
             try:
                 messages = self.consumer.fetch(self.batch, min(0.5, self.flush_every))
             except Exception as exc:  # the broker is away: its client reconnects
-                log.warning("cannot fetch from the broker: %s", exc)
+                log.warning("cannot fetch from the broker: %r", exc)
                 stop.wait(1.0)
                 continue
             if messages:
