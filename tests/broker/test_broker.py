@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -75,6 +75,11 @@ def saved_events(store: Store, start: float = T0 - 60, end: float = NOW + 60) ->
     return sum(c.events for c in store.window_counts("m", 60, start, end))
 
 
+def vigil_store(client: TestClient) -> Store:
+    store: Store = client.app.state.vigil.store  # type: ignore[attr-defined]
+    return store
+
+
 def wait_for(what: Callable[[], bool], seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
     while not what():
@@ -84,16 +89,19 @@ def wait_for(what: Callable[[], bool], seconds: float = 15.0) -> None:
 
 @contextmanager
 def served(
-    url: str, stream: str, database: str, limits: StreamLimits = FAST, max_lag: int = 10_000
+    url: str,
+    stream: str,
+    database: str,
+    limits: StreamLimits = FAST,
+    max_lag: int = 10_000,
+    clock: Callable[[], float] = lambda: NOW,
 ) -> Iterator[tuple[TestClient, JetStreamPublisher]]:
     with ExitStack() as stack:
         publisher = JetStreamPublisher(url, stream, limits, lag_every=0.1)
         stack.callback(publisher.close)
         store = open_store(database)
         stack.callback(store.close)
-        app = create_app(
-            CONFIG, store, clock=lambda: NOW, flush_every=3600, publisher=publisher, max_lag=max_lag
-        )
+        app = create_app(CONFIG, store, clock=clock, flush_every=3600, publisher=publisher, max_lag=max_lag)
         yield stack.enter_context(TestClient(app)), publisher
 
 
@@ -128,17 +136,17 @@ def test_two_workers_give_the_numbers_of_the_direct_path(nats_url: str, stream: 
     with served(nats_url, stream, database) as (client, _), ExitStack() as workers:
         a = workers.enter_context(working(nats_url, stream, database, "a", batch=1))
         post(client, everything[:300])  # the first batch fixes the profile template
-        wait_for(lambda: saved_events(client.app.state.vigil.store) == 300)
+        wait_for(lambda: saved_events(vigil_store(client)) == 300)
         b = workers.enter_context(working(nats_url, stream, database, "b", batch=1))
         for i in range(300, 2400, 150):
             post(client, everything[i : i + 150])
         post(client, labels, "/v1/labels")
-        wait_for(lambda: saved_events(client.app.state.vigil.store) == 2400)
+        wait_for(lambda: saved_events(vigil_store(client)) == 2400)
         assert a.folded_events > 0 and b.folded_events > 0  # both folded part of the stream
         assert a.folded_events + b.folded_events == 2400
         params = {"names": NAMES, "step": 120, "from": T0, "to": NOW}
         via_broker = client.get("/v1/models/m/metrics", params=params).json()["series"]
-        writers = {c.writer for c in client.app.state.vigil.store.window_counts("m", 60, T0 - 60, NOW)}
+        writers = {c.writer for c in vigil_store(client).window_counts("m", 60, T0 - 60, NOW)}
         assert writers == {"a", "b"}
 
     with fresh_database() as direct_db:
@@ -161,7 +169,7 @@ def test_two_workers_give_the_numbers_of_the_direct_path(nats_url: str, stream: 
 class _DiesBeforeAck(JetStreamConsumer):
     """A worker's consumer whose process dies right after its save: nothing is acknowledged."""
 
-    def ack(self, messages: list[Message]) -> None:  # type: ignore[override]
+    def ack(self, messages: Sequence[Message]) -> None:
         pass
 
 
@@ -227,7 +235,7 @@ def test_a_duplicate_publish_is_counted_once(nats_url: str, stream: str, databas
         post(client, batch[:50], **{"Idempotency-Key": "file-1/chunk-1"})  # another key: new data
         assert publisher.lag_now().stream_messages == 2
         with working(nats_url, stream, database, "a") as a:
-            wait_for(lambda: saved_events(client.app.state.vigil.store) == 250)
+            wait_for(lambda: saved_events(vigil_store(client)) == 250)
         assert a.folded_events == 250
 
 
@@ -241,7 +249,7 @@ def test_a_full_stream_answers_503_with_retry_after(nats_url: str, stream: str, 
         assert int(r.headers["retry-after"]) >= 1
         assert "maximum messages exceeded" in r.json()["error"]
         with working(nats_url, stream, database, "a"):  # a worker drains the stream: taken again
-            wait_for(lambda: saved_events(client.app.state.vigil.store) == 20)
+            wait_for(lambda: saved_events(vigil_store(client)) == 20)
         post(client, events(10, "c"))
 
 

@@ -38,9 +38,17 @@ __all__ = ["worker"]
     help="This worker's writer name, unique among the workers and servers running (default: host:pid).",
 )
 @click.option("--flush-every", default=1.0, show_default=True, help="Seconds between saves (and acks).")
+@click.option("--batch", default=256, show_default=True, help="Most batches fetched at a time.")
 @click.option("--log-level", default="info", show_default=True, help="debug, info or warning.")
 def worker(
-    broker: str, stream: str, store: str, config: str, name: str | None, flush_every: float, log_level: str
+    broker: str,
+    stream: str,
+    store: str,
+    config: str,
+    name: str | None,
+    flush_every: float,
+    batch: int,
+    log_level: str,
 ) -> None:
     """Fold the events a `vigil serve --broker` publishes into the store's windows."""
     from vigil.broker.nats import JetStreamConsumer
@@ -74,7 +82,15 @@ def worker(
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        work = Worker(consumer, opened, registry, writer=writer, flush_every=flush_every, baselines=baseline)
+        work = Worker(
+            consumer,
+            opened,
+            registry,
+            writer=writer,
+            flush_every=flush_every,
+            batch=batch,
+            baselines=baseline,
+        )
         log.info("vigil worker %s: stream %s at %s, store %s", writer, stream, broker, opened.url)
         work.run(stop)
         log.info("vigil worker %s stopped: %d events folded", writer, work.folded_events)
