@@ -40,7 +40,10 @@ def test_a_worker_killed_mid_stream_and_started_again_counts_every_event_once(
     now = time.time()
     sent = events(6_000, "r", t0=now - 600, span=540)
     store = open_store(database)
-    total = lambda: saved_events(store, now - 3600, now + 60)  # noqa: E731
+
+    def total() -> int:
+        return saved_events(store, now - 3600, now + 60)
+
     with served(nats_url, stream, database, clock=time.time) as (client, publisher):
         for i in range(0, len(sent), 200):
             post(client, sent[i : i + 200])
