@@ -35,7 +35,7 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import CONFIG, _free_port, _load, events  # noqa: E402
+from ingest_bench import CONFIG, _free_port, _load, events
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -95,8 +95,10 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
         for k in range(workers or 0):
             started.append(
                 subprocess.Popen(
-                    [VIGIL, "worker", "--broker", NATS, "--stream", stream, "--store", store]
-                    + ["--config", str(tmp / "vigil.yaml"), "--name", f"w{k}"],
+                    [
+                        *(VIGIL, "worker", "--broker", NATS, "--stream", stream, "--store", store),
+                        *("--config", str(tmp / "vigil.yaml"), "--name", f"w{k}"),
+                    ],
                     **quiet,  # type: ignore[call-overload]
                 )
             )
