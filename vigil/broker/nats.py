@@ -220,7 +220,7 @@ class JetStreamConsumer(JetStream):
     async def _fetch(self, batch: int, timeout: float) -> list[Msg]:
         try:
             return await self._sub.fetch(batch, timeout=timeout)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the timeout
             return []
 
     def fetch(self, batch: int, timeout: float) -> list[Message]:
