@@ -221,6 +221,7 @@ def test_two_workers_folding_the_same_message_save_it_once(nats_url: str, stream
         stalled.fold(stalled.consumer.fetch(100, 2))  # the five others
         assert not stalled.save()  # refused: five of its messages are saved by b; folds the others again
         assert stalled.save()
+        assert (stalled.folded_events, stalled.skipped) == (500, 5)
         assert saved_events(store_a) == 1000
         wait_for(lambda: publisher.lag_now().behind == 0)
         stalled.consumer.close()

@@ -211,13 +211,13 @@ class Worker:
             self.store.save_windows(self.writer, rows, 0, folded=folded)
         except AlreadyFolded as exc:
             log.warning("%s; folding the others again on the saved windows", exc)
+            self.folded_events -= sum(from_ipc(m.payload).num_rows for m in self._unsaved.values())
             taken = [self._unsaved.pop(s) for s in sorted(exc.seqs) if s in self._unsaved]
             self.consumer.ack(taken)
             self.skipped += len(taken)
             again = list(self._unsaved.values())
             self._unsaved.clear()
             self.folder.forget()
-            self.folded_events -= sum(from_ipc(m.payload).num_rows for m in again)
             self._fold(again)
             return False
         except StoreError as exc:
