@@ -81,13 +81,14 @@ class JetStream:
 
     async def _connect(self) -> tuple[Client, JetStreamContext]:
         try:
-            nc = await nats.connect(
-                self.url, connect_timeout=3, allow_reconnect=True, max_reconnect_attempts=-1
+            connecting = nats.connect(
+                self.url, connect_timeout=2, max_reconnect_attempts=-1, error_cb=self._errored
             )
-        except (OSError, nats.errors.Error) as exc:
+            nc = await asyncio.wait_for(connecting, 6)
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
             raise VigilError(
-                f"cannot connect to NATS at {self.url}: {exc or type(exc).__name__} — check --broker "
-                "and that nats-server runs with JetStream (-js)"
+                f"cannot connect to NATS at {self.url}: {str(exc) or 'no answer within 6 s'} — check "
+                "--broker and that nats-server runs with JetStream (-js)"
             ) from None
         js = nc.jetstream(timeout=5)
         try:
@@ -119,6 +120,9 @@ class JetStream:
                 ),
             )
         return nc, js
+
+    async def _errored(self, exc: Exception) -> None:
+        log.warning("NATS at %s: %s", self.url, str(exc) or type(exc).__name__)  # one line, not a traceback
 
     async def _lag(self) -> Lag:
         consumer = await self._js.consumer_info(self.stream, self.durable)
@@ -196,7 +200,7 @@ class JetStreamPublisher(JetStream):
         except nats.js.errors.APIError as exc:
             raise Refused(f"the broker refused the batch: {exc.description or exc}", 1.0) from None
         except (nats.errors.Error, TimeoutError, OSError) as exc:
-            raise Refused(f"the broker did not answer: {exc or type(exc).__name__}", 2.0) from None
+            raise Refused(f"the broker did not answer: {str(exc) or type(exc).__name__}", 2.0) from None
         return int(ack.seq)
 
     def lag(self) -> Lag | None:
