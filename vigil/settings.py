@@ -46,6 +46,32 @@ SETTINGS: tuple[Setting, ...] = (
         "This process's name among the servers sharing a store (default: main, or host:port with "
         "PostgreSQL). Keep it stable across restarts: the process replays its own log.",
     ),
+    Setting(
+        "broker",
+        "",
+        "VIGIL_BROKER",
+        "A NATS JetStream URL (nats://HOST:4222): accepted events are published to its stream, answered once "
+        "the broker holds them, and folded by `vigil worker` processes. Empty: folded by this process.",
+    ),
+    Setting("broker_stream", "vigil", "VIGIL_BROKER_STREAM", "The JetStream stream (made when missing)."),
+    Setting(
+        "broker_max_bytes",
+        1 << 30,
+        "VIGIL_BROKER_MAX_BYTES",
+        "The stream's limit in bytes, set when it is made: past it, publishing is refused (503).",
+    ),
+    Setting(
+        "broker_max_messages",
+        100_000,
+        "VIGIL_BROKER_MAX_MESSAGES",
+        "The stream's limit in batches, set when it is made: past it, publishing is refused (503).",
+    ),
+    Setting(
+        "broker_max_lag",
+        10_000,
+        "VIGIL_BROKER_MAX_LAG",
+        "Batches published and not acknowledged by the workers past which events are refused (503).",
+    ),
     Setting("flush_every", 2.0, "VIGIL_FLUSH_EVERY", "Seconds between saves of the live windows."),
     Setting("max_body_bytes", 32 * 1024 * 1024, "VIGIL_MAX_BODY_BYTES", "Largest request body (413 above)."),
     Setting("max_records", 50_000, "VIGIL_MAX_RECORDS", "Most records in one request (413 above)."),

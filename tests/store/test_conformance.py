@@ -316,6 +316,7 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
     """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
     store.close()
     undo = [
+        "DROP TABLE folded",  # migration 8
         "DROP TABLE feedback",  # migration 7
         "DROP INDEX windows_counts",  # migration 6
         "ALTER TABLE windows DROP COLUMN errors",

@@ -25,6 +25,7 @@ from vigil.cli.ingest import ingest
 from vigil.cli.keys import keys
 from vigil.cli.rules import review, rules
 from vigil.cli.sop import sop
+from vigil.cli.worker import worker
 from vigil.drift import METHOD_NAMES
 from vigil.errors import InputError, VigilError
 
@@ -327,13 +328,17 @@ def serve(**given: Any) -> None:
         config = VigilConfig()
         log.warning("no %s: starting with no declared models", config_path)
     store = open_store(str(s["store"]))
+    publisher = None
     try:
         store.check(thorough=True)
         shared = str(s["store"]).startswith(("postgresql://", "postgres://"))
         writer = s["writer"] or (f"{socket.gethostname()}:{s['port']}" if shared else "main")
+        publisher = _publisher(s)
         app = create_app(
             config,
             store,
+            publisher=publisher,
+            max_lag=int(s["broker_max_lag"]),
             writer=writer,
             flush_every=float(s["flush_every"]),
             limits=Limits(int(s["max_body_bytes"]), int(s["max_records"])),
@@ -360,6 +365,18 @@ def serve(**given: Any) -> None:
         uvicorn.Server(uvicorn.Config(app, **quiet)).run(sockets=sockets)
     finally:
         store.close()  # when the start failed (after a clean stop, the app closed it already)
+        if publisher is not None:
+            publisher.close()
+
+
+def _publisher(s: dict[str, Any]) -> Any:
+    """The broker's publisher of ``vigil serve --broker`` (None without one)."""
+    if not s["broker"]:
+        return None
+    from vigil.broker.nats import JetStreamPublisher, StreamLimits
+
+    limits = StreamLimits(int(s["broker_max_bytes"]), int(s["broker_max_messages"]))
+    return JetStreamPublisher(str(s["broker"]), str(s["broker_stream"]), limits)
 
 
 @main.command()
@@ -395,3 +412,4 @@ main.add_command(ingest)
 main.add_command(keys)
 main.add_command(sop)
 main.add_command(estimate)
+main.add_command(worker)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
+from vigil.broker import Publisher, Refused
 from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events, ndjson_table
 from vigil.ingest.redact import Redactor, scrub
@@ -78,6 +79,8 @@ class Ingestor:
         limits: Limits | None = None,
         writer: str = "main",
         clock: Callable[[], float] = time.time,
+        publisher: Publisher | None = None,
+        max_lag: int = 10_000,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -86,6 +89,10 @@ class Ingestor:
         self.limits = limits or Limits()
         self.writer = writer
         self.clock = clock
+        self.publisher = publisher
+        """With a broker: accepted batches go to its stream (for ``vigil worker``), not to the store's log."""
+        self.max_lag = max_lag
+        """With a broker: past this many batches published and not folded by the workers, answer 503."""
         self._redactors: dict[str, tuple[ModelSpec, Redactor]] = {}
         self._in_log_order = threading.Lock()
         """Held from a batch's log append to its hand-over, so the aggregator folds this writer's batches
@@ -169,6 +176,8 @@ class Ingestor:
             raise BadRequest(404, self.registry.unknown(first), known_models=self.registry.names())
         result = IngestResult(rejected=sorted(rejected, key=lambda r: r.index))
         total = sum(t.num_rows for t in by_model.values())
+        if total and self.publisher is not None:
+            return self._publish(by_model, now, result, key, digest)
         if total and not self.aggregator.admit(total):
             raise BadRequest(503, "the server is catching up; retry shortly", retry_after=1)
         try:
@@ -192,6 +201,42 @@ class Ingestor:
         finally:
             if total:
                 self.aggregator.release(total)  # what was admitted but never logged
+        return result
+
+    def _publish(
+        self,
+        by_model: dict[str, pa.Table],
+        now: float,
+        result: IngestResult,
+        key: str | None,
+        digest: bytes | None,
+    ) -> IngestResult:
+        """Publish each model's part to the broker; answered once the broker holds every part. The message
+        id (the broker's deduplication) is the key, the model and the body's digest: a retry is stored once,
+        and the same key with another body is new data, not a duplicate dropped."""
+        assert self.publisher is not None
+        lag = self.publisher.lag()
+        if lag is not None and lag.behind > self.max_lag:
+            raise BadRequest(
+                503,
+                f"the workers are behind: {lag.behind} batches not folded yet (limit {self.max_lag}); "
+                "retry shortly",
+                retry_after=2,
+            )
+        for model, part in by_model.items():
+            spec, redactor = self._redactor(model)
+            table = events_table(part, spec, now, redactor)
+            msg_id = f"{key}:{model}:{(digest or b'').hex()[:32]}" if key else None
+            try:
+                self.publisher.publish(model, to_ipc(table), msg_id)
+            except Refused as exc:
+                accepted = (
+                    f" ({result.accepted} events of other models were accepted)" if result.accepted else ""
+                )
+                raise BadRequest(
+                    503, f"{exc.reason}; retry shortly{accepted}", retry_after=max(1, round(exc.retry_after))
+                ) from None
+            result.accepted += table.num_rows
         return result
 
     def _seen(self, key: str, digest: bytes | None) -> set[str]:

@@ -95,6 +95,7 @@ class Aggregator:
         self.store = store
         self.registry = registry
         self.writer = writer
+        self.source = writer  # whose predictions: keyed (model, source, seq), stored once
         self.clock = clock
         self.flush_every = flush_every
         self.max_pending_rows = max_pending_rows
@@ -400,7 +401,7 @@ class Aggregator:
                 for row in saved:
                     if row.writer == self.writer:
                         prepared.loaded[key] = WindowState.from_bytes(row.state)
-        predictions = prediction_batch(model, self.writer, max(seqs), table, spec)
+        predictions = prediction_batch(model, self.source, max(seqs), table, spec)
         if predictions is not None:
             self.store.put_predictions(predictions)
         return prepared

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil._version import __version__
 from vigil.actions.wiring import subscribe_remediation
 from vigil.alerting.engine import AlertEngine
+from vigil.broker import Publisher
 from vigil.config import VigilConfig
 from vigil.ingest.validate import Limits
 from vigil.monitoring.impact import Impact
@@ -121,11 +122,23 @@ def create_app(
     root: Path | None = None,
     flush_every: float = 2.0,
     close_store: bool = False,
+    publisher: Publisher | None = None,
+    max_lag: int = 10_000,
 ) -> FastAPI:
     """The ASGI app. The aggregator starts (replaying the log) when the app starts, and saves on stop;
-    with ``close_store`` (the process owns the store: ``vigil serve``) the store is closed last."""
+    with ``close_store`` (the process owns the store: ``vigil serve``) the store is closed last. With a
+    ``publisher``, accepted events go to the broker's stream for ``vigil worker`` (503 past ``max_lag``
+    batches not folded yet)."""
     vigil = Vigil(
-        config, store, clock=clock, writer=writer, limits=limits, root=root, flush_every=flush_every
+        config,
+        store,
+        clock=clock,
+        writer=writer,
+        limits=limits,
+        root=root,
+        flush_every=flush_every,
+        publisher=publisher,
+        max_lag=max_lag,
     )
     engine = alert_engine(config, vigil, clock=clock, writer=writer)
 

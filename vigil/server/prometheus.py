@@ -36,6 +36,8 @@ first ``MAX_FEATURES`` per model) and ``method``: never request ids, users or pr
   ``ignored``: not LLM calls, ``rejected``), ``log_records`` (``content``, ``late_content``: arrived
   after its span, not stored, ``evaluation``, ``ignored``, ``rejected``), ``data_points``
   (``genai_ignored``: the GenAI client metrics, ``ignored``: others; ``vigil.otlp.metrics`` says why).
+* ``vigil_broker_pending_messages`` and ``vigil_broker_ack_pending_messages`` (gauges, with ``--broker``):
+  batches in the stream not delivered to a worker yet, and delivered but not acknowledged (the workers' lag).
 * ``vigil_metrics_collection_errors_total`` (counter): model computations that failed in scrapes.
 
 Plus the standard ``process_*`` and ``python_*`` metrics of ``prometheus_client``.
@@ -182,6 +184,10 @@ class _VigilCollector:
         f.pending.add_metric([], float(vigil.aggregator.pending_rows))
         for (signal, outcome), n in sorted(vigil.otlp_counts().items()):
             f.otlp.add_metric([signal, outcome], float(n))
+        lag = vigil.broker_lag()
+        if lag is not None:
+            f.broker_pending.add_metric([], float(lag.pending))
+            f.broker_ack_pending.add_metric([], float(lag.ack_pending))
 
         models = dict(vigil.registry.items())
         by_model: dict[str, dict[str, dict[str, float]]] = {}
@@ -322,6 +328,12 @@ class _Families:
             "OTLP items received by this process, by signal (spans, log_records, data_points) and outcome.",
             labels=["signal", "outcome"],
         )
+        self.broker_pending = GaugeMetricFamily(
+            "vigil_broker_pending_messages", "Batches in the broker's stream not delivered to a worker yet."
+        )
+        self.broker_ack_pending = GaugeMetricFamily(
+            "vigil_broker_ack_pending_messages", "Batches delivered to a worker and not acknowledged yet."
+        )
         self.errors = CounterMetricFamily(
             "vigil_metrics_collection_errors",
             "Model metric computations that failed during scrapes of this process (series left out).",
@@ -344,6 +356,7 @@ class _Families:
             self.evaluated,
             self.pending,
             self.otlp,
+            *([self.broker_pending, self.broker_ack_pending] if self.broker_pending.samples else []),
             self.errors,
         ]
 

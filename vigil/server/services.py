@@ -24,6 +24,7 @@ from vigil.alerting.mute.deploys import DEPLOY_KIND, DeployAnnotation
 from vigil.alerting.mute.maintenance import MAINTENANCE_KIND, MaintenanceWindow
 from vigil.alerting.response.episodes import Episode, episode_of
 from vigil.alerting.response.incidents import Incident
+from vigil.broker import Lag, Publisher
 from vigil.config import VigilConfig
 from vigil.errors import InputError, StoreError
 from vigil.ingest.pipeline import Ingestor
@@ -65,6 +66,8 @@ class Vigil:
         limits: Limits | None = None,
         root: Path | None = None,
         flush_every: float = 2.0,
+        publisher: Publisher | None = None,
+        max_lag: int = 10_000,
     ) -> None:
         self.config = config
         self.store = store
@@ -81,7 +84,15 @@ class Vigil:
             baselines=self._template_baseline,
         )
         self.ingestor = Ingestor(
-            self.registry, store, self.aggregator, config.security, limits=limits, writer=writer, clock=clock
+            self.registry,
+            store,
+            self.aggregator,
+            config.security,
+            limits=limits,
+            writer=writer,
+            clock=clock,
+            publisher=publisher,
+            max_lag=max_lag,
         )
         self.query = Query(store, self.registry, self.aggregator, self.baselines, clock)
         self.aggregator.maintained = self._after_maintenance
@@ -187,8 +198,19 @@ class Vigil:
                 else f"{events} events cannot be folded (batch {first.seq} of {first.model}: "
                 f"{first.reason}); they are kept in the store's log"
             )
+        lag = self.broker_lag()
+        if lag is not None and lag.behind > self.ingestor.max_lag:
+            problems.append(
+                f"the workers are behind: {lag.behind} batches published and not folded yet (limit "
+                f"{self.ingestor.max_lag}); events are refused (503) until they catch up: start more workers"
+            )
         status = "unavailable" if down else "degraded" if problems else "ok"
         return Health(status, problems, summaries["held"], summaries["quarantined"])
+
+    def broker_lag(self) -> Lag | None:
+        """The workers' lag behind the broker's stream (None without a broker, or not read yet)."""
+        publisher = self.ingestor.publisher
+        return publisher.lag() if publisher is not None else None
 
     def audit(self, since: float, target: str | None, limit: int) -> list[AuditEntry]:
         """The audit log from ``since`` (only ``target``'s), oldest first, at most ``limit`` (1–10,000)."""

@@ -48,6 +48,10 @@ SAVE_WINDOW = """INSERT INTO windows (model, version, resolution, start, writer,
     VALUES (%s, %s, %s, %s, %s, %s, %b, %s)
     ON CONFLICT (model, resolution, start, version, writer) DO UPDATE SET
     events = excluded.events, state = excluded.state, errors = excluded.errors"""
+FOLDED_OVERLAP = """SELECT first, last, writer FROM folded
+    WHERE stream = %s AND first <= %s AND last >= %s"""
+PUT_FOLDED = """INSERT INTO folded VALUES (%s, %s, %s, %s, %s) ON CONFLICT (stream, first) DO NOTHING"""
+FORGET_FOLDED = "DELETE FROM folded WHERE stream = %s AND last < %s"
 SAVE_CHECKPOINT = """INSERT INTO checkpoints VALUES (%s, %s)
     ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq"""
 WINDOWS = """SELECT model, version, resolution, start, writer, events, state, errors FROM windows

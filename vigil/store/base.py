@@ -34,11 +34,12 @@ Times are seconds since the epoch (UTC) as floats; window starts are whole secon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
+    "AlreadyFolded",
     "ApiKeyRecord",
     "AuditEntry",
     "HeldBatch",
@@ -51,6 +52,7 @@ __all__ = [
     "PredictionBatch",
     "Record",
     "Store",
+    "StreamRanges",
     "WindowCount",
     "WindowRow",
     "WindowSum",
@@ -104,6 +106,25 @@ class HeldBatch:
     kind: str
     reason: str
     since: float
+
+
+@dataclass(frozen=True)
+class StreamRanges:
+    """Messages of a broker's stream folded into a writer's windows: inclusive ranges of stream sequence
+    numbers, saved with the windows that hold them (see ``Store.save_windows``)."""
+
+    stream: str
+    ranges: tuple[tuple[int, int], ...]
+
+
+class AlreadyFolded(Exception):
+    """``save_windows`` refused: messages it would record as folded are recorded already (another writer
+    folded and saved them first: a redelivery). ``seqs``: the stream sequence numbers concerned."""
+
+    def __init__(self, stream: str, seqs: set[int]) -> None:
+        super().__init__(f"{len(seqs)} messages of stream {stream!r} are folded already")
+        self.stream = stream
+        self.seqs = seqs
 
 
 @dataclass(frozen=True)
@@ -329,10 +350,22 @@ class Store(Protocol):
         checkpoint: int,
         hold: Sequence[HeldBatch] = (),
         release: Sequence[int] = (),
+        folded: StreamRanges | None = None,
     ) -> None:
         """Upsert ``rows`` (key: model, version, resolution, start, writer), set the writer's checkpoint,
-        record ``hold`` as held and forget the held batches ``release`` (folded now), all in one
-        transaction."""
+        record ``hold`` as held and forget the held batches ``release`` (folded now), and record the
+        broker messages ``folded`` into them, all in one transaction. Savers of one stream take turns;
+        when another writer's saved ranges overlap ``folded``, nothing is saved and ``AlreadyFolded``
+        names the messages (the same ranges of the same writer again: a retried commit, saved again)."""
+        ...
+
+    def folded_seqs(self, stream: str, seqs: Sequence[int]) -> set[int]:
+        """Which of ``seqs`` (stream sequence numbers) some writer saved as folded."""
+        ...
+
+    def forget_folded(self, stream: str, below: int) -> int:
+        """Forget the folded ranges of ``stream`` that end below ``below`` (messages the stream no longer
+        holds, never redelivered); returns how many."""
         ...
 
     def window_models(self) -> list[str]:
@@ -467,3 +500,27 @@ class Store(Protocol):
         """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holder's
         lease has not expired. Atomic: of servers racing for a free lease, exactly one gets it."""
         ...
+
+
+def overlap(
+    folded: StreamRanges, writer: str, saved: Callable[[int, int], Sequence[Sequence[object]]]
+) -> set[int]:
+    """The messages of ``folded`` that another save recorded already; ``saved(first, last)`` reads the
+    saved ranges (first, last, writer) overlapping one range. The same range of the same writer is a
+    retried commit, not a redelivery. For the backends."""
+    taken: set[int] = set()
+    for first, last in folded.ranges:
+        for row in saved(first, last):
+            lo, hi = int(row[0]), int(row[1])  # type: ignore[call-overload]
+            if (lo, hi, row[2]) != (first, last, writer):
+                taken.update(range(max(first, lo), min(last, hi) + 1))
+    return taken
+
+
+def within(seqs: Sequence[int], ranges: Sequence[Sequence[object]]) -> set[int]:
+    """Which of ``seqs`` fall in one of ``ranges`` ((first, last, ...) rows). For the backends."""
+    out: set[int] = set()
+    for row in ranges:
+        first, last = int(row[0]), int(row[1])  # type: ignore[call-overload]
+        out.update(s for s in seqs if first <= s <= last)
+    return out

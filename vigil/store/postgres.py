@@ -38,6 +38,7 @@ from vigil.store._pg import Conn as _Conn
 from vigil.store._pg import bulk_insert, int_bound, mask_password, one_line, rollback, where
 from vigil.store._pg import float_or_none as _f
 from vigil.store.base import (
+    AlreadyFolded,
     ApiKeyRecord,
     AuditEntry,
     FeedbackRow,
@@ -50,9 +51,12 @@ from vigil.store.base import (
     ModelRecord,
     PredictionBatch,
     Record,
+    StreamRanges,
     WindowCount,
     WindowRow,
     WindowSum,
+    overlap,
+    within,
 )
 from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS
 
@@ -60,6 +64,9 @@ __all__ = ["PostgresStore", "mask_password"]
 
 _T = TypeVar("_T")
 
+_FOLD_LOCK = 0x5647_4C46
+"""pg_advisory_xact_lock's first key while saving folded broker messages ("VGLF"); the second: the stream's
+hash."""
 # pg_advisory_xact_lock key of schema migrations: "VIGL" + 1.
 _MIGRATION_LOCK = 0x5649_474C_0000_0001
 
@@ -295,6 +302,7 @@ class PostgresStore:
         checkpoint: int,
         hold: Sequence[HeldBatch] = (),
         release: Sequence[int] = (),
+        folded: StreamRanges | None = None,
     ) -> None:
         params = [
             (r.model, r.version, r.resolution, r.start, r.writer, r.events, r.state, r.errors) for r in rows
@@ -304,6 +312,19 @@ class PostgresStore:
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
+                if folded is not None:  # savers of one stream take turns, so the overlap check holds
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_FOLD_LOCK, folded.stream))
+                    taken = overlap(
+                        folded,
+                        writer,
+                        lambda lo, hi: cur.execute(sql.FOLDED_OVERLAP, (folded.stream, hi, lo)).fetchall(),
+                    )
+                    if taken:
+                        raise AlreadyFolded(folded.stream, taken)
+                    now = time.time()
+                    cur.executemany(
+                        sql.PUT_FOLDED, [(folded.stream, lo, hi, writer, now) for lo, hi in folded.ranges]
+                    )
                 if held:
                     cur.executemany(sql.HOLD, held)
                 if released:
@@ -313,6 +334,14 @@ class PostgresStore:
                 cur.execute(sql.SAVE_CHECKPOINT, (writer, checkpoint))
 
         self._run(work)
+
+    def folded_seqs(self, stream: str, seqs: Sequence[int]) -> set[int]:
+        if not seqs:
+            return set()
+        return within(seqs, self._read(sql.FOLDED_OVERLAP, (stream, max(seqs), min(seqs))))
+
+    def forget_folded(self, stream: str, below: int) -> int:
+        return self._write(sql.FORGET_FOLDED, (stream, below))
 
     def windows(
         self, model: str, resolution: int, start: float, end: float, version: str | None = None

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ import vigil.store._sql as sql
 from vigil.errors import StoreError
 from vigil.store._sql import qmark
 from vigil.store.base import (
+    AlreadyFolded,
     ApiKeyRecord,
     AuditEntry,
     FeedbackRow,
@@ -38,9 +40,12 @@ from vigil.store.base import (
     ModelRecord,
     PredictionBatch,
     Record,
+    StreamRanges,
     WindowCount,
     WindowRow,
     WindowSum,
+    overlap,
+    within,
 )
 from vigil.store.migrations.sqlite import MIGRATIONS as _MIGRATIONS
 
@@ -235,8 +240,21 @@ class SQLiteStore:
         checkpoint: int,
         hold: Sequence[HeldBatch] = (),
         release: Sequence[int] = (),
+        folded: StreamRanges | None = None,
     ) -> None:
-        with self._tx() as db:
+        with self._tx() as db:  # BEGIN IMMEDIATE: savers take turns, so the overlap check holds
+            if folded is not None:
+                taken = overlap(
+                    folded,
+                    writer,
+                    lambda lo, hi: db.execute(qmark(sql.FOLDED_OVERLAP), (folded.stream, hi, lo)).fetchall(),
+                )
+                if taken:
+                    raise AlreadyFolded(folded.stream, taken)
+                db.executemany(
+                    qmark(sql.PUT_FOLDED),
+                    [(folded.stream, lo, hi, writer, time.time()) for lo, hi in folded.ranges],
+                )
             db.executemany(
                 qmark(sql.HOLD), [(writer, h.seq, h.model, h.rows, h.kind, h.reason, h.since) for h in hold]
             )
@@ -249,6 +267,16 @@ class SQLiteStore:
                 ],
             )
             db.execute(qmark(sql.SAVE_CHECKPOINT), (writer, checkpoint))
+
+    def folded_seqs(self, stream: str, seqs: Sequence[int]) -> set[int]:
+        if not seqs:
+            return set()
+        rows = self._read(qmark(sql.FOLDED_OVERLAP), (stream, max(seqs), min(seqs)))
+        return within(seqs, rows)
+
+    def forget_folded(self, stream: str, below: int) -> int:
+        with self._tx() as db:
+            return db.execute(qmark(sql.FORGET_FOLDED), (stream, below)).rowcount
 
     def windows(
         self, model: str, resolution: int, start: float, end: float, version: str | None = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from vigil._version import __version__
 from vigil.server.api.answers import Answer
 from vigil.server.api.deps import VigilDep
+from vigil.server.services import Vigil
 
 __all__ = ["router"]
 
@@ -18,6 +21,19 @@ class Held(Answer):
     events: int
     batches: int
     models: list[str]
+
+
+class BrokerLag(Answer):
+    """The workers' lag behind the broker's stream (``vigil serve --broker``)."""
+
+    stream: str
+    pending: int
+    """Batches in the stream not delivered to a worker yet."""
+    ack_pending: int
+    """Batches delivered to a worker and not acknowledged yet."""
+    redelivered: int
+    stream_messages: int
+    stream_bytes: int
 
 
 class Health(Answer):
@@ -33,6 +49,8 @@ class Health(Answer):
     """Events kept but not counted: their model is no longer declared."""
     quarantined: Held
     """Events kept but not counted: they cannot be folded."""
+    broker: BrokerLag | None = None
+    """With a broker: the workers' lag, as last read (every second)."""
     problems: list[str]
 
 
@@ -56,5 +74,13 @@ async def healthz(vigil: VigilDep, response: Response) -> Health:
         pending_rows=vigil.aggregator.pending_rows,
         held=Held.model_validate(found.held),
         quarantined=Held.model_validate(found.quarantined),
+        broker=_broker(vigil),
         problems=found.problems,
     )
+
+
+def _broker(vigil: Vigil) -> BrokerLag | None:
+    lag, publisher = vigil.broker_lag(), vigil.ingestor.publisher
+    if lag is None or publisher is None:
+        return None
+    return BrokerLag(stream=publisher.stream, **dataclasses.asdict(lag))

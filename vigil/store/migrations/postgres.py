@@ -95,4 +95,11 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (model, request_id, name))""",
         "CREATE INDEX feedback_ts ON feedback (model, ts)",
     ],
+    # 8: broker messages folded into each writer's windows (stream sequence ranges), saved with them
+    [
+        """CREATE TABLE folded (
+            stream TEXT COLLATE "C" NOT NULL, first BIGINT NOT NULL, last BIGINT NOT NULL,
+            writer TEXT COLLATE "C" NOT NULL, at DOUBLE PRECISION NOT NULL, PRIMARY KEY (stream, first))""",
+        "CREATE INDEX folded_last ON folded (stream, last)",
+    ],
 ]

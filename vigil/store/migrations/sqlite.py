@@ -82,4 +82,11 @@ MIGRATIONS: list[str] = [
         comment TEXT, ts REAL NOT NULL, PRIMARY KEY (model, request_id, name)) WITHOUT ROWID;
     CREATE INDEX feedback_ts ON feedback (model, ts);
     """,
+    # 8: broker messages folded into each writer's windows (stream sequence ranges), saved with them
+    """
+    CREATE TABLE folded (
+        stream TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, writer TEXT NOT NULL,
+        at REAL NOT NULL, PRIMARY KEY (stream, first)) WITHOUT ROWID;
+    CREATE INDEX folded_last ON folded (stream, last);
+    """,
 ]

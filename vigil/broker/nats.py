@@ -1,0 +1,261 @@
+"""NATS JetStream behind ``Publisher`` and ``Consumer`` (nats-py, on an event loop thread of its own).
+
+The stream is a work queue (a message is deleted once a worker acknowledges it) on file storage with a
+duplicate window, so its limits bound the backlog: past ``max_bytes`` or ``max_messages`` JetStream refuses
+new messages (discard new), and ``publish`` raises ``Refused``. Workers share one durable pull consumer
+with explicit acks: a message not acknowledged within ``ack_wait`` is delivered again, to any worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from vigil.broker import Lag, Message, Refused
+from vigil.errors import VigilError
+
+__all__ = ["JetStream", "JetStreamConsumer", "JetStreamPublisher", "StreamLimits"]
+
+log = logging.getLogger("vigil.broker")
+
+_T = TypeVar("_T")
+MODEL_HEADER = "Vigil-Model"
+
+
+class StreamLimits:
+    """The stream's bounds (JetStream refuses new messages past them) and its duplicate window."""
+
+    def __init__(
+        self,
+        max_bytes: int = 1 << 30,
+        max_messages: int = 100_000,
+        duplicate_window: timedelta = timedelta(minutes=10),
+        ack_wait: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages
+        self.duplicate_window = duplicate_window
+        self.ack_wait = ack_wait
+
+
+class JetStream:
+    """A connection to NATS with JetStream, the stream ``stream`` (made when missing) and its durable
+    consumer; synchronous calls run on the connection's own event loop thread."""
+
+    def __init__(self, url: str, stream: str = "vigil", limits: StreamLimits | None = None) -> None:
+        self.url = url
+        self.stream = stream
+        self.subject = f"{stream}.batches"
+        self.durable = f"{stream}-workers"
+        self.limits = limits or StreamLimits()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="vigil-nats", daemon=True)
+        self._thread.start()
+        try:
+            self._nc, self._js = self.call(self._connect(), 15)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def call(self, coro: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _connect(self) -> tuple[Client, JetStreamContext]:
+        try:
+            connecting = nats.connect(
+                self.url, connect_timeout=2, max_reconnect_attempts=-1, error_cb=self._errored
+            )
+            nc = await asyncio.wait_for(connecting, 6)
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
+            raise VigilError(
+                f"cannot connect to NATS at {self.url}: {str(exc) or 'no answer within 6 s'} — check "
+                "--broker and that nats-server runs with JetStream (-js)"
+            ) from None
+        js = nc.jetstream(timeout=5)
+        try:
+            await js.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(
+                StreamConfig(
+                    name=self.stream,
+                    subjects=[self.subject],
+                    retention=RetentionPolicy.WORK_QUEUE,
+                    storage=StorageType.FILE,
+                    discard=DiscardPolicy.NEW,
+                    max_bytes=self.limits.max_bytes,
+                    max_msgs=self.limits.max_messages,
+                    duplicate_window=self.limits.duplicate_window.total_seconds(),
+                )
+            )
+        try:
+            await js.consumer_info(self.stream, self.durable)
+        except nats.js.errors.NotFoundError:
+            await js.add_consumer(
+                self.stream,
+                ConsumerConfig(
+                    durable_name=self.durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=self.limits.ack_wait.total_seconds(),
+                    max_ack_pending=-1,
+                    filter_subject=self.subject,
+                ),
+            )
+        return nc, js
+
+    async def _errored(self, exc: Exception) -> None:
+        log.warning("NATS at %s: %s", self.url, str(exc) or type(exc).__name__)  # one line, not a traceback
+
+    async def _lag(self) -> Lag:
+        consumer = await self._js.consumer_info(self.stream, self.durable)
+        state = (await self._js.stream_info(self.stream)).state
+        return Lag(
+            pending=consumer.num_pending or 0,
+            ack_pending=consumer.num_ack_pending or 0,
+            redelivered=consumer.num_redelivered or 0,
+            stream_messages=state.messages,
+            stream_bytes=state.bytes,
+        )
+
+    def lag_now(self) -> Lag:
+        return self.call(self._lag())
+
+    def delete_stream(self) -> None:
+        """Delete the stream and its consumer (tests, benchmarks)."""
+        self.call(self._js.delete_stream(self.stream))
+
+    def close(self) -> None:
+        try:
+            self.call(self._nc.close(), 10)  # acks were flushed when sent; publishes answered
+        except Exception as exc:  # closing anyway
+            log.warning("closing the NATS connection: %r", exc)
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.call(cancel_all(), 5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+
+class JetStreamPublisher(JetStream):
+    """``Publisher``: reads the consumer's lag every ``lag_every`` seconds in the background."""
+
+    def __init__(
+        self,
+        url: str,
+        stream: str = "vigil",
+        limits: StreamLimits | None = None,
+        *,
+        lag_every: float = 1.0,
+    ) -> None:
+        super().__init__(url, stream, limits)
+        self._lag_value: Lag | None = None
+        self._lag_task = self.call(self._start_polling(lag_every))
+
+    async def _start_polling(self, every: float) -> asyncio.Task[None]:
+        return asyncio.create_task(self._poll(every))
+
+    async def _poll(self, every: float) -> None:
+        while True:
+            try:
+                self._lag_value = await self._lag()
+            except Exception as exc:  # NATS down: the lag stays as last read; publishing says so
+                log.debug("cannot read the consumer's lag: %s", exc)
+            await asyncio.sleep(every)
+
+    def publish(self, model: str, payload: bytes, msg_id: str | None = None) -> int:
+        headers = {MODEL_HEADER: model}
+        if msg_id is not None:
+            headers["Nats-Msg-Id"] = msg_id
+        try:
+            ack = self.call(
+                self._js.publish(self.subject, payload, timeout=5, stream=self.stream, headers=headers)
+            )
+        except nats.js.errors.APIError as exc:
+            raise Refused(f"the broker refused the batch: {exc.description or exc}", 1.0) from None
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            raise Refused(f"the broker did not answer: {str(exc) or type(exc).__name__}", 2.0) from None
+        return int(ack.seq)
+
+    def lag(self) -> Lag | None:
+        return self._lag_value
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._lag_task.cancel)
+        super().close()
+
+
+class JetStreamConsumer(JetStream):
+    """``Consumer``: one member of the stream's durable pull consumer."""
+
+    def __init__(self, url: str, stream: str = "vigil", limits: StreamLimits | None = None) -> None:
+        super().__init__(url, stream, limits)
+        self._sub = self.call(self._subscribe())
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        return await self._js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream)
+
+    async def _fetch(self, batch: int, timeout: float) -> list[Msg]:
+        try:
+            return await self._sub.fetch(batch, timeout=timeout)
+        except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the timeout
+            return []
+
+    def fetch(self, batch: int, timeout: float) -> list[Message]:
+        msgs = self.call(self._fetch(batch, timeout), timeout + 10)
+        out = []
+        for m in msgs:
+            meta = m.metadata
+            model = (m.headers or {}).get(MODEL_HEADER, "")
+            out.append(Message(meta.sequence.stream, meta.num_delivered, model, m.data, m))
+        return out
+
+    async def _settle(self, messages: Sequence[Message], delay: float | None) -> None:
+        for m in messages:
+            msg = m.handle
+            assert isinstance(msg, Msg)
+            if delay is None:
+                await msg.ack()
+            else:
+                await msg.nak(delay=delay)
+        await self._nc.flush()
+
+    def ack(self, messages: Sequence[Message]) -> None:
+        if messages:
+            self.call(self._settle(messages, None))
+
+    def nak(self, messages: Sequence[Message], delay: float) -> None:
+        if messages:
+            self.call(self._settle(messages, delay))
+
+    def first_seq(self) -> int:
+        async def read() -> int:
+            return int((await self._js.stream_info(self.stream)).state.first_seq)
+
+        return self.call(read())
