@@ -18,6 +18,7 @@ kept nor rejected; each signal's items are counted by outcome (``vigil_otlp_rece
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +34,7 @@ from vigil.server.api.answers import errors
 from vigil.server.api.deps import VigilDep
 from vigil.server.services import Vigil
 from vigil.server.wire import read_body
+from vigil.store.base import ContentRow
 
 __all__ = ["router"]
 
@@ -194,10 +196,18 @@ async def log_records(request: Request, vigil: VigilDep) -> Response:
 def _accept_logs(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> logs.Sorted:
     records = _decoded(vigil, body, encoding, logs.decode, ctype)
     keep = vigil.config.otlp.keep_content
-    found = logs.sort(records, vigil.otlp_model, vigil.otlp_content if keep else None)
+    registry = vigil.registry
+    found = logs.sort(
+        records,
+        vigil.otlp_model,
+        vigil.otlp_content if keep else None,
+        lambda model: registry.auto_register or registry.get(model) is not None,
+    )
     refused = vigil.ingestor.evaluations(found.evaluations) if found.evaluations else []
     found.rejected += len(refused)
     found.problems += refused
+    if found.stored:
+        _store_content(vigil, found.stored)
     vigil.count_otlp(
         "log_records",
         content=found.content,
@@ -207,6 +217,20 @@ def _accept_logs(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) ->
         rejected=found.rejected,
     )
     return found
+
+
+def _store_content(vigil: Vigil, rows: list[ContentRow]) -> None:
+    """Content records scrubbed (unless their model says ``scrub: false``) and stored before the answer:
+    content that comes after its span, or reaches another process than it, is not lost."""
+    _register_llms(vigil, [{"model": r.model} for r in rows])
+    scrub = [i for i, r in enumerate(rows) if (spec := vigil.registry.get(r.model)) is None or spec.scrub]
+    texts = [t for i in scrub for t in (rows[i].prompt, rows[i].completion)]
+    if texts:
+        done = iter(scrub_array(pa.array(texts, pa.string())).to_pylist())
+        for i in scrub:
+            rows[i] = replace(rows[i], prompt=next(done), completion=next(done))
+    now = vigil.clock()
+    vigil.store.put_content([r if r.ts > 0 else replace(r, ts=now) for r in rows])
 
 
 @router.post(
