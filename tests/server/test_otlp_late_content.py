@@ -4,6 +4,7 @@ call's content log events later (a batch log processor, as applications configur
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.server.test_otlp import Serve
+from tests.server.test_otlp_logs import _JSON, SPAN, TRACE, _app, _json_logs
 
 EMAIL = "jo.smith@example.com"
 CONFIG = """
@@ -104,3 +106,31 @@ def test_content_exported_after_its_span_shows_scrubbed_in_the_drill_down(
     assert len(stored) == 6 and ("user: Mail me at [EMAIL]", None) in stored
     assert not any(EMAIL in (text or "") for row in stored for text in row)
     assert not any(b"example.com" in blob for blob in blobs)
+
+
+def test_content_of_an_unknown_service_registers_it_with_a_text_prompt_or_is_refused(tmp_path: Path) -> None:
+    user = {
+        "traceId": TRACE,
+        "spanId": SPAN,
+        "eventName": "gen_ai.user.message",
+        "body": {"stringValue": "hi"},
+    }
+    body = json.dumps(_json_logs("support-bot", user))
+    with _app(tmp_path / "auto", "security:\n  auto_register: true\n") as client:
+        r = client.post("/v1/logs", content=body, headers=_JSON)
+        assert r.status_code == 200 and r.json() == {}
+        model = client.get("/v1/models/support-bot").json()
+        assert (model["task"], model["source"], model["features"]) == (
+            "llm",
+            "auto",
+            {"prompt": {"type": "text"}},
+        )
+    with _app(tmp_path / "declared", "models: {}\n") as client:
+        r = client.post("/v1/logs", content=body, headers=_JSON)
+        assert r.status_code == 200
+        assert r.json() == {
+            "partialSuccess": {
+                "rejectedLogRecords": "1",
+                "errorMessage": "a gen_ai.user.message event of unknown model 'support-bot'",
+            }
+        }

@@ -148,14 +148,20 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
     return decoded
 
 
+_TEXT_PROMPT = {"prompt": {"type": "text"}}
+"""An auto-registered model's prompt: watched as text (its descriptors), not profiled as categories."""
+
+
 def _register_llms(vigil: Vigil, found: list[dict[str, Any]]) -> None:
     """Services no model stands for registered as LLM models where ``auto_register`` allows (the
-    pipeline's guess from one batch would call a model without token counts a classifier)."""
+    pipeline's guess from one batch would call a model without token counts a classifier), their prompt
+    declared text where content is kept."""
     if not vigil.registry.auto_register:
         return
+    features = _TEXT_PROMPT if vigil.config.otlp.keep_content else None
     for name in {e["model"] for e in found}:
         if vigil.registry.get(name) is None:
-            vigil.registry.register_on_first_sight(name, "llm")
+            vigil.registry.register_on_first_sight(name, "llm", features)
 
 
 def _scrub(vigil: Vigil, found: list[dict[str, Any]]) -> None:
