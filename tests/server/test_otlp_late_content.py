@@ -1,6 +1,7 @@
 """Content that comes after its span: the real OpenTelemetry SDK exports each span as it ends and the
 call's content log events later (a batch log processor, as applications configure it), to a real
-`vigil serve`. The drill-down shows the scrubbed late content on its event; no e-mail reaches the store."""
+`vigil serve`. The drill-down shows the scrubbed late content on its event; no e-mail reaches the store.
+Content sent to another server process than its span; content of a service no model stands for."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.server.test_otlp import Serve
-from tests.server.test_otlp_logs import _JSON, SPAN, TRACE, _app, _json_logs
+from tests.server.test_otlp_logs import _JSON, SPAN, TRACE, _app, _json_logs, _json_span, _sample
 
 EMAIL = "jo.smith@example.com"
 CONFIG = """
@@ -96,16 +97,16 @@ def test_content_exported_after_its_span_shows_scrubbed_in_the_drill_down(
     assert 'vigil_otlp_received_total{outcome="late_content",signal="log_records"} 6.0' in exposed
     serve.stop()
 
-    db = sqlite3.connect(tmp_path / "v.db")  # every text the store holds: content, log, windows
+    db = sqlite3.connect(tmp_path / "v.db")  # every text the store holds: the content table, every table
     try:
         stored = db.execute("SELECT prompt, completion FROM llm_content").fetchall()
-        blobs = [bytes(b) for (b,) in db.execute("SELECT payload FROM ingest_log")]
-        blobs += [bytes(b) for (b,) in db.execute("SELECT state FROM windows")]
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        dump = "\n".join(db.iterdump())
     finally:
         db.close()
     assert len(stored) == 6 and ("user: Mail me at [EMAIL]", None) in stored
-    assert not any(EMAIL in (text or "") for row in stored for text in row)
-    assert not any(b"example.com" in blob for blob in blobs)
+    assert "llm_content" in tables and "[EMAIL]" in dump
+    assert "example.com" not in dump
 
 
 def test_content_of_an_unknown_service_registers_it_with_a_text_prompt_or_is_refused(tmp_path: Path) -> None:
@@ -134,3 +135,22 @@ def test_content_of_an_unknown_service_registers_it_with_a_text_prompt_or_is_ref
                 "errorMessage": "a gen_ai.user.message event of unknown model 'support-bot'",
             }
         }
+
+
+def test_content_sent_to_another_process_shows_in_the_drill_down(tmp_path: Path) -> None:
+    """Two servers on one store (as behind a load balancer): the logs reach one, the span the other."""
+    user = {
+        "traceId": TRACE,
+        "spanId": SPAN,
+        "eventName": "gen_ai.user.message",
+        "timeUnixNano": str(time.time_ns() - 5 * 10**7),  # while the span (the last 100 ms) was open
+        "body": {"stringValue": f"write to {EMAIL}"},
+    }
+    with _app(tmp_path, CONFIG) as logs_side, _app(tmp_path, CONFIG) as spans_side:
+        r = logs_side.post("/v1/logs", content=json.dumps(_json_logs("support-bot", user)), headers=_JSON)
+        assert r.status_code == 200 and r.json() == {}
+        span = json.dumps(_json_span(TRACE, SPAN, **{"gen_ai.operation.name": "chat"}))
+        r = spans_side.post("/v1/traces", content=span, headers=_JSON)
+        assert r.status_code == 200 and r.json() == {}
+        (event,) = _sample(spans_side)
+        assert event["features"]["prompt"] == "user: write to [EMAIL]"
