@@ -6,8 +6,9 @@ Protobuf (``application/x-protobuf``) or OTLP/JSON (``application/json``), gzip 
 becomes a Vigil event (``vigil.otlp.genai``) and goes through the same pipeline as ``POST /v1/events``:
 checked, scrubbed, in the durable log before the answer; its prompt and completion (from its attributes,
 or from the content log events sent before it) are scrubbed here as well, whatever the model's task,
-unless the model says ``scrub: false``. Log records give content and evaluator scores
-(``vigil.otlp.logs``); metric data points are counted, not stored (``vigil.otlp.metrics`` says why).
+unless the model says ``scrub: false``. Log records give content (stored scrubbed whenever it comes:
+the drill-down shows content that came after its span, ``vigil.monitoring.llm_content``) and evaluator
+scores (``vigil.otlp.logs``); metric data points are counted, not stored (``vigil.otlp.metrics`` says why).
 The answers are the specification's: 200 with an ``Export*ServiceResponse`` in the request's encoding,
 its ``partial_success`` counting the items that were not accepted (an unknown service, a bad value) and
 saying why; 400 for a body that is not an export request; 415 for another content type; 503 with
@@ -190,9 +191,9 @@ def _scrub(vigil: Vigil, found: list[dict[str, Any]]) -> None:
     openapi_extra=_request("ExportLogsServiceRequest"),
 )
 async def log_records(request: Request, vigil: VigilDep) -> Response:
-    """Takes an ``ExportLogsServiceRequest``: GenAI content events join their span's event (when sent
-    before it), ``gen_ai.evaluation.result`` events become evaluator scores; other records are accepted
-    and ignored."""
+    """Takes an ``ExportLogsServiceRequest``: GenAI content events are stored scrubbed for their span's
+    event (and join it when sent before it), ``gen_ai.evaluation.result`` events become evaluator
+    scores; other records are accepted and ignored."""
     ctype, body = await _read(request, vigil)
     found = await run_in_threadpool(_accept_logs, vigil, body, ctype, request.headers.get("content-encoding"))
     content, media = logs.answer(found.rejected, "; ".join(found.problems[:_MESSAGES]), ctype)
