@@ -21,7 +21,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
@@ -171,11 +172,17 @@ class Registry:
             self._store.put_model(ModelRecord(name, spec.model_dump_json(by_alias=True), source, time.time()))
             return spec
 
-    def register_on_first_sight(self, name: str, task: str) -> ModelSpec:
-        """A model seen in traffic but declared nowhere (``security.auto_register: true``)."""
+    def register_on_first_sight(
+        self, name: str, task: str, features: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> ModelSpec:
+        """A model seen in traffic but declared nowhere (``security.auto_register: true``); ``features``
+        declares what the sender knows of some (as ``features:`` in vigil.yaml)."""
         with self._lock:
             existing = self._models.get(name)
         if existing is not None:
             return self.get(name) or existing
-        spec = ModelSpec.model_validate({"task": task, "owner": {"team": "unassigned"}})
+        declared: dict[str, Any] = {"task": task, "owner": {"team": "unassigned"}}
+        if features:
+            declared["features"] = dict(features)
+        spec = ModelSpec.model_validate(declared)
         return self.register(name, spec, source="auto")

@@ -9,6 +9,7 @@ import pytest
 from vigil.store import open_store
 from vigil.store.base import (
     ApiKeyRecord,
+    ContentRow,
     FeedbackRow,
     HeldBatch,
     HostRow,
@@ -299,6 +300,38 @@ def test_idempotency_keys_are_unique_per_model(store: Store) -> None:
     assert [b.digest for b in store.keyed_batches("no digest")] == [None]
 
 
+def test_llm_content_stored_once_per_record_read_by_trace_in_order_and_pruned(store: Store) -> None:
+    def row(
+        trace: str, span: str, record: bytes, ts: float, seq: int, prompt: str | None = None
+    ) -> ContentRow:
+        return ContentRow("m", trace, span, record, ts, seq, prompt, None if prompt else f"answer {seq}")
+
+    store.put_content(
+        [row("t1", "s2", b"b", 11.0, 1, "user: later"), row("t1", "s1", b"a", 10.0, 0, "user: hi")]
+    )
+    store.put_content(
+        [row("t1", "s1", b"c", 10.0, 5), row("t1", "s1", b"a", 10.0, 0, "user: hi again")]
+    )  # a retry
+    store.put_content(
+        [row("t2", "s9", b"d", 30.0, 0, "user: 2"), ContentRow("other", "t1", "s1", b"a", 1, 0, "x", None)]
+    )
+    got = [
+        (r.trace_id, r.span_id, r.record, r.ts, r.seq, r.prompt, r.completion)
+        for r in store.content("m", ["t1"])
+    ]
+    assert got == [
+        ("t1", "s1", b"a", 10.0, 0, "user: hi", None),  # the first copy of a record stays
+        ("t1", "s1", b"c", 10.0, 5, None, "answer 5"),
+        ("t1", "s2", b"b", 11.0, 1, "user: later", None),
+    ]
+    many = [f"x{i}" for i in range(1_200)] + ["t2", "t1", "t2"]  # more ids than one query takes
+    assert [r.trace_id for r in store.content("m", many)] == ["t1", "t1", "t1", "t2"]
+    assert store.content("m", []) == [] and store.content("m", ["nope"]) == []
+    store.delete_predictions("m", 11.0)  # the retention of predictions takes their content with it
+    assert [r.record for r in store.content("m", ["t1", "t2"])] == [b"b", b"d"]
+    assert len(store.content("other", ["t1"])) == 1
+
+
 def test_keys_outlive_the_log_until_forgotten(store: Store) -> None:
     old = store.append("w", "m", 4, b"a", 10.0, key="k-old", digest=b"d1")
     store.append("w", "m", 5, b"b", 20.0, key="k-new", digest=b"d2")
@@ -316,6 +349,7 @@ def test_keys_logged_before_digests_were_kept_are_carried_over(store: Store) -> 
     """A store of the schema before ``ingest_keys``: its keyed log entries are keys after the upgrade."""
     store.close()
     undo = [
+        "DROP TABLE llm_content",  # migration 9
         "DROP TABLE folded",  # migration 8
         "DROP TABLE feedback",  # migration 7
         "DROP INDEX windows_counts",  # migration 6

@@ -69,6 +69,8 @@ models:
     versions: [gpt-small-2026-10]
     live: gpt-small-2026-10
     window: {window}
+    features:
+      prompt: {{type: text}}   # length, tokens and emptiness watched (text descriptors), not categories
     spend: {{by: [user, feature]}}
 pricing:
   version: demo-2026-12

@@ -34,7 +34,7 @@ from vigil.comparison.report import Report
 from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
-from vigil.monitoring import catalogue
+from vigil.monitoring import catalogue, llm_content
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
@@ -365,6 +365,8 @@ class Query:
         sample.sort()
         rows = sorted((orjson.loads(raw) for _, raw in sample[:limit]), key=lambda r: -r.get("ts", 0.0))
         task = self._spec(model).task
+        if task == "llm":  # content that came after its span, or to another process
+            llm_content.fill(self.store, model, rows)
         return [_wire(row, task) for row in rows]
 
     def keep_drift(self, model: str, now: float) -> None:

@@ -207,8 +207,9 @@ class Pending:
 
     OpenTelemetry's SDK emits a call's content events while the span is open and exports its logs sooner
     than its spans (batch delays 1 s and 5 s by default), so the content is usually here before the span.
-    Content that arrives after its span was ingested finds nothing to join: it is accepted and counted
-    (``late``), not stored.
+    Content that arrives after its span was ingested finds nothing to join here (``late``); it is in the
+    store all the same (``POST /v1/logs`` stores every content record, scrubbed), where the drill-down
+    finds it, as it finds content whose span reached another server process.
     """
 
     def __init__(

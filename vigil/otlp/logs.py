@@ -4,7 +4,9 @@ A record is an event by its ``event_name`` field, else its ``event.name`` attrib
 
 * content events (``vigil.otlp.content.CONTENT_EVENTS``: ``gen_ai.user.message``, ``gen_ai.choice``,
   ``gen_ai.client.inference.operation.details``...): the prompt and completion of the LLM call whose span
-  the record's trace and span ids name, held for that span (``content.Pending``) when content is kept;
+  the record's trace and span ids name, when content is kept: held for that span in this process
+  (``content.Pending``: the span's event takes it when the span comes later) and returned as store rows
+  (``Sorted.stored``: the drill-down finds there what came after its span, or reached another process);
 * ``gen_ai.evaluation.result``: an evaluator's score, stored as feedback on the trace's prediction as the
   span event of that name is.
 
@@ -14,10 +16,12 @@ accepts what it does not use, and the specification's partial success is for rec
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -28,6 +32,7 @@ from vigil.otlp import wire
 from vigil.otlp.content import CONTENT_EVENTS, Pending, from_event
 from vigil.otlp.traces import EVALUATION, evaluation
 from vigil.otlp.wire import hex_id, json_attributes, json_value, value
+from vigil.store.base import ContentRow
 
 __all__ = ["LogFacts", "Sorted", "answer", "decode", "sort"]
 
@@ -58,7 +63,10 @@ class Sorted:
     content: int = 0
     """Content records held for their span."""
     late: int = 0
-    """Content records whose span was ingested before them (not stored)."""
+    """Content records whose span was ingested before them (in the store rows only)."""
+    stored: list[ContentRow] = field(default_factory=list)
+    """Every content record as a store row, unscrubbed (the caller scrubs; time 0 when the record has
+    none)."""
     ignored: int = 0
     """Records that are none of the above (other logs, content not kept, evaluations without a score)."""
     rejected: int = 0
@@ -77,9 +85,15 @@ def decode(body: bytes, content_type: str) -> list[LogFacts]:
         raise InputError(f"the body is not an OTLP log export request in OTLP/JSON: {exc}") from None
 
 
-def sort(records: list[LogFacts], model_of: Callable[[str], str], content: Pending | None) -> Sorted:
+def sort(
+    records: list[LogFacts],
+    model_of: Callable[[str], str],
+    content: Pending | None,
+    known: Callable[[str], bool] = lambda model: True,
+) -> Sorted:
     """Sort the records into evaluations, content for ``content`` to hold (None: content not kept) and
-    the rest; ``model_of`` names the Vigil model of a service."""
+    the rest; ``model_of`` names the Vigil model of a service, and content for a model ``known`` says
+    no: is rejected."""
     out = Sorted(records=len(records))
     for record in records:
         if record.event == EVALUATION:
@@ -98,12 +112,33 @@ def sort(records: list[LogFacts], model_of: Callable[[str], str], content: Pendi
             said = from_event(record.event, record.body, record.attributes)
             if not said:
                 out.ignored += 1
-            elif content.hold(
+                continue
+            model = model_of(record.service)
+            if not known(model):
+                out.rejected += 1
+                out.problems.append(f"a {record.event} event of unknown model {model!r}")
+                continue
+            if content.hold(
                 record.trace_id, record.span_id, said, (record.time_ns, said.prompt, said.completion)
             ):
                 out.content += 1
             else:
                 out.late += 1
+            digest = hashlib.blake2b(
+                orjson.dumps([record.time_ns, record.event, said.prompt, said.completion]), digest_size=16
+            ).digest()
+            out.stored.append(
+                ContentRow(
+                    model,
+                    record.trace_id,
+                    record.span_id,
+                    digest,
+                    record.time_ns / 1e9,
+                    len(out.stored),
+                    said.prompt,
+                    said.completion,
+                )
+            )
         else:
             out.ignored += 1
     return out

@@ -91,6 +91,13 @@ PUT_FEEDBACK = """INSERT INTO feedback (model, request_id, name, value, comment,
 FEEDBACK = """SELECT model, request_id, name, value, comment, ts FROM feedback
     WHERE model = %s AND ts >= %s AND ts < %s ORDER BY ts, request_id, name"""
 DELETE_FEEDBACK = "DELETE FROM feedback WHERE model = %s AND ts < %s"
+PUT_CONTENT = """INSERT INTO llm_content (model, trace_id, span_id, record, ts, seq, prompt, completion)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (model, trace_id, span_id, record) DO NOTHING"""
+CONTENT = """SELECT model, trace_id, span_id, record, ts, seq, prompt, completion FROM llm_content
+    WHERE model = %s AND trace_id IN ({ids}) ORDER BY trace_id, span_id, ts, seq"""
+IDS_PER_QUERY = 500
+"""Trace ids per query of ``CONTENT`` (well under either backend's limit on parameters)."""
+DELETE_CONTENT = "DELETE FROM llm_content WHERE model = %s AND ts < %s"
 
 # host metrics
 HOST_COLUMNS = """model, host, ts, cpu_percent, memory_percent, memory_bytes, gpu_percent, gpu_memory_percent,

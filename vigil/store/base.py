@@ -207,6 +207,24 @@ class FeedbackRow:
 
 
 @dataclass(frozen=True)
+class ContentRow:
+    """Part of an LLM call's prompt or completion from one OTLP log record, scrubbed: kept for the call's
+    event (trace and span id) whenever it arrives, for the drill-down to show."""
+
+    model: str
+    trace_id: str
+    span_id: str
+    record: bytes
+    """Digest of the record: a retried export stores it once."""
+    ts: float
+    """The record's time (seconds): retention prunes by it; parts of a span read in its order."""
+    seq: int
+    """Its place in its export request (orders records of the same time)."""
+    prompt: str | None
+    completion: str | None
+
+
+@dataclass(frozen=True)
 class LabelColumns:
     """Labels as three columns of the same length, in the order ``Store.labels`` gives them."""
 
@@ -426,8 +444,17 @@ class Store(Protocol):
         """Feedback given in ``[start, end)``, by time."""
         ...
 
+    def put_content(self, rows: Sequence[ContentRow]) -> None:
+        """Insert; a record stored already (same model, trace, span and digest) is left as it is."""
+        ...
+
+    def content(self, model: str, trace_ids: Sequence[str]) -> list[ContentRow]:
+        """The content stored for these traces, by trace, span, time and place."""
+        ...
+
     def delete_predictions(self, model: str, before: float) -> int:
-        """Delete batches whose every prediction is older than ``before``, and labels older than it."""
+        """Delete batches whose every prediction is older than ``before``, and labels, feedback and LLM
+        content older than it."""
         ...
 
     # host metrics

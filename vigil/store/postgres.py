@@ -41,6 +41,7 @@ from vigil.store.base import (
     AlreadyFolded,
     ApiKeyRecord,
     AuditEntry,
+    ContentRow,
     FeedbackRow,
     HeldBatch,
     HostRow,
@@ -432,11 +433,30 @@ class PostgresStore:
     def feedback(self, model: str, start: float, end: float) -> list[FeedbackRow]:
         return [FeedbackRow(*r) for r in self._read(sql.FEEDBACK, [model, float(start), float(end)])]
 
+    def put_content(self, rows: Sequence[ContentRow]) -> None:
+        params = [dataclasses.astuple(r) for r in rows]
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(sql.PUT_CONTENT, params)
+
+        self._run(work)
+
+    def content(self, model: str, trace_ids: Sequence[str]) -> list[ContentRow]:
+        ids = sorted(set(trace_ids))
+        out = []
+        for i in range(0, len(ids), sql.IDS_PER_QUERY):
+            chunk = ids[i : i + sql.IDS_PER_QUERY]
+            query = sql.CONTENT.format(ids=", ".join(["%s"] * len(chunk)))
+            out += [ContentRow(*r) for r in self._read(query, [model, *chunk])]
+        return out
+
     def delete_predictions(self, model: str, before: float) -> int:
         def work(conn: _Conn) -> int:
             n = conn.execute(sql.DELETE_PREDICTIONS, (model, float(before))).rowcount
             conn.execute(sql.DELETE_LABELS, (model, float(before)))
             conn.execute(sql.DELETE_FEEDBACK, (model, float(before)))
+            conn.execute(sql.DELETE_CONTENT, (model, float(before)))
             return n
 
         return self._run(work)

@@ -30,6 +30,7 @@ from vigil.store.base import (
     AlreadyFolded,
     ApiKeyRecord,
     AuditEntry,
+    ContentRow,
     FeedbackRow,
     HeldBatch,
     HostRow,
@@ -354,11 +355,25 @@ class SQLiteStore:
     def feedback(self, model: str, start: float, end: float) -> list[FeedbackRow]:
         return [FeedbackRow(*r) for r in self._read(qmark(sql.FEEDBACK), (model, start, end))]
 
+    def put_content(self, rows: Sequence[ContentRow]) -> None:
+        with self._tx() as db:
+            db.executemany(qmark(sql.PUT_CONTENT), [dataclasses.astuple(r) for r in rows])
+
+    def content(self, model: str, trace_ids: Sequence[str]) -> list[ContentRow]:
+        ids = sorted(set(trace_ids))
+        out = []
+        for i in range(0, len(ids), sql.IDS_PER_QUERY):
+            chunk = ids[i : i + sql.IDS_PER_QUERY]
+            query = qmark(sql.CONTENT.format(ids=", ".join(["%s"] * len(chunk))))
+            out += [ContentRow(*r) for r in self._read(query, (model, *chunk))]
+        return out
+
     def delete_predictions(self, model: str, before: float) -> int:
         with self._tx() as db:
             n = db.execute(qmark(sql.DELETE_PREDICTIONS), (model, before)).rowcount
             db.execute(qmark(sql.DELETE_LABELS), (model, before))
             db.execute(qmark(sql.DELETE_FEEDBACK), (model, before))
+            db.execute(qmark(sql.DELETE_CONTENT), (model, before))
             return n
 
     # host metrics ------------------------------------------------------------------------------------------

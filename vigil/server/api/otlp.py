@@ -6,8 +6,9 @@ Protobuf (``application/x-protobuf``) or OTLP/JSON (``application/json``), gzip 
 becomes a Vigil event (``vigil.otlp.genai``) and goes through the same pipeline as ``POST /v1/events``:
 checked, scrubbed, in the durable log before the answer; its prompt and completion (from its attributes,
 or from the content log events sent before it) are scrubbed here as well, whatever the model's task,
-unless the model says ``scrub: false``. Log records give content and evaluator scores
-(``vigil.otlp.logs``); metric data points are counted, not stored (``vigil.otlp.metrics`` says why).
+unless the model says ``scrub: false``. Log records give content (stored scrubbed whenever it comes:
+the drill-down shows content that came after its span, ``vigil.monitoring.llm_content``) and evaluator
+scores (``vigil.otlp.logs``); metric data points are counted, not stored (``vigil.otlp.metrics`` says why).
 The answers are the specification's: 200 with an ``Export*ServiceResponse`` in the request's encoding,
 its ``partial_success`` counting the items that were not accepted (an unknown service, a bad value) and
 saying why; 400 for a body that is not an export request; 415 for another content type; 503 with
@@ -18,6 +19,7 @@ kept nor rejected; each signal's items are counted by outcome (``vigil_otlp_rece
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +35,7 @@ from vigil.server.api.answers import errors
 from vigil.server.api.deps import VigilDep
 from vigil.server.services import Vigil
 from vigil.server.wire import read_body
+from vigil.store.base import ContentRow
 
 __all__ = ["router"]
 
@@ -146,14 +149,20 @@ def _accept(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> Deco
     return decoded
 
 
+_TEXT_PROMPT = {"prompt": {"type": "text"}}
+"""An auto-registered model's prompt: watched as text (its descriptors), not profiled as categories."""
+
+
 def _register_llms(vigil: Vigil, found: list[dict[str, Any]]) -> None:
     """Services no model stands for registered as LLM models where ``auto_register`` allows (the
-    pipeline's guess from one batch would call a model without token counts a classifier)."""
+    pipeline's guess from one batch would call a model without token counts a classifier), their prompt
+    declared text where content is kept."""
     if not vigil.registry.auto_register:
         return
+    features = _TEXT_PROMPT if vigil.config.otlp.keep_content else None
     for name in {e["model"] for e in found}:
         if vigil.registry.get(name) is None:
-            vigil.registry.register_on_first_sight(name, "llm")
+            vigil.registry.register_on_first_sight(name, "llm", features)
 
 
 def _scrub(vigil: Vigil, found: list[dict[str, Any]]) -> None:
@@ -182,9 +191,9 @@ def _scrub(vigil: Vigil, found: list[dict[str, Any]]) -> None:
     openapi_extra=_request("ExportLogsServiceRequest"),
 )
 async def log_records(request: Request, vigil: VigilDep) -> Response:
-    """Takes an ``ExportLogsServiceRequest``: GenAI content events join their span's event (when sent
-    before it), ``gen_ai.evaluation.result`` events become evaluator scores; other records are accepted
-    and ignored."""
+    """Takes an ``ExportLogsServiceRequest``: GenAI content events are stored scrubbed for their span's
+    event (and join it when sent before it), ``gen_ai.evaluation.result`` events become evaluator
+    scores; other records are accepted and ignored."""
     ctype, body = await _read(request, vigil)
     found = await run_in_threadpool(_accept_logs, vigil, body, ctype, request.headers.get("content-encoding"))
     content, media = logs.answer(found.rejected, "; ".join(found.problems[:_MESSAGES]), ctype)
@@ -194,10 +203,18 @@ async def log_records(request: Request, vigil: VigilDep) -> Response:
 def _accept_logs(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) -> logs.Sorted:
     records = _decoded(vigil, body, encoding, logs.decode, ctype)
     keep = vigil.config.otlp.keep_content
-    found = logs.sort(records, vigil.otlp_model, vigil.otlp_content if keep else None)
+    registry = vigil.registry
+    found = logs.sort(
+        records,
+        vigil.otlp_model,
+        vigil.otlp_content if keep else None,
+        lambda model: registry.auto_register or registry.get(model) is not None,
+    )
     refused = vigil.ingestor.evaluations(found.evaluations) if found.evaluations else []
     found.rejected += len(refused)
     found.problems += refused
+    if found.stored:
+        _store_content(vigil, found.stored)
     vigil.count_otlp(
         "log_records",
         content=found.content,
@@ -207,6 +224,20 @@ def _accept_logs(vigil: Vigil, body: bytes, ctype: str, encoding: str | None) ->
         rejected=found.rejected,
     )
     return found
+
+
+def _store_content(vigil: Vigil, rows: list[ContentRow]) -> None:
+    """Content records scrubbed (unless their model says ``scrub: false``) and stored before the answer:
+    content that comes after its span, or reaches another process than it, is not lost."""
+    _register_llms(vigil, [{"model": r.model} for r in rows])
+    scrub = [i for i, r in enumerate(rows) if (spec := vigil.registry.get(r.model)) is None or spec.scrub]
+    texts = [t for i in scrub for t in (rows[i].prompt, rows[i].completion)]
+    if texts:
+        done = iter(scrub_array(pa.array(texts, pa.string())).to_pylist())
+        for i in scrub:
+            rows[i] = replace(rows[i], prompt=next(done), completion=next(done))
+    now = vigil.clock()
+    vigil.store.put_content([r if r.ts > 0 else replace(r, ts=now) for r in rows])
 
 
 @router.post(

@@ -23,6 +23,7 @@ import orjson
 from vigil.comparison.report import ColumnDrift
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX
+from vigil.monitoring import llm_content
 from vigil.monitoring.query import Query
 from vigil.quality.base import Check
 from vigil.server.ui.charts import Chart, Mark
@@ -102,6 +103,8 @@ def feature_detail(
     windows = query.windows(name, span.start, span.end)
     rows = [orjson.loads(raw) for state in windows.values() for _, raw in state.sample]
     rows.sort(key=lambda r: -float(r.get("ts", 0.0)))
+    if spec.task == "llm" and inner in (llm_content.PROMPT, PREDICTION):  # content that came after its span
+        llm_content.fill(query.store, name, rows[:EXAMPLES])
     examples = [_example(r, inner) for r in rows[:EXAMPLES]]
     numeric = column.type == "numeric" if column is not None else _looks_numeric(rows, inner)
     segments = _segments(rows, inner, column, numeric)

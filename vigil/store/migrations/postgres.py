@@ -102,4 +102,13 @@ MIGRATIONS: list[list[str]] = [
             writer TEXT COLLATE "C" NOT NULL, at DOUBLE PRECISION NOT NULL, PRIMARY KEY (stream, first))""",
         "CREATE INDEX folded_last ON folded (stream, last)",
     ],
+    # 9: LLM calls' prompts and completions from OTLP log records, scrubbed, whenever they arrive
+    [
+        """CREATE TABLE llm_content (
+            model TEXT COLLATE "C" NOT NULL, trace_id TEXT COLLATE "C" NOT NULL,
+            span_id TEXT COLLATE "C" NOT NULL, record BYTEA NOT NULL, ts DOUBLE PRECISION NOT NULL,
+            seq INTEGER NOT NULL, prompt TEXT, completion TEXT,
+            PRIMARY KEY (model, trace_id, span_id, record))""",
+        "CREATE INDEX llm_content_ts ON llm_content (model, ts)",
+    ],
 ]

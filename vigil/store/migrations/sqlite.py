@@ -89,4 +89,12 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL, PRIMARY KEY (stream, first)) WITHOUT ROWID;
     CREATE INDEX folded_last ON folded (stream, last);
     """,
+    # 9: LLM calls' prompts and completions from OTLP log records, scrubbed, whenever they arrive
+    """
+    CREATE TABLE llm_content (
+        model TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, record BLOB NOT NULL,
+        ts REAL NOT NULL, seq INTEGER NOT NULL, prompt TEXT, completion TEXT,
+        PRIMARY KEY (model, trace_id, span_id, record)) WITHOUT ROWID;
+    CREATE INDEX llm_content_ts ON llm_content (model, ts);
+    """,
 ]
