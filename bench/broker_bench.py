@@ -30,12 +30,11 @@ from typing import Any
 
 import httpx
 import numpy as np
-import orjson
 import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import CONFIG, _free_port, _load, events
+from ingest_bench import CONFIG, _body, _free_port, _load, events
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -104,7 +103,7 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
             )
         time.sleep(3 if workers else 0)  # the workers' imports and connections
         rng = np.random.default_rng(1)
-        bodies = [gzip.compress(orjson.dumps(events(rng, batch, time.time())), 1) for _ in range(16)]
+        bodies = [gzip.compress(_body(events(rng, batch, time.time()), "ndjson"), 1) for _ in range(16)]
         procs = [psutil.Process(server.pid), *(psutil.Process(w.pid) for w in started)]
         procs += _nats_server() if workers else []
         cpu0 = _cpu(procs)
@@ -123,7 +122,9 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
             sampler.start()
         load0 = os.getloadavg()[0]
         t = time.perf_counter()
-        latencies, acked, failed = asyncio.run(_load(url, bodies, seconds, concurrency))
+        latencies, acked, failed = asyncio.run(
+            _load(url, bodies, seconds, concurrency, "application/x-ndjson")
+        )
         wall = time.perf_counter() - t
         drained_at = time.perf_counter()
         counted = 0.0
