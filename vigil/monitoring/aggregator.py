@@ -42,10 +42,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import StoreError
-from vigil.events import from_ipc, profiled_columns
+from vigil.events import from_ipc
+from vigil.monitoring.folding import data_columns, window_parts
 from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
-from vigil.monitoring.retention import DAY, HOUR, maintain, placement
+from vigil.monitoring.retention import maintain, placement
 from vigil.monitoring.templates import Templates
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
@@ -407,31 +408,11 @@ class Aggregator:
     def _prepare(self, model: str, seqs: list[int], table: pa.Table, spec: ModelSpec) -> _Prepared:
         ts = table.column("ts").to_numpy(zero_copy_only=False)
         resolution = placement(self.store, model, spec, ts, self.clock())
-        starts = (np.floor(ts / resolution) * resolution).astype(np.int64)
-        versions = table.column("version").to_numpy(zero_copy_only=False)
-        # a column that is null throughout this batch says nothing of its kind (numbers or categories):
-        # it counts as missing here (all null), and is profiled from the first batch that has a value
-        data_columns = [
-            c for c in profiled_columns(table, spec) if table.column(c).null_count < table.num_rows
-        ]
-        template = self.templates.covering(model, table.select(data_columns), spec)
-        names, version_codes = np.unique(versions.astype(str), return_inverse=True)
-        levels = np.searchsorted(np.array([0, HOUR, DAY]), resolution, side="right")  # 1, 2 or 3
-        slot = (starts - starts.min()) // int(resolution.min())
-        codes = (version_codes.astype(np.int64) * 4 + levels) * (int(slot.max()) + 1) + slot
-        keys, inverse = np.unique(codes, return_inverse=True)
+        columns = data_columns(table, spec)
+        template = self.templates.covering(model, table.select(columns), spec)
         prepared = _Prepared(model, seqs, [], template)
-        for i in range(len(keys)):
-            rows = np.flatnonzero(inverse == i)
-            part = table.take(pa.array(rows)) if len(keys) > 1 else table
-            first = rows[0]
-            key = WindowKey(
-                model, str(names[version_codes[first]]), int(starts[first]), int(resolution[first])
-            )
-            data = part.select(data_columns)
-            if spec.sampling_rate < 1.0:
-                keep = self._rng.random(part.num_rows) < spec.sampling_rate
-                data = data.filter(pa.array(keep))
+        for version, start, res, part, data in window_parts(table, spec, resolution, columns, self._rng):
+            key = WindowKey(model, version, start, res)
             prepared.parts.append((key, part, data))
             with self._state_lock:
                 known = prepared.known[key] = key in self._windows
