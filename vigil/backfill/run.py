@@ -113,10 +113,10 @@ class Backfill:
         for path in paths:
             parts = plan(path, self.partition_rows)
             writer = writer_of(self.model, self.version, parts[0].digest)
-            if writer in done:
-                yield FileResult(path, writer, skipped=f"the same content as {done[writer]}")
-            elif self.store.checkpoint(writer) >= DONE:
+            if self.store.checkpoint(writer) >= DONE:
                 yield FileResult(path, writer, skipped="backfilled already")
+            elif writer in done:
+                yield FileResult(path, writer, skipped=f"the same content as {done[writer]}")
             else:
                 todo[writer] = parts
             done[writer] = path
@@ -195,7 +195,8 @@ def local_client(
     scheduler: str | None, *, workers: int = 2, threads: int = 1, memory: str = "2GiB", processes: bool = True
 ) -> Iterator[Client]:
     """A Dask client: of the cluster at ``scheduler``, else of a local cluster on 127.0.0.1 with ``workers``
-    workers of ``threads`` threads and ``memory`` each, no dashboard, closed on exit."""
+    workers of ``threads`` threads and ``memory`` each, no dashboard, closed on exit (``processes=False``:
+    the workers are threads of this process)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -207,8 +208,9 @@ def local_client(
         "threads_per_worker": threads,
         "memory_limit": memory,
         "dashboard_address": None,
-        "host": "127.0.0.1",
         "processes": processes,
     }
+    if processes:  # workers in threads of this process talk in-process (no socket at all)
+        cluster_args["host"] = "127.0.0.1"
     with LocalCluster(**cluster_args) as cluster, Client(cluster) as client:
         yield client
