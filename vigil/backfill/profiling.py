@@ -1,16 +1,19 @@
 """The map and the reduce of a backfill, pure functions of their arguments (no store, no cluster): any engine
 that runs Python over partitions runs them (Dask here; Spark's ``mapInPandas`` could call the same).
 
-``profile_partition`` reads one partition, turns its rows into event records as ``vigil ingest`` does
-(``vigil.ingest.files.records``, chunks of ``Job.chunk``), checks them as the server checks a request
+``profile_partition`` reads one partition, turns its rows into the wire table the server makes of the records
+``vigil ingest`` sends (column by column, ``vigil.ingest.files.wire``; when some row is not valid, the
+records themselves, ``vigil.ingest.files.records``, chunks of ``Job.chunk``), checks them as the server
+checks a request
 (the same validation, the same per-row problems: unknown version, a time past the day windows' retention
 or an hour ahead, text in a numeric feature...), makes the event table the server makes (defaults, redaction,
-types) and folds each chunk into windows with the live aggregator's rule (``vigil.monitoring.folding``) and
-``WindowState.update``. So the windows are the ones the live path builds from the same events: every count,
-sketch and profile merges exactly; means and variances merge in another order, so they agree to float
-rounding (1e-9 relative). The event sample of each window is random in both (bottom-k with random
-priorities): here its priorities are seeded by the file's hash and the partition, so a rerun rebuilds the
-same bytes.
+types) and folds the partition's checked events into windows with the live aggregator's rule
+(``vigil.monitoring.folding``) and ``WindowState.update``, each window once per partition (as the aggregator
+folds the batches waiting in its queue in one go). So the windows are the ones the live path builds from
+the same events: every count, sketch and profile merges exactly; means and variances merge in another
+order, so they agree to float rounding (1e-9 relative). The event sample of each window is random in
+both (bottom-k with random priorities): here its priorities are seeded by the file's hash and the
+partition, so a rerun rebuilds the same bytes.
 
 ``merge`` combines two partitions' results (window by window, ``WindowState.merge``): associative and
 commutative, so partitions reduce in any tree.
@@ -28,7 +31,7 @@ from pydantic import TypeAdapter
 from vigil.backfill.partitions import Partition, read
 from vigil.ingest.batch import events_table
 from vigil.ingest.columnar import fast_table, from_events
-from vigil.ingest.files import records
+from vigil.ingest.files import records, wire
 from vigil.ingest.pipeline import row_problems
 from vigil.ingest.redact import Redactor
 from vigil.ingest.validate import check_records
@@ -39,7 +42,7 @@ from vigil.schema import Event
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 
-__all__ = ["Job", "Profiled", "Rollups", "check_chunk", "merge", "profile_partition"]
+__all__ = ["Job", "Profiled", "Rollups", "check_chunk", "checked_wire", "merge", "profile_partition"]
 
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _EXAMPLES = 3
@@ -101,25 +104,32 @@ def check_chunk(
 ) -> tuple[pa.Table | None, list[tuple[int, str, str]]]:
     """One chunk of records of one model checked as ``Ingestor.records`` checks a request: the event table of
     the good ones (None when none is) and (index in the chunk, field, reason) of the others."""
-    refused: list[tuple[int, str, str]] = []
-    wire = fast_table(chunk)
-    if wire is not None:
-        positions = np.arange(len(chunk))
-    else:
-        checked = check_records(chunk, _EVENTS)
-        refused += [(r.index, r.field, r.reason) for r in checked.rejected]
-        positions = np.asarray(checked.positions, dtype=np.int64)
-        wire = from_events(checked.records) if checked.records else None
-    if wire is None:
-        return None, refused
-    bad = row_problems(wire, spec, now)
+    table = fast_table(chunk)
+    if table is not None:
+        return checked_wire(table, spec, now, redactor)
+    checked = check_records(chunk, _EVENTS)
+    if not checked.records:
+        return None, [(r.index, r.field, r.reason) for r in checked.rejected]
+    events, refused = checked_wire(from_events(checked.records), spec, now, redactor)
+    positions = checked.positions
+    refused = [(positions[i], name, reason) for i, name, reason in refused]
+    return events, sorted(refused + [(r.index, r.field, r.reason) for r in checked.rejected])
+
+
+def checked_wire(
+    table: pa.Table, spec: ModelSpec, now: float, redactor: Redactor
+) -> tuple[pa.Table | None, list[tuple[int, str, str]]]:
+    """A wire table whose every record is valid, checked against the model's declaration as
+    ``Ingestor.records`` checks it (``row_problems``): the event table of the good rows and (row, field,
+    reason) of the others."""
+    bad = row_problems(table, spec, now)
+    refused = [(i, name, reason) for i, (name, reason) in sorted(bad.items())]
     if bad:
-        refused += [(int(positions[i]), name, reason) for i, (name, reason) in bad.items()]
-        keep = np.setdiff1d(np.arange(wire.num_rows), np.fromiter(bad, dtype=np.int64))
-        wire = wire.take(pa.array(keep))
-    if not wire.num_rows:
+        keep = np.setdiff1d(np.arange(table.num_rows), np.fromiter(bad, dtype=np.int64))
+        table = table.take(pa.array(keep))
+    if not table.num_rows:
         return None, refused
-    return events_table(wire, spec, now, redactor), refused
+    return events_table(table, spec, now, redactor), refused
 
 
 def profile_partition(part: Partition, job: Job) -> Profiled:
@@ -129,24 +139,37 @@ def profile_partition(part: Partition, job: Job) -> Profiled:
     redactor = Redactor.for_model(job.spec, job.pii_key)
     seed = int(part.digest[:15], 16) * 1_000_003 + part.index
     rng = np.random.default_rng(seed)
-    states: dict[Key, WindowState] = {}
     out = Profiled(rows=table.num_rows)
-    for i, chunk in enumerate(records(table, job.model, version=job.version, chunk=job.chunk)):
-        events, refused = check_chunk(chunk, job.spec, job.now, redactor)
+    checked: list[pa.Table] = []
+    fast = wire(table, job.model, version=job.version)
+    chunks = (
+        [(0, checked_wire(fast, job.spec, job.now, redactor))]
+        if fast is not None
+        else (
+            (i * job.chunk, check_chunk(chunk, job.spec, job.now, redactor))
+            for i, chunk in enumerate(records(table, job.model, version=job.version, chunk=job.chunk))
+        )
+    )
+    for first, (events, refused) in chunks:
         for index, name, reason in refused:
-            out.refuse(part.first_row + i * job.chunk + index + 1, name, reason)
-        if events is None:
-            continue
-        out.accepted += events.num_rows
+            out.refuse(part.first_row + first + index + 1, name, reason)
+        if events is not None:
+            out.accepted += events.num_rows
+            checked.append(events)
+    states: dict[Key, WindowState] = {}
+    try:  # folded in one go: each window once per partition (a window's cost is mostly per update)
+        tables = [pa.concat_tables(checked, promote_options="permissive")] if checked else []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        tables = checked  # a column of different types in different chunks: one at a time, as live
+    for events in tables:
         ts = events.column("ts").to_numpy(zero_copy_only=False)
         resolution = placement(job.rollups, job.model, job.spec, ts, job.now)
         columns = data_columns(events, job.spec)
         for p in window_parts(events, job.spec, resolution, columns, rng):
-            state = states.get((p.version, p.start, p.resolution))
+            key = (p.version, p.start, p.resolution)
+            state = states.get(key)
             if state is None:
-                state = states[(p.version, p.start, p.resolution)] = WindowState(
-                    sample_size=job.spec.sample_size
-                )
+                state = states[key] = WindowState(sample_size=job.spec.sample_size)
             state.update(p.events, p.data, template, rng)
     out.windows = {key: state.to_bytes() for key, state in states.items()}
     return out

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from vigil.schema import MAX_FEATURES, MAX_NUMBER, MAX_STRING, MAX_TOKENS, Event
 
-__all__ = ["fast_table", "from_events"]
+__all__ = ["checked_table", "fast_table", "from_events"]
 
 _FIELDS = frozenset(Event.model_fields)
 _NAME_MAX = 200
@@ -97,6 +97,12 @@ def fast_table(records: Sequence[Any]) -> pa.Table | None:
         table = _from_rows(records)
     except _CONVERSION_ERRORS:
         return None  # mixed types in a column, nested values where scalars belong, ...
+    return checked_table(table)
+
+
+def checked_table(table: pa.Table) -> pa.Table | None:
+    """A table of wire records (columns named like ``Event`` fields, ``features`` and ``segments`` structs)
+    checked column by column as ``fast_table`` checks them: None when any value is not valid."""
     if not set(table.column_names) <= _FIELDS or "model" not in table.column_names:
         return None
     try:
