@@ -209,6 +209,8 @@ def local_client(
         "memory_limit": memory,
         "dashboard_address": None,
         "processes": processes,
+        # no dashboard; the scheduler's own HTTP routes (health) on a free loopback port, not 0.0.0.0:8787
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     }
     if processes:  # workers in threads of this process talk in-process (no socket at all)
         cluster_args["host"] = "127.0.0.1"
