@@ -234,3 +234,25 @@ def test_bad_rows_are_refused_by_file_and_row(tmp_path: Path) -> None:
         f"{path} row 100: " in result.output
         and "older than the model's retention of day windows" in result.output
     )
+
+
+def test_the_command_uses_an_existing_cluster_and_skips_what_is_in(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    path = _parquet(_history(2_000, seed=11, now=time.time()), tmp_path / "scores.parquet")
+    (tmp_path / "vigil.yaml").write_text(CONFIG)
+    args = ["backfill", str(path), "--model", "credit", "--config", str(tmp_path / "vigil.yaml")]
+    args += ["--store", str(tmp_path / "v.db")]
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        first = CliRunner().invoke(main, [*args, "--scheduler", cluster.scheduler_address])
+        again = CliRunner().invoke(main, [*args, "--scheduler", cluster.scheduler_address])
+    assert first.exit_code == 0, first.output
+    assert f"{path}: 2000 of 2000 rows into 'credit'" in first.output
+    assert again.exit_code == 0 and again.output == f"{path}: skipped, backfilled already\n"
