@@ -256,3 +256,34 @@ def test_the_command_uses_an_existing_cluster_and_skips_what_is_in(tmp_path: Pat
     assert first.exit_code == 0, first.output
     assert f"{path}: 2000 of 2000 rows into 'credit'" in first.output
     assert again.exit_code == 0 and again.output == f"{path}: skipped, backfilled already\n"
+
+
+def test_spark_builds_the_windows_dask_builds(tmp_path: Path, client: Any) -> None:
+    """The same map and reduce through PySpark in local mode (the ``spark`` extra; skipped without it)."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    from vigil.backfill.spark import run_on_spark
+
+    path = _parquet(_history(4_000, seed=13), tmp_path / "history.parquet")
+    on_dask, on_spark = str(tmp_path / "dask.db"), str(tmp_path / "spark.db")
+    _backfill(on_dask, [path], client)
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    store = open_store(on_spark)
+    try:
+        job = Backfill(parse_config(CONFIG), store, "credit", clock=lambda: NOW, partition_rows=2_000)
+        [result] = list(run_on_spark(job, [str(path)], spark))
+    finally:
+        store.close()
+        spark.stop()
+    assert (result.rows, result.accepted) == (4_000, 4_000)
+    want, got = _windows(on_dask), _windows(on_spark)
+    assert got.keys() == want.keys()
+    for key in want:
+        _same_state(want[key], got[key])

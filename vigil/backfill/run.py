@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,7 @@ from vigil.store.base import Store, WindowRow
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["Backfill", "FileResult", "local_client", "writer_of"]
+__all__ = ["Backfill", "FileResult", "local_client", "tree", "writer_of"]
 
 DONE = 1
 """The checkpoint of a backfill writer whose file is in."""
@@ -104,10 +104,29 @@ class Backfill:
         self.templates = Templates(store, baseline)
 
     def run(self, paths: list[str], client: Client, progress: bool = False) -> Iterator[FileResult]:
-        """Backfill ``paths`` on ``client``'s cluster; yields each file's result once it is saved."""
+        """Backfill ``paths`` on ``client``'s Dask cluster; yields each file's result once it is saved."""
         from distributed import as_completed
         from distributed import progress as progress_bar
 
+        todo = yield from self.pending(paths)
+        if not todo:
+            return
+        shared = client.scatter(self.job(todo), broadcast=True)
+        futures = {
+            w: client.map(profile_partition, parts, job=shared, pure=False) for w, parts in todo.items()
+        }
+        if progress:
+            progress_bar([f for fs in futures.values() for f in fs])
+        reduced = {
+            client.submit(tree, fs, key=f"backfill-reduce-{w}", pure=False): w for w, fs in futures.items()
+        }
+        for future in as_completed(reduced):
+            writer = reduced[future]
+            yield self.save(todo[writer][0].path, writer, future.result())
+
+    def pending(self, paths: list[str]) -> Generator[FileResult, None, dict[str, list[Partition]]]:
+        """Yields the files skipped (in already, or the same content as another); returns the partitions
+        of the others by their writer."""
         todo: dict[str, list[Partition]] = {}
         done: dict[str, str] = {}  # writer -> the path that has it
         for path in paths:
@@ -120,29 +139,15 @@ class Backfill:
             else:
                 todo[writer] = parts
             done[writer] = path
-        if not todo:
-            return
-        job = self._job([parts[0] for parts in todo.values()])
-        shared = client.scatter(job, broadcast=True)
-        futures = {
-            w: client.map(profile_partition, parts, job=shared, pure=False) for w, parts in todo.items()
-        }
-        if progress:
-            progress_bar([f for fs in futures.values() for f in fs])
-        reduced = {
-            client.submit(_tree, fs, key=f"backfill-reduce-{w}", pure=False): w for w, fs in futures.items()
-        }
-        for future in as_completed(reduced):
-            writer = reduced[future]
-            yield self._save(todo[writer][0].path, writer, future.result())
+        return todo
 
-    def _job(self, firsts: list[Partition]) -> Job:
+    def job(self, todo: dict[str, list[Partition]]) -> Job:
         """The job: the template covers what the first chunk of every file has (as the live path fixes a
         column's buckets from the first batch that has it), read here once."""
         now = self.clock()
         redactor = Redactor.for_model(self.spec, self.pii_key)
         template = self.templates.get(self.model)
-        for part in firsts:
+        for part in (parts[0] for parts in todo.values()):
             table = read(Partition(part.path, part.digest, 0, 0, part.row_groups and part.row_groups[:1]))
             first = next(records(table.slice(0, 5_000), self.model, version=self.version), [])
             events, _ = check_chunk(first, self.spec, now, redactor)
@@ -163,7 +168,7 @@ class Backfill:
             rollups,
         )
 
-    def _save(self, path: str, writer: str, profiled: Profiled) -> FileResult:
+    def save(self, path: str, writer: str, profiled: Profiled) -> FileResult:
         """One file's windows saved, with its writer's checkpoint, in one transaction."""
         rows = []
         for (version, start, resolution), state in sorted(profiled.windows.items()):
@@ -181,7 +186,7 @@ class Backfill:
         )
 
 
-def _tree(parts: list[Profiled]) -> Profiled:
+def tree(parts: list[Profiled]) -> Profiled:
     """The partitions of one file merged (in one task: their results are small next to their rows)."""
     while len(parts) > 1:
         parts = [
