@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,9 +259,12 @@ def test_the_command_uses_an_existing_cluster_and_skips_what_is_in(tmp_path: Pat
     assert again.exit_code == 0 and again.output == f"{path}: skipped, backfilled already\n"
 
 
-def test_spark_builds_the_windows_dask_builds(tmp_path: Path, client: Any) -> None:
+def test_spark_builds_the_windows_dask_builds(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same map and reduce through PySpark in local mode (the ``spark`` extra; skipped without it)."""
     pytest.importorskip("pyspark")
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the Python workers run this venv's Python
     from pyspark.sql import SparkSession
 
     from vigil.backfill.spark import run_on_spark
