@@ -19,6 +19,7 @@ import click
 from vigil._version import __version__
 from vigil.cli.actions import actions
 from vigil.cli.alerts import alerts, silences
+from vigil.cli.backfill import backfill
 from vigil.cli.estimate import estimate
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
@@ -409,6 +410,7 @@ main.add_command(rules)
 main.add_command(review)
 main.add_command(actions)
 main.add_command(ingest)
+main.add_command(backfill)
 main.add_command(keys)
 main.add_command(sop)
 main.add_command(estimate)

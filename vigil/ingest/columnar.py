@@ -26,7 +26,7 @@ import pyarrow.json as pj
 
 from vigil.schema import MAX_FEATURES, MAX_NUMBER, MAX_STRING, MAX_TOKENS, Event
 
-__all__ = ["fast_table", "from_events", "ndjson_table"]
+__all__ = ["checked_table", "fast_table", "from_events", "ndjson_table"]
 
 _FIELDS = frozenset(Event.model_fields)
 _NAME_MAX = 200
@@ -100,7 +100,7 @@ def fast_table(records: Sequence[Any]) -> pa.Table | None:
         table = _from_rows(records)
     except _CONVERSION_ERRORS:
         return None  # mixed types in a column, nested values where scalars belong, ...
-    return _checked(table)
+    return checked_table(table)
 
 
 def ndjson_table(data: bytes) -> pa.Table | None:
@@ -125,7 +125,7 @@ def ndjson_table(data: bytes) -> pa.Table | None:
         return None
     if table.num_rows != _records_in(data) or not _unambiguous(table.schema, table):
         return None
-    return _checked(table)
+    return checked_table(table)
 
 
 def _records_in(data: bytes) -> int:
@@ -158,7 +158,9 @@ def _unambiguous(schema: pa.Schema, table: pa.Table) -> bool:
     return True
 
 
-def _checked(table: pa.Table) -> pa.Table | None:
+def checked_table(table: pa.Table) -> pa.Table | None:
+    """A table of wire records (columns named like ``Event`` fields, ``features`` and ``segments`` structs)
+    checked column by column as ``fast_table`` checks them: None when any value is not valid."""
     if not set(table.column_names) <= _FIELDS or "model" not in table.column_names:
         return None
     try:

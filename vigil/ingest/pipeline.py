@@ -45,7 +45,7 @@ from vigil.spec import ModelSpec, SecuritySettings
 from vigil.store.base import FeedbackRow, HostRow, LabelRow, Store
 from vigil.timefmt import format_time
 
-__all__ = ["IngestResult", "Ingestor"]
+__all__ = ["IngestResult", "Ingestor", "row_problems"]
 
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _LABELS: TypeAdapter[list[Label]] = TypeAdapter(list[Label])
@@ -163,7 +163,7 @@ class Ingestor:
                 rejected.extend(Rejection(int(positions[r]), "model", reason) for r in rows)
                 continue
             part = wire.filter(mask) if len(names) > 1 else wire
-            bad = _problems(part, spec, now)
+            bad = row_problems(part, spec, now)
             if bad:
                 for i, (field_name, reason) in bad.items():
                     rejected.append(Rejection(int(positions[rows[i]]), field_name, reason))
@@ -389,7 +389,7 @@ class Ingestor:
         return self.registry.get(model)
 
 
-def _problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[str, str]]:
+def row_problems(part: pa.Table, spec: ModelSpec, now: float) -> dict[int, tuple[str, str]]:
     """Rows of one model's batch that break its declaration: {row: (field, reason)}, first problem only."""
     out: dict[int, tuple[str, str]] = {}
 

@@ -24,6 +24,7 @@ import itertools
 import logging
 import math
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -54,7 +55,13 @@ GRACE = 300.0
 ROLLUP_WRITER = "rollup"
 
 
-def placement(store: Store, model: str, spec: ModelSpec, ts: np.ndarray, now: float) -> np.ndarray:
+class Rollups(Protocol):
+    """What ``placement`` reads of the store: how far rollups went (a ``Store``, or those answers kept)."""
+
+    def last_window_start(self, model: str, resolution: int, writer: str) -> int | None: ...
+
+
+def placement(store: Rollups, model: str, spec: ModelSpec, ts: np.ndarray, now: float) -> np.ndarray:
     """The resolution each event (time ``ts``, seconds) is folded at: the finest whose rows will still be
     rolled up and are not past their retention (see the module docstring)."""
     res = int(spec.window.total_seconds())
