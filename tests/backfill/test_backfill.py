@@ -39,12 +39,15 @@ models:
     task: binary
     owner: {team: risk}
     window: 1m
-    features: {a: {type: numeric}, region: {type: categorical}}
+    features: {a: {type: numeric}, region: {type: categorical}, answer: {type: text}}
     retention: {minutes: 1d, hours: 3d, days: 30d}
 """
 RELATIVE = 1e-9
 """Means and variances merge in another order than the live path folds them: equal to float rounding."""
 METRICS = "events,errors,error_rate,latency_p50,latency_p99,latency_mean,score_mean,prediction_mean,null_rate"
+
+
+_WORDS = ["refund", "order", "late", "thanks", "card", "help", "account", "reset", "the", "a"]
 
 
 def _history(n: int, seed: int = 7, now: float = NOW) -> pd.DataFrame:
@@ -71,6 +74,7 @@ def _history(n: int, seed: int = 7, now: float = NOW) -> pd.DataFrame:
             "error": pd.Series(["TimeoutError: slow"] * n).where(rng.random(n) < 0.02, None),
             "a": a,
             "region": rng.choice(["eu", "us", "apac"], n),
+            "answer": [" ".join(rng.choice(_WORDS, k)) for k in rng.integers(0, 12, n)],
             "segment.channel": rng.choice(["web", "app"], n),
         }
     )

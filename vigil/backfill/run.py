@@ -206,7 +206,7 @@ def local_client(
 ) -> Iterator[Client]:
     """A Dask client: of the cluster at ``scheduler``, else of a local cluster on 127.0.0.1 with ``workers``
     workers of ``threads`` threads and ``memory`` each, no dashboard, closed on exit (``processes=False``:
-    the workers are threads of this process)."""
+    the workers are threads of this process, without a memory limit)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -224,5 +224,9 @@ def local_client(
     }
     if processes:  # workers in threads of this process talk in-process (no socket at all)
         cluster_args["host"] = "127.0.0.1"
+    else:
+        # a thread worker's memory is this whole process's: a limit would read its RSS (a test run's,
+        # say, past 2 GiB) as the worker's and retire every worker mid-run
+        cluster_args["memory_limit"] = 0
     with LocalCluster(**cluster_args) as cluster, Client(cluster) as client:
         yield client
