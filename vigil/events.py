@@ -137,9 +137,11 @@ def profiled_columns(table: pa.Table, spec: ModelSpec) -> list[str]:
 
 
 def to_ipc(table: pa.Table) -> bytes:
-    """The table as a compressed Arrow IPC stream (what the ingest log stores)."""
+    """The table as a compressed Arrow IPC stream (what the ingest log stores). Compressed on the calling
+    thread: Arrow's pool cost 3-4x the CPU for a request's few hundred kilobytes (0.5 against 0.15 ms)."""
+    options = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return sink.getvalue()
 
