@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from vigil.broker import Publisher, Refused
+from vigil.errors import StoreError
 from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events, ndjson_table
 from vigil.ingest.redact import Redactor, scrub
@@ -51,6 +52,8 @@ _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _LABELS: TypeAdapter[list[Label]] = TypeAdapter(list[Label])
 _HOSTS: TypeAdapter[list[HostMetrics]] = TypeAdapter(list[HostMetrics])
 _FEEDBACK: TypeAdapter[list[Feedback]] = TypeAdapter(list[Feedback])
+_REFUSAL_FRESH = 5.0
+"""Seconds a refused append stays the server's trouble without another (a client retries sooner)."""
 _FUTURE = timedelta(hours=1)
 """How far ahead of the server's clock an event's timestamp may be (clock skew)."""
 
@@ -94,6 +97,8 @@ class Ingestor:
         self.max_lag = max_lag
         """With a broker: past this many batches published and not folded by the workers, answer 503."""
         self._redactors: dict[str, tuple[ModelSpec, Redactor]] = {}
+        self._refused: tuple[str, float, float] | None = None
+        """The last refused append: (why, since when, when last, monotonic)."""
         self._in_log_order = threading.Lock()
         """Held from a batch's log append to its hand-over, so the aggregator folds this writer's batches
         in log order and its checkpoint (the last sequence folded) never passes a batch not yet folded."""
@@ -192,9 +197,7 @@ class Ingestor:
                     if model in seen:
                         self.aggregator.release(table.num_rows)  # a retry: stored already, not again
                     else:
-                        seq = self.store.append(
-                            self.writer, model, table.num_rows, payload, self.clock(), key, digest
-                        )
+                        seq = self._append(model, table.num_rows, payload, key, digest)
                         self.aggregator.submit(model, seq, table)
                     result.accepted += table.num_rows
                     total -= table.num_rows
@@ -238,6 +241,27 @@ class Ingestor:
                 ) from None
             result.accepted += table.num_rows
         return result
+
+    def _append(self, model: str, rows: int, payload: bytes, key: str | None, digest: bytes | None) -> int:
+        """Append to the store's log, remembering a refusal for ``refusing``."""
+        try:
+            seq = self.store.append(self.writer, model, rows, payload, self.clock(), key, digest)
+        except StoreError as exc:
+            since = self._refused[1] if self._refused else self.clock()
+            text = f"cannot append accepted events to the store's log: {exc}"
+            self._refused = (text, since, time.monotonic())
+            raise
+        self._refused = None
+        return seq
+
+    def refusing(self) -> tuple[str, float] | None:
+        """Why the store refuses appends and since when, while it keeps refusing them (the last refusal
+        within ``_REFUSAL_FRESH`` seconds): a store that takes a probe may still refuse writes (a full
+        disk, a file size limit), and the aggregator may have nothing to save to find out."""
+        refused = self._refused
+        if refused is None or time.monotonic() - refused[2] > _REFUSAL_FRESH:
+            return None
+        return refused[0], refused[1]
 
     def _seen(self, key: str, digest: bytes | None) -> set[str]:
         """The models whose part of this request is stored under ``key`` already; raises ``BadRequest``

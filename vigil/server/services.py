@@ -177,10 +177,10 @@ class Vigil:
         except StoreError as exc:
             problems.append(str(exc))
             down = True
-        trouble = self.aggregator.trouble
-        if trouble is not None:
-            problems.append(f"{trouble[0]} (since {iso(trouble[1])})")
-            down = True
+        for trouble in (self.aggregator.trouble, self.ingestor.refusing()):
+            if trouble is not None:
+                problems.append(f"{trouble[0]} (since {iso(trouble[1])})")
+                down = True
         held = self.aggregator.held()
         summaries: dict[str, dict[str, Any]] = {}
         for kind, name in (("undeclared", "held"), ("damaged", "quarantined")):
