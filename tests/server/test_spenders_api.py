@@ -95,3 +95,17 @@ def test_top_spenders_exact_the_rest_other_and_the_top_share(serve: Serve) -> No
 
     r = httpx.get(serve.url + "/v1/models/assistant/spenders", params={"by": "region"})
     assert r.status_code == 422 and "spend.by" in r.text and "['user', 'feature']" in r.text
+
+    # the dashboard's model page shows the same table (server-rendered), and its JSON link answers it
+    page = httpx.get(serve.url + "/models/assistant", params={"range": "24h"})
+    assert page.status_code == 200, page.text[:500]
+    table = page.text[page.text.index('id="spend-user"') :]
+    table = table[: table.index("</table>")]
+    rows = [r for r in table.split("<tr>")[2:] if "<td>" in r]
+    assert [r.split("<td>")[1].split("</td>")[0] for r in rows[:3]] == ["u-2", "u-1", "u-0"]
+    assert f"<td>{cost['u-2']:.4f}</td>" in rows[0]
+    assert f"{100 * cost['u-2'] / whole:.1f}%" in rows[0]
+    assert "<td>other</td>" in table and f"<td>{light:.4f}</td>" in table
+    link = page.text[page.text.index("/v1/models/assistant/spenders?by=user") :].split('"')[0]
+    answer = httpx.get(serve.url + link.replace("&amp;", "&")).json()
+    assert [s["value"] for s in answer["top"]] == heavy

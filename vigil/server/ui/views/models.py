@@ -5,18 +5,23 @@ versions)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from vigil.monitoring.query import Query
+from vigil.monitoring.spend import spenders
 from vigil.server.ui.charts import Mark
 from vigil.server.ui.deps import MaybeEngine, UiCaller, UiVigil
 from vigil.server.ui.detail import ModelDetail, changes, heat_colour, model_detail
 from vigil.server.ui.fairness import WhoFaresWorse, who_fares_worse
 from vigil.server.ui.health import firing_now
 from vigil.server.ui.render import Page, render
+from vigil.server.ui.timerange import TimeRange
 from vigil.server.ui.views.common import base_url, time_range, unknown_model
+from vigil.spec import ModelSpec
 from vigil.timefmt import format_time
 
 __all__ = ["router"]
@@ -57,22 +62,33 @@ async def model(
     if spec is None:
         return unknown_model(request, vigil.registry, name, span)
 
-    def gather() -> tuple[ModelDetail, WhoFaresWorse | None]:
+    def gather() -> tuple[ModelDetail, WhoFaresWorse | None, list[dict[str, Any]]]:
         firing = [f for f in firing_now(engine, now) if f.model == name]
         previous = vigil.registry.previous(name)
         query = vigil.query.snapshot()
         detail = model_detail(query, vigil.store, name, spec, span, firing, previous, change_mark(request))
-        return detail, who_fares_worse(query, name, spec, span)
+        return detail, who_fares_worse(query, name, spec, span), who_spends(query, name, spec, span)
 
-    detail, who = await run_in_threadpool(gather)
+    detail, who, spend = await run_in_threadpool(gather)
     return render(
         request,
         "model.html",
         Page(name, "models", span),
         m=detail,
         who=who,
+        spend=spend,
         changes=changes(vigil.store, name, detail.deployment),
         heat_colour=heat_colour,
         base=base_url(request),
         now=now,
     )
+
+
+def who_spends(query: Query, name: str, spec: ModelSpec, span: TimeRange) -> list[dict[str, Any]]:
+    """The ten costliest values of each tag of the model's ``spend.by`` over the range (as
+    ``GET /v1/models/NAME/spenders`` answers), for the tags that hold cost in it."""
+    if not spec.spend.by:
+        return []
+    states = query.windows(name, span.start, span.end).values()
+    found = [spenders(states, tag, 10) for tag in spec.spend.by]
+    return [f for f in found if f["tracked"] and f["cost"] > 0]
