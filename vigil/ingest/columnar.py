@@ -123,7 +123,7 @@ def ndjson_table(data: bytes) -> pa.Table | None:
         )
     except _CONVERSION_ERRORS:
         return None
-    if table.num_rows != _records_in(data) or not _unambiguous(table.schema, table):
+    if table.num_rows != _records_in(data) or not _unambiguous(table):
         return None
     return checked_table(table)
 
@@ -140,8 +140,8 @@ def _records_in(data: bytes) -> int:
     return sum(1 for line in data.splitlines() if line.strip())
 
 
-def _unambiguous(schema: pa.Schema, table: pa.Table) -> bool:
-    for name in schema.names:
+def _unambiguous(table: pa.Table) -> bool:
+    for name in table.column_names:
         column = table.column(name)
         if pa.types.is_struct(column.type):
             parts = [child for chunk in column.chunks for child in chunk.flatten()]

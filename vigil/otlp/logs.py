@@ -27,7 +27,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from vigil.errors import InputError
 from vigil.otlp import wire
 from vigil.otlp.content import CONTENT_EVENTS, Pending, from_event
 from vigil.otlp.traces import EVALUATION, evaluation
@@ -76,13 +75,7 @@ class Sorted:
 def decode(body: bytes, content_type: str) -> list[LogFacts]:
     """The log records of the export request in ``body`` (protobuf or OTLP/JSON); ``InputError`` for a
     body that is not one (answered 400)."""
-    request = wire.parse(body, content_type, ExportLogsServiceRequest)
-    if isinstance(request, ExportLogsServiceRequest):
-        return list(_from_protobuf(request))
-    try:
-        return list(_from_json(request))  # type: ignore[arg-type]
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InputError(f"the body is not an OTLP log export request in OTLP/JSON: {exc}") from None
+    return wire.read(body, content_type, ExportLogsServiceRequest, _from_protobuf, _from_json)
 
 
 def sort(

@@ -15,7 +15,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from vigil.errors import InputError
 from vigil.otlp import wire
 from vigil.otlp.content import Pending, from_span
 from vigil.otlp.genai import is_llm, to_event
@@ -71,13 +70,7 @@ class SpanFacts:
 def decode(body: bytes, content_type: str) -> list[SpanFacts]:
     """The spans of the export request in ``body``: protobuf (``application/x-protobuf``) or OTLP/JSON
     (``application/json``). Raises ``InputError`` for a body that is not one (the endpoint answers 400)."""
-    request = wire.parse(body, content_type, ExportTraceServiceRequest)
-    if isinstance(request, ExportTraceServiceRequest):
-        return list(_from_protobuf(request))
-    try:
-        return list(_from_json(request))  # type: ignore[arg-type]
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InputError(f"the body is not an OTLP trace export request in OTLP/JSON: {exc}") from None
+    return wire.read(body, content_type, ExportTraceServiceRequest, _from_protobuf, _from_json)
 
 
 def events(

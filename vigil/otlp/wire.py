@@ -9,8 +9,8 @@ Unknown fields are ignored, as the specification asks of receivers.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from google.protobuf import json_format
@@ -18,10 +18,13 @@ from google.protobuf.message import DecodeError, Message
 
 from vigil.errors import InputError
 
-__all__ = ["JSON", "PROTOBUF", "answer", "hex_id", "json_attributes", "json_value", "parse", "value"]
+__all__ = ["JSON", "PROTOBUF", "answer", "hex_id", "json_attributes", "json_value", "parse", "read", "value"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+
+M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 def parse(body: bytes, content_type: str, message: type[Message]) -> Message | dict[str, Any]:
@@ -42,6 +45,25 @@ def parse(body: bytes, content_type: str, message: type[Message]) -> Message | d
     if not isinstance(data, dict):
         raise InputError(f"the body is not an OTLP {name} in OTLP/JSON: a JSON {type(data).__name__}")
     return data
+
+
+def read(
+    body: bytes,
+    content_type: str,
+    message: type[M],
+    from_protobuf: Callable[[M], Iterable[T]],
+    from_json: Callable[[Mapping[str, Any]], Iterable[T]],
+) -> list[T]:
+    """The items of the export request in ``body``, read by ``from_protobuf`` or ``from_json`` as it
+    came. Raises ``InputError`` for a body that is not one (answered 400)."""
+    request = parse(body, content_type, message)
+    if isinstance(request, message):
+        return list(from_protobuf(request))
+    try:
+        return list(from_json(request))  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        name = message.DESCRIPTOR.name
+        raise InputError(f"the body is not an OTLP {name} in OTLP/JSON: {exc}") from None
 
 
 def value(found: Any) -> Any:
