@@ -89,6 +89,6 @@ def who_spends(query: Query, name: str, spec: ModelSpec, span: TimeRange) -> lis
     ``GET /v1/models/NAME/spenders`` answers), for the tags that hold cost in it."""
     if not spec.spend.by:
         return []
-    states = query.windows(name, span.start, span.end).values()
-    found = [spenders(states, tag, 10) for tag in spec.spend.by]
+    merged = [query.merged(name, span.start, span.end)]  # through the page's snapshot: read once
+    found = [spenders(merged, tag, 10) for tag in spec.spend.by]
     return [f for f in found if f["tracked"] and f["cost"] > 0]
