@@ -280,3 +280,73 @@ def test_a_feature_first_seen_all_null_takes_its_kind_from_its_first_values(apps
         series = r.json()["series"]
         assert series["events"][0][1] == 3
         assert series["null_rate:age"][0][1] == pytest.approx(1 / 3)
+
+
+def test_batches_that_come_close_together_are_folded_together_and_a_waiter_does_not_wait(apps: Apps) -> None:
+    rng = np.random.default_rng(5)
+    app = apps.app()
+    with TestClient(app) as client:
+        aggregator = app.state.vigil.aggregator
+        aggregator.fold_delay = 60.0  # a fold waits this long for more batches, unless someone waits
+        folds: list[list[int]] = []
+        fold = aggregator._fold
+
+        def counted(model: str, seqs: list[int], table: Any) -> None:
+            folds.append(list(seqs))
+            fold(model, seqs, table)
+
+        aggregator._fold = counted
+        events = [_events(rng, 50, 50 * k) for k in range(3)]
+        for batch in events:
+            _post(client, "/v1/events", batch)
+        t = time.monotonic()
+        assert aggregator.wait_idle(10)
+        assert time.monotonic() - t < 5  # the waiter cut the fold's wait short
+        assert folds == [[1, 2, 3]]  # one fold of the three batches, in log order
+        got = _measure(client)
+    want = _expected([e for batch in events for e in batch], {"r0": 1})
+    _assert_matches(got, {k: v for k, v in want.items() if k not in ("accuracy", "label_coverage")})
+
+
+def test_what_a_window_holds_does_not_depend_on_which_batches_were_folded_together(apps: Apps) -> None:
+    """Batches of different columns are folded apart: a score one batch never sent is not a missing score
+    of the others' windows, and the null rate of a feature is the same however the batches queued up."""
+    records = [
+        [{"model": "m", "timestamp": T0 + 5, "features": {"x": 1.0}, "prediction": 1}],
+        [
+            {
+                "model": "m",
+                "timestamp": T0 + 6,
+                "features": {"x": 2.0, "y": 3.0},
+                "prediction": 0,
+                "score": 0.2,
+            }
+        ],
+        [
+            {
+                "model": "m",
+                "timestamp": T0 + 7,
+                "features": {"x": 3.0, "y": None},
+                "prediction": 0,
+                "score": 0.4,
+            }
+        ],
+    ]
+    names = "events,null_rate,null_rate:x,null_rate:y,score_mean"
+    results = []
+    for delay in (0.0, 60.0):
+        app = create_app(CONFIG, SQLiteStore(apps.path.with_suffix(f".{delay:g}.db")), clock=lambda: NOW)
+        with TestClient(app) as client:
+            aggregator = app.state.vigil.aggregator
+            aggregator.fold_delay = delay
+            for batch in records:
+                _post(client, "/v1/events", batch)
+                if not delay:
+                    assert aggregator.wait_idle(10)  # each batch folded alone
+            assert aggregator.wait_idle(10)
+            r = client.get(
+                "/v1/models/m/metrics", params={"names": names, "step": "10m", "from": T0, "to": NOW}
+            )
+            results.append({k: v[0][1] for k, v in r.json()["series"].items()})
+    assert results[0] == results[1]
+    assert results[0]["events"] == 3 and results[0]["score_mean"] == pytest.approx(0.3)

@@ -72,6 +72,8 @@ class _Prepared:
     """Saved states of windows not in memory (a late batch for a window saved and evicted)."""
 
 
+_FOLD_ROWS = 32_768
+"""Rows folded together at most, when batches come faster than they are folded."""
 _MAX_BACKOFF = 5.0
 """Seconds between tries of a fold that the store keeps failing, at most."""
 
@@ -90,6 +92,7 @@ class Aggregator:
         max_pending_rows: int = 2_000_000,
         keep_open: float = 300.0,
         maintain_every: float = 60.0,
+        fold_delay: float = 0.2,
         baselines: Callable[[str], Profile | None] | None = None,
     ) -> None:
         self.store = store
@@ -101,6 +104,8 @@ class Aggregator:
         self.max_pending_rows = max_pending_rows
         self.keep_open = keep_open
         self.maintain_every = maintain_every
+        self.fold_delay = fold_delay
+        """Seconds a batch may wait for others to be folded with (see ``_gather``)."""
         self.templates = Templates(store, baselines or (lambda model: None))
         self.maintained: Callable[[str, float], None] | None = None
         """Called with a model and the time after each maintenance of it (rollups, retention), on the
@@ -127,6 +132,8 @@ class Aggregator:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._idle = threading.Condition()
+        self._waiters = 0
+        """How many wait for every batch to be folded (``wait_idle``): fold what is there, not waiting."""
         self._rng = np.random.default_rng()
         self._troubles: dict[str, tuple[str, float]] = {}
         """The store's latest failure while folding ("fold") or saving ("save"), and since when, until
@@ -208,11 +215,17 @@ class Aggregator:
         """Block until every submitted batch is folded (for tests and orderly shutdown)."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
+            self._waiters += 1
+            try:
+                if self._pending > 0:
+                    self._queue.put(None)  # wake a fold waiting for more batches
+                while self._pending > 0:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._idle.wait(left)
+            finally:
+                self._waiters -= 1
         return True
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -249,14 +262,8 @@ class Aggregator:
             except queue.Empty:
                 item = None
             batches = [] if item is None else [item]
-            while len(batches) < 64:  # drain what is there: bigger batches vectorise better
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is not None:
-                    batches.append(more)
-            for model, group in by_model(batches).items():
+            self._gather(batches)
+            for model, group in by_model(batches):
                 if self._stop.is_set():
                     break  # left in flight: held at the last save, folded at the next start
                 self._fold_safely(model, group)
@@ -277,6 +284,25 @@ class Aggregator:
             if time.monotonic() >= next_maintenance:
                 self.maintain()
                 next_maintenance = time.monotonic() + self.maintain_every
+
+    def _gather(self, batches: list[Batch]) -> None:
+        """Add to ``batches`` what comes within ``fold_delay`` of the first, up to ``_FOLD_ROWS`` rows: one
+        fold of 30,000 events costs a fifth, per event, of thirty folds of 1,000 (the columns' updates
+        vectorise), and the acknowledgement does not wait for it. A waiter (``wait_idle``) or a stop cuts
+        the wait short."""
+        rows = sum(b.table.num_rows for b in batches)
+        deadline = time.monotonic() + self.fold_delay
+        while batches and rows < _FOLD_ROWS:
+            left = deadline - time.monotonic()
+            try:
+                hurry = left <= 0 or self._waiters > 0 or self._stop.is_set()
+                more = self._queue.get_nowait() if hurry else self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if more is None:  # a wake-up: a stop, a waiter, held batches to fold
+                break
+            batches.append(more)
+            rows += more.table.num_rows
 
     def _fold_safely(self, model: str, batches: Sequence[Batch]) -> bool:
         """Fold ``batches`` (of one model, in log order): retry while the store fails, hold what cannot be

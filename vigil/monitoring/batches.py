@@ -65,12 +65,19 @@ def cut(
     return template, parts
 
 
-def by_model(batches: Sequence[Batch]) -> dict[str, list[Batch]]:
-    """The batches of each model, in their order."""
-    out: dict[str, list[Batch]] = {}
+def by_model(batches: Sequence[Batch]) -> list[tuple[str, list[Batch]]]:
+    """The batches of each model, in their order, in runs of one schema: batches folded together are
+    concatenated, and a column one of them lacks would become a column of nulls in the others' windows
+    (a score absent is not a score missing), so what a window holds would depend on how the batches
+    happened to queue up."""
+    runs: dict[str, list[list[Batch]]] = {}
     for b in batches:
-        out.setdefault(b.model, []).append(b)
-    return out
+        model = runs.setdefault(b.model, [])
+        if model and model[-1][-1].table.schema.equals(b.table.schema):
+            model[-1].append(b)
+        else:
+            model.append([b])
+    return [(name, run) for name, model in runs.items() for run in model]
 
 
 def add_totals(totals: dict[str, float], part: pa.Table) -> None:
