@@ -86,7 +86,7 @@ def test_drift_of_complete_steps_is_kept_and_read_back(
         raise AssertionError("worked out again")
 
     other = _fresh(v)
-    monkeypatch.setattr(query_module, "_drift", refuse)
+    monkeypatch.setattr(query_module, "window_drift", refuse)
     end = T0 - T0 % 900 - 900  # the complete steps (a range that cuts a step reads other events)
     read = other.query.series("m", ["drift:x", "drift_share"], start, end, 900)
     assert read["drift:x"] == worked_out["drift:x"][: len(read["drift:x"])]

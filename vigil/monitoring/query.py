@@ -5,7 +5,8 @@ memory (newer than what it last saved). A range is merged window by window; the 
 service, LLM, data-quality and drift metrics; label-based metrics come from the prediction–label join.
 Where a whole hour or day of the range falls in one step (or the range is merged whole), it is read from
 its rollup row when that holds exactly the same events (``retention.coarse_rows``): a day at hourly steps
-is 24 rows, not 1,440. The drift of a complete step is kept once worked out (``drifts.DriftKeep``).
+is 24 rows, not 1,440. The drift of a complete step is kept once worked out (``drifts.DriftKeep``). The
+rows are read by ``reads``; merged profiles are compared with the baseline by ``comparisons``.
 
 **Segments.** Windows are per model and version, not per segment, but the prediction log keeps each
 prediction's segment tags, so the metrics computed from the prediction–label join (``SEGMENT_METRICS``)
@@ -20,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Any, NamedTuple, TypeVar
 
@@ -29,28 +30,33 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.comparison.compare import compare_profiles
 from vigil.comparison.report import Report
-from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import PREDICTION, SCORE, SEGMENT_PREFIX, SERVICE_COLUMNS, from_ipc
 from vigil.monitoring import catalogue, llm_content
 from vigil.monitoring.aggregator import Aggregator, WindowKey
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.catalogue import METRICS, SEGMENT_METRICS, Drift, Step, Support
+from vigil.monitoring.comparisons import (
+    BaselineRef,
+    against_baseline,
+    against_reference,
+    baseline_profile,
+    model_config,
+    window_drift,
+)
 from vigil.monitoring.drifts import KEPT_STEPS, DriftKeep, Stamp
 from vigil.monitoring.estimates import Estimators
 from vigil.monitoring.multivariate import JointBaselines
 from vigil.monitoring.partials import HourSoFar
 from vigil.monitoring.predictions import Joined, join
-from vigil.monitoring.reads import Reader, Snapshot, merge_buckets
-from vigil.monitoring.retention import GRACE, HOUR, choose_rows
+from vigil.monitoring.reads import Reader, Snapshot, merge_buckets, sampled
+from vigil.monitoring.retention import GRACE, HOUR
 from vigil.monitoring.segments import Segment, parse_segment, segment_text
 from vigil.monitoring.sources import feedback_by_step, host_means
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
 from vigil.spec import ModelSpec
-from vigil.stats.profile import Profile
 from vigil.store.base import Store
 from vigil.timefmt import format_time
 
@@ -77,6 +83,9 @@ LABELS_BEFORE = 86_400.0
 
 @dataclass
 class Query:
+    """A range's windows merged, and what they say: series, drift reports, event samples (see the module
+    docstring)."""
+
     store: Store
     registry: Registry
     aggregator: Aggregator | None
@@ -101,28 +110,10 @@ class Query:
     def windows(
         self, model: str, start: float, end: float, version: str | None = None
     ) -> dict[WindowKey, WindowState]:
-        """Every window of ``model`` starting in ``[start, end)``, each merged over writers."""
-        spec = self._spec(model)
-        res = int(spec.window.total_seconds())
-        lo = math.floor(start / res) * res
-        merged: dict[WindowKey, WindowState] = {}
-        live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
-        mine = self.aggregator.writer if self.aggregator is not None else None
-        rolled: list[tuple[int, int]] = []
-        for row in choose_rows(self.store, model, res, start, end, version):
-            key = WindowKey(model, row.version, row.start, row.resolution)
-            if row.writer == mine and key in live:
-                continue  # memory is newer than the saved copy
-            if row.resolution > res:
-                rolled.append((row.start, row.start + row.resolution))
-            state = WindowState.from_bytes(row.state)
-            merged[key] = merged[key].merge(state) if key in merged else state
-        for key, state in live.items():
-            if any(a <= key.start < b for a, b in rolled):
-                continue  # saved, rolled up and pruned while still in memory: the rollup holds it
-            if version is None or key.version == version:
-                merged[key] = merged[key].merge(state) if key in merged else state
-        return merged
+        """Every window of ``model`` starting in ``[start, end)``, each merged over writers (with its event
+        sample: ``reads.sampled``)."""
+        res = int(self._spec(model).window.total_seconds())
+        return sampled(self.store, self.aggregator, model, res, start, end, version)
 
     def merged(self, model: str, start: float, end: float, version: str | None = None) -> WindowState:
         """Every window of ``model`` starting in ``[start, end)`` merged into one (without the event
@@ -319,22 +310,14 @@ class Query:
 
     def drift(self, model: str, start: float, end: float, version: str | None = None) -> Report:
         """The core's drift report: the baseline against the merged windows of ``[start, end)``, in the
-        user's words (see :func:`_in_user_words`: what was compared and what was not, and why)."""
+        user's words (see ``comparisons.in_user_words``: what was compared and what was not, and why)."""
         return self.report(model, self.merged(model, start, end, version))
 
     def report(self, model: str, merged: WindowState) -> Report:
         """``drift``'s report for windows merged already (``merged``: of a range, by ``merged``)."""
         spec = self._spec(model)
-        baseline = self._baseline_profile(model, spec)
-        if baseline is None:
-            raise InputError(
-                f"model {model!r} has no baseline: declare baseline: {{file: ...}} or {{from:, to:}}"
-            )
-        current = merged.profile
-        if not current.columns:
-            raise InputError(f"no events of {model!r} between the given times")
-        report = _compare(baseline, current, spec, labels=("baseline", "current"))
-        return _in_user_words(report, baseline, current, spec)
+        baseline = baseline_profile(self.baselines, model, spec, self.merged)
+        return against_baseline(model, baseline, merged.profile, spec)
 
     def compare(
         self,
@@ -349,11 +332,7 @@ class Query:
         spec = self._spec(model)
         ref = self.merged(model, *reference, version).profile
         cur = self.merged(model, *current, version).profile
-        for profile, which in ((ref, "reference"), (cur, "current")):
-            if not profile.columns:
-                raise InputError(f"no events of {model!r} in the {which} range")
-        report = _compare(ref, cur, spec, labels=labels)
-        return _in_user_words(report, ref, cur, spec, against="the reference range")
+        return against_reference(model, ref, cur, spec, labels)
 
     def events(
         self, model: str, start: float, end: float, limit: int = 100, version: str | None = None
@@ -393,7 +372,7 @@ class Query:
         step: float,
         start: float,
         window: WindowState | None,
-        baseline: _BaselineRef | None,
+        baseline: BaselineRef | None,
         settings: str,
     ) -> Drift | None:
         """The drift of one step: kept numbers when there are, else worked out (and kept if complete)."""
@@ -403,11 +382,11 @@ class Query:
         found, drift = self.kept.read(model, version, step, start, stamp)
         if not found:
             profile = baseline.profile()
-            drift = _drift(profile, window, self._spec(model)) if profile is not None else None
+            drift = window_drift(profile, window, self._spec(model)) if profile is not None else None
             self.kept.keep(model, version, step, start, stamp, drift)
         return drift
 
-    def _baseline_ref(self, model: str, spec: ModelSpec) -> _BaselineRef | None:
+    def _baseline_ref(self, model: str, spec: ModelSpec) -> BaselineRef | None:
         """The model's baseline as drift reads it: its digest now, its profile when a step is compared (a
         baseline file's profile, kept in the store, is then decoded only if some step's drift is not kept
         already)."""
@@ -417,42 +396,20 @@ class Query:
             digest = self.baselines.file_digest(model)
             if digest is None:
                 return None
-            return _BaselineRef(digest, partial(self.baselines.file_profile, model))
-        profile = self._baseline_profile(model, spec)
+            return BaselineRef(digest, partial(self.baselines.file_profile, model))
+        profile = baseline_profile(self.baselines, model, spec, self.merged)
         if profile is None:
             return None
-        return _BaselineRef(self.kept.profile_digest(profile), lambda: profile)
+        return BaselineRef(self.kept.profile_digest(profile), lambda: profile)
 
     def _settings(self, spec: ModelSpec) -> str:
-        return self.kept.settings(spec, lambda: _model_config(spec).model_dump_json().encode())
+        return self.kept.settings(spec, lambda: model_config(spec).model_dump_json().encode())
 
     def _spec(self, model: str) -> ModelSpec:
         spec = self.registry.get(model)
         if spec is None:
             raise KeyError(model)
         return spec
-
-    def _baseline_profile(self, model: str, spec: ModelSpec) -> Profile | None:
-        if spec.baseline is None:
-            return None
-        if spec.baseline.file is not None:
-            found = self.baselines.file_profile(model)
-            extra = spec.baseline.predictions
-            missing = [c for c in (PREDICTION, SCORE) if found is not None and c not in found.columns]
-            if found is None or extra is None or not missing:
-                return found
-            outputs = self.merged(model, extra.start.timestamp(), extra.end.timestamp()).profile
-            taken = {c: outputs.columns[c] for c in missing if c in outputs.columns}
-            return Profile(
-                found.rows,
-                {**found.columns, **taken},
-                {**found.types, **{c: outputs.types[c] for c in taken if c in outputs.types}},
-                found.duplicate_rows,
-                dict(found.skipped),
-            )
-        assert spec.baseline.start is not None and spec.baseline.end is not None
-        merged = self.merged(model, spec.baseline.start.timestamp(), spec.baseline.end.timestamp())
-        return merged.profile if merged.profile.columns else None
 
 
 class Reading(NamedTuple):
@@ -466,12 +423,6 @@ class Reading(NamedTuple):
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class _BaselineRef:
-    digest: str
-    profile: Callable[[], Profile | None]
-
-
 def _once(compute: Callable[[], _T]) -> Callable[[], _T]:
     """``compute`` run on the first call only (a step's drift serves every drift metric)."""
     done: list[_T] = []
@@ -482,86 +433,6 @@ def _once(compute: Callable[[], _T]) -> Callable[[], _T]:
         return done[0]
 
     return read
-
-
-def _drift(baseline: Profile, window: WindowState, spec: ModelSpec) -> Drift | None:
-    """The baseline compared with a step's window; None without a profiled window."""
-    if not window.profile.columns:
-        return None
-    report = _compare(baseline, window.profile, spec)
-    effects = {name: c.effect for name, c in report.columns.items()}
-    return Drift(report.drift_share, effects, frozenset(n for n, c in report.columns.items() if c.drift))
-
-
-_OUTPUTS = {PREDICTION: "prediction", SCORE: "score"}
-
-
-def _compare(
-    baseline: Profile, current: Profile, spec: ModelSpec, labels: tuple[str, str] = ("a", "b")
-) -> Report:
-    """Drift of the features, the prediction and the score; segment tags slice metrics and are not
-    compared."""
-    tags = [n for n in {*baseline.columns, *current.columns} if n.startswith(SEGMENT_PREFIX)]
-    return compare_profiles(baseline, current, config=_model_config(spec), ignore=tags, labels=labels)
-
-
-def _in_user_words(
-    report: Report, baseline: Profile, current: Profile, spec: ModelSpec, against: str = ""
-) -> Report:
-    """``report`` with the prediction and score named so (not by their internal column names), segment
-    tags left out, and ``skipped`` saying what was not compared and why, with what to do. ``against``
-    names a reference other than the model's baseline (``the reference range``)."""
-    source = None if against else spec.baseline
-    names = {
-        inner: outer if outer not in spec.features else f"{outer} (model output)"
-        for inner, outer in _OUTPUTS.items()
-    }
-    skipped = {k: v for k, v in report.skipped.items() if not k.startswith(SEGMENT_PREFIX) and k not in names}
-    for inner, shown in names.items():
-        if inner in report.columns:
-            continue
-        if inner in report.skipped:  # the comparison's own reason (untestable, say)
-            skipped[shown] = report.skipped[inner]
-            continue
-        if inner not in current.columns:
-            if inner in baseline.columns:
-                skipped[shown] = f"not compared: no {_OUTPUTS[inner]}s were logged in this range"
-            continue
-        if source is not None and source.file is not None and source.predictions is None:
-            skipped[shown] = (
-                f"not compared: the baseline file has no {_OUTPUTS[inner]} column; add one to it, or set "
-                "baseline.predictions: {from: ..., to: ...} to compare with a production time range"
-            )
-        elif source is not None and source.predictions is not None:
-            skipped[shown] = (
-                f"not compared: no {_OUTPUTS[inner]}s were logged in the baseline's prediction range "
-                f"({source.predictions.start:%Y-%m-%d %H:%M} to {source.predictions.end:%Y-%m-%d %H:%M} UTC)"
-            )
-        else:
-            skipped[shown] = f"not compared: {against or 'the baseline'} has no {_OUTPUTS[inner]}s"
-    tags = sorted({n[len(SEGMENT_PREFIX) :] for n in current.columns if n.startswith(SEGMENT_PREFIX)})
-    if tags:
-        skipped["segment tags"] = (
-            f"not compared: segment tags ({', '.join(tags)}) slice the metrics; they are not model inputs"
-        )
-    columns = {
-        names.get(n, n): replace(c, column=names.get(n, n))
-        for n, c in report.columns.items()
-        if not n.startswith(SEGMENT_PREFIX)
-    }
-    hidden = {n for n in (*names, *current.columns, *baseline.columns) if n.startswith(SEGMENT_PREFIX)}
-    hidden |= {n for n in names if n not in report.columns}  # said in skipped, once
-    quality = [
-        replace(q, column=names.get(q.column, q.column)) if q.column is not None else q
-        for q in report.quality
-        if q.column not in hidden
-    ]
-    return replace(report, columns=columns, skipped=skipped, quality=quality)
-
-
-def _model_config(spec: ModelSpec) -> VigilConfig:
-    """The core's config for one model: its features as columns (prediction and score are columns too)."""
-    return VigilConfig(columns=dict(spec.features))
 
 
 _BINARY = {"0": 0, "1": 1}

@@ -1,6 +1,7 @@
 """Reading a model's windows for a range, as ``Query`` merges them: the stored rows (every writer's; a whole
 hour or day from its rollup row where that holds the same events, ``retention.coarse_rows``) and this
-process's newer windows in memory, decoded without their event samples.
+process's newer windows in memory, decoded without their event samples. ``sampled`` reads every window
+with its sample (for drill-downs), under the same rule of which rows and which windows in memory count.
 
 A ``Snapshot`` is the same reader for the work of one page: the rows' event counts are read once per
 model and resolution (later reads of a narrower range are answered from them), the rows once, and each row
@@ -14,15 +15,15 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from vigil.monitoring.aggregator import Aggregator, WindowKey
-from vigil.monitoring.retention import coarse_counts, coarse_rows
+from vigil.monitoring.retention import choose_rows, coarse_counts, coarse_rows
 from vigil.monitoring.window import WindowState
 from vigil.store.base import Store, WindowCount, WindowRow, WindowSum
 
-__all__ = ["Reader", "Snapshot", "merge_buckets"]
+__all__ = ["Reader", "Snapshot", "merge_buckets", "sampled"]
 
 Bucket = Callable[[float], float]
 
@@ -48,28 +49,15 @@ class Reader:
         them, without one) is read from its rollup when that holds the same events, so the merge of each
         bucket is the same. The states returned are not to be changed (a snapshot hands them out again):
         merge them into new ones."""
-        lo = math.floor(start / res) * res
-        live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
-        mine = self.aggregator.writer if self.aggregator is not None else None
+        live, mine = _live(self.aggregator, model, res, start, end)
 
         def whole(p: int, size: int) -> bool:
             return bucket is None or bucket(p) == bucket(p + size - 1)
 
         merged: dict[WindowKey, WindowState] = {}
-        rolled: list[tuple[int, int]] = []
         rows = coarse_rows(self.store, model, res, start, end, version, whole, [k.start for k in live])
-        for row in rows:
-            key = WindowKey(model, row.version, row.start, row.resolution)
-            if row.writer == mine and key in live:
-                continue  # memory is newer than the saved copy
-            if row.resolution > res:
-                rolled.append((row.start, row.start + row.resolution))
-            _add(merged, key, self.decode(row))
-        for key, state in live.items():
-            if any(a <= key.start < b for a, b in rolled):
-                continue  # saved, rolled up and pruned while still in memory: the rollup holds it
-            if version is None or key.version == version:
-                _add(merged, key, state)
+        for key, state in _pieces(model, res, version, rows, live, mine, self.decode):
+            _add(merged, key, state)
         return merged
 
     def counts(
@@ -77,9 +65,7 @@ class Reader:
     ) -> dict[float, tuple[int, int]] | None:
         """Events and errors per ``bucket`` of the windows ``states`` would merge, from the rows' counts
         alone (no state is read); None when a row does not say its errors (saved by an older Vigil)."""
-        lo = math.floor(start / res) * res
-        live = self.aggregator.live_windows(model, lo, end) if self.aggregator is not None else {}
-        mine = self.aggregator.writer if self.aggregator is not None else None
+        live, mine = _live(self.aggregator, model, res, start, end)
 
         def whole(p: int, size: int) -> bool:
             return bucket(p) == bucket(p + size - 1)
@@ -226,6 +212,65 @@ def _summed(counts: list[WindowCount], period: int) -> list[WindowSum]:
         found[1] = (found[1] or 0) + c.events
         found[2] = None if found[2] is None or c.errors is None else found[2] + c.errors
     return [WindowSum(v, p, int(n or 0), int(e or 0), r) for (p, v), (n, e, r) in sorted(sums.items())]
+
+
+def sampled(
+    store: Store,
+    aggregator: Aggregator | None,
+    model: str,
+    res: int,
+    start: float,
+    end: float,
+    version: str | None,
+) -> dict[WindowKey, WindowState]:
+    """Every window of ``model`` (of ``res`` seconds) starting in ``[start, end)``, each merged over writers,
+    with its event sample: every row ``retention.choose_rows`` reads (no rollup in place of its windows),
+    from ``store`` itself, and this process's newer windows in memory. The states are the caller's."""
+    live, mine = _live(aggregator, model, res, start, end)
+    merged: dict[WindowKey, WindowState] = {}
+    rows = choose_rows(store, model, res, start, end, version)
+    for key, state in _pieces(
+        model, res, version, rows, live, mine, lambda row: WindowState.from_bytes(row.state)
+    ):
+        found = merged.get(key)
+        merged[key] = state if found is None else found.merge(state)
+    return merged
+
+
+def _live(
+    aggregator: Aggregator | None, model: str, res: int, start: float, end: float
+) -> tuple[dict[WindowKey, WindowState], str | None]:
+    """Copies of this process's windows in memory that a read of ``[start, end)`` merges, and the writer
+    whose saved rows they are newer than (none without an aggregator)."""
+    if aggregator is None:
+        return {}, None
+    return aggregator.live_windows(model, math.floor(start / res) * res, end), aggregator.writer
+
+
+def _pieces(
+    model: str,
+    res: int,
+    version: str | None,
+    rows: Iterable[WindowRow],
+    live: dict[WindowKey, WindowState],
+    mine: str | None,
+    decode: Callable[[WindowRow], WindowState],
+) -> Iterator[tuple[WindowKey, WindowState]]:
+    """What a read merges, under each window's key: every row decoded, but this writer's that memory holds
+    newer; then the windows in memory of ``version`` (any, without one), but those a rollup row read holds."""
+    rolled: list[tuple[int, int]] = []
+    for row in rows:
+        key = WindowKey(model, row.version, row.start, row.resolution)
+        if row.writer == mine and key in live:
+            continue  # memory is newer than the saved copy
+        if row.resolution > res:
+            rolled.append((row.start, row.start + row.resolution))
+        yield key, decode(row)
+    for key, state in live.items():
+        if any(a <= key.start < b for a, b in rolled):
+            continue  # saved, rolled up and pruned while still in memory: the rollup holds it
+        if version is None or key.version == version:
+            yield key, state
 
 
 def _add(merged: dict[WindowKey, WindowState], key: WindowKey, state: WindowState) -> None:
