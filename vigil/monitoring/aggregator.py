@@ -133,6 +133,7 @@ class Aggregator:
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._waiters = 0
+        self._submitted = self._batches_folded = 0  # batches handed over; folded (or held), in order
         """How many wait for every batch to be folded (``wait_idle``): fold what is there, not waiting."""
         self._rng = np.random.default_rng()
         self._troubles: dict[str, tuple[str, float]] = {}
@@ -205,6 +206,7 @@ class Aggregator:
         """Hand over a logged batch (room reserved by ``admit``)."""
         with self._state_lock:
             self._inflight[seq] = (model, table.num_rows)
+            self._submitted += 1
         self._queue.put(Batch(model, seq, table))
 
     @property
@@ -230,12 +232,42 @@ class Aggregator:
 
     # -- reading -------------------------------------------------------------------------------------------
 
+    def settle(self, timeout: float = 1.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the batches handed over before now are folded, without
+        the fold waiting for more: a read sees what was acknowledged before it. Not on the folding thread
+        (its own reads, after a maintenance)."""
+        target = self._submitted
+        if self._batches_folded >= target or threading.current_thread() is self._thread:
+            return
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            self._waiters += 1
+            try:
+                self._queue.put(None)  # wake a fold waiting for more batches
+                while self._batches_folded < target and not self._stop.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    self._idle.wait(left)
+            finally:
+                self._waiters -= 1
+
     def live_windows(self, model: str, start: float, end: float) -> dict[WindowKey, WindowState]:
-        """Copies of this writer's in-memory windows of ``model`` starting in ``[start, end)``."""
+        """Copies of this writer's in-memory windows of ``model`` starting in ``[start, end)``, once the
+        batches acknowledged before now are in them (``settle``)."""
+        self.settle()
         with self._state_lock:
             return {
                 k: w.copy() for k, w in self._windows.items() if k.model == model and start <= k.start < end
             }
+
+    def totals_snapshot(self) -> dict[tuple[str, str], dict[str, float]]:
+        """A consistent copy of ``totals`` once the batches acknowledged before now are in (``settle``):
+        copied under the lock the folding thread updates a batch's totals under, so the events and errors
+        of one batch stay together (success = events - errors never goes down between scrapes)."""
+        self.settle()
+        with self._state_lock:
+            return {key: dict(values) for key, values in self.totals.items()}
 
     def template(self, model: str) -> Profile | None:
         return self.templates.get(model)
@@ -269,6 +301,7 @@ class Aggregator:
                 self._fold_safely(model, group)
                 with self._pending_lock:
                     self._pending -= sum(b.table.num_rows for b in group)
+                    self._batches_folded += len(group)
             with self._idle:
                 self._idle.notify_all()
             if self._refold and not self._stop.is_set():

@@ -120,6 +120,12 @@ def compare(
     return compare_profiles(baseline, current, config=model_config(spec), ignore=tags, labels=labels)
 
 
+def _logged(profile: Profile, column: str) -> bool:
+    """Whether ``profile`` holds a value of ``column``."""
+    found = profile.columns.get(column)
+    return found is not None and found.nulls < found.rows
+
+
 def in_user_words(
     report: Report, baseline: Profile, current: Profile, spec: ModelSpec, against: str = ""
 ) -> Report:
@@ -135,11 +141,13 @@ def in_user_words(
     for inner, shown in names.items():
         if inner in report.columns:
             continue
-        if inner in report.skipped:  # the comparison's own reason (untestable, say)
+        # an output never logged may be absent or a column of nulls, by the template the windows share
+        in_baseline, in_current = _logged(baseline, inner), _logged(current, inner)
+        if inner in report.skipped and in_baseline and in_current:  # the comparison's reason (untestable)
             skipped[shown] = report.skipped[inner]
             continue
-        if inner not in current.columns:
-            if inner in baseline.columns:
+        if not in_current:
+            if in_baseline:
                 skipped[shown] = f"not compared: no {_OUTPUTS[inner]}s were logged in this range"
             continue
         if source is not None and source.file is not None and source.predictions is None:

@@ -368,11 +368,7 @@ _Add = Callable[[], None]
 
 def _totals_snapshot(vigil: Vigil) -> dict[tuple[str, str], dict[str, float]]:
     """A consistent copy of the aggregator's running totals (per model and version, since start)."""
-    aggregator = vigil.aggregator
-    # the folding thread updates a batch's totals under this lock: copying under it keeps events and
-    # errors of one batch together, so success = events - errors never goes down between scrapes
-    with aggregator._state_lock:
-        return {key: dict(values) for key, values in aggregator.totals.items()}
+    return vigil.aggregator.totals_snapshot()
 
 
 def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, _Recent]:
