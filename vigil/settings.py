@@ -67,6 +67,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The stream's limit in batches, set when it is made: past it, publishing is refused (503).",
     ),
     Setting(
+        "broker_duplicate_window",
+        600.0,
+        "VIGIL_BROKER_DUPLICATE_WINDOW",
+        "Seconds the stream drops a retry (same Idempotency-Key and body) before storing it, set when it is "
+        "made; a later retry is stored and the worker skips it (the key is kept with the predictions).",
+    ),
+    Setting(
         "broker_max_lag",
         10_000,
         "VIGIL_BROKER_MAX_LAG",

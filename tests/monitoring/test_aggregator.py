@@ -234,13 +234,13 @@ def test_back_pressure_answers_503_and_logs_nothing(apps: Apps) -> None:
         aggregator = vigil.aggregator
         aggregator.max_pending_rows = 10
         gate = threading.Event()
-        fold = aggregator._fold
+        fold = aggregator.fold
 
         def stalled(*args: Any) -> None:  # folding falls behind
             gate.wait(10)
             fold(*args)
 
-        aggregator._fold = stalled
+        aggregator.fold = stalled
         _post(client, "/v1/events", _events(rng, 8, 0))
         logged = vigil.store.read_log("main", 0)
         r = client.post("/v1/events", content=json.dumps(_events(rng, 5, 8)), headers=JSON)

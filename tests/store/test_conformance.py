@@ -296,8 +296,11 @@ def test_idempotency_keys_are_unique_per_model(store: Store) -> None:
         ("m", seq, b"\x01" * 32),
         ("other", other, b"\x01" * 32),
     ]
-    store.append("w", "m", 2, b"e", 3.0, key="no digest")
+    bare = KeyedBatch("m", store.append("w", "m", 2, b"e", 3.0, key="no digest"), 2, None, 3.0)
     assert [b.digest for b in store.keyed_batches("no digest")] == [None]
+    many = [f"x{i}" for i in range(1_200)] + ["no digest", "k1", "no digest"]  # more than one query takes
+    assert store.keyed_batches_of(many) == {"k1": store.keyed_batches("k1"), "no digest": [bare]}
+    assert store.keyed_batches_of([]) == {}
 
 
 def test_llm_content_stored_once_per_record_read_by_trace_in_order_and_pruned(store: Store) -> None:

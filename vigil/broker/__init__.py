@@ -6,6 +6,9 @@ What a broker must give for Vigil's guarantees:
 
 * ``publish`` returns only once the broker holds the message durably, and a message id seen in the
   broker's duplicate window is stored once (the server's answer is sent after it: acknowledged means kept);
+* a message keeps what it was published with: the model, and the client's idempotency key (``Keyed``),
+  which the worker records with the windows so that a retry published after the duplicate window is
+  still folded once;
 * every message carries a stream sequence number, increasing, the same on each redelivery;
 * a message not acknowledged by a consumer is delivered again (to any consumer of the group);
 * ``publish`` raises ``Refused`` when the broker will not take a message now (full, down): the server
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Consumer", "Lag", "Message", "Publisher", "Refused"]
+__all__ = ["Consumer", "Keyed", "Lag", "Message", "Publisher", "Refused"]
 
 
 class Refused(Exception):
@@ -52,6 +55,26 @@ class Lag:
 
 
 @dataclass(frozen=True)
+class Keyed:
+    """The client's ``Idempotency-Key`` a batch came with, published with it: what the worker that folds it
+    records (in ``ingest_keys``, as the direct path does), so that a retry is folded once however late."""
+
+    key: str
+    digest: bytes | None
+    """A hash of the request's body (the same key with another body is not a retry)."""
+    received_at: float
+    """When the server accepted the request (the key is forgotten with the model's predictions)."""
+
+    def msg_id(self, model: str) -> str:
+        """The broker's message id of the model's part: a retry within the duplicate window is stored once.
+
+        >>> Keyed("file-1/chunk-0", bytes(range(20)), 0.0).msg_id("m")
+        'file-1/chunk-0:m:000102030405060708090a0b0c0d0e0f'
+        """
+        return f"{self.key}:{model}:{(self.digest or b'').hex()[:32]}"
+
+
+@dataclass(frozen=True)
 class Message:
     """One delivered batch: a model's events as Arrow IPC (``vigil.events.from_ipc`` reads it)."""
 
@@ -63,6 +86,8 @@ class Message:
     payload: bytes
     handle: object = None
     """The broker's own message, for acknowledging it."""
+    keyed: Keyed | None = None
+    """The idempotency key it was published with, if any."""
 
 
 @runtime_checkable
@@ -71,9 +96,10 @@ class Publisher(Protocol):
 
     stream: str
 
-    def publish(self, model: str, payload: bytes, msg_id: str | None = None) -> int:
-        """Store one batch durably; returns its stream sequence number (the first one's for a duplicate
-        ``msg_id``). Raises ``Refused`` when the broker will not take it now."""
+    def publish(self, model: str, payload: bytes, keyed: Keyed | None = None) -> int:
+        """Store one batch durably, with ``keyed``; returns its stream sequence number (the first one's for
+        a duplicate ``keyed.msg_id`` within the duplicate window). Raises ``Refused`` when the broker will
+        not take it now."""
         ...
 
     def lag(self) -> Lag | None:

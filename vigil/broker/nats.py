@@ -14,6 +14,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 import nats
 import nats.errors
@@ -30,7 +31,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from vigil.broker import Lag, Message, Refused
+from vigil.broker import Keyed, Lag, Message, Refused
 from vigil.errors import VigilError
 
 __all__ = ["JetStream", "JetStreamConsumer", "JetStreamPublisher", "StreamLimits"]
@@ -39,6 +40,12 @@ log = logging.getLogger("vigil.broker")
 
 _T = TypeVar("_T")
 MODEL_HEADER = "Vigil-Model"
+KEY_HEADER = "Vigil-Idempotency-Key"
+"""The client's key, percent-encoded."""
+DIGEST_HEADER = "Vigil-Digest"
+"""The request body's digest, in hex."""
+RECEIVED_HEADER = "Vigil-Received"
+"""When the server accepted the request, in seconds since the epoch."""
 
 
 class StreamLimits:
@@ -189,10 +196,14 @@ class JetStreamPublisher(JetStream):
                 log.debug("cannot read the consumer's lag: %s", exc)
             await asyncio.sleep(every)
 
-    def publish(self, model: str, payload: bytes, msg_id: str | None = None) -> int:
+    def publish(self, model: str, payload: bytes, keyed: Keyed | None = None) -> int:
         headers = {MODEL_HEADER: model}
-        if msg_id is not None:
-            headers["Nats-Msg-Id"] = msg_id
+        if keyed is not None:
+            headers["Nats-Msg-Id"] = keyed.msg_id(model)
+            headers[KEY_HEADER] = quote(keyed.key, safe="")  # exact: NATS strips a header's ends
+            headers[RECEIVED_HEADER] = repr(float(keyed.received_at))
+            if keyed.digest is not None:
+                headers[DIGEST_HEADER] = keyed.digest.hex()
         try:
             ack = self.call(
                 self._js.publish(self.subject, payload, timeout=5, stream=self.stream, headers=headers)
@@ -232,8 +243,10 @@ class JetStreamConsumer(JetStream):
         out = []
         for m in msgs:
             meta = m.metadata
-            model = (m.headers or {}).get(MODEL_HEADER, "")
-            out.append(Message(meta.sequence.stream, meta.num_delivered, model, m.data, m))
+            headers = m.headers or {}
+            model = headers.get(MODEL_HEADER, "")
+            seq = meta.sequence.stream
+            out.append(Message(seq, meta.num_delivered, model, m.data, m, _keyed(seq, headers)))
         return out
 
     async def _settle(self, messages: Sequence[Message], delay: float | None) -> None:
@@ -259,3 +272,20 @@ class JetStreamConsumer(JetStream):
             return int((await self._js.stream_info(self.stream)).state.first_seq)
 
         return self.call(read())
+
+
+def _keyed(seq: int, headers: dict[str, str]) -> Keyed | None:
+    """The idempotency key a message was published with (None without one, or one that cannot be read:
+    folded as a batch without a key)."""
+    if KEY_HEADER not in headers:
+        return None
+    try:
+        digest = headers.get(DIGEST_HEADER)
+        return Keyed(
+            unquote(headers[KEY_HEADER]),
+            None if digest is None else bytes.fromhex(digest),
+            float(headers[RECEIVED_HEADER]),
+        )
+    except (KeyError, ValueError) as exc:
+        log.warning("message %d: its idempotency key cannot be read (%r); folded as one without", seq, exc)
+        return None

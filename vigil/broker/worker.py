@@ -12,6 +12,14 @@ does it acknowledge those messages. So:
   take turns, and the second save finds the first one's ranges (``AlreadyFolded``): it forgets its unsaved
   windows, folds its other messages again on the saved state, and saves that.
 
+A batch published with the client's idempotency key (``Keyed``) is folded once however late its retry
+comes: the worker records the key, model and digest with the windows and ranges, in the same transaction
+(``ingest_keys``, where the direct path keeps its keys, for as long as the model keeps predictions), and
+acknowledges without folding a message whose key is recorded for its model with the same digest: by a save
+before (checked when fetched), by its own unsaved folds (a retry in the same round: acknowledged with the
+save), or by another worker's save meanwhile (``AlreadyFolded``, as above). A key recorded with another
+body is new data under a reused key (both requests were acknowledged): folded, its key not recorded.
+
 A batch whose model is not declared (or cannot be read) is not acknowledged: the broker delivers it again a
 minute later, and it stays in the stream (counted in its lag) until it can be folded.
 """
@@ -22,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -31,7 +40,7 @@ from vigil.events import from_ipc
 from vigil.monitoring.aggregator import Aggregator
 from vigil.registry import Registry
 from vigil.stats.profile import Profile
-from vigil.store.base import AlreadyFolded, Store, StreamRanges, WindowRow
+from vigil.store.base import AlreadyFolded, Store, StreamKey, StreamRanges
 
 __all__ = ["Worker", "ranges"]
 
@@ -56,43 +65,18 @@ def ranges(seqs: Sequence[int]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-class _Folder(Aggregator):
-    """The aggregator's folding (placement in minutes, hours or days, templates, predictions), driven by the
-    worker: no thread, no log; the changed windows handed to the worker's save."""
+@dataclass(frozen=True)
+class _Key:
+    """A key folded and not saved yet: its digest, the message that brought it, and whether to record it."""
 
-    def fold_now(self, model: str, seqs: list[int], table: pa.Table) -> None:
-        self._fold(model, seqs, table)
+    digest: bytes | None
+    seq: int
+    record: bool
 
-    def changes(self) -> tuple[set[object], list[WindowRow]]:
-        with self._state_lock:
-            dirty, self._dirty = self._dirty, set()
-            rows = [
-                WindowRow(
-                    k.model, k.version, k.resolution, k.start, self.writer, w.events, w.to_bytes(), w.errors
-                )
-                for k in sorted(dirty)
-                for w in [self._windows[k]]
-            ]
-        return set(dirty), rows
 
-    def unsave(self, dirty: set[object]) -> None:
-        """A save failed: the windows stay changed for the next one."""
-        with self._state_lock:
-            self._dirty |= dirty  # type: ignore[arg-type]
-
-    def forget(self) -> None:
-        """Drop every window in memory (read back from the store when next folded into)."""
-        with self._state_lock:
-            self._windows.clear()
-            self._dirty.clear()
-
-    def evict(self) -> None:
-        horizon = self.clock() - self.keep_open
-        with self._state_lock:
-            for key in [
-                k for k in self._windows if k.start + k.resolution < horizon and k not in self._dirty
-            ]:
-                del self._windows[key]
+def _same(a: bytes | None, b: bytes | None) -> bool:
+    """Whether two digests are of the same request (a key recorded without one: as the direct path)."""
+    return a is None or b is None or a == b
 
 
 class Worker:
@@ -117,13 +101,21 @@ class Worker:
         self.writer = writer
         self.flush_every = flush_every
         self.batch = batch
-        self.folder = _Folder(store, registry, writer=writer, clock=clock, baselines=baselines)
+        self.folder = Aggregator(store, registry, writer=writer, clock=clock, baselines=baselines)
+        """Folds (never started: no thread); this worker saves what it changed."""
         self.folder.source = f"broker:{consumer.stream}"  # a batch's predictions once, whoever folds it
         self._unsaved: dict[int, Message] = {}
         """Folded, not saved yet: seq -> message (kept to fold again, acknowledged after the save)."""
+        self._rows: dict[int, int] = {}
+        """The events of each unsaved message."""
+        self._keys: dict[tuple[str, str], _Key] = {}
+        """The (key, model) of the unsaved messages that came with one."""
+        self._retries: dict[int, Message] = {}
+        """Retries of an unsaved message's key: acknowledged with its save, never folded."""
         self.folded_events = 0
         self.skipped = 0
-        """Redeliveries found folded already (acknowledged without folding)."""
+        """Redeliveries found folded already, and retries of a key folded already (acknowledged without
+        folding)."""
 
     def run(self, stop: threading.Event) -> None:
         """Fetch, fold and save until ``stop`` is set; then save what is folded."""
@@ -150,6 +142,8 @@ class Worker:
     def fold(self, messages: Sequence[Message]) -> None:
         again = [m.seq for m in messages if m.deliveries > 1]
         done = self._saved(again) if again else set()
+        mine = self._unsaved.keys() | self._retries.keys()
+        done |= self._recorded([m for m in messages if m.keyed and m.seq not in done and m.seq not in mine])
         if done:
             self.skipped += len(done)
             self.consumer.ack([m for m in messages if m.seq in done])
@@ -157,10 +151,20 @@ class Worker:
         for m in messages:
             if m.seq in done:
                 continue
-            if m.seq in self._unsaved:  # delivered again before this worker saved it: acked with the save
-                self._unsaved[m.seq] = m
-                continue
-            fresh.append(m)
+            for unsaved in (self._unsaved, self._retries):
+                if m.seq in unsaved:  # delivered again before this worker saved it: acked with the save
+                    unsaved[m.seq] = m
+                    break
+            else:
+                if m.keyed is not None:
+                    ours = self._keys.get((m.keyed.key, m.model))
+                    if ours is not None and ours.seq != m.seq and _same(ours.digest, m.keyed.digest):
+                        self._retries[m.seq] = m
+                        self.skipped += 1
+                        continue
+                    if ours is None:
+                        self._keys[(m.keyed.key, m.model)] = _Key(m.keyed.digest, m.seq, True)
+                fresh.append(m)
         self._fold(fresh)
 
     def _saved(self, seqs: list[int]) -> set[int]:
@@ -170,6 +174,36 @@ class Worker:
             except StoreError as exc:
                 log.warning("cannot read the folded ranges (%s); retrying", exc)
                 time.sleep(1.0)
+
+    def _recorded(self, messages: Sequence[Message]) -> set[int]:
+        """The messages whose key is recorded for their model with the same digest (retries of a batch
+        saved); a key recorded with another digest is kept in memory, not to be recorded."""
+        keys = sorted({m.keyed.key for m in messages if m.keyed is not None})
+        if not keys:
+            return set()
+        while True:
+            try:
+                found = self.store.keyed_batches_of(keys)
+                break
+            except StoreError as exc:
+                log.warning("cannot read idempotency keys (%s); retrying", exc)
+                time.sleep(1.0)
+        recorded = {(key, b.model): b for key, batches in found.items() for b in batches}
+        out: set[int] = set()
+        for m in messages:
+            first = recorded.get((m.keyed.key, m.model)) if m.keyed is not None else None
+            if first is None or m.keyed is None:
+                continue
+            if _same(first.digest, m.keyed.digest):
+                out.add(m.seq)
+            elif (m.keyed.key, m.model) not in self._keys:
+                log.warning(
+                    "batch %d of %s came with the idempotency key %r, used before with another body: "
+                    "folded as new data (both were acknowledged)",
+                    *(m.seq, m.model, m.keyed.key),
+                )
+                self._keys[(m.keyed.key, m.model)] = _Key(m.keyed.digest, m.seq, False)
+        return out
 
     def _fold(self, messages: Sequence[Message]) -> None:
         by_model: dict[str, list[tuple[Message, pa.Table]]] = {}
@@ -185,12 +219,15 @@ class Worker:
                 log.error("batch %d of %s cannot be read (%s): delivered again later", m.seq, m.model, exc)
                 later.append(m)
         self.consumer.nak(later, _RETRY_UNFOLDABLE)
+        for m in later:  # not folded: its key is not this worker's to record
+            if m.keyed is not None and getattr(self._keys.get((m.keyed.key, m.model)), "seq", None) == m.seq:
+                del self._keys[(m.keyed.key, m.model)]
         for model, parts in by_model.items():
             table = pa.concat_tables([t for _, t in parts], promote_options="permissive")
             delay = 0.1
             while True:
                 try:
-                    self.folder.fold_now(model, [m.seq for m, _ in parts], table)
+                    self.folder.fold(model, [m.seq for m, _ in parts], table)
                     break
                 except StoreError as exc:
                     log.warning("cannot fold events of %s (%s); retrying", model, exc)
@@ -198,36 +235,53 @@ class Worker:
                     delay = min(delay * 2, 5.0)
             for m, t in parts:
                 self._unsaved[m.seq] = m
+                self._rows[m.seq] = t.num_rows
                 self.folded_events += t.num_rows
 
     def save(self) -> bool:
         """Save the changed windows with the ranges folded, then acknowledge those messages. False when the
         store failed (kept for the next save) or another worker had saved some of them (folded again)."""
         if not self._unsaved:
+            self.consumer.ack(list(self._retries.values()))
+            self._retries.clear()
             return True
-        dirty, rows = self.folder.changes()
-        folded = StreamRanges(self.consumer.stream, ranges(list(self._unsaved)))
+        dirty, rows = self.folder.take_changed()
+        folded = StreamRanges(self.consumer.stream, ranges(list(self._unsaved)), self._stream_keys())
         try:
             self.store.save_windows(self.writer, rows, 0, folded=folded)
         except AlreadyFolded as exc:
             log.warning("%s; folding the others again on the saved windows", exc)
-            self.folded_events -= sum(from_ipc(m.payload).num_rows for m in self._unsaved.values())
+            self.folded_events -= sum(self._rows.values())
             taken = [self._unsaved.pop(s) for s in sorted(exc.seqs) if s in self._unsaved]
             self.consumer.ack(taken)
             self.skipped += len(taken)
             again = list(self._unsaved.values())
             self._unsaved.clear()
+            self._rows.clear()
+            self._keys.clear()
             self.folder.forget()
-            self._fold(again)
+            self.fold(again)  # checked again: another of them may be a retry of a key saved meanwhile
             return False
         except StoreError as exc:
             log.warning("cannot save the windows (%s); retrying at the next save", exc)
-            self.folder.unsave(dirty)
+            self.folder.put_back(dirty)
             return False
-        self.consumer.ack(list(self._unsaved.values()))
+        self.consumer.ack([*self._unsaved.values(), *self._retries.values()])
         self._unsaved.clear()
+        self._rows.clear()
+        self._keys.clear()
+        self._retries.clear()
         self.folder.evict()
         return True
+
+    def _stream_keys(self) -> tuple[StreamKey, ...]:
+        """The keys to record with the save: of the unsaved messages, but for reused ones."""
+        out = []
+        for (key, model), k in self._keys.items():
+            m = self._unsaved.get(k.seq)
+            if k.record and m is not None and m.keyed is not None:
+                out.append(StreamKey(key, model, k.digest, k.seq, self._rows[k.seq], m.keyed.received_at))
+        return tuple(out)
 
     def _forget_old_ranges(self) -> None:
         try:

@@ -374,9 +374,18 @@ def _publisher(s: dict[str, Any]) -> Any:
     """The broker's publisher of ``vigil serve --broker`` (None without one)."""
     if not s["broker"]:
         return None
+    from datetime import timedelta
+
     from vigil.broker.nats import JetStreamPublisher, StreamLimits
 
-    limits = StreamLimits(int(s["broker_max_bytes"]), int(s["broker_max_messages"]))
+    window = float(s["broker_duplicate_window"])
+    if not window > 0:
+        raise click.BadParameter(
+            f"{window:g} seconds: must be more than 0", param_hint="--broker-duplicate-window"
+        )
+    limits = StreamLimits(
+        int(s["broker_max_bytes"]), int(s["broker_max_messages"]), timedelta(seconds=window)
+    )
     return JetStreamPublisher(str(s["broker"]), str(s["broker_stream"]), limits)
 
 

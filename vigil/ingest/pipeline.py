@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
-from vigil.broker import Publisher, Refused
+from vigil.broker import Keyed, Publisher, Refused
 from vigil.errors import StoreError
 from vigil.ingest.batch import events_table, reserved, to_ipc
 from vigil.ingest.columnar import fast_table, from_events, ndjson_table
@@ -214,9 +214,11 @@ class Ingestor:
         key: str | None,
         digest: bytes | None,
     ) -> IngestResult:
-        """Publish each model's part to the broker; answered once the broker holds every part. The message
-        id (the broker's deduplication) is the key, the model and the body's digest: a retry is stored once,
-        and the same key with another body is new data, not a duplicate dropped."""
+        """Publish each model's part to the broker; answered once the broker holds every part. With a key,
+        as on the direct path: a part whose key a worker recorded already is not published again (a retry),
+        and the key recorded with another body is refused (409). The part goes with its key (``Keyed``): the
+        broker drops a retry within its duplicate window (the message id is the key, the model and the
+        body's digest), and the worker that folds one published later finds the key recorded and skips it."""
         assert self.publisher is not None
         lag = self.publisher.lag()
         if lag is not None and lag.behind > self.max_lag:
@@ -226,12 +228,16 @@ class Ingestor:
                 "retry shortly",
                 retry_after=2,
             )
+        seen = self._seen(key, digest) if key else set()
+        keyed = Keyed(key, digest, now) if key else None
         for model, part in by_model.items():
+            if model in seen:  # a retry of a part folded and saved already: not again
+                result.accepted += part.num_rows
+                continue
             spec, redactor = self._redactor(model)
             table = events_table(part, spec, now, redactor)
-            msg_id = f"{key}:{model}:{(digest or b'').hex()[:32]}" if key else None
             try:
-                self.publisher.publish(model, to_ipc(table), msg_id)
+                self.publisher.publish(model, to_ipc(table), keyed)
             except Refused as exc:
                 accepted = (
                     f" ({result.accepted} events of other models were accepted)" if result.accepted else ""

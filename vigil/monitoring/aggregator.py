@@ -355,7 +355,7 @@ class Aggregator:
         delay = 0.1
         while True:
             try:
-                self._fold(model, [b.seq for b in batches], table)
+                self.fold(model, [b.seq for b in batches], table)
                 self._fine("fold")
                 return True
             except StoreError as exc:
@@ -440,9 +440,11 @@ class Aggregator:
 
     # -- folding -------------------------------------------------------------------------------------------
 
-    def _fold(self, model: str, seqs: list[int], table: pa.Table) -> None:
-        """Fold one table of ``model`` (the batches ``seqs``): all store reads and writes first, then the
-        windows in memory, so that a store failure leaves nothing half done."""
+    def fold(self, model: str, seqs: list[int], table: pa.Table) -> None:
+        """Fold one table of ``model`` (the batches ``seqs``; the model declared) into the windows in memory:
+        all store reads and writes first (templates, windows saved and evicted, predictions keyed by
+        ``source`` and the last of ``seqs``), then the windows, so that a store failure (``StoreError``)
+        leaves nothing half done. The folding thread's, and ``vigil worker``'s (which saves itself)."""
         spec = self.registry.get(model)
         assert spec is not None
         while not self._apply(self._prepare(model, seqs, table, spec)):
@@ -536,29 +538,16 @@ class Aggregator:
                 except StoreError as exc:
                     self._troubled("save", f"cannot save the windows: {exc}")
                     raise
-                dirty, self._dirty = self._dirty, set()
+                dirty, rows = self.take_changed()
                 hold, self._hold_unsaved = self._hold_unsaved, {}
                 release, self._release_unsaved = self._release_unsaved, set()
-                rows = [
-                    WindowRow(
-                        k.model,
-                        k.version,
-                        k.resolution,
-                        k.start,
-                        self.writer,
-                        self._windows[k].events,
-                        self._windows[k].to_bytes(),
-                        self._windows[k].errors,
-                    )
-                    for k in sorted(dirty)
-                ]
             if rows or hold or release or checkpoint != self._flushed:
                 try:
                     held = sorted(hold.values(), key=lambda h: h.seq)
                     self.store.save_windows(self.writer, rows, checkpoint, held, sorted(release))
                 except BaseException as exc:
                     with self._state_lock:  # merged with whatever changed since
-                        self._dirty |= dirty
+                        self.put_back(dirty)
                         for seq, h in hold.items():
                             if seq in self._held:
                                 self._hold_unsaved.setdefault(seq, h)
@@ -570,12 +559,45 @@ class Aggregator:
                 with self._state_lock:
                     self._flushed = checkpoint
                     self._handled = {s for s in self._handled if s > checkpoint}
-            horizon = self.clock() - self.keep_open
-            with self._state_lock:
-                for key in [
-                    k for k in self._windows if k.start + k.resolution < horizon and k not in self._dirty
-                ]:
-                    del self._windows[key]
+            self.evict()
+
+    # -- the windows to save: the folding thread's saves, and ``vigil worker``'s -----------------------------
+
+    def take_changed(self) -> tuple[set[WindowKey], list[WindowRow]]:
+        """The windows changed since the last call, as rows to save (of this writer); from now on they
+        count as saved: ``put_back`` the keys when the save fails."""
+        with self._state_lock:
+            dirty, self._dirty = self._dirty, set()
+            rows = [
+                WindowRow(
+                    k.model, k.version, k.resolution, k.start, self.writer, w.events, w.to_bytes(), w.errors
+                )
+                for k in sorted(dirty)
+                for w in [self._windows[k]]
+            ]
+        return dirty, rows
+
+    def put_back(self, keys: set[WindowKey]) -> None:
+        """A save of ``take_changed``'s rows failed: those windows stay changed, for the next save."""
+        with self._state_lock:
+            self._dirty |= keys
+
+    def evict(self) -> None:
+        """Forget the windows closed more than ``keep_open`` seconds ago and saved (read back from the store
+        if a late event is folded into one)."""
+        horizon = self.clock() - self.keep_open
+        with self._state_lock:
+            for key in [
+                k for k in self._windows if k.start + k.resolution < horizon and k not in self._dirty
+            ]:
+                del self._windows[key]
+
+    def forget(self) -> None:
+        """Forget every window in memory, saved or not (read back from the store when next folded into):
+        for a writer whose save was refused, to fold again on what is saved."""
+        with self._state_lock:
+            self._windows.clear()
+            self._dirty.clear()
 
     def _hold_unfolded(self, checkpoint: int) -> None:
         """Hold the batches logged up to ``checkpoint`` and not folded: still queued (folded soon), or

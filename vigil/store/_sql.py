@@ -27,8 +27,14 @@ DELETE_MODEL = "DELETE FROM models WHERE name = %s"
 
 # ingest log and idempotency keys
 APPEND = "INSERT INTO ingest_log (writer, model, rows, payload, received_at) VALUES (%s, %s, %s, %b, %s)"
-PUT_KEY = "INSERT INTO ingest_keys VALUES (%s, %s, %b, %s, %s, %s)"
-KEYED_BATCHES = "SELECT model, seq, rows, digest, received_at FROM ingest_keys WHERE key = %s ORDER BY model"
+PUT_KEY = """INSERT INTO ingest_keys (key, model, digest, seq, rows, received_at)
+    VALUES (%s, %s, %b, %s, %s, %s)"""
+KEY_COLUMNS_OF_BATCHES = "SELECT key, model, seq, rows, digest, received_at, stream FROM ingest_keys"
+"""Followed by the backend's ``WHERE`` on several keys, then ``ORDER BY key, model``."""
+KEY_OF = "SELECT digest, seq, stream FROM ingest_keys WHERE key = %s AND model = %s"
+PUT_STREAM_KEY = """INSERT INTO ingest_keys (key, model, digest, seq, rows, received_at, stream)
+    VALUES (%s, %s, %b, %s, %s, %s, %s) ON CONFLICT (key, model) DO NOTHING"""
+"""A key a broker message came with, recorded with the windows it was folded into (see ``duplicates``)."""
 FORGET_KEYS = "DELETE FROM ingest_keys WHERE model = %s AND received_at < %s"
 LOG_COLUMNS = "SELECT seq, writer, model, rows, payload, received_at FROM ingest_log"
 READ_LOG = f"{LOG_COLUMNS} WHERE writer = %s AND seq > %s ORDER BY seq LIMIT %s"

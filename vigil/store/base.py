@@ -7,8 +7,9 @@ What is kept:
 * the **ingest log**: every accepted batch of events, appended durably *before* it is acknowledged, so an
   acknowledged event survives a crash; each writer (a server process) replays its own log after its
   last **checkpoint** when it restarts; and the client's **idempotency keys**, each with a digest of the
-  request it came with, appended with their batch and kept after the log lets it go (a retry or a re-sent
-  file days later is still recognised);
+  request it came with, appended with their batch (or, on the broker path, recorded by the worker with the
+  windows the message was folded into) and kept after the log lets it go (a retry or a re-sent file days
+  later is still recognised);
 * **held batches**: logged batches at or below a writer's checkpoint that are not in its windows (their
   model is not declared any more, they cannot be folded, or they are still to be folded); saved with the
   checkpoint, kept in the log whatever its retention, and folded when they can be;
@@ -34,7 +35,7 @@ Times are seconds since the epoch (UTC) as floats; window starts are whole secon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -52,6 +53,7 @@ __all__ = [
     "PredictionBatch",
     "Record",
     "Store",
+    "StreamKey",
     "StreamRanges",
     "WindowCount",
     "WindowRow",
@@ -92,6 +94,9 @@ class KeyedBatch:
     digest: bytes | None
     """What identifies the request the key came with (a hash of its body); None when not known."""
     received_at: float
+    stream: str | None = None
+    """The broker's stream whose message ``seq`` is, when a worker recorded the key (``save_windows``);
+    None: ``seq`` is the ingest log's."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,27 @@ class HeldBatch:
 
 
 @dataclass(frozen=True)
+class StreamKey:
+    """The idempotency key a broker message came with (``seq``: its stream sequence number), recorded with
+    the windows it was folded into, as ``append`` records a key with its batch."""
+
+    key: str
+    model: str
+    digest: bytes | None
+    seq: int
+    rows: int
+    received_at: float
+
+
+@dataclass(frozen=True)
 class StreamRanges:
     """Messages of a broker's stream folded into a writer's windows: inclusive ranges of stream sequence
-    numbers, saved with the windows that hold them (see ``Store.save_windows``)."""
+    numbers, and the idempotency keys of those that came with one, saved with the windows that hold them
+    (see ``Store.save_windows``)."""
 
     stream: str
     ranges: tuple[tuple[int, int], ...]
+    keys: tuple[StreamKey, ...] = ()
 
 
 class AlreadyFolded(Exception):
@@ -331,6 +351,10 @@ class Store(Protocol):
         (``forget_keys``), whether the log still holds them or not; ordered by model."""
         ...
 
+    def keyed_batches_of(self, keys: Sequence[str]) -> dict[str, list[KeyedBatch]]:
+        """``keyed_batches`` of each of ``keys`` at once (one round trip); keys with none are left out."""
+        ...
+
     def forget_keys(self, model: str, before: float) -> int:
         """Forget the idempotency keys of ``model``'s batches received before ``before``; returns how many."""
         ...
@@ -372,9 +396,13 @@ class Store(Protocol):
     ) -> None:
         """Upsert ``rows`` (key: model, version, resolution, start, writer), set the writer's checkpoint,
         record ``hold`` as held and forget the held batches ``release`` (folded now), and record the
-        broker messages ``folded`` into them, all in one transaction. Savers of one stream take turns;
-        when another writer's saved ranges overlap ``folded``, nothing is saved and ``AlreadyFolded``
-        names the messages (the same ranges of the same writer again: a retried commit, saved again)."""
+        broker messages ``folded`` into them with their idempotency keys, all in one transaction. Savers of
+        one stream take turns; when another writer's saved ranges overlap ``folded``, or a key of
+        ``folded.keys`` is recorded already for the model with the same digest (or none) by another message
+        or by ``append`` (a retry published again), nothing is saved and ``AlreadyFolded`` names the
+        messages (the same ranges of the same writer again: a retried commit, saved again). A key recorded
+        with another digest stays as it is (the message is new data under a reused key: folded, its key
+        not recorded)."""
         ...
 
     def folded_seqs(self, stream: str, seqs: Sequence[int]) -> set[int]:
@@ -527,27 +555,3 @@ class Store(Protocol):
         """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holder's
         lease has not expired. Atomic: of servers racing for a free lease, exactly one gets it."""
         ...
-
-
-def overlap(
-    folded: StreamRanges, writer: str, saved: Callable[[int, int], Sequence[Sequence[object]]]
-) -> set[int]:
-    """The messages of ``folded`` that another save recorded already; ``saved(first, last)`` reads the
-    saved ranges (first, last, writer) overlapping one range. The same range of the same writer is a
-    retried commit, not a redelivery. For the backends."""
-    taken: set[int] = set()
-    for first, last in folded.ranges:
-        for row in saved(first, last):
-            lo, hi = int(row[0]), int(row[1])  # type: ignore[call-overload]
-            if (lo, hi, row[2]) != (first, last, writer):
-                taken.update(range(max(first, lo), min(last, hi) + 1))
-    return taken
-
-
-def within(seqs: Sequence[int], ranges: Sequence[Sequence[object]]) -> set[int]:
-    """Which of ``seqs`` fall in one of ``ranges`` ((first, last, ...) rows). For the backends."""
-    out: set[int] = set()
-    for row in ranges:
-        first, last = int(row[0]), int(row[1])  # type: ignore[call-overload]
-        out.update(s for s in seqs if first <= s <= last)
-    return out

@@ -34,6 +34,7 @@ from psycopg import conninfo
 
 import vigil.store._sql as sql
 from vigil.errors import StoreError
+from vigil.store._folded import duplicates, keyed, overlap, within
 from vigil.store._pg import Conn as _Conn
 from vigil.store._pg import bulk_insert, int_bound, mask_password, one_line, rollback, where
 from vigil.store._pg import float_or_none as _f
@@ -52,12 +53,11 @@ from vigil.store.base import (
     ModelRecord,
     PredictionBatch,
     Record,
+    StreamKey,
     StreamRanges,
     WindowCount,
     WindowRow,
     WindowSum,
-    overlap,
-    within,
 )
 from vigil.store.migrations.postgres import MIGRATIONS as _MIGRATIONS
 
@@ -259,10 +259,15 @@ class PostgresStore:
         return self._run(work, idempotent=False)
 
     def keyed_batches(self, key: str) -> list[KeyedBatch]:
-        rows = self._read(sql.KEYED_BATCHES, [key])
-        return [
-            KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
-        ]
+        return self.keyed_batches_of([key]).get(key, [])
+
+    def keyed_batches_of(self, keys: Sequence[str]) -> dict[str, list[KeyedBatch]]:
+        if not keys:
+            return {}
+        rows = self._read(
+            sql.KEY_COLUMNS_OF_BATCHES + " WHERE key = ANY(%s) ORDER BY key, model", [list(keys)]
+        )
+        return keyed(rows)
 
     def forget_keys(self, model: str, before: float) -> int:
         return self._write(sql.FORGET_KEYS, (model, float(before)))
@@ -320,12 +325,17 @@ class PostgresStore:
                         writer,
                         lambda lo, hi: cur.execute(sql.FOLDED_OVERLAP, (folded.stream, hi, lo)).fetchall(),
                     )
-                    if taken:
-                        raise AlreadyFolded(folded.stream, taken)
+                    retried, keys = duplicates(
+                        folded, lambda key, model: cur.execute(sql.KEY_OF, (key, model)).fetchall()
+                    )
+                    if taken or retried:
+                        raise AlreadyFolded(folded.stream, taken | retried)
                     now = time.time()
                     cur.executemany(
                         sql.PUT_FOLDED, [(folded.stream, lo, hi, writer, now) for lo, hi in folded.ranges]
                     )
+                    if keys:
+                        cur.executemany(sql.PUT_STREAM_KEY, [_stream_key(k, folded.stream) for k in keys])
                 if held:
                     cur.executemany(sql.HOLD, held)
                 if released:
@@ -568,3 +578,7 @@ class PostgresStore:
             return conn.execute(sql.LEASE, (name, holder, now + ttl, now)).fetchone() is not None
 
         return self._run(work)
+
+
+def _stream_key(k: StreamKey, stream: str) -> tuple[object, ...]:
+    return (k.key, k.model, k.digest, k.seq, k.rows, float(k.received_at), stream)

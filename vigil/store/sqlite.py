@@ -25,6 +25,7 @@ from typing import Any
 
 import vigil.store._sql as sql
 from vigil.errors import StoreError
+from vigil.store._folded import duplicates, keyed, overlap, within
 from vigil.store._sql import qmark
 from vigil.store.base import (
     AlreadyFolded,
@@ -45,8 +46,6 @@ from vigil.store.base import (
     WindowCount,
     WindowRow,
     WindowSum,
-    overlap,
-    within,
 )
 from vigil.store.migrations.sqlite import MIGRATIONS as _MIGRATIONS
 
@@ -194,10 +193,18 @@ class SQLiteStore:
         return seq
 
     def keyed_batches(self, key: str) -> list[KeyedBatch]:
-        rows = self._read(qmark(sql.KEYED_BATCHES), (key,))
-        return [
-            KeyedBatch(m, int(q), int(n), None if d is None else bytes(d), float(t)) for m, q, n, d, t in rows
-        ]
+        return self.keyed_batches_of([key]).get(key, [])
+
+    def keyed_batches_of(self, keys: Sequence[str]) -> dict[str, list[KeyedBatch]]:
+        rows = []
+        unique = sorted(set(keys))
+        for i in range(0, len(unique), 500):
+            part = unique[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            rows += self._read(
+                f"{sql.KEY_COLUMNS_OF_BATCHES} WHERE key IN ({marks}) ORDER BY key, model", part
+            )
+        return keyed(rows)
 
     def forget_keys(self, model: str, before: float) -> int:
         with self._tx() as db:
@@ -250,11 +257,18 @@ class SQLiteStore:
                     writer,
                     lambda lo, hi: db.execute(qmark(sql.FOLDED_OVERLAP), (folded.stream, hi, lo)).fetchall(),
                 )
-                if taken:
-                    raise AlreadyFolded(folded.stream, taken)
+                retried, keys = duplicates(
+                    folded, lambda key, model: db.execute(qmark(sql.KEY_OF), (key, model)).fetchall()
+                )
+                if taken or retried:
+                    raise AlreadyFolded(folded.stream, taken | retried)
                 db.executemany(
                     qmark(sql.PUT_FOLDED),
                     [(folded.stream, lo, hi, writer, time.time()) for lo, hi in folded.ranges],
+                )
+                db.executemany(
+                    qmark(sql.PUT_STREAM_KEY),
+                    [(k.key, k.model, k.digest, k.seq, k.rows, k.received_at, folded.stream) for k in keys],
                 )
             db.executemany(
                 qmark(sql.HOLD), [(writer, h.seq, h.model, h.rows, h.kind, h.reason, h.since) for h in hold]

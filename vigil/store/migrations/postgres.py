@@ -111,4 +111,6 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (model, trace_id, span_id, record))""",
         "CREATE INDEX llm_content_ts ON llm_content (model, ts)",
     ],
+    # 10: idempotency keys of broker messages, recorded by the workers with the windows (seq: the stream's)
+    ['ALTER TABLE ingest_keys ADD COLUMN stream TEXT COLLATE "C"'],
 ]

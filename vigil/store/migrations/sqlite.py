@@ -97,4 +97,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, trace_id, span_id, record)) WITHOUT ROWID;
     CREATE INDEX llm_content_ts ON llm_content (model, ts);
     """,
+    # 10: idempotency keys of broker messages, recorded by the workers with the windows (seq: the stream's)
+    """
+    ALTER TABLE ingest_keys ADD COLUMN stream TEXT;
+    """,
 ]
