@@ -232,7 +232,7 @@ def test_back_pressure_answers_503_and_logs_nothing(apps: Apps) -> None:
     with TestClient(app) as client:
         vigil = app.state.vigil
         aggregator = vigil.aggregator
-        aggregator.max_pending_rows = 10
+        aggregator.handover.max_pending_rows = 10
         gate = threading.Event()
         fold = aggregator.fold
 
@@ -287,15 +287,15 @@ def test_batches_that_come_close_together_are_folded_together_and_a_waiter_does_
     app = apps.app()
     with TestClient(app) as client:
         aggregator = app.state.vigil.aggregator
-        aggregator.fold_delay = 60.0  # a fold waits this long for more batches, unless someone waits
+        aggregator.handover.fold_delay = 60.0  # a fold waits this long for more batches, unless someone waits
         folds: list[list[int]] = []
-        fold = aggregator._fold
+        fold = aggregator.fold
 
         def counted(model: str, seqs: list[int], table: Any) -> None:
             folds.append(list(seqs))
             fold(model, seqs, table)
 
-        aggregator._fold = counted
+        aggregator.fold = counted
         events = [_events(rng, 50, 50 * k) for k in range(3)]
         for batch in events:
             _post(client, "/v1/events", batch)
@@ -338,7 +338,7 @@ def test_what_a_window_holds_does_not_depend_on_which_batches_were_folded_togeth
         app = create_app(CONFIG, SQLiteStore(apps.path.with_suffix(f".{delay:g}.db")), clock=lambda: NOW)
         with TestClient(app) as client:
             aggregator = app.state.vigil.aggregator
-            aggregator.fold_delay = delay
+            aggregator.handover.fold_delay = delay
             for batch in records:
                 _post(client, "/v1/events", batch)
                 if not delay:

@@ -264,7 +264,7 @@ def test_a_batch_still_failing_at_stop_is_folded_at_the_next_start(apps: Apps) -
                 gate.wait(10)
                 return self.items.get_nowait()
 
-        idle, aggregator._queue = aggregator._queue, Gated()
+        idle, aggregator.handover._queue = aggregator.handover._queue, Gated()
         idle.put(None)  # wake the thread: from now on it reads the gated queue
         _ok(client, _events("m", 100, 0))
         _ok(client, _events("n", 70, 0))

@@ -320,13 +320,13 @@ def test_a_span_refused_for_back_pressure_finds_its_content_again_when_retried(t
         r = client.post("/v1/logs", content=json.dumps(_json_logs("support-bot", user)), headers=_JSON)
         assert r.status_code == 200 and r.json() == {}
         aggregator = client.app.state.vigil.aggregator  # type: ignore[attr-defined]
-        limit, aggregator.max_pending_rows = aggregator.max_pending_rows, 0
+        limit, aggregator.handover.max_pending_rows = aggregator.handover.max_pending_rows, 0
         assert aggregator.admit(1)  # something waits and there is no room: the next export is refused
         span = json.dumps(_json_span(TRACE, SPAN, **{"gen_ai.operation.name": "chat"}))
         r = client.post("/v1/traces", content=span, headers=_JSON)
         assert r.status_code == 503 and "retry-after" in r.headers
         aggregator.release(1)
-        aggregator.max_pending_rows = limit
+        aggregator.handover.max_pending_rows = limit
         r = client.post("/v1/traces", content=span, headers=_JSON)  # the exporter's retry
         assert r.status_code == 200 and r.json() == {}
         assert [e["features"]["prompt"] for e in _sample(client)] == ["user: hi"]

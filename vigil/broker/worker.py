@@ -38,6 +38,7 @@ from vigil.broker import Consumer, Message
 from vigil.errors import StoreError
 from vigil.events import from_ipc
 from vigil.monitoring.aggregator import Aggregator
+from vigil.monitoring.batches import Batch, by_model
 from vigil.registry import Registry
 from vigil.stats.profile import Profile
 from vigil.store.base import AlreadyFolded, Store, StreamKey, StreamRanges
@@ -206,7 +207,7 @@ class Worker:
         return out
 
     def _fold(self, messages: Sequence[Message]) -> None:
-        by_model: dict[str, list[tuple[Message, pa.Table]]] = {}
+        batches: list[Batch] = []
         later: list[Message] = []
         for m in messages:
             if self.registry.get(m.model) is None:
@@ -214,7 +215,7 @@ class Worker:
                 later.append(m)
                 continue
             try:
-                by_model.setdefault(m.model, []).append((m, from_ipc(m.payload)))
+                batches.append(Batch(m.model, m.seq, from_ipc(m.payload)))
             except Exception as exc:
                 log.error("batch %d of %s cannot be read (%s): delivered again later", m.seq, m.model, exc)
                 later.append(m)
@@ -222,21 +223,22 @@ class Worker:
         for m in later:  # not folded: its key is not this worker's to record
             if m.keyed is not None and getattr(self._keys.get((m.keyed.key, m.model)), "seq", None) == m.seq:
                 del self._keys[(m.keyed.key, m.model)]
-        for model, parts in by_model.items():
-            table = pa.concat_tables([t for _, t in parts], promote_options="permissive")
+        message = {m.seq: m for m in messages}
+        for model, run in by_model(batches):  # runs of one schema, as the live aggregator folds them
+            table = pa.concat_tables([b.table for b in run]) if len(run) > 1 else run[0].table
             delay = 0.1
             while True:
                 try:
-                    self.folder.fold(model, [m.seq for m, _ in parts], table)
+                    self.folder.fold(model, [b.seq for b in run], table)
                     break
                 except StoreError as exc:
                     log.warning("cannot fold events of %s (%s); retrying", model, exc)
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
-            for m, t in parts:
-                self._unsaved[m.seq] = m
-                self._rows[m.seq] = t.num_rows
-                self.folded_events += t.num_rows
+            for b in run:
+                self._unsaved[b.seq] = message[b.seq]
+                self._rows[b.seq] = b.table.num_rows
+                self.folded_events += b.table.num_rows
 
     def save(self) -> bool:
         """Save the changed windows with the ranges folded, then acknowledge those messages. False when the

@@ -23,15 +23,12 @@ event is older than the minute windows' retention or its hour was rolled up alre
 is older than the hour rows' retention or its day was rolled up already. So history (or a very late
 event) is counted in the hours and days it belongs to instead of being deleted with the minutes.
 
-Back-pressure: at most ``max_pending_rows`` rows may wait to be folded. Past that, ``admit`` says no and
-the ingest answers 503 with Retry-After *before* logging anything, so clients retry instead of events
-being dropped or memory growing without bound.
+Back-pressure, and batches gathered into bigger folds: ``vigil.monitoring.handover``.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +40,7 @@ import pyarrow as pa
 from vigil.errors import StoreError
 from vigil.events import from_ipc
 from vigil.monitoring.batches import Batch, Part, WindowKey, add_totals, by_model, cut
+from vigil.monitoring.handover import Handover
 from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
 from vigil.monitoring.retention import maintain
@@ -101,18 +99,13 @@ class Aggregator:
         self.source = writer  # whose predictions: keyed (model, source, seq), stored once
         self.clock = clock
         self.flush_every = flush_every
-        self.max_pending_rows = max_pending_rows
         self.keep_open = keep_open
         self.maintain_every = maintain_every
-        self.fold_delay = fold_delay
-        """Seconds a batch may wait for others to be folded with (see ``_gather``)."""
+        self.handover = Handover(max_pending_rows, fold_delay)
         self.templates = Templates(store, baselines or (lambda model: None))
         self.maintained: Callable[[str, float], None] | None = None
         """Called with a model and the time after each maintenance of it (rollups, retention), on the
         folding thread: the composition root keeps the drift of the hour just rolled up."""
-        self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self._pending = 0
-        self._pending_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._windows: dict[WindowKey, WindowState] = {}
@@ -131,10 +124,6 @@ class Aggregator:
         """Held batches to fold from the log by the folding thread, in order: seq -> rows."""
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._idle = threading.Condition()
-        self._waiters = 0
-        self._submitted = self._batches_folded = 0  # batches handed over; folded (or held), in order
-        """How many wait for every batch to be folded (``wait_idle``): fold what is there, not waiting."""
         self._rng = np.random.default_rng()
         self._troubles: dict[str, tuple[str, float]] = {}
         """The store's latest failure while folding ("fold") or saving ("save"), and since when, until
@@ -177,7 +166,7 @@ class Aggregator:
         """Fold what is queued, save it, and stop the thread. What could not be folded (the store is
         down) stays in the log, held, for the next start."""
         self._stop.set()
-        self._queue.put(None)
+        self.handover.close()
         if self._thread is not None:
             self._thread.join(timeout)
         with self._state_lock:
@@ -191,66 +180,33 @@ class Aggregator:
 
     def admit(self, rows: int) -> bool:
         """Reserve room for ``rows``; False means too much is waiting (answer 503, log nothing)."""
-        with self._pending_lock:
-            if self._pending + rows > self.max_pending_rows and self._pending > 0:
-                return False
-            self._pending += rows
-            return True
+        return self.handover.admit(rows)
 
     def release(self, rows: int) -> None:
         """Give back room reserved by ``admit`` for rows that will not be submitted."""
-        with self._pending_lock:
-            self._pending -= rows
+        self.handover.release(rows)
 
     def submit(self, model: str, seq: int, table: pa.Table) -> None:
         """Hand over a logged batch (room reserved by ``admit``)."""
         with self._state_lock:
             self._inflight[seq] = (model, table.num_rows)
-            self._submitted += 1
-        self._queue.put(Batch(model, seq, table))
+        self.handover.put(Batch(model, seq, table))
 
     @property
     def pending_rows(self) -> int:
-        return self._pending
+        return self.handover.pending_rows
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every submitted batch is folded (for tests and orderly shutdown)."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            self._waiters += 1
-            try:
-                if self._pending > 0:
-                    self._queue.put(None)  # wake a fold waiting for more batches
-                while self._pending > 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._idle.wait(left)
-            finally:
-                self._waiters -= 1
-        return True
+        return self.handover.wait_idle(timeout)
 
     # -- reading -------------------------------------------------------------------------------------------
 
     def settle(self, timeout: float = 1.0) -> None:
-        """Wait (at most ``timeout`` seconds) until the batches handed over before now are folded, without
-        the fold waiting for more: a read sees what was acknowledged before it. Not on the folding thread
-        (its own reads, after a maintenance)."""
-        target = self._submitted
-        if self._batches_folded >= target or threading.current_thread() is self._thread:
-            return
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            self._waiters += 1
-            try:
-                self._queue.put(None)  # wake a fold waiting for more batches
-                while self._batches_folded < target and not self._stop.is_set():
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return
-                    self._idle.wait(left)
-            finally:
-                self._waiters -= 1
+        """Wait (at most ``timeout`` seconds) until the batches handed over before now are folded: a read
+        sees what was acknowledged before it. Not on the folding thread (its own reads, after maintenance)."""
+        if threading.current_thread() is not self._thread:
+            self.handover.settle(timeout)
 
     def live_windows(self, model: str, start: float, end: float) -> dict[WindowKey, WindowState]:
         """Copies of this writer's in-memory windows of ``model`` starting in ``[start, end)``, once the
@@ -289,21 +245,14 @@ class Aggregator:
         next_flush = time.monotonic() + self.flush_every
         next_maintenance = time.monotonic() + self.maintain_every
         while not self._stop.is_set():
-            try:
-                item = self._queue.get(timeout=max(0.05, next_flush - time.monotonic()))
-            except queue.Empty:
-                item = None
-            batches = [] if item is None else [item]
-            self._gather(batches)
+            batches = self.handover.take(max(0.05, next_flush - time.monotonic()))
+            folded = []
             for model, group in by_model(batches):
                 if self._stop.is_set():
                     break  # left in flight: held at the last save, folded at the next start
                 self._fold_safely(model, group)
-                with self._pending_lock:
-                    self._pending -= sum(b.table.num_rows for b in group)
-                    self._batches_folded += len(group)
-            with self._idle:
-                self._idle.notify_all()
+                folded += group
+            self.handover.done(folded)
             if self._refold and not self._stop.is_set():
                 self._fold_held_due()
             if time.monotonic() >= next_flush:
@@ -317,25 +266,6 @@ class Aggregator:
             if time.monotonic() >= next_maintenance:
                 self.maintain()
                 next_maintenance = time.monotonic() + self.maintain_every
-
-    def _gather(self, batches: list[Batch]) -> None:
-        """Add to ``batches`` what comes within ``fold_delay`` of the first, up to ``_FOLD_ROWS`` rows: one
-        fold of 30,000 events costs a fifth, per event, of thirty folds of 1,000 (the columns' updates
-        vectorise), and the acknowledgement does not wait for it. A waiter (``wait_idle``) or a stop cuts
-        the wait short."""
-        rows = sum(b.table.num_rows for b in batches)
-        deadline = time.monotonic() + self.fold_delay
-        while batches and rows < _FOLD_ROWS:
-            left = deadline - time.monotonic()
-            try:
-                hurry = left <= 0 or self._waiters > 0 or self._stop.is_set()
-                more = self._queue.get_nowait() if hurry else self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if more is None:  # a wake-up: a stop, a waiter, held batches to fold
-                break
-            batches.append(more)
-            rows += more.table.num_rows
 
     def _fold_safely(self, model: str, batches: Sequence[Batch]) -> bool:
         """Fold ``batches`` (of one model, in log order): retry while the store fails, hold what cannot be
@@ -400,10 +330,7 @@ class Aggregator:
                 self._release_unsaved.add(seq)
         with self._state_lock:
             rows = sum(self._refold.pop(seq) for seq in seqs)
-        with self._pending_lock:
-            self._pending -= rows
-        with self._idle:
-            self._idle.notify_all()
+        self.handover.release(rows)
 
     def _hold(self, seq: int, model: str, rows: int, kind: str, reason: str) -> None:
         with self._state_lock:
@@ -519,10 +446,8 @@ class Aggregator:
             fresh = [h for h in held if h.seq not in self._refold]
             for h in fresh:
                 self._refold[h.seq] = h.rows
-        with self._pending_lock:
-            self._pending += sum(h.rows for h in fresh)
         if fresh:
-            self._queue.put(None)  # wake the folding thread
+            self.handover.reserve(sum(h.rows for h in fresh))  # and wake the folding thread
 
     # -- saving --------------------------------------------------------------------------------------------
 
