@@ -25,7 +25,7 @@ commutative, so partitions reduce in any tree.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -54,8 +54,10 @@ __all__ = [
     "Rollups",
     "check_chunk",
     "checked_wire",
+    "kept_of",
     "merge",
     "profile_partition",
+    "windows_of",
     "writer_of",
 ]
 
@@ -113,11 +115,13 @@ class Profiled:
     examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     """Up to ``_EXAMPLES`` (row of the file, 1-based; reason) per field, the first rows."""
     predictions: list[PredictionBatch] = field(default_factory=list)
-    """The predictions kept for the label join."""
+    """The predictions kept for the label join (left out by ``windows_of``)."""
+    kept: int = 0
+    """How many predictions were kept."""
     past: int = 0
     """Predictions with a request id older than ``retention.predictions``: not kept."""
     labels: list[bytes] = field(default_factory=list)
-    """The labels kept (Arrow IPC: request_id, label, ts), in the file's order."""
+    """The labels kept (Arrow IPC: request_id, label, ts), the file's order (left out by ``windows_of``)."""
     labelled: int = 0
 
     def refuse(self, row: int, field_name: str, reason: str) -> None:
@@ -208,7 +212,7 @@ def profile_partition(part: Partition, job: Job) -> Profiled:
                 state = states[key] = WindowState(sample_size=job.spec.sample_size)
             state.update(p.events, p.data, template, rng)
     out.windows = {key: state.to_bytes() for key, state in states.items()}
-    out.predictions, out.past = kept.batches, kept.past
+    out.predictions, out.kept, out.past = kept.batches, kept.rows, kept.past
     if labels is not None:
         ids = table.column("request_id") if "request_id" in table.column_names else None
 
@@ -220,6 +224,16 @@ def profile_partition(part: Partition, job: Job) -> Profiled:
     return out
 
 
+def windows_of(profiled: Profiled) -> Profiled:
+    """``profiled`` without its predictions and labels (its counts kept): what the reduce needs of it."""
+    return replace(profiled, predictions=[], labels=[])
+
+
+def kept_of(profiled: Profiled) -> tuple[list[PredictionBatch], list[bytes]]:
+    """The predictions and labels ``profiled`` kept."""
+    return profiled.predictions, profiled.labels
+
+
 def merge(a: Profiled, b: Profiled) -> Profiled:
     """The reduce: two results of the same file as one (window by window)."""
     out = Profiled(
@@ -227,6 +241,7 @@ def merge(a: Profiled, b: Profiled) -> Profiled:
         accepted=a.accepted + b.accepted,
         windows=dict(a.windows),
         predictions=a.predictions + b.predictions,
+        kept=a.kept + b.kept,
         past=a.past + b.past,
         labels=a.labels + b.labels,
         labelled=a.labelled + b.labelled,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -36,7 +36,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vigil.backfill.partitions import Partition, head, plan, sample
-from vigil.backfill.profiling import Job, Profiled, Rollups, check_chunk, merge, profile_partition, writer_of
+from vigil.backfill.profiling import (
+    Job,
+    Profiled,
+    Rollups,
+    check_chunk,
+    kept_of,
+    merge,
+    profile_partition,
+    windows_of,
+    writer_of,
+)
 from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import from_ipc
@@ -51,7 +61,7 @@ from vigil.registry import Registry
 from vigil.schema import Event
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
-from vigil.store.base import LabelRow, Store, WindowRow
+from vigil.store.base import LabelRow, PredictionBatch, Store, WindowRow
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -146,12 +156,19 @@ class Backfill:
         }
         if progress:
             progress_bar([f for fs in futures.values() for f in fs])
+        # the reduce merges windows; each partition's predictions and labels go from its worker to this
+        # client, one partition at a time, when its file is saved (no task holds a whole file's)
         reduced = {
-            client.submit(tree, fs, key=f"backfill-reduce-{w}", pure=False): w for w, fs in futures.items()
+            client.submit(
+                tree, client.map(windows_of, fs, pure=False), key=f"backfill-reduce-{w}", pure=False
+            ): w
+            for w, fs in futures.items()
         }
         for future in as_completed(reduced):
             writer = reduced[future]
-            yield self.save(todo[writer][0].path, writer, future.result())
+            kept = (client.submit(kept_of, f, pure=False).result() for f in futures[writer])
+            yield self.save(todo[writer][0].path, writer, future.result(), kept)
+            del futures[writer]  # its partitions' results are let go on the workers
 
     def pending(self, paths: list[str]) -> Generator[FileResult, None, dict[str, list[Partition]]]:
         """Yields the files skipped (in already, or the same content as another); returns the partitions
@@ -212,18 +229,26 @@ class Backfill:
             label_column=self.label_column,
         )
 
-    def save(self, path: str, writer: str, profiled: Profiled) -> FileResult:
-        """One file's predictions and labels stored, then its windows saved with its writer's checkpoint in
-        one transaction (see the module docstring)."""
-        for batch in profiled.predictions:
-            self.store.put_predictions(batch)
+    def save(
+        self,
+        path: str,
+        writer: str,
+        profiled: Profiled,
+        kept: Iterable[tuple[list[PredictionBatch], list[bytes]]] | None = None,
+    ) -> FileResult:
+        """One file's predictions and labels stored (``kept``, its partitions' in order; None: those of
+        ``profiled``), then its windows saved with its writer's checkpoint in one transaction (see the
+        module docstring)."""
         labels: list[LabelRow] = []
-        for payload in profiled.labels:
-            table = from_ipc(payload)
-            labels += map(LabelRow, repeat(self.model), *(table.column(n).to_pylist() for n in _LABELS))
-            if len(labels) >= LABELS:
-                self.store.put_labels(labels)
-                labels = []
+        for batches, payloads in [kept_of(profiled)] if kept is None else kept:
+            for batch in batches:
+                self.store.put_predictions(batch)
+            for payload in payloads:
+                table = from_ipc(payload)
+                labels += map(LabelRow, repeat(self.model), *(table.column(n).to_pylist() for n in _LABELS))
+                if len(labels) >= LABELS:
+                    self.store.put_labels(labels)
+                    labels = []
         if labels:
             self.store.put_labels(labels)
         rows = []
@@ -239,7 +264,7 @@ class Backfill:
             dict(Counter(r.resolution for r in rows)),
             profiled.refused,
             profiled.examples,
-            predictions=sum(b.rows for b in profiled.predictions),
+            predictions=profiled.kept,
             labelled=profiled.labelled,
             past=profiled.past,
         )
