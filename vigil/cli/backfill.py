@@ -1,6 +1,7 @@
 """``vigil backfill PATH... --model M``: months of scored history (Parquet, CSV, Feather) profiled into
 windows on a Dask cluster and saved to the store, as if the events had arrived live.
 
+The predictions with a request id are kept for the label join (``--label-column``: with the files' labels).
 The same backfill run again counts nothing twice: each file is in once (see ``vigil.backfill.run``).
 Exit codes: 0 every row in, 1 some rows refused (a summary names file, row and reason), 2 the files, the
 config, the store or the cluster could not be used.
