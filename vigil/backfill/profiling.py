@@ -15,13 +15,17 @@ order, so they agree to float rounding (1e-9 relative). The event sample of each
 both (bottom-k with random priorities): here its priorities are seeded by the file's hash and the
 partition, so a rerun rebuilds the same bytes.
 
+Beside the windows, the map keeps the partition's predictions (those with a request id) for the label join,
+and the labels of the files' label column when there is one (``vigil.backfill.predictions``).
+
 ``merge`` combines two partitions' results (window by window, ``WindowState.merge``): associative and
 commutative, so partitions reduce in any tree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,7 @@ import pyarrow as pa
 from pydantic import TypeAdapter
 
 from vigil.backfill.partitions import Partition, read
+from vigil.backfill.predictions import Kept, keep_labels, keep_predictions
 from vigil.ingest.batch import events_table
 from vigil.ingest.columnar import fast_table, from_events
 from vigil.ingest.files import records, wire
@@ -41,8 +46,20 @@ from vigil.monitoring.window import WindowState
 from vigil.schema import Event
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
+from vigil.store.base import PredictionBatch
 
-__all__ = ["Job", "Profiled", "Rollups", "check_chunk", "checked_wire", "merge", "profile_partition"]
+__all__ = [
+    "Job",
+    "Profiled",
+    "Rollups",
+    "check_chunk",
+    "checked_wire",
+    "kept_of",
+    "merge",
+    "profile_partition",
+    "windows_of",
+    "writer_of",
+]
 
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _EXAMPLES = 3
@@ -50,6 +67,11 @@ _EXAMPLES = 3
 
 Key = tuple[str, int, int]
 """(version, window start, resolution)."""
+
+
+def writer_of(model: str, version: str | None, digest: str) -> str:
+    """The writer of one file's windows and predictions (``vigil.backfill.run``)."""
+    return "backfill:" + hashlib.sha256(f"{model}|{version or ''}|{digest}".encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,8 @@ class Job:
     """The backfill's clock: the same for every partition (placement, events without a time, the checks)."""
     rollups: Rollups
     chunk: int = 5_000
+    label_column: str | None = None
+    """The files' column of labels (not a feature), if they carry them."""
 
 
 @dataclass
@@ -90,6 +114,15 @@ class Profiled:
     """Rows refused, by field."""
     examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     """Up to ``_EXAMPLES`` (row of the file, 1-based; reason) per field, the first rows."""
+    predictions: list[PredictionBatch] = field(default_factory=list)
+    """The predictions kept for the label join (left out by ``windows_of``)."""
+    kept: int = 0
+    """How many predictions were kept."""
+    past: int = 0
+    """Predictions with a request id older than ``retention.predictions``: not kept."""
+    labels: list[bytes] = field(default_factory=list)
+    """The labels kept (Arrow IPC: request_id, label, ts), the file's order (left out by ``windows_of``)."""
+    labelled: int = 0
 
     def refuse(self, row: int, field_name: str, reason: str) -> None:
         self.refused[field_name] = self.refused.get(field_name, 0) + 1
@@ -135,6 +168,10 @@ def checked_wire(
 def profile_partition(part: Partition, job: Job) -> Profiled:
     """The map: one partition's events folded into windows (see the module docstring)."""
     table = read(part)
+    labels = None
+    if job.label_column is not None:
+        labels = table.column(job.label_column)
+        table = table.drop_columns([job.label_column])
     template = Profile.from_bytes(job.template)
     redactor = Redactor.for_model(job.spec, job.pii_key)
     seed = int(part.digest[:15], 16) * 1_000_003 + part.index
@@ -157,11 +194,14 @@ def profile_partition(part: Partition, job: Job) -> Profiled:
             out.accepted += events.num_rows
             checked.append(events)
     states: dict[Key, WindowState] = {}
+    kept = Kept()
+    writer = writer_of(job.model, job.version, part.digest)
     try:  # folded in one go: each window once per partition (a window's cost is mostly per update)
         tables = [pa.concat_tables(checked, promote_options="permissive")] if checked else []
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         tables = checked  # a column of different types in different chunks: one at a time, as live
     for events in tables:
+        keep_predictions(kept, events, job.model, writer, part.index, job.spec, job.now)
         ts = events.column("ts").to_numpy(zero_copy_only=False)
         resolution = placement(job.rollups, job.model, job.spec, ts, job.now)
         data = profiled(events, job.spec, template.vocabularies)
@@ -172,12 +212,40 @@ def profile_partition(part: Partition, job: Job) -> Profiled:
                 state = states[key] = WindowState(sample_size=job.spec.sample_size)
             state.update(p.events, p.data, template, rng)
     out.windows = {key: state.to_bytes() for key, state in states.items()}
+    out.predictions, out.kept, out.past = kept.batches, kept.rows, kept.past
+    if labels is not None:
+        ids = table.column("request_id") if "request_id" in table.column_names else None
+
+        def refuse(row: int, name: str, reason: str) -> None:
+            out.refuse(part.first_row + row + 1, name, reason)
+
+        payload, out.labelled = keep_labels(kept, ids, labels, refuse)
+        out.labels = [payload] if payload is not None else []
     return out
+
+
+def windows_of(profiled: Profiled) -> Profiled:
+    """``profiled`` without its predictions and labels (its counts kept): what the reduce needs of it."""
+    return replace(profiled, predictions=[], labels=[])
+
+
+def kept_of(profiled: Profiled) -> tuple[list[PredictionBatch], list[bytes]]:
+    """The predictions and labels ``profiled`` kept."""
+    return profiled.predictions, profiled.labels
 
 
 def merge(a: Profiled, b: Profiled) -> Profiled:
     """The reduce: two results of the same file as one (window by window)."""
-    out = Profiled(rows=a.rows + b.rows, accepted=a.accepted + b.accepted, windows=dict(a.windows))
+    out = Profiled(
+        rows=a.rows + b.rows,
+        accepted=a.accepted + b.accepted,
+        windows=dict(a.windows),
+        predictions=a.predictions + b.predictions,
+        kept=a.kept + b.kept,
+        past=a.past + b.past,
+        labels=a.labels + b.labels,
+        labelled=a.labelled + b.labelled,
+    )
     for key, state in b.windows.items():
         mine = out.windows.get(key)
         out.windows[key] = (

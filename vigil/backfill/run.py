@@ -10,23 +10,46 @@ History goes where the live path would put it at the time of the backfill (``ret
 events within the minute windows' retention into the model's windows (rolled up later by the server, as
 any), older ones straight into hour rows, those past the hours' retention into day rows; events past the
 day rows' retention are refused, as ``vigil ingest`` would see them refused.
+
+The predictions that carry a request id are kept for the label join, as the live path keeps them
+(``vigil.backfill.predictions``): labels posted later for those request ids join them, and realised
+metrics (accuracy, AUC, ...) come out for the backfilled windows. With ``label_column``, the files' labels
+are stored too. A file's predictions and labels are stored before its windows and checkpoint, under keys
+that make storing them again change nothing (the prediction batches by writer and number, a label by
+request id), so a run stopped in between stores them again, once. Predictions older than the model's
+``retention.predictions`` are not kept, nor their labels.
+
+The template (column kinds, buckets) covers the first rows of every file, then a sample spread over each
+(``partitions.head``, ``partitions.sample``), as the live path fixes a column's buckets from the first batch
+that has it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vigil.backfill.partitions import Partition, plan, read
-from vigil.backfill.profiling import Job, Profiled, Rollups, check_chunk, merge, profile_partition
+from vigil.backfill.partitions import Partition, head, plan, sample
+from vigil.backfill.profiling import (
+    Job,
+    Profiled,
+    Rollups,
+    check_chunk,
+    kept_of,
+    merge,
+    profile_partition,
+    windows_of,
+    writer_of,
+)
 from vigil.config import VigilConfig
 from vigil.errors import InputError
+from vigil.events import from_ipc
 from vigil.ingest.files import records
 from vigil.ingest.redact import Redactor
 from vigil.monitoring.baselines import Baselines
@@ -35,9 +58,10 @@ from vigil.monitoring.retention import DAY, HOUR, ROLLUP_WRITER
 from vigil.monitoring.templates import Templates
 from vigil.monitoring.window import WindowState
 from vigil.registry import Registry
+from vigil.schema import Event
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
-from vigil.store.base import Store, WindowRow
+from vigil.store.base import LabelRow, PredictionBatch, Store, WindowRow
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -47,10 +71,9 @@ __all__ = ["Backfill", "FileResult", "local_client", "tree", "writer_of"]
 DONE = 1
 """The checkpoint of a backfill writer whose file is in."""
 
-
-def writer_of(model: str, version: str | None, digest: str) -> str:
-    """The writer of one file's windows (see the module docstring)."""
-    return "backfill:" + hashlib.sha256(f"{model}|{version or ''}|{digest}".encode()).hexdigest()[:20]
+LABELS = 50_000
+"""Labels stored per transaction."""
+_LABELS = ("request_id", "label", "ts")
 
 
 @dataclass
@@ -65,11 +88,17 @@ class FileResult:
     examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     skipped: str | None = None
     """Why the file was not profiled (in already)."""
+    predictions: int = 0
+    """Predictions kept for the label join."""
+    labelled: int = 0
+    """Labels of the file kept."""
+    past: int = 0
+    """Predictions with a request id older than ``retention.predictions``: not kept."""
 
 
 class Backfill:
     """Backfills files of one model into ``store`` (see the module docstring). ``root``: where the config's
-    relative paths (baseline files) are found."""
+    relative paths (baseline files) are found; ``label_column``: the files' column of labels."""
 
     def __init__(
         self,
@@ -81,6 +110,7 @@ class Backfill:
         root: Path | None = None,
         partition_rows: int = 250_000,
         clock: Callable[[], float] = time.time,
+        label_column: str | None = None,
     ) -> None:
         self.store = store
         self.model = model
@@ -93,6 +123,15 @@ class Backfill:
         if spec is None:
             raise InputError(self.registry.unknown(model))
         self.spec: ModelSpec = spec
+        if label_column is not None:
+            if label_column in Event.model_fields or label_column.startswith("segment."):
+                raise InputError(
+                    f"label column {label_column!r} is an event field or a segment tag; "
+                    "name the column of labels"
+                )
+            if label_column in spec.features:
+                raise InputError(f"label column {label_column!r} is a declared feature of model {model!r}")
+        self.label_column = label_column
         baselines = Baselines(self.registry, store, root)
 
         def baseline(name: str) -> Profile | None:
@@ -117,12 +156,19 @@ class Backfill:
         }
         if progress:
             progress_bar([f for fs in futures.values() for f in fs])
+        # the reduce merges windows; each partition's predictions and labels go from its worker to this
+        # client, one partition at a time, when its file is saved (no task holds a whole file's)
         reduced = {
-            client.submit(tree, fs, key=f"backfill-reduce-{w}", pure=False): w for w, fs in futures.items()
+            client.submit(
+                tree, client.map(windows_of, fs, pure=False), key=f"backfill-reduce-{w}", pure=False
+            ): w
+            for w, fs in futures.items()
         }
         for future in as_completed(reduced):
             writer = reduced[future]
-            yield self.save(todo[writer][0].path, writer, future.result())
+            kept = (client.submit(kept_of, f, pure=False).result() for f in futures[writer])
+            yield self.save(todo[writer][0].path, writer, future.result(), kept)
+            del futures[writer]  # its partitions' results are let go on the workers
 
     def pending(self, paths: list[str]) -> Generator[FileResult, None, dict[str, list[Partition]]]:
         """Yields the files skipped (in already, or the same content as another); returns the partitions
@@ -142,15 +188,24 @@ class Backfill:
         return todo
 
     def job(self, todo: dict[str, list[Partition]]) -> Job:
-        """The job: the template covers what the first chunk of every file has (as the live path fixes a
-        column's buckets from the first batch that has it), read here once."""
+        """The job: the template covers what the first rows of every file have, then what a sample spread over
+        each has (as the live path fixes a column's buckets from the first batch that has it), read here
+        once."""
         now = self.clock()
         redactor = Redactor.for_model(self.spec, self.pii_key)
         template = self.templates.get(self.model)
-        for part in (parts[0] for parts in todo.values()):
-            table = read(Partition(part.path, part.digest, 0, 0, part.row_groups and part.row_groups[:1]))
-            first = next(records(table.slice(0, 5_000), self.model, version=self.version), [])
-            events, _ = check_chunk(first, self.spec, now, redactor)
+        # the first rows of every file first (as the live path sees them), then samples spread over each
+        for read_rows, parts in [(r, p) for r in (head, sample) for p in todo.values()]:
+            table = read_rows(parts)
+            if self.label_column is not None:
+                if self.label_column not in table.column_names:
+                    raise InputError(
+                        f"{parts[0].path}: no column {self.label_column!r} (the label column); its columns: "
+                        + ", ".join(table.column_names)
+                    )
+                table = table.drop_columns([self.label_column])
+            rows = [r for chunk in records(table, self.model, version=self.version) for r in chunk]
+            events, _ = check_chunk(rows, self.spec, now, redactor)
             if events is not None:
                 vocabularies = self.templates.vocabularies(self.model)
                 template = self.templates.covering(
@@ -171,10 +226,31 @@ class Backfill:
             self.pii_key,
             now,
             rollups,
+            label_column=self.label_column,
         )
 
-    def save(self, path: str, writer: str, profiled: Profiled) -> FileResult:
-        """One file's windows saved, with its writer's checkpoint, in one transaction."""
+    def save(
+        self,
+        path: str,
+        writer: str,
+        profiled: Profiled,
+        kept: Iterable[tuple[list[PredictionBatch], list[bytes]]] | None = None,
+    ) -> FileResult:
+        """One file's predictions and labels stored (``kept``, its partitions' in order; None: those of
+        ``profiled``), then its windows saved with its writer's checkpoint in one transaction (see the
+        module docstring)."""
+        labels: list[LabelRow] = []
+        for batches, payloads in [kept_of(profiled)] if kept is None else kept:
+            for batch in batches:
+                self.store.put_predictions(batch)
+            for payload in payloads:
+                table = from_ipc(payload)
+                labels += map(LabelRow, repeat(self.model), *(table.column(n).to_pylist() for n in _LABELS))
+                if len(labels) >= LABELS:
+                    self.store.put_labels(labels)
+                    labels = []
+        if labels:
+            self.store.put_labels(labels)
         rows = []
         for (version, start, resolution), state in sorted(profiled.windows.items()):
             s = WindowState.from_bytes(state, sample=False)
@@ -188,6 +264,9 @@ class Backfill:
             dict(Counter(r.resolution for r in rows)),
             profiled.refused,
             profiled.examples,
+            predictions=profiled.kept,
+            labelled=profiled.labelled,
+            past=profiled.past,
         )
 
 

@@ -46,7 +46,7 @@ from vigil.spec import ModelSpec, SecuritySettings
 from vigil.store.base import FeedbackRow, HostRow, LabelRow, Store
 from vigil.timefmt import format_time
 
-__all__ = ["IngestResult", "Ingestor", "row_problems"]
+__all__ = ["IngestResult", "Ingestor", "label_text", "row_problems"]
 
 _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 _LABELS: TypeAdapter[list[Label]] = TypeAdapter(list[Label])
@@ -318,7 +318,7 @@ class Ingestor:
             if problem:
                 checked.reject(position, "timestamp", problem)
             else:
-                rows.append(LabelRow(record.model, record.request_id, _text(record.label), ts))
+                rows.append(LabelRow(record.model, record.request_id, label_text(record.label), ts))
         checked.rejected.sort(key=lambda r: r.index)
         if rows:
             self.store.put_labels(rows)
@@ -528,7 +528,8 @@ def _guess_task(rows: pa.Table) -> str:
     return "multiclass"
 
 
-def _text(value: object) -> str:
+def label_text(value: object) -> str:
+    """A label as stored: true ``1``, false ``0``, a whole float as an integer (``3.0``: ``3``), else text."""
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
