@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from vigil.errors import StoreError
 from vigil.events import from_ipc
-from vigil.monitoring.batches import Batch, Part, WindowKey, add_totals, by_model, cut
+from vigil.monitoring.batches import Batch, Part, WindowKey, add_totals, by_model, cut, mapped
 from vigil.monitoring.handover import Handover
 from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
@@ -274,6 +274,11 @@ class Aggregator:
             for b in batches:
                 self._hold(b.seq, model, b.table.num_rows, "undeclared", undeclared(model))
             return True
+        spec = self.registry.get(model)
+        assert spec is not None
+        if len(batches) > 1 and not mapped(self.templates, model, spec, batches[0].table):
+            # the first batch with a column fixes its buckets: alone, whatever queued up behind it
+            return self._fold_safely(model, batches[:1]) and self._fold_safely(model, batches[1:])
         if len(batches) > 1:
             try:
                 table = pa.concat_tables([b.table for b in batches], promote_options="permissive")

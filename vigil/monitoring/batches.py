@@ -13,14 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.monitoring.folding import profiled, window_parts
+from vigil.monitoring.folding import data_columns, profiled, window_parts
 from vigil.monitoring.retention import placement
 from vigil.monitoring.templates import Templates
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
 from vigil.store.base import Store
 
-__all__ = ["Batch", "Part", "WindowKey", "add_totals", "by_model", "cut"]
+__all__ = ["Batch", "Part", "WindowKey", "add_totals", "by_model", "cut", "mapped"]
 
 
 @dataclass(frozen=True, order=True)
@@ -63,6 +63,16 @@ def cut(
         for p in window_parts(table, data, spec, resolution, rng)
     ]
     return template, parts
+
+
+def mapped(templates: Templates, model: str, spec: ModelSpec, table: pa.Table) -> bool:
+    """Whether the model's template maps every profiled column of ``table`` already: else the first batch
+    that has a column fixes its buckets, and must be folded alone to fix them as if it had come alone."""
+    template = templates.get(model)
+    if template is None:
+        return False
+    known = template.columns.keys() | template.skipped.keys()
+    return all(c in known for c in data_columns(table, spec))
 
 
 def by_model(batches: Sequence[Batch]) -> list[tuple[str, list[Batch]]]:
