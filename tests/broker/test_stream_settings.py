@@ -210,3 +210,12 @@ def test_a_stream_that_is_not_vigils_stops_the_start_and_a_dropping_one_is_made_
         assert "discard old → new" in caplog.text
     finally:
         publisher.close()
+
+
+def test_a_stream_the_server_will_not_make_stops_the_start_saying_why(nats_url: str, stream: str) -> None:
+    with pytest.raises(VigilError) as caught:
+        JetStreamConsumer(nats_url, stream, StreamLimits(max_bytes=1 << 50))
+    assert str(caught.value).startswith(
+        f"JetStream refused to make the stream {stream}: insufficient storage resources available (its "
+        f"limits: max_bytes {1 << 50}, max_msgs 100000, duplicate_window 600 s)"
+    )

@@ -1,7 +1,8 @@
 """The JetStream stream's configuration: made when missing, checked, and brought to the limits given.
 
 A stream that exists keeps what JetStream cannot change (retention, storage) and must be vigil's (a work
-queue on file storage taking ``<stream>.batches``): any other stops the start with one line saying why.
+queue on file storage taking ``<stream>.batches``): any other stops the start with one line saying why, as
+does a stream JetStream will not make (the limits past its resources).
 Its limits are brought to those given (``StreamLimits``), with one log line saying what changed (old → new),
 whichever process starts last: a server or a worker. Two cases leave the stream as it is, with one warning
 line, and the process goes on (the stream still works, and a worker or server that stops over a tuning
@@ -89,8 +90,14 @@ async def reconcile(js: JetStreamContext, stream: str, subject: str, limits: Str
         try:
             await js.add_stream(config)
             return
-        except nats.js.errors.BadRequestError:  # made meanwhile by another process, with other limits
-            info = await js.stream_info(stream)
+        except nats.js.errors.APIError as exc:
+            try:  # made meanwhile by another process, with other limits: checked and updated as any
+                info = await js.stream_info(stream)
+            except nats.js.errors.NotFoundError:
+                raise VigilError(
+                    f"JetStream refused to make the stream {stream}: {exc.description or exc} (its limits: "
+                    f"{', '.join(_limit(k, v) for k, v in limits.at_creation().items())})"
+                ) from None
     _check(info, stream, subject)
     await _update(js, info, stream, limits)
 
@@ -126,7 +133,7 @@ async def _update(js: JetStreamContext, info: StreamInfo, stream: str, limits: S
         if field == "duplicate_window":
             if round(float(old or 0) * 1e9) != round(new * 1e9):
                 changes[field] = new
-                said.append(f"duplicate_window {float(old or 0):g} s → {new:g} s")
+                said.append(f"{_limit(field, float(old or 0))} → {new:g} s")
             continue
         new, old = int(new), int(old if old is not None else -1)
         if new == old:
@@ -155,6 +162,10 @@ async def _update(js: JetStreamContext, info: StreamInfo, stream: str, limits: S
         )
         return
     log.info("JetStream stream %s updated to this process's settings: %s", stream, ", ".join(said))
+
+
+def _limit(field: str, value: float) -> str:
+    return f"{field} {value:g} s" if field == "duplicate_window" else f"{field} {int(value)}"
 
 
 def _text(value: Any) -> str:
