@@ -7,7 +7,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SETTINGS", "Setting", "resolve"]
+from vigil.errors import InputError
+
+__all__ = ["SETTINGS", "Setting", "explicit", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,11 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
     def parse(self, text: str) -> Any:
-        return type(self.default)(text) if self.default is not None else text
+        try:
+            return type(self.default)(text) if self.default is not None else text
+        except ValueError:
+            kind = type(self.default).__name__
+            raise InputError(f"{self.env}={text!r}: not {'an' if kind == 'int' else 'a'} {kind}") from None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -51,27 +57,32 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "VIGIL_BROKER",
         "A NATS JetStream URL (nats://HOST:4222): accepted events are published to its stream, answered once "
-        "the broker holds them, and folded by `vigil worker` processes. Empty: folded by this process.",
+        "the broker holds them, and folded by `vigil worker` processes. Empty: folded by this process "
+        "(`vigil worker` needs one).",
     ),
     Setting("broker_stream", "vigil", "VIGIL_BROKER_STREAM", "The JetStream stream (made when missing)."),
     Setting(
         "broker_max_bytes",
         1 << 30,
         "VIGIL_BROKER_MAX_BYTES",
-        "The stream's limit in bytes, set when it is made: past it, publishing is refused (503).",
+        "The stream's limit in bytes: past it, publishing is refused (503). Applied to the stream "
+        "when given (see --broker-duplicate-window).",
     ),
     Setting(
         "broker_max_messages",
         100_000,
         "VIGIL_BROKER_MAX_MESSAGES",
-        "The stream's limit in batches, set when it is made: past it, publishing is refused (503).",
+        "The stream's limit in batches: past it, publishing is refused (503). Applied to the stream "
+        "when given (see --broker-duplicate-window).",
     ),
     Setting(
         "broker_duplicate_window",
         600.0,
         "VIGIL_BROKER_DUPLICATE_WINDOW",
-        "Seconds the stream drops a retry (same Idempotency-Key and body) before storing it, set when it is "
-        "made; a later retry is stored and the worker skips it (the key is kept with the predictions).",
+        "Seconds the stream drops a retry (same Idempotency-Key and body) before storing it; a later retry "
+        "is stored and the worker skips it (the key is kept with the predictions). The stream limits, given "
+        "to `vigil serve` or `vigil worker` (flag or environment), are set when the stream is made and "
+        "applied to it at each start where they differ, logged old → new; those not given leave it as it is.",
     ),
     Setting(
         "broker_max_lag",
@@ -92,12 +103,22 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def resolve(given: dict[str, Any]) -> dict[str, Any]:
-    """Each setting from the command line if given, else its environment variable, else its default."""
+def explicit(given: dict[str, Any], names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Each setting named (all without names) from the command line if given, else its environment
+    variable, else None."""
     out: dict[str, Any] = {}
     for s in SETTINGS:
-        value = given.get(s.name)
-        if value is None and s.env in os.environ:
-            value = s.parse(os.environ[s.env])
-        out[s.name] = s.default if value is None else value
+        if names is None or s.name in names:
+            value = given.get(s.name)
+            if value is None and s.env in os.environ:
+                value = s.parse(os.environ[s.env])
+            out[s.name] = value
     return out
+
+
+def resolve(given: dict[str, Any]) -> dict[str, Any]:
+    """Each setting from the command line if given, else its environment variable, else its default."""
+    return {
+        name: next(s.default for s in SETTINGS if s.name == name) if value is None else value
+        for name, value in explicit(given).items()
+    }

@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
+import nats
+import nats.js.errors
 import pytest
+from nats.js import JetStreamContext
 
 from tests.shared_postgres import fresh_database
-from vigil.broker.nats import JetStream, StreamLimits
 
+_T = TypeVar("_T")
 NATS = os.environ.get("VIGIL_TEST_NATS", "nats://127.0.0.1:4222")
 
 
@@ -40,11 +45,25 @@ def stream(nats_url: str) -> Iterator[str]:
     """A unique stream name; the stream is deleted after the test."""
     name = f"vigil_test_{uuid.uuid4().hex[:12]}"
     yield name
-    admin = JetStream(nats_url, name, StreamLimits(ack_wait=timedelta(seconds=1)))
-    try:
-        admin.delete_stream()
-    finally:
-        admin.close()
+
+    async def delete(js: JetStreamContext) -> None:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(name)
+
+    on_jetstream(nats_url, delete)
+
+
+def on_jetstream(url: str, do: Callable[[JetStreamContext], Awaitable[_T]]) -> _T:
+    """``do`` on a connection of its own (one that makes and changes no stream by itself)."""
+
+    async def run() -> _T:
+        nc = await nats.connect(url, connect_timeout=2)
+        try:
+            return await do(nc.jetstream(timeout=5))
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
 
 
 @pytest.fixture

@@ -151,14 +151,13 @@ def test_a_key_reused_with_another_body_before_the_first_is_saved_is_new_data(
 
 
 def test_the_duplicate_window_is_a_server_setting(nats_url: str, stream: str) -> None:
-    publisher = _publisher(
-        resolve({"broker": nats_url, "broker_stream": stream, "broker_duplicate_window": 2.5})
-    )
+    given = {"broker": nats_url, "broker_stream": stream, "broker_duplicate_window": 2.5}
+    publisher = _publisher(resolve(given), given)
     try:
-        config = publisher.call(publisher._js.stream_info(stream)).config
-        assert config.duplicate_window == 2.5
+        assert publisher.stream_info().config.duplicate_window == 2.5
     finally:
         publisher.close()
+    zero = {**given, "broker_duplicate_window": 0.0}
     with pytest.raises(click.BadParameter) as caught:
-        _publisher(resolve({"broker": nats_url, "broker_stream": stream, "broker_duplicate_window": 0.0}))
+        _publisher(resolve(zero), zero)
     assert "--broker-duplicate-window: 0 seconds: must be more than 0" in caught.value.format_message()

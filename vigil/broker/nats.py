@@ -12,7 +12,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Coroutine, Sequence
-from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
@@ -25,13 +24,11 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
-    DiscardPolicy,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
+    StreamInfo,
 )
 
 from vigil.broker import Keyed, Lag, Message, Refused
+from vigil.broker.streams import StreamLimits, reconcile
 from vigil.errors import VigilError
 
 __all__ = ["JetStream", "JetStreamConsumer", "JetStreamPublisher", "StreamLimits"]
@@ -46,22 +43,6 @@ DIGEST_HEADER = "Vigil-Digest"
 """The request body's digest, in hex."""
 RECEIVED_HEADER = "Vigil-Received"
 """When the server accepted the request, in seconds since the epoch."""
-
-
-class StreamLimits:
-    """The stream's bounds (JetStream refuses new messages past them) and its duplicate window."""
-
-    def __init__(
-        self,
-        max_bytes: int = 1 << 30,
-        max_messages: int = 100_000,
-        duplicate_window: timedelta = timedelta(minutes=10),
-        ack_wait: timedelta = timedelta(seconds=30),
-    ) -> None:
-        self.max_bytes = max_bytes
-        self.max_messages = max_messages
-        self.duplicate_window = duplicate_window
-        self.ack_wait = ack_wait
 
 
 class JetStream:
@@ -99,20 +80,10 @@ class JetStream:
             ) from None
         js = nc.jetstream(timeout=5)
         try:
-            await js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            await js.add_stream(
-                StreamConfig(
-                    name=self.stream,
-                    subjects=[self.subject],
-                    retention=RetentionPolicy.WORK_QUEUE,
-                    storage=StorageType.FILE,
-                    discard=DiscardPolicy.NEW,
-                    max_bytes=self.limits.max_bytes,
-                    max_msgs=self.limits.max_messages,
-                    duplicate_window=self.limits.duplicate_window.total_seconds(),
-                )
-            )
+            await reconcile(js, self.stream, self.subject, self.limits)
+        except BaseException:
+            await nc.close()
+            raise
         try:
             await js.consumer_info(self.stream, self.durable)
         except nats.js.errors.NotFoundError:
@@ -141,6 +112,10 @@ class JetStream:
             stream_messages=state.messages,
             stream_bytes=state.bytes,
         )
+
+    def stream_info(self) -> StreamInfo:
+        """The stream's configuration and state, as JetStream has them now."""
+        return self.call(self._js.stream_info(self.stream))
 
     def lag_now(self) -> Lag:
         return self.call(self._lag())

@@ -24,6 +24,7 @@ from vigil.cli.estimate import estimate
 from vigil.cli.incidents import audit, incidents
 from vigil.cli.ingest import ingest
 from vigil.cli.keys import keys
+from vigil.cli.options import setting_options, stream_limits
 from vigil.cli.rules import review, rules
 from vigil.cli.sop import sop
 from vigil.cli.worker import worker
@@ -284,19 +285,8 @@ def demo(out: str, port: int, duration: float | None, rate: float, calm: float, 
     run_demo(Path(out), port=port, duration=duration, rate=rate, calm=calm, window=window, say=click.echo)
 
 
-def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    from vigil.settings import SETTINGS
-
-    for s in reversed(SETTINGS):
-        kind = type(s.default) if s.default not in (None, "") else str
-        f = click.option(
-            s.flag, s.name, type=kind, default=None, help=f"{s.help} [env {s.env}; default {s.default!r}]"
-        )(f)
-    return f
-
-
 @main.command()
-@_setting_options
+@setting_options()
 def serve(**given: Any) -> None:
     """Run the monitoring server: ingest, live metrics, the API and /metrics.
 
@@ -334,7 +324,7 @@ def serve(**given: Any) -> None:
         store.check(thorough=True)
         shared = str(s["store"]).startswith(("postgresql://", "postgres://"))
         writer = s["writer"] or (f"{socket.gethostname()}:{s['port']}" if shared else "main")
-        publisher = _publisher(s)
+        publisher = _publisher(s, given)
         app = create_app(
             config,
             store,
@@ -370,22 +360,13 @@ def serve(**given: Any) -> None:
             publisher.close()
 
 
-def _publisher(s: dict[str, Any]) -> Any:
+def _publisher(s: dict[str, Any], given: dict[str, Any]) -> Any:
     """The broker's publisher of ``vigil serve --broker`` (None without one)."""
     if not s["broker"]:
         return None
-    from datetime import timedelta
+    from vigil.broker.nats import JetStreamPublisher
 
-    from vigil.broker.nats import JetStreamPublisher, StreamLimits
-
-    window = float(s["broker_duplicate_window"])
-    if not window > 0:
-        raise click.BadParameter(
-            f"{window:g} seconds: must be more than 0", param_hint="--broker-duplicate-window"
-        )
-    limits = StreamLimits(
-        int(s["broker_max_bytes"]), int(s["broker_max_messages"]), timedelta(seconds=window)
-    )
+    limits = stream_limits(given)
     return JetStreamPublisher(str(s["broker"]), str(s["broker_stream"]), limits)
 
 

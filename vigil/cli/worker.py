@@ -18,14 +18,13 @@ from typing import Any
 
 import click
 
+from vigil.cli.options import STREAM_SETTINGS, setting_options, stream_limits
+
 __all__ = ["worker"]
 
 
 @click.command()
-@click.option("--broker", required=True, envvar="VIGIL_BROKER", help="NATS URL, e.g. nats://HOST:4222.")
-@click.option(
-    "--stream", default="vigil", show_default=True, envvar="VIGIL_BROKER_STREAM", help="The JetStream stream."
-)
+@setting_options(("broker", "broker_stream", *STREAM_SETTINGS), aliases={"broker_stream": ("--stream",)})
 @click.option(
     "--store", required=True, envvar="VIGIL_STORE", help="The store the servers read: a postgresql:// URL."
 )
@@ -41,16 +40,18 @@ __all__ = ["worker"]
 @click.option("--batch", default=256, show_default=True, help="Most batches fetched at a time.")
 @click.option("--log-level", default="info", show_default=True, help="debug, info or warning.")
 def worker(
-    broker: str,
-    stream: str,
     store: str,
     config: str,
     name: str | None,
     flush_every: float,
     batch: int,
     log_level: str,
+    **given: Any,
 ) -> None:
-    """Fold the events a `vigil serve --broker` publishes into the store's windows."""
+    """Fold the events a `vigil serve --broker` publishes into the store's windows.
+
+    The stream options are `vigil serve`'s, with the same environment variables: the stream limits given
+    are applied to the stream (made with them when missing), those not given leave it as it is."""
     from vigil.broker.nats import JetStreamConsumer
     from vigil.broker.worker import Worker
     from vigil.errors import InputError
@@ -58,8 +59,14 @@ def worker(
     from vigil.monitoring.baselines import Baselines
     from vigil.registry import Registry
     from vigil.server.logs import configure as configure_logging
+    from vigil.settings import resolve
     from vigil.store import open_store
 
+    s = resolve(given)
+    broker, stream = str(s["broker"]), str(s["broker_stream"])
+    if not broker:
+        raise click.UsageError("--broker (or VIGIL_BROKER) is required: the NATS URL, e.g. nats://HOST:4222")
+    limits = stream_limits(given)
     configure_logging("text", log_level)
     log = logging.getLogger("vigil.worker")
     config_path = Path(config)
@@ -69,7 +76,7 @@ def worker(
     consumer = None
     try:
         opened.check()
-        consumer = JetStreamConsumer(broker, stream)
+        consumer = JetStreamConsumer(broker, stream, limits)
         registry = Registry(loaded, opened)
         baselines = Baselines(registry, opened, config_path.resolve().parent)
 

@@ -45,7 +45,7 @@ from vigil.monitoring.held import undeclared, warn_held, warn_undeclared
 from vigil.monitoring.predictions import prediction_batch
 from vigil.monitoring.retention import maintain
 from vigil.monitoring.templates import Templates
-from vigil.monitoring.window import WindowState
+from vigil.monitoring.window import ServiceTotals, WindowState
 from vigil.registry import Registry
 from vigil.spec import ModelSpec
 from vigil.stats.profile import Profile
@@ -216,6 +216,17 @@ class Aggregator:
             return {
                 k: w.copy() for k, w in self._windows.items() if k.model == model and start <= k.start < end
             }
+
+    def recent_service(self, model: str, start: float, end: float) -> dict[str, ServiceTotals]:
+        """Events, errors and latencies of this writer's in-memory windows of ``model`` starting in
+        ``[start, end)``, merged per version (``/metrics``: only these copied, where ``live_windows`` copies
+        whole windows, profile and event sample; not waiting for the folds in flight)."""
+        out: dict[str, ServiceTotals] = {}
+        with self._state_lock:
+            for key, window in self._windows.items():
+                if key.model == model and start <= key.start < end:
+                    out.setdefault(key.version, ServiceTotals()).add(window)
+        return out
 
     def totals_snapshot(self) -> dict[tuple[str, str], dict[str, float]]:
         """A consistent copy of ``totals`` once the batches acknowledged before now are in (``settle``):

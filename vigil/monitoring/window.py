@@ -39,7 +39,7 @@ from vigil.stats.column import CategoricalProfile, NumericProfile
 from vigil.stats.moments import Moments
 from vigil.stats.profile import Profile
 
-__all__ = ["PREDICTION", "SCORE", "SEGMENT_PREFIX", "WindowState"]
+__all__ = ["PREDICTION", "SCORE", "SEGMENT_PREFIX", "ServiceTotals", "WindowState"]
 
 POSITIVE = "1"
 """The positive class of a binary model (predictions are kept as class labels: ``True`` and ``1`` as "1")."""
@@ -51,6 +51,20 @@ _VERSION = 2
 """2: mostly-zero arrays sparse; the profile (compressed already) and the sample (zlib of JSON) after the
 zlib'd part, so a read of the service part inflates neither; the profile's null counts in the header
 (1: profile and sample inside, the sample in the header)."""
+
+
+@dataclass
+class ServiceTotals:
+    """Events, errors and latencies of one or more windows (their own copy: merging changes no window)."""
+
+    events: int = 0
+    errors: int = 0
+    latency: QuantileSketch = field(default_factory=lambda: QuantileSketch(alpha=0.01))
+
+    def add(self, window: WindowState) -> None:
+        self.events += window.events
+        self.errors += window.errors
+        self.latency.merge(window.latency)
 
 
 @dataclass

@@ -92,9 +92,9 @@ from prometheus_client.samples import Sample
 
 from vigil._version import __version__
 from vigil.errors import InputError
+from vigil.monitoring.window import ServiceTotals
 from vigil.server.prometheus_quality import QualityGauges
 from vigil.server.services import Vigil
-from vigil.sketches import QuantileSketch
 from vigil.spec import ModelSpec
 
 __all__ = ["DRIFT_BUDGET", "DRIFT_RANGE", "DRIFT_TTL", "MAX_FEATURES", "QUANTILES", "RECENT", "Exporter"]
@@ -371,39 +371,14 @@ def _totals_snapshot(vigil: Vigil) -> dict[tuple[str, str], dict[str, float]]:
     return vigil.aggregator.totals_snapshot()
 
 
-def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, _Recent]:
+def _recent(vigil: Vigil, model: str, spec: ModelSpec | None, now: float) -> dict[str, ServiceTotals]:
     """Events, errors and latencies of this process's windows of ``model`` that overlap the last
-    ``RECENT`` seconds, per version.
-
-    Read straight from the aggregator's in-memory windows (which hold at least the last ``keep_open``
-    seconds) under its lock: ``Aggregator.live_windows`` would copy each whole window (profile and
-    raw-event sample, ~10 ms each), too slow for a scrape of many models.
-    """
+    ``RECENT`` seconds, per version (the windows in memory hold at least the last ``keep_open`` seconds)."""
     if spec is None:
         return {}
     res = int(spec.window.total_seconds())
-    lo, hi = math.floor((now - RECENT) / res) * res, now + 1
-    out: dict[str, _Recent] = {}
-    aggregator = vigil.aggregator
-    with aggregator._state_lock:
-        for key, window in aggregator._windows.items():
-            if key.model != model or not lo <= key.start < hi:
-                continue
-            acc = out.get(key.version)
-            if acc is None:
-                out[key.version] = _Recent(window.events, window.errors, window.latency.copy())
-            else:
-                acc.events += window.events
-                acc.errors += window.errors
-                acc.latency.merge(window.latency)
-    return out
-
-
-@dataclass
-class _Recent:
-    events: int
-    errors: int
-    latency: QuantileSketch
+    lo = math.floor((now - RECENT) / res) * res
+    return vigil.aggregator.recent_service(model, lo, now + 1)
 
 
 def _service(
