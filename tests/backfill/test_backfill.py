@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -22,10 +23,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from tests.shared_postgres import fresh_database
+from vigil.backfill import profiling
 from vigil.backfill.run import Backfill, local_client
 from vigil.cli.main import main
 from vigil.config import parse_config
-from vigil.ingest.files import records
+from vigil.ingest.files import records, wire
 from vigil.monitoring.retention import DAY, HOUR, ROLLUP_WRITER
 from vigil.monitoring.window import WindowState
 from vigil.server.app import create_app
@@ -198,6 +200,42 @@ def test_backfill_builds_the_windows_of_the_live_path(
                 assert value is None or math.isnan(value), name
             else:
                 assert value == pytest.approx(want, rel=RELATIVE), name
+
+
+@pytest.mark.parametrize("writer", ["pandas", "polars"])
+def test_files_of_pandas_and_polars_take_the_columnar_path_to_the_record_paths_windows(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    """A file as pandas (``large_string``, ``timestamp[ns, tz=UTC]`` with nanoseconds) or Polars writes it
+    is read column by column (``wire``), and the windows and metrics are those of the record path, byte for
+    byte (the same events, folded in the same partitions with the same seeds)."""
+    df = _history(6_000, seed=17)
+    path = tmp_path / "history.parquet"
+    if writer == "pandas":
+        df.to_parquet(path, engine="pyarrow", index=False, row_group_size=1_500)
+    else:
+        pl.from_pandas(df).write_parquet(path, row_group_size=1_500)
+    types = pq.read_schema(path)
+    assert types.field("timestamp").type == pa.timestamp("ns", "UTC")
+    assert types.field("request_id").type == pa.large_string()
+    taken: list[bool] = []
+
+    def recorded(table: pa.Table, model: str, **kwargs: Any) -> pa.Table | None:
+        out = wire(table, model, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(profiling, "wire", recorded)
+    columnar = str(tmp_path / "columnar.db")
+    [result] = _backfill(columnar, [path], client)
+    assert result.accepted == 6_000 and len(taken) == 2 and all(taken)
+    monkeypatch.setattr(profiling, "wire", lambda *args, **kwargs: None)  # every partition by records
+    by_record = str(tmp_path / "records.db")
+    [result] = _backfill(by_record, [path], client)
+    assert result.accepted == 6_000
+    want = {key: state.to_bytes() for key, state in _windows(by_record).items()}
+    assert {key: state.to_bytes() for key, state in _windows(columnar).items()} == want
+    assert _answers(columnar) == _answers(by_record)
 
 
 def test_the_same_backfill_twice_counts_nothing_twice(
