@@ -3,13 +3,14 @@ PostgreSQL, against the direct path (`vigil serve` folding itself) on the same P
 
     .venv/bin/python bench/broker_bench.py [--seconds 20] [--concurrency 4] [--batch 1000]
 
-The load is bench/ingest_bench.py's: pre-built gzip'd JSON batches of 1,000 events × 20 features posted
-from `--concurrency` connections for `--seconds`, each acknowledgement timed. Per path: acknowledged
+The load is bench/ingest_bench.py's: pre-built gzip'd NDJSON batches of 1,000 events × 20 features, each
+with its own Idempotency-Key as the SDK sends them (`--no-keys`: none), posted from `--concurrency`
+connections for `--seconds`, each acknowledgement timed. Per path: acknowledged
 events/s, ack p50/p99, the workers' lag (batches published and not acknowledged, read from /healthz every
 second) at its peak and at the end of the load, how long the workers took to drain it, the events counted
 by the metrics API against those acknowledged, and the CPU seconds per 1,000 events of every process on the
-path (server, workers, nats-server). Needs NATS with JetStream on 127.0.0.1:4222 and PostgreSQL on
-127.0.0.1:5432 (scripts/ensure-services.sh).
+path (server, workers, nats-server), in all and by process. Needs NATS with JetStream on 127.0.0.1:4222
+and PostgreSQL on 127.0.0.1:5432 (scripts/ensure-services.sh).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def _nats_server() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "nats-server"]
 
 
-def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) -> dict[str, Any]:
+def run_path(
+    workers: int | None, seconds: float, concurrency: int, batch: int, keys: bool = True
+) -> dict[str, Any]:
     """``workers``: None for the direct path, else how many `vigil worker`s fold the stream."""
     tmp = Path(tempfile.mkdtemp(prefix="vigil-broker-bench-"))
     (tmp / "vigil.yaml").write_text(CONFIG)
@@ -106,7 +109,13 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
         bodies = [gzip.compress(_body(events(rng, batch, time.time()), "ndjson"), 1) for _ in range(16)]
         procs = [psutil.Process(server.pid), *(psutil.Process(w.pid) for w in started)]
         procs += _nats_server() if workers else []
+        roles = {
+            "server": procs[:1],
+            "workers": procs[1 : 1 + len(started)],
+            "nats": procs[1 + len(started) :],
+        }
         cpu0 = _cpu(procs)
+        role0 = {role: _cpu(ps) for role, ps in roles.items()}
         lags: list[int] = []
         done = threading.Event()
 
@@ -123,7 +132,7 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
         load0 = os.getloadavg()[0]
         t = time.perf_counter()
         latencies, acked, failed = asyncio.run(
-            _load(url, bodies, seconds, concurrency, "application/x-ndjson")
+            _load(url, bodies, seconds, concurrency, "application/x-ndjson", keys)
         )
         wall = time.perf_counter() - t
         drained_at = time.perf_counter()
@@ -140,6 +149,9 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
         drain = time.perf_counter() - drained_at
         done.set()
         cpu = _cpu(procs) - cpu0
+        by_role = {
+            role: round(1000 * (_cpu(ps) - role0[role]) / max(acked, 1), 4) for role, ps in roles.items()
+        }
         lat = np.array(latencies) * 1000
         return {
             "path": "direct" if workers is None else f"broker, {workers} worker(s)",
@@ -156,6 +168,8 @@ def run_path(workers: int | None, seconds: float, concurrency: int, batch: int) 
             "lag_batches": {"max": max(lags, default=0), "at_end_of_load": lags[-1] if lags else 0},
             "drain_s": round(drain, 1),
             "cpu_s_per_1000_events": round(1000 * cpu / max(acked, 1), 4),
+            "cpu_s_per_1000_by_process": {role: v for role, v in by_role.items() if roles[role]},
+            "idempotency_keys": keys,
             "load_1m_at_start": round(load0, 2),
         }
     finally:
@@ -173,8 +187,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument(
+        "--no-keys", action="store_true", help="send no Idempotency-Key (the SDK sends one a batch)"
+    )
     args = ap.parse_args()
-    results = [run_path(w, args.seconds, args.concurrency, args.batch) for w in (None, 1, 2)]
+    results = [
+        run_path(w, args.seconds, args.concurrency, args.batch, not args.no_keys) for w in (None, 1, 2)
+    ]
     for r in results:
         print(json.dumps(r))
     out = ROOT / "bench" / "results"
