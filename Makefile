@@ -28,6 +28,7 @@ test: $(STAMP)
 	scripts/install-prometheus.sh
 	scripts/install-debian-package.sh chromium chromium
 	scripts/install-debian-package.sh graphviz dot
+	scripts/install-debian-package.sh openjdk-17-jre-headless java
 	scripts/install-mermaid-parser.sh
 	$(BIN)/ruff check vigil tests bench
 	$(BIN)/mypy

@@ -304,8 +304,7 @@ def test_the_command_uses_an_existing_cluster_and_skips_what_is_in(tmp_path: Pat
 def test_spark_builds_the_windows_dask_builds(
     tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same map and reduce through PySpark in local mode (the ``spark`` extra; skipped without it)."""
-    pytest.importorskip("pyspark")
+    """The same map and reduce through PySpark in local mode (the ``spark`` extra, in ``dev``)."""
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the Python workers run this venv's Python
     from pyspark.sql import SparkSession
 
