@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "MIN_WIDTH",
     "Api",
     "actor_text",
     "ago_text",
@@ -60,7 +61,8 @@ __all__ = [
     "when_text",
 ]
 
-_WIDTH = 100
+MIN_WIDTH = 100
+"""Columns: the width wrapped text takes, and the least a table takes (it widens to the terminal)."""
 
 
 # -- talking to the server -----------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ def table_text(
     n = len(header)
     flex %= n
     widths = [max(len(row[i]) for row in cells) for i in range(n)]
-    width = max(_WIDTH, shutil.get_terminal_size((_WIDTH, 24)).columns)
+    width = max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
     room = width - indent - sum(w for i, w in enumerate(widths) if i != flex) - 2 * (n - 1)
     widths[flex] = min(widths[flex], max(room, 12, len(header[flex])))
     lines = []

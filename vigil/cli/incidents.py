@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from vigil.cli.client import (
-    _WIDTH,
+    MIN_WIDTH,
     Api,
     api_path,
     connected,
@@ -267,4 +267,4 @@ def audit(api: Api, since: str | None, target: str | None, limit: int, as_json: 
         click.echo(line)
         change = _change(e.get("before"), e.get("after"))
         if change:
-            click.echo(textwrap.fill(change, _WIDTH, initial_indent="    ", subsequent_indent="      "))
+            click.echo(textwrap.fill(change, MIN_WIDTH, initial_indent="    ", subsequent_indent="      "))
