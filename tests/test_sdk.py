@@ -624,3 +624,30 @@ def test_a_forked_child_sends_its_own_records(server: Recorder, make_client: Cal
     os.waitpid(pid, 0)
     assert client.flush(timeout=5)
     assert sorted(r["request_id"] for r in server.records()) == ["child", "parent"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_request_ids_of_its_own(
+    server: Recorder, make_client: Callable[..., Client]
+) -> None:
+    client = make_client(server.url)
+    client.log("m", features={"by": "parent"})
+    client.log_batch([{"by": "parent"}], model="m")
+    pid = os.fork()
+    if pid == 0:  # the child's counter starts again: without a new prefix its ids would be the parent's
+        try:
+            client.log("m", features={"by": "child"})
+            client.log_batch([{"by": "child"}], model="m")
+            client.close(timeout=3)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    client.log("m", features={"by": "parent"})
+    assert client.flush(timeout=5)
+    ids: dict[str, list[str]] = {"parent": [], "child": []}
+    for r in server.records():
+        ids[r["features"]["by"]].append(r["request_id"])
+    assert len(ids["parent"]) == 3 and len(ids["child"]) == 2
+    assert len({i[:16] for i in ids["parent"]}) == 1 and len({i[:16] for i in ids["child"]}) == 1
+    assert ids["parent"][0][:16] != ids["child"][0][:16]  # 64 random bits each: equal by chance ~never
+    assert len(set(ids["parent"] + ids["child"])) == 5

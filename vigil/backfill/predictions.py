@@ -56,6 +56,13 @@ class Kept:
     def rows(self) -> int:
         return sum(b.rows for b in self.batches)
 
+    def add(self, batch: PredictionBatch, request_ids: pa.ChunkedArray, ts: pa.ChunkedArray) -> None:
+        """Keep ``batch``, whose predictions have these request ids and times (Unix seconds, any numeric
+        type), in the order of its rows."""
+        self.batches.append(batch)
+        self._ids.append(request_ids)
+        self._ts.append(pc.cast(ts, pa.float64()))
+
     def times(self) -> tuple[pa.Array, pa.Array]:
         """The kept predictions' request ids and times (in the order of the batches)."""
         if not self._ids:
@@ -81,9 +88,7 @@ def keep_predictions(
         seq = partition * SEQS + len(kept.batches)
         batch = prediction_batch(model, writer, seq, part, spec)
         assert batch is not None  # every row has a request id
-        kept.batches.append(batch)
-        kept._ids.append(part.column("request_id"))
-        kept._ts.append(pc.cast(part.column("ts"), pa.float64()))
+        kept.add(batch, part.column("request_id"), part.column("ts"))
 
 
 def keep_labels(

@@ -17,14 +17,14 @@ import click
 
 from vigil.cli.client import (
     Api,
-    _connected,
-    _duration,
-    _echo_json,
-    _json_option,
-    _path,
-    _table,
-    _when,
-    _who,
+    actor_text,
+    api_path,
+    connected,
+    duration_text,
+    echo_json,
+    json_option,
+    table_text,
+    when_text,
 )
 
 __all__ = ["actions"]
@@ -53,13 +53,13 @@ def _trigger(when: Any) -> str:
 
 
 @actions.command("list")
-@_json_option
-@_connected
+@json_option
+@connected
 def actions_list(api: Api, as_json: bool) -> None:
     """The declared actions, then their recent runs."""
     data = api.json("GET", "/v1/actions")
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     declared = [a for a in data.get("actions") or [] if isinstance(a, dict)]
     if declared:
@@ -69,12 +69,12 @@ def actions_list(api: Api, as_json: bool) -> None:
                 a.get("model"),
                 a.get("kind"),
                 a.get("approval"),
-                _duration(a.get("cooldown")),
+                duration_text(a.get("cooldown")),
                 _trigger(a.get("when")),
             )
             for a in declared
         ]
-        click.echo(_table(["NAME", "MODEL", "KIND", "APPROVAL", "COOLDOWN", "TRIGGER"], rows))
+        click.echo(table_text(["NAME", "MODEL", "KIND", "APPROVAL", "COOLDOWN", "TRIGGER"], rows))
     else:
         click.echo("no actions declared")
     runs = [r for r in data.get("runs") or [] if isinstance(r, dict)]
@@ -88,13 +88,15 @@ def actions_list(api: Api, as_json: bool) -> None:
             r.get("action"),
             r.get("model"),
             r.get("state"),
-            _when(r.get("requested_at"), now),
-            _who(r.get("requested_by")),
+            when_text(r.get("requested_at"), now),
+            actor_text(r.get("requested_by")),
             r.get("error") or r.get("result") or r.get("reason"),
         )
         for r in runs
     ]
-    click.echo(_table(["ID", "ACTION", "MODEL", "STATE", "REQUESTED", "BY", "DETAIL"], run_rows, indent=2))
+    click.echo(
+        table_text(["ID", "ACTION", "MODEL", "STATE", "REQUESTED", "BY", "DETAIL"], run_rows, indent=2)
+    )
 
 
 def _run_result(data: Mapping[str, Any], bad: Sequence[str] = _BAD_RUN) -> None:
@@ -118,28 +120,28 @@ def _run_result(data: Mapping[str, Any], bad: Sequence[str] = _BAD_RUN) -> None:
 @click.option("--model", "-m", required=True, help="The model to act on.")
 @click.option("--reason", required=True, help="Why: goes on the run, the audit log and the incident.")
 @click.option("--force", is_flag=True, help="Run even within the action's cooldown.")
-@_connected
+@connected
 def actions_run(api: Api, name: str, model: str, reason: str, force: bool) -> None:
     """Ask for action NAME on a model (it may wait for approval)."""
     body = {"model": model, "reason": reason, "force": force}
-    _run_result(api.json("POST", _path("v1", "actions", name, "run"), body=body))
+    _run_result(api.json("POST", api_path("v1", "actions", name, "run"), body=body))
 
 
 @actions.command("approve")
 @click.argument("run_id")
-@_connected
+@connected
 def actions_approve(api: Api, run_id: str) -> None:
     """Approve run RUN_ID: it executes now."""
-    _run_result(api.json("POST", _path("v1", "actions", "runs", run_id, "approve"), body={}))
+    _run_result(api.json("POST", api_path("v1", "actions", "runs", run_id, "approve"), body={}))
 
 
 @actions.command("reject")
 @click.argument("run_id")
 @click.option("--reason", required=True, help="Why not.")
-@_connected
+@connected
 def actions_reject(api: Api, run_id: str, reason: str) -> None:
     """Reject run RUN_ID: it never executes."""
     body = {"reason": reason}
     _run_result(
-        api.json("POST", _path("v1", "actions", "runs", run_id, "reject"), body=body), bad=("failed",)
+        api.json("POST", api_path("v1", "actions", "runs", run_id, "reject"), body=body), bad=("failed",)
     )

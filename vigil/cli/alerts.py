@@ -18,19 +18,19 @@ import click
 
 from vigil.cli.client import (
     Api,
-    _ago,
-    _connected,
-    _echo_json,
-    _json_option,
-    _path,
-    _seconds,
-    _stamp,
-    _status_line,
-    _table,
-    _when,
-    _who,
+    actor_text,
+    ago_text,
+    api_path,
+    connected,
+    echo_json,
+    json_option,
     parse_matchers,
     parse_time,
+    stamp_text,
+    status_line,
+    table_text,
+    time_of,
+    when_text,
 )
 from vigil.errors import InputError
 from vigil.timefmt import format_time
@@ -75,8 +75,8 @@ def _one_by_prefix(items: Sequence[Mapping[str, Any]], key: str, prefix: str, wh
 @click.option("--all", "show_all", is_flag=True, help="Also alerts resolved but not yet notified.")
 @click.option("--model", help="Only this model's alerts.")
 @click.option("--severity", help="Only alerts of this severity (warning, critical).")
-@_json_option
-@_connected
+@json_option
+@connected
 def alerts_list(api: Api, show_all: bool, model: str | None, severity: str | None, as_json: bool) -> None:
     """Firing alerts, the most severe and newest first."""
     data = api.json("GET", "/v1/alerts")
@@ -88,10 +88,10 @@ def alerts_list(api: Api, show_all: bool, model: str | None, severity: str | Non
         and (model is None or a.get("labels", {}).get("model") == model)
         and (severity is None or a.get("labels", {}).get("severity") == severity)
     ]
-    found.sort(key=lambda a: _seconds(a.get("startsAt")) or 0.0, reverse=True)
+    found.sort(key=lambda a: time_of(a.get("startsAt")) or 0.0, reverse=True)
     found.sort(key=lambda a: a.get("labels", {}).get("severity") != "critical")
     if as_json:
-        _echo_json({**data, "alerts": found})
+        echo_json({**data, "alerts": found})
         return
     if data.get("note"):
         click.echo(f"note: {data['note']}", err=True)
@@ -112,24 +112,24 @@ def alerts_list(api: Api, show_all: bool, model: str | None, severity: str | Non
                 labels.get("model"),
                 labels.get("severity"),
                 *([a.get("status")] if show_all else []),
-                _ago(a.get("startsAt"), now),
+                ago_text(a.get("startsAt"), now),
                 value,
                 notes.get("description") or notes.get("summary", ""),
             ]
         )
-    click.echo(_table(header, rows))
+    click.echo(table_text(header, rows))
 
 
 @alerts.command("ack")
 @click.argument("fingerprint")
 @click.option("--note", help="Why, or what you are doing: goes on the incident's timeline.")
-@_connected
+@connected
 def alerts_ack(api: Api, fingerprint: str, note: str | None) -> None:
     """Acknowledge the incident of the alert whose fingerprint starts with FINGERPRINT."""
     alert = _one_by_prefix(_alerts(api), "fingerprint", fingerprint, "alert")
     body: dict[str, Any] = {"note": note} if note else {}
-    incident = api.json("POST", _path("v1", "alerts", str(alert["fingerprint"]), "ack"), body=body)
-    click.echo(_status_line(incident, api))
+    incident = api.json("POST", api_path("v1", "alerts", str(alert["fingerprint"]), "ack"), body=body)
+    click.echo(status_line(incident, api))
 
 
 @alerts.command("silence")
@@ -137,7 +137,7 @@ def alerts_ack(api: Api, fingerprint: str, note: str | None) -> None:
 @click.option("--duration", help="How long, from now: 30m, 2h, 1d.")
 @click.option("--until", help="When it ends: RFC 3339, epoch seconds, or a duration from now.")
 @click.option("--comment", required=True, help="Why: shown to everyone who sees the silence.")
-@_connected
+@connected
 def alerts_silence(
     api: Api, matchers: tuple[str, ...], duration: str | None, until: str | None, comment: str
 ) -> None:
@@ -152,13 +152,13 @@ def alerts_silence(
     made = api.json("POST", "/v1/silences", body=body)
     click.echo(made.get("id", ""))
     shown = " ".join(made.get("matchers", body["matchers"]))
-    click.echo(f"silenced {shown} until {_when(made.get('ends_at'), api.clock())}", err=True)
+    click.echo(f"silenced {shown} until {when_text(made.get('ends_at'), api.clock())}", err=True)
 
 
 @alerts.command("verdict")
 @click.argument("target")
 @click.option("--true/--false", "real", default=None, help="A real problem, or it should not have fired.")
-@_connected
+@connected
 def alerts_verdict(api: Api, target: str, real: bool | None) -> None:
     """Judge an alert: TARGET is a current alert's fingerprint (prefix) or an episode id (rule/model/ms)."""
     if real is None:
@@ -173,7 +173,7 @@ def alerts_verdict(api: Api, target: str, real: bool | None) -> None:
             raise InputError(
                 f"{exc}; for a past alert give its episode id (`vigil incidents show`)"
             ) from None
-    done = api.json("POST", _path("v1", "alerts", fingerprint, "verdict"), body=body)
+    done = api.json("POST", api_path("v1", "alerts", fingerprint, "verdict"), body=body)
     what = "a real problem" if str(done.get("verdict")) in ("true", "True") else "a false alarm"
     click.echo(f"episode {done.get('episode', target)} marked {what} by {done.get('by', '?')}")
 
@@ -188,8 +188,8 @@ def silences() -> None:
 
 @silences.command("list")
 @click.option("--expired", is_flag=True, help="Show the expired silences instead of the others.")
-@_json_option
-@_connected
+@json_option
+@connected
 def silences_list(api: Api, expired: bool, as_json: bool) -> None:
     """Active and pending silences (or, with --expired, the expired ones)."""
     found = [
@@ -198,7 +198,7 @@ def silences_list(api: Api, expired: bool, as_json: bool) -> None:
         if isinstance(s, dict) and (s.get("state") == "expired") == expired
     ]
     if as_json:
-        _echo_json({"silences": found})
+        echo_json({"silences": found})
         return
     if not found:
         click.echo("no expired silences" if expired else "no active or pending silences")
@@ -208,24 +208,24 @@ def silences_list(api: Api, expired: bool, as_json: bool) -> None:
         (
             s.get("id"),
             s.get("state"),
-            _when(s.get("ends_at"), now),
-            _who(s.get("created_by")),
+            when_text(s.get("ends_at"), now),
+            actor_text(s.get("created_by")),
             " ".join(s.get("matchers", [])),
             s.get("comment"),
         )
         for s in found
     ]
-    click.echo(_table(["ID", "STATE", "ENDS", "BY", "MATCHERS", "COMMENT"], rows))
+    click.echo(table_text(["ID", "STATE", "ENDS", "BY", "MATCHERS", "COMMENT"], rows))
 
 
 @silences.command("expire")
 @click.argument("id")
-@_connected
+@connected
 def silences_expire(api: Api, id: str) -> None:
     """End the silence ID (or the one whose id starts with it) now."""
     every = [s for s in api.json("GET", "/v1/silences").get("silences") or [] if isinstance(s, dict)]
     found = _one_by_prefix(every, "id", id, "silence")
-    ended = api.json("DELETE", _path("v1", "silences", str(found["id"])))
+    ended = api.json("DELETE", api_path("v1", "silences", str(found["id"])))
     click.echo(
-        f"silence {ended.get('id', id)} {ended.get('state', 'expired')} at {_stamp(ended.get('ends_at'))}"
+        f"silence {ended.get('id', id)} {ended.get('state', 'expired')} at {stamp_text(ended.get('ends_at'))}"
     )

@@ -42,9 +42,27 @@ from vigil.timefmt import format_age, format_duration, format_minute, parse_dura
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Api", "parse_matchers", "parse_time"]
+__all__ = [
+    "MIN_WIDTH",
+    "Api",
+    "actor_text",
+    "ago_text",
+    "api_path",
+    "connected",
+    "duration_text",
+    "echo_json",
+    "json_option",
+    "parse_matchers",
+    "parse_time",
+    "stamp_text",
+    "status_line",
+    "table_text",
+    "time_of",
+    "when_text",
+]
 
-_WIDTH = 100
+MIN_WIDTH = 100
+"""Columns: the width wrapped text takes, and the least a table takes (it widens to the terminal)."""
 
 
 # -- talking to the server -----------------------------------------------------------------------------------
@@ -149,7 +167,7 @@ def _os_user() -> str:
         raise InputError("cannot tell who you are: give --user NAME or set VIGIL_USER") from None
 
 
-def _connected(f: Callable[..., Any]) -> Callable[..., Any]:
+def connected(f: Callable[..., Any]) -> Callable[..., Any]:
     """Adds ``--url``, ``--api-key`` and ``--user``, and hands the command an ``Api`` as first argument."""
 
     @functools.wraps(f)
@@ -184,15 +202,22 @@ def _connected(f: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--json`` (``as_json``): print the server's JSON instead of a table."""
     return click.option("--json", "as_json", is_flag=True, help="Print the server's JSON instead.")(f)
 
 
-def _echo_json(data: Any) -> None:
+def echo_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2))
 
 
-def _path(*parts: str) -> str:
+def api_path(*parts: str) -> str:
+    """An API path from its parts, each percent-quoted whole (a ``/`` in a name stays in its part).
+
+    >>> api_path("v1", "models", "a/b")
+    '/v1/models/a%2Fb'
+    """
     return "/" + "/".join(quote(p, safe="") for p in parts)
 
 
@@ -228,7 +253,7 @@ def parse_time(text: str, now: float, what: str, *, future: bool = False) -> flo
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def _seconds(value: Any) -> float | None:
+def time_of(value: Any) -> float | None:
     """A time from the server (epoch seconds or RFC 3339) in seconds; None when absent or unreadable."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -241,13 +266,13 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _stamp(value: Any) -> str:
+def stamp_text(value: Any) -> str:
     """A server time as UTC to the minute, ``-`` when absent.
 
-    >>> _stamp("2026-11-21T10:00:42Z"), _stamp(None)
+    >>> stamp_text("2026-11-21T10:00:42Z"), stamp_text(None)
     ('2026-11-21 10:00', '-')
     """
-    t = _seconds(value)
+    t = time_of(value)
     return "-" if t is None else format_minute(t)
 
 
@@ -256,11 +281,11 @@ _ISO_SPAN = re.compile(
 )
 
 
-def _duration(seconds: Any) -> str:
+def duration_text(seconds: Any) -> str:
     """A duration (seconds, or as the server may write one: ``1h``, ISO 8601 ``PT1H``) in its two largest
     units; ``-`` when absent or unreadable.
 
-    >>> [_duration(s) for s in (0, 42, 270, 300, 3_900, 90_061, None, "PT1H30M", "P1DT5S", "2h")]
+    >>> [duration_text(s) for s in (0, 42, 270, 300, 3_900, 90_061, None, "PT1H30M", "P1DT5S", "2h")]
     ['0s', '42s', '4m30s', '5m', '1h05m', '1d01h', '-', '1h30m', '1d', '2h']
     """
     if isinstance(seconds, str):
@@ -278,28 +303,29 @@ def _duration(seconds: Any) -> str:
     return format_duration(seconds)
 
 
-def _ago(value: Any, now: float) -> str:
+def ago_text(value: Any, now: float) -> str:
     """How long before ``now`` a server time was, in its largest unit (``in ...`` when after).
 
-    >>> _ago(1000, 1045), _ago(1000, 1000 + 12 * 60 + 30), _ago(1000, 1000 - 7200), _ago(None, 0)
-    ('45s ago', '12m ago', 'in 2h', '-')
+    >>> [ago_text(t, now) for t, now in ((1000, 1045), (1000, 1750), (1000, -6200), (None, 0))]
+    ['45s ago', '12m ago', 'in 2h', '-']
     """
-    t = _seconds(value)
+    t = time_of(value)
     return "-" if t is None else format_age(t, now)
 
 
-def _when(value: Any, now: float) -> str:
-    return "-" if _seconds(value) is None else f"{_stamp(value)} ({_ago(value, now)})"
+def when_text(value: Any, now: float) -> str:
+    """A server time as :func:`stamp_text` then :func:`ago_text` in brackets; ``-`` when absent."""
+    return "-" if time_of(value) is None else f"{stamp_text(value)} ({ago_text(value, now)})"
 
 
-def _table(
+def table_text(
     header: Sequence[str], rows: Iterable[Sequence[Any]], flex: int = -1, indent: int = 0, wrap: bool = False
 ) -> str:
     """Aligned columns two spaces apart, ``indent`` spaces in; the ``flex`` column is cut (``…``), or with
     ``wrap`` continued on the next lines, so that lines fit the terminal (at least 100 columns). ``None``
     shows as ``-``.
 
-    >>> print(_table(["A", "NOTE"], [("x", "hello"), (None, "y")]))
+    >>> print(table_text(["A", "NOTE"], [("x", "hello"), (None, "y")]))
     A  NOTE
     x  hello
     -  y
@@ -309,7 +335,7 @@ def _table(
     n = len(header)
     flex %= n
     widths = [max(len(row[i]) for row in cells) for i in range(n)]
-    width = max(_WIDTH, shutil.get_terminal_size((_WIDTH, 24)).columns)
+    width = max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
     room = width - indent - sum(w for i, w in enumerate(widths) if i != flex) - 2 * (n - 1)
     widths[flex] = min(widths[flex], max(room, 12, len(header[flex])))
     lines = []
@@ -327,10 +353,10 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def _who(actor: object) -> object:
+def actor_text(actor: object) -> object:
     """An actor for a table column: a name no key vouches for (``ana (unverified)``) as ``ana?``.
 
-    >>> _who("ana (unverified)"), _who("bo")
+    >>> actor_text("ana (unverified)"), actor_text("bo")
     ('ana?', 'bo')
     """
     from vigil.actions.remediator import UNVERIFIED
@@ -340,7 +366,7 @@ def _who(actor: object) -> object:
     return actor
 
 
-def _status_line(incident: Mapping[str, Any], api: Api) -> str:
+def status_line(incident: Mapping[str, Any], api: Api) -> str:
     """An incident's state after ``vigil alerts ack`` or ``vigil incidents ack|resolve``, on one line."""
     from vigil.actions.remediator import unverified
 
@@ -349,12 +375,12 @@ def _status_line(incident: Mapping[str, Any], api: Api) -> str:
         mine = incident.get("acked_by") in (api.user, unverified(api.user))
         return (
             f"{id} {'acknowledged' if mine else 'was already acknowledged'} by {incident.get('acked_by')} "
-            f"at {_stamp(incident.get('acked_at'))} (MTTA {_duration(incident.get('mtta'))})"
+            f"at {stamp_text(incident.get('acked_at'))} (MTTA {duration_text(incident.get('mtta'))})"
         )
     if status == "resolved":
         return (
-            f"{id} resolved by {incident.get('resolved_by')} at {_stamp(incident.get('resolved_at'))} "
-            f"(MTTR {_duration(incident.get('mttr'))})"
+            f"{id} resolved by {incident.get('resolved_by')} at {stamp_text(incident.get('resolved_at'))} "
+            f"(MTTR {duration_text(incident.get('mttr'))})"
         )
     return f"{id} is {status}"
 

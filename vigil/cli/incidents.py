@@ -17,19 +17,19 @@ from typing import Any
 import click
 
 from vigil.cli.client import (
-    _WIDTH,
+    MIN_WIDTH,
     Api,
-    _connected,
-    _duration,
-    _echo_json,
-    _json_option,
-    _path,
-    _seconds,
-    _stamp,
-    _status_line,
-    _table,
-    _when,
+    api_path,
+    connected,
+    duration_text,
+    echo_json,
+    json_option,
     parse_time,
+    stamp_text,
+    status_line,
+    table_text,
+    time_of,
+    when_text,
 )
 from vigil.errors import InputError
 from vigil.timefmt import format_time
@@ -54,9 +54,9 @@ def _response_times(rt: Any) -> str:
     n = rt.get("incidents", 0)
     return (
         f"{n} incident{'' if n == 1 else 's'} · "
-        f"MTTA mean {_duration(rt.get('mtta_mean'))} median {_duration(rt.get('mtta_median'))} "
+        f"MTTA mean {duration_text(rt.get('mtta_mean'))} median {duration_text(rt.get('mtta_median'))} "
         f"({rt.get('acknowledged', 0)} acknowledged) · "
-        f"MTTR mean {_duration(rt.get('mttr_mean'))} median {_duration(rt.get('mttr_median'))} "
+        f"MTTR mean {duration_text(rt.get('mttr_mean'))} median {duration_text(rt.get('mttr_median'))} "
         f"({rt.get('resolved', 0)} resolved)"
     )
 
@@ -64,8 +64,8 @@ def _response_times(rt: Any) -> str:
 @incidents.command("list")
 @click.option("--status", help="Comma-separated: open, acknowledged, resolved.")
 @click.option("--since", help="Only incidents changed since then: 7d, RFC 3339 or epoch seconds.")
-@_json_option
-@_connected
+@json_option
+@connected
 def incidents_list(api: Api, status: str | None, since: str | None, as_json: bool) -> None:
     """Incidents, newest first, with MTTA and MTTR (mean and median) below."""
     params: dict[str, str] = {}
@@ -81,7 +81,7 @@ def incidents_list(api: Api, status: str | None, since: str | None, as_json: boo
         params["since"] = format_time(parse_time(since, api.clock(), "--since"))
     data = api.json("GET", "/v1/incidents", params=params)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     found = [i for i in data.get("incidents") or [] if isinstance(i, dict)]
     now = api.clock()
@@ -91,14 +91,14 @@ def incidents_list(api: Api, status: str | None, since: str | None, as_json: boo
                 i.get("id"),
                 i.get("status"),
                 i.get("severity"),
-                _when(i.get("opened_at"), now),
-                _duration(i.get("mtta")),
-                _duration(i.get("mttr")),
+                when_text(i.get("opened_at"), now),
+                duration_text(i.get("mtta")),
+                duration_text(i.get("mttr")),
                 i.get("title"),
             )
             for i in found
         ]
-        click.echo(_table(["ID", "STATUS", "SEVERITY", "OPENED", "MTTA", "MTTR", "TITLE"], rows))
+        click.echo(table_text(["ID", "STATUS", "SEVERITY", "OPENED", "MTTA", "MTTR", "TITLE"], rows))
     else:
         click.echo("no incidents")
     click.echo(_response_times(data.get("response_times")))
@@ -106,28 +106,30 @@ def incidents_list(api: Api, status: str | None, since: str | None, as_json: boo
 
 @incidents.command("show")
 @click.argument("id")
-@_json_option
-@_connected
+@json_option
+@connected
 def incidents_show(api: Api, id: str, as_json: bool) -> None:
     """One incident: its state, its timeline, and its alerts."""
-    inc = api.json("GET", _path("v1", "incidents", id))
+    inc = api.json("GET", api_path("v1", "incidents", id))
     if as_json:
-        _echo_json(inc)
+        echo_json(inc)
         return
     now = api.clock()
-    opened = _seconds(inc.get("opened_at"))
-    acked = f"by {inc.get('acked_by')} at {_when(inc.get('acked_at'), now)}" if inc.get("acked_at") else "-"
+    opened = time_of(inc.get("opened_at"))
+    acked = (
+        f"by {inc.get('acked_by')} at {when_text(inc.get('acked_at'), now)}" if inc.get("acked_at") else "-"
+    )
     resolved = (
-        f"by {inc.get('resolved_by')} at {_when(inc.get('resolved_at'), now)}"
+        f"by {inc.get('resolved_by')} at {when_text(inc.get('resolved_at'), now)}"
         if inc.get("resolved_at")
         else "-"
     )
     head = [
         ("status", f"{inc.get('status')}   severity {inc.get('severity')}   model {inc.get('model')}"),
         ("title", inc.get("title", "")),
-        ("opened", _when(inc.get("opened_at"), now)),
-        ("acked", f"{acked}   MTTA {_duration(inc.get('mtta'))}"),
-        ("resolved", f"{resolved}   MTTR {_duration(inc.get('mttr'))}"),
+        ("opened", when_text(inc.get("opened_at"), now)),
+        ("acked", f"{acked}   MTTA {duration_text(inc.get('mtta'))}"),
+        ("resolved", f"{resolved}   MTTR {duration_text(inc.get('mttr'))}"),
     ]
     click.echo(inc.get("id", id))
     for key, value in head:
@@ -135,10 +137,10 @@ def incidents_show(api: Api, id: str, as_json: bool) -> None:
     click.echo("\ntimeline")
     entries = []
     for e in inc.get("timeline") or []:
-        at = _seconds(e.get("at"))
-        offset = "+" + _duration(at - opened) if at is not None and opened is not None else ""
-        entries.append((_stamp(e.get("at")), offset, e.get("kind"), e.get("actor"), e.get("text")))
-    click.echo(_table(["TIME", "AFTER", "KIND", "ACTOR", "TEXT"], entries, indent=2, wrap=True))
+        at = time_of(e.get("at"))
+        offset = "+" + duration_text(at - opened) if at is not None and opened is not None else ""
+        entries.append((stamp_text(e.get("at")), offset, e.get("kind"), e.get("actor"), e.get("text")))
+    click.echo(table_text(["TIME", "AFTER", "KIND", "ACTOR", "TEXT"], entries, indent=2, wrap=True))
     found = [a for a in inc.get("alerts") or [] if isinstance(a, dict)]
     click.echo("\nalerts")
     if not found:
@@ -146,43 +148,45 @@ def incidents_show(api: Api, id: str, as_json: bool) -> None:
         return
     rows = []
     for a in found:
-        start, end = _seconds(a.get("fired_at")), _seconds(a.get("resolved_at"))
-        lasted = _duration((end if end is not None else now) - start) if start is not None else "-"
+        start, end = time_of(a.get("fired_at")), time_of(a.get("resolved_at"))
+        lasted = duration_text((end if end is not None else now) - start) if start is not None else "-"
         peak = a.get("peak")
         rows.append(
             (
                 a.get("rule"),
                 a.get("severity"),
-                _stamp(a.get("fired_at")),
+                stamp_text(a.get("fired_at")),
                 lasted + ("" if end is not None else "+"),
                 f"{peak:.4g}" if isinstance(peak, int | float) else peak,
                 a.get("verdict"),
                 _episode(a),
             )
         )
-    click.echo(_table(["RULE", "SEVERITY", "FIRED", "LASTED", "PEAK", "VERDICT", "EPISODE"], rows, indent=2))
+    click.echo(
+        table_text(["RULE", "SEVERITY", "FIRED", "LASTED", "PEAK", "VERDICT", "EPISODE"], rows, indent=2)
+    )
 
 
 def _episode(alert: Mapping[str, Any]) -> str:
     """An episode's id (``rule/model/fired_at in ms``), as ``vigil.alerting.history`` names it."""
     if alert.get("id"):
         return str(alert["id"])
-    fired = _seconds(alert.get("fired_at"))
+    fired = time_of(alert.get("fired_at"))
     return "-" if fired is None else f"{alert.get('rule')}/{alert.get('model')}/{round(fired * 1000)}"
 
 
 def _incident_change(api: Api, id: str, what: str, body: dict[str, Any]) -> None:
-    incident = api.json("POST", _path("v1", "incidents", id, what), body=body)
+    incident = api.json("POST", api_path("v1", "incidents", id, what), body=body)
     if what == "notes":
         click.echo(f"note added to {incident.get('id', id)}")
     else:
-        click.echo(_status_line(incident, api))
+        click.echo(status_line(incident, api))
 
 
 @incidents.command("ack")
 @click.argument("id")
 @click.option("--note", help="Goes on the timeline with the acknowledgement.")
-@_connected
+@connected
 def incidents_ack(api: Api, id: str, note: str | None) -> None:
     """Acknowledge incident ID: you are on it."""
     _incident_change(api, id, "ack", {"note": note} if note else {})
@@ -191,7 +195,7 @@ def incidents_ack(api: Api, id: str, note: str | None) -> None:
 @incidents.command("note")
 @click.argument("id")
 @click.argument("text")
-@_connected
+@connected
 def incidents_note(api: Api, id: str, text: str) -> None:
     """Add TEXT to incident ID's timeline."""
     _incident_change(api, id, "notes", {"text": text})
@@ -200,7 +204,7 @@ def incidents_note(api: Api, id: str, text: str) -> None:
 @incidents.command("resolve")
 @click.argument("id")
 @click.option("--note", help="What fixed it: goes on the timeline.")
-@_connected
+@connected
 def incidents_resolve(api: Api, id: str, note: str | None) -> None:
     """Resolve incident ID (before every alert of it has)."""
     _incident_change(api, id, "resolve", {"note": note} if note else {})
@@ -213,7 +217,7 @@ def _brief(key: str, value: Any) -> str:
     if value is None:
         return "-"
     if key.endswith("_at") and isinstance(value, int | float | str):
-        return _stamp(value) if _seconds(value) is not None else str(value)
+        return stamp_text(value) if time_of(value) is not None else str(value)
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
     return str(value) if not isinstance(value, dict) else json.dumps(value)[:40]
@@ -238,8 +242,8 @@ def _change(before: Any, after: Any) -> str:
 @click.option(
     "--limit", default=1000, show_default=True, type=click.IntRange(1, 10_000), help="The newest N."
 )
-@_json_option
-@_connected
+@json_option
+@connected
 def audit(api: Api, since: str | None, target: str | None, limit: int, as_json: bool) -> None:
     """The audit log, oldest first: who did what, when; below each entry, what it changed."""
     params = {"limit": str(limit)}
@@ -249,18 +253,18 @@ def audit(api: Api, since: str | None, target: str | None, limit: int, as_json: 
         params["target"] = target
     data = api.json("GET", "/v1/audit", params=params)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     entries = [e for e in data.get("entries") or [] if isinstance(e, dict)]
     if not entries:
         click.echo("no audit entries")
         return
     now = api.clock()
-    rows = [(_when(e.get("at"), now), e.get("actor"), e.get("action"), e.get("target")) for e in entries]
-    lines = _table(["AT", "ACTOR", "ACTION", "TARGET"], rows).splitlines()
+    rows = [(when_text(e.get("at"), now), e.get("actor"), e.get("action"), e.get("target")) for e in entries]
+    lines = table_text(["AT", "ACTOR", "ACTION", "TARGET"], rows).splitlines()
     click.echo(lines[0])
     for line, e in zip(lines[1:], entries, strict=True):
         click.echo(line)
         change = _change(e.get("before"), e.get("after"))
         if change:
-            click.echo(textwrap.fill(change, _WIDTH, initial_indent="    ", subsequent_indent="      "))
+            click.echo(textwrap.fill(change, MIN_WIDTH, initial_indent="    ", subsequent_indent="      "))

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from vigil.cli.client import Api, _connected, _echo_json, _json_option, _path, _table, _when
+from vigil.cli.client import Api, api_path, connected, echo_json, json_option, table_text, when_text
 from vigil.errors import InputError
 
 __all__ = ["keys"]
@@ -30,13 +30,13 @@ def keys() -> None:
 
 
 @keys.command("list")
-@_json_option
-@_connected
+@json_option
+@connected
 def list_keys(api: Api, as_json: bool) -> None:
     """Every key the server accepts, the config's first: holder, role, when made and last used."""
     data = api.json("GET", "/v1/keys")
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     found = [k for k in data.get("keys") or [] if isinstance(k, dict)]
     if not found:
@@ -44,23 +44,23 @@ def list_keys(api: Api, as_json: bool) -> None:
         return
     now = api.clock()
     rows = [
-        (k.get("id"), k.get("name") or "-", k.get("role"), k.get("source"), _when(k.get("created_at"), now),
-         _when(k.get("last_used"), now))
+        (k.get("id"), k.get("name") or "-", k.get("role"), k.get("source"),
+         when_text(k.get("created_at"), now), when_text(k.get("last_used"), now))
         for k in found
     ]  # fmt: skip
-    click.echo(_table(["ID", "NAME", "ROLE", "SOURCE", "CREATED", "LAST USED"], rows))
+    click.echo(table_text(["ID", "NAME", "ROLE", "SOURCE", "CREATED", "LAST USED"], rows))
 
 
 @keys.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(_ROLES), help="What the key may do.")
-@_json_option
-@_connected
+@json_option
+@connected
 def create_key(api: Api, name: str, role: str, as_json: bool) -> None:
     """Make a key for NAME (who Vigil records as acting with it); it is printed this once."""
     made = api.json("POST", "/v1/keys", body={"name": name, "role": role})
     if as_json:
-        _echo_json(made)
+        echo_json(made)
         return
     click.echo(made.get("key"))
     click.echo(
@@ -71,10 +71,10 @@ def create_key(api: Api, name: str, role: str, as_json: bool) -> None:
 
 @keys.command("revoke")
 @click.argument("id")
-@_connected
+@connected
 def revoke_key(api: Api, id: str) -> None:
     """Revoke key ID: refused from the next request on, with every session signed in with it."""
-    gone = api.json("DELETE", _path("v1", "keys", id))
+    gone = api.json("DELETE", api_path("v1", "keys", id))
     click.echo(f"revoked key {gone.get('id')} of {gone.get('name') or 'nobody'} ({gone.get('role')})")
 
 

@@ -16,14 +16,14 @@ import click
 
 from vigil.cli.client import (
     Api,
-    _connected,
-    _duration,
-    _echo_json,
-    _json_option,
-    _seconds,
-    _stamp,
-    _table,
+    connected,
+    duration_text,
+    echo_json,
+    json_option,
     parse_time,
+    stamp_text,
+    table_text,
+    time_of,
 )
 from vigil.errors import InputError
 from vigil.timefmt import format_time
@@ -40,20 +40,20 @@ def rules() -> None:
 
 
 @rules.command("list")
-@_json_option
-@_connected
+@json_option
+@connected
 def rules_list(api: Api, as_json: bool) -> None:
     """The rules the server evaluates (from the config and the defaults)."""
     data = api.json("GET", "/v1/rules")
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     found = [r for r in data.get("rules") or [] if isinstance(r, dict)]
     if not found:
         click.echo("no rules")
         return
     rows = [(r.get("name"), r.get("model"), r.get("metric"), r.get("kind"), r.get("source")) for r in found]
-    click.echo(_table(["NAME", "MODEL", "METRIC", "KIND", "SOURCE"], rows))
+    click.echo(table_text(["NAME", "MODEL", "METRIC", "KIND", "SOURCE"], rows))
 
 
 def _rule_from_file(path: str) -> dict[str, Any]:
@@ -90,8 +90,8 @@ def _rule_from_file(path: str) -> dict[str, Any]:
 @click.option("--from", "start", help="Replay from (RFC 3339, epoch seconds, or 7d for 7 days ago).")
 @click.option("--to", "end", help="Replay up to [default: now].")
 @click.option("--every", help="Evaluate every (e.g. 1m) [default: the server's choice].")
-@_json_option
-@_connected
+@json_option
+@connected
 def rules_test(
     api: Api,
     model: str,
@@ -119,7 +119,7 @@ def rules_test(
         body["every"] = every
     data = api.json("POST", "/v1/rules/test", body=body)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     if isinstance(data.get("text"), str) and data["text"].strip():
         click.echo(data["text"].rstrip("\n"))
@@ -133,19 +133,19 @@ def rules_test(
     click.echo(f"{title} would have fired {len(firing)} time(s) on {data.get('model', model)}")
     rows = []
     for f in firing:
-        fired, resolved = _seconds(f.get("fired_at")), _seconds(f.get("resolved_at"))
-        lasted = _duration(resolved - fired) if fired is not None and resolved is not None else "-"
+        fired, resolved = time_of(f.get("fired_at")), time_of(f.get("resolved_at"))
+        lasted = duration_text(resolved - fired) if fired is not None and resolved is not None else "-"
         peak = f.get("peak")
         rows.append(
             (
-                _stamp(f.get("fired_at")),
-                _stamp(f.get("resolved_at")) if resolved is not None else "still firing",
+                stamp_text(f.get("fired_at")),
+                stamp_text(f.get("resolved_at")) if resolved is not None else "still firing",
                 lasted,
                 f.get("severity"),
                 f"{peak:.4g}" if isinstance(peak, int | float) else peak,
             )
         )
-    click.echo(_table(["FIRED", "RESOLVED", "LASTED", "SEVERITY", "PEAK"], rows))
+    click.echo(table_text(["FIRED", "RESOLVED", "LASTED", "SEVERITY", "PEAK"], rows))
 
 
 # -- review --------------------------------------------------------------------------------------------------
@@ -155,8 +155,8 @@ def rules_test(
 @click.option("--from", "start", help="From (RFC 3339, epoch seconds, or 7d for 7 days ago).")
 @click.option("--to", "end", help="Up to [default: now].")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML review here.")
-@_json_option
-@_connected
+@json_option
+@connected
 def review(api: Api, start: str | None, end: str | None, html_out: str | None, as_json: bool) -> None:
     """The alerting review: what fired, how often falsely, how fast people answered."""
     now = api.clock()
@@ -175,6 +175,6 @@ def review(api: Api, start: str | None, end: str | None, html_out: str | None, a
         return
     data = api.json("GET", "/v1/review", params=params)
     if as_json or not isinstance(data.get("text"), str):
-        _echo_json(data)
+        echo_json(data)
         return
     click.echo(data["text"].rstrip("\n"))

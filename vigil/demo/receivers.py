@@ -111,7 +111,7 @@ class WebhookRecorder:
         self.posts: list[tuple[float, Any]] = []
         """(arrival time, parsed JSON) of every POST, oldest first."""
         self._lock = threading.Lock()
-        recorder = self
+        record = self._record  # the handler's one way into this recorder
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -120,7 +120,7 @@ class WebhookRecorder:
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                recorder._record(at, body)
+                record(at, body)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet: the demo prints its own lines
                 pass

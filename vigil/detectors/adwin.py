@@ -166,7 +166,7 @@ class ADWIN(Detector):
             self._reset()
         return np.asarray(found, dtype=np.int64)
 
-    def _state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
+    def state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
         params = {
             "delta": self.delta,
             "clock": self.clock,
@@ -178,7 +178,7 @@ class ADWIN(Detector):
         return {"params": params, "n": n, "shift": self._shift}, [self._s1[: n + 1], self._s2[: n + 1]]
 
     @classmethod
-    def _restore(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> ADWIN:
+    def from_state(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> ADWIN:
         out = cls(**header["params"])
         n = int(header["n"])
         out._n, out._shift = n, float(header["shift"])

@@ -42,11 +42,15 @@ class Detector:
             )
         return x
 
-    def _state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
+    def state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
+        """The settings and state mid-stream as :func:`vigil.stats.codec.pack` stores them: a JSON-able
+        header (``{"params": constructor arguments, ...}``) and the arrays; :meth:`from_state` reads them
+        back. ``to_bytes`` is the versioned form."""
         raise NotImplementedError
 
     @classmethod
-    def _restore(cls: type[D], header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> D:
+    def from_state(cls: type[D], header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> D:
+        """The detector whose :meth:`state` was ``(header, arrays)``, ready to go on with the stream."""
         raise NotImplementedError
 
     def to_bytes(self) -> bytes:

@@ -23,7 +23,7 @@ def _kinds() -> dict[str, type[Detector]]:
 
 def dump(detector: Detector) -> bytes:
     """The bytes of ``detector`` (any kind in this package)."""
-    header, arrays = detector._state()
+    header, arrays = detector.state()
     return pack(MAGIC, FORMAT_VERSION, {"kind": detector.NAME, **header}, arrays)
 
 
@@ -33,4 +33,4 @@ def load(data: bytes) -> Detector:
     kind = _kinds().get(header.get("kind", ""))
     if kind is None:
         raise InputError(f"unknown change detector {header.get('kind')!r} (known: {', '.join(_kinds())})")
-    return kind._restore(header, arrays)
+    return kind.from_state(header, arrays)

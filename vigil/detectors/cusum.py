@@ -87,12 +87,12 @@ class CUSUM(Detector):
             self._up = self._down = 0.0
         return np.asarray(found, dtype=np.int64)
 
-    def _state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
+    def state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
         params = {"arl": self.arl, "k": self.k, "target": self.target, "scale": self.scale, "h": self.h}
         return {"params": params, "up": self._up, "down": self._down}, []
 
     @classmethod
-    def _restore(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> CUSUM:
+    def from_state(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> CUSUM:
         out = cls(**header["params"])
         out._up, out._down = float(header["up"]), float(header["down"])
         return out

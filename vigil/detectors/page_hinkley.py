@@ -111,7 +111,7 @@ class PageHinkley(Detector):
             self._reset()
         return np.asarray(found, dtype=np.int64)
 
-    def _state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
+    def state(self) -> tuple[dict[str, Any], list[npt.NDArray[Any]]]:
         params = {
             "arl": self.arl,
             "delta": self.delta,
@@ -123,7 +123,7 @@ class PageHinkley(Detector):
         return {"params": params}, [np.asarray(state, dtype=np.float64)]
 
     @classmethod
-    def _restore(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> PageHinkley:
+    def from_state(cls, header: dict[str, Any], arrays: list[npt.NDArray[Any]]) -> PageHinkley:
         out = cls(**header["params"])
         n, out._sum, out._up, out._up_min, out._down, out._down_max = (float(v) for v in arrays[0])
         out._n = int(n)

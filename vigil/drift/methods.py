@@ -50,14 +50,17 @@ class Pair:
             return align.categories(self.reference, self.current)
         if self.values is not None:
             return align.bins_from_values(*self.values, self.bins)
-        return align.bins_from_buckets(self._buckets(), self.bins)
+        return align.bins_from_buckets(self.buckets(), self.bins)
 
-    def _buckets(self) -> Buckets:
+    def buckets(self) -> Buckets:
+        """Both numeric sketches' buckets on one grid (``align.buckets``): what the sketch path of the
+        distribution tests reads."""
         assert isinstance(self.reference, NumericProfile) and isinstance(self.current, NumericProfile)
         return align.buckets(self.reference, self.current)
 
     @property
     def reference_std(self) -> float:
+        """The reference's standard deviation (numeric columns): the scale of the Wasserstein effect."""
         assert isinstance(self.reference, NumericProfile)
         return self.reference.moments.std
 
@@ -79,11 +82,11 @@ class Method:
 
 
 def _ks(p: Pair) -> Outcome:
-    return ks_values(*p.values) if p.values is not None else ks_buckets(p._buckets())
+    return ks_values(*p.values) if p.values is not None else ks_buckets(p.buckets())
 
 
 def _cvm(p: Pair) -> Outcome:
-    return cvm_values(*p.values) if p.values is not None else cvm_buckets(p._buckets())
+    return cvm_values(*p.values) if p.values is not None else cvm_buckets(p.buckets())
 
 
 def _wasserstein(p: Pair) -> Outcome:
@@ -91,7 +94,7 @@ def _wasserstein(p: Pair) -> Outcome:
     if p.values is not None:
         w = wasserstein_values(*p.values, p.reference_std)
     else:
-        w = wasserstein_buckets(p._buckets(), p.reference_std)
+        w = wasserstein_buckets(p.buckets(), p.reference_std)
     return Outcome(w.statistic, ks.p_value, w.effect, w.error_bound)
 
 

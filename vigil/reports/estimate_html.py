@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil._version import __version__
-from vigil.reports.html import _environment, fmt_number
+from vigil.reports.html import environment, fmt_number
 
 __all__ = ["render_estimate_html"]
 
@@ -105,7 +105,7 @@ def render_estimate_html(result: Mapping[str, Any]) -> str:
         }
         for c in chunks
     ]
-    template = _environment().get_template("estimate.html.j2")
+    template = environment().get_template("estimate.html.j2")
     return template.render(
         version=__version__,
         result=result,

@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["render_html"]
+__all__ = ["environment", "render_html"]
 
 #: Categorical charts show at most this many categories (the largest ones); the rest are counted.
 MAX_CATEGORIES = 20
@@ -479,7 +479,9 @@ def _multivariate(joint: object) -> dict[str, Any] | None:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The reports' Jinja environment (package templates, autoescaped, strict about undefined names); one
+    per process."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("vigil.reports", "templates"),
         autoescape=True,
@@ -491,5 +493,5 @@ def _environment() -> jinja2.Environment:
 
 def render_html(report: Mapping[str, Any]) -> str:
     """Render a report dict (as from ``Report.to_dict()``) as one self-contained HTML document."""
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     return template.render(**_build_context(report))

@@ -24,17 +24,13 @@ import httpx
 import vigil.sdk.records as records
 from vigil.sdk._sender import Sender
 from vigil.sdk.monitor import Monitor
-from vigil.sdk.records import dump, rows_of
+from vigil.sdk.records import JSON_OPTS, dump, dumps, exact, json_default, request_ids, rows_of
 
 __all__ = ["Client"]
 
 _log = logging.getLogger("vigil.sdk")
 
 _time = time.time
-_dumps = records._dumps
-_exact = records._exact
-_JSON_OPTS = records._JSON_OPTS
-_json_default = records._json_default
 
 
 class Client:
@@ -152,7 +148,7 @@ class Client:
                 return
             ev: dict[str, Any] = {
                 "model": model,
-                "request_id": records._ids.next() if request_id is None else request_id,
+                "request_id": request_ids.next() if request_id is None else request_id,
                 "timestamp": _time() if timestamp is None else timestamp,
             }
             if features is not None:
@@ -178,10 +174,10 @@ class Client:
             if segments is not None:
                 ev["segments"] = segments
             try:
-                data = _dumps(ev)
+                data = dumps(ev)
             except TypeError:  # numpy/pandas scalars, datetimes, non-str keys: the slower options
-                data = _dumps(ev, default=_json_default, option=_JSON_OPTS)
-            data = _exact(memoryview(data))  # an exact-size copy: see records.dump
+                data = dumps(ev, default=json_default, option=JSON_OPTS)
+            data = exact(memoryview(data))  # an exact-size copy: see records.dump
             if model not in s.models:
                 s.see(model)
             q = s.events
@@ -222,7 +218,7 @@ class Client:
                 if version is not None and row.get("version") is None:
                     row["version"] = version
                 if row.get("request_id") is None:
-                    row["request_id"] = records._ids.next()
+                    row["request_id"] = request_ids.next()
                 if row.get("timestamp") is None:
                     row["timestamp"] = now
                 try:

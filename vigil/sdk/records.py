@@ -14,7 +14,20 @@ from typing import Any, Final, cast
 
 import orjson
 
-__all__ = ["EVENT_FIELDS", "dump", "model_of", "new_request_id", "rows_of"]
+__all__ = [
+    "EVENT_FIELDS",
+    "JSON_OPTS",
+    "RequestIds",
+    "dump",
+    "dumps",
+    "exact",
+    "json_default",
+    "model_of",
+    "new_request_id",
+    "request_ids",
+    "reseed",
+    "rows_of",
+]
 
 EVENT_FIELDS: Final = frozenset(
     {
@@ -36,41 +49,54 @@ EVENT_FIELDS: Final = frozenset(
 )
 """The fields of a wire ``Event`` (``vigil.schema.Event``)."""
 
-_JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
-_dumps = orjson.dumps
-_exact = bytes
+JSON_OPTS: Final = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+"""The orjson options of the slower path (with :func:`json_default`): numpy arrays, naive times as UTC,
+non-string keys."""
+dumps: Final = orjson.dumps
+"""``orjson.dumps``: :func:`dump`'s serialiser, named here for ``Client.log``, which inlines :func:`dump`."""
+exact: Final = bytes
+"""An exact-size copy of orjson's over-allocated output (``exact(memoryview(data))``): see :func:`dump`."""
 
 
-class _Ids:
+class RequestIds:
     """Request ids: a random per-process prefix and a counter, about 0.2 µs each (uuid4 costs about 3 µs).
-    A forked child draws a new prefix (:func:`reseed`), so ids stay unique across processes."""
+    A forked child draws a new prefix (:meth:`reseed`), so ids stay unique across processes."""
 
     __slots__ = ("count", "prefix")
 
     def __init__(self) -> None:
+        self.prefix = ""
+        self.count = itertools.count()
+        self.reseed()
+
+    def reseed(self) -> None:
+        """Draw a new prefix and restart the counter (in a forked child: the parent's counter goes on
+        there)."""
         self.prefix = os.urandom(8).hex()
         self.count = itertools.count()
 
     def next(self) -> str:
+        """The next id: the prefix then the counter in hex."""
         return f"{self.prefix}{next(self.count):x}"
 
 
-_ids = _Ids()
+request_ids: Final = RequestIds()
+"""The process's ids (reseeded in place after a fork, so a reference to it stays good): ``Client.log``
+calls ``request_ids.next()`` directly, :func:`new_request_id` without the extra call."""
 
 
 def new_request_id() -> str:
     """A fresh id, unique across processes and machines with overwhelming probability (64 random bits
     per process plus a counter): 17 to 32 lowercase hex characters."""
-    return _ids.next()
+    return request_ids.next()
 
 
 def reseed() -> None:
-    """Draw a new prefix (in a forked child: the parent's counter goes on there)."""
-    global _ids
-    _ids = _Ids()
+    """Draw a new prefix for this process's ids (in a forked child: the parent's counter goes on there)."""
+    request_ids.reseed()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     """orjson fallback: numpy/pandas scalars, pandas missing values, datetimes, sets, decimals."""
     name = type(obj).__name__
     if name in ("NAType", "NaTType"):
@@ -98,10 +124,10 @@ def dump(record: Mapping[str, Any]) -> bytes:
     work than an exact-size copy (measured, 20 features), so the bytes are copied to an exact-size object.
     Raises TypeError for a value JSON cannot carry."""
     try:
-        data = _dumps(record)
+        data = dumps(record)
     except TypeError:  # numpy/pandas scalars, datetimes, non-str keys: the slower options
-        data = _dumps(record, default=_json_default, option=_JSON_OPTS)
-    return _exact(memoryview(data))
+        data = dumps(record, default=json_default, option=JSON_OPTS)
+    return exact(memoryview(data))
 
 
 def model_of(record: bytes) -> Any:

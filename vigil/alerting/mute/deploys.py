@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vigil.alerting.fingerprint import Labels
 from vigil.alerting.matchers import Matcher, matches_all, parse_matcher
 from vigil.alerting.mute.intervals import IntervalError, instant_of
-from vigil.alerting.mute.maintenance import _Problem, _pydantic_problems, _sentence
+from vigil.alerting.mute.maintenance import Problem, pydantic_problems, sentence
 from vigil.errors import InputError
 from vigil.timefmt import parse_duration
 
@@ -84,9 +84,9 @@ class DeployAnnotation:
             model = _DeployModel.model_validate(dict(data))
         except ValidationError as exc:
             raise InputError(
-                "invalid deploy annotation: " + "; ".join(_sentence(p) for p in _pydantic_problems(exc, ""))
+                "invalid deploy annotation: " + "; ".join(sentence(p) for p in pydantic_problems(exc, ""))
             ) from None
-        problems: list[_Problem] = []
+        problems: list[Problem] = []
         at = 0.0
         try:
             at = instant_of(model.at)
@@ -100,7 +100,7 @@ class DeployAnnotation:
                     ("grace", f"not a duration: {model.grace!r}", "write it like 15m or 1h, or 0")
                 )
         if problems:
-            raise InputError("invalid deploy annotation: " + "; ".join(_sentence(p) for p in problems))
+            raise InputError("invalid deploy annotation: " + "; ".join(sentence(p) for p in problems))
         try:
             return cls(model.model, model.version, at, model.by, model.note, grace)
         except ValueError as exc:

@@ -58,7 +58,10 @@ __all__ = [
     "MAINTENANCE_KIND",
     "MaintenanceWindow",
     "MaintenanceWindows",
+    "Problem",
     "WeeklySchedule",
+    "pydantic_problems",
+    "sentence",
 ]
 
 MAINTENANCE_KIND = "maintenance"
@@ -153,7 +156,7 @@ class MaintenanceWindow:
         """A window from its config/JSON mapping; raises InputError naming every problem and its field."""
         window, problems = _parse_window(data, "")
         if window is None:
-            raise InputError("invalid maintenance window: " + "; ".join(_sentence(p) for p in problems))
+            raise InputError("invalid maintenance window: " + "; ".join(sentence(p) for p in problems))
         return window
 
     @classmethod
@@ -217,7 +220,7 @@ class MaintenanceWindows:
                 ]
             )
         windows: list[MaintenanceWindow] = []
-        problems: list[_Problem] = []
+        problems: list[Problem] = []
         for index, item in enumerate(raw):
             where = f"{path}[{index}]"
             if not isinstance(item, Mapping):
@@ -248,8 +251,8 @@ class _WindowModel(BaseModel):
     created_by: str = ""
 
 
-_Problem = tuple[str, str, str]
-"""(path, message, hint)."""
+Problem = tuple[str, str, str]
+"""A problem in a posted window or annotation: (path, message, hint)."""
 
 
 def _join(path: str, key: str | int) -> str:
@@ -258,8 +261,10 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _pydantic_problems(exc: ValidationError, path: str) -> list[_Problem]:
-    out: list[_Problem] = []
+def pydantic_problems(exc: ValidationError, path: str) -> list[Problem]:
+    """``exc``'s errors as problems, their paths under ``path`` (``""`` for the top): unknown and missing keys
+    named, other errors with the value given."""
+    out: list[Problem] = []
     for error in exc.errors():
         where = path
         for part in error["loc"]:
@@ -274,17 +279,18 @@ def _pydantic_problems(exc: ValidationError, path: str) -> list[_Problem]:
     return out
 
 
-def _sentence(problem: _Problem) -> str:
+def sentence(problem: Problem) -> str:
+    """One problem as the sentence an ``InputError`` carries: ``path: message (hint)``."""
     where, message, hint = problem
     return f"{where}: {message} ({hint})" if where else f"{message} ({hint})"
 
 
-def _parse_window(data: Mapping[str, Any], path: str) -> tuple[MaintenanceWindow | None, list[_Problem]]:
+def _parse_window(data: Mapping[str, Any], path: str) -> tuple[MaintenanceWindow | None, list[Problem]]:
     try:
         model = _WindowModel.model_validate(dict(data))
     except ValidationError as exc:
-        return None, _pydantic_problems(exc, path)
-    problems: list[_Problem] = []
+        return None, pydantic_problems(exc, path)
+    problems: list[Problem] = []
     matchers: list[Matcher] = []
     for index, text in enumerate(model.matchers):
         try:

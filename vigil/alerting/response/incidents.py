@@ -82,7 +82,8 @@ class Incident:
         fields["timeline"] = tuple(TimelineEntry(**e) for e in fields.get("timeline", ()))
         return cls(**fields)
 
-    def _add(self, *entries: TimelineEntry) -> Incident:
+    def with_entries(self, *entries: TimelineEntry) -> Incident:
+        """This incident with ``entries`` added to its timeline (kept in time order)."""
         return replace(self, timeline=tuple(sorted((*self.timeline, *entries), key=lambda e: e.at)))
 
 
@@ -143,14 +144,14 @@ class Incidents:
                         ep.severity,
                         ep.fired_at,
                     )
-                    incident = incident._add(
+                    incident = incident.with_entries(
                         TimelineEntry(ep.fired_at, "opened", "vigil", f"incident opened by {ep.rule}")
                     )
                 incident = replace(
                     incident,
                     episodes=(*incident.episodes, ep.id),
                     severity=_higher(incident.severity, ep.severity),
-                )._add(
+                ).with_entries(
                     TimelineEntry(
                         ep.fired_at,
                         "fired",
@@ -167,7 +168,7 @@ class Incidents:
             if incident is None or incident.status == "resolved":
                 continue
             if Severity(ep.severity).rank > Severity(incident.severity).rank:
-                incident = replace(incident, severity=ep.severity)._add(
+                incident = replace(incident, severity=ep.severity).with_entries(
                     TimelineEntry(
                         now, "escalated", "vigil", f"{ep.rule} is now {ep.severity}", {"episode": ep.id}
                     )
@@ -175,7 +176,7 @@ class Incidents:
             if ep.resolved_at is not None and not any(
                 e.kind == "alert_resolved" and e.data.get("episode") == ep.id for e in incident.timeline
             ):
-                incident = incident._add(
+                incident = incident.with_entries(
                     TimelineEntry(
                         ep.resolved_at, "alert_resolved", "vigil", f"{ep.rule} resolved", {"episode": ep.id}
                     )
@@ -187,7 +188,9 @@ class Incidents:
             if key.startswith("model:"):
                 continue
             if incident.status != "resolved" and self._all_resolved(incident):
-                incident = replace(incident, status="resolved", resolved_at=now, resolved_by="vigil")._add(
+                incident = replace(
+                    incident, status="resolved", resolved_at=now, resolved_by="vigil"
+                ).with_entries(
                     TimelineEntry(now, "resolved", "vigil", "every alert of the incident resolved")
                 )
             out.append(self._put(incident, now))
@@ -212,7 +215,7 @@ class Incidents:
                 continue
             text = f"notified {', '.join(delivered)} ({notification.reason.value})"
             self._put(
-                incident._add(
+                incident.with_entries(
                     TimelineEntry(
                         now,
                         "notified",
@@ -231,7 +234,7 @@ class Incidents:
         if incident.status != "open":
             return incident
         before = json.dumps(incident.to_dict())
-        incident = replace(incident, status="acknowledged", acked_at=now, acked_by=actor)._add(
+        incident = replace(incident, status="acknowledged", acked_at=now, acked_by=actor).with_entries(
             TimelineEntry(now, "acknowledged", actor, note or f"acknowledged by {actor}")
         )
         for ep_id in incident.episodes:
@@ -253,7 +256,7 @@ class Incidents:
         kind: str = "note",
         data: Mapping[str, Any] | None = None,
     ) -> Incident:
-        incident = self._need(id)._add(TimelineEntry(now, kind, actor, text, dict(data or {})))
+        incident = self._need(id).with_entries(TimelineEntry(now, kind, actor, text, dict(data or {})))
         self._put(incident, now)
         if kind == "note":
             self.store.append_audit(
@@ -266,7 +269,7 @@ class Incidents:
         if incident.status == "resolved":
             return incident
         before = json.dumps(incident.to_dict())
-        incident = replace(incident, status="resolved", resolved_at=now, resolved_by=actor)._add(
+        incident = replace(incident, status="resolved", resolved_at=now, resolved_by=actor).with_entries(
             TimelineEntry(now, "resolved", actor, note or f"resolved by {actor}")
         )
         self._put(incident, now)
