@@ -14,6 +14,7 @@ turning a window's mean into nothing.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -69,6 +70,8 @@ Scalar = bool | Int64 | Real | Text | None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIRST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 _LAST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
+_YEAR = re.compile(r"\s*([+-]?\d{4,})-\d\d-\d\d")
+"""A date's year, of any size (ISO 8601's expanded years, ``14645-06-30``, ``-0001-01-01``, ``0000-...``)."""
 
 
 def _to_datetime(value: Any) -> Any:
@@ -79,6 +82,8 @@ def _to_datetime(value: Any) -> Any:
         if not (math.isfinite(value) and _FIRST <= value <= _LAST):
             raise ValueError("seconds since the epoch out of range (years 1 to 9999)")
         return _EPOCH + timedelta(microseconds=round(float(value) * 1e6))
+    if isinstance(value, str) and (year := _YEAR.match(value)) and not 1 <= int(year[1]) <= 9999:
+        raise ValueError("time out of range (years 1 to 9999)")  # not "invalid date separator"
     return value
 
 

@@ -279,6 +279,38 @@ def test_bad_rows_are_refused_by_file_and_row(tmp_path: Path) -> None:
     )
 
 
+def test_a_time_past_year_9999_is_refused_by_file_and_row_and_a_column_of_bytes_stops_the_command(
+    tmp_path: Path,
+) -> None:
+    """A time Python cannot hold raised OverflowError out of the partition (no row named, the file lost); a
+    column of bytes was read as booleans (b"1" as True)."""
+    now = time.time()
+    table = pa.Table.from_pandas(_history(3_000, seed=9, now=now), preserve_index=False)
+    ms = table.column("timestamp").cast(pa.int64()).to_numpy() // 1_000_000
+    ms[2_041] = 400_000_000_000_000  # row 2042 of the file (in its second partition): the year 14645
+    table = table.set_column(0, "timestamp", pa.array(ms).cast(pa.timestamp("ms", "UTC")))
+    path = tmp_path / "times.parquet"
+    pq.write_table(table, path, row_group_size=1_000)
+    blob = tmp_path / "blob.parquet"
+    pq.write_table(table.slice(0, 10).append_column("raw", pa.array([b"1"] * 10)), blob)
+    (tmp_path / "vigil.yaml").write_text(CONFIG)
+    args = ["backfill", "--model", "credit", "--config", str(tmp_path / "vigil.yaml")]
+    args += ["--store", str(tmp_path / "v.db"), "--workers", "1", "--partition-rows", "1000"]
+    stopped = CliRunner().invoke(main, [*args, str(path), str(blob)])
+    assert stopped.exit_code == 2, stopped.output
+    assert (
+        f"error: {blob}: column 'raw' is binary, bytes, which no event holds: decode it to text (UTF-8) "
+        "before writing the file, or drop it"
+    ) in stopped.output
+    result = CliRunner().invoke(main, [*args, str(path)])  # nothing of the first file went in: not skipped
+    assert result.exit_code == 1, result.output
+    assert f"{path}: 2999 of 3000 rows into 'credit'" in result.output
+    assert "  1 × timestamp refused" in result.output
+    assert (
+        f"{path} row 2042: Value error, time out of range (years 1 to 9999) (got '14645-06-30T15:06:40.000Z')"
+    ) in result.output
+
+
 def test_the_command_uses_an_existing_cluster_and_skips_what_is_in(tmp_path: Path) -> None:
     from distributed import LocalCluster
 

@@ -6,11 +6,14 @@ time column (each value's own ``isoformat``: nanoseconds, zones and naive times 
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import io
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -22,8 +25,10 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tests.ingest.test_columnar import _schema, _stored
+from vigil.cli.ingest import _encode
+from vigil.errors import InputError
 from vigil.ingest.columnar import fast_table, from_events
-from vigil.ingest.files import records, wire
+from vigil.ingest.files import check_types, records, wire
 from vigil.ingest.validate import check_records
 from vigil.schema import Event
 
@@ -79,6 +84,10 @@ def _reference(table: pa.Table) -> tuple[list[Event], list[tuple[int, str]]]:
     for row in table.to_pylist():
         record: dict[str, Any] = {"model": "m", "features": {}, "segments": {}}
         for name, value in row.items():
+            if getattr(value, "utcoffset", None) and (value.utcoffset() or dt.timedelta()).seconds % 60:
+                value = value.astimezone(
+                    dt.UTC
+                )  # a local mean time (Paris before 1911): RFC 3339 has no seconds
             text = value.isoformat() if hasattr(value, "isoformat") else value
             if name.startswith("segment."):
                 record["segments"][name[len("segment.") :]] = text
@@ -106,7 +115,7 @@ def _record_path(table: pa.Table) -> tuple[pa.Table | None, list[tuple[int, str]
 _ZONES = st.sampled_from([None, "UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
 _NANOS = st.one_of(
     st.integers(1_700_000_000 * _NS, 1_900_000_000 * _NS),  # nanoseconds below the microsecond
-    st.integers(-(2**53) * 1_000 + 1, 2**53 * 1_000 - 1),  # 1685 to 2255, before 1970 too
+    st.integers(-(2**53 - 1) * 1_000, 2**53 * 1_000 - 1),  # 1685 to 2255, before 1970 too (floored to the µs)
     st.sampled_from([-1, 0, 1, 999, 1_000, -999, -1_001, 1_800_000_000 * _NS + 999]),
 )
 _WORDS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=8)
@@ -225,3 +234,145 @@ def test_records_send_times_the_server_parses_column_by_column() -> None:
         table = _pandas_parquet(zoned)
         [chunk] = list(records(table, "m"))
         assert fast_table(chunk) is not None, chunk
+
+
+def _checked(table: pa.Table) -> tuple[list[Event], list[tuple[int, str, str]]]:
+    """``records`` as the server checks them (pydantic): the events and (row, field, reason) refused."""
+    chunk = [r for part in records(table, "m", chunk=2) for r in part]  # chunks of 2: rows past the first
+    checked = check_records(chunk, _EVENTS)
+    return list(checked.records), [(r.index, r.field, r.reason) for r in checked.rejected]
+
+
+_YEAR_14645 = 400_000_000_000
+"""Seconds since the epoch in the year 14645 (past datetime's 9999)."""
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Europe/Paris"])
+@pytest.mark.parametrize(
+    ("unit", "seconds", "text"),
+    [
+        ("s", _YEAR_14645, "14645-06-30T15:06:40"),
+        ("s", -_YEAR_14645, "-10706-07-03T08:53:20"),
+        ("s", 2**62, "146138514283-06-19T07:45:04"),  # its microseconds overflow int64
+        ("ms", _YEAR_14645, "14645-06-30T15:06:40.000"),
+        ("us", -62_135_596_800 - 1, "0000-12-31T23:59:59.000000"),  # a second before year 1
+    ],
+)
+def test_a_time_past_year_9999_or_before_year_1_is_refused_with_its_row(
+    unit: str, seconds: int, text: str, zone: str | None
+) -> None:
+    """``records`` raised OverflowError (``to_pylist``), without naming the row, and stopped the file."""
+    per = {"s": 1, "ms": 1_000, "us": 1_000_000}[unit]
+    stamps = pa.array(
+        [1_800_000_000 * per, seconds * per, None, 1_800_000_060 * per], pa.timestamp(unit, zone)
+    )
+    table = pa.table({"timestamp": stamps, "x": [1, 2, 3, 4]})
+    assert wire(table, "m") is None  # the record path names the row
+    events, refused = _checked(table)
+    shown = text + ("Z" if zone else "")
+    assert refused == [(1, "timestamp", f"Value error, time out of range (years 1 to 9999) (got {shown!r})")]
+    assert [e.features["x"] for e in events] == [1, 3, 4]  # the file's good rows go in
+    assert [e.timestamp.timestamp() if e.timestamp else None for e in events] == [
+        1_800_000_000,
+        None,
+        1_800_000_060,
+    ]
+
+
+@pytest.mark.parametrize("kind", [pa.date32(), pa.date64()])
+def test_a_date_past_year_9999_is_refused_as_the_time_and_kept_as_text_in_a_feature(
+    kind: pa.DataType,
+) -> None:
+    days = [20_000, 3_000_000]  # 2024-10-04, and the year 10183
+    values = days if kind == pa.date32() else [d * 86_400_000 for d in days]
+    column = pa.array(values, pa.int32() if kind == pa.date32() else pa.int64()).cast(kind)
+    table = pa.table({"timestamp": column, "due": column})
+    events, refused = _checked(table)
+    assert refused == [
+        (1, "timestamp", "Value error, time out of range (years 1 to 9999) (got '10183-09-21')")
+    ]
+    assert [e.features["due"] for e in events] == ["2024-10-04"]
+    text, _ = _checked(table.drop_columns(["timestamp"]))
+    assert [e.features["due"] for e in text] == ["2024-10-04", "10183-09-21"]  # a feature: its ISO text
+
+
+@pytest.mark.parametrize("value", [_YEAR_14645, -_YEAR_14645, 2**62, 1e300])
+def test_seconds_since_the_epoch_out_of_range_are_refused_with_their_row(value: float) -> None:
+    table = pa.table({"timestamp": [1_800_000_000, value, 1_800_000_060], "x": [1, 2, 3]})
+    assert wire(table, "m") is None
+    events, refused = _checked(table)
+    assert refused == [
+        (
+            1,
+            "timestamp",
+            f"Value error, seconds since the epoch out of range (years 1 to 9999) (got {value!r})",
+        )
+    ]
+    assert [e.features["x"] for e in events] == [1, 3]
+
+
+def test_a_feature_time_past_year_9999_is_its_text() -> None:
+    """A feature holds text of a time: one Python cannot hold is written out the same way, in UTC."""
+    stamps = pa.array([1_800_000_000, _YEAR_14645], pa.timestamp("s", "UTC"))
+    events, refused = _checked(pa.table({"seen": stamps}))
+    assert not refused
+    assert [e.features["seen"] for e in events] == ["2027-01-15T08:00:00+00:00", "14645-06-30T15:06:40Z"]
+
+
+_ACCEPTED: dict[str, tuple[pa.Array, Any]] = {
+    "date32": (pa.array([dt.date(2027, 1, 15)], pa.date32()), "2027-01-15"),
+    "date64": (pa.array([dt.date(2027, 1, 15)], pa.date64()), "2027-01-15"),
+    "time32": (pa.array([dt.time(8, 30)], pa.time32("s")), "08:30:00"),
+    "time64": (pa.array([dt.time(8, 30, 0, 5)], pa.time64("us")), "08:30:00.000005"),
+    "decimal128": (pa.array([decimal.Decimal("1.10")], pa.decimal128(10, 2)), 1.1),
+    "decimal256": (pa.array([decimal.Decimal("-0.3")], pa.decimal256(40, 1)), -0.3),
+    "float16": (pa.array(np.array([1.5], np.float16)), 1.5),
+    "list<double>": (pa.array([[0.5, 2.0]], pa.list_(pa.float64())), [0.5, 2.0]),
+    "large_list<int64>": (pa.array([[1, 2]], pa.large_list(pa.int64())), [1, 2]),
+    "fixed_size_list<float>": (pa.array([[0.5, 1.0]], pa.list_(pa.float32(), 2)), [0.5, 1.0]),
+    "null": (pa.nulls(1), None),
+}
+_REFUSED: dict[str, tuple[pa.Array, str]] = {
+    "binary": (pa.array([b"1"], pa.binary()), "binary, bytes, which no event holds: decode it to text"),
+    "large_binary": (pa.array([b"a"], pa.large_binary()), "large_binary, bytes"),
+    "fixed_size_binary": (pa.array([b"ab"], pa.binary(2)), "fixed_size_binary[2], bytes"),
+    "binary_view": (pa.array([b"a"], pa.binary_view()), "binary_view, bytes"),
+    "dictionary<binary>": (pa.array([b"1"], pa.binary()).dictionary_encode(), "bytes"),
+    "duration": (pa.array([dt.timedelta(seconds=3)], pa.duration("ns")), "duration[ns], a duration"),
+    "struct": (pa.array([{"a": 1}], pa.struct([("a", pa.int64())])), "several values in one"),
+    "map": (pa.array([[("a", 1)]], pa.map_(pa.string(), pa.int64())), "several values in one"),
+    "list<string>": (pa.array([["a"]], pa.list_(pa.string())), "a list of string: a list is an embedding"),
+    "list<list<double>>": (pa.array([[[1.0]]], pa.list_(pa.list_(pa.float64()))), "a list is an embedding"),
+    "interval": (pa.array([pa.MonthDayNano([1, 2, 3])], pa.month_day_nano_interval()), "no event holds"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ACCEPTED))
+def test_feature_types_the_record_path_converts(name: str) -> None:
+    """Dates and times of day are their ISO text, decimals floats, lists of numbers embeddings, a null
+    column nulls: as ``vigil ingest`` sends them (JSON; decimals crashed orjson) and as the server keeps
+    them; the columnar path (where it takes the file) stores the same."""
+    column, value = _ACCEPTED[name]
+    table = pa.table({"f": column, "x": [1]})
+    [chunk] = list(records(table, "m"))
+    assert orjson.loads(_encode(chunk))[0]["features"] == {"f": value, "x": 1}
+    events, refused = _checked(table)
+    assert not refused and events[0].features["f"] == value
+    fast = wire(table, "m")
+    if fast is not None:
+        assert _stored(fast) == _stored(from_events(events))
+
+
+@pytest.mark.parametrize("name", sorted(_REFUSED))
+def test_columns_of_types_no_event_holds_are_refused_up_front(name: str) -> None:
+    """bytes sent as orjson crashed ``vigil ingest`` (TypeError), and pydantic read b"1" as True; a
+    duration crashed it too; structs and maps had every row refused as a bad embedding."""
+    column, why = _REFUSED[name]
+    table = pa.table({"x": [1], "blob": column})
+    with pytest.raises(InputError) as raised:
+        check_types(table, "scores.parquet")
+    assert str(raised.value).startswith(f"scores.parquet: column 'blob' is {column.type}, ")
+    assert why in str(raised.value) and "or drop it" in str(raised.value)
+    for path in (lambda: list(records(table, "m")), lambda: wire(table, "m")):
+        with pytest.raises(InputError, match="column 'blob'"):
+            path()

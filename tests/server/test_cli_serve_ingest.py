@@ -10,6 +10,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
 
 from tests.server.test_durability import Server
 
@@ -76,5 +79,44 @@ def test_ingest_a_batch_scoring_file(tmp_path: Path) -> None:
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert ok.stdout == "100 of 100 rows accepted into 'm'\n"
         assert _events(server.url) == n - 5 + 100
+    finally:
+        server.stop()
+
+
+def test_ingest_names_times_past_year_9999_and_refuses_a_column_of_bytes(tmp_path: Path) -> None:
+    """A time past year 9999 (or before year 1) stopped ``vigil ingest`` with an OverflowError naming no row;
+    a column of bytes with an orjson TypeError."""
+    server = Server(tmp_path, flush_every=0.2)
+    server.start()
+    try:
+        now = int(time.time())
+        seconds = [now - 120, 400_000_000_000, now - 60, -62_135_596_801]  # rows 2 and 4: years 14645, 0
+        times = pa.table(
+            {"timestamp": pa.array(seconds, pa.timestamp("s", "UTC")), "x": [1.0, 2.0, 3.0, 4.0]}
+        )
+        path = tmp_path / "times.feather"
+        feather.write_feather(times, path)
+        done = _ingest(path, server.url)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stdout.splitlines() == [
+            "2 of 4 rows accepted into 'm'; 2 refused:",
+            "  2 × timestamp",
+            "      row 2: Value error, time out of range (years 1 to 9999) (got '14645-06-30T15:06:40Z')",
+            "      row 4: Value error, time out of range (years 1 to 9999) (got '0000-12-31T23:59:59Z')",
+        ]
+        assert _events(server.url) == 2
+
+        blob = tmp_path / "blob.parquet"
+        pq.write_table(
+            pa.table({"x": [1.0, 2.0], "payload": pa.array([b"1", b"\xff"], pa.large_binary())}), blob
+        )
+        refused = _ingest(blob, server.url)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr == (
+            f"error: {blob}: column 'payload' is large_binary, bytes, which no event holds: decode it to "
+            "text (UTF-8) before writing the file, or drop it\n"
+        )
+        assert refused.stdout == ""
+        assert _events(server.url) == 2  # nothing of that file sent
     finally:
         server.stop()

@@ -50,7 +50,7 @@ from vigil.backfill.profiling import (
 from vigil.config import VigilConfig
 from vigil.errors import InputError
 from vigil.events import from_ipc
-from vigil.ingest.files import records
+from vigil.ingest.files import check_types, records
 from vigil.ingest.redact import Redactor
 from vigil.monitoring.baselines import Baselines
 from vigil.monitoring.folding import profiled
@@ -204,6 +204,7 @@ class Backfill:
                         + ", ".join(table.column_names)
                     )
                 table = table.drop_columns([self.label_column])
+            check_types(table, parts[0].path)  # before any partition is profiled
             rows = [r for chunk in records(table, self.model, version=self.version) for r in chunk]
             events, _ = check_chunk(rows, self.spec, now, redactor)
             if events is not None:

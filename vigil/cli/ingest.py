@@ -6,7 +6,7 @@ stores nothing twice, for as long as the model keeps predictions (``retention.pr
 server cannot take now (503) is sent again when it says.
 
 Exit codes: 0 every row accepted, 1 some rows refused (a summary says which and why), 2 the file or the
-server could not be used.
+server could not be used (a column of a type no event holds, bytes say, is named before anything is sent).
 """
 
 from __future__ import annotations
@@ -54,10 +54,11 @@ def ingest(path: str, model: str, version: str | None, url: str, api_key: str | 
     """
     import httpx
 
-    from vigil.ingest.files import records
+    from vigil.ingest.files import check_types, records
     from vigil.tables import read_table
 
     table = read_table(path, what="input")
+    check_types(table, path)  # a column no event holds (bytes, durations, structs): said before any is sent
     digest = _file_digest(Path(path))
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     if api_key:

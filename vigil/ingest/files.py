@@ -1,21 +1,33 @@
 """Batch-scoring outputs (Parquet, CSV, Feather) as wire records: columns named like ``Event`` fields are
 those fields (``prediction``, ``score``, ``request_id``, ``timestamp``, ``latency_ms``, ...); columns named
-``segment.NAME`` are segment tags; every other column is a feature."""
+``segment.NAME`` are segment tags; every other column is a feature.
+
+A column of a type no event holds (binary, durations, structs, maps, lists of anything but numbers) is
+refused up front, by ``check_types``, with what to do; a time Python cannot hold (before year 1, after
+9999) is written out as text (``_outside``), which the server refuses with its row when it is the event's
+``timestamp`` and keeps as text in a feature."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vigil.errors import InputError
 from vigil.ingest.columnar import checked_table
 from vigil.schema import Event
 
-__all__ = ["records", "wire"]
+__all__ = ["check_types", "records", "wire"]
 
 _FIELDS = set(Event.model_fields) - {"model", "features", "segments"}
+_FIRST = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
+_LAST = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())
+"""Seconds since the epoch of the times every path holds (the server's range, a day inside Python's)."""
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def records(
@@ -23,10 +35,29 @@ def records(
 ) -> Iterator[list[dict[str, Any]]]:
     """The table's rows as Event records, ``chunk`` at a time (one conversion per chunk, in Arrow). Times in
     the ``timestamp`` column are written as UTC to the microsecond (``_microseconds``): text the server's
-    column-by-column check parses (nanoseconds, or no zone, sent the whole request to the per-record one)."""
-    if "timestamp" in table.column_names and pa.types.is_timestamp(table.column("timestamp").type):
-        i = table.column_names.index("timestamp")
-        table = table.set_column(i, "timestamp", _microseconds(table.column(i)))
+    column-by-column check parses (nanoseconds, or no zone, sent the whole request to the per-record one).
+
+    Decimals are floats (``float``, as pydantic reads them); dates and times (of day) their ISO text; a
+    date or time before year 1 or after 9999 its ISO text in numpy's form (``14645-06-30T15:06:40``, UTC
+    with ``Z`` when the column has a zone): the server refuses it as the ``timestamp``, naming the row.
+    ``InputError`` (before any row) when a column is of a type no event holds (``check_types``)."""
+    check_types(table, "input")
+    texts: dict[int, dict[str, str]] = {}  # row -> column -> the text of a time Python cannot hold
+    for i, name in enumerate(table.column_names):
+        column = given = table.column(i)
+        outside = _outside(column)
+        if outside is not None:
+            raw = _raw(column)
+            for row in np.flatnonzero(outside.to_numpy(zero_copy_only=False)):
+                texts.setdefault(int(row), {})[name] = _iso(raw[int(row)].as_py(), column.type)
+            column = pc.if_else(outside, pa.scalar(None, column.type), column)
+        if name == "timestamp" and pa.types.is_timestamp(column.type):
+            column = _microseconds(column)
+        elif pa.types.is_decimal(column.type):
+            column = pa.array([None if v is None else float(v) for v in column.to_pylist()], pa.float64())
+        if column is not given:
+            table = table.set_column(i, name, column)
+    first = 0
     for batch in table.to_batches(max_chunksize=chunk):
         rows = batch.to_pylist()
         out = []
@@ -35,22 +66,124 @@ def records(
             if version is not None:
                 record["version"] = version
             for name, value in row.items():
-                if name in _FIELDS:
-                    if value is not None:
-                        record[name] = value.isoformat() if hasattr(value, "isoformat") else value
-                elif name.startswith("segment."):
-                    record["segments"][name[len("segment.") :]] = value
-                else:
-                    record["features"][name] = value.isoformat() if hasattr(value, "isoformat") else value
+                _put(record, name, value)
             out.append(record)
+        for at, record in enumerate(out) if texts else ():
+            for name, text in texts.get(first + at, {}).items():
+                _put(record, name, text)
+        first += len(out)
         yield out
+
+
+def check_types(table: pa.Table, source: str) -> None:
+    """``InputError`` naming ``source``, each column of a type no event holds, its Arrow type and what to
+    do: bytes, durations, structs, maps, lists of anything but numbers (a list is an embedding)."""
+    problems = [
+        f"column {name!r} is {column.type}, {advice}"
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if (advice := _unusable(column.type)) is not None
+    ]
+    if problems:
+        raise InputError(f"{source}: {'; '.join(problems)}")
+
+
+def _unusable(t: pa.DataType) -> str | None:
+    """What to do with a column of type ``t``, when no event holds its values (None when one does)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
+        return "bytes, which no event holds: decode it to text (UTF-8) before writing the file, or drop it"
+    if pa.types.is_duration(t):
+        return (
+            "a duration: write it as a number in the unit you mean (seconds: .dt.total_seconds()), or drop it"
+        )
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return "several values in one: write each as a column of its own, or drop it"
+    if _is_list(t):
+        v = t.value_type
+        if pa.types.is_integer(v) or pa.types.is_floating(v) or pa.types.is_null(v):
+            return None
+        return f"a list of {v}: a list is an embedding, of numbers: write numbers, or drop it"
+    if (
+        pa.types.is_null(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or _text(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_date(t)
+        or pa.types.is_time(t)
+    ):
+        return None
+    return "which no event holds: write it as a number or text, or drop it"
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    )
+
+
+def _put(record: dict[str, Any], name: str, value: Any) -> None:
+    if name in _FIELDS:
+        if value is not None:
+            record[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    elif name.startswith("segment."):
+        record["segments"][name[len("segment.") :]] = value
+    else:
+        record["features"][name] = value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _outside(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Which values of a date or timestamp column are times Python cannot hold (before year 1, after 9999:
+    a day inside, for the zones); None when none is (or the column holds no dates)."""
+    t = column.type
+    if pa.types.is_timestamp(t):
+        per = _PER_SECOND[t.unit]
+        low, high = _FIRST * per, _LAST * per
+    elif pa.types.is_date32(t):
+        low, high = _FIRST // 86_400, _LAST // 86_400
+    elif pa.types.is_date64(t):
+        low, high = _FIRST * 1_000, _LAST * 1_000
+    else:
+        return None
+    raw = _raw(column)
+    low, high = max(low, -(2**63)), min(high, 2**63 - 1)  # nanoseconds: 1677 to 2262, all held
+    outside = pc.fill_null(pc.or_(pc.less(raw, low), pc.greater(raw, high)), False)
+    return outside if pc.any(outside).as_py() else None
+
+
+def _raw(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A date or timestamp column's stored integers (days, milliseconds, its unit since the epoch)."""
+    return column.cast(pa.int32() if pa.types.is_date32(column.type) else pa.int64())
+
+
+def _iso(value: int, t: pa.DataType) -> str:
+    """A date or time of any year as ISO text (numpy's: ``14645-06-30T15:06:40``, ``-0001-01-01``)."""
+    if pa.types.is_date32(t):
+        return str(np.datetime_as_string(np.datetime64(value, "D")))
+    if pa.types.is_date64(t):
+        return str(np.datetime_as_string(np.datetime64(value // 86_400_000, "D")))
+    text = str(np.datetime_as_string(np.datetime64(value, t.unit)))
+    return text + "Z" if t.tz is not None else text
 
 
 def wire(table: pa.Table, model: str, *, version: str | None = None) -> pa.Table | None:
     """The table's rows as the checked wire table ``fast_table`` makes of ``records`` (column by column,
     without a Python object per value), or None when some row is not valid or a column is of a type only
-    ``records`` converts (a date or time among the features, binary, a time before 1685 or after 2255):
-    then check ``records``, which names the rows at fault.
+    ``records`` converts (a date or time among the features, decimals, embeddings, a time before 1685 or
+    after 2255): then check ``records``, which names the rows at fault. ``InputError`` as ``records`` raises
+    it for a column of a type no event holds (``check_types``).
 
     Text of any Arrow layout (``large_string`` and ``string_view`` as pandas and Polars write them) is read
     as ``string``, dictionaries (categoricals) decoded, the ``timestamp`` column of any unit and zone read as
@@ -59,9 +192,10 @@ def wire(table: pa.Table, model: str, *, version: str | None = None) -> pa.Table
     columns: dict[str, pa.ChunkedArray | pa.Array] = {"model": pa.array([model] * n, pa.string())}
     features: dict[str, pa.ChunkedArray] = {}
     segments: dict[str, pa.ChunkedArray] = {}
+    check_types(table, "input")
     for name in table.column_names:
         column = _plain(table.column(name))
-        if column is None:
+        if column is None or _outside(column) is not None:  # a time Python cannot hold: ``records``
             return None
         if name in _FIELDS:
             if name == "timestamp" and pa.types.is_timestamp(column.type):
