@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from vigil.config import parse_config
+from vigil.monitoring.aggregator import Aggregator
+from vigil.registry import Registry
 from vigil.server.app import create_app
 from vigil.store.base import Store
 from vigil.store.sqlite import SQLiteStore
@@ -352,3 +355,13 @@ def test_what_a_window_holds_does_not_depend_on_which_batches_were_folded_togeth
             results.append({k: v[0][1] for k, v in r.json()["series"].items()})
     assert results[0] == results[1]
     assert results[0]["events"] == 3 and results[0]["score_mean"] == pytest.approx(0.3)
+
+
+def test_a_read_does_not_wait_for_an_aggregator_that_was_not_started(apps: Apps) -> None:
+    """Reads settle what was handed over before them, unless nothing folds (a folder driven by hand)."""
+    store = apps.store()
+    aggregator = Aggregator(store, Registry(CONFIG, store))
+    aggregator.submit("m", 1, pa.table({"ts": [T0]}))
+    t = time.monotonic()
+    assert aggregator.live_windows("m", 0, NOW) == {}
+    assert time.monotonic() - t < 0.5

@@ -205,8 +205,8 @@ class Aggregator:
     def settle(self, timeout: float = 1.0) -> None:
         """Wait (at most ``timeout`` seconds) until the batches handed over before now are folded: a read
         sees what was acknowledged before it. Not on the folding thread (its own reads, after maintenance)."""
-        if threading.current_thread() is not self._thread:
-            self.handover.settle(timeout)
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self.handover.settle(timeout)  # (not started: nothing would fold them, nothing to wait for)
 
     def live_windows(self, model: str, start: float, end: float) -> dict[WindowKey, WindowState]:
         """Copies of this writer's in-memory windows of ``model`` starting in ``[start, end)``, once the
