@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from tests.shared_postgres import fresh_database
 from vigil.backfill import profiling
-from vigil.backfill.run import Backfill, local_client
+from vigil.backfill.run import Backfill
 from vigil.cli.main import main
 from vigil.config import parse_config
 from vigil.ingest.files import records, wire
@@ -97,12 +97,6 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, 
         yield live, backfilled
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with local_client(None, workers=2, threads=1, processes=False) as c:
-        yield c
-
-
 def _live(url: str, path: Path) -> None:
     """The file through the live path, as ``vigil ingest`` sends it (chunks of 5,000 records)."""
     store = open_store(url)
@@ -114,11 +108,11 @@ def _live(url: str, path: Path) -> None:
         app.state.vigil.aggregator.flush()
 
 
-def _backfill(url: str, paths: list[Path], client: Any, **kwargs: Any) -> list[Any]:
+def _backfill(url: str, paths: list[Path], client: Any, config: str = CONFIG, **kwargs: Any) -> list[Any]:
     store = open_store(url)
     try:
         job = Backfill(
-            parse_config(CONFIG), store, "credit", clock=lambda: NOW, partition_rows=2_000, **kwargs
+            parse_config(config), store, "credit", clock=lambda: NOW, partition_rows=2_000, **kwargs
         )
         return list(job.run([str(p) for p in paths], client))
     finally:

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sklearn import metrics
 
-from tests.backfill.test_backfill import NOW, _history, _parquet
+from tests.backfill.test_backfill import NOW, _backfill, _history, _parquet
 from tests.shared_postgres import fresh_database
-from vigil.backfill.run import Backfill, local_client
+from vigil.backfill.run import Backfill
 from vigil.cli.main import main
 from vigil.config import parse_config
 from vigil.monitoring.retention import DAY, HOUR
@@ -65,29 +65,12 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield fresh
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with local_client(None, workers=2, threads=1, processes=False) as c:
-        yield c
-
-
 def _scored(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """History over the last 10 days and each row's true class (correlated with its score)."""
     df = _history(n, seed=seed)
     rng = np.random.default_rng(seed + 1)
     truth = (rng.random(n) < df["score"].to_numpy() * 1.4).astype(int)
     return df, truth
-
-
-def _backfill(url: str, paths: list[Path], client: Any, **kwargs: Any) -> list[Any]:
-    store = open_store(url)
-    try:
-        job = Backfill(
-            parse_config(CONFIG), store, "credit", clock=lambda: NOW, partition_rows=2_000, **kwargs
-        )
-        return list(job.run([str(p) for p in paths], client))
-    finally:
-        store.close()
 
 
 def _app(url: str) -> Any:
@@ -141,7 +124,7 @@ def _kept(url: str) -> tuple[int, int, int]:
 def test_labels_posted_later_join_the_backfilled_predictions(tmp_path: Path, url: str, client: Any) -> None:
     df, truth = _scored(6_000, seed=21)
     path = _parquet(df, tmp_path / "history.parquet")
-    [result] = _backfill(url, [path], client)
+    [result] = _backfill(url, [path], client, CONFIG)
     ts = df["timestamp"].astype("int64").to_numpy() / 1e9
     assert (result.predictions, result.past) == ((ts >= KEPT).sum(), (ts < KEPT).sum())
     labelled = np.random.default_rng(5).random(len(df)) < 0.7
@@ -190,12 +173,12 @@ def test_labels_in_the_files_come_out_of_the_backfill_once(
     kept = (df["timestamp"].astype("int64").to_numpy() / 1e9) >= KEPT
     assert once[1:] == (kept.sum(), (kept & labelled).sum())
 
-    [result] = _backfill(url, [path], client, label_column="label")
+    [result] = _backfill(url, [path], client, CONFIG, label_column="label")
     assert (result.accepted, result.refused) == (6_000, {})
     assert (result.predictions, result.labelled) == (kept.sum(), (kept & labelled).sum())
     copy = tmp_path / "copy.parquet"
     shutil.copy(path, copy)
-    assert [r.skipped for r in _backfill(url, [path, copy], client, label_column="label")] == [
+    assert [r.skipped for r in _backfill(url, [path, copy], client, CONFIG, label_column="label")] == [
         "backfilled already",
         "backfilled already",
     ]
@@ -278,7 +261,7 @@ def test_a_column_empty_at_the_start_of_a_file_gets_its_buckets(
         path = tmp_path / "h.csv"
         df.to_csv(path, index=False)
     url = str(tmp_path / "s.db")
-    [result] = _backfill(url, [path], client)
+    [result] = _backfill(url, [path], client, CONFIG)
     assert result.accepted == 8_000
     store = open_store(url)
     try:

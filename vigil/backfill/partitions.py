@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from vigil.errors import InputError
 from vigil.tables import read_table
 
-__all__ = ["SAMPLE", "SPREAD", "Partition", "digest", "head", "plan", "read", "sample"]
+__all__ = ["SAMPLE", "SPREAD", "Partition", "head", "plan", "read", "sample"]
 
 SAMPLE = 5_000
 """Rows of a file read to fix the template."""
@@ -45,21 +45,13 @@ class Partition:
     """Parquet row groups; None: the whole file."""
 
 
-def digest(path: Path) -> str:
-    """The SHA-256 of the file's content (hex)."""
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def plan(path: str, rows: int = 250_000) -> list[Partition]:
     """The partitions of one file (see the module docstring)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{path}: no such file")
-    sha = digest(p)
+    with p.open("rb") as f:
+        sha = hashlib.file_digest(f, "sha256").hexdigest()
     if p.suffix.lower() != ".parquet":
         return [Partition(str(p), sha, 0, 0, None)]
     try:

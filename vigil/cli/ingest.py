@@ -59,7 +59,8 @@ def ingest(path: str, model: str, version: str | None, url: str, api_key: str | 
 
     table = read_table(path, what="input")
     check_types(table, path)  # a column no event holds (bytes, durations, structs): said before any is sent
-    digest = _file_digest(Path(path))
+    with Path(path).open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     if api_key:
         headers["authorization"] = f"Bearer {api_key}"
@@ -79,14 +80,6 @@ def ingest(path: str, model: str, version: str | None, url: str, api_key: str | 
         click.echo(line)
     if summary.refused:
         sys.exit(1)
-
-
-def _file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def _encode(part: list[dict[str, Any]]) -> bytes:
