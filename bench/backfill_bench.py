@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 import drift_bench
+from ingest_bench import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL = ROOT / ".venv" / "bin" / "vigil"
@@ -125,38 +125,9 @@ def vigil_backfill(folder: Path, paths: list[Path], workers: int) -> dict[str, A
     return {"rows": rows, "seconds": seconds}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def vigil_ingest(folder: Path, paths: list[Path], rows: int) -> dict[str, Any]:
-    port = _port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            str(VIGIL),
-            "serve",
-            "--config",
-            str(folder / "vigil.yaml"),
-            "--store",
-            str(folder / "ingest.db"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, url = start_serve(folder / "vigil.yaml", str(folder / "ingest.db"))
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         t0 = time.perf_counter()
         for path in paths:
             subprocess.run(

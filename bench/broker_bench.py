@@ -35,7 +35,7 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import CONFIG, _body, _free_port, _load, events
+from ingest_bench import CONFIG, _body, _load, events, start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -79,21 +79,11 @@ def run_path(
     db = _database()
     store = POSTGRES.rsplit("/", 1)[0] + "/" + db
     stream = f"bench_{uuid.uuid4().hex[:8]}"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    serve = [VIGIL, "serve", "--config", str(tmp / "vigil.yaml"), "--store", store, "--port", str(port)]
-    if workers is not None:
-        serve += ["--broker", NATS, "--broker-stream", stream, "--broker-max-lag", "100000"]
+    broker = ["--broker", NATS, "--broker-stream", stream, "--broker-max-lag", "100000"]
+    server, url = start_serve(tmp / "vigil.yaml", store, *(broker if workers is not None else []))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    server = subprocess.Popen(serve, **quiet)  # type: ignore[call-overload]
     started: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         for k in range(workers or 0):
             started.append(
                 subprocess.Popen(

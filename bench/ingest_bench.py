@@ -99,6 +99,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_serve(config: Path, store: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A `vigil serve` of ``config`` on ``store`` on a free loopback port, once it answers /healthz (at
+    most 30 s): the process and its URL. ``extra``: more options (``--broker ...``)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    vigil = str(Path(sys.executable).parent / "vigil")
+    command = [vigil, "serve", "--config", str(config), "--store", store, "--port", str(port), *extra]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(url + "/healthz", timeout=1)  # any answer: serving (503 while a store or broker warms)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, url
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used: a figure that holds on a busy machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -157,29 +174,8 @@ def http_ingest(
 ) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     (tmp / "vigil.yaml").write_text(CONFIG)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "vigil"),
-            "serve",
-            "--config",
-            str(tmp / "vigil.yaml"),
-            "--store",
-            str(tmp / "v.db"),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, url = start_serve(tmp / "vigil.yaml", str(tmp / "v.db"))
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         rng = np.random.default_rng(1)
         content_type = "application/x-ndjson" if wire == "ndjson" else "application/json"
         bodies = [gzip.compress(_body(events(rng, batch, time.time()), wire), 1) for _ in range(16)]

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest_bench import _free_port, start_serve
 
 CONFIG = """
 models:
@@ -135,13 +136,6 @@ async def load(url: str, bodies: list[bytes], ctype: str, seconds: float, concur
     return {"requests": acked, "seconds": time.monotonic() - began, "waits": waits}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        found: int = s.getsockname()[1]
-        return found
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -158,19 +152,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "vigil.yaml").write_text(CONFIG)
-        main_port, port = _free_port(), _free_port()
-        vigil = str(Path(sys.executable).parent / "vigil")
-        cmd = [vigil, "serve", "--config", f"{tmp}/vigil.yaml", "--store", f"{tmp}/v.db"]
-        cmd += ["--port", str(main_port), "--otlp-port", str(port)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = _free_port()
+        proc, _ = start_serve(Path(tmp) / "vigil.yaml", f"{tmp}/v.db", "--otlp-port", str(port))
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             total = 0
             for (signal, path), requests in runs.items():
                 for name, ctype, bodies in (
