@@ -281,23 +281,16 @@ class Aggregator:
     def _fold_safely(self, model: str, batches: Sequence[Batch]) -> bool:
         """Fold ``batches`` (of one model, in log order): retry while the store fails, hold what cannot be
         folded. False when stopping first (they stay unfolded)."""
-        if self.registry.get(model) is None:
+        spec = self.registry.get(model)
+        if spec is None:
             for b in batches:
                 self._hold(b.seq, model, b.table.num_rows, "undeclared", undeclared(model))
             return True
-        spec = self.registry.get(model)
-        assert spec is not None
         if len(batches) > 1 and not mapped(self.templates, model, spec, batches[0].table):
             # the first batch with a column fixes its buckets: alone, whatever queued up behind it
             return self._fold_safely(model, batches[:1]) and self._fold_safely(model, batches[1:])
-        if len(batches) > 1:
-            try:
-                table = pa.concat_tables([b.table for b in batches], promote_options="permissive")
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                # a column of different types in different batches: one at a time
-                return all(self._fold_safely(model, [b]) for b in batches)
-        else:
-            table = batches[0].table
+        # one schema (``by_model``'s runs): concatenated as they are
+        table = pa.concat_tables([b.table for b in batches]) if len(batches) > 1 else batches[0].table
         delay = 0.1
         while True:
             try:
